@@ -1,0 +1,52 @@
+// Google Benchmark of the scalar reference quantizers and dot products (the baseline that the
+// per-ISA kernels of later work are measured against). Counters: input GB/s.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "quant/block_q4.h"
+#include "quant/block_q8.h"
+
+namespace {
+
+std::vector<float> random_row(size_t n) {
+  std::mt19937 generator(42);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> row(n);
+  for (float& value : row) value = normal(generator);
+  return row;
+}
+
+template <class Block, void (*Quantize)(const float*, Block*, size_t)>
+void quantize_benchmark(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const std::vector<float> row = random_row(n);
+  std::vector<Block> blocks(n / Block::kElements);
+  for (auto _ : state) {
+    Quantize(row.data(), blocks.data(), n);
+    benchmark::DoNotOptimize(blocks.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * sizeof(float)));
+}
+
+template <class Block, void (*Quantize)(const float*, Block*, size_t), float (*Dot)(const Block*, const float*, size_t)>
+void dot_benchmark(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const std::vector<float> row = random_row(n);
+  std::vector<Block> blocks(n / Block::kElements);
+  Quantize(row.data(), blocks.data(), n);
+  for (auto _ : state) benchmark::DoNotOptimize(Dot(blocks.data(), row.data(), n));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(Block)));
+}
+
+using smoe::quant::BlockQ4;
+using smoe::quant::BlockQ8;
+BENCHMARK(quantize_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(quantize_benchmark<BlockQ4, smoe::quant::quantize_row_q4_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(dot_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref, smoe::quant::dot_q8_f32_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(dot_benchmark<BlockQ4, smoe::quant::quantize_row_q4_ref, smoe::quant::dot_q4_f32_ref>)->Arg(4096)->Arg(14336);
+
+}  // namespace
+
+BENCHMARK_MAIN();

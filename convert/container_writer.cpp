@@ -1,0 +1,171 @@
+// Layout planning and crash-safe writing of .smoe files.
+#include "convert/container_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "convert/interrupt_cleanup.h"
+#include "smoe/error.h"
+#include "smoe/version.h"
+#include "util/checked_math.h"
+
+namespace smoe::convert {
+namespace fs = std::filesystem;
+
+using format::ExpertRangeRecord;
+using format::FileHeader;
+using format::TensorRecord;
+
+namespace {
+
+uint64_t align_or_throw(uint64_t value, uint64_t alignment, const std::string& where) {
+  const std::optional<uint64_t> aligned = checked_align_up(value, alignment);
+  if (!aligned) throw Error(where, "file layout overflows 64 bits");
+  return *aligned;
+}
+
+bool starts_expert(const PlannedTensor& tensor) { return tensor.expert >= 0 && tensor.name.ends_with(".w1"); }
+
+}  // namespace
+
+ContainerWriter::ContainerWriter(std::string output_path, const format::Metadata& metadata,
+                                 std::vector<PlannedTensor> tensors)
+    : output_path_(std::move(output_path)), tensors_(std::move(tensors)) {
+  plan_layout(metadata);
+  std::error_code error;
+  if (fs::is_directory(output_path_, error)) throw Error(output_path_, "output path is a directory");
+  fs::path directory = fs::path(output_path_).parent_path();
+  if (directory.empty()) directory = ".";
+  std::string pattern = (directory / (fs::path(output_path_).filename().string() + ".tmp-XXXXXX")).string();
+  fd_ = ::mkstemp(pattern.data());
+  if (fd_ < 0) throw Error(output_path_, std::string("cannot create the output file: ") + std::strerror(errno));
+  temporary_path_ = pattern;
+  register_temporary_file(temporary_path_);
+  ::fchmod(fd_, 0644);
+  if (::ftruncate(fd_, static_cast<off_t>(header_.file_bytes)) != 0) {
+    throw Error(output_path_, "cannot size the output file to " + std::to_string(header_.file_bytes) +
+                                  " bytes: " + std::strerror(errno));
+  }
+  current_hash_ = std::make_unique<Xxh3Stream>();
+}
+
+ContainerWriter::~ContainerWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!finished_ && !temporary_path_.empty()) {
+    ::unlink(temporary_path_.c_str());
+    unregister_temporary_file();
+  }
+}
+
+void ContainerWriter::plan_layout(const format::Metadata& metadata) {
+  const nlohmann::json json = format::metadata_to_json(metadata);
+  metadata_json_ = json.dump();
+  std::memcpy(header_.magic, format::kMagic, sizeof(header_.magic));
+  header_.version = kFormatVersion;
+  header_.header_bytes = sizeof(FileHeader);
+  header_.metadata_offset = sizeof(FileHeader);
+  header_.metadata_bytes = metadata_json_.size();
+  header_.tensor_table_offset = header_.metadata_offset + header_.metadata_bytes;
+  header_.tensor_count = tensors_.size();
+  header_.expert_table_offset = header_.tensor_table_offset + tensors_.size() * sizeof(TensorRecord);
+  uint64_t experts = 0;
+  for (const PlannedTensor& tensor : tensors_) experts += starts_expert(tensor) ? 1 : 0;
+  header_.expert_count = experts;
+  header_.expert_alignment = format::kExpertAlignment;
+  header_.data_offset = align_or_throw(header_.expert_table_offset + experts * sizeof(ExpertRangeRecord),
+                                       format::kTensorAlignment, output_path_);
+  uint64_t cursor = header_.data_offset;
+  for (PlannedTensor& tensor : tensors_) {
+    if (tensor.name.size() >= format::kNameBytes) throw Error(output_path_, "tensor name too long: " + tensor.name);
+    const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
+    if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
+                                              std::string(quant::type_name(tensor.type)));
+    const uint64_t alignment = starts_expert(tensor) ? format::kExpertAlignment : format::kTensorAlignment;
+    tensor.offset = align_or_throw(cursor, alignment, output_path_);
+    tensor.bytes = *bytes;
+    const std::optional<uint64_t> end = checked_add(tensor.offset, tensor.bytes);
+    if (!end) throw Error(output_path_, "file layout overflows 64 bits");
+    cursor = *end;
+  }
+  header_.file_bytes = cursor;
+  checksums_.assign(tensors_.size(), 0);
+}
+
+void ContainerWriter::write_at(uint64_t offset, const void* data, size_t bytes) {
+  const auto* cursor = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t written = ::pwrite(fd_, cursor, bytes, static_cast<off_t>(offset));
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) throw Error(output_path_, std::string("write failed: ") + std::strerror(errno));
+    cursor += written;
+    offset += static_cast<uint64_t>(written);
+    bytes -= static_cast<size_t>(written);
+  }
+}
+
+void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
+  if (index != current_ || index >= tensors_.size()) throw Error(output_path_, "tensors written out of order");
+  const PlannedTensor& tensor = tensors_[index];
+  if (bytes > tensor.bytes - current_written_) throw Error(output_path_, "too many bytes for '" + tensor.name + "'");
+  write_at(tensor.offset + current_written_, data, bytes);
+  current_hash_->update(data, bytes);
+  current_written_ += bytes;
+  if (current_written_ == tensor.bytes) {
+    checksums_[index] = current_hash_->digest();
+    current_hash_ = std::make_unique<Xxh3Stream>();
+    ++current_;
+    current_written_ = 0;
+  }
+}
+
+void ContainerWriter::finish() {
+  if (current_ != tensors_.size()) throw Error(output_path_, "finish() before every tensor was written");
+  std::vector<char> index(header_.data_offset - header_.metadata_offset, 0);
+  std::memcpy(index.data(), metadata_json_.data(), metadata_json_.size());
+  char* table = index.data() + (header_.tensor_table_offset - header_.metadata_offset);
+  char* expert_table = index.data() + (header_.expert_table_offset - header_.metadata_offset);
+  uint64_t expert = 0;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const PlannedTensor& tensor = tensors_[i];
+    TensorRecord record{};
+    std::memcpy(record.name, tensor.name.data(), tensor.name.size());
+    record.type = static_cast<uint32_t>(tensor.type);
+    record.n_dims = static_cast<uint32_t>(tensor.shape.size());
+    for (size_t d = 0; d < tensor.shape.size(); ++d) record.shape[d] = tensor.shape[d];
+    record.offset = tensor.offset;
+    record.bytes = tensor.bytes;
+    record.checksum = checksums_[i];
+    std::memcpy(table + i * sizeof(TensorRecord), &record, sizeof(record));
+    if (starts_expert(tensor)) {
+      if (i + 2 >= tensors_.size()) throw Error(output_path_, "expert '" + tensor.name + "' lacks w3/w2");
+      const PlannedTensor& w2 = tensors_[i + 2];
+      ExpertRangeRecord range{};
+      range.layer = static_cast<uint32_t>(tensor.layer);
+      range.expert = static_cast<uint32_t>(tensor.expert);
+      range.offset = tensor.offset;
+      range.bytes = w2.offset + w2.bytes - tensor.offset;
+      range.first_tensor = static_cast<uint32_t>(i);
+      std::memcpy(expert_table + expert++ * sizeof(ExpertRangeRecord), &range, sizeof(range));
+    }
+  }
+  header_.index_checksum = xxh3_64(index.data(), index.size());
+  write_at(header_.metadata_offset, index.data(), index.size());
+  // The header (with the magic) goes last: until it is written the file is not a .smoe file.
+  if (::fsync(fd_) != 0) throw Error(output_path_, std::string("fsync failed: ") + std::strerror(errno));
+  write_at(0, &header_, sizeof(header_));
+  if (::fsync(fd_) != 0) throw Error(output_path_, std::string("fsync failed: ") + std::strerror(errno));
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temporary_path_.c_str(), output_path_.c_str()) != 0) {
+    throw Error(output_path_, std::string("cannot rename the finished file into place: ") + std::strerror(errno));
+  }
+  finished_ = true;
+  unregister_temporary_file();
+}
+
+}  // namespace smoe::convert

@@ -1,0 +1,65 @@
+// Writes a .smoe container: plans the layout up front (sizes are known from types and
+// shapes), streams each tensor's bytes in order while hashing them, then writes the tables
+// and, last, the header. Output goes to a temporary file in the destination directory and is
+// renamed into place by finish(): an interrupted or failed run never leaves a file that looks
+// valid. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/layout.h"
+#include "format/metadata.h"
+#include "quant/tensor_type.h"
+#include "util/hashing.h"
+
+namespace smoe::convert {
+
+struct PlannedTensor {
+  std::string name;
+  quant::TensorType type;
+  std::vector<uint64_t> shape;
+  int32_t layer = -1;   // with expert >= 0: part of that expert's range
+  int32_t expert = -1;
+  uint64_t offset = 0;  // filled in by the writer
+  uint64_t bytes = 0;   // filled in by the writer
+};
+
+class ContainerWriter {
+ public:
+  // Plans the layout of `tensors` (each expert's w1, w3, w2 must be consecutive, in that order)
+  // and creates the temporary file next to `output_path`. Throws smoe::Error.
+  ContainerWriter(std::string output_path, const format::Metadata& metadata, std::vector<PlannedTensor> tensors);
+  ~ContainerWriter();  // removes the temporary file unless finish() succeeded
+  ContainerWriter(const ContainerWriter&) = delete;
+  ContainerWriter& operator=(const ContainerWriter&) = delete;
+
+  const std::vector<PlannedTensor>& tensors() const { return tensors_; }
+  uint64_t file_bytes() const { return header_.file_bytes; }
+  const std::string& temporary_path() const { return temporary_path_; }
+
+  // Appends bytes to tensor `index`; tensors are written in plan order, each completely.
+  void append(size_t index, const void* data, size_t bytes);
+  // Writes tables and header, flushes to disk and renames to the output path.
+  void finish();
+
+ private:
+  void plan_layout(const format::Metadata& metadata);
+  void write_at(uint64_t offset, const void* data, size_t bytes);
+
+  std::string output_path_;
+  std::string temporary_path_;
+  int fd_ = -1;
+  bool finished_ = false;
+  std::string metadata_json_;
+  std::vector<PlannedTensor> tensors_;
+  std::vector<uint64_t> checksums_;
+  format::FileHeader header_{};
+  size_t current_ = 0;           // tensor being written
+  uint64_t current_written_ = 0;  // its bytes so far
+  std::unique_ptr<Xxh3Stream> current_hash_;
+};
+
+}  // namespace smoe::convert

@@ -1,0 +1,31 @@
+// Conversion of a Hugging Face Mixtral checkpoint into a .smoe container, tensor by tensor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "convert/recipe.h"
+
+namespace smoe::convert {
+
+struct ConvertOptions {
+  std::string input;          // HF directory, model.safetensors or model.safetensors.index.json
+  std::string output;         // the .smoe file to write
+  Recipe recipe = make_recipe("q8");
+  bool show_progress = false;  // draw a progress bar on stderr
+  bool hash_sources = true;    // SHA-256 of every source file into the provenance
+};
+
+struct ConvertReport {
+  uint64_t tensors = 0;
+  uint64_t file_bytes = 0;
+  uint64_t source_bytes = 0;
+  double seconds = 0;
+};
+
+// Validates the whole checkpoint against the schema before writing anything, then streams
+// each tensor through a bounded buffer (peak memory about one chunk of rows, not one model).
+// Throws smoe::Error; on failure no output file is left behind.
+ConvertReport convert_checkpoint(const ConvertOptions& options);
+
+}  // namespace smoe::convert

@@ -1,0 +1,60 @@
+// A Hugging Face Mixtral release on disk: config.json, tokenizer.model, tokenizer_config.json
+// and the weights in model.safetensors or shards listed by model.safetensors.index.json.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "convert/safetensors_file.h"
+#include "smoe/hyperparameters.h"
+
+namespace smoe::convert {
+
+struct SourceFile {
+  std::string path;
+  uint64_t bytes = 0;
+};
+
+class HfCheckpoint {
+ public:
+  // `path` is the release directory or its model.safetensors / index file. Parses and
+  // validates config.json, the tokenizer and every shard's header; throws smoe::Error.
+  static HfCheckpoint open(const std::string& path);
+
+  const std::string& directory() const { return directory_; }
+  const Hyperparameters& hyperparameters() const { return hyperparameters_; }
+  const std::string& chat_template() const { return chat_template_; }
+  const std::string& tokenizer_model() const { return tokenizer_model_; }
+  bool tied_embeddings() const { return tied_embeddings_; }
+  // Every file the conversion reads, for provenance.
+  const std::vector<SourceFile>& source_files() const { return source_files_; }
+
+  struct Located {
+    const SafetensorsFile* file;
+    const SourceTensor* tensor;
+  };
+  // Finds a tensor by its released name; throws naming the tensor and where it was expected.
+  Located tensor(const std::string& hf_name) const;
+
+ private:
+  void read_config(const std::string& path);
+  void read_tokenizer(const std::string& path);
+  void read_tokenizer_config(const std::string& path);
+  void open_weights(const std::string& weights_path);
+
+  std::string directory_;
+  Hyperparameters hyperparameters_;
+  bool tied_embeddings_ = false;
+  std::string chat_template_;
+  std::string tokenizer_model_;
+  std::vector<SourceFile> source_files_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::map<std::string, const SafetensorsFile*> shard_by_tensor_;
+};
+
+// Released tensor name of a canonical one ("layers.0.attn.q" -> "model.layers.0.self_attn.q_proj.weight").
+std::string hf_tensor_name(const std::string& canonical_name);
+
+}  // namespace smoe::convert

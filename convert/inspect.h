@@ -1,0 +1,19 @@
+// `smoe-convert inspect` and `verify`: human and JSON views of a container.
+#pragma once
+
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+
+#include "format/container.h"
+
+namespace smoe::convert {
+
+// {"file", "format_version", "file_bytes", "tensors", "architecture", "hyperparameters" (config.json
+//  names), "bits_per_weight", "types": {type: {"tensors", "weights", "bytes"}}, "expert_ranges",
+//  "expert_alignment", "recipe", "provenance", "chat_template", "tokenizer_bytes"}
+// With `list_tensors`, also "tensor_list": [{"name", "type", "shape", "offset", "bytes"}].
+nlohmann::json inspect_json(const format::Container& container, bool list_tensors);
+
+void print_inspect_text(const format::Container& container, bool list_tensors, std::ostream& out);
+
+}  // namespace smoe::convert

@@ -1,0 +1,112 @@
+// smoe-convert: Hugging Face Mixtral checkpoints -> .smoe containers; inspect and verify them.
+//
+//   smoe-convert DIR_OR_FILE -o OUT.smoe [--type f32|f16|bf16|q8|q4] [--attn T] [--experts T] ...
+//   smoe-convert inspect FILE.smoe [--json] [--tensors]
+//   smoe-convert verify FILE.smoe
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "convert/convert_checkpoint.h"
+#include "convert/inspect.h"
+#include "convert/interrupt_cleanup.h"
+#include "format/container.h"
+#include "smoe/error.h"
+#include "smoe/version.h"
+
+namespace {
+
+using namespace smoe;
+
+int run_convert(const std::string& input, const std::string& output, const std::string& type,
+                const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources) {
+  convert::ConvertOptions options;
+  options.input = input;
+  options.output = output;
+  options.recipe = convert::make_recipe(type);
+  for (const auto& [group, group_type] : overrides) {
+    if (!group_type.empty()) convert::override_group(options.recipe, group, group_type);
+  }
+  options.show_progress = !quiet && ::isatty(STDERR_FILENO);
+  options.hash_sources = hash_sources;
+  const convert::ConvertReport report = convert::convert_checkpoint(options);
+  if (!quiet) {
+    std::fprintf(stderr, "wrote %s: %llu tensors, %.2f MiB (from %.2f MiB) in %.2f s\n", output.c_str(),
+                 static_cast<unsigned long long>(report.tensors), double(report.file_bytes) / (1 << 20),
+                 double(report.source_bytes) / (1 << 20), report.seconds);
+  }
+  return 0;
+}
+
+int run_verify(const std::string& path) {
+  const format::Container container = format::Container::open(path);
+  const std::vector<std::string> failed = container.failed_checksums();
+  for (const std::string& name : failed) std::fprintf(stderr, "%s: checksum mismatch in tensor '%s'\n", path.c_str(), name.c_str());
+  if (!failed.empty()) {
+    std::fprintf(stderr, "%s: %zu of %zu tensors are corrupt\n", path.c_str(), failed.size(), container.tensors().size());
+    return 1;
+  }
+  std::printf("%s: OK, %zu tensors, all checksums match\n", path.c_str(), container.tensors().size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"smoe-convert: convert Mixtral checkpoints into .smoe containers", "smoe-convert"};
+  app.set_version_flag("--version", std::string("smoe-convert ") + kVersionString);
+  app.require_subcommand(0, 1);
+
+  std::string input, output, type = "q8";
+  std::map<std::string, std::string> overrides = {
+      {"attn", ""}, {"experts", ""}, {"embeddings", ""}, {"output", ""}, {"router", ""}};
+  bool quiet = false, no_source_hash = false;
+  app.add_option("input", input, "Hugging Face directory, model.safetensors or model.safetensors.index.json");
+  app.add_option("-o,--out", output, "output .smoe file");
+  app.add_option("--type", type, "base recipe: f32, f16, bf16, q8 or q4")->capture_default_str();
+  for (auto& [group, value] : overrides) {
+    app.add_option("--" + group, value, "type for the " + group + " tensors (overrides --type)");
+  }
+  app.add_flag("-q,--quiet", quiet, "no progress bar or summary");
+  app.add_flag("--no-source-hash", no_source_hash, "skip the SHA-256 of the source files in the provenance");
+
+  CLI::App* inspect = app.add_subcommand("inspect", "print a container's metadata, recipe and tensor summary");
+  std::string inspect_path;
+  bool as_json = false, list_tensors = false;
+  inspect->add_option("file", inspect_path, "a .smoe file")->required();
+  inspect->add_flag("--json", as_json, "print one JSON object");
+  inspect->add_flag("--tensors", list_tensors, "list every tensor");
+
+  CLI::App* verify = app.add_subcommand("verify", "check every tensor's checksum");
+  std::string verify_path;
+  verify->add_option("file", verify_path, "a .smoe file")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  convert::install_interrupt_cleanup();
+  try {
+    if (inspect->parsed()) {
+      const format::Container container = format::Container::open(inspect_path);
+      if (as_json) {
+        std::cout << convert::inspect_json(container, list_tensors).dump(2) << "\n";
+      } else {
+        convert::print_inspect_text(container, list_tensors, std::cout);
+      }
+      return 0;
+    }
+    if (verify->parsed()) return run_verify(verify_path);
+    if (input.empty() || output.empty()) {
+      std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
+      return 2;
+    }
+    return run_convert(input, output, type, overrides, quiet, !no_source_hash);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "smoe-convert: unexpected error: %s\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,67 @@
+// Base recipes and overrides.
+#include "convert/recipe.h"
+
+#include "smoe/error.h"
+
+namespace smoe::convert {
+
+using model::TensorGroup;
+using quant::TensorType;
+
+namespace {
+
+TensorType parse_weight_type(const std::string& name) {
+  const std::optional<TensorType> type = quant::parse_type_name(name);
+  if (!type || *type == TensorType::u8) {
+    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8 or q4)");
+  }
+  return *type;
+}
+
+}  // namespace
+
+Recipe make_recipe(const std::string& base_type) {
+  const TensorType base = parse_weight_type(base_type);
+  Recipe recipe;
+  recipe.base = base_type;
+  for (TensorGroup group : {TensorGroup::embeddings, TensorGroup::attention, TensorGroup::experts, TensorGroup::output}) {
+    recipe.types[group] = base;
+  }
+  // The router's logits decide which experts run; norms scale every activation: both stay exact.
+  recipe.types[TensorGroup::router] = TensorType::f32;
+  recipe.types[TensorGroup::norms] = TensorType::f32;
+  if (base == TensorType::q4) {
+    // Experts are ~97% of Mixtral's weights: 4-bit there sets the size; attention and the
+    // output projection are read by every token and are more sensitive, so they keep 8 bits.
+    recipe.types[TensorGroup::attention] = TensorType::q8;
+    recipe.types[TensorGroup::output] = TensorType::q8;
+  }
+  return recipe;
+}
+
+void override_group(Recipe& recipe, const std::string& group, const std::string& type) {
+  const TensorType parsed = parse_weight_type(type);
+  for (TensorGroup candidate : {TensorGroup::embeddings, TensorGroup::attention, TensorGroup::experts,
+                                TensorGroup::output, TensorGroup::router, TensorGroup::norms}) {
+    if (model::group_name(candidate) != group) continue;
+    if (candidate == TensorGroup::norms && parsed != TensorType::f32) {
+      throw Error("--norms", "norms are always stored in f32");
+    }
+    recipe.types[candidate] = parsed;
+    return;
+  }
+  throw Error("--" + group, "unknown tensor group");
+}
+
+TensorType Recipe::type_for(const model::TensorSpec& spec) const {
+  const TensorType wanted = types.at(spec.group);
+  return quant::row_fits_type(wanted, spec.shape.back()) ? wanted : fallback;
+}
+
+nlohmann::json Recipe::to_json() const {
+  nlohmann::json groups = nlohmann::json::object();
+  for (const auto& [group, type] : types) groups[std::string(model::group_name(group))] = quant::type_name(type);
+  return {{"type", base}, {"groups", groups}, {"fallback", quant::type_name(fallback)}};
+}
+
+}  // namespace smoe::convert

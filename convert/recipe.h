@@ -1,0 +1,39 @@
+// Quantization recipes: which tensor type each group of tensors is stored in.
+//
+// `--type T` picks a base recipe; per-group overrides (--attn, --experts, --embeddings,
+// --router, --output) replace single groups. Norms are always f32 (they are tiny and every
+// token reads them). A quantized type whose block does not divide a tensor's rows falls back
+// to f16 for that tensor; the fallback is recorded per tensor in the file.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/tensor_schema.h"
+#include "quant/tensor_type.h"
+
+namespace smoe::convert {
+
+struct Recipe {
+  std::string base;                                       // the --type it started from
+  std::map<model::TensorGroup, quant::TensorType> types;  // one entry per group
+  quant::TensorType fallback = quant::TensorType::f16;    // for rows that are not whole blocks
+
+  // The type a tensor is written in, after the fallback for short rows.
+  quant::TensorType type_for(const model::TensorSpec& spec) const;
+  nlohmann::json to_json() const;
+};
+
+// Base recipes:
+//   f32, f16, bf16  every group in that type (router and norms in f32)
+//   q8              experts, attention, embeddings, output in q8; router, norms in f32
+//   q4              experts and embeddings in q4; attention and output in q8; router, norms in f32
+// Throws smoe::Error for an unknown name.
+Recipe make_recipe(const std::string& base_type);
+
+// Replaces one group's type, e.g. override_group(recipe, "attn", "q8"); throws smoe::Error for
+// an unknown group or type, or for norms in a quantized type.
+void override_group(Recipe& recipe, const std::string& group, const std::string& type);
+
+}  // namespace smoe::convert

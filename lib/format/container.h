@@ -1,0 +1,78 @@
+// Read-only view of a .smoe file: maps it, validates its structure in time proportional to
+// the number of tensors (never reading tensor data), and hands out pointers into the mapping.
+// Immutable after open(): safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "format/layout.h"
+#include "format/metadata.h"
+#include "quant/tensor_type.h"
+#include "util/mapped_file.h"
+
+namespace smoe::format {
+
+struct TensorView {
+  std::string name;
+  quant::TensorType type;
+  std::vector<uint64_t> shape;  // outermost first
+  uint64_t offset;              // absolute file offset
+  uint64_t bytes;
+  uint64_t checksum;            // XXH3-64 recorded by the writer
+  const std::byte* data;        // into the mapping
+};
+
+struct ExpertRange {
+  uint32_t layer;
+  uint32_t expert;
+  uint64_t offset;  // page-aligned
+  uint64_t bytes;
+  const TensorView* w1;
+  const TensorView* w3;
+  const TensorView* w2;
+};
+
+class Container {
+ public:
+  // Maps and validates `path`; throws smoe::Error naming the file and the problem.
+  static Container open(const std::string& path);
+
+  const std::string& path() const { return file_.path(); }
+  uint64_t file_bytes() const { return file_.size(); }
+  const FileHeader& header() const { return header_; }
+  const Metadata& metadata() const { return metadata_; }
+  const std::vector<TensorView>& tensors() const { return tensors_; }
+  const std::vector<ExpertRange>& expert_ranges() const { return experts_; }
+
+  const TensorView* find(std::string_view name) const;
+  const TensorView& require(std::string_view name) const;  // throws naming the tensor
+  const ExpertRange& expert_range(uint32_t layer, uint32_t expert) const;
+  std::span<const std::byte> tokenizer_model() const;
+
+  // Recomputes every tensor's checksum; returns the names of those that do not match.
+  // Reads the whole file, unlike open().
+  std::vector<std::string> failed_checksums() const;
+
+ private:
+  Container() = default;
+  void read_header();
+  void read_metadata();
+  void read_tensor_table();
+  void check_tensor_overlaps() const;
+  void read_expert_table();
+  void check_schema() const;
+
+  MappedFile file_;
+  FileHeader header_{};
+  Metadata metadata_;
+  std::vector<TensorView> tensors_;
+  std::unordered_map<std::string, size_t> index_by_name_;
+  std::vector<ExpertRange> experts_;  // layer-major: [layer * experts + expert]
+};
+
+}  // namespace smoe::format

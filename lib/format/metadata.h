@@ -1,0 +1,34 @@
+// The container's metadata section: a JSON object with the architecture, the hyperparameters
+// (config.json names), the chat template, the tokenizer reference, provenance and recipe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "smoe/hyperparameters.h"
+
+namespace smoe::format {
+
+inline constexpr const char* kArchitecture = "mixtral";
+inline constexpr const char* kTokenizerTensor = "tokenizer.model";
+
+struct Metadata {
+  std::string architecture = kArchitecture;
+  Hyperparameters hyperparameters;
+  std::string chat_template;       // Jinja source as released; empty when the model has none
+  nlohmann::json provenance;       // {"converter": ..., "sources": [{"file", "sha256", "bytes"}]}
+  nlohmann::json recipe;           // {"type": "q4", "groups": {"experts": "q4", ...}}
+};
+
+nlohmann::json metadata_to_json(const Metadata& metadata);
+// Parses and validates; `where` names the file in error messages.
+Metadata metadata_from_json(const nlohmann::json& json, const std::string& where);
+
+nlohmann::json hyperparameters_to_json(const Hyperparameters& hp);
+Hyperparameters hyperparameters_from_json(const nlohmann::json& json, const std::string& where);
+
+// Throws smoe::Error naming `where` and the field when a value is zero, absurdly large or
+// inconsistent (e.g. experts per token > experts, heads not a multiple of KV heads).
+void validate_hyperparameters(const Hyperparameters& hp, const std::string& where);
+
+}  // namespace smoe::format

@@ -1,0 +1,39 @@
+// A read-only, shared memory mapping of a whole file (RAII). Not thread-safe to move, but
+// reading the mapped bytes from many threads at once is fine.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace smoe {
+
+class MappedFile {
+ public:
+  // Maps `path` read-only; throws smoe::Error naming the path when it cannot.
+  static MappedFile open(const std::string& path);
+
+  MappedFile() = default;
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const std::byte* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  std::span<const std::byte> bytes() const { return {data_, static_cast<size_t>(size_)}; }
+  const std::string& path() const { return path_; }
+
+  // Drops the pages of [offset, offset + length) from this process's resident set (they stay
+  // in the page cache); used by streaming readers so resident memory stays near one tensor.
+  void release(uint64_t offset, uint64_t length) const;
+
+ private:
+  std::string path_;
+  const std::byte* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace smoe

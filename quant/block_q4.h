@@ -1,0 +1,37 @@
+// q4: asymmetric 4-bit blocks of 32 weights with an f16 scale and an f16 minimum
+// (5.0 bits per weight).
+//
+// Layout of one block (20 bytes, no padding, little-endian):
+//   uint16 d        f16 scale (>= 0)
+//   uint16 m        f16 minimum
+//   uint8  qs[16]   qs[j] & 0x0f is weight j, qs[j] >> 4 is weight j + 16
+// w[i] = d * q[i] + m with q in [0, 15].
+//
+// The quantizer searches (d, m) to minimise the block's squared error rather than taking
+// them from min/max, but never accepts a choice whose largest error exceeds one min/max step
+// ((max - min) / 15): q4_error_bound() states the guarantee the tests check.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace smoe::quant {
+
+struct BlockQ4 {
+  static constexpr size_t kElements = 32;
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[kElements / 2];
+};
+static_assert(sizeof(BlockQ4) == 20, "BlockQ4 is part of the file format");
+
+// Scalar references. `n` must be a multiple of BlockQ4::kElements.
+void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n);
+void dequantize_row_q4_ref(const BlockQ4* src, float* dst, size_t n);
+float dot_q4_f32_ref(const BlockQ4* w, const float* x, size_t n);
+
+// Largest absolute error of any weight of a block whose values span [lo, hi]: one min/max
+// step plus the rounding of the f16 scale and minimum (relative, and absolute near zero).
+float q4_error_bound(float lo, float hi);
+
+}  // namespace smoe::quant

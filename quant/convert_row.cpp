@@ -1,0 +1,68 @@
+// Dispatch of row conversions by tensor type (scalar references).
+#include "quant/convert_row.h"
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+#include "quant/block_q4.h"
+#include "quant/block_q8.h"
+#include "quant/half.h"
+
+namespace smoe::quant {
+
+void quantize_row(TensorType type, const float* src, void* dst, size_t n) {
+  switch (type) {
+    case TensorType::f32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
+    case TensorType::f16: {
+      auto* out = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < n; ++i) out[i] = f32_to_f16(src[i]);
+      return;
+    }
+    case TensorType::bf16: {
+      auto* out = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(src[i]);
+      return;
+    }
+    case TensorType::q8:
+      quantize_row_q8_ref(src, static_cast<BlockQ8*>(dst), n);
+      return;
+    case TensorType::q4:
+      quantize_row_q4_ref(src, static_cast<BlockQ4*>(dst), n);
+      return;
+    case TensorType::u8:
+      break;
+  }
+  throw std::invalid_argument("quantize_row: not a weight type");
+}
+
+void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
+  switch (type) {
+    case TensorType::f32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
+    case TensorType::f16: {
+      const auto* in = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(in[i]);
+      return;
+    }
+    case TensorType::bf16: {
+      const auto* in = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(in[i]);
+      return;
+    }
+    case TensorType::q8:
+      dequantize_row_q8_ref(static_cast<const BlockQ8*>(src), dst, n);
+      return;
+    case TensorType::q4:
+      dequantize_row_q4_ref(static_cast<const BlockQ4*>(src), dst, n);
+      return;
+    case TensorType::u8:
+      break;
+  }
+  throw std::invalid_argument("dequantize_row: not a weight type");
+}
+
+}  // namespace smoe::quant

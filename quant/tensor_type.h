@@ -1,0 +1,57 @@
+// Tensor element types of the .smoe container and their storage geometry.
+//
+// The numeric ids are part of the file format (docs/FORMAT.md): new block types get new ids
+// at the end, existing ids never change meaning. A reader that meets an id it does not know
+// refuses the file with a clear message instead of guessing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace smoe::quant {
+
+enum class TensorType : uint32_t {
+  f32 = 0,   // IEEE binary32
+  f16 = 1,   // IEEE binary16
+  bf16 = 2,  // bfloat16 (upper half of binary32)
+  q8 = 3,    // BlockQ8: 32 weights, f16 scale, int8 values            (8.5 bits/weight)
+  q4 = 4,    // BlockQ4: 32 weights, f16 scale and minimum, 4-bit values (5.0 bits/weight)
+  u8 = 5,    // raw bytes (embedded files such as tokenizer.model), not a weight type
+};
+
+// Storage geometry of one type: `block_elements` elements occupy `block_bytes` bytes; a row
+// of a tensor is a whole number of blocks, so quantized rows must be multiples of the block.
+struct TypeTraits {
+  std::string_view name;
+  uint32_t block_elements;
+  uint32_t block_bytes;
+  bool is_quantized;
+};
+
+// Traits of a known type; std::nullopt for an id this build does not know.
+std::optional<TypeTraits> type_traits(uint32_t type_id);
+const TypeTraits& type_traits(TensorType type);
+
+std::string_view type_name(TensorType type);
+// Parses "f32", "f16", "bf16", "q8", "q4" (and "u8"); std::nullopt for anything else.
+std::optional<TensorType> parse_type_name(std::string_view name);
+
+// Whether a row of `row_elements` can be stored in `type` (quantized types need whole blocks).
+bool row_fits_type(TensorType type, uint64_t row_elements);
+
+// Bytes of one row of `row_elements` elements; std::nullopt when the row is not a whole number
+// of blocks or the size overflows 64 bits.
+std::optional<uint64_t> row_bytes(TensorType type, uint64_t row_elements);
+
+// Bytes of a tensor of `shape` (outermost dimension first; rows run along the last one);
+// std::nullopt on overflow or a partial block. A 0-dimensional shape is one element.
+std::optional<uint64_t> tensor_bytes(TensorType type, std::span<const uint64_t> shape);
+
+// Bits per weight of `type`, e.g. 8.5 for q8.
+double bits_per_weight(TensorType type);
+
+}  // namespace smoe::quant

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages smoe builds against, only those that are missing.
+# Safe to run repeatedly; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libsentencepiece-dev libzstd-dev
+  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
+  libssl-dev libedit-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

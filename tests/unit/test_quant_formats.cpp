@@ -1,0 +1,94 @@
+// q8 and q4 scalar references: round-trip error bounds on random and adversarial blocks, and
+// dot products that agree with dequantize-then-multiply.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "quant/block_q4.h"
+#include "quant/block_q8.h"
+#include "quant/half.h"
+
+using namespace smoe::quant;
+
+namespace {
+
+// Blocks of random data plus the cases that break naive quantizers.
+std::vector<float> test_rows(size_t blocks) {
+  std::mt19937 generator(1234);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> values(blocks * 32);
+  for (float& value : values) value = normal(generator);
+  auto block = [&](size_t b) { return values.begin() + static_cast<long>(b * 32); };
+  std::fill(block(0), block(1), 0.0f);                // all zeros
+  std::fill(block(1), block(2), 3.5f);                // constant
+  std::fill(block(2), block(3), -1e-7f);              // tiny constant
+  *block(3) = 1000.0f;                                 // one outlier
+  for (int i = 0; i < 32; ++i) *(block(4) + i) = i % 2 ? 60000.0f : -60000.0f;  // extreme scale
+  for (int i = 0; i < 32; ++i) *(block(5) + i) = 1e-6f * float(i);               // tiny range
+  for (int i = 0; i < 32; ++i) *(block(6) + i) = 100.0f + 0.01f * float(i);      // offset range
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("q8 round trip stays within half a step of each block's scale", "[quant][q8]") {
+  const std::vector<float> x = test_rows(64);
+  std::vector<BlockQ8> blocks(x.size() / 32);
+  std::vector<float> y(x.size());
+  quantize_row_q8_ref(x.data(), blocks.data(), x.size());
+  dequantize_row_q8_ref(blocks.data(), y.data(), x.size());
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    for (size_t i = 0; i < 32; ++i) {
+      INFO("block " << b << " element " << i << " x=" << x[b * 32 + i] << " y=" << y[b * 32 + i]);
+      REQUIRE(std::fabs(x[b * 32 + i] - y[b * 32 + i]) <= q8_error_bound(d));
+    }
+  }
+}
+
+TEST_CASE("q4 round trip stays within the documented bound and beats min/max", "[quant][q4]") {
+  const std::vector<float> x = test_rows(64);
+  std::vector<BlockQ4> blocks(x.size() / 32);
+  std::vector<float> y(x.size());
+  quantize_row_q4_ref(x.data(), blocks.data(), x.size());
+  dequantize_row_q4_ref(blocks.data(), y.data(), x.size());
+  double searched_error = 0, minmax_error = 0;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const auto [lo, hi] = std::minmax_element(x.begin() + long(b * 32), x.begin() + long(b * 32 + 32));
+    const float bound = q4_error_bound(*lo, *hi);
+    const float step = (*hi - *lo) / 15;
+    for (size_t i = 0; i < 32; ++i) {
+      const float value = x[b * 32 + i];
+      INFO("block " << b << " element " << i << " x=" << value << " y=" << y[b * 32 + i]);
+      REQUIRE(std::fabs(value - y[b * 32 + i]) <= bound);
+      const float minmax = step > 0 ? *lo + step * std::nearbyint((value - *lo) / step) : *lo;
+      if (b >= 8) {  // random blocks: compare the search against plain min/max
+        searched_error += double(value - y[b * 32 + i]) * double(value - y[b * 32 + i]);
+        minmax_error += double(value - minmax) * double(value - minmax);
+      }
+    }
+  }
+  CHECK(searched_error < minmax_error * 0.95);
+}
+
+TEST_CASE("reference dot products equal dequantize-then-multiply", "[quant]") {
+  const size_t n = 32 * 48;
+  std::vector<float> w = test_rows(48), x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = std::sin(float(i));
+  std::fill(w.begin(), w.begin() + 32 * 8, 0.5f);  // keep magnitudes moderate for the tolerance
+  std::vector<BlockQ8> q8(n / 32);
+  std::vector<BlockQ4> q4(n / 32);
+  std::vector<float> dequantized(n);
+  quantize_row_q8_ref(w.data(), q8.data(), n);
+  dequantize_row_q8_ref(q8.data(), dequantized.data(), n);
+  double expected = 0;
+  for (size_t i = 0; i < n; ++i) expected += double(dequantized[i]) * x[i];
+  CHECK(dot_q8_f32_ref(q8.data(), x.data(), n) == Approx(expected).epsilon(1e-4));
+  quantize_row_q4_ref(w.data(), q4.data(), n);
+  dequantize_row_q4_ref(q4.data(), dequantized.data(), n);
+  expected = 0;
+  for (size_t i = 0; i < n; ++i) expected += double(dequantized[i]) * x[i];
+  CHECK(dot_q4_f32_ref(q4.data(), x.data(), n) == Approx(expected).epsilon(1e-4));
+}
