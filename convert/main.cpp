@@ -84,7 +84,11 @@ int main(int argc, char** argv) {
   std::string verify_path;
   verify->add_option("file", verify_path, "a .smoe file")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // --help and --version exit 0, usage errors 2
+  }
   convert::install_interrupt_cleanup();
   try {
     if (inspect->parsed()) {

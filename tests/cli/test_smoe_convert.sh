@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end checks of the smoe-convert command line: exit codes, messages, JSON output,
+# and that an interrupted conversion leaves no file behind.
+# Usage: test_smoe_convert.sh SMOE_CONVERT TINY_MODEL_DIR
+set -uo pipefail
+convert="$1"
+model="$2"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+check() {  # check NAME CONDITION...
+  local name="$1"
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAILED: $name"; failures=$((failures + 1)); fi
+}
+
+"$convert" "$model" -o "$work/tiny-q8.smoe" --type q8 --attn q4 --quiet
+check "convert exits 0" test $? -eq 0
+check "output exists" test -s "$work/tiny-q8.smoe"
+check "no temporary file left" test -z "$(ls "$work" | grep tmp)"
+
+json=$("$convert" inspect "$work/tiny-q8.smoe" --json)
+check "inspect --json parses and has config names" \
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); h=j["hyperparameters"]; assert h["hidden_size"]==128 and h["num_local_experts"]==8 and j["tensors"]==128 and j["file_bytes"]>0 and j["recipe"]["groups"]["attn"]=="q4"' "$json"
+
+"$convert" verify "$work/tiny-q8.smoe" >/dev/null
+check "verify passes on a good file" test $? -eq 0
+
+# Flip one byte inside the last expert's data: verify must fail and name the tensor.
+python3 - "$work/tiny-q8.smoe" <<'PY'
+import sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+data[-200000] ^= 0xFF
+open(path, "wb").write(data)
+PY
+message=$("$convert" verify "$work/tiny-q8.smoe" 2>&1)
+status=$?
+check "verify fails on a flipped byte" test $status -eq 1
+check "verify names the tensor" grep -q "checksum mismatch in tensor" <<<"$message"
+
+message=$("$convert" /no/such/model -o "$work/x.smoe" 2>&1)
+check "missing input exits 1" test $? -eq 1
+check "missing input is named" grep -q "/no/such/model" <<<"$message"
+
+message=$("$convert" inspect "$model/config.json" 2>&1)
+check "inspect of a non-container exits 1" test $? -eq 1
+check "inspect names the problem" grep -q "config.json" <<<"$message"
+
+"$convert" --type q3 "$model" -o "$work/x.smoe" >/dev/null 2>&1
+check "unknown type exits 1" test $? -eq 1
+"$convert" --bogus-flag >/dev/null 2>&1
+check "unknown flag is a usage error" test $? -eq 2
+check "failed runs leave nothing" test ! -e "$work/x.smoe"
+
+# Interrupt a conversion: either it finished first (a valid file) or nothing is left.
+"$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
+pid=$!
+sleep 0.15
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+if [ $status -eq 0 ]; then
+  check "an uninterrupted run is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
+else
+  check "an interrupted run leaves no file" test -z "$(ls "$work" | grep interrupted)"
+fi
+
+echo "smoe-convert CLI: $passes passed, $failures failed"
+exit $((failures > 0))
