@@ -90,9 +90,9 @@ void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& bi
                           row_elements);
     }
     writer.append(index, rows_out.data(), rows_out.size());
+    // Those source pages are done with: resident memory stays near one chunk, not the model.
+    binding.source.file->release_rows(*binding.source.tensor, first, rows);
   }
-  // The source pages are done with: keep resident memory near one tensor, not the model.
-  binding.source.file->mapping().release(binding.source.tensor->offset, binding.source.tensor->bytes);
 }
 
 }  // namespace

@@ -109,6 +109,19 @@ const SourceTensor* SafetensorsFile::find(std::string_view name) const {
   return it == index_by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+void SafetensorsFile::release_rows(const SourceTensor& tensor, uint64_t first_row, uint64_t rows) const {
+  const uint64_t total_rows = tensor.shape.size() == 2 ? tensor.shape[0] : 1;
+  if (total_rows == 0) return;
+  const uint64_t row_bytes = tensor.bytes / total_rows;
+  // The kernel's fault-around maps up to 2 MiB of already-cached neighbours with each fault,
+  // some of them before this chunk or past the tensor: widen the range so none stay behind.
+  constexpr uint64_t kFaultAround = 2ull << 20;
+  const uint64_t begin = tensor.offset + first_row * row_bytes;
+  const uint64_t end = begin + rows * row_bytes + (first_row + rows == total_rows ? kFaultAround : 0);
+  const uint64_t widened_begin = begin > kFaultAround ? begin - kFaultAround : 0;
+  file_.release(widened_begin, end - widened_begin);
+}
+
 void SafetensorsFile::read_rows_f32(const SourceTensor& tensor, uint64_t first_row, uint64_t rows, float* out) const {
   if (tensor.shape.empty() || tensor.shape.size() > 2) {
     throw Error(path(), "tensor '" + tensor.name + "' has rank " + std::to_string(tensor.shape.size()) + ", expected 1 or 2");
