@@ -1,0 +1,58 @@
+// A loaded model: the memory-mapped container, its tokenizer and chat template.
+// Immutable after load and thread-safe: many sessions on many threads share one Model.
+//
+//   auto model = smoe::Model::load("mixtral-q4.smoe", {.threads = 8});
+//   auto session = model->create_session();
+//   auto prompt = model->tokenize_chat({{"user", "Hello!"}});
+//   session->generate(prompt, {}, [](int32_t, std::string_view text) { std::cout << text; return true; });
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "smoe/chat.h"
+#include "smoe/hyperparameters.h"
+#include "smoe/options.h"
+#include "smoe/tokenizer.h"
+
+namespace smoe {
+
+class Session;
+
+struct ModelInfo {
+  std::string path;                  // the .smoe file
+  uint64_t file_bytes = 0;           // its size
+  Hyperparameters hyperparameters;   // as in config.json
+  std::string recipe;                // quantization recipe name, e.g. "q4"
+  uint32_t context_size = 0;         // tokens per session (ModelOptions::context_size resolved)
+  KvType kv_type = KvType::f16;      // KV cache element type
+  int threads = 1;                   // compute threads (ModelOptions::threads resolved)
+  uint64_t kv_cache_bytes = 0;       // KV cache memory of one session
+};
+
+class Model {
+ public:
+  // Maps and validates `path`; throws smoe::Error naming the file and the problem.
+  static std::shared_ptr<const Model> load(const std::string& path, const ModelOptions& options = {});
+  ~Model();
+
+  const ModelInfo& info() const;
+  const Tokenizer& tokenizer() const;
+  const ChatTemplate& chat_template() const;
+  // Token ids of a chat (BOS first, EOS after each assistant turn), ready for generation.
+  std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages) const;
+  // A new conversation with its own KV cache. The session keeps the model alive.
+  std::unique_ptr<Session> create_session() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::weak_ptr<const Model> self_;
+};
+
+}  // namespace smoe

@@ -1,0 +1,30 @@
+// Options of a loaded model and of sampling. One comment and one default per field.
+#pragma once
+
+#include <cstdint>
+
+namespace smoe {
+
+// Element type of the KV cache.
+enum class KvType : uint8_t {
+  f16,  // half the memory of f32; the default
+  f32,  // exact
+};
+
+struct ModelOptions {
+  int threads = 0;          // compute threads; 0 = all cores (OpenMP's default)
+  uint32_t context_size = 0;  // tokens per session; 0 = min(model maximum, 4096)
+  KvType kv_type = KvType::f16;  // KV cache element type
+};
+
+struct SamplerOptions {
+  float temperature = 0.8f;     // 0 = greedy (always the most likely token)
+  int32_t top_k = 40;           // keep the k most likely tokens; 0 = all
+  float top_p = 0.95f;          // keep the smallest set with this much probability; 1 = all
+  float min_p = 0.05f;          // drop tokens below min_p x the top probability; 0 = off
+  float repeat_penalty = 1.1f;  // divide (or multiply, if negative) logits of recent tokens; 1 = off
+  int32_t repeat_last_n = 64;   // how many recent tokens the penalty looks at
+  uint64_t seed = 0x5eed;       // random seed: the same seed gives the same output
+};
+
+}  // namespace smoe

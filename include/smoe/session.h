@@ -1,0 +1,84 @@
+// One conversation: a KV cache, the tokens so far, and generation. Not thread-safe: use one
+// session per thread (sessions of one model may run concurrently).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "smoe/options.h"
+
+namespace smoe {
+
+class Model;
+
+// Per-session counters since creation or reset_stats().
+struct RunStats {
+  uint64_t prompt_tokens = 0;          // tokens evaluated by eval()/generate()'s prompt
+  double prompt_seconds = 0;
+  uint64_t generated_tokens = 0;       // tokens produced by generate()
+  double generate_seconds = 0;
+  std::vector<uint64_t> expert_counts;  // (layers * experts): how often each expert was chosen
+  double prompt_tokens_per_second() const { return prompt_seconds > 0 ? double(prompt_tokens) / prompt_seconds : 0; }
+  double generated_tokens_per_second() const {
+    return generate_seconds > 0 ? double(generated_tokens) / generate_seconds : 0;
+  }
+};
+
+// Receives each generated token and its text (complete UTF-8 characters only; may be empty
+// while a character is incomplete). Return false to stop generating.
+using TokenCallback = std::function<bool(int32_t token, std::string_view text)>;
+
+// Called per layer and token with the experts the router chose, highest weight first.
+using RoutingCallback = std::function<void(uint32_t layer, uint32_t position, std::span<const uint32_t> experts)>;
+
+struct GenerateOptions {
+  int32_t max_tokens = 256;      // stop after this many new tokens
+  SamplerOptions sampler;        // how to pick each token
+  bool stop_at_eos = true;       // stop when the model emits its end-of-sequence token
+};
+
+enum class StopReason { max_tokens, eos, callback, context_full };
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;   // the generated tokens (the EOS token included when it stopped there)
+  StopReason stop_reason = StopReason::max_tokens;
+};
+
+class Session {
+ public:
+  ~Session();
+
+  // Appends `tokens` to the context and evaluates them as one batch. Returns the logits after
+  // the last token (vocab,). Throws smoe::Error when they do not fit in the context (the
+  // session is unchanged then) or a token id is outside the vocabulary.
+  std::span<const float> eval(std::span<const int32_t> tokens);
+  // As eval(), but returns the logits after every token: (tokens.size(), vocab).
+  std::span<const float> eval_all(std::span<const int32_t> tokens);
+
+  // Evaluates `prompt` (may be empty to continue), then samples up to max_tokens tokens,
+  // streaming each to `on_token`. Stops at EOS, at max_tokens, when the callback returns false,
+  // or when the context is full (documented behaviour: generation ends, nothing is dropped).
+  GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& options, const TokenCallback& on_token);
+
+  // Forgets the conversation (the KV cache is reused).
+  void reset();
+  uint32_t position() const;      // tokens in the context
+  uint32_t context_size() const;
+  const std::vector<int32_t>& tokens() const;
+  const RunStats& stats() const;
+  void reset_stats();
+  void set_routing_callback(RoutingCallback callback);
+
+  struct Impl;
+
+ private:
+  friend class Model;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smoe

@@ -1,0 +1,34 @@
+// Embedding, layer loop and output projection of the forward pass.
+#include "model/transformer.h"
+
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
+
+namespace smoe::model {
+
+Transformer::Transformer(const Hyperparameters& hp, const ModelWeights& weights)
+    : hp_(hp), weights_(weights), rope_(hp.head_dim, hp.rope_theta) {}
+
+void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache,
+                          bool all_logits, std::vector<float>& logits, std::vector<uint64_t>& expert_counts,
+                          const RoutingObserver& observer, int threads) {
+  const size_t n = tokens.size(), dim = hp_.hidden_size;
+  x_.resize(n * dim);
+  xn_.resize(n * dim);
+  for (size_t t = 0; t < n; ++t) ops::read_row(*weights_.token_embd, static_cast<size_t>(tokens[t]), &x_[t * dim]);
+
+  for (uint32_t layer = 0; layer < hp_.num_hidden_layers; ++layer) {
+    attention(layer, n, first_position, cache, threads);
+    mixture_of_experts(layer, n, first_position, expert_counts, observer, threads);
+  }
+
+  // Final norm and output projection, for every token or only the last.
+  const size_t first = all_logits ? 0 : n - 1, count = n - first;
+  for (size_t t = first; t < n; ++t) {
+    ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[(t - first) * dim]);
+  }
+  logits.resize(count * hp_.vocab_size);
+  ops::matmul(*weights_.output, xn_.data(), count, logits.data(), threads);
+}
+
+}  // namespace smoe::model

@@ -1,0 +1,50 @@
+// The Mixtral forward pass over a batch of consecutive tokens, reading like the paper:
+//   x = embed(tokens)
+//   for each layer:  x += Attention(RMSNorm(x))            (RoPE, grouped-query, causal, KV cache)
+//                    x += sum_{e in top-k} g_e * Expert_e(RMSNorm(x))   (g = softmax over top-k logits)
+//   logits = Output(RMSNorm(x))
+// Prompt batches are evaluated together: every matrix is read once per batch, and each chosen
+// expert once for all the tokens routed to it. Stateless apart from scratch buffers: one
+// Transformer per session, many per model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "format/container.h"
+#include "model/model_weights.h"
+#include "ops/rope.h"
+#include "runtime/kv_cache.h"
+
+namespace smoe::model {
+
+// Called once per layer and token with the experts the router chose, highest weight first.
+using RoutingObserver = std::function<void(uint32_t layer, uint32_t position, std::span<const uint32_t> experts)>;
+
+class Transformer {
+ public:
+  Transformer(const Hyperparameters& hp, const ModelWeights& weights);
+
+  // Evaluates `tokens` at positions [first_position, first_position + n) against `cache`.
+  // Writes logits (n, vocab) when all_logits, else only the last token's (vocab,).
+  // `expert_counts` (layers * experts) accumulates how often each expert was chosen.
+  void forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache, bool all_logits,
+               std::vector<float>& logits, std::vector<uint64_t>& expert_counts, const RoutingObserver& observer,
+               int threads);
+
+ private:
+  void attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,
+                          const RoutingObserver& observer, int threads);
+
+  const Hyperparameters& hp_;
+  const ModelWeights& weights_;
+  ops::RopeTable rope_;
+  // Scratch, sized for the current batch.
+  std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
+  std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;
+};
+
+}  // namespace smoe::model

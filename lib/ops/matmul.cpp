@@ -1,0 +1,45 @@
+// Row-parallel matrix products over the scalar reference dot kernels.
+#include "ops/matmul.h"
+
+#include <vector>
+
+#include "quant/convert_row.h"
+#include "quant/row_dot.h"
+#include "smoe/error.h"
+
+namespace smoe::ops {
+
+void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+  if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
+  const size_t rows = w.shape[0], in = w.shape[1];
+  const size_t row_bytes = w.bytes / rows;
+  const quant::RowDotFn dot = quant::row_dot_ref(w.type);
+  if (n_tokens == 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t r = 0; r < rows; ++r) y[r] = dot(w.data + r * row_bytes, x, in);
+    return;
+  }
+  // Batches: decode each weight row once to f32, then reuse it for every token.
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> row(in);
+#pragma omp for schedule(static)
+    for (size_t r = 0; r < rows; ++r) {
+      quant::dequantize_row(w.type, w.data + r * row_bytes, row.data(), in);
+      for (size_t t = 0; t < n_tokens; ++t) {
+        const float* xt = x + t * in;
+        float sum = 0.0f;
+        for (size_t i = 0; i < in; ++i) sum += row[i] * xt[i];
+        y[t * rows + r] = sum;
+      }
+    }
+  }
+}
+
+void read_row(const format::TensorView& w, size_t row, float* out) {
+  const size_t rows = w.shape[0], in = w.shape.back();
+  if (row >= rows) throw Error(w.name, "row " + std::to_string(row) + " out of range");
+  quant::dequantize_row(w.type, w.data + row * (w.bytes / rows), out, in);
+}
+
+}  // namespace smoe::ops

@@ -1,0 +1,19 @@
+// Matrix products of a stored weight matrix (any weight type) with f32 activations.
+// Never says "Mixtral": these are plain linear-algebra operations.
+#pragma once
+
+#include <cstddef>
+
+#include "format/container.h"
+
+namespace smoe::ops {
+
+// W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), y[t][r] = sum_i W[r][i] * x[t][i].
+// Rows of W are split across `threads` OpenMP threads; each row is read from memory once per
+// call, whatever n_tokens is (batched prompts read each weight once).
+void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+
+// One row of an embedding-like matrix as f32: W[row] -> out (in,).
+void read_row(const format::TensorView& w, size_t row, float* out);
+
+}  // namespace smoe::ops

@@ -1,0 +1,61 @@
+// KV cache storage in f16 or f32.
+#include "runtime/kv_cache.h"
+
+#include "quant/half.h"
+
+namespace smoe::runtime {
+
+KvCache::KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, KvType type)
+    : context_(context), kv_width_(kv_width), type_(type) {
+  const size_t elements = size_t{layers} * context * kv_width;
+  if (type_ == KvType::f32) {
+    keys_f32_.resize(elements);
+    values_f32_.resize(elements);
+  } else {
+    keys_f16_.resize(elements);
+    values_f16_.resize(elements);
+  }
+}
+
+uint64_t KvCache::bytes() const {
+  return (keys_f32_.size() + values_f32_.size()) * 4 + (keys_f16_.size() + values_f16_.size()) * 2;
+}
+
+size_t KvCache::index(uint32_t layer, uint32_t position) const {
+  return (size_t{layer} * context_ + position) * kv_width_;
+}
+
+void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
+  const size_t base = index(layer, position);
+  for (uint32_t i = 0; i < kv_width_; ++i) {
+    if (type_ == KvType::f32) {
+      keys_f32_[base + i] = k[i];
+      values_f32_[base + i] = v[i];
+    } else {
+      keys_f16_[base + i] = quant::f32_to_f16(k[i]);
+      values_f16_[base + i] = quant::f32_to_f16(v[i]);
+    }
+  }
+}
+
+float KvCache::key_dot(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t n) const {
+  const size_t base = index(layer, position) + offset;
+  float sum = 0.0f;
+  if (type_ == KvType::f32) {
+    for (uint32_t i = 0; i < n; ++i) sum += keys_f32_[base + i] * q[i];
+  } else {
+    for (uint32_t i = 0; i < n; ++i) sum += quant::f16_to_f32(keys_f16_[base + i]) * q[i];
+  }
+  return sum;
+}
+
+void KvCache::add_value(uint32_t layer, uint32_t position, uint32_t offset, float weight, float* out, uint32_t n) const {
+  const size_t base = index(layer, position) + offset;
+  if (type_ == KvType::f32) {
+    for (uint32_t i = 0; i < n; ++i) out[i] += weight * values_f32_[base + i];
+  } else {
+    for (uint32_t i = 0; i < n; ++i) out[i] += weight * quant::f16_to_f32(values_f16_[base + i]);
+  }
+}
+
+}  // namespace smoe::runtime

@@ -1,0 +1,38 @@
+// The attention KV cache of one session: per layer, keys and values of every position,
+// (context, kv_heads * head_dim) each, in f16 (default) or f32. Not thread-safe to resize;
+// positions may be read from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "smoe/options.h"
+
+namespace smoe::runtime {
+
+class KvCache {
+ public:
+  KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, KvType type);
+
+  uint32_t context() const { return context_; }
+  uint32_t kv_width() const { return kv_width_; }
+  uint64_t bytes() const;
+
+  // k, v (kv_width,) of `position` in `layer`.
+  void store(uint32_t layer, uint32_t position, const float* k, const float* v);
+  // dot(key[layer][position][offset : offset + n], q)
+  float key_dot(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t n) const;
+  // out[0:n] += weight * value[layer][position][offset : offset + n]
+  void add_value(uint32_t layer, uint32_t position, uint32_t offset, float weight, float* out, uint32_t n) const;
+
+ private:
+  size_t index(uint32_t layer, uint32_t position) const;
+  uint32_t context_;
+  uint32_t kv_width_;
+  KvType type_;
+  std::vector<float> keys_f32_, values_f32_;
+  std::vector<uint16_t> keys_f16_, values_f16_;
+};
+
+}  // namespace smoe::runtime

@@ -1,0 +1,95 @@
+// Loading a model: map and validate the container, bind weights, load the tokenizer.
+#include <omp.h>
+
+#include <algorithm>
+
+#include "runtime/model_impl.h"
+#include "smoe/error.h"
+#include "util/checked_math.h"
+
+namespace smoe {
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
+  if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
+  format::Container container = format::Container::open(path);
+  const Hyperparameters hp = container.metadata().hyperparameters;
+  const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
+  if (context > hp.max_position_embeddings) {
+    throw Error(path, "context size " + std::to_string(context) + " exceeds the model's maximum of " +
+                          std::to_string(hp.max_position_embeddings) + " positions");
+  }
+  const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
+  const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
+  const uint64_t element_bytes = options.kv_type == KvType::f32 ? 4 : 2;
+
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate("")});
+  impl->weights = model::ModelWeights::bind(impl->container);
+  const std::span<const std::byte> tokenizer_bytes = impl->container.tokenizer_model();
+  impl->tokenizer = std::make_unique<Tokenizer>(
+      std::string_view(reinterpret_cast<const char*>(tokenizer_bytes.data()), tokenizer_bytes.size()), path,
+      static_cast<int32_t>(hp.bos_token_id), static_cast<int32_t>(hp.eos_token_id));
+  if (impl->tokenizer->vocab_size() > static_cast<int32_t>(hp.vocab_size)) {
+    throw Error(path, "tokenizer has more pieces than vocab_size");
+  }
+  impl->chat_template = ChatTemplate(impl->container.metadata().chat_template);
+  ModelInfo& info = impl->info;
+  info.path = path;
+  info.file_bytes = impl->container.file_bytes();
+  info.hyperparameters = hp;
+  info.recipe = impl->container.metadata().recipe.value("type", "");
+  info.context_size = context;
+  info.kv_type = options.kv_type;
+  info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  info.kv_cache_bytes = kv_elements ? *kv_elements * 2 * element_bytes : 0;
+
+  auto model = std::shared_ptr<Model>(new Model(std::move(impl)));
+  model->self_ = model;
+  return model;
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }
+
+std::vector<int32_t> Model::tokenize_chat(const std::vector<ChatMessage>& messages) const {
+  // The rendered text carries "<s>" / "</s>" markers: they become BOS / EOS ids, and each text
+  // segment between them is encoded on its own (as Hugging Face's legacy Llama tokenizer does).
+  const std::string text = impl_->chat_template.render(messages);
+  std::vector<int32_t> ids;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t bos = text.find("<s>", at), eos = text.find("</s>", at);
+    const size_t next = std::min(bos, eos);
+    if (next > at) {
+      const std::vector<int32_t> segment = impl_->tokenizer->encode(std::string_view(text).substr(at, next - at), false);
+      ids.insert(ids.end(), segment.begin(), segment.end());
+    }
+    if (next == std::string::npos) break;
+    ids.push_back(next == bos ? impl_->tokenizer->bos_id() : impl_->tokenizer->eos_id());
+    at = next + (next == bos ? 3 : 4);
+  }
+  return ids;
+}
+
+std::unique_ptr<Session> Model::create_session() const {
+  const std::shared_ptr<const Model> self = self_.lock();
+  const Hyperparameters& hp = impl_->info.hyperparameters;
+  try {
+    auto impl = std::unique_ptr<Session::Impl>(new Session::Impl{
+        self,
+        runtime::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
+                         impl_->info.kv_type),
+        model::Transformer(hp, impl_->weights),
+        {}, {}, {}, {}});
+    impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+  } catch (const std::bad_alloc&) {
+    throw Error(impl_->info.path, "not enough memory for a KV cache of " + std::to_string(impl_->info.kv_cache_bytes) +
+                                      " bytes (lower the context size)");
+  }
+}
+
+}  // namespace smoe

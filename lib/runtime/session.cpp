@@ -1,0 +1,112 @@
+// Sessions: evaluation with context checks, generation with streaming and stop conditions.
+#include <chrono>
+
+#include "runtime/model_impl.h"
+#include "smoe/error.h"
+
+namespace smoe {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+static std::span<const float> evaluate(Session::Impl& s, std::span<const int32_t> tokens, bool all_logits) {
+  const ModelInfo& info = s.model->info();
+  if (tokens.empty()) throw Error(info.path, "nothing to evaluate: no tokens given");
+  if (tokens.size() > info.context_size - s.tokens.size()) {
+    throw Error(info.path, "context full: " + std::to_string(s.tokens.size()) + " + " + std::to_string(tokens.size()) +
+                               " tokens exceed the context of " + std::to_string(info.context_size) +
+                               " (reset the session or load with a larger context)");
+  }
+  for (int32_t token : tokens) {
+    if (token < 0 || uint32_t(token) >= info.hyperparameters.vocab_size) {
+      throw Error(info.path, "token id " + std::to_string(token) + " is outside the vocabulary of " +
+                                 std::to_string(info.hyperparameters.vocab_size));
+    }
+  }
+  model::RoutingObserver observer;
+  if (s.routing_callback) observer = s.routing_callback;
+  s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits,
+                        s.stats.expert_counts, observer, info.threads);
+  s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
+  return s.logits;
+}
+
+std::span<const float> Session::eval(std::span<const int32_t> tokens) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::span<const float> logits = evaluate(*impl_, tokens, false);
+  impl_->stats.prompt_tokens += tokens.size();
+  impl_->stats.prompt_seconds += seconds_since(start);
+  return logits;
+}
+
+std::span<const float> Session::eval_all(std::span<const int32_t> tokens) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::span<const float> logits = evaluate(*impl_, tokens, true);
+  impl_->stats.prompt_tokens += tokens.size();
+  impl_->stats.prompt_seconds += seconds_since(start);
+  return logits;
+}
+
+GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& options,
+                                 const TokenCallback& on_token) {
+  GenerateResult result;
+  if (!prompt.empty()) eval(prompt);
+  if (impl_->tokens.empty()) throw Error(impl_->model->info().path, "generate needs a prompt or an earlier eval");
+  Sampler sampler(options.sampler);
+  Utf8Stream text;
+  const Tokenizer& tokenizer = impl_->model->tokenizer();
+  const uint32_t vocab = impl_->model->info().hyperparameters.vocab_size;
+  const auto start = std::chrono::steady_clock::now();
+  for (int32_t produced = 0; produced < options.max_tokens; ++produced) {
+    const std::span<const float> logits(impl_->logits.data() + impl_->logits.size() - vocab, vocab);
+    const int32_t token = sampler.sample(logits, impl_->tokens);
+    result.tokens.push_back(token);
+    ++impl_->stats.generated_tokens;
+    const bool is_eos = options.stop_at_eos && token == tokenizer.eos_id();
+    const std::string piece = is_eos ? text.flush() : text.push(tokenizer.token_bytes(token));
+    if (on_token && !on_token(token, piece)) {
+      result.stop_reason = StopReason::callback;
+      break;
+    }
+    if (is_eos) {
+      result.stop_reason = StopReason::eos;
+      break;
+    }
+    if (produced + 1 == options.max_tokens) break;
+    if (impl_->tokens.size() >= impl_->model->info().context_size) {
+      result.stop_reason = StopReason::context_full;
+      break;
+    }
+    const int32_t next[1] = {token};
+    evaluate(*impl_, next, false);
+  }
+  impl_->stats.generate_seconds += seconds_since(start);
+  return result;
+}
+
+void Session::reset() {
+  impl_->tokens.clear();
+  impl_->logits.clear();
+}
+
+uint32_t Session::position() const { return static_cast<uint32_t>(impl_->tokens.size()); }
+uint32_t Session::context_size() const { return impl_->model->info().context_size; }
+const std::vector<int32_t>& Session::tokens() const { return impl_->tokens; }
+const RunStats& Session::stats() const { return impl_->stats; }
+
+void Session::reset_stats() {
+  const size_t counters = impl_->stats.expert_counts.size();
+  impl_->stats = RunStats{};
+  impl_->stats.expert_counts.assign(counters, 0);
+}
+
+void Session::set_routing_callback(RoutingCallback callback) { impl_->routing_callback = std::move(callback); }
+
+}  // namespace smoe

@@ -1,0 +1,52 @@
+// Scalar reference dot products for the unquantized types, and the per-type table.
+#include "quant/row_dot.h"
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "quant/block_q4.h"
+#include "quant/block_q8.h"
+#include "quant/half.h"
+
+namespace smoe::quant {
+namespace {
+
+float dot_f32(const void* row, const float* x, size_t n) {
+  const auto* w = static_cast<const float*>(row);
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += w[i] * x[i];
+  return sum;
+}
+
+float dot_f16(const void* row, const float* x, size_t n) {
+  const auto* w = static_cast<const uint16_t*>(row);
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += f16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+float dot_bf16(const void* row, const float* x, size_t n) {
+  const auto* w = static_cast<const uint16_t*>(row);
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+float dot_q8(const void* row, const float* x, size_t n) { return dot_q8_f32_ref(static_cast<const BlockQ8*>(row), x, n); }
+float dot_q4(const void* row, const float* x, size_t n) { return dot_q4_f32_ref(static_cast<const BlockQ4*>(row), x, n); }
+
+}  // namespace
+
+RowDotFn row_dot_ref(TensorType type) {
+  switch (type) {
+    case TensorType::f32: return dot_f32;
+    case TensorType::f16: return dot_f16;
+    case TensorType::bf16: return dot_bf16;
+    case TensorType::q8: return dot_q8;
+    case TensorType::q4: return dot_q4;
+    case TensorType::u8: break;
+  }
+  throw std::invalid_argument("row_dot_ref: not a weight type");
+}
+
+}  // namespace smoe::quant

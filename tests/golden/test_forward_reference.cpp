@@ -1,0 +1,113 @@
+// The forward pass against Hugging Face transformers on the tiny model (issue #3's bar):
+// logits at every position, greedy continuations, the router's choices, and perplexity.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "smoe/model.h"
+#include "smoe/session.h"
+#include "support/reference.h"
+
+using namespace smoe;
+
+namespace {
+
+constexpr float kLogitTolerance = 1e-3f;  // absolute, f32 and bf16 containers, f32 KV cache
+
+std::shared_ptr<const Model> load(const std::string& type, KvType kv) {
+  ModelOptions options;
+  options.kv_type = kv;
+  options.context_size = 512;
+  return Model::load(test::tiny_container(type), options);
+}
+
+std::vector<int32_t> ids_of(const nlohmann::json& array) { return array.get<std::vector<int32_t>>(); }
+
+std::vector<int32_t> greedy(const Model& model, const std::vector<int32_t>& prompt, int32_t count) {
+  auto session = model.create_session();
+  GenerateOptions options;
+  options.max_tokens = count;
+  options.sampler.temperature = 0.0f;
+  options.sampler.repeat_penalty = 1.0f;
+  return session->generate(prompt, options, nullptr).tokens;
+}
+
+// Mean negative log-likelihood over the reference windows, each scored on its own.
+double mean_nll(const Model& model) {
+  const test::Reference& reference = test::tiny_reference();
+  const auto& info = reference.json["perplexity"];
+  const size_t windows = info["windows"], length = info["window_tokens"];
+  const size_t vocab = model.info().hyperparameters.vocab_size;
+  double total = 0;
+  size_t scored = 0;
+  auto session = model.create_session();
+  for (size_t w = 0; w < windows; ++w) {
+    session->reset();
+    const std::span<const int32_t> window(&reference.ppl_windows[w * length], length);
+    const std::span<const float> logits = session->eval_all(window);
+    for (size_t p = 1; p < length; ++p) {
+      const float* row = &logits[(p - 1) * vocab];
+      double max = row[0], sum = 0;
+      for (size_t v = 0; v < vocab; ++v) max = std::max(max, double(row[v]));
+      for (size_t v = 0; v < vocab; ++v) sum += std::exp(double(row[v]) - max);
+      total += std::log(sum) + max - row[window[p]];
+      ++scored;
+    }
+  }
+  return total / double(scored);
+}
+
+}  // namespace
+
+TEST_CASE("logits match transformers at every position", "[golden][forward]") {
+  const std::string type = GENERATE(as<std::string>{}, "f32", "bf16");
+  const auto model = load(type, KvType::f32);
+  const test::Reference& reference = test::tiny_reference();
+  for (const nlohmann::json& prompt : reference.json["prompts"]) {
+    const std::vector<int32_t> ids = ids_of(prompt["ids"]);
+    auto session = model->create_session();
+    const std::span<const float> logits = session->eval_all(ids);
+    const size_t offset = prompt["logits_offset_floats"];
+    REQUIRE(logits.size() == size_t(prompt["logits_shape"][0]) * size_t(prompt["logits_shape"][1]));
+    float worst = 0;
+    for (size_t i = 0; i < logits.size(); ++i) worst = std::max(worst, std::fabs(logits[i] - reference.logits[offset + i]));
+    INFO(type << " prompt: " << prompt["text"].get<std::string>() << " worst |diff| " << worst);
+    CHECK(worst <= kLogitTolerance);
+  }
+}
+
+TEST_CASE("the router picks the same two experts as transformers", "[golden][forward]") {
+  const auto model = load("f32", KvType::f32);
+  for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
+    const std::vector<int32_t> ids = ids_of(prompt["ids"]);
+    auto session = model->create_session();
+    std::vector<std::vector<std::vector<uint32_t>>> chosen(model->info().hyperparameters.num_hidden_layers,
+                                                           std::vector<std::vector<uint32_t>>(ids.size()));
+    session->set_routing_callback([&](uint32_t layer, uint32_t position, std::span<const uint32_t> experts) {
+      chosen[layer][position].assign(experts.begin(), experts.end());
+    });
+    session->eval_all(ids);
+    const auto expected = prompt["top2_experts_per_layer"].get<std::vector<std::vector<std::vector<uint32_t>>>>();
+    INFO(prompt["text"].get<std::string>());
+    CHECK(chosen == expected);
+  }
+}
+
+TEST_CASE("greedy continuations are identical to transformers", "[golden][forward]") {
+  const std::string type = GENERATE(as<std::string>{}, "f32", "bf16");
+  const KvType kv = GENERATE(KvType::f32, KvType::f16);
+  const auto model = load(type, kv);
+  for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
+    const std::vector<int32_t> expected = ids_of(prompt["greedy_ids"]);
+    INFO(type << (kv == KvType::f16 ? " f16 KV" : " f32 KV") << " prompt: " << prompt["text"].get<std::string>());
+    CHECK(greedy(*model, ids_of(prompt["ids"]), int32_t(expected.size())) == expected);
+  }
+}
+
+TEST_CASE("perplexity over the reference windows matches transformers", "[golden][forward][perplexity]") {
+  const double reference_nll = test::tiny_reference().json["perplexity"]["mean_nll"];
+  const double reference_ppl = std::exp(reference_nll);
+  const double f32_ppl = std::exp(mean_nll(*load("f32", KvType::f32)));
+  CHECK(std::fabs(f32_ppl / reference_ppl - 1) <= 0.001);
+  const double f16_kv_ppl = std::exp(mean_nll(*load("f32", KvType::f16)));
+  CHECK(std::fabs(f16_kv_ppl / reference_ppl - 1) <= 0.002);
+}
