@@ -10,5 +10,5 @@ if [ "${SMOE_SANITIZE:-0}" = "1" ]; then
   SMOE_BUILD_DIR=build-asan SMOE_BUILD_TYPE=Debug bash scripts/build.sh \
     -DSMOE_SANITIZE=address,undefined -DSMOE_BUILD_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ./build-asan/tests/smoe-tests "[bad_input],[format],[quant],[types],[recipe],[half]"
+    ./build-asan/tests/smoe-tests "[bad_input],[format],[quant],[types],[recipe],[half],[tokenizer],[sampler],[runtime]"
 fi

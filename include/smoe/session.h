@@ -66,6 +66,9 @@ class Session {
 
   // Forgets the conversation (the KV cache is reused).
   void reset();
+  // Keeps only the first `position` tokens (e.g. to re-evaluate a chat from where its new
+  // tokenization differs); later positions are overwritten by the next eval.
+  void rewind(uint32_t position);
   uint32_t position() const;      // tokens in the context
   uint32_t context_size() const;
   const std::vector<int32_t>& tokens() const;

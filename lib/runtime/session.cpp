@@ -96,6 +96,11 @@ void Session::reset() {
   impl_->logits.clear();
 }
 
+void Session::rewind(uint32_t position) {
+  if (position < impl_->tokens.size()) impl_->tokens.resize(position);
+  impl_->logits.clear();
+}
+
 uint32_t Session::position() const { return static_cast<uint32_t>(impl_->tokens.size()); }
 uint32_t Session::context_size() const { return impl_->model->info().context_size; }
 const std::vector<int32_t>& Session::tokens() const { return impl_->tokens; }

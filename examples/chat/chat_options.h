@@ -1,0 +1,23 @@
+// Command-line options of smoe-chat, shared by its one-shot and interactive modes.
+#pragma once
+
+#include <string>
+
+#include "smoe/options.h"
+#include "smoe/session.h"
+
+namespace smoe::chat {
+
+struct ChatOptions {
+  std::string model_path;       // -m
+  std::string prompt;           // -p: one-shot mode
+  std::string system_prompt;    // --system
+  std::string tokenize_text;    // --tokenize
+  bool raw = false;             // --raw: prompt without the chat template
+  bool json = false;            // --json: one JSON object on stdout
+  bool verbose = false;         // --verbose
+  ModelOptions model;           // -t, -c, --kv
+  GenerateOptions generate;     // -n, sampling flags
+};
+
+}  // namespace smoe::chat

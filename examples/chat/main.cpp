@@ -1,0 +1,118 @@
+// smoe-chat: chat with a .smoe model in a terminal, or generate once from a prompt.
+//
+//   smoe-chat -m model.smoe                                   interactive chat
+//   smoe-chat -m model.smoe -p "text" -n 32 --greedy --raw --json
+//   smoe-chat -m model.smoe --tokenize "text"                 token ids as a JSON array
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "chat_options.h"
+#include "interactive.h"
+#include "smoe/smoe.h"
+
+namespace {
+
+using namespace smoe;
+
+int run_tokenize(const Model& model, const std::string& text) {
+  std::cout << nlohmann::json(model.tokenizer().encode(text, true)).dump() << "\n";
+  return 0;
+}
+
+int run_once(const Model& model, const chat::ChatOptions& options) {
+  std::vector<int32_t> prompt;
+  if (options.raw) {
+    prompt = model.tokenizer().encode(options.prompt, true);
+  } else {
+    std::vector<ChatMessage> messages;
+    if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
+    messages.push_back({"user", options.prompt});
+    prompt = model.tokenize_chat(messages);
+  }
+  auto session = model.create_session();
+  std::string text;
+  const GenerateResult result = session->generate(prompt, options.generate, [&](int32_t, std::string_view piece) {
+    text += piece;
+    if (!options.json) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  });
+  const RunStats& stats = session->stats();
+  if (options.json) {
+    std::vector<int32_t> generated = result.tokens;
+    const nlohmann::json out = {
+        {"prompt_ids", prompt},
+        {"generated_ids", generated},
+        {"text", text},
+        {"prompt_tokens_per_s", stats.prompt_tokens_per_second()},
+        {"gen_tokens_per_s", stats.generated_tokens_per_second()},
+    };
+    std::cout << out.dump() << "\n";
+  } else {
+    std::printf("\n");
+    std::fprintf(stderr, "[prompt %zu tokens at %.1f tok/s; generated %zu tokens at %.1f tok/s]\n", prompt.size(),
+                 stats.prompt_tokens_per_second(), result.tokens.size(), stats.generated_tokens_per_second());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"smoe-chat: chat with a Mixtral-family model stored as .smoe", "smoe-chat"};
+  app.set_version_flag("--version", std::string("smoe-chat ") + kVersionString);
+  chat::ChatOptions options;
+  options.generate.max_tokens = 512;
+  bool greedy = false;
+  std::string kv = "f16";
+  app.add_option("-m,--model", options.model_path, "the .smoe file")->required();
+  app.add_option("-p,--prompt", options.prompt, "generate once from this prompt and exit");
+  app.add_option("--system", options.system_prompt, "system prompt (folded into the first user turn)");
+  app.add_option("--tokenize", options.tokenize_text, "print the token ids of TEXT (with BOS) as JSON and exit");
+  app.add_flag("--raw", options.raw, "use the prompt as is, without the chat template");
+  app.add_flag("--json", options.json, "with -p: print one JSON object");
+  app.add_flag("-v,--verbose", options.verbose, "print model details");
+  app.add_option("-n,--n-predict", options.generate.max_tokens, "maximum new tokens per answer")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("-t,--threads", options.model.threads, "compute threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("-c,--ctx-size", options.model.context_size, "context size in tokens (0 = min(model, 4096))");
+  app.add_option("--kv", kv, "KV cache type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+  SamplerOptions& sampler = options.generate.sampler;
+  app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
+  app.add_option("--temp", sampler.temperature, "temperature (0 = greedy)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--top-k", sampler.top_k, "top-k (0 = off)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", sampler.top_p, "top-p (1 = off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_option("--min-p", sampler.min_p, "min-p (0 = off)")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_option("--repeat-penalty", sampler.repeat_penalty, "repetition penalty (1 = off)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", sampler.seed, "random seed")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  if (greedy) {
+    sampler.temperature = 0;
+    sampler.repeat_penalty = 1;
+  }
+  options.model.kv_type = kv == "f32" ? KvType::f32 : KvType::f16;
+  try {
+    const auto model = Model::load(options.model_path, options.model);
+    if (options.verbose) {
+      const ModelInfo& info = model->info();
+      std::fprintf(stderr, "model %s: %.1f MiB, recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels scalar\n",
+                   info.path.c_str(), double(info.file_bytes) / (1 << 20), info.recipe.c_str(), info.context_size,
+                   info.kv_type == KvType::f32 ? "f32" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads);
+    }
+    if (!options.tokenize_text.empty()) return run_tokenize(*model, options.tokenize_text);
+    if (!options.prompt.empty()) return run_once(*model, options);
+    return chat::run_interactive(*model, options);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "smoe-chat: error: %s\n", error.what());
+    return 1;
+  }
+}

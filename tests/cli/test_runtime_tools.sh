@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# End-to-end checks of smoe-chat, smoe-perplexity and the embedding example against the tiny
+# model's reference files. Usage: test_runtime_tools.sh BUILD_DIR TINY_MODEL_DIR
+set -uo pipefail
+build="$1"
+model="$2"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+check() {  # check NAME COMMAND...
+  local name="$1"
+  shift
+  if "$@"; then passes=$((passes + 1)); else echo "FAILED: $name"; failures=$((failures + 1)); fi
+}
+
+"$build/convert/smoe-convert" "$model" -o "$work/tiny.smoe" --type f32 --quiet || { echo "conversion failed"; exit 1; }
+
+prompt=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["prompts"][0]["text"], end="")' "$model/reference.json")
+out=$("$build/examples/smoe-chat" -m "$work/tiny.smoe" -p "$prompt" -n 32 --greedy --raw --json --kv f32)
+check "smoe-chat --json greedy ids match the reference" python3 -c '
+import json, sys
+out = json.loads(sys.argv[1]); ref = json.load(open(sys.argv[2]))["prompts"][0]
+assert out["prompt_ids"] == ref["ids"], out["prompt_ids"]
+assert out["generated_ids"] == ref["greedy_ids"], out["generated_ids"]
+assert out["gen_tokens_per_s"] > 0 and out["prompt_tokens_per_s"] > 0' "$out" "$model/reference.json"
+
+ids=$("$build/examples/smoe-chat" -m "$work/tiny.smoe" --tokenize "$prompt")
+check "smoe-chat --tokenize prints the reference ids" python3 -c '
+import json, sys
+assert json.loads(sys.argv[1]) == json.load(open(sys.argv[2]))["prompts"][0]["ids"]' "$ids" "$model/reference.json"
+
+chat=$(printf 'Bonjour\n/stats\n/reset\nHallo\n/quit\n' | "$build/examples/smoe-chat" -m "$work/tiny.smoe" -n 8 --seed 1 2>&1)
+check "interactive chat answers, shows stats and quits" test $? -eq 0
+check "interactive /stats shows expert usage" grep -q "expert selections" <<<"$chat"
+check "interactive /reset starts over" grep -q "new conversation" <<<"$chat"
+
+ppl=$("$build/bench/smoe-perplexity" -m "$work/tiny.smoe" --tokens "$model/ppl_windows.i32" --window 256 --kv f32 --json | tail -1)
+check "smoe-perplexity within 0.1% of the reference" python3 -c '
+import json, sys
+out = json.loads(sys.argv[1]); ref = json.load(open(sys.argv[2]))["perplexity"]
+assert abs(out["ppl"] / ref["ppl"] - 1) < 1e-3, (out, ref)
+assert out["tokens"] == ref["scored_tokens"]' "$ppl" "$model/reference.json"
+
+embed=$("$build/examples/smoe-embed-example" "$work/tiny.smoe" "What is a file?")
+check "the embedding example runs" test $? -eq 0
+check "the embedding example prints tokens/s" grep -q "tokens/s" <<<"$embed"
+
+message=$("$build/examples/smoe-chat" -m "$work/missing.smoe" -p hi 2>&1)
+check "smoe-chat on a missing file exits 1" test $? -eq 1
+check "smoe-chat names the missing file" grep -q "missing.smoe" <<<"$message"
+printf 'abc' >"$work/odd.i32"
+message=$("$build/bench/smoe-perplexity" -m "$work/tiny.smoe" --tokens "$work/odd.i32" 2>&1)
+check "smoe-perplexity refuses a token file of odd size" test $? -eq 1
+check "smoe-perplexity names the token file" grep -q "odd.i32" <<<"$message"
+"$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 0 >/dev/null 2>&1
+check "-n 0 is a usage error" test $? -eq 2
+
+echo "runtime tools: $passes passed, $failures failed"
+exit $((failures > 0))
