@@ -52,7 +52,21 @@ std::vector<SourceBinding> bind_sources(const HfCheckpoint& checkpoint, const st
   return bindings;
 }
 
-format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options) {
+// Average bits per weight over every weight tensor of the plan (the embedded tokenizer excluded).
+double plan_bits_per_weight(const std::vector<PlannedTensor>& plan) {
+  double bits = 0, weights = 0;
+  for (const PlannedTensor& tensor : plan) {
+    if (tensor.type == quant::TensorType::u8) continue;
+    double elements = 1;
+    for (uint64_t dim : tensor.shape) elements *= double(dim);
+    weights += elements;
+    bits += elements * quant::bits_per_weight(tensor.type);
+  }
+  return weights > 0 ? bits / weights : 0;
+}
+
+format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options,
+                                const std::vector<PlannedTensor>& plan) {
   format::Metadata metadata;
   metadata.hyperparameters = checkpoint.hyperparameters();
   metadata.chat_template = checkpoint.chat_template();
@@ -66,6 +80,7 @@ format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOpt
                          {"source_format", "huggingface"},
                          {"sources", sources}};
   metadata.recipe = options.recipe.to_json();
+  metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
   return metadata;
 }
 
@@ -110,7 +125,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const std::string& tokenizer = checkpoint.tokenizer_model();
   plan.push_back({format::kTokenizerTensor, quant::TensorType::u8, {tokenizer.size()}});
 
-  ContainerWriter writer(options.output, build_metadata(checkpoint, options), std::move(plan));
+  format::Metadata metadata = build_metadata(checkpoint, options, plan);
+  ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;
   std::vector<std::byte> rows_out;

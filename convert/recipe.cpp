@@ -13,7 +13,7 @@ namespace {
 TensorType parse_weight_type(const std::string& name) {
   const std::optional<TensorType> type = quant::parse_type_name(name);
   if (!type || *type == TensorType::u8) {
-    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8 or q4)");
+    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q4 or q4k)");
   }
   return *type;
 }
@@ -31,8 +31,11 @@ Recipe make_recipe(const std::string& base_type) {
   recipe.types[TensorGroup::router] = TensorType::f32;
   recipe.types[TensorGroup::norms] = TensorType::f32;
   if (base == TensorType::q4) {
-    // Experts are ~97% of Mixtral's weights: 4-bit there sets the size; attention and the
-    // output projection are read by every token and are more sensitive, so they keep 8 bits.
+    // Experts are ~97% of Mixtral's weights: 4.5-bit super-blocks there set the size (rows
+    // that are not multiples of 256 step down to q4); attention and the output projection are
+    // read by every token and are more sensitive, so they keep 8 bits.
+    recipe.types[TensorGroup::experts] = TensorType::q4k;
+    recipe.types[TensorGroup::embeddings] = TensorType::q4k;
     recipe.types[TensorGroup::attention] = TensorType::q8;
     recipe.types[TensorGroup::output] = TensorType::q8;
   }
@@ -54,8 +57,10 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
 }
 
 TensorType Recipe::type_for(const model::TensorSpec& spec) const {
-  const TensorType wanted = types.at(spec.group);
-  return quant::row_fits_type(wanted, spec.shape.back()) ? wanted : fallback;
+  const uint64_t row = spec.shape.back();
+  TensorType wanted = types.at(spec.group);
+  if (wanted == TensorType::q4k && !quant::row_fits_type(wanted, row)) wanted = TensorType::q4;
+  return quant::row_fits_type(wanted, row) ? wanted : fallback;
 }
 
 nlohmann::json Recipe::to_json() const {

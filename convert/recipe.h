@@ -18,9 +18,10 @@ namespace smoe::convert {
 struct Recipe {
   std::string base;                                       // the --type it started from
   std::map<model::TensorGroup, quant::TensorType> types;  // one entry per group
-  quant::TensorType fallback = quant::TensorType::f16;    // for rows that are not whole blocks
+  quant::TensorType fallback = quant::TensorType::f16;    // for rows that fit no block type
 
-  // The type a tensor is written in, after the fallback for short rows.
+  // The type a tensor is written in. Rows that are not whole blocks of the wanted type step
+  // down: q4k (256) -> q4 (32) -> fallback; q8 and q4 (32) -> fallback.
   quant::TensorType type_for(const model::TensorSpec& spec) const;
   nlohmann::json to_json() const;
 };
@@ -28,7 +29,9 @@ struct Recipe {
 // Base recipes:
 //   f32, f16, bf16  every group in that type (router and norms in f32)
 //   q8              experts, attention, embeddings, output in q8; router, norms in f32
-//   q4              experts and embeddings in q4; attention and output in q8; router, norms in f32
+//   q4              experts and embeddings in q4k (q4 for rows not a multiple of 256);
+//                   attention and output in q8; router, norms in f32
+//   q4k             every weight group in q4k (stepping down for short rows); router, norms f32
 // Throws smoe::Error for an unknown name.
 Recipe make_recipe(const std::string& base_type);
 

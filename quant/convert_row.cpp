@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/half.h"
 
@@ -31,6 +32,9 @@ void quantize_row(TensorType type, const float* src, void* dst, size_t n) {
       return;
     case TensorType::q4:
       quantize_row_q4_ref(src, static_cast<BlockQ4*>(dst), n);
+      return;
+    case TensorType::q4k:
+      quantize_row_q4k_ref(src, static_cast<BlockQ4K*>(dst), n);
       return;
     case TensorType::u8:
       break;
@@ -58,6 +62,9 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
       return;
     case TensorType::q4:
       dequantize_row_q4_ref(static_cast<const BlockQ4*>(src), dst, n);
+      return;
+    case TensorType::q4k:
+      dequantize_row_q4k_ref(static_cast<const BlockQ4K*>(src), dst, n);
       return;
     case TensorType::u8:
       break;

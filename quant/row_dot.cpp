@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/half.h"
 
@@ -34,6 +35,9 @@ float dot_bf16(const void* row, const float* x, size_t n) {
 
 float dot_q8(const void* row, const float* x, size_t n) { return dot_q8_f32_ref(static_cast<const BlockQ8*>(row), x, n); }
 float dot_q4(const void* row, const float* x, size_t n) { return dot_q4_f32_ref(static_cast<const BlockQ4*>(row), x, n); }
+float dot_q4k(const void* row, const float* x, size_t n) {
+  return dot_q4k_f32_ref(static_cast<const BlockQ4K*>(row), x, n);
+}
 
 }  // namespace
 
@@ -44,6 +48,7 @@ RowDotFn row_dot_ref(TensorType type) {
     case TensorType::bf16: return dot_bf16;
     case TensorType::q8: return dot_q8;
     case TensorType::q4: return dot_q4;
+    case TensorType::q4k: return dot_q4k;
     case TensorType::u8: break;
   }
   throw std::invalid_argument("row_dot_ref: not a weight type");

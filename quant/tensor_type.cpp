@@ -4,18 +4,20 @@
 #include <array>
 
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 
 namespace smoe::quant {
 namespace {
 
-constexpr std::array<TypeTraits, 6> kTraits = {{
+constexpr std::array<TypeTraits, 7> kTraits = {{
     {"f32", 1, 4, false},
     {"f16", 1, 2, false},
     {"bf16", 1, 2, false},
     {"q8", BlockQ8::kElements, sizeof(BlockQ8), true},
     {"q4", BlockQ4::kElements, sizeof(BlockQ4), true},
     {"u8", 1, 1, false},
+    {"q4k", BlockQ4K::kElements, sizeof(BlockQ4K), true},
 }};
 
 }  // namespace

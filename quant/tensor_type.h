@@ -21,6 +21,7 @@ enum class TensorType : uint32_t {
   q8 = 3,    // BlockQ8: 32 weights, f16 scale, int8 values            (8.5 bits/weight)
   q4 = 4,    // BlockQ4: 32 weights, f16 scale and minimum, 4-bit values (5.0 bits/weight)
   u8 = 5,    // raw bytes (embedded files such as tokenizer.model), not a weight type
+  q4k = 6,   // BlockQ4K: 256 weights in 8 sub-blocks, 6-bit sub-scales (4.5 bits/weight)
 };
 
 // Storage geometry of one type: `block_elements` elements occupy `block_bytes` bytes; a row

@@ -13,6 +13,7 @@
 #include "format/container.h"
 #include "model/tensor_schema.h"
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/convert_row.h"
 #include "quant/half.h"
@@ -60,6 +61,20 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
         for (size_t i = b * 32; i < b * 32 + 32; ++i) REQUIRE(std::fabs(decoded[i] - source[i]) <= bound);
       }
       return;
+    case TensorType::q4k:
+      for (size_t b = 0; b < n / 256; ++b) {
+        const auto& block = reinterpret_cast<const quant::BlockQ4K*>(stored)[b];
+        const float d = quant::f16_to_f32(block.d), dmin = quant::f16_to_f32(block.dmin);
+        for (size_t j = 0; j < 8; ++j) {
+          const float* sub_block = source + b * 256 + j * 32;
+          const auto [lo, hi] = std::minmax_element(sub_block, sub_block + 32);
+          const float bound = quant::q4k_error_bound(*lo, *hi, d, dmin);
+          for (size_t i = b * 256 + j * 32; i < b * 256 + j * 32 + 32; ++i) {
+            REQUIRE(std::fabs(decoded[i] - source[i]) <= bound);
+          }
+        }
+      }
+      return;
     case TensorType::u8:
       break;
   }
@@ -69,7 +84,7 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
 }  // namespace
 
 TEST_CASE("the tiny model converts to every type and reads back within each format's bound", "[golden][convert]") {
-  const std::string type = GENERATE(as<std::string>{}, "f32", "f16", "bf16", "q8", "q4");
+  const std::string type = GENERATE(as<std::string>{}, "f32", "f16", "bf16", "q8", "q4", "q4k");
   test::TempDir dir;
   const std::string path = convert_tiny(dir, type);
   const format::Container container = format::Container::open(path);
@@ -142,7 +157,11 @@ TEST_CASE("metadata carries hyperparameters, tokenizer, chat template, recipe an
   REQUIRE(container.tokenizer_model().size() == tokenizer.size());
   CHECK(std::memcmp(container.tokenizer_model().data(), tokenizer.data(), tokenizer.size()) == 0);
   CHECK(metadata.recipe["type"] == "q4");
-  CHECK(metadata.recipe["groups"]["experts"] == "q4");
+  CHECK(metadata.recipe["groups"]["experts"] == "q4k");
+  // Rows of 128 cannot hold 256-weight super-blocks: w1/w3 step down to q4, w2 (rows of 256) stays q4k.
+  CHECK(container.require("layers.0.experts.0.w1").type == TensorType::q4);
+  CHECK(container.require("layers.0.experts.0.w2").type == TensorType::q4k);
+  CHECK(metadata.recipe["bits_per_weight"].get<double>() > 4.5);
   CHECK(metadata.recipe["groups"]["router"] == "f32");
   bool found_weights = false;
   for (const nlohmann::json& source : metadata.provenance["sources"]) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/half.h"
 
@@ -91,4 +92,62 @@ TEST_CASE("reference dot products equal dequantize-then-multiply", "[quant]") {
   expected = 0;
   for (size_t i = 0; i < n; ++i) expected += double(dequantized[i]) * x[i];
   CHECK(dot_q4_f32_ref(q4.data(), x.data(), n) == Approx(expected).epsilon(1e-4));
+}
+
+TEST_CASE("q4k round trip stays within its bound and close to q4's error at 4.5 bits", "[quant][q4k]") {
+  const std::vector<float> x = test_rows(256);  // 32 super-blocks, the first holding the adversarial blocks
+  std::vector<BlockQ4K> blocks(x.size() / 256);
+  std::vector<BlockQ4> q4(x.size() / 32);
+  std::vector<float> y(x.size()), y4(x.size());
+  quantize_row_q4k_ref(x.data(), blocks.data(), x.size());
+  dequantize_row_q4k_ref(blocks.data(), y.data(), x.size());
+  quantize_row_q4_ref(x.data(), q4.data(), x.size());
+  dequantize_row_q4_ref(q4.data(), y4.data(), x.size());
+  double q4k_error = 0, q4_error = 0;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const float d = f16_to_f32(blocks[b].d), dmin = f16_to_f32(blocks[b].dmin);
+    for (size_t j = 0; j < 8; ++j) {
+      const size_t first = b * 256 + j * 32;
+      const auto [lo, hi] = std::minmax_element(x.begin() + long(first), x.begin() + long(first + 32));
+      const float bound = q4k_error_bound(*lo, *hi, d, dmin);
+      for (size_t i = first; i < first + 32; ++i) {
+        INFO("block " << b << " sub-block " << j << " x=" << x[i] << " y=" << y[i] << " bound " << bound);
+        REQUIRE(std::fabs(x[i] - y[i]) <= bound);
+        if (b > 0) {
+          q4k_error += double(x[i] - y[i]) * double(x[i] - y[i]);
+          q4_error += double(x[i] - y4[i]) * double(x[i] - y4[i]);
+        }
+      }
+    }
+  }
+  CHECK(q4k_error < q4_error * 1.5);
+  std::vector<float> activations(x.size());
+  for (size_t i = 0; i < x.size(); ++i) activations[i] = std::cos(float(i));
+  std::vector<float> w(x.begin() + 256, x.end());  // random part only
+  std::vector<BlockQ4K> random_blocks(w.size() / 256);
+  quantize_row_q4k_ref(w.data(), random_blocks.data(), w.size());
+  dequantize_row_q4k_ref(random_blocks.data(), y.data(), w.size());
+  double expected = 0;
+  for (size_t i = 0; i < w.size(); ++i) expected += double(y[i]) * activations[i];
+  CHECK(dot_q4k_f32_ref(random_blocks.data(), activations.data(), w.size()) == Approx(expected).epsilon(1e-4));
+}
+
+TEST_CASE("q4k scale packing round-trips every 6-bit pair", "[quant][q4k]") {
+  BlockQ4K block{};
+  std::vector<float> x(256);
+  for (size_t i = 0; i < 256; ++i) x[i] = float(int(i % 32) - 8) * float(1 + i / 32);  // distinct sub-block ranges
+  quantize_row_q4k_ref(x.data(), &block, 256);
+  for (size_t j = 0; j < 8; ++j) {
+    uint8_t scale = 0, min = 0;
+    q4k_scale_min(block.scales, j, &scale, &min);
+    CHECK(scale <= 63);
+    CHECK(min <= 63);
+  }
+  std::vector<float> y(256);
+  dequantize_row_q4k_ref(&block, y.data(), 256);
+  const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
+  for (size_t i = 0; i < 256; ++i) {
+    const float lo = -8.0f * float(1 + i / 32), hi = 23.0f * float(1 + i / 32);
+    CHECK(std::fabs(y[i] - x[i]) <= q4k_error_bound(lo, hi, d, dmin));
+  }
 }

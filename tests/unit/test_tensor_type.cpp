@@ -16,6 +16,8 @@ TEST_CASE("tensor_bytes multiplies shape by block geometry", "[types]") {
   CHECK(quant::tensor_bytes(TensorType::q4, shape) == 256 * 4 * 20);
   CHECK(quant::bits_per_weight(TensorType::q8) == 8.5);
   CHECK(quant::bits_per_weight(TensorType::q4) == 5.0);
+  CHECK(quant::bits_per_weight(TensorType::q4k) == 4.5);
+  CHECK(quant::tensor_bytes(TensorType::q4k, std::vector<uint64_t>{2, 512}) == 2 * 2 * 144);
 }
 
 TEST_CASE("tensor_bytes refuses partial blocks and overflow", "[types]") {
@@ -41,7 +43,9 @@ TEST_CASE("recipes: q4 keeps router and norms exact, falls back to f16 for short
   const model::TensorSpec router{"layers.0.router", model::TensorGroup::router, {8, 128}, 0};
   const model::TensorSpec norm{"layers.0.attn_norm", model::TensorGroup::norms, {128}, 0};
   const model::TensorSpec attention{"layers.0.attn.q", model::TensorGroup::attention, {128, 128}, 0};
-  CHECK(recipe.type_for(expert) == TensorType::q4);
+  const model::TensorSpec wide_expert{"layers.0.experts.0.w2", model::TensorGroup::experts, {128, 512}, 0, 0};
+  CHECK(recipe.type_for(wide_expert) == TensorType::q4k);
+  CHECK(recipe.type_for(expert) == TensorType::q4);  // rows of 128: q4k -> q4
   CHECK(recipe.type_for(odd_expert) == TensorType::f16);
   CHECK(recipe.type_for(router) == TensorType::f32);
   CHECK(recipe.type_for(norm) == TensorType::f32);

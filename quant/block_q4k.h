@@ -1,0 +1,44 @@
+// q4k: 4-bit super-blocks of 256 weights (4.5 bits per weight), bit-compatible with
+// llama.cpp's Q4_K so GGUF files can be imported without requantizing.
+//
+// Layout of one block (144 bytes, little-endian):
+//   uint16 d           f16 super-block scale of the sub-block scales
+//   uint16 dmin        f16 super-block scale of the sub-block minimums
+//   uint8  scales[12]  8 x (6-bit scale sc_j, 6-bit minimum m_j), packed as below
+//   uint8  qs[128]     4-bit values: for each 64-weight chunk c (0..3), qs[32c + l] & 15 is
+//                      weight 64c + l of sub-block 2c, qs[32c + l] >> 4 is weight 64c + 32 + l
+// w = d * sc_j * q - dmin * m_j for a weight of sub-block j (32 weights), q in [0, 15].
+// Packing of (sc_j, m_j): for j < 4: sc = scales[j] & 63, m = scales[j + 4] & 63;
+// for j >= 4: sc = (scales[j + 4] & 15) | ((scales[j - 4] >> 6) << 4),
+//             m  = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace smoe::quant {
+
+struct BlockQ4K {
+  static constexpr size_t kElements = 256;
+  static constexpr size_t kSubBlocks = 8;
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qs[kElements / 2];
+};
+static_assert(sizeof(BlockQ4K) == 144, "BlockQ4K is part of the file format");
+
+// Scalar references. `n` must be a multiple of 256.
+void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n);
+void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n);
+float dot_q4k_f32_ref(const BlockQ4K* w, const float* x, size_t n);
+
+// Largest absolute error of a weight in a sub-block spanning [lo, hi], given the block's
+// stored super-scales d and dmin: the sub-block search's one-step guarantee plus the rounding
+// of the 6-bit scale and minimum and of the f16 super-scales.
+float q4k_error_bound(float lo, float hi, float d, float dmin);
+
+// The 6-bit (scale, minimum) pair of sub-block j.
+void q4k_scale_min(const uint8_t* scales, size_t j, uint8_t* scale, uint8_t* min);
+
+}  // namespace smoe::quant
