@@ -3,6 +3,8 @@
 //
 //   smoe-perplexity -m model.smoe --tokens windows.i32 --window 256 [--json]
 //   smoe-perplexity -m model.smoe --text passages.txt --window 256   (BOS before each line)
+//   smoe-perplexity -m q4.smoe --tokens w.i32 --kl-base f32.smoe     (KL divergence to a base model)
+//   smoe-perplexity -m f32.smoe --tokens w.i32 --save-logits base.f32 (then --kl-base base.f32)
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smoe/smoe.h"
+#include "token_scores.h"
 
 namespace {
 
@@ -41,13 +44,55 @@ std::vector<int32_t> tokenize_text_file(const Tokenizer& tokenizer, const std::s
   return tokens;
 }
 
-// -log softmax(logits)[target], computed stably in double.
-double negative_log_likelihood(const float* logits, size_t vocab, int32_t target) {
-  double max = logits[0], sum = 0;
-  for (size_t v = 1; v < vocab; ++v) max = std::max(max, double(logits[v]));
-  for (size_t v = 0; v < vocab; ++v) sum += std::exp(double(logits[v]) - max);
-  return std::log(sum) + max - logits[target];
+bool is_container(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  char magic[8] = {};
+  stream.read(magic, sizeof(magic));
+  return stream && std::string_view(magic, 4) == "SMOE";
 }
+
+// Base logits for --kl-base: from a model run on the same windows, or from a file saved by
+// --save-logits (f32, windows x (window - 1) x vocab).
+class BaseLogits {
+ public:
+  BaseLogits(const std::string& path, const ModelOptions& options, size_t windows, size_t window, size_t vocab)
+      : path_(path), vocab_(vocab), window_(window) {
+    if (is_container(path)) {
+      model_ = Model::load(path, options);
+      if (model_->info().hyperparameters.vocab_size != vocab) throw Error(path, "base model has another vocabulary");
+      session_ = model_->create_session();
+      return;
+    }
+    stream_.open(path, std::ios::binary | std::ios::ate);
+    if (!stream_) throw Error(path, "cannot open");
+    const uint64_t expected = uint64_t(windows) * (window - 1) * vocab * sizeof(float);
+    if (static_cast<uint64_t>(stream_.tellg()) != expected) {
+      throw Error(path, "holds " + std::to_string(static_cast<uint64_t>(stream_.tellg())) + " bytes; these windows need " +
+                            std::to_string(expected) + " (saved with other windows or another model?)");
+    }
+    stream_.seekg(0);
+  }
+
+  // Logits predicting positions 1..window-1 of this window: (window - 1, vocab).
+  const float* next(std::span<const int32_t> ids) {
+    if (session_) {
+      session_->reset();
+      return session_->eval_all(ids).data();
+    }
+    buffer_.resize((window_ - 1) * vocab_);
+    stream_.read(reinterpret_cast<char*>(buffer_.data()), static_cast<std::streamsize>(buffer_.size() * sizeof(float)));
+    if (!stream_) throw Error(path_, "read error");
+    return buffer_.data();
+  }
+
+ private:
+  std::string path_;
+  size_t vocab_, window_;
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Session> session_;
+  std::ifstream stream_;
+  std::vector<float> buffer_;
+};
 
 }  // namespace
 
@@ -56,6 +101,7 @@ int main(int argc, char** argv) {
   std::string model_path, tokens_path, text_path, kv = "f16";
   uint32_t window = 256;
   int threads = 0;
+  std::string kl_base_path, save_logits_path;
   bool json = false;
   app.add_option("-m,--model", model_path, "the .smoe file")->required();
   auto* tokens_option = app.add_option("--tokens", tokens_path, "little-endian int32 token ids, cut into windows");
@@ -63,6 +109,8 @@ int main(int argc, char** argv) {
   app.add_option("--window", window, "tokens per window")->capture_default_str()->check(CLI::Range(2u, 1u << 20));
   app.add_option("-t,--threads", threads, "compute threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--kv", kv, "KV cache type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+  app.add_option("--kl-base", kl_base_path, "base .smoe (or --save-logits file): report KL divergence and top-1 agreement");
+  app.add_option("--save-logits", save_logits_path, "save this model's logits (f32) for a later --kl-base");
   app.add_flag("--json", json, "end with one JSON object");
   try {
     app.parse(argc, argv);
@@ -88,6 +136,14 @@ int main(int argc, char** argv) {
     }
     const size_t vocab = model->info().hyperparameters.vocab_size;
     auto session = model->create_session();
+    std::unique_ptr<BaseLogits> base;
+    if (!kl_base_path.empty()) base = std::make_unique<BaseLogits>(kl_base_path, options, windows, window, vocab);
+    std::ofstream saved;
+    if (!save_logits_path.empty()) {
+      saved.open(save_logits_path, std::ios::binary | std::ios::trunc);
+      if (!saved) throw Error(save_logits_path, "cannot write");
+    }
+    bench::KlAccumulator kl;
     double total_nll = 0;
     size_t scored = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -95,7 +151,18 @@ int main(int argc, char** argv) {
       session->reset();
       const std::span<const int32_t> ids(&tokens[w * window], window);
       const std::span<const float> logits = session->eval_all(ids);
-      for (size_t p = 1; p < window; ++p) total_nll += negative_log_likelihood(&logits[(p - 1) * vocab], vocab, ids[p]);
+      for (size_t p = 1; p < window; ++p) {
+        total_nll += bench::negative_log_likelihood(&logits[(p - 1) * vocab], vocab, ids[p]);
+      }
+      if (saved) {
+        saved.write(reinterpret_cast<const char*>(logits.data()),
+                    static_cast<std::streamsize>((window - 1) * vocab * sizeof(float)));
+      }
+      if (base) {
+        const std::vector<float> test_logits(logits.begin(), logits.begin() + long((window - 1) * vocab));
+        const float* base_logits = base->next(ids);
+        for (size_t p = 0; p + 1 < window; ++p) kl.add(&base_logits[p * vocab], &test_logits[p * vocab], vocab);
+      }
       scored += window - 1;
       if (!json) std::fprintf(stderr, "[%zu/%zu] ppl so far %.4f\n", w + 1, windows, std::exp(total_nll / double(scored)));
     }
@@ -103,12 +170,16 @@ int main(int argc, char** argv) {
     const double mean_nll = total_nll / double(scored);
     std::printf("ppl %.6f  mean_nll %.6f  tokens %zu  windows %zu  (%.1f tokens/s)\n", std::exp(mean_nll), mean_nll,
                 scored, windows, double(windows * window) / seconds);
-    if (json) {
-      std::cout << nlohmann::json{{"ppl", std::exp(mean_nll)}, {"mean_nll", mean_nll}, {"tokens", scored},
-                                  {"windows", windows}, {"tokens_per_s", double(windows * window) / seconds}}
-                       .dump()
-                << "\n";
+    nlohmann::json result = {{"ppl", std::exp(mean_nll)}, {"mean_nll", mean_nll}, {"tokens", scored},
+                             {"windows", windows}, {"tokens_per_s", double(windows * window) / seconds}};
+    if (base) {
+      std::printf("kld_mean %.6f  kld_p99 %.6f  top1_agreement %.4f  (against %s)\n", kl.mean(), kl.percentile(0.99),
+                  kl.top1_agreement(), kl_base_path.c_str());
+      result["kld_mean"] = kl.mean();
+      result["kld_p99"] = kl.percentile(0.99);
+      result["top1_agreement"] = kl.top1_agreement();
     }
+    if (json) std::cout << result.dump() << "\n";
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-perplexity: error: %s\n", error.what());
     return 1;
