@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "quant/block_q4.h"
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 
 namespace {
@@ -41,11 +42,17 @@ void dot_benchmark(benchmark::State& state) {
 }
 
 using smoe::quant::BlockQ4;
+using smoe::quant::BlockQ4K;
 using smoe::quant::BlockQ8;
+// Plain-signature wrappers (the quantizers take an optional importance vector).
+void quantize_q4(const float* x, BlockQ4* y, size_t n) { smoe::quant::quantize_row_q4_ref(x, y, n); }
+void quantize_q4k(const float* x, BlockQ4K* y, size_t n) { smoe::quant::quantize_row_q4k_ref(x, y, n); }
 BENCHMARK(quantize_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref>)->Arg(4096)->Arg(14336);
-BENCHMARK(quantize_benchmark<BlockQ4, smoe::quant::quantize_row_q4_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(quantize_benchmark<BlockQ4, quantize_q4>)->Arg(4096)->Arg(14336);
+BENCHMARK(quantize_benchmark<BlockQ4K, quantize_q4k>)->Arg(4096)->Arg(14336);
 BENCHMARK(dot_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref, smoe::quant::dot_q8_f32_ref>)->Arg(4096)->Arg(14336);
-BENCHMARK(dot_benchmark<BlockQ4, smoe::quant::quantize_row_q4_ref, smoe::quant::dot_q4_f32_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(dot_benchmark<BlockQ4, quantize_q4, smoe::quant::dot_q4_f32_ref>)->Arg(4096)->Arg(14336);
+BENCHMARK(dot_benchmark<BlockQ4K, quantize_q4k, smoe::quant::dot_q4k_f32_ref>)->Arg(4096)->Arg(14336);
 
 }  // namespace
 

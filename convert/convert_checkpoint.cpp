@@ -8,6 +8,7 @@
 
 #include "convert/container_writer.h"
 #include "convert/hf_checkpoint.h"
+#include "convert/importance_matrix.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
 #include "quant/convert_row.h"
@@ -81,14 +82,20 @@ format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOpt
                          {"sources", sources}};
   metadata.recipe = options.recipe.to_json();
   metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
+  if (!options.imatrix.empty()) {
+    metadata.recipe["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()},
+                                  {"sha256", sha256_file_hex(options.imatrix)}};
+  }
   return metadata;
 }
 
 // Streams one tensor: source rows -> f32 chunk -> target type -> writer.
-void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& binding, std::vector<float>& rows_f32,
-                  std::vector<std::byte>& rows_out) {
+void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& binding, const ImportanceMatrix* imatrix,
+                  std::vector<float>& rows_f32, std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
   const uint64_t row_elements = planned.shape.back();
+  // Importance is per input column, so the same vector serves every row of the tensor.
+  const std::vector<float> importance = imatrix ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
   const uint64_t total_rows = planned.bytes / *quant::row_bytes(planned.type, row_elements);
   const uint64_t out_row_bytes = *quant::row_bytes(planned.type, row_elements);
   const uint64_t chunk_rows = std::max<uint64_t>(1, kChunkBytes / (row_elements * sizeof(float)));
@@ -102,7 +109,7 @@ void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& bi
 #pragma omp parallel for schedule(static)
     for (uint64_t r = 0; r < rows; ++r) {
       quant::quantize_row(planned.type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
-                          row_elements);
+                          row_elements, importance.empty() ? nullptr : importance.data());
     }
     writer.append(index, rows_out.data(), rows_out.size());
     // Those source pages are done with: resident memory stays near one chunk, not the model.
@@ -115,6 +122,8 @@ void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& bi
 ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const HfCheckpoint checkpoint = HfCheckpoint::open(options.input);
+  std::unique_ptr<ImportanceMatrix> imatrix;
+  if (!options.imatrix.empty()) imatrix = std::make_unique<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint.hyperparameters());
   const std::vector<SourceBinding> bindings = bind_sources(checkpoint, specs);
 
@@ -132,7 +141,7 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   std::vector<std::byte> rows_out;
   uint64_t bytes_done = 0;
   for (size_t i = 0; i < bindings.size(); ++i) {
-    write_tensor(writer, i, bindings[i], rows_f32, rows_out);
+    write_tensor(writer, i, bindings[i], imatrix.get(), rows_f32, rows_out);
     bytes_done += writer.tensors()[i].bytes;
     progress.update(i + 1, bytes_done);
   }

@@ -14,6 +14,7 @@ struct ConvertOptions {
   Recipe recipe = make_recipe("q8");
   bool show_progress = false;  // draw a progress bar on stderr
   bool hash_sources = true;    // SHA-256 of every source file into the provenance
+  std::string imatrix;         // optional importance matrix (smoe-convert calibrate) for q4/q4k
 };
 
 struct ConvertReport {

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 
+#include "convert/calibrate.h"
 #include "convert/convert_checkpoint.h"
 #include "convert/inspect.h"
 #include "convert/interrupt_cleanup.h"
@@ -22,7 +23,8 @@ namespace {
 using namespace smoe;
 
 int run_convert(const std::string& input, const std::string& output, const std::string& type,
-                const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources) {
+                const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources,
+                const std::string& imatrix) {
   convert::ConvertOptions options;
   options.input = input;
   options.output = output;
@@ -32,6 +34,7 @@ int run_convert(const std::string& input, const std::string& output, const std::
   }
   options.show_progress = !quiet && ::isatty(STDERR_FILENO);
   options.hash_sources = hash_sources;
+  options.imatrix = imatrix;
   const convert::ConvertReport report = convert::convert_checkpoint(options);
   if (!quiet) {
     std::fprintf(stderr, "wrote %s: %llu tensors, %.2f MiB (from %.2f MiB) in %.2f s\n", output.c_str(),
@@ -72,6 +75,21 @@ int main(int argc, char** argv) {
   }
   app.add_flag("-q,--quiet", quiet, "no progress bar or summary");
   app.add_flag("--no-source-hash", no_source_hash, "skip the SHA-256 of the source files in the provenance");
+  std::string imatrix;
+  app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights q4/q4k errors)");
+
+  CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
+  convert::CalibrateOptions calibration;
+  calibrate->add_option("-m,--model", calibration.model, "an f32 .smoe of the model")->required();
+  calibrate->add_option("--text", calibration.text, "calibration text, one passage a line")->required();
+  calibrate->add_option("-o,--out", calibration.output, "the .imatrix file to write")->required();
+  calibrate->add_option("--exclude-tokens", calibration.exclude_tokens, "int32 token windows whose lines to skip");
+  calibrate->add_option("--window", calibration.window, "tokens per evaluation window")->capture_default_str()
+      ->check(CLI::Range(2u, 1u << 16));
+  calibrate->add_option("--max-tokens", calibration.max_tokens, "calibration tokens to use")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  calibrate->add_option("-t,--threads", calibration.threads, "compute threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
 
   CLI::App* inspect = app.add_subcommand("inspect", "print a container's metadata, recipe and tensor summary");
   std::string inspect_path;
@@ -101,11 +119,20 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (verify->parsed()) return run_verify(verify_path);
+    if (calibrate->parsed()) {
+      calibration.show_progress = ::isatty(STDERR_FILENO);
+      const convert::CalibrateReport report = convert::calibrate(calibration);
+      std::fprintf(stderr, "wrote %s: %llu tokens from %llu lines (%llu held-out lines skipped) in %.1f s\n",
+                   calibration.output.c_str(), static_cast<unsigned long long>(report.tokens),
+                   static_cast<unsigned long long>(report.lines_used),
+                   static_cast<unsigned long long>(report.lines_excluded), report.seconds);
+      return 0;
+    }
     if (input.empty() || output.empty()) {
       std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
       return 2;
     }
-    return run_convert(input, output, type, overrides, quiet, !no_source_hash);
+    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

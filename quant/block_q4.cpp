@@ -33,14 +33,17 @@ struct BlockFit {
   float max_error;
 };
 
-// Error of representing x on the grid (d, m). Per-lane partial sums keep the loop vectorisable
-// without reassociation flags.
-BlockFit evaluate_grid(const float* x, float d, float m) {
+constexpr float kUniform[kN] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+// Importance-weighted squared error (and unweighted worst error) of representing x on the
+// grid (d, m). Per-lane partial sums keep the loop vectorisable without reassociation flags.
+BlockFit evaluate_grid(const float* x, const float* weight, float d, float m) {
   const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
   float squared[8] = {}, worst[8] = {};
   for (size_t i = 0; i < kN; ++i) {
     const float error = std::fabs(d * grid_index(x[i], m, inverse_d) + m - x[i]);
-    squared[i % 8] += error * error;
+    squared[i % 8] += weight[i] * error * error;
     worst[i % 8] = std::max(worst[i % 8], error);
   }
   BlockFit fit{d, m, 0.0f, 0.0f};
@@ -51,15 +54,17 @@ BlockFit evaluate_grid(const float* x, float d, float m) {
   return fit;
 }
 
-// Quantizes x with the grid (1 / inverse_d, lo), then solves the 2x2 least-squares problem
-// for the (d, m) that best fit that assignment of q. False when the system is singular.
-bool least_squares_fit(const float* x, float lo, float inverse_d, float x_sum, float* d, float* m) {
+// Quantizes x with the grid (1 / inverse_d, lo), then solves the weighted 2x2 least-squares
+// problem for the (d, m) that best fit that assignment of q. False when it is singular.
+// weight_sum = sum w_i, weighted_x_sum = sum w_i x_i.
+bool least_squares_fit(const float* x, const float* weight, float lo, float inverse_d, double weight_sum,
+                       double weighted_x_sum, float* d, float* m) {
   float sum_q[8] = {}, sum_qq[8] = {}, sum_qx[8] = {};
   for (size_t i = 0; i < kN; ++i) {
     const float q = grid_index(x[i], lo, inverse_d);
-    sum_q[i % 8] += q;
-    sum_qq[i % 8] += q * q;
-    sum_qx[i % 8] += q * x[i];
+    sum_q[i % 8] += weight[i] * q;
+    sum_qq[i % 8] += weight[i] * q * q;
+    sum_qx[i % 8] += weight[i] * q * x[i];
   }
   double q_total = 0, qq_total = 0, qx_total = 0;
   for (int lane = 0; lane < 8; ++lane) {
@@ -67,27 +72,30 @@ bool least_squares_fit(const float* x, float lo, float inverse_d, float x_sum, f
     qq_total += sum_qq[lane];
     qx_total += sum_qx[lane];
   }
-  const double determinant = kN * qq_total - q_total * q_total;
-  if (determinant <= 0) return false;
-  *d = static_cast<float>((kN * qx_total - q_total * x_sum) / determinant);
-  *m = static_cast<float>((x_sum - *d * q_total) / kN);
+  const double determinant = weight_sum * qq_total - q_total * q_total;
+  if (!(determinant > 0)) return false;
+  *d = static_cast<float>((weight_sum * qx_total - q_total * weighted_x_sum) / determinant);
+  *m = static_cast<float>((weighted_x_sum - *d * q_total) / weight_sum);
   return *d > 0.0f;
 }
 
 // Tries 21 grid densities around the min/max one (as llama.cpp's make_qkx2_quants does),
 // refits each by least squares, and keeps the lowest squared error whose worst element stays
 // within one min/max step.
-BlockFit search_block(const float* x, float lo, float hi) {
+BlockFit search_block(const float* x, const float* weight, float lo, float hi) {
   const float range = hi - lo;
-  BlockFit best = evaluate_grid(x, range / kLevels, lo);
+  BlockFit best = evaluate_grid(x, weight, range / kLevels, lo);
   const float allowed_error = range / kLevels * 1.0001f;
-  float x_sum = 0.0f;
-  for (size_t i = 0; i < kN; ++i) x_sum += x[i];
+  double weight_sum = 0, weighted_x_sum = 0;
+  for (size_t i = 0; i < kN; ++i) {
+    weight_sum += weight[i];
+    weighted_x_sum += double(weight[i]) * x[i];
+  }
   for (int step = 0; step <= 20; ++step) {
     const float inverse_d = (float(kLevels) - 1.0f + 0.1f * float(step)) / range;
     float d = 0.0f, m = 0.0f;
-    if (!least_squares_fit(x, lo, inverse_d, x_sum, &d, &m)) continue;
-    const BlockFit fit = evaluate_grid(x, d, m);
+    if (!least_squares_fit(x, weight, lo, inverse_d, weight_sum, weighted_x_sum, &d, &m)) continue;
+    const BlockFit fit = evaluate_grid(x, weight, d, m);
     if (fit.squared_error < best.squared_error && fit.max_error <= allowed_error) best = fit;
   }
   return best;
@@ -100,9 +108,10 @@ float q4_error_bound(float lo, float hi) {
   return (hi - lo) / kLevels * 1.0001f + magnitude * 0x1p-9f + 16.0f * 0x1p-25f;
 }
 
-void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n) {
+void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* importance) {
   for (size_t b = 0; b < n / kN; ++b) {
     const float* x = src + b * kN;
+    const float* weight = importance ? importance + b * kN : kUniform;
     const auto [lo_it, hi_it] = std::minmax_element(x, x + kN);
     const float lo = *lo_it, hi = *hi_it;
     BlockQ4& block = dst[b];
@@ -112,7 +121,7 @@ void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n) {
       block.m = f32_to_f16(lo);
       continue;
     }
-    const BlockFit fit = search_block(x, lo, hi);
+    const BlockFit fit = search_block(x, weight, lo, hi);
     // Quantize against the stored (f16) scale and minimum so dequantization sees this grid.
     block.d = f32_to_f16(fit.d);
     block.m = f32_to_f16(fit.m);

@@ -25,8 +25,10 @@ struct BlockQ4 {
 };
 static_assert(sizeof(BlockQ4) == 20, "BlockQ4 is part of the file format");
 
-// Scalar references. `n` must be a multiple of BlockQ4::kElements.
-void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n);
+// Scalar references. `n` must be a multiple of BlockQ4::kElements. `importance` (n,), when
+// given, weights each weight's squared error in the search (an importance matrix from
+// calibration); all weights count equally without it.
+void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q4_ref(const BlockQ4* src, float* dst, size_t n);
 float dot_q4_f32_ref(const BlockQ4* w, const float* x, size_t n);
 

@@ -50,11 +50,22 @@ float q4k_error_bound(float lo, float hi, float d, float dmin) {
   return q4_error_bound(low, hi) + 0.5f * dmin + 7.5f * d + magnitude * 0x1p-9f;
 }
 
-void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n) {
+void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float* importance) {
   for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
     const float* x = src + b * BlockQ4K::kElements;
     BlockQ4K& block = dst[b];
     std::memset(&block, 0, sizeof(block));
+    // Weigh each error by how much the weight matters (as llama.cpp's Q4_K does): without
+    // calibration data by sigma + |w| (large weights move the output more), with an importance
+    // matrix by imatrix[i] * sqrt(sigma^2 + w^2).
+    float importance_of_block[BlockQ4K::kElements];
+    double sum_squares = 0;
+    for (size_t i = 0; i < BlockQ4K::kElements; ++i) sum_squares += double(x[i]) * x[i];
+    const auto sigma = static_cast<float>(std::sqrt(sum_squares / BlockQ4K::kElements));
+    for (size_t i = 0; i < BlockQ4K::kElements; ++i) {
+      importance_of_block[i] = importance ? importance[b * BlockQ4K::kElements + i] * std::sqrt(sigma * sigma + x[i] * x[i])
+                                          : sigma + std::fabs(x[i]);
+    }
     // 1. Each sub-block's best (scale, minimum) from the q4 search; the format stores the
     //    minimum as -dmin * m with m >= 0, so a sub-block's grid must start at or below 0.
     float sub_scale[BlockQ4K::kSubBlocks], sub_negmin[BlockQ4K::kSubBlocks];
@@ -62,7 +73,7 @@ void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n) {
       float shifted[kSub];
       std::copy_n(x + j * kSub, kSub, shifted);
       BlockQ4 fitted;
-      quantize_row_q4_ref(shifted, &fitted, kSub);
+      quantize_row_q4_ref(shifted, &fitted, kSub, importance_of_block + j * kSub);
       float d = f16_to_f32(fitted.d), m = f16_to_f32(fitted.m);
       if (m > 0.0f) {  // all weights positive: a grid from 0 up to the largest
         m = 0.0f;

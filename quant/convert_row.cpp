@@ -12,7 +12,7 @@
 
 namespace smoe::quant {
 
-void quantize_row(TensorType type, const float* src, void* dst, size_t n) {
+void quantize_row(TensorType type, const float* src, void* dst, size_t n, const float* importance) {
   switch (type) {
     case TensorType::f32:
       std::memcpy(dst, src, n * sizeof(float));
@@ -31,10 +31,10 @@ void quantize_row(TensorType type, const float* src, void* dst, size_t n) {
       quantize_row_q8_ref(src, static_cast<BlockQ8*>(dst), n);
       return;
     case TensorType::q4:
-      quantize_row_q4_ref(src, static_cast<BlockQ4*>(dst), n);
+      quantize_row_q4_ref(src, static_cast<BlockQ4*>(dst), n, importance);
       return;
     case TensorType::q4k:
-      quantize_row_q4k_ref(src, static_cast<BlockQ4K*>(dst), n);
+      quantize_row_q4k_ref(src, static_cast<BlockQ4K*>(dst), n, importance);
       return;
     case TensorType::u8:
       break;

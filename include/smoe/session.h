@@ -80,6 +80,7 @@ class Session {
 
  private:
   friend class Model;
+  friend struct SessionInternals;  // lib/ access to the implementation (calibration)
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -21,9 +21,9 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   q_.resize(n * q_width);      // (n, heads * head_dim)
   k_.resize(n * kv_width);     // (n, kv_heads * head_dim)
   v_.resize(n * kv_width);
-  ops::matmul(*w.wq, xn_.data(), n, q_.data(), threads);
-  ops::matmul(*w.wk, xn_.data(), n, k_.data(), threads);
-  ops::matmul(*w.wv, xn_.data(), n, v_.data(), threads);
+  linear(*w.wq, xn_.data(), n, q_.data(), threads);
+  linear(*w.wk, xn_.data(), n, k_.data(), threads);
+  linear(*w.wv, xn_.data(), n, v_.data(), threads);
   for (size_t t = 0; t < n; ++t) {
     const uint32_t position = first_position + static_cast<uint32_t>(t);
     rope_.apply(&q_[t * q_width], heads, position);
@@ -59,7 +59,7 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   }
 
   projected_.resize(n * dim);
-  ops::matmul(*w.wo, attention_out_.data(), n, projected_.data(), threads);
+  linear(*w.wo, attention_out_.data(), n, projected_.data(), threads);
   for (size_t i = 0; i < n * dim; ++i) x_[i] += projected_[i];
 }
 

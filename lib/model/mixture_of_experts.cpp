@@ -24,7 +24,7 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     ops::rms_norm(&x_[t * dim], w.ffn_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[t * dim]);
   }
   router_logits_.resize(n * experts);  // (n, experts), f32
-  ops::matmul(*w.router, xn_.data(), n, router_logits_.data(), threads);
+  linear(*w.router, xn_.data(), n, router_logits_.data(), threads);
 
   // Route: per token the top-k experts (ties to the lower index) and their gate weights.
   std::vector<std::vector<std::pair<uint32_t, float>>> tokens_of_expert(experts);  // (token, gate)
@@ -54,10 +54,10 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     gate_.resize(m * ffn);
     up_.resize(m * ffn);
     expert_out_.resize(m * dim);
-    ops::matmul(*w.experts[e].w1, expert_in_.data(), m, gate_.data(), threads);  // (m, ffn)
-    ops::matmul(*w.experts[e].w3, expert_in_.data(), m, up_.data(), threads);    // (m, ffn)
+    linear(*w.experts[e].w1, expert_in_.data(), m, gate_.data(), threads);  // (m, ffn)
+    linear(*w.experts[e].w3, expert_in_.data(), m, up_.data(), threads);    // (m, ffn)
     ops::silu_mul(gate_.data(), up_.data(), m * ffn);
-    ops::matmul(*w.experts[e].w2, gate_.data(), m, expert_out_.data(), threads);  // (m, dim)
+    linear(*w.experts[e].w2, gate_.data(), m, expert_out_.data(), threads);  // (m, dim)
     for (size_t i = 0; i < m; ++i) {
       float* x = &x_[group[i].first * dim];
       for (size_t d = 0; d < dim; ++d) x[d] += group[i].second * expert_out_[i * dim + d];

@@ -9,6 +9,11 @@ namespace smoe::model {
 Transformer::Transformer(const Hyperparameters& hp, const ModelWeights& weights)
     : hp_(hp), weights_(weights), rope_(hp.head_dim, hp.rope_theta) {}
 
+void Transformer::linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads) {
+  if (activation_observer_) activation_observer_(w, x, n);
+  ops::matmul(w, x, n, y, threads);
+}
+
 void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache,
                           bool all_logits, std::vector<float>& logits, std::vector<uint64_t>& expert_counts,
                           const RoutingObserver& observer, int threads) {
@@ -28,7 +33,7 @@ void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_positi
     ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[(t - first) * dim]);
   }
   logits.resize(count * hp_.vocab_size);
-  ops::matmul(*weights_.output, xn_.data(), count, logits.data(), threads);
+  linear(*weights_.output, xn_.data(), count, logits.data(), threads);
 }
 
 }  // namespace smoe::model

@@ -23,6 +23,10 @@ namespace smoe::model {
 // Called once per layer and token with the experts the router chose, highest weight first.
 using RoutingObserver = std::function<void(uint32_t layer, uint32_t position, std::span<const uint32_t> experts)>;
 
+// Called before every weight matrix multiplies its input x (n_tokens, in): calibration uses it
+// to collect activation statistics per tensor (and so per expert).
+using ActivationObserver = std::function<void(const format::TensorView& weight, const float* x, size_t n_tokens)>;
+
 class Transformer {
  public:
   Transformer(const Hyperparameters& hp, const ModelWeights& weights);
@@ -34,7 +38,11 @@ class Transformer {
                std::vector<float>& logits, std::vector<uint64_t>& expert_counts, const RoutingObserver& observer,
                int threads);
 
+  void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
+
  private:
+  // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
+  void linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads);
   void attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
   void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,
                           const RoutingObserver& observer, int threads);
@@ -42,6 +50,7 @@ class Transformer {
   const Hyperparameters& hp_;
   const ModelWeights& weights_;
   ops::RopeTable rope_;
+  ActivationObserver activation_observer_;
   // Scratch, sized for the current batch.
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;

@@ -31,4 +31,9 @@ struct Session::Impl {
   RoutingCallback routing_callback;
 };
 
+// Access to a session's implementation for library-internal tools (calibration).
+struct SessionInternals {
+  static Session::Impl& of(Session& session) { return *session.impl_; }
+};
+
 }  // namespace smoe

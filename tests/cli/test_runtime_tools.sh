@@ -42,6 +42,20 @@ out = json.loads(sys.argv[1]); ref = json.load(open(sys.argv[2]))["perplexity"]
 assert abs(out["ppl"] / ref["ppl"] - 1) < 1e-3, (out, ref)
 assert out["tokens"] == ref["scored_tokens"]' "$ppl" "$model/reference.json"
 
+"$build/convert/smoe-convert" "$model" -o "$work/tiny-q8.smoe" --type q8 --quiet
+self=$("$build/bench/smoe-perplexity" -m "$work/tiny.smoe" --tokens "$model/ppl_windows.i32" --kv f32 --save-logits "$work/base.f32" --kl-base "$work/tiny.smoe" --json | tail -1)
+check "KL divergence of a model to itself is 0 with full top-1 agreement" python3 -c '
+import json, sys
+out = json.loads(sys.argv[1])
+assert out["kld_mean"] < 1e-9 and out["top1_agreement"] == 1.0, out' "$self"
+q8=$("$build/bench/smoe-perplexity" -m "$work/tiny-q8.smoe" --tokens "$model/ppl_windows.i32" --kv f32 --kl-base "$work/base.f32" --json | tail -1)
+check "q8 is close to f32: small KL divergence, high top-1 agreement" python3 -c '
+import json, sys
+out = json.loads(sys.argv[1])
+assert 0 < out["kld_mean"] < 0.005 and out["kld_p99"] >= out["kld_mean"] and out["top1_agreement"] > 0.95, out' "$q8"
+message=$("$build/bench/smoe-perplexity" -m "$work/tiny.smoe" --tokens "$model/ppl_windows.i32" --window 128 --kl-base "$work/base.f32" 2>&1)
+check "saved logits of other windows are refused" grep -q "these windows need" <<<"$message"
+
 embed=$("$build/examples/smoe-embed-example" "$work/tiny.smoe" "What is a file?")
 check "the embedding example runs" test $? -eq 0
 check "the embedding example prints tokens/s" grep -q "tokens/s" <<<"$embed"

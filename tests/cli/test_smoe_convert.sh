@@ -55,6 +55,20 @@ check "unknown type exits 1" test $? -eq 1
 check "unknown flag is a usage error" test $? -eq 2
 check "failed runs leave nothing" test ! -e "$work/x.smoe"
 
+# Calibration and --imatrix: the importance matrix is recorded in the recipe; a bad one is refused.
+"$convert" "$model" -o "$work/tiny-f32.smoe" --type f32 --quiet
+"$convert" calibrate -m "$work/tiny-f32.smoe" --text "$model/../../../README.md" --max-tokens 600 --window 128 \
+  --exclude-tokens "$model/ppl_windows.i32" -o "$work/tiny.imatrix" 2>/dev/null
+check "calibrate writes an importance matrix" test -s "$work/tiny.imatrix"
+"$convert" "$model" -o "$work/tiny-imatrix.smoe" --type q4 --imatrix "$work/tiny.imatrix" --quiet
+json=$("$convert" inspect "$work/tiny-imatrix.smoe" --json)
+check "the recipe records the importance matrix" \
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["recipe"]["imatrix"]["file"]=="tiny.imatrix" and 4.5 < j["bits_per_weight"] < 6' "$json"
+printf 'garbage' >"$work/bad.imatrix"
+message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --imatrix "$work/bad.imatrix" 2>&1)
+check "a bad importance matrix is refused by name" grep -q "bad.imatrix" <<<"$message"
+check "nothing written after a refused importance matrix" test ! -e "$work/x.smoe"
+
 # Interrupt a conversion: either it finished first (a valid file) or nothing is left.
 "$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
 pid=$!

@@ -1,0 +1,95 @@
+// Calibration: evaluate text in windows, observe every matrix's input and the router's picks.
+#include "convert/calibrate.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <unordered_set>
+
+#include "convert/importance_matrix.h"
+#include "runtime/model_impl.h"
+#include "smoe/error.h"
+
+namespace smoe::convert {
+namespace {
+
+constexpr size_t kGram = 16;  // a line sharing 16 consecutive tokens with a held-out window is excluded
+
+uint64_t gram_hash(const int32_t* ids) {
+  uint64_t hash = 1469598103934665603ull;
+  for (size_t i = 0; i < kGram; ++i) hash = (hash ^ static_cast<uint32_t>(ids[i])) * 1099511628211ull;
+  return hash;
+}
+
+std::unordered_set<uint64_t> held_out_grams(const std::string& path) {
+  std::unordered_set<uint64_t> grams;
+  if (path.empty()) return grams;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(path, "cannot open");
+  const auto bytes = static_cast<size_t>(in.tellg());
+  if (bytes % 4 != 0) throw Error(path, "size is not a multiple of 4 (int32 token ids)");
+  std::vector<int32_t> ids(bytes / 4);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(bytes));
+  for (size_t i = 0; i + kGram <= ids.size(); ++i) grams.insert(gram_hash(&ids[i]));
+  return grams;
+}
+
+}  // namespace
+
+CalibrateReport calibrate(const CalibrateOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ModelOptions model_options;
+  model_options.threads = options.threads;
+  model_options.context_size = options.window;
+  model_options.kv_type = KvType::f32;
+  const auto model = Model::load(options.model, model_options);
+  const std::unordered_set<uint64_t> excluded = held_out_grams(options.exclude_tokens);
+
+  CalibrateReport report;
+  std::vector<int32_t> stream;
+  std::ifstream text(options.text);
+  if (!text) throw Error(options.text, "cannot open");
+  std::string line;
+  while (stream.size() < options.max_tokens && std::getline(text, line)) {
+    if (line.empty()) continue;
+    const std::vector<int32_t> ids = model->tokenizer().encode(line, true);
+    bool held_out = false;
+    for (size_t i = 0; !held_out && i + kGram <= ids.size(); ++i) held_out = excluded.contains(gram_hash(&ids[i]));
+    if (held_out) {
+      ++report.lines_excluded;
+      continue;
+    }
+    ++report.lines_used;
+    stream.insert(stream.end(), ids.begin(), ids.end());
+  }
+  stream.resize(std::min<size_t>(stream.size(), options.max_tokens));
+  if (stream.size() < 2) throw Error(options.text, "no calibration text left (empty, or all of it held out)");
+
+  ImportanceMatrix matrix;
+  auto session = model->create_session();
+  Session::Impl& internals = SessionInternals::of(*session);
+  internals.transformer.set_activation_observer([&](const format::TensorView& weight, const float* x, size_t rows) {
+    matrix.add(weight.name, x, rows, weight.shape.back());
+  });
+  const uint32_t experts = model->info().hyperparameters.num_local_experts;
+  session->set_routing_callback([&](uint32_t layer, uint32_t, std::span<const uint32_t> chosen) {
+    for (uint32_t expert : chosen) matrix.add_count("routing." + std::to_string(layer), expert, experts);
+  });
+  for (size_t first = 0; first < stream.size(); first += options.window) {
+    session->reset();
+    const size_t count = std::min<size_t>(options.window, stream.size() - first);
+    session->eval(std::span<const int32_t>(stream.data() + first, count));
+    report.tokens += count;
+    if (options.show_progress) {
+      std::fprintf(stderr, "\rcalibrating: %llu/%zu tokens", static_cast<unsigned long long>(report.tokens), stream.size());
+    }
+  }
+  if (options.show_progress) std::fputc('\n', stderr);
+  matrix.save(options.output);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace smoe::convert

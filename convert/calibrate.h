@@ -1,0 +1,30 @@
+// `smoe-convert calibrate`: runs a (preferably f32) container over calibration text and writes
+// an importance matrix (per tensor, per expert) plus the router's selection counts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace smoe::convert {
+
+struct CalibrateOptions {
+  std::string model;           // the .smoe to run (f32 for honest statistics)
+  std::string text;            // calibration text, one passage a line (BOS before each)
+  std::string output;          // the .imatrix to write
+  std::string exclude_tokens;  // optional int32 token windows (e.g. ppl_windows.i32) whose lines to skip
+  uint32_t window = 256;       // tokens evaluated at a time
+  uint64_t max_tokens = 32768;  // stop after this many calibration tokens
+  int threads = 0;             // 0 = all cores
+  bool show_progress = false;
+};
+
+struct CalibrateReport {
+  uint64_t tokens = 0;
+  uint64_t lines_used = 0;
+  uint64_t lines_excluded = 0;
+  double seconds = 0;
+};
+
+CalibrateReport calibrate(const CalibrateOptions& options);
+
+}  // namespace smoe::convert
