@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "convert/container_writer.h"
+#include "convert/plan.h"
 #include "convert/hf_checkpoint.h"
 #include "convert/importance_matrix.h"
 #include "convert/progress.h"
@@ -51,19 +52,6 @@ std::vector<SourceBinding> bind_sources(const HfCheckpoint& checkpoint, const st
     bindings.push_back({&spec, located});
   }
   return bindings;
-}
-
-// Average bits per weight over every weight tensor of the plan (the embedded tokenizer excluded).
-double plan_bits_per_weight(const std::vector<PlannedTensor>& plan) {
-  double bits = 0, weights = 0;
-  for (const PlannedTensor& tensor : plan) {
-    if (tensor.type == quant::TensorType::u8) continue;
-    double elements = 1;
-    for (uint64_t dim : tensor.shape) elements *= double(dim);
-    weights += elements;
-    bits += elements * quant::bits_per_weight(tensor.type);
-  }
-  return weights > 0 ? bits / weights : 0;
 }
 
 format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options,
@@ -127,12 +115,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint.hyperparameters());
   const std::vector<SourceBinding> bindings = bind_sources(checkpoint, specs);
 
-  std::vector<PlannedTensor> plan;
-  for (const model::TensorSpec& spec : specs) {
-    plan.push_back({spec.name, options.recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
-  }
   const std::string& tokenizer = checkpoint.tokenizer_model();
-  plan.push_back({format::kTokenizerTensor, quant::TensorType::u8, {tokenizer.size()}});
+  std::vector<PlannedTensor> plan = plan_model(specs, options.recipe, tokenizer.size());
 
   format::Metadata metadata = build_metadata(checkpoint, options, plan);
   ContainerWriter writer(options.output, metadata, std::move(plan));

@@ -14,6 +14,7 @@
 #include "convert/convert_checkpoint.h"
 #include "convert/inspect.h"
 #include "convert/interrupt_cleanup.h"
+#include "convert/synth.h"
 #include "format/container.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -78,6 +79,16 @@ int main(int argc, char** argv) {
   std::string imatrix;
   app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights q4/q4k errors)");
 
+  CLI::App* synth = app.add_subcommand("synth", "write a container with a real model's shapes and random weights");
+  convert::SynthOptions synthetic;
+  std::string synth_type = "q4";
+  synth->add_option("--preset", synthetic.preset, "mixtral-8x7b or mixtral-8x22b")->capture_default_str();
+  synth->add_option("--layers", synthetic.layers, "layers to write (0 = all of the preset's)");
+  synth->add_option("--type", synth_type, "recipe: f32, f16, bf16, q8, q4 or q4k")->capture_default_str();
+  synth->add_option("--tokenizer", synthetic.tokenizer, "SentencePiece tokenizer.model to embed")->required();
+  synth->add_option("--seed", synthetic.seed, "random seed")->capture_default_str();
+  synth->add_option("-o,--out", synthetic.output, "output .smoe file")->required();
+
   CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
   convert::CalibrateOptions calibration;
   calibrate->add_option("-m,--model", calibration.model, "an f32 .smoe of the model")->required();
@@ -119,6 +130,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (verify->parsed()) return run_verify(verify_path);
+    if (synth->parsed()) {
+      synthetic.recipe = convert::make_recipe(synth_type);
+      synthetic.show_progress = ::isatty(STDERR_FILENO);
+      const uint64_t bytes = convert::write_synthetic_model(synthetic);
+      std::fprintf(stderr, "wrote %s: %.2f GiB\n", synthetic.output.c_str(), double(bytes) / (1u << 30));
+      return 0;
+    }
     if (calibrate->parsed()) {
       calibration.show_progress = ::isatty(STDERR_FILENO);
       const convert::CalibrateReport report = convert::calibrate(calibration);

@@ -1,0 +1,31 @@
+// Planning the tensors of a container.
+#include "convert/plan.h"
+
+#include "format/metadata.h"
+
+namespace smoe::convert {
+
+std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
+                                      uint64_t tokenizer_bytes) {
+  std::vector<PlannedTensor> plan;
+  plan.reserve(specs.size() + 1);
+  for (const model::TensorSpec& spec : specs) {
+    plan.push_back({spec.name, recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
+  }
+  plan.push_back({format::kTokenizerTensor, quant::TensorType::u8, {tokenizer_bytes}});
+  return plan;
+}
+
+double plan_bits_per_weight(const std::vector<PlannedTensor>& plan) {
+  double bits = 0, weights = 0;
+  for (const PlannedTensor& tensor : plan) {
+    if (tensor.type == quant::TensorType::u8) continue;
+    double elements = 1;
+    for (uint64_t dim : tensor.shape) elements *= double(dim);
+    weights += elements;
+    bits += elements * quant::bits_per_weight(tensor.type);
+  }
+  return weights > 0 ? bits / weights : 0;
+}
+
+}  // namespace smoe::convert

@@ -1,0 +1,112 @@
+// Synthetic containers with real shapes.
+#include "convert/synth.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "convert/container_writer.h"
+#include "convert/plan.h"
+#include "convert/progress.h"
+#include "format/metadata.h"
+#include "quant/convert_row.h"
+#include "smoe/error.h"
+#include "smoe/version.h"
+
+namespace smoe::convert {
+namespace {
+
+constexpr uint64_t kDistinctRows = 64;
+
+std::vector<std::byte> distinct_rows(const PlannedTensor& tensor, std::mt19937_64& generator) {
+  const uint64_t row_elements = tensor.shape.back();
+  const uint64_t rows = tensor.shape.size() == 2 ? std::min(tensor.shape[0], kDistinctRows) : 1;
+  const uint64_t row_bytes = *quant::row_bytes(tensor.type, row_elements);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  const bool is_norm = tensor.shape.size() == 1;
+  std::vector<float> values(row_elements);
+  std::vector<std::byte> bytes(rows * row_bytes);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (float& value : values) value = is_norm ? 1.0f + normal(generator) : normal(generator);
+    quant::quantize_row(tensor.type, values.data(), bytes.data() + r * row_bytes, row_elements);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Hyperparameters synth_preset(const std::string& name) {
+  Hyperparameters hp;
+  hp.num_attention_heads = 32;
+  hp.num_key_value_heads = 8;
+  hp.head_dim = 128;
+  hp.num_local_experts = 8;
+  hp.num_experts_per_tok = 2;
+  hp.rope_theta = 1e6;
+  hp.rms_norm_eps = 1e-5;
+  hp.bos_token_id = 1;
+  hp.eos_token_id = 2;
+  if (name == "mixtral-8x7b") {
+    hp.hidden_size = 4096;
+    hp.intermediate_size = 14336;
+    hp.num_hidden_layers = 32;
+    hp.vocab_size = 32000;
+    hp.max_position_embeddings = 32768;
+  } else if (name == "mixtral-8x22b") {
+    hp.hidden_size = 6144;
+    hp.intermediate_size = 16384;
+    hp.num_hidden_layers = 56;
+    hp.num_attention_heads = 48;
+    hp.vocab_size = 32768;
+    hp.max_position_embeddings = 65536;
+  } else {
+    throw Error("--preset", "unknown preset '" + name + "' (choose mixtral-8x7b or mixtral-8x22b)");
+  }
+  return hp;
+}
+
+uint64_t write_synthetic_model(const SynthOptions& options) {
+  format::Metadata metadata;
+  metadata.hyperparameters = synth_preset(options.preset);
+  if (options.layers > 0) metadata.hyperparameters.num_hidden_layers = options.layers;
+  format::validate_hyperparameters(metadata.hyperparameters, options.preset);
+  if (options.tokenizer.empty()) {
+    throw Error("synth", "give --tokenizer tokenizer.model (any SentencePiece model; e.g. tests/data/mixtral-tiny/tokenizer.model)");
+  }
+  std::ifstream tokenizer_file(options.tokenizer, std::ios::binary);
+  if (!tokenizer_file) throw Error(options.tokenizer, "cannot open");
+  std::ostringstream tokenizer_bytes;
+  tokenizer_bytes << tokenizer_file.rdbuf();
+  const std::string tokenizer = tokenizer_bytes.str();
+
+  const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(metadata.hyperparameters);
+  std::vector<PlannedTensor> plan = plan_model(specs, options.recipe, tokenizer.size());
+  metadata.chat_template = "{{ bos_token }}{% for message in messages %}[INST] ... [/INST]{% endfor %}";
+  metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
+                         {"source_format", "synthetic"},
+                         {"preset", options.preset},
+                         {"seed", options.seed}};
+  metadata.recipe = options.recipe.to_json();
+  metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
+
+  ContainerWriter writer(options.output, metadata, std::move(plan));
+  ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
+  std::mt19937_64 generator(options.seed);
+  uint64_t bytes_done = 0;
+  for (size_t i = 0; i + 1 < writer.tensors().size(); ++i) {
+    const PlannedTensor& tensor = writer.tensors()[i];
+    const std::vector<std::byte> pattern = distinct_rows(tensor, generator);
+    for (uint64_t written = 0; written < tensor.bytes; written += pattern.size()) {
+      writer.append(i, pattern.data(), std::min<uint64_t>(pattern.size(), tensor.bytes - written));
+    }
+    bytes_done += tensor.bytes;
+    progress.update(i + 1, bytes_done);
+  }
+  writer.append(writer.tensors().size() - 1, tokenizer.data(), tokenizer.size());
+  writer.finish();
+  progress.finish();
+  return writer.file_bytes();
+}
+
+}  // namespace smoe::convert

@@ -1,0 +1,31 @@
+// `smoe-convert synth`: a container with a real model's exact shapes and random weights, to
+// measure speed at full size on machines that cannot hold (or download) the real model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "convert/recipe.h"
+#include "smoe/hyperparameters.h"
+
+namespace smoe::convert {
+
+// Hyperparameters of a named preset: "mixtral-8x7b" or "mixtral-8x22b"; throws for others.
+Hyperparameters synth_preset(const std::string& name);
+
+struct SynthOptions {
+  std::string preset = "mixtral-8x7b";
+  uint32_t layers = 0;           // 0 = the preset's full depth
+  std::string tokenizer;         // a SentencePiece tokenizer.model to embed (<= vocab pieces)
+  std::string output;
+  Recipe recipe = make_recipe("q4");
+  uint64_t seed = 1;
+  bool show_progress = false;
+};
+
+// Writes the container. Each tensor holds up to 64 distinct random rows (normal, std 0.02),
+// quantized once and repeated: every byte is still read at run time, so speed is real, and
+// writing is I/O-bound. Returns the file size.
+uint64_t write_synthetic_model(const SynthOptions& options);
+
+}  // namespace smoe::convert
