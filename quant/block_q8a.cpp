@@ -1,0 +1,70 @@
+// Scalar references for quantized activations and the integer dot products.
+#include "quant/block_q8a.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "quant/half.h"
+
+namespace smoe::quant {
+
+void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n) {
+  for (size_t b = 0; b < n / BlockQ8A::kElements; ++b) {
+    const float* xb = x + b * BlockQ8A::kElements;
+    float absmax = 0.0f;
+    for (size_t i = 0; i < BlockQ8A::kElements; ++i) absmax = std::max(absmax, std::fabs(xb[i]));
+    const float d = absmax / 127.0f;
+    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = d;
+    int32_t sum = 0;
+    for (size_t i = 0; i < BlockQ8A::kElements; ++i) {
+      const auto q = static_cast<int8_t>(std::nearbyint(xb[i] * inverse));
+      out[b].qs[i] = q;
+      sum += q;
+    }
+    out[b].sum = sum;
+  }
+}
+
+float dot_q8_q8a_ref(const BlockQ8* w, const BlockQ8A* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ8::kElements; ++b) {
+    int32_t dot = 0;
+    for (size_t i = 0; i < BlockQ8::kElements; ++i) dot += int32_t(w[b].qs[i]) * a[b].qs[i];
+    total += f16_to_f32(w[b].d) * a[b].d * float(dot);
+  }
+  return total;
+}
+
+float dot_q4_q8a_ref(const BlockQ4* w, const BlockQ8A* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ4::kElements; ++b) {
+    int32_t dot = 0;
+    for (size_t j = 0; j < BlockQ4::kElements / 2; ++j) {
+      dot += int32_t(w[b].qs[j] & 15) * a[b].qs[j] + int32_t(w[b].qs[j] >> 4) * a[b].qs[j + 16];
+    }
+    total += a[b].d * (f16_to_f32(w[b].d) * float(dot) + f16_to_f32(w[b].m) * float(a[b].sum));
+  }
+  return total;
+}
+
+float dot_q4k_q8a_ref(const BlockQ4K* w, const BlockQ8A* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
+    const float d = f16_to_f32(w[b].d), dmin = f16_to_f32(w[b].dmin);
+    for (size_t chunk = 0; chunk < 4; ++chunk) {
+      for (size_t half = 0; half < 2; ++half) {
+        const size_t j = 2 * chunk + half;  // sub-block
+        const BlockQ8A& act = a[b * 8 + j];
+        uint8_t scale = 0, min = 0;
+        q4k_scale_min(w[b].scales, j, &scale, &min);
+        int32_t dot = 0;
+        for (size_t l = 0; l < 32; ++l) dot += int32_t((w[b].qs[chunk * 32 + l] >> (4 * half)) & 15) * act.qs[l];
+        total += act.d * (d * float(scale) * float(dot) - dmin * float(min) * float(act.sum));
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace smoe::quant

@@ -1,0 +1,31 @@
+// q8a: activations quantized on the fly to 8 bits, in blocks of 32 with an f32 scale and the
+// block's sum, so weight x activation dot products run in integer arithmetic (llama.cpp's
+// Q8_0/Q8_K idea). Never stored in files; layout chosen for the kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/block_q4.h"
+#include "quant/block_q4k.h"
+#include "quant/block_q8.h"
+
+namespace smoe::quant {
+
+struct BlockQ8A {
+  static constexpr size_t kElements = 32;
+  float d;              // scale: x[i] ~= d * qs[i]
+  int32_t sum;          // sum of qs, for the minimum terms of q4 and q4k
+  int8_t qs[kElements];
+};
+static_assert(sizeof(BlockQ8A) == 40);
+
+// x (n,) -> n / 32 blocks; d = max|x| / 127, qs = round(x / d).
+void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n);
+
+// Scalar references of weight-row x quantized-activation dot products (n weights).
+float dot_q8_q8a_ref(const BlockQ8* w, const BlockQ8A* a, size_t n);
+float dot_q4_q8a_ref(const BlockQ4* w, const BlockQ8A* a, size_t n);
+float dot_q4k_q8a_ref(const BlockQ4K* w, const BlockQ8A* a, size_t n);
+
+}  // namespace smoe::quant

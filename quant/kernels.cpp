@@ -1,0 +1,32 @@
+// Kernel tables and their one-time selection.
+#include "quant/kernels.h"
+
+#include <cstdlib>
+
+namespace smoe::quant {
+
+const Kernels& scalar_kernels() {
+  static const Kernels kernels{"scalar", quantize_row_q8a_ref, dot_q8_q8a_ref, dot_q4_q8a_ref, dot_q4k_q8a_ref};
+  return kernels;
+}
+
+std::vector<const Kernels*> available_kernels() {
+  std::vector<const Kernels*> tables = {&scalar_kernels()};
+  if (const Kernels* avx2 = avx2_kernels()) tables.push_back(avx2);
+  return tables;
+}
+
+const Kernels& active_kernels() {
+  static const Kernels& chosen = [&]() -> const Kernels& {
+    const std::vector<const Kernels*> tables = available_kernels();
+    if (const char* forced = std::getenv("SMOE_ISA")) {
+      for (const Kernels* table : tables) {
+        if (table->isa == forced) return *table;
+      }
+    }
+    return *tables.back();
+  }();
+  return chosen;
+}
+
+}  // namespace smoe::quant

@@ -1,0 +1,80 @@
+// Every kernel table this machine runs against the scalar references, on random and
+// adversarial data (extreme scales, zeros, odd block counts), plus agreement of the integer
+// dot products with dequantize-then-multiply.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "quant/convert_row.h"
+#include "quant/kernels.h"
+
+using namespace smoe::quant;
+
+namespace {
+
+std::vector<float> values(size_t n, float scale, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> x(n);
+  for (float& value : x) value = normal(generator);
+  return x;
+}
+
+// Tolerance, relative to the sum of |w x|, of two float sums of the same products in another order.
+constexpr double kOrderTolerance = 1e-5;
+
+}  // namespace
+
+TEST_CASE("kernels agree with the scalar references", "[kernels]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t n = GENERATE(size_t{256}, size_t{4096}, size_t{256 * 7});  // 7 super-blocks: odd counts
+  const float scale = GENERATE(1e-6f, 0.02f, 300.0f);
+  INFO("isa " << kernels->isa << " n " << n << " scale " << scale);
+  std::vector<float> w = values(n, scale, 1), x = values(n, 1.0f, 2);
+  std::fill(w.begin(), w.begin() + 64, 0.0f);  // zero blocks
+  x[5] = 1000.0f;                               // an activation outlier
+
+  std::vector<BlockQ8A> reference(n / 32), candidate(n / 32);
+  quantize_row_q8a_ref(x.data(), reference.data(), n);
+  kernels->quantize_q8a(x.data(), candidate.data(), n);
+  for (size_t b = 0; b < n / 32; ++b) {
+    REQUIRE(candidate[b].d == reference[b].d);
+    REQUIRE(candidate[b].sum == reference[b].sum);
+    REQUIRE(std::equal(candidate[b].qs, candidate[b].qs + 32, reference[b].qs));
+  }
+
+  std::vector<BlockQ8> q8(n / 32);
+  std::vector<BlockQ4> q4(n / 32);
+  std::vector<BlockQ4K> q4k(n / 256);
+  quantize_row_q8_ref(w.data(), q8.data(), n);
+  quantize_row_q4_ref(w.data(), q4.data(), n);
+  quantize_row_q4k_ref(w.data(), q4k.data(), n);
+  const double q8_ref = dot_q8_q8a_ref(q8.data(), reference.data(), n);
+  const double q4_ref = dot_q4_q8a_ref(q4.data(), reference.data(), n);
+  const double q4k_ref = dot_q4k_q8a_ref(q4k.data(), reference.data(), n);
+  // Sums of large terms may cancel: measure the tolerance against the terms' magnitudes.
+  double magnitude = 0;
+  for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
+  const double margin = kOrderTolerance * (magnitude + 1e-30);
+  CHECK(kernels->dot_q8(q8.data(), reference.data(), n) == Approx(q8_ref).margin(margin));
+  CHECK(kernels->dot_q4(q4.data(), reference.data(), n) == Approx(q4_ref).margin(margin));
+  CHECK(kernels->dot_q4k(q4k.data(), reference.data(), n) == Approx(q4k_ref).margin(margin));
+}
+
+TEST_CASE("integer dot products approximate the float dot product of the dequantized weights", "[kernels]") {
+  const size_t n = 4096;
+  const std::vector<float> w = values(n, 0.02f, 3), x = values(n, 1.0f, 4);
+  std::vector<BlockQ8A> activations(n / 32);
+  quantize_row_q8a_ref(x.data(), activations.data(), n);
+  std::vector<BlockQ4K> q4k(n / 256);
+  quantize_row_q4k_ref(w.data(), q4k.data(), n);
+  std::vector<float> dequantized(n);
+  dequantize_row_q4k_ref(q4k.data(), dequantized.data(), n);
+  double exact = 0, magnitude = 0;
+  for (size_t i = 0; i < n; ++i) {
+    exact += double(dequantized[i]) * x[i];
+    magnitude += std::fabs(double(dequantized[i]) * x[i]);
+  }
+  // 8-bit activations: error well below 1% of the sum of magnitudes.
+  CHECK(std::fabs(dot_q4k_q8a_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
+}
