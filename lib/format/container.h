@@ -53,6 +53,7 @@ class Container {
   const TensorView& require(std::string_view name) const;  // throws naming the tensor
   const ExpertRange& expert_range(uint32_t layer, uint32_t expert) const;
   std::span<const std::byte> tokenizer_model() const;
+  const MappedFile& mapping() const { return file_; }
 
   // Recomputes every tensor's checksum; returns the names of those that do not match.
   // Reads the whole file, unlike open(), dropping each tensor's pages from the resident set

@@ -1,0 +1,169 @@
+// smoe-bench: prompt and generation speed like llama-bench, plus the machine's measured read
+// bandwidth and how close decoding comes to it.
+//
+//   smoe-bench -m FILE -p 512 -n 128 [-d DEPTH] -t T [-r REPS] [--json]
+//
+// Decode bandwidth efficiency = (weight bytes read per generated token x tokens/s) / measured
+// read bandwidth. Bytes per token: every non-expert matrix, k experts per layer (the router's
+// top-k; each expert's bytes are the average over its layer), one embedding row.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "format/container.h"
+#include "memory_bandwidth.h"
+#include "quant/kernels.h"
+#include "smoe/smoe.h"
+
+namespace {
+
+using namespace smoe;
+using Clock = std::chrono::steady_clock;
+
+struct Summary {
+  double median = 0, min = 0, max = 0;
+};
+
+Summary summarize(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return {values[values.size() / 2], values.front(), values.back()};
+}
+
+// Weight bytes one decoded token reads.
+double weight_bytes_per_token(const format::Container& container) {
+  const Hyperparameters& hp = container.metadata().hyperparameters;
+  double bytes = 0;
+  for (const format::TensorView& tensor : container.tensors()) {
+    if (tensor.name.find(".experts.") != std::string::npos || tensor.type == quant::TensorType::u8) continue;
+    if (tensor.name == "token_embd") {
+      bytes += double(tensor.bytes) / double(tensor.shape[0]);  // one row
+      continue;
+    }
+    bytes += double(tensor.bytes);
+  }
+  for (const format::ExpertRange& range : container.expert_ranges()) {
+    bytes += double(range.bytes) * hp.num_experts_per_tok / hp.num_local_experts;
+  }
+  return bytes;
+}
+
+std::vector<int32_t> synthetic_prompt(size_t count, uint32_t vocab) {
+  std::vector<int32_t> tokens(count);
+  for (size_t i = 0; i < count; ++i) tokens[i] = static_cast<int32_t>(3 + (i * 7919) % (vocab - 3));
+  return tokens;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"smoe-bench: prompt and generation speed against the machine's memory bandwidth", "smoe-bench"};
+  std::string model_path;
+  size_t prompt_tokens = 512, generate_tokens = 128, depth = 0;
+  int threads = 0, repetitions = 3;
+  bool json = false;
+  app.add_option("-m,--model", model_path, "the .smoe file")->required();
+  app.add_option("-p,--n-prompt", prompt_tokens, "prompt tokens evaluated as one batch (0 = skip)")->capture_default_str();
+  app.add_option("-n,--n-gen", generate_tokens, "tokens generated one by one (0 = skip)")->capture_default_str();
+  app.add_option("-d,--depth", depth, "tokens already in the context before measuring")->capture_default_str();
+  app.add_option("-t,--threads", threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("-r,--repetitions", repetitions, "repetitions (median reported)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", json, "print one JSON object");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  try {
+    ModelOptions options;
+    options.threads = threads;
+    options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
+    const auto model = Model::load(model_path, options);
+    const format::Container container = format::Container::open(model_path);
+    const ModelInfo& info = model->info();
+    const uint32_t vocab = info.hyperparameters.vocab_size;
+    const std::vector<int32_t> context = synthetic_prompt(depth, vocab);
+    const std::vector<int32_t> prompt = synthetic_prompt(prompt_tokens, vocab);
+    auto session = model->create_session();
+
+    std::vector<double> prompt_rates, generate_rates;
+    for (int repetition = 0; repetition <= repetitions; ++repetition) {  // repetition 0 warms up
+      if (prompt_tokens > 0) {
+        session->reset();
+        if (depth > 0) session->eval(context);
+        const auto start = Clock::now();
+        session->eval(prompt);
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (repetition > 0) prompt_rates.push_back(double(prompt_tokens) / seconds);
+      }
+      if (generate_tokens > 0) {
+        session->reset();
+        const std::vector<int32_t> first = {1};
+        if (depth > 0) session->eval(context);
+        session->eval(first);
+        int32_t token = 3;
+        const auto start = Clock::now();
+        for (size_t i = 0; i < generate_tokens; ++i) {
+          const int32_t next[1] = {token};
+          const std::span<const float> logits = session->eval(next);
+          token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (repetition > 0) generate_rates.push_back(double(generate_tokens) / seconds);
+      }
+    }
+    const double bandwidth = bench::measure_read_bandwidth(info.threads);
+    const double bytes_per_token = weight_bytes_per_token(container);
+    nlohmann::json result = {
+        {"model", model_path},
+        {"file_bytes", info.file_bytes},
+        {"threads", info.threads},
+        {"isa", std::string(quant::active_kernels().isa)},
+        {"depth", depth},
+        {"read_bandwidth_gb_s", bandwidth / 1e9},
+        {"weight_bytes_per_token", bytes_per_token},
+    };
+    if (!prompt_rates.empty()) {
+      const Summary pp = summarize(prompt_rates);
+      result["prompt_tokens"] = prompt_tokens;
+      result["prompt_tokens_per_s"] = pp.median;
+      result["prompt_tokens_per_s_min"] = pp.min;
+      result["prompt_tokens_per_s_max"] = pp.max;
+    }
+    if (!generate_rates.empty()) {
+      const Summary tg = summarize(generate_rates);
+      result["gen_tokens"] = generate_tokens;
+      result["gen_tokens_per_s"] = tg.median;
+      result["gen_tokens_per_s_min"] = tg.min;
+      result["gen_tokens_per_s_max"] = tg.max;
+      result["decode_bandwidth_gb_s"] = bytes_per_token * tg.median / 1e9;
+      result["decode_bandwidth_efficiency"] = bytes_per_token * tg.median / bandwidth;
+    }
+    if (json) {
+      std::cout << result.dump() << "\n";
+    } else {
+      std::printf("model %s (%.2f GiB), %d threads, kernels %s, depth %zu\n", model_path.c_str(),
+                  double(info.file_bytes) / (1u << 30), info.threads, quant::active_kernels().isa.data(), depth);
+      std::printf("memory read bandwidth    %8.1f GB/s (measured, median of 7 passes over 1 GiB)\n", bandwidth / 1e9);
+      std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
+      if (!prompt_rates.empty()) {
+        std::printf("pp%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)\n", prompt_tokens,
+                    result["prompt_tokens_per_s"].get<double>(), result["prompt_tokens_per_s_min"].get<double>(),
+                    result["prompt_tokens_per_s_max"].get<double>(), repetitions);
+      }
+      if (!generate_rates.empty()) {
+        std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.1f GB/s = %.0f%% of read bandwidth\n",
+                    generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
+                    result["gen_tokens_per_s_max"].get<double>(), repetitions,
+                    result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());
+      }
+    }
+  } catch (const Error& error) {
+    std::fprintf(stderr, "smoe-bench: error: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}
