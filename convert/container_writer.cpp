@@ -80,12 +80,17 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
   header_.data_offset = align_or_throw(header_.expert_table_offset + experts * sizeof(ExpertRangeRecord),
                                        format::kTensorAlignment, output_path_);
   uint64_t cursor = header_.data_offset;
+  bool after_expert = false;
   for (PlannedTensor& tensor : tensors_) {
     if (tensor.name.size() >= format::kNameBytes) throw Error(output_path_, "tensor name too long: " + tensor.name);
     const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
     if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
                                               std::string(quant::type_name(tensor.type)));
-    const uint64_t alignment = starts_expert(tensor) ? format::kExpertAlignment : format::kTensorAlignment;
+    // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
+    // shares their pages, so touching a neighbour never faults an unchosen expert in.
+    const bool own_pages = starts_expert(tensor) || (after_expert && tensor.expert < 0);
+    const uint64_t alignment = own_pages ? format::kExpertAlignment : format::kTensorAlignment;
+    after_expert = tensor.expert >= 0;
     tensor.offset = align_or_throw(cursor, alignment, output_path_);
     tensor.bytes = *bytes;
     const std::optional<uint64_t> end = checked_add(tensor.offset, tensor.bytes);

@@ -209,6 +209,23 @@ void Container::read_expert_table() {
     }
     experts_[slot] = {record.layer, record.expert, record.offset, record.bytes, matrices[0], matrices[1], matrices[2]};
   }
+  // No other tensor may share an expert range's pages (from its start to its end rounded up to
+  // the expert alignment): prefetching or dropping an expert must not touch anything else.
+  std::vector<std::pair<uint64_t, uint64_t>> reserved;  // [begin, end) per expert
+  for (const ExpertRange& range : experts_) {
+    reserved.emplace_back(range.offset, *checked_align_up(range.offset + range.bytes, header_.expert_alignment));
+  }
+  std::sort(reserved.begin(), reserved.end());
+  for (const TensorView& tensor : tensors_) {
+    if (tensor.name.find(".experts.") != std::string::npos) continue;
+    auto next = std::upper_bound(reserved.begin(), reserved.end(), std::pair<uint64_t, uint64_t>(tensor.offset, UINT64_MAX));
+    if (next != reserved.begin() && tensor.offset < std::prev(next)->second) {
+      throw Error(where, "tensor " + in_quotes(tensor.name) + " shares pages with an expert range");
+    }
+    if (next != reserved.end() && tensor.offset + tensor.bytes > next->first) {
+      throw Error(where, "tensor " + in_quotes(tensor.name) + " shares pages with an expert range");
+    }
+  }
 }
 
 void Container::check_schema() const {

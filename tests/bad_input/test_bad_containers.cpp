@@ -146,6 +146,15 @@ std::vector<BadContainer> catalogue() {
       {"expert range with a wrong size", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.bytes += 1; }); }, "span"},
       {"expert range pointing past the table", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.first_tensor = 0xfffffff0u; }); },
        "past the table"},
+      {"tensor sharing pages with an expert",
+       [](auto& b) {
+         // Move the tensor after layer 0's last expert into that expert's trailing padding.
+         const FileHeader header = header_of(b);
+         const auto range = read_at<ExpertRangeRecord>(b, header.expert_table_offset + 7 * sizeof(ExpertRangeRecord));
+         const uint64_t next = range.first_tensor + 3;
+         edit_tensor(b, next, [&](auto& t) { t.offset = (range.offset + range.bytes + 63) / 64 * 64; });
+       },
+       "shares pages with an expert range"},
       {"zero hidden size", [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["hidden_size"] = 0; }); }, "hidden_size"},
       {"huge layer count",
        [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["num_hidden_layers"] = 4000000000u; }); },
