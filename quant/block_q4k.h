@@ -42,4 +42,18 @@ float q4k_error_bound(float lo, float hi, float d, float dmin);
 // The 6-bit (scale, minimum) pair of sub-block j.
 void q4k_scale_min(const uint8_t* scales, size_t j, uint8_t* scale, uint8_t* min);
 
+// All eight pairs at once with 32-bit word operations (branch-free, for the kernels):
+// out[0..7] are the scales, out[8..15] the minimums. Equals q4k_scale_min for every j.
+inline void q4k_unpack_scales(const uint8_t* packed, uint8_t* out) {
+  uint32_t words[4];
+  __builtin_memcpy(words, packed, 12);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  words[3] = ((words[2] >> 4) & kLow4) | (((words[1] >> 6) & kLow2) << 4);
+  const uint32_t mins_low = words[1] & kLow6;
+  words[1] = (words[2] & kLow4) | (((words[0] >> 6) & kLow2) << 4);
+  words[2] = mins_low;
+  words[0] &= kLow6;
+  __builtin_memcpy(out, words, 16);
+}
+
 }  // namespace smoe::quant

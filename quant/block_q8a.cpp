@@ -26,6 +26,44 @@ void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n) {
   }
 }
 
+void quantize_row_q8k_ref(const float* x, BlockQ8K* out, size_t n) {
+  for (size_t b = 0; b < n / BlockQ8K::kElements; ++b) {
+    const float* xb = x + b * BlockQ8K::kElements;
+    float absmax = 0.0f;
+    for (size_t i = 0; i < BlockQ8K::kElements; ++i) absmax = std::max(absmax, std::fabs(xb[i]));
+    const float d = absmax / 127.0f;
+    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = d;
+    for (size_t j = 0; j < 8; ++j) {
+      int32_t sum = 0;
+      for (size_t l = 0; l < 32; ++l) {
+        const auto q = static_cast<int8_t>(std::nearbyint(xb[j * 32 + l] * inverse));
+        out[b].qs[j * 32 + l] = q;
+        sum += q;
+      }
+      out[b].sums[j] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+float dot_q4k_q8k_ref(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
+    int32_t scaled_dot = 0, scaled_minimum = 0;
+    for (size_t j = 0; j < 8; ++j) {
+      uint8_t scale = 0, min = 0;
+      q4k_scale_min(w[b].scales, j, &scale, &min);
+      const size_t chunk = j / 2, shift = 4 * (j % 2);
+      int32_t dot = 0;
+      for (size_t l = 0; l < 32; ++l) dot += int32_t((w[b].qs[chunk * 32 + l] >> shift) & 15) * a[b].qs[j * 32 + l];
+      scaled_dot += int32_t(scale) * dot;
+      scaled_minimum += int32_t(min) * a[b].sums[j];
+    }
+    total += a[b].d * (f16_to_f32(w[b].d) * float(scaled_dot) - f16_to_f32(w[b].dmin) * float(scaled_minimum));
+  }
+  return total;
+}
+
 float dot_q8_q8a_ref(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   float total = 0.0f;
   for (size_t b = 0; b < n / BlockQ8::kElements; ++b) {

@@ -20,12 +20,25 @@ struct BlockQ8A {
 };
 static_assert(sizeof(BlockQ8A) == 40);
 
+// Activations for q4k weights: one scale per 256 (so the integer products of all 8 sub-blocks
+// can be summed before one float multiply), and the sum of each 32-value sub-block.
+struct BlockQ8K {
+  static constexpr size_t kElements = 256;
+  float d;                   // x[i] ~= d * qs[i]
+  int16_t sums[8];           // sum of qs over each sub-block of 32
+  int8_t qs[kElements];
+};
+static_assert(sizeof(BlockQ8K) == 276);
+
 // x (n,) -> n / 32 blocks; d = max|x| / 127, qs = round(x / d).
 void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n);
+// x (n,) -> n / 256 blocks, likewise with one scale per 256.
+void quantize_row_q8k_ref(const float* x, BlockQ8K* out, size_t n);
 
 // Scalar references of weight-row x quantized-activation dot products (n weights).
 float dot_q8_q8a_ref(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float dot_q4_q8a_ref(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float dot_q4k_q8a_ref(const BlockQ4K* w, const BlockQ8A* a, size_t n);
+float dot_q4k_q8k_ref(const BlockQ4K* w, const BlockQ8K* a, size_t n);
 
 }  // namespace smoe::quant

@@ -6,13 +6,15 @@
 namespace smoe::quant {
 
 const Kernels& scalar_kernels() {
-  static const Kernels kernels{"scalar", quantize_row_q8a_ref, dot_q8_q8a_ref, dot_q4_q8a_ref, dot_q4k_q8a_ref};
+  static const Kernels kernels{"scalar",       quantize_row_q8a_ref, quantize_row_q8k_ref, dot_q8_q8a_ref,
+                               dot_q4_q8a_ref, dot_q4k_q8k_ref};
   return kernels;
 }
 
 std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> tables = {&scalar_kernels()};
   if (const Kernels* avx2 = avx2_kernels()) tables.push_back(avx2);
+  if (const Kernels* avx512 = avx512_kernels()) tables.push_back(avx512);
   return tables;
 }
 

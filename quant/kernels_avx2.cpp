@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "quant/kernels.h"
+#include "quant/kernels_x86.h"
 
 namespace smoe::quant {
 namespace {
@@ -23,40 +24,56 @@ inline __m256 dot_u8_s8(__m256i unsigned_bytes, __m256i signed_bytes) {
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-void quantize_q8a(const float* x, BlockQ8A* out, size_t n) {
+inline float max_abs(const float* x, size_t n) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 absmax = _mm256_setzero_ps();
+  for (size_t i = 0; i < n; i += 8) absmax = _mm256_max_ps(absmax, _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + i)));
+  __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(absmax), _mm256_extractf128_ps(absmax, 1));
+  max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+  max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
+  return _mm_cvtss_f32(max4);
+}
+
+// Rounds 32 values x * inverse to int8 (ties to even, as the scalar reference) and returns their sum.
+inline int32_t quantize_32(const float* x, __m256 inverse, int8_t* out) {
+  __m256i q[4];
+  for (int k = 0; k < 4; ++k) {
+    q[k] = _mm256_cvtps_epi32(
+        _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  const __m256i words = _mm256_packs_epi32(q[0], q[1]), words2 = _mm256_packs_epi32(q[2], q[3]);
+  const __m256i bytes =
+      _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words, words2), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), bytes);
+  // Sum of the 32 signed bytes: widen pairs with maddubs against ones.
+  const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
+  __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+  sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4e));
+  sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xb1));
+  return _mm_cvtsi128_si32(sum4);
+}
+
+}  // namespace
+
+void avx2_quantize_q8a(const float* x, BlockQ8A* out, size_t n) {
   for (size_t b = 0; b < n / 32; ++b) {
-    const float* xb = x + b * 32;
-    __m256 v[4];
-    __m256 absmax = _mm256_setzero_ps();
-    for (int k = 0; k < 4; ++k) {
-      v[k] = _mm256_loadu_ps(xb + 8 * k);
-      absmax = _mm256_max_ps(absmax, _mm256_andnot_ps(sign_bit, v[k]));
-    }
-    __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(absmax), _mm256_extractf128_ps(absmax, 1));
-    max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
-    max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
-    const float d = _mm_cvtss_f32(max4) / 127.0f;
-    const __m256 inverse = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k) {
-      q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    }
-    const __m256i words = _mm256_packs_epi32(q[0], q[1]), words2 = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(words, words2),
-                                                      _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), bytes);
-    // Sum of the 32 signed bytes: widen pairs with maddubs against ones.
-    const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
-    __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-    sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4e));
-    sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xb1));
+    const float d = max_abs(x + b * 32, 32) / 127.0f;
     out[b].d = d;
-    out[b].sum = _mm_cvtsi128_si32(sum4);
+    out[b].sum = quantize_32(x + b * 32, _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f), out[b].qs);
   }
 }
 
-float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
+void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n) {
+  for (size_t b = 0; b < n / 256; ++b) {
+    const float* xb = x + b * 256;
+    const float d = max_abs(xb, 256) / 127.0f;
+    const __m256 inverse = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
+    out[b].d = d;
+    for (size_t j = 0; j < 8; ++j) out[b].sums[j] = static_cast<int16_t>(quantize_32(xb + 32 * j, inverse, out[b].qs + 32 * j));
+  }
+}
+
+float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 32; ++b) {
     const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
@@ -68,7 +85,7 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(total);
 }
 
-float dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
+float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0f);
   __m256 total = _mm256_setzero_ps();
   float minimum_terms = 0.0f;
@@ -84,36 +101,42 @@ float dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(total) + minimum_terms;
 }
 
-float dot_q4k(const BlockQ4K* w, const BlockQ8A* a, size_t n) {
+// Sub-block products are scaled by their 6-bit scales in integer arithmetic (madd with the
+// scale), summed over the super-block, and converted to float once per 256 weights.
+float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
   __m256 total = _mm256_setzero_ps();
   float minimum_terms = 0.0f;
   for (size_t b = 0; b < n / 256; ++b) {
-    const float d = half_to_float(w[b].d), dmin = half_to_float(w[b].dmin);
-    const BlockQ8A* act = a + b * 8;
+    alignas(16) uint8_t unpacked[16];  // 8 scales, then 8 minimums
+    q4k_unpack_scales(w[b].scales, unpacked);
+    const uint8_t* scales = unpacked;
+    // sum_j m_j * activation_sum_j, eight 16-bit products at once.
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unpacked + 8)));
+    __m128i products = _mm_madd_epi16(mins16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].sums)));
+    products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0x4e));
+    products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0xb1));
+    const int32_t scaled_minimum = _mm_cvtsi128_si32(products);
+    __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t chunk = 0; chunk < 4; ++chunk) {
-      uint8_t scale_low = 0, min_low = 0, scale_high = 0, min_high = 0;
-      q4k_scale_min(w[b].scales, 2 * chunk, &scale_low, &min_low);
-      q4k_scale_min(w[b].scales, 2 * chunk + 1, &scale_high, &min_high);
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
       const __m256i low = _mm256_and_si256(packed, low_nibbles);
       const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-      const BlockQ8A& a_low = act[2 * chunk];
-      const BlockQ8A& a_high = act[2 * chunk + 1];
-      total = _mm256_fmadd_ps(_mm256_set1_ps(d * float(scale_low) * a_low.d),
-                              dot_u8_s8(low, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a_low.qs))), total);
-      total = _mm256_fmadd_ps(_mm256_set1_ps(d * float(scale_high) * a_high.d),
-                              dot_u8_s8(high, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a_high.qs))), total);
-      minimum_terms += dmin * (float(min_low) * a_low.d * float(a_low.sum) + float(min_high) * a_high.d * float(a_high.sum));
+      const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk));
+      const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk + 32));
+      const __m256i low_dot = _mm256_madd_epi16(_mm256_maddubs_epi16(low, a_low), _mm256_set1_epi16(scales[2 * chunk]));
+      const __m256i high_dot =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(high, a_high), _mm256_set1_epi16(scales[2 * chunk + 1]));
+      scaled_dot = _mm256_add_epi32(scaled_dot, _mm256_add_epi32(low_dot, high_dot));
     }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
+    minimum_terms += half_to_float(w[b].dmin) * a[b].d * float(scaled_minimum);
   }
   return horizontal_sum(total) - minimum_terms;
 }
 
-}  // namespace
-
 const Kernels* avx2_kernels() {
-  static const Kernels kernels{"avx2", quantize_q8a, dot_q8, dot_q4, dot_q4k};
+  static const Kernels kernels{"avx2", avx2_quantize_q8a, avx2_quantize_q8k, avx2_dot_q8, avx2_dot_q4, avx2_dot_q4k};
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }

@@ -4,5 +4,6 @@
 namespace smoe::quant {
 
 const Kernels* avx2_kernels() { return nullptr; }
+const Kernels* avx512_kernels() { return nullptr; }
 
 }  // namespace smoe::quant

@@ -12,29 +12,21 @@ namespace smoe::ops {
 
 namespace {
 
-using QuantizedDot = float (*)(const void* row, const quant::BlockQ8A* a, size_t n);
-
-// The integer kernel for a quantized weight type, or nullptr for the float types.
-QuantizedDot quantized_dot(quant::TensorType type, const quant::Kernels& kernels) {
-  switch (type) {
-    case quant::TensorType::q8: return reinterpret_cast<QuantizedDot>(kernels.dot_q8);
-    case quant::TensorType::q4: return reinterpret_cast<QuantizedDot>(kernels.dot_q4);
-    case quant::TensorType::q4k: return reinterpret_cast<QuantizedDot>(kernels.dot_q4k);
-    default: return nullptr;
-  }
-}
-
-// Quantized weights: activations are quantized to 8 bits once per call, then every row is an
-// integer dot product (the run-time selected kernel) with each token.
-void matmul_quantized(const format::TensorView& w, QuantizedDot dot, const quant::Kernels& kernels, const float* x,
-                      size_t n_tokens, float* y, int threads) {
+// Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
+// q8/q4, of 256 for q4k), then each row is an integer dot product with each token, by the
+// kernels selected at run time.
+template <class Activation, class Weight>
+void matmul_quantized(const format::TensorView& w, float (*dot)(const Weight*, const Activation*, size_t),
+                      void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens, float* y,
+                      int threads) {
   const size_t rows = w.shape[0], in = w.shape[1];
-  const size_t row_bytes = w.bytes / rows, blocks = in / quant::BlockQ8A::kElements;
-  std::vector<quant::BlockQ8A> activations(n_tokens * blocks);
-  for (size_t t = 0; t < n_tokens; ++t) kernels.quantize_q8a(x + t * in, &activations[t * blocks], in);
+  const size_t row_bytes = w.bytes / rows, blocks = in / Activation::kElements;
+  std::vector<Activation> activations(n_tokens * blocks);
+  for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t r = 0; r < rows; ++r) {
-    for (size_t t = 0; t < n_tokens; ++t) y[t * rows + r] = dot(w.data + r * row_bytes, &activations[t * blocks], in);
+    const auto* row = reinterpret_cast<const Weight*>(w.data + r * row_bytes);
+    for (size_t t = 0; t < n_tokens; ++t) y[t * rows + r] = dot(row, &activations[t * blocks], in);
   }
 }
 
@@ -45,9 +37,11 @@ void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float*
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t row_bytes = w.bytes / rows;
   const quant::Kernels& kernels = quant::active_kernels();
-  if (const QuantizedDot dot = quantized_dot(w.type, kernels)) {
-    matmul_quantized(w, dot, kernels, x, n_tokens, y, threads);
-    return;
+  switch (w.type) {
+    case quant::TensorType::q8: return matmul_quantized(w, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, y, threads);
+    case quant::TensorType::q4: return matmul_quantized(w, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, y, threads);
+    case quant::TensorType::q4k: return matmul_quantized(w, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, y, threads);
+    default: break;
   }
   const quant::RowDotFn dot = quant::row_dot_ref(w.type);
   if (n_tokens == 1) {

@@ -43,6 +43,15 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
     REQUIRE(std::equal(candidate[b].qs, candidate[b].qs + 32, reference[b].qs));
   }
 
+  std::vector<BlockQ8K> reference_k(n / 256), candidate_k(n / 256);
+  quantize_row_q8k_ref(x.data(), reference_k.data(), n);
+  kernels->quantize_q8k(x.data(), candidate_k.data(), n);
+  for (size_t b = 0; b < n / 256; ++b) {
+    REQUIRE(candidate_k[b].d == reference_k[b].d);
+    REQUIRE(std::equal(candidate_k[b].sums, candidate_k[b].sums + 8, reference_k[b].sums));
+    REQUIRE(std::equal(candidate_k[b].qs, candidate_k[b].qs + 256, reference_k[b].qs));
+  }
+
   std::vector<BlockQ8> q8(n / 32);
   std::vector<BlockQ4> q4(n / 32);
   std::vector<BlockQ4K> q4k(n / 256);
@@ -51,21 +60,21 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   quantize_row_q4k_ref(w.data(), q4k.data(), n);
   const double q8_ref = dot_q8_q8a_ref(q8.data(), reference.data(), n);
   const double q4_ref = dot_q4_q8a_ref(q4.data(), reference.data(), n);
-  const double q4k_ref = dot_q4k_q8a_ref(q4k.data(), reference.data(), n);
+  const double q4k_ref = dot_q4k_q8k_ref(q4k.data(), reference_k.data(), n);
   // Sums of large terms may cancel: measure the tolerance against the terms' magnitudes.
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
   const double margin = kOrderTolerance * (magnitude + 1e-30);
   CHECK(kernels->dot_q8(q8.data(), reference.data(), n) == Approx(q8_ref).margin(margin));
   CHECK(kernels->dot_q4(q4.data(), reference.data(), n) == Approx(q4_ref).margin(margin));
-  CHECK(kernels->dot_q4k(q4k.data(), reference.data(), n) == Approx(q4k_ref).margin(margin));
+  CHECK(kernels->dot_q4k(q4k.data(), reference_k.data(), n) == Approx(q4k_ref).margin(margin));
 }
 
 TEST_CASE("integer dot products approximate the float dot product of the dequantized weights", "[kernels]") {
   const size_t n = 4096;
   const std::vector<float> w = values(n, 0.02f, 3), x = values(n, 1.0f, 4);
-  std::vector<BlockQ8A> activations(n / 32);
-  quantize_row_q8a_ref(x.data(), activations.data(), n);
+  std::vector<BlockQ8K> activations(n / 256);
+  quantize_row_q8k_ref(x.data(), activations.data(), n);
   std::vector<BlockQ4K> q4k(n / 256);
   quantize_row_q4k_ref(w.data(), q4k.data(), n);
   std::vector<float> dequantized(n);
@@ -76,5 +85,5 @@ TEST_CASE("integer dot products approximate the float dot product of the dequant
     magnitude += std::fabs(double(dequantized[i]) * x[i]);
   }
   // 8-bit activations: error well below 1% of the sum of magnitudes.
-  CHECK(std::fabs(dot_q4k_q8a_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
+  CHECK(std::fabs(dot_q4k_q8k_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
 }

@@ -151,3 +151,19 @@ TEST_CASE("q4k scale packing round-trips every 6-bit pair", "[quant][q4k]") {
     CHECK(std::fabs(y[i] - x[i]) <= q4k_error_bound(lo, hi, d, dmin));
   }
 }
+
+TEST_CASE("q4k's word-wise scale unpacking equals the per-sub-block definition", "[quant][q4k]") {
+  std::mt19937 generator(11);
+  for (int trial = 0; trial < 1000; ++trial) {
+    uint8_t packed[12];
+    for (uint8_t& byte : packed) byte = static_cast<uint8_t>(generator());
+    uint8_t unpacked[16];
+    q4k_unpack_scales(packed, unpacked);
+    for (size_t j = 0; j < 8; ++j) {
+      uint8_t scale = 0, min = 0;
+      q4k_scale_min(packed, j, &scale, &min);
+      REQUIRE(unpacked[j] == scale);
+      REQUIRE(unpacked[8 + j] == min);
+    }
+  }
+}
