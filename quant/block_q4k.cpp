@@ -116,17 +116,16 @@ void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n) {
   for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
     const BlockQ4K& block = src[b];
     const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
-    for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
-      uint8_t scale = 0, min = 0;
-      q4k_scale_min(block.scales, j, &scale, &min);
-      const float step = d * scale, offset = dmin * min;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t i = j * kSub + l;
-        size_t byte = 0;
-        int shift = 0;
-        locate(i, &byte, &shift);
-        dst[b * BlockQ4K::kElements + i] = step * float((block.qs[byte] >> shift) & 15) - offset;
-      }
+    uint8_t unpacked[16];  // 8 scales, 8 minimums
+    q4k_unpack_scales(block.scales, unpacked);
+    float* out = dst + b * BlockQ4K::kElements;
+    // Chunk c: low nibbles are sub-block 2c, high nibbles sub-block 2c + 1 (straight loops vectorise).
+    for (size_t chunk = 0; chunk < 4; ++chunk) {
+      const uint8_t* packed = block.qs + 32 * chunk;
+      const float low_step = d * unpacked[2 * chunk], low_offset = dmin * unpacked[8 + 2 * chunk];
+      const float high_step = d * unpacked[2 * chunk + 1], high_offset = dmin * unpacked[8 + 2 * chunk + 1];
+      for (size_t l = 0; l < kSub; ++l) out[64 * chunk + l] = low_step * float(packed[l] & 15) - low_offset;
+      for (size_t l = 0; l < kSub; ++l) out[64 * chunk + 32 + l] = high_step * float(packed[l] >> 4) - high_offset;
     }
   }
 }

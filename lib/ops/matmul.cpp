@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/kernels.h"
 #include "quant/row_dot.h"
@@ -36,6 +37,10 @@ void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float*
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t row_bytes = w.bytes / rows;
+  if (n_tokens >= kGemmMinTokens) {
+    gemm(w, x, n_tokens, y, threads);
+    return;
+  }
   const quant::Kernels& kernels = quant::active_kernels();
   switch (w.type) {
     case quant::TensorType::q8: return matmul_quantized(w, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, y, threads);

@@ -1,0 +1,20 @@
+// Prompt-time matrix products through oneDNN: a chunk of weight rows is decoded to f32 once,
+// then multiplied with every token of the batch by oneDNN's blocked sgemm (compute-bound work
+// where a per-row dot product kernel would be limited by re-reading activations).
+#pragma once
+
+#include <cstddef>
+
+#include "format/container.h"
+
+namespace smoe::ops {
+
+// Batches at least this large go through gemm(); smaller ones (decoding) use the dot kernels.
+// Decoding a weight to f32 costs about as much as ~16 integer dot products with it, so the
+// gemm path pays off from a few dozen tokens per matrix (an expert sees ~n x k / experts).
+inline constexpr size_t kGemmMinTokens = 32;
+
+// W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
+void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+
+}  // namespace smoe::ops
