@@ -104,9 +104,10 @@ int main(int argc, char** argv) {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
-      std::fprintf(stderr, "model %s: %.1f MiB, recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels scalar\n",
+      std::fprintf(stderr, "model %s: %.1f MiB, recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
                    info.path.c_str(), double(info.file_bytes) / (1 << 20), info.recipe.c_str(), info.context_size,
-                   info.kv_type == KvType::f32 ? "f32" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads);
+                   info.kv_type == KvType::f32 ? "f32" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads,
+                   info.kernels.c_str());
     }
     if (!options.tokenize_text.empty()) return run_tokenize(*model, options.tokenize_text);
     if (!options.prompt.empty()) return run_once(*model, options);

@@ -30,6 +30,7 @@ struct ModelInfo {
   KvType kv_type = KvType::f16;      // KV cache element type
   int threads = 1;                   // compute threads (ModelOptions::threads resolved)
   uint64_t kv_cache_bytes = 0;       // KV cache memory of one session
+  std::string kernels;               // instruction set of the kernels in use: "avx512", "avx2", "scalar"
 };
 
 class Model {

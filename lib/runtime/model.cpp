@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "quant/kernels.h"
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
 #include "util/checked_math.h"
@@ -44,6 +45,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_type = options.kv_type;
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   info.kv_cache_bytes = kv_elements ? *kv_elements * 2 * element_bytes : 0;
+  info.kernels = std::string(quant::active_kernels().isa);
 
   auto model = std::shared_ptr<Model>(new Model(std::move(impl)));
   model->self_ = model;
