@@ -108,15 +108,8 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   float minimum_terms = 0.0f;
   for (size_t b = 0; b < n / 256; ++b) {
-    alignas(16) uint8_t unpacked[16];  // 8 scales, then 8 minimums
-    q4k_unpack_scales(w[b].scales, unpacked);
-    const uint8_t* scales = unpacked;
-    // sum_j m_j * activation_sum_j, eight 16-bit products at once.
-    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(unpacked + 8)));
-    __m128i products = _mm_madd_epi16(mins16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].sums)));
-    products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0x4e));
-    products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0xb1));
-    const int32_t scaled_minimum = _mm_cvtsi128_si32(products);
+    alignas(16) uint8_t scales[16];  // 8 scales, then 8 minimums
+    const int32_t scaled_minimum = q4k_unpack_and_minimum_term(w[b], a[b], scales);
     __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t chunk = 0; chunk < 4; ++chunk) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));

@@ -2,6 +2,8 @@
 // AVX2 flags; the AVX-512 table reuses them, every AVX-512 CPU has AVX2).
 #pragma once
 
+#include <immintrin.h>
+
 #include "quant/block_q8a.h"
 
 namespace smoe::quant {
@@ -11,5 +13,17 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n);
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+
+// Unpacks a q4k block's 6-bit scales and minimums into out[0..7] and out[8..15] and returns
+// sum_j m_j * activation_sum_j (eight 16-bit products at once). Included only by files
+// compiled with at least AVX2 flags.
+inline int32_t q4k_unpack_and_minimum_term(const BlockQ4K& w, const BlockQ8K& a, uint8_t* out) {
+  q4k_unpack_scales(w.scales, out);
+  const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out + 8)));
+  __m128i products = _mm_madd_epi16(mins16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.sums)));
+  products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0x4e));
+  products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0xb1));
+  return _mm_cvtsi128_si32(products);
+}
 
 }  // namespace smoe::quant
