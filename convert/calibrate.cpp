@@ -3,13 +3,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <unordered_set>
 
 #include "convert/importance_matrix.h"
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
+#include "util/token_file.h"
 
 namespace smoe::convert {
 namespace {
@@ -25,13 +25,7 @@ uint64_t gram_hash(const int32_t* ids) {
 std::unordered_set<uint64_t> held_out_grams(const std::string& path) {
   std::unordered_set<uint64_t> grams;
   if (path.empty()) return grams;
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(path, "cannot open");
-  const auto bytes = static_cast<size_t>(in.tellg());
-  if (bytes % 4 != 0) throw Error(path, "size is not a multiple of 4 (int32 token ids)");
-  std::vector<int32_t> ids(bytes / 4);
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(ids.data()), static_cast<std::streamsize>(bytes));
+  const std::vector<int32_t> ids = read_token_file(path);
   for (size_t i = 0; i + kGram <= ids.size(); ++i) grams.insert(gram_hash(&ids[i]));
   return grams;
 }

@@ -15,21 +15,11 @@
 
 #include "smoe/smoe.h"
 #include "token_scores.h"
+#include "util/token_file.h"
 
 namespace {
 
 using namespace smoe;
-
-std::vector<int32_t> read_token_file(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary | std::ios::ate);
-  if (!stream) throw Error(path, "cannot open");
-  const auto bytes = static_cast<size_t>(stream.tellg());
-  if (bytes % 4 != 0) throw Error(path, "size " + std::to_string(bytes) + " is not a multiple of 4 (int32 token ids)");
-  std::vector<int32_t> tokens(bytes / 4);
-  stream.seekg(0);
-  stream.read(reinterpret_cast<char*>(tokens.data()), static_cast<std::streamsize>(bytes));
-  return tokens;
-}
 
 std::vector<int32_t> tokenize_text_file(const Tokenizer& tokenizer, const std::string& path) {
   std::ifstream stream(path);
