@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quant/block_q8a.h"
+#include "quant/f16_vector.h"
 
 namespace smoe::quant {
 
@@ -20,6 +21,8 @@ struct Kernels {
   float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
   float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n);
   float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+  float (*dot_f16)(const uint16_t* a, const float* b, size_t n);           // attention: q . k
+  void (*axpy_f16)(float weight, const uint16_t* x, float* y, size_t n);  // attention: out += p v
 };
 
 const Kernels& scalar_kernels();

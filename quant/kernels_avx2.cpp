@@ -128,8 +128,31 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total) - minimum_terms;
 }
 
+float avx2_dot_f16(const uint16_t* a, const float* b, size_t n) {
+  __m256 total = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 halves = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    total = _mm256_fmadd_ps(halves, _mm256_loadu_ps(b + i), total);
+  }
+  float sum = horizontal_sum(total);
+  for (; i < n; ++i) sum += _cvtsh_ss(a[i]) * b[i];
+  return sum;
+}
+
+void avx2_axpy_f16(float weight, const uint16_t* x, float* y, size_t n) {
+  const __m256 scale = _mm256_set1_ps(weight);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 halves = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(scale, halves, _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += weight * _cvtsh_ss(x[i]);
+}
+
 const Kernels* avx2_kernels() {
-  static const Kernels kernels{"avx2", avx2_quantize_q8a, avx2_quantize_q8k, avx2_dot_q8, avx2_dot_q4, avx2_dot_q4k};
+  static const Kernels kernels{"avx2",       avx2_quantize_q8a, avx2_quantize_q8k, avx2_dot_q8,
+                               avx2_dot_q4,  avx2_dot_q4k,      avx2_dot_f16,      avx2_axpy_f16};
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }

@@ -2,6 +2,7 @@
 #include "runtime/kv_cache.h"
 
 #include "quant/half.h"
+#include "quant/kernels.h"
 
 namespace smoe::runtime {
 
@@ -44,7 +45,7 @@ float KvCache::key_dot(uint32_t layer, uint32_t position, uint32_t offset, const
   if (type_ == KvType::f32) {
     for (uint32_t i = 0; i < n; ++i) sum += keys_f32_[base + i] * q[i];
   } else {
-    for (uint32_t i = 0; i < n; ++i) sum += quant::f16_to_f32(keys_f16_[base + i]) * q[i];
+    sum = quant::active_kernels().dot_f16(&keys_f16_[base], q, n);
   }
   return sum;
 }
@@ -54,7 +55,7 @@ void KvCache::add_value(uint32_t layer, uint32_t position, uint32_t offset, floa
   if (type_ == KvType::f32) {
     for (uint32_t i = 0; i < n; ++i) out[i] += weight * values_f32_[base + i];
   } else {
-    for (uint32_t i = 0; i < n; ++i) out[i] += weight * quant::f16_to_f32(values_f16_[base + i]);
+    quant::active_kernels().axpy_f16(weight, &values_f16_[base], out, n);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "quant/convert_row.h"
+#include "quant/half.h"
 #include "quant/kernels.h"
 
 using namespace smoe::quant;
@@ -86,4 +87,21 @@ TEST_CASE("integer dot products approximate the float dot product of the dequant
   }
   // 8-bit activations: error well below 1% of the sum of magnitudes.
   CHECK(std::fabs(dot_q4k_q8k_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
+}
+
+TEST_CASE("f16 attention kernels agree with the scalar references", "[kernels]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t n = GENERATE(size_t{16}, size_t{128}, size_t{131});  // 131: a tail past the vector width
+  INFO("isa " << kernels->isa << " n " << n);
+  const std::vector<float> a = values(n, 2.0f, 5), b = values(n, 1.0f, 6);
+  std::vector<uint16_t> halves(n);
+  for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(a[i]);
+  double magnitude = 0;
+  for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(a[i]) * b[i]);
+  CHECK(kernels->dot_f16(halves.data(), b.data(), n) ==
+        Approx(dot_f16_f32_ref(halves.data(), b.data(), n)).margin(kOrderTolerance * magnitude));
+  std::vector<float> expected = b, actual = b;
+  axpy_f16_ref(0.375f, halves.data(), expected.data(), n);
+  kernels->axpy_f16(0.375f, halves.data(), actual.data(), n);
+  for (size_t i = 0; i < n; ++i) CHECK(actual[i] == Approx(expected[i]).margin(1e-6));
 }

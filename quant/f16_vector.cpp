@@ -1,0 +1,18 @@
+// Scalar references for f16 vector operations.
+#include "quant/f16_vector.h"
+
+#include "quant/half.h"
+
+namespace smoe::quant {
+
+float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += f16_to_f32(a[i]) * b[i];
+  return sum;
+}
+
+void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += weight * f16_to_f32(x[i]);
+}
+
+}  // namespace smoe::quant

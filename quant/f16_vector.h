@@ -1,0 +1,14 @@
+// f16 vectors against f32 ones: the attention loops over an f16 KV cache (scalar references).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace smoe::quant {
+
+// sum_i f16(a[i]) * b[i]
+float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n);
+// y[i] += weight * f16(x[i])
+void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n);
+
+}  // namespace smoe::quant
