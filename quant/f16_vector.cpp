@@ -15,4 +15,12 @@ void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += weight * f16_to_f32(x[i]);
 }
 
+void dot_f16_group_ref(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
+  for (size_t j = 0; j < group; ++j) out[j] = dot_f16_f32_ref(k, q + j * n, n);
+}
+
+void axpy_f16_group_ref(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
+  for (size_t j = 0; j < group; ++j) axpy_f16_ref(weights[j], v, y + j * n, n);
+}
+
 }  // namespace smoe::quant

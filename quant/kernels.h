@@ -21,8 +21,9 @@ struct Kernels {
   float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
   float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n);
   float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
-  float (*dot_f16)(const uint16_t* a, const float* b, size_t n);           // attention: q . k
-  void (*axpy_f16)(float weight, const uint16_t* x, float* y, size_t n);  // attention: out += p v
+  // Attention over an f16 KV cache, for the query heads that share one KV head.
+  void (*dot_f16_group)(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
+  void (*axpy_f16_group)(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
 };
 
 const Kernels& scalar_kernels();

@@ -3,6 +3,8 @@
 // function matches its scalar reference in block_q8a.cpp up to float summation order.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "quant/kernels.h"
 #include "quant/kernels_x86.h"
 
@@ -128,31 +130,45 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total) - minimum_terms;
 }
 
-float avx2_dot_f16(const uint16_t* a, const float* b, size_t n) {
-  __m256 total = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 halves = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
-    total = _mm256_fmadd_ps(halves, _mm256_loadu_ps(b + i), total);
+void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
+  constexpr size_t kMaxGroup = 8;  // accumulators held in registers; larger groups go in passes
+  for (size_t first = 0; first < group; first += kMaxGroup) {
+    const size_t count = std::min(kMaxGroup, group - first);
+    __m256 totals[kMaxGroup];
+    for (size_t j = 0; j < count; ++j) totals[j] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const __m256 keys = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
+      for (size_t j = 0; j < count; ++j) {
+        totals[j] = _mm256_fmadd_ps(keys, _mm256_loadu_ps(q + (first + j) * n + i), totals[j]);
+      }
+    }
+    for (size_t j = 0; j < count; ++j) {
+      float sum = horizontal_sum(totals[j]);
+      for (size_t tail = i; tail < n; ++tail) sum += _cvtsh_ss(k[tail]) * q[(first + j) * n + tail];
+      out[first + j] = sum;
+    }
   }
-  float sum = horizontal_sum(total);
-  for (; i < n; ++i) sum += _cvtsh_ss(a[i]) * b[i];
-  return sum;
 }
 
-void avx2_axpy_f16(float weight, const uint16_t* x, float* y, size_t n) {
-  const __m256 scale = _mm256_set1_ps(weight);
+void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 halves = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(scale, halves, _mm256_loadu_ps(y + i)));
+    const __m256 values = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+    for (size_t j = 0; j < group; ++j) {
+      float* out = y + j * n + i;
+      _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_set1_ps(weights[j]), values, _mm256_loadu_ps(out)));
+    }
   }
-  for (; i < n; ++i) y[i] += weight * _cvtsh_ss(x[i]);
+  for (; i < n; ++i) {
+    const float value = _cvtsh_ss(v[i]);
+    for (size_t j = 0; j < group; ++j) y[j * n + i] += weights[j] * value;
+  }
 }
 
 const Kernels* avx2_kernels() {
   static const Kernels kernels{"avx2",       avx2_quantize_q8a, avx2_quantize_q8k, avx2_dot_q8,
-                               avx2_dot_q4,  avx2_dot_q4k,      avx2_dot_f16,      avx2_axpy_f16};
+                               avx2_dot_q4,  avx2_dot_q4k,      avx2_dot_f16_group, avx2_axpy_f16_group};
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }

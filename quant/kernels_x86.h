@@ -13,8 +13,8 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n);
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
-float avx2_dot_f16(const uint16_t* a, const float* b, size_t n);
-void avx2_axpy_f16(float weight, const uint16_t* x, float* y, size_t n);
+void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
+void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
 
 // Unpacks a q4k block's 6-bit scales and minimums into out[0..7] and out[8..15] and returns
 // sum_j m_j * activation_sum_j (eight 16-bit products at once). Included only by files

@@ -31,28 +31,33 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
     cache.store(layer, position, &k_[t * kv_width], &v_[t * kv_width]);
   }
 
-  // softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and head.
+  // softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
+  // KV head, for the `group` query heads that share it (each K/V row is read once for all).
   attention_out_.assign(n * q_width, 0.0f);
   const float scale = 1.0f / std::sqrt(float(head_dim));
   const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
+  const auto width = static_cast<uint32_t>(head_dim);
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> scores(last_position + 1);
+    std::vector<float> scores(group * (last_position + 1));  // (group, span)
+    std::vector<float> per_head(group);
 #pragma omp for collapse(2) schedule(static)
     for (size_t t = 0; t < n; ++t) {
-      for (size_t h = 0; h < heads; ++h) {
+      for (size_t g = 0; g < kv_heads; ++g) {
         const uint32_t position = first_position + static_cast<uint32_t>(t);
         const uint32_t start = hp_.sliding_window && position >= hp_.sliding_window ? position - hp_.sliding_window + 1 : 0;
-        const auto kv_offset = static_cast<uint32_t>((h / group) * head_dim);
-        const float* query = &q_[t * q_width + h * head_dim];
-        for (uint32_t p = start; p <= position; ++p) {
-          scores[p - start] = cache.key_dot(layer, p, kv_offset, query, static_cast<uint32_t>(head_dim)) * scale;
-        }
         const size_t span = position - start + 1;
-        ops::softmax(scores.data(), span);
-        float* out = &attention_out_[t * q_width + h * head_dim];
+        const auto kv_offset = static_cast<uint32_t>(g * head_dim);
+        const float* queries = &q_[t * q_width + g * group * head_dim];  // (group, head_dim)
         for (uint32_t p = start; p <= position; ++p) {
-          cache.add_value(layer, p, kv_offset, scores[p - start], out, static_cast<uint32_t>(head_dim));
+          cache.key_dot_group(layer, p, kv_offset, queries, static_cast<uint32_t>(group), width, per_head.data());
+          for (size_t j = 0; j < group; ++j) scores[j * span + (p - start)] = per_head[j] * scale;
+        }
+        for (size_t j = 0; j < group; ++j) ops::softmax(&scores[j * span], span);
+        float* out = &attention_out_[t * q_width + g * group * head_dim];  // (group, head_dim)
+        for (uint32_t p = start; p <= position; ++p) {
+          for (size_t j = 0; j < group; ++j) per_head[j] = scores[j * span + (p - start)];
+          cache.add_value_group(layer, p, kv_offset, per_head.data(), static_cast<uint32_t>(group), width, out);
         }
       }
     }

@@ -39,23 +39,29 @@ void KvCache::store(uint32_t layer, uint32_t position, const float* k, const flo
   }
 }
 
-float KvCache::key_dot(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t n) const {
+void KvCache::key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group,
+                            uint32_t n, float* out) const {
   const size_t base = index(layer, position) + offset;
-  float sum = 0.0f;
-  if (type_ == KvType::f32) {
-    for (uint32_t i = 0; i < n; ++i) sum += keys_f32_[base + i] * q[i];
-  } else {
-    sum = quant::active_kernels().dot_f16(&keys_f16_[base], q, n);
+  if (type_ == KvType::f16) {
+    quant::active_kernels().dot_f16_group(&keys_f16_[base], q, group, n, out);
+    return;
   }
-  return sum;
+  for (uint32_t j = 0; j < group; ++j) {
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < n; ++i) sum += keys_f32_[base + i] * q[size_t{j} * n + i];
+    out[j] = sum;
+  }
 }
 
-void KvCache::add_value(uint32_t layer, uint32_t position, uint32_t offset, float weight, float* out, uint32_t n) const {
+void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
+                              uint32_t n, float* out) const {
   const size_t base = index(layer, position) + offset;
-  if (type_ == KvType::f32) {
-    for (uint32_t i = 0; i < n; ++i) out[i] += weight * values_f32_[base + i];
-  } else {
-    quant::active_kernels().axpy_f16(weight, &values_f16_[base], out, n);
+  if (type_ == KvType::f16) {
+    quant::active_kernels().axpy_f16_group(weights, &values_f16_[base], out, group, n);
+    return;
+  }
+  for (uint32_t j = 0; j < group; ++j) {
+    for (uint32_t i = 0; i < n; ++i) out[size_t{j} * n + i] += weights[j] * values_f32_[base + i];
   }
 }
 

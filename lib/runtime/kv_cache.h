@@ -21,10 +21,13 @@ class KvCache {
 
   // k, v (kv_width,) of `position` in `layer`.
   void store(uint32_t layer, uint32_t position, const float* k, const float* v);
-  // dot(key[layer][position][offset : offset + n], q)
-  float key_dot(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t n) const;
-  // out[0:n] += weight * value[layer][position][offset : offset + n]
-  void add_value(uint32_t layer, uint32_t position, uint32_t offset, float weight, float* out, uint32_t n) const;
+  // For the `group` query heads sharing one KV head (grouped-query attention), reading the key
+  // and value rows once: out[j] = key[layer][position][offset : offset + n] . q[j * n : (j + 1) * n]
+  void key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group, uint32_t n,
+                     float* out) const;
+  // out[j * n + i] += weights[j] * value[layer][position][offset + i] for j < group, i < n
+  void add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
+                       uint32_t n, float* out) const;
 
  private:
   size_t index(uint32_t layer, uint32_t position) const;

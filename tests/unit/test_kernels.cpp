@@ -89,19 +89,25 @@ TEST_CASE("integer dot products approximate the float dot product of the dequant
   CHECK(std::fabs(dot_q4k_q8k_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
 }
 
-TEST_CASE("f16 attention kernels agree with the scalar references", "[kernels]") {
+TEST_CASE("grouped f16 attention kernels agree with the scalar references", "[kernels]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{16}, size_t{128}, size_t{131});  // 131: a tail past the vector width
-  INFO("isa " << kernels->isa << " n " << n);
-  const std::vector<float> a = values(n, 2.0f, 5), b = values(n, 1.0f, 6);
+  const size_t group = GENERATE(size_t{1}, size_t{4}, size_t{12});   // 12: more heads than registers
+  INFO("isa " << kernels->isa << " n " << n << " group " << group);
+  const std::vector<float> k = values(n, 2.0f, 5), q = values(group * n, 1.0f, 6);
   std::vector<uint16_t> halves(n);
-  for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(a[i]);
-  double magnitude = 0;
-  for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(a[i]) * b[i]);
-  CHECK(kernels->dot_f16(halves.data(), b.data(), n) ==
-        Approx(dot_f16_f32_ref(halves.data(), b.data(), n)).margin(kOrderTolerance * magnitude));
-  std::vector<float> expected = b, actual = b;
-  axpy_f16_ref(0.375f, halves.data(), expected.data(), n);
-  kernels->axpy_f16(0.375f, halves.data(), actual.data(), n);
-  for (size_t i = 0; i < n; ++i) CHECK(actual[i] == Approx(expected[i]).margin(1e-6));
+  for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(k[i]);
+  std::vector<float> expected(group), actual(group);
+  dot_f16_group_ref(halves.data(), q.data(), group, n, expected.data());
+  kernels->dot_f16_group(halves.data(), q.data(), group, n, actual.data());
+  for (size_t j = 0; j < group; ++j) {
+    double magnitude = 0;
+    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(k[i]) * q[j * n + i]);
+    CHECK(actual[j] == Approx(expected[j]).margin(kOrderTolerance * magnitude));
+  }
+  const std::vector<float> weights = values(group, 0.5f, 7);
+  std::vector<float> y_expected = q, y_actual = q;
+  axpy_f16_group_ref(weights.data(), halves.data(), y_expected.data(), group, n);
+  kernels->axpy_f16_group(weights.data(), halves.data(), y_actual.data(), group, n);
+  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-5));
 }
