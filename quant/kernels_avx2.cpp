@@ -3,7 +3,6 @@
 // function matches its scalar reference in block_q8a.cpp up to float summation order.
 #include <immintrin.h>
 
-#include <algorithm>
 
 #include "quant/kernels.h"
 #include "quant/kernels_x86.h"
@@ -130,25 +129,31 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total) - minimum_terms;
 }
 
-void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
-  constexpr size_t kMaxGroup = 8;  // accumulators held in registers; larger groups go in passes
-  for (size_t first = 0; first < group; first += kMaxGroup) {
-    const size_t count = std::min(kMaxGroup, group - first);
-    __m256 totals[kMaxGroup];
-    for (size_t j = 0; j < count; ++j) totals[j] = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      const __m256 keys = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
-      for (size_t j = 0; j < count; ++j) {
-        totals[j] = _mm256_fmadd_ps(keys, _mm256_loadu_ps(q + (first + j) * n + i), totals[j]);
-      }
-    }
-    for (size_t j = 0; j < count; ++j) {
-      float sum = horizontal_sum(totals[j]);
-      for (size_t tail = i; tail < n; ++tail) sum += _cvtsh_ss(k[tail]) * q[(first + j) * n + tail];
-      out[first + j] = sum;
-    }
+namespace {
+
+// G accumulators as named registers (a run-time count would keep them in memory).
+template <size_t G>
+void dot_f16_group_fixed(const uint16_t* k, const float* q, size_t n, float* out) {
+  __m256 totals[G];
+  for (size_t j = 0; j < G; ++j) totals[j] = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 keys = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
+    for (size_t j = 0; j < G; ++j) totals[j] = _mm256_fmadd_ps(keys, _mm256_loadu_ps(q + j * n + i), totals[j]);
   }
+  for (size_t j = 0; j < G; ++j) {
+    float sum = horizontal_sum(totals[j]);
+    for (size_t tail = i; tail < n; ++tail) sum += _cvtsh_ss(k[tail]) * q[j * n + tail];
+    out[j] = sum;
+  }
+}
+
+}  // namespace
+
+void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
+  size_t first = 0;
+  for (; first + 4 <= group; first += 4) dot_f16_group_fixed<4>(k, q + first * n, n, out + first);
+  for (; first < group; ++first) dot_f16_group_fixed<1>(k, q + first * n, n, out + first);
 }
 
 void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
