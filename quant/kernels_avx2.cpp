@@ -1,8 +1,7 @@
 // AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; selected only when the CPU has
 // them). Integer dot products use maddubs on unsigned weights x signed activations; every
-// function matches its scalar reference in block_q8a.cpp up to float summation order.
+// function matches its scalar reference (block_q8a.cpp, f16_vector.cpp) up to float summation order.
 #include <immintrin.h>
-
 
 #include "quant/kernels.h"
 #include "quant/kernels_x86.h"
