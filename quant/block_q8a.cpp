@@ -8,41 +8,37 @@
 
 namespace smoe::quant {
 
+namespace {
+
+// Symmetric 8-bit quantization of x (n,) with d = max|x| / 127: writes qs, returns d.
+float quantize_symmetric(const float* x, size_t n, int8_t* qs) {
+  float absmax = 0.0f;
+  for (size_t i = 0; i < n; ++i) absmax = std::max(absmax, std::fabs(x[i]));
+  const float d = absmax / 127.0f;
+  const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < n; ++i) qs[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
+  return d;
+}
+
+int32_t sum_of(const int8_t* qs, size_t n) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += qs[i];
+  return sum;
+}
+
+}  // namespace
+
 void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n) {
   for (size_t b = 0; b < n / BlockQ8A::kElements; ++b) {
-    const float* xb = x + b * BlockQ8A::kElements;
-    float absmax = 0.0f;
-    for (size_t i = 0; i < BlockQ8A::kElements; ++i) absmax = std::max(absmax, std::fabs(xb[i]));
-    const float d = absmax / 127.0f;
-    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
-    out[b].d = d;
-    int32_t sum = 0;
-    for (size_t i = 0; i < BlockQ8A::kElements; ++i) {
-      const auto q = static_cast<int8_t>(std::nearbyint(xb[i] * inverse));
-      out[b].qs[i] = q;
-      sum += q;
-    }
-    out[b].sum = sum;
+    out[b].d = quantize_symmetric(x + b * BlockQ8A::kElements, BlockQ8A::kElements, out[b].qs);
+    out[b].sum = sum_of(out[b].qs, BlockQ8A::kElements);
   }
 }
 
 void quantize_row_q8k_ref(const float* x, BlockQ8K* out, size_t n) {
   for (size_t b = 0; b < n / BlockQ8K::kElements; ++b) {
-    const float* xb = x + b * BlockQ8K::kElements;
-    float absmax = 0.0f;
-    for (size_t i = 0; i < BlockQ8K::kElements; ++i) absmax = std::max(absmax, std::fabs(xb[i]));
-    const float d = absmax / 127.0f;
-    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
-    out[b].d = d;
-    for (size_t j = 0; j < 8; ++j) {
-      int32_t sum = 0;
-      for (size_t l = 0; l < 32; ++l) {
-        const auto q = static_cast<int8_t>(std::nearbyint(xb[j * 32 + l] * inverse));
-        out[b].qs[j * 32 + l] = q;
-        sum += q;
-      }
-      out[b].sums[j] = static_cast<int16_t>(sum);
-    }
+    out[b].d = quantize_symmetric(x + b * BlockQ8K::kElements, BlockQ8K::kElements, out[b].qs);
+    for (size_t j = 0; j < 8; ++j) out[b].sums[j] = static_cast<int16_t>(sum_of(out[b].qs + 32 * j, 32));
   }
 }
 

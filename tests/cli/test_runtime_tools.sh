@@ -4,15 +4,7 @@
 set -uo pipefail
 build="$1"
 model="$2"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-check() {  # check NAME COMMAND...
-  local name="$1"
-  shift
-  if "$@"; then passes=$((passes + 1)); else echo "FAILED: $name"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check.sh"
 
 "$build/convert/smoe-convert" "$model" -o "$work/tiny.smoe" --type f32 --quiet || { echo "conversion failed"; exit 1; }
 
@@ -70,5 +62,4 @@ check "smoe-perplexity names the token file" grep -q "odd.i32" <<<"$message"
 "$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 0 >/dev/null 2>&1
 check "-n 0 is a usage error" test $? -eq 2
 
-echo "runtime tools: $passes passed, $failures failed"
-exit $((failures > 0))
+finish "runtime tools"

@@ -5,16 +5,7 @@
 set -uo pipefail
 convert="$1"
 model="$2"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-
-check() {  # check NAME CONDITION...
-  local name="$1"
-  shift
-  if "$@"; then passes=$((passes + 1)); else echo "FAILED: $name"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check.sh"
 
 "$convert" "$model" -o "$work/tiny-q8.smoe" --type q8 --attn q4 --quiet
 check "convert exits 0" test $? -eq 0
@@ -82,5 +73,4 @@ else
   check "an interrupted run leaves no file" test -z "$(ls "$work" | grep interrupted)"
 fi
 
-echo "smoe-convert CLI: $passes passed, $failures failed"
-exit $((failures > 0))
+finish "smoe-convert CLI"
