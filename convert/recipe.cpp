@@ -13,7 +13,7 @@ namespace {
 TensorType parse_weight_type(const std::string& name) {
   const std::optional<TensorType> type = quant::parse_type_name(name);
   if (!type || *type == TensorType::u8) {
-    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q4 or q4k)");
+    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q6k, q4, q4k or q3k)");
   }
   return *type;
 }
@@ -59,7 +59,11 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
 TensorType Recipe::type_for(const model::TensorSpec& spec) const {
   const uint64_t row = spec.shape.back();
   TensorType wanted = types.at(spec.group);
-  if (wanted == TensorType::q4k && !quant::row_fits_type(wanted, row)) wanted = TensorType::q4;
+  // Super-blocks need rows of 256: step down to the 32-weight type of at least as many bits.
+  if (!quant::row_fits_type(wanted, row)) {
+    if (wanted == TensorType::q4k || wanted == TensorType::q3k) wanted = TensorType::q4;
+    if (wanted == TensorType::q6k) wanted = TensorType::q8;
+  }
   return quant::row_fits_type(wanted, row) ? wanted : fallback;
 }
 

@@ -21,7 +21,8 @@ struct Recipe {
   quant::TensorType fallback = quant::TensorType::f16;    // for rows that fit no block type
 
   // The type a tensor is written in. Rows that are not whole blocks of the wanted type step
-  // down: q4k (256) -> q4 (32) -> fallback; q8 and q4 (32) -> fallback.
+  // down: q4k, q3k (256) -> q4 (32) -> fallback; q6k (256) -> q8 (32) -> fallback;
+  // q8 and q4 (32) -> fallback.
   quant::TensorType type_for(const model::TensorSpec& spec) const;
   nlohmann::json to_json() const;
 };
@@ -31,7 +32,8 @@ struct Recipe {
 //   q8              experts, attention, embeddings, output in q8; router, norms in f32
 //   q4              experts and embeddings in q4k (q4 for rows not a multiple of 256);
 //                   attention and output in q8; router, norms in f32
-//   q4k             every weight group in q4k (stepping down for short rows); router, norms f32
+//   q4k, q6k, q3k   every weight group in that type (stepping down for short rows); router,
+//                   norms f32
 // Throws smoe::Error for an unknown name.
 Recipe make_recipe(const std::string& base_type);
 

@@ -101,4 +101,35 @@ float dot_q4k_q8a_ref(const BlockQ4K* w, const BlockQ8A* a, size_t n) {
   return total;
 }
 
+// Sub-blocks of 16 with signed integer scales: integer products per sub-block, scaled in integers.
+float dot_q6k_q8k_ref(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ6K::kElements; ++b) {
+    int32_t scaled = 0;
+    for (size_t j = 0; j < 16; ++j) {
+      int32_t dot = 0;
+      for (size_t l = 0; l < 16; ++l) dot += (q6k_value(w[b], 16 * j + l) - 32) * int32_t(a[b].qs[16 * j + l]);
+      scaled += int32_t(w[b].scales[j]) * dot;
+    }
+    total += f16_to_f32(w[b].d) * a[b].d * float(scaled);
+  }
+  return total;
+}
+
+float dot_q3k_q8k_ref(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
+  float total = 0.0f;
+  for (size_t b = 0; b < n / BlockQ3K::kElements; ++b) {
+    int8_t scales[16];
+    q3k_unpack_scales(w[b].scales, scales);
+    int32_t scaled = 0;
+    for (size_t j = 0; j < 16; ++j) {
+      int32_t dot = 0;
+      for (size_t l = 0; l < 16; ++l) dot += (q3k_value(w[b], 16 * j + l) - 4) * int32_t(a[b].qs[16 * j + l]);
+      scaled += int32_t(scales[j]) * dot;
+    }
+    total += f16_to_f32(w[b].d) * a[b].d * float(scaled);
+  }
+  return total;
+}
+
 }  // namespace smoe::quant

@@ -7,7 +7,9 @@
 #include <cstdint>
 
 #include "quant/block_q4.h"
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 
 namespace smoe::quant {
@@ -40,5 +42,7 @@ float dot_q8_q8a_ref(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float dot_q4_q8a_ref(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float dot_q4k_q8a_ref(const BlockQ4K* w, const BlockQ8A* a, size_t n);
 float dot_q4k_q8k_ref(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+float dot_q6k_q8k_ref(const BlockQ6K* w, const BlockQ8K* a, size_t n);
+float dot_q3k_q8k_ref(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 
 }  // namespace smoe::quant

@@ -6,7 +6,9 @@
 #include <stdexcept>
 
 #include "quant/block_q4.h"
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 #include "quant/half.h"
 
@@ -35,6 +37,12 @@ void quantize_row(TensorType type, const float* src, void* dst, size_t n, const 
       return;
     case TensorType::q4k:
       quantize_row_q4k_ref(src, static_cast<BlockQ4K*>(dst), n, importance);
+      return;
+    case TensorType::q6k:
+      quantize_row_q6k_ref(src, static_cast<BlockQ6K*>(dst), n, importance);
+      return;
+    case TensorType::q3k:
+      quantize_row_q3k_ref(src, static_cast<BlockQ3K*>(dst), n, importance);
       return;
     case TensorType::u8:
       break;
@@ -65,6 +73,12 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
       return;
     case TensorType::q4k:
       dequantize_row_q4k_ref(static_cast<const BlockQ4K*>(src), dst, n);
+      return;
+    case TensorType::q6k:
+      dequantize_row_q6k_ref(static_cast<const BlockQ6K*>(src), dst, n);
+      return;
+    case TensorType::q3k:
+      dequantize_row_q3k_ref(static_cast<const BlockQ3K*>(src), dst, n);
       return;
     case TensorType::u8:
       break;

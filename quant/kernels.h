@@ -21,6 +21,8 @@ struct Kernels {
   float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
   float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n);
   float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+  float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n);
+  float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n);
   // Attention over an f16 KV cache, for the query heads that share one KV head.
   void (*dot_f16_group)(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
   void (*axpy_f16_group)(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);

@@ -128,6 +128,63 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total) - minimum_terms;
 }
 
+// Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, minus `offset`
+// times the activations (the formats' zero point), scaled by two signed sub-block scales
+// (elements 0..15 and 16..31) into eight int32 sums.
+inline __m256i offset_dot_scaled(__m256i values, __m256i activations, __m256i offset, int8_t scale_low, int8_t scale_high) {
+  const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(values, activations), _mm256_maddubs_epi16(offset, activations));
+  return _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(scale_high), _mm_set1_epi16(scale_low)));
+}
+
+float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+  __m256 total = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / 256; ++b) {
+    __m256i scaled_dot = _mm256_setzero_si256();
+    for (size_t c = 0; c < 2; ++c) {
+      const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c));
+      const __m256i low_second = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c + 32));
+      const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh + 32 * c));
+      const __m256i lows[4] = {_mm256_and_si256(low_first, low_nibbles), _mm256_and_si256(low_second, low_nibbles),
+                               _mm256_and_si256(_mm256_srli_epi16(low_first, 4), low_nibbles),
+                               _mm256_and_si256(_mm256_srli_epi16(low_second, 4), low_nibbles)};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i high_bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
+        const __m256i values = _mm256_or_si256(lows[k], _mm256_slli_epi16(high_bits, 4));
+        const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * k));
+        const int8_t* scales = w[b].scales + 8 * c + 2 * k;
+        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales[0], scales[1]));
+      }
+    }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
+  }
+  return horizontal_sum(total);
+}
+
+float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
+  const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1), offset = _mm256_set1_epi8(4);
+  __m256 total = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / 256; ++b) {
+    int8_t scales[16];
+    q3k_unpack_scales(w[b].scales, scales);
+    const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));
+    __m256i scaled_dot = _mm256_setzero_si256();
+    for (size_t c = 0; c < 2; ++c) {
+      const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
+      for (int j = 0; j < 4; ++j) {
+        const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
+        const __m256i high_bit = _mm256_and_si256(_mm256_srli_epi16(high, int(4 * c) + j), one_bit);
+        const __m256i values = _mm256_or_si256(low_bits, _mm256_slli_epi16(high_bit, 2));
+        const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
+        const int8_t* scale = scales + 8 * c + 2 * j;
+        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scale[0], scale[1]));
+      }
+    }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
+  }
+  return horizontal_sum(total);
+}
+
 namespace {
 
 // G accumulators as named registers (a run-time count would keep them in memory).
@@ -171,8 +228,9 @@ void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size
 }
 
 const Kernels* avx2_kernels() {
-  static const Kernels kernels{"avx2",       avx2_quantize_q8a, avx2_quantize_q8k, avx2_dot_q8,
-                               avx2_dot_q4,  avx2_dot_q4k,      avx2_dot_f16_group, avx2_axpy_f16_group};
+  static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
+                               avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
+                               avx2_dot_f16_group, avx2_axpy_f16_group};
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }

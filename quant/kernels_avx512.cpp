@@ -1,6 +1,6 @@
 // AVX-512 (F, BW, VL) kernels, compiled with -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma
 // -mf16c and selected only on CPUs that have them. 512-bit registers take two 32-weight q8
-// blocks per instruction. q4, q4k and the activation quantizers reuse the AVX2 versions: a
+// blocks per instruction. q4, q4k, q6k, q3k and the activation quantizers reuse the AVX2 versions: a
 // 512-bit q4k kernel measured 10-20% slower than the AVX2 one on Zen 4 (docs/PERFORMANCE.md).
 #include <immintrin.h>
 
@@ -41,8 +41,9 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
 }  // namespace
 
 const Kernels* avx512_kernels() {
-  static const Kernels kernels{"avx512",     avx2_quantize_q8a, avx2_quantize_q8k, dot_q8,
-                               avx2_dot_q4,  avx2_dot_q4k,      avx2_dot_f16_group, avx2_axpy_f16_group};
+  static const Kernels kernels{"avx512",      avx2_quantize_q8a, avx2_quantize_q8k,  dot_q8,
+                               avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
+                               avx2_dot_f16_group, avx2_axpy_f16_group};
   const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && avx2_kernels() != nullptr;
   return supported ? &kernels : nullptr;

@@ -13,6 +13,8 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n);
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
+float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
 void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
 

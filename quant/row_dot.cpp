@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "quant/block_q4.h"
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 #include "quant/half.h"
 
@@ -38,6 +40,12 @@ float dot_q4(const void* row, const float* x, size_t n) { return dot_q4_f32_ref(
 float dot_q4k(const void* row, const float* x, size_t n) {
   return dot_q4k_f32_ref(static_cast<const BlockQ4K*>(row), x, n);
 }
+float dot_q6k(const void* row, const float* x, size_t n) {
+  return dot_q6k_f32_ref(static_cast<const BlockQ6K*>(row), x, n);
+}
+float dot_q3k(const void* row, const float* x, size_t n) {
+  return dot_q3k_f32_ref(static_cast<const BlockQ3K*>(row), x, n);
+}
 
 }  // namespace
 
@@ -49,6 +57,8 @@ RowDotFn row_dot_ref(TensorType type) {
     case TensorType::q8: return dot_q8;
     case TensorType::q4: return dot_q4;
     case TensorType::q4k: return dot_q4k;
+    case TensorType::q6k: return dot_q6k;
+    case TensorType::q3k: return dot_q3k;
     case TensorType::u8: break;
   }
   throw std::invalid_argument("row_dot_ref: not a weight type");

@@ -4,13 +4,15 @@
 #include <array>
 
 #include "quant/block_q4.h"
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 
 namespace smoe::quant {
 namespace {
 
-constexpr std::array<TypeTraits, 7> kTraits = {{
+constexpr std::array<TypeTraits, 9> kTraits = {{
     {"f32", 1, 4, false},
     {"f16", 1, 2, false},
     {"bf16", 1, 2, false},
@@ -18,6 +20,8 @@ constexpr std::array<TypeTraits, 7> kTraits = {{
     {"q4", BlockQ4::kElements, sizeof(BlockQ4), true},
     {"u8", 1, 1, false},
     {"q4k", BlockQ4K::kElements, sizeof(BlockQ4K), true},
+    {"q6k", BlockQ6K::kElements, sizeof(BlockQ6K), true},
+    {"q3k", BlockQ3K::kElements, sizeof(BlockQ3K), true},
 }};
 
 }  // namespace

@@ -22,6 +22,8 @@ enum class TensorType : uint32_t {
   q4 = 4,    // BlockQ4: 32 weights, f16 scale and minimum, 4-bit values (5.0 bits/weight)
   u8 = 5,    // raw bytes (embedded files such as tokenizer.model), not a weight type
   q4k = 6,   // BlockQ4K: 256 weights in 8 sub-blocks, 6-bit sub-scales (4.5 bits/weight)
+  q6k = 7,   // BlockQ6K: 256 weights in 16 sub-blocks, int8 sub-scales (6.5625 bits/weight)
+  q3k = 8,   // BlockQ3K: 256 weights in 16 sub-blocks, 6-bit sub-scales (3.4375 bits/weight)
 };
 
 // Storage geometry of one type: `block_elements` elements occupy `block_bytes` bytes; a row
@@ -38,7 +40,7 @@ std::optional<TypeTraits> type_traits(uint32_t type_id);
 const TypeTraits& type_traits(TensorType type);
 
 std::string_view type_name(TensorType type);
-// Parses "f32", "f16", "bf16", "q8", "q4" (and "u8"); std::nullopt for anything else.
+// Parses a type name ("f32", "q4k", ..., and "u8"); std::nullopt for anything else.
 std::optional<TensorType> parse_type_name(std::string_view name);
 
 // Whether a row of `row_elements` can be stored in `type` (quantized types need whole blocks).

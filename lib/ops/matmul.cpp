@@ -14,7 +14,7 @@ namespace smoe::ops {
 namespace {
 
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
-// q8/q4, of 256 for q4k), then each row is an integer dot product with each token, by the
+// q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot product with each token, by the
 // kernels selected at run time.
 template <class Activation, class Weight>
 void matmul_quantized(const format::TensorView& w, float (*dot)(const Weight*, const Activation*, size_t),
@@ -46,6 +46,8 @@ void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float*
     case quant::TensorType::q8: return matmul_quantized(w, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, y, threads);
     case quant::TensorType::q4: return matmul_quantized(w, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, y, threads);
     case quant::TensorType::q4k: return matmul_quantized(w, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, y, threads);
+    case quant::TensorType::q6k: return matmul_quantized(w, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, y, threads);
+    case quant::TensorType::q3k: return matmul_quantized(w, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, y, threads);
     default: break;
   }
   const quant::RowDotFn dot = quant::row_dot_ref(w.type);

@@ -13,7 +13,9 @@
 #include "format/container.h"
 #include "model/tensor_schema.h"
 #include "quant/block_q4.h"
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 #include "quant/convert_row.h"
 #include "quant/half.h"
@@ -75,6 +77,28 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
         }
       }
       return;
+    case TensorType::q6k:
+    case TensorType::q3k:
+      // Symmetric super-blocks: each weight is the nearest level of its sub-block's final grid.
+      for (size_t b = 0; b < n / 256; ++b) {
+        float steps[16];
+        if (type == TensorType::q6k) {
+          const auto& block = reinterpret_cast<const quant::BlockQ6K*>(stored)[b];
+          for (size_t j = 0; j < 16; ++j) steps[j] = quant::f16_to_f32(block.d) * float(block.scales[j]);
+        } else {
+          const auto& block = reinterpret_cast<const quant::BlockQ3K*>(stored)[b];
+          int8_t scales[16];
+          quant::q3k_unpack_scales(block.scales, scales);
+          for (size_t j = 0; j < 16; ++j) steps[j] = quant::f16_to_f32(block.d) * float(scales[j]);
+        }
+        const float highest = type == TensorType::q6k ? 31.0f : 3.0f;
+        for (size_t i = b * 256; i < b * 256 + 256; ++i) {
+          const float step = steps[(i % 256) / 16];
+          const float level = step == 0.0f ? 0.0f : std::clamp(std::nearbyint(source[i] / step), -highest - 1, highest);
+          REQUIRE(std::fabs(decoded[i] - source[i]) <= std::fabs(source[i] - step * level) * 1.0001f + 1e-30f);
+        }
+      }
+      return;
     case TensorType::u8:
       break;
   }
@@ -84,7 +108,7 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
 }  // namespace
 
 TEST_CASE("the tiny model converts to every type and reads back within each format's bound", "[golden][convert]") {
-  const std::string type = GENERATE(as<std::string>{}, "f32", "f16", "bf16", "q8", "q4", "q4k");
+  const std::string type = GENERATE(as<std::string>{}, "f32", "f16", "bf16", "q8", "q4", "q4k", "q6k", "q3k");
   test::TempDir dir;
   const std::string path = convert_tiny(dir, type);
   const format::Container container = format::Container::open(path);

@@ -56,12 +56,18 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   std::vector<BlockQ8> q8(n / 32);
   std::vector<BlockQ4> q4(n / 32);
   std::vector<BlockQ4K> q4k(n / 256);
+  std::vector<BlockQ6K> q6k(n / 256);
+  std::vector<BlockQ3K> q3k(n / 256);
   quantize_row_q8_ref(w.data(), q8.data(), n);
   quantize_row_q4_ref(w.data(), q4.data(), n);
   quantize_row_q4k_ref(w.data(), q4k.data(), n);
+  quantize_row_q6k_ref(w.data(), q6k.data(), n);
+  quantize_row_q3k_ref(w.data(), q3k.data(), n);
   const double q8_ref = dot_q8_q8a_ref(q8.data(), reference.data(), n);
   const double q4_ref = dot_q4_q8a_ref(q4.data(), reference.data(), n);
   const double q4k_ref = dot_q4k_q8k_ref(q4k.data(), reference_k.data(), n);
+  const double q6k_ref = dot_q6k_q8k_ref(q6k.data(), reference_k.data(), n);
+  const double q3k_ref = dot_q3k_q8k_ref(q3k.data(), reference_k.data(), n);
   // Sums of large terms may cancel: measure the tolerance against the terms' magnitudes.
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
@@ -69,6 +75,9 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   CHECK(kernels->dot_q8(q8.data(), reference.data(), n) == Approx(q8_ref).margin(margin));
   CHECK(kernels->dot_q4(q4.data(), reference.data(), n) == Approx(q4_ref).margin(margin));
   CHECK(kernels->dot_q4k(q4k.data(), reference_k.data(), n) == Approx(q4k_ref).margin(margin));
+  // q6k and q3k sum integers in the same order as their references: exact up to the last multiply.
+  CHECK(kernels->dot_q6k(q6k.data(), reference_k.data(), n) == Approx(q6k_ref).margin(margin));
+  CHECK(kernels->dot_q3k(q3k.data(), reference_k.data(), n) == Approx(q3k_ref).margin(margin));
 }
 
 TEST_CASE("integer dot products approximate the float dot product of the dequantized weights", "[kernels]") {
