@@ -3,7 +3,8 @@
 # then reports bits per weight, size, perplexity over its reference windows and KL divergence
 # against the f32 container (both with an f32 KV cache, so only the weights differ).
 # A type written TYPE+imatrix is converted with an importance matrix calibrated on
-# CALIBRATION_TEXT (default ../shared/fixtures/eval.txt) minus the lines in the windows.
+# CALIBRATION_TEXT (default ../shared/fixtures/eval.txt) minus the lines in the windows;
+# TYPE+imatrix+auto also passes --expert-bits auto (per-expert types from routing counts).
 # Usage: bench/quant_quality.sh MODEL_DIR [BUILD_DIR] [TYPES...]
 set -euo pipefail
 model="$1"
@@ -26,14 +27,15 @@ printf '| f32 | %.2f | %.1f | %.4f | — | — | — | — |\n' "$bpw" "$(python
 calibration_text="${CALIBRATION_TEXT:-$(dirname "$0")/../../shared/fixtures/eval.txt}"
 for type in "${types[@]}"; do
   extra=()
-  if [[ "$type" == *+imatrix ]]; then
+  if [[ "$type" == *+imatrix* ]]; then
     if [ ! -f "$work/calibration.imatrix" ]; then
       "$convert" calibrate -m "$work/f32.smoe" --text "$calibration_text" --exclude-tokens "$windows" \
         --max-tokens "${CALIBRATION_TOKENS:-16384}" -o "$work/calibration.imatrix" 2>/dev/null
     fi
     extra=(--imatrix "$work/calibration.imatrix")
   fi
-  "$convert" "$model" -o "$work/$type.smoe" --type "${type%+imatrix}" "${extra[@]}" --quiet --no-source-hash
+  [[ "$type" == *+auto ]] && extra+=(--expert-bits auto)
+  "$convert" "$model" -o "$work/$type.smoe" --type "${type%%+*}" "${extra[@]}" --quiet --no-source-hash
   result=$("$perplexity" -m "$work/$type.smoe" --tokens "$windows" --kv f32 --kl-base "$work/base.f32" --json | tail -1)
   info=$("$convert" inspect "$work/$type.smoe" --json)
   python3 - "$type" "$result" "$info" "$base_ppl" <<'PY'

@@ -1,6 +1,8 @@
 // The conversion pipeline: checkpoint -> schema check -> planned layout -> streamed tensors.
 #include "convert/convert_checkpoint.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -54,7 +56,7 @@ std::vector<SourceBinding> bind_sources(const HfCheckpoint& checkpoint, const st
   return bindings;
 }
 
-format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options,
+format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options, const Recipe& recipe,
                                 const std::vector<PlannedTensor>& plan) {
   format::Metadata metadata;
   metadata.hyperparameters = checkpoint.hyperparameters();
@@ -68,7 +70,7 @@ format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOpt
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", "huggingface"},
                          {"sources", sources}};
-  metadata.recipe = options.recipe.to_json();
+  metadata.recipe = recipe.to_json();
   metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
   if (!options.imatrix.empty()) {
     metadata.recipe["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()},
@@ -116,9 +118,15 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const std::vector<SourceBinding> bindings = bind_sources(checkpoint, specs);
 
   const std::string& tokenizer = checkpoint.tokenizer_model();
-  std::vector<PlannedTensor> plan = plan_model(specs, options.recipe, tokenizer.size());
+  Recipe recipe = options.recipe;
+  std::optional<ExpertBitsSummary> expert_bits;
+  if (options.expert_bits_auto) {
+    if (!imatrix) throw Error("--expert-bits auto", "needs --imatrix (routing counts from `smoe-convert calibrate`)");
+    expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
+  }
+  std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size());
 
-  format::Metadata metadata = build_metadata(checkpoint, options, plan);
+  format::Metadata metadata = build_metadata(checkpoint, options, recipe, plan);
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;
@@ -135,6 +143,7 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
 
   ConvertReport report;
   report.tensors = writer.tensors().size();
+  report.expert_bits = expert_bits;
   report.file_bytes = writer.file_bytes();
   for (const SourceFile& file : checkpoint.source_files()) report.source_bytes += file.bytes;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "convert/expert_bits.h"
 
 #include "convert/recipe.h"
 
@@ -15,6 +18,7 @@ struct ConvertOptions {
   bool show_progress = false;  // draw a progress bar on stderr
   bool hash_sources = true;    // SHA-256 of every source file into the provenance
   std::string imatrix;         // optional importance matrix (smoe-convert calibrate) for q4/q4k
+  bool expert_bits_auto = false;  // per-expert types from the imatrix's routing counts
 };
 
 struct ConvertReport {
@@ -22,6 +26,7 @@ struct ConvertReport {
   uint64_t file_bytes = 0;
   uint64_t source_bytes = 0;
   double seconds = 0;
+  std::optional<ExpertBitsSummary> expert_bits;  // with --expert-bits auto
 };
 
 // Validates the whole checkpoint against the schema before writing anything, then streams

@@ -25,7 +25,7 @@ using namespace smoe;
 
 int run_convert(const std::string& input, const std::string& output, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources,
-                const std::string& imatrix) {
+                const std::string& imatrix, const std::string& expert_bits) {
   convert::ConvertOptions options;
   options.input = input;
   options.output = output;
@@ -36,7 +36,16 @@ int run_convert(const std::string& input, const std::string& output, const std::
   options.show_progress = !quiet && ::isatty(STDERR_FILENO);
   options.hash_sources = hash_sources;
   options.imatrix = imatrix;
+  options.expert_bits_auto = expert_bits == "auto";
   const convert::ConvertReport report = convert::convert_checkpoint(options);
+  if (!quiet && report.expert_bits) {
+    const convert::ExpertBitsSummary& summary = *report.expert_bits;
+    std::string counts;
+    for (const auto& [type, count] : summary.experts_per_type) counts += " " + type + " x" + std::to_string(count);
+    std::fprintf(stderr, "expert bits auto:%s; expert bytes %.2f MiB (uniform %.2f MiB), routed error %.3g of uniform\n",
+                 counts.c_str(), double(summary.planned_bytes) / (1 << 20), double(summary.uniform_bytes) / (1 << 20),
+                 summary.uniform_error > 0 ? summary.planned_error / summary.uniform_error : 1.0);
+  }
   if (!quiet) {
     std::fprintf(stderr, "wrote %s: %llu tensors, %.2f MiB (from %.2f MiB) in %.2f s\n", output.c_str(),
                  static_cast<unsigned long long>(report.tensors), double(report.file_bytes) / (1 << 20),
@@ -70,21 +79,27 @@ int main(int argc, char** argv) {
   bool quiet = false, no_source_hash = false;
   app.add_option("input", input, "Hugging Face directory, model.safetensors or model.safetensors.index.json");
   app.add_option("-o,--out", output, "output .smoe file");
-  app.add_option("--type", type, "base recipe: f32, f16, bf16, q8 or q4")->capture_default_str();
+  app.add_option("--type", type, "base recipe: f32, f16, bf16, q8, q6k, q4, q4k or q3k")->capture_default_str();
   for (auto& [group, value] : overrides) {
     app.add_option("--" + group, value, "type for the " + group + " tensors (overrides --type)");
   }
   app.add_flag("-q,--quiet", quiet, "no progress bar or summary");
   app.add_flag("--no-source-hash", no_source_hash, "skip the SHA-256 of the source files in the provenance");
   std::string imatrix;
-  app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights q4/q4k errors)");
+  app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights quantization errors)");
+  std::string expert_bits = "uniform";
+  app.add_option("--expert-bits", expert_bits,
+                 "uniform: every expert in the recipe's type; auto: more bits for frequently routed experts, "
+                 "fewer for rare ones, same total size (needs --imatrix)")
+      ->check(CLI::IsMember({"uniform", "auto"}))
+      ->capture_default_str();
 
   CLI::App* synth = app.add_subcommand("synth", "write a container with a real model's shapes and random weights");
   convert::SynthOptions synthetic;
   std::string synth_type = "q4";
   synth->add_option("--preset", synthetic.preset, "mixtral-8x7b or mixtral-8x22b")->capture_default_str();
   synth->add_option("--layers", synthetic.layers, "layers to write (0 = all of the preset's)");
-  synth->add_option("--type", synth_type, "recipe: f32, f16, bf16, q8, q4 or q4k")->capture_default_str();
+  synth->add_option("--type", synth_type, "recipe: f32, f16, bf16, q8, q6k, q4, q4k or q3k")->capture_default_str();
   synth->add_option("--tokenizer", synthetic.tokenizer, "SentencePiece tokenizer.model to embed")->required();
   synth->add_option("--seed", synthetic.seed, "random seed")->capture_default_str();
   synth->add_option("-o,--out", synthetic.output, "output .smoe file")->required();
@@ -150,7 +165,7 @@ int main(int argc, char** argv) {
       std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
       return 2;
     }
-    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix);
+    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

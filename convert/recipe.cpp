@@ -59,6 +59,10 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
 TensorType Recipe::type_for(const model::TensorSpec& spec) const {
   const uint64_t row = spec.shape.back();
   TensorType wanted = types.at(spec.group);
+  if (spec.group == TensorGroup::experts) {
+    const auto chosen = expert_types.find({spec.layer, spec.expert});
+    if (chosen != expert_types.end()) wanted = chosen->second;
+  }
   // Super-blocks need rows of 256: step down to the 32-weight type of at least as many bits.
   if (!quant::row_fits_type(wanted, row)) {
     if (wanted == TensorType::q4k || wanted == TensorType::q3k) wanted = TensorType::q4;
@@ -70,7 +74,20 @@ TensorType Recipe::type_for(const model::TensorSpec& spec) const {
 nlohmann::json Recipe::to_json() const {
   nlohmann::json groups = nlohmann::json::object();
   for (const auto& [group, type] : types) groups[std::string(model::group_name(group))] = quant::type_name(type);
-  return {{"type", base}, {"groups", groups}, {"fallback", quant::type_name(fallback)}};
+  nlohmann::json json = {{"type", base}, {"groups", groups}, {"fallback", quant::type_name(fallback)}};
+  if (!expert_types.empty()) {
+    // One array of type names per layer, indexed by expert (before short-row fallbacks).
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& [id, type] : expert_types) {
+      while (layers.size() <= size_t(id.first)) layers.push_back(nlohmann::json::array());
+      nlohmann::json& layer = layers[size_t(id.first)];
+      while (layer.size() <= size_t(id.second)) layer.push_back(nullptr);
+      layer[size_t(id.second)] = quant::type_name(type);
+    }
+    json["expert_bits"] = "auto";
+    json["expert_types"] = layers;
+  }
+  return json;
 }
 
 }  // namespace smoe::convert

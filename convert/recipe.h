@@ -19,6 +19,9 @@ struct Recipe {
   std::string base;                                       // the --type it started from
   std::map<model::TensorGroup, quant::TensorType> types;  // one entry per group
   quant::TensorType fallback = quant::TensorType::f16;    // for rows that fit no block type
+  // Per-expert types ((layer, expert) -> type) that replace the experts group's type; filled by
+  // `--expert-bits auto` (expert_bits.h), empty otherwise.
+  std::map<std::pair<int32_t, int32_t>, quant::TensorType> expert_types;
 
   // The type a tensor is written in. Rows that are not whole blocks of the wanted type step
   // down: q4k, q3k (256) -> q4 (32) -> fallback; q6k (256) -> q8 (32) -> fallback;

@@ -58,6 +58,17 @@ check "the recipe records the importance matrix" \
 printf 'garbage' >"$work/bad.imatrix"
 message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --imatrix "$work/bad.imatrix" 2>&1)
 check "a bad importance matrix is refused by name" grep -q "bad.imatrix" <<<"$message"
+# --expert-bits auto: per-expert types recorded in the recipe; it needs an importance matrix.
+"$convert" "$model" -o "$work/tiny-auto.smoe" --type q4 --imatrix "$work/tiny.imatrix" --expert-bits auto --quiet
+json=$("$convert" inspect "$work/tiny-auto.smoe" --json)
+check "expert-bits auto records per-expert types" \
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1])["recipe"]; assert r["expert_bits"]=="auto" and len(r["expert_types"])>0' "$json"
+message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --expert-bits auto 2>&1)
+check "expert-bits auto without an importance matrix exits 1" test $? -eq 1
+check "and says it needs --imatrix" grep -q "needs --imatrix" <<<"$message"
+"$convert" "$model" -o "$work/x.smoe" --expert-bits sometimes >/dev/null 2>&1
+check "an unknown --expert-bits value is a usage error" test $? -eq 2
+check "no output left behind by refused conversions" test ! -e "$work/x.smoe"
 check "nothing written after a refused importance matrix" test ! -e "$work/x.smoe"
 
 # Interrupt a conversion: either it finished first (a valid file) or nothing is left.
