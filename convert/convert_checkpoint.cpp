@@ -6,11 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "convert/container_writer.h"
 #include "convert/plan.h"
-#include "convert/hf_checkpoint.h"
+#include "convert/checkpoint.h"
 #include "convert/importance_matrix.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
@@ -24,39 +25,7 @@ namespace {
 
 constexpr uint64_t kChunkBytes = 4ull << 20;  // f32 rows converted at a time
 
-std::string shape_string(const std::vector<uint64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
-struct SourceBinding {
-  const model::TensorSpec* spec;
-  HfCheckpoint::Located source;
-};
-
-// Finds every tensor the schema needs and checks its shape and dtype before anything is written.
-std::vector<SourceBinding> bind_sources(const HfCheckpoint& checkpoint, const std::vector<model::TensorSpec>& specs) {
-  std::vector<SourceBinding> bindings;
-  for (const model::TensorSpec& spec : specs) {
-    std::string hf_name = hf_tensor_name(spec.name);
-    if (spec.name == "output" && checkpoint.tied_embeddings()) hf_name = hf_tensor_name("token_embd");
-    const HfCheckpoint::Located located = checkpoint.tensor(hf_name);
-    if (located.tensor->shape != spec.shape) {
-      throw Error(located.file->path(), "tensor '" + hf_name + "' has shape " + shape_string(located.tensor->shape) +
-                                            " but config.json implies " + shape_string(spec.shape));
-    }
-    const std::string& dtype = located.tensor->dtype;
-    if (dtype != "BF16" && dtype != "F16" && dtype != "F32") {
-      throw Error(located.file->path(), "tensor '" + hf_name + "' has unsupported dtype " + dtype +
-                                            " (supported: BF16, F16, F32)");
-    }
-    bindings.push_back({&spec, located});
-  }
-  return bindings;
-}
-
-format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOptions& options, const Recipe& recipe,
+format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptions& options, const Recipe& recipe,
                                 const std::vector<PlannedTensor>& plan) {
   format::Metadata metadata;
   metadata.hyperparameters = checkpoint.hyperparameters();
@@ -68,7 +37,7 @@ format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOpt
     sources.push_back(entry);
   }
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
-                         {"source_format", "huggingface"},
+                         {"source_format", std::string(checkpoint.format())},
                          {"sources", sources}};
   metadata.recipe = recipe.to_json();
   metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
@@ -79,73 +48,116 @@ format::Metadata build_metadata(const HfCheckpoint& checkpoint, const ConvertOpt
   return metadata;
 }
 
-// Streams one tensor: source rows -> f32 chunk -> target type -> writer.
-void write_tensor(ContainerWriter& writer, size_t index, const SourceBinding& binding, const ImportanceMatrix* imatrix,
+// Streams one tensor: source rows -> f32 chunk -> target type -> writer; or, when the source
+// already holds the target type's blocks, the rows as they are.
+void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& source, const ImportanceMatrix* imatrix,
                   std::vector<float>& rows_f32, std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
   const uint64_t row_elements = planned.shape.back();
-  // Importance is per input column, so the same vector serves every row of the tensor.
-  const std::vector<float> importance = imatrix ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
-  const uint64_t total_rows = planned.bytes / *quant::row_bytes(planned.type, row_elements);
   const uint64_t out_row_bytes = *quant::row_bytes(planned.type, row_elements);
+  const uint64_t total_rows = planned.bytes / out_row_bytes;
   const uint64_t chunk_rows = std::max<uint64_t>(1, kChunkBytes / (row_elements * sizeof(float)));
+  const bool copy_blocks = source.stored_type() == planned.type;
+  // Importance is per input column, so the same vector serves every row of the tensor.
+  const std::vector<float> importance =
+      imatrix && !copy_blocks ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
   for (uint64_t first = 0; first < total_rows; first += chunk_rows) {
     const uint64_t rows = std::min(chunk_rows, total_rows - first);
-    rows_f32.resize(rows * row_elements);
     rows_out.resize(rows * out_row_bytes);
-    binding.source.file->read_rows_f32(*binding.source.tensor, first, rows, rows_f32.data());
-    // Rows quantize independently: spread them over the cores (the result does not depend on
-    // the thread count).
+    if (copy_blocks) {
+      source.read_rows_stored(first, rows, rows_out.data());
+    } else {
+      rows_f32.resize(rows * row_elements);
+      source.read_rows_f32(first, rows, rows_f32.data());
+      // Rows quantize independently: spread them over the cores (the result does not depend on
+      // the thread count).
 #pragma omp parallel for schedule(static)
-    for (uint64_t r = 0; r < rows; ++r) {
-      quant::quantize_row(planned.type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
-                          row_elements, importance.empty() ? nullptr : importance.data());
+      for (uint64_t r = 0; r < rows; ++r) {
+        quant::quantize_row(planned.type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
+                            row_elements, importance.empty() ? nullptr : importance.data());
+      }
     }
     writer.append(index, rows_out.data(), rows_out.size());
     // Those source pages are done with: resident memory stays near one chunk, not the model.
-    binding.source.file->release_rows(*binding.source.tensor, first, rows);
+    source.release_rows(first, rows);
   }
+}
+
+// --type keep: every weight tensor in the type its source blocks already are, where smoe has
+// that type and the rows fit it; the rest is requantized to the nearest type with at least as
+// many bits, and reported. Norms and the router stay f32 (exact for any source type), and
+// groups given explicitly (--experts q4k) keep their override.
+std::vector<std::string> plan_keep(const std::vector<model::TensorSpec>& specs,
+                                   const std::vector<std::unique_ptr<TensorSource>>& sources, Recipe& recipe) {
+  std::map<std::string, std::pair<uint32_t, std::string>> requantized;  // source type -> (tensors, target)
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const model::TensorSpec& spec = specs[i];
+    if (spec.group == model::TensorGroup::norms || spec.group == model::TensorGroup::router ||
+        recipe.overridden.contains(spec.group)) {
+      continue;
+    }
+    const std::optional<quant::TensorType> stored = sources[i]->stored_type();
+    const std::string source_type = sources[i]->source_type();
+    if (stored && quant::row_fits_type(*stored, spec.shape.back())) {
+      recipe.tensor_types[spec.name] = *stored;
+      continue;
+    }
+    // No exact equivalent: 5-bit types go up to q6k, 2-bit ones to q3k (type_for steps rows
+    // that are too short down to q8 / q4).
+    const quant::TensorType wanted = source_type.starts_with("Q2") ? quant::TensorType::q3k : quant::TensorType::q6k;
+    recipe.tensor_types[spec.name] = wanted;
+    auto& entry = requantized[source_type];
+    ++entry.first;
+    entry.second = std::string(quant::type_name(recipe.type_for(spec)));
+  }
+  std::vector<std::string> notes;
+  for (const auto& [source_type, entry] : requantized) {
+    notes.push_back(std::to_string(entry.first) + " tensors in " + source_type +
+                    " have no exact smoe type: dequantized and requantized (to " + entry.second + ")");
+  }
+  return notes;
 }
 
 }  // namespace
 
 ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const HfCheckpoint checkpoint = HfCheckpoint::open(options.input);
+  const std::unique_ptr<Checkpoint> checkpoint = open_checkpoint(options.input, options.from);
   std::unique_ptr<ImportanceMatrix> imatrix;
   if (!options.imatrix.empty()) imatrix = std::make_unique<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
-  const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint.hyperparameters());
-  const std::vector<SourceBinding> bindings = bind_sources(checkpoint, specs);
+  const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint->hyperparameters());
+  // Every tensor is found and its shape and type checked before anything is written.
+  std::vector<std::unique_ptr<TensorSource>> sources;
+  for (const model::TensorSpec& spec : specs) sources.push_back(checkpoint->tensor_source(spec));
 
-  const std::string& tokenizer = checkpoint.tokenizer_model();
+  const std::string& tokenizer = checkpoint->tokenizer_model();
   Recipe recipe = options.recipe;
-  std::optional<ExpertBitsSummary> expert_bits;
+  ConvertReport report;
+  if (recipe.keep) report.notes = plan_keep(specs, sources, recipe);
   if (options.expert_bits_auto) {
     if (!imatrix) throw Error("--expert-bits auto", "needs --imatrix (routing counts from `smoe-convert calibrate`)");
-    expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
+    report.expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
   }
   std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size());
 
-  format::Metadata metadata = build_metadata(checkpoint, options, recipe, plan);
+  format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;
   std::vector<std::byte> rows_out;
   uint64_t bytes_done = 0;
-  for (size_t i = 0; i < bindings.size(); ++i) {
-    write_tensor(writer, i, bindings[i], imatrix.get(), rows_f32, rows_out);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    write_tensor(writer, i, *sources[i], imatrix.get(), rows_f32, rows_out);
     bytes_done += writer.tensors()[i].bytes;
     progress.update(i + 1, bytes_done);
   }
-  writer.append(bindings.size(), tokenizer.data(), tokenizer.size());
+  writer.append(sources.size(), tokenizer.data(), tokenizer.size());
   writer.finish();
   progress.finish();
 
-  ConvertReport report;
   report.tensors = writer.tensors().size();
-  report.expert_bits = expert_bits;
   report.file_bytes = writer.file_bytes();
-  for (const SourceFile& file : checkpoint.source_files()) report.source_bytes += file.bytes;
+  for (const SourceFile& file : checkpoint->source_files()) report.source_bytes += file.bytes;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -1,9 +1,11 @@
-// Conversion of a Hugging Face Mixtral checkpoint into a .smoe container, tensor by tensor.
+// Conversion of a Mixtral checkpoint (Hugging Face, GGUF or Mistral's layout) into a .smoe
+// container, tensor by tensor.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "convert/expert_bits.h"
 
@@ -12,7 +14,8 @@
 namespace smoe::convert {
 
 struct ConvertOptions {
-  std::string input;          // HF directory, model.safetensors or model.safetensors.index.json
+  std::string input;          // HF directory or its safetensors/index file, a .gguf file, or a Mistral directory
+  std::string from;           // "hf", "gguf", "mistral", or empty to detect the format
   std::string output;         // the .smoe file to write
   Recipe recipe = make_recipe("q8");
   bool show_progress = false;  // draw a progress bar on stderr
@@ -27,6 +30,7 @@ struct ConvertReport {
   uint64_t source_bytes = 0;
   double seconds = 0;
   std::optional<ExpertBitsSummary> expert_bits;  // with --expert-bits auto
+  std::vector<std::string> notes;                // what --type keep could not keep, and what it did instead
 };
 
 // Validates the whole checkpoint against the schema before writing anything, then streams

@@ -1,8 +1,6 @@
 // Reading Hugging Face Mixtral releases (config, tokenizer, chat template, safetensors shards).
 #include "convert/hf_checkpoint.h"
 
-#include <sentencepiece_processor.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,57 +8,14 @@
 #include <set>
 #include <sstream>
 
+#include "convert/release_files.h"
+#include "convert/safetensors_source.h"
 #include "format/metadata.h"
 #include "smoe/error.h"
 
 namespace smoe::convert {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr uint64_t kMaxJsonFileBytes = 64ull << 20;
-constexpr uint64_t kMaxTokenizerBytes = 256ull << 20;
-
-std::string read_small_file(const std::string& path, uint64_t max_bytes) {
-  std::error_code error;
-  const uint64_t size = fs::file_size(path, error);
-  if (error) throw Error(path, "cannot read: " + error.message());
-  if (size > max_bytes) throw Error(path, "file of " + std::to_string(size) + " bytes is larger than expected");
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) throw Error(path, "cannot open");
-  std::ostringstream contents;
-  contents << stream.rdbuf();
-  return contents.str();
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = read_small_file(path, kMaxJsonFileBytes);
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
-  if (json.is_discarded()) throw Error(path, "malformed JSON");
-  if (!json.is_object()) throw Error(path, "expected a JSON object");
-  return json;
-}
-
-// Reads an optional non-negative integer field; `fallback` when absent or null.
-uint32_t config_u32(const nlohmann::json& config, const char* key, const std::string& path,
-                    std::optional<uint32_t> fallback = std::nullopt) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) {
-    if (fallback) return *fallback;
-    throw Error(path, std::string("missing field '") + key + "'");
-  }
-  const nlohmann::json& value = it->is_array() && !it->empty() ? it->front() : *it;  // eos may be a list
-  if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > UINT32_MAX) {
-    throw Error(path, std::string("field '") + key + "' is not a non-negative integer: " + it->dump());
-  }
-  return value.get<uint32_t>();
-}
-
-double config_double(const nlohmann::json& config, const char* key, const std::string& path, double fallback) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return fallback;
-  if (!it->is_number()) throw Error(path, std::string("field '") + key + "' is not a number: " + it->dump());
-  return it->get<double>();
-}
 
 // Shard names come from an untrusted index: plain file names only, never paths.
 void check_shard_name(const std::string& index_path, const std::string& name) {
@@ -160,14 +115,7 @@ void HfCheckpoint::read_tokenizer(const std::string& path) {
   if (!fs::exists(path)) throw Error(path, "missing tokenizer.model (the SentencePiece model)");
   tokenizer_model_ = read_small_file(path, kMaxTokenizerBytes);
   source_files_.push_back({path, tokenizer_model_.size()});
-  sentencepiece::SentencePieceProcessor processor;
-  const auto status = processor.LoadFromSerializedProto(tokenizer_model_);
-  if (!status.ok()) throw Error(path, "not a valid SentencePiece model: " + status.ToString());
-  const int pieces = processor.GetPieceSize();
-  if (pieces <= 0 || static_cast<uint64_t>(pieces) > hyperparameters_.vocab_size) {
-    throw Error(path, "tokenizer has " + std::to_string(pieces) + " pieces, more than vocab_size " +
-                          std::to_string(hyperparameters_.vocab_size));
-  }
+  check_tokenizer_model(path, tokenizer_model_, hyperparameters_.vocab_size);
 }
 
 void HfCheckpoint::read_tokenizer_config(const std::string& path) {
@@ -227,6 +175,14 @@ HfCheckpoint::Located HfCheckpoint::tensor(const std::string& hf_name) const {
   const SourceTensor* tensor = it->second->find(hf_name);
   if (!tensor) throw Error(it->second->path(), "missing tensor '" + hf_name + "' (the index lists it in this shard)");
   return {it->second, tensor};
+}
+
+std::unique_ptr<TensorSource> HfCheckpoint::tensor_source(const model::TensorSpec& spec) const {
+  std::string hf_name = hf_tensor_name(spec.name);
+  if (spec.name == "output" && tied_embeddings_) hf_name = hf_tensor_name("token_embd");
+  const Located located = tensor(hf_name);
+  check_safetensors_tensor(*located.file, *located.tensor, hf_name, spec, "config.json");
+  return std::make_unique<SafetensorsTensorSource>(*located.file, *located.tensor);
 }
 
 }  // namespace smoe::convert

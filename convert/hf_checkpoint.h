@@ -7,29 +7,27 @@
 #include <string>
 #include <vector>
 
+#include "convert/checkpoint.h"
 #include "convert/safetensors_file.h"
 #include "smoe/hyperparameters.h"
 
 namespace smoe::convert {
 
-struct SourceFile {
-  std::string path;
-  uint64_t bytes = 0;
-};
-
-class HfCheckpoint {
+class HfCheckpoint : public Checkpoint {
  public:
   // `path` is the release directory or its model.safetensors / index file. Parses and
   // validates config.json, the tokenizer and every shard's header; throws smoe::Error.
   static HfCheckpoint open(const std::string& path);
 
+  std::string_view format() const override { return "huggingface"; }
   const std::string& directory() const { return directory_; }
-  const Hyperparameters& hyperparameters() const { return hyperparameters_; }
-  const std::string& chat_template() const { return chat_template_; }
-  const std::string& tokenizer_model() const { return tokenizer_model_; }
+  const Hyperparameters& hyperparameters() const override { return hyperparameters_; }
+  const std::string& chat_template() const override { return chat_template_; }
+  const std::string& tokenizer_model() const override { return tokenizer_model_; }
   bool tied_embeddings() const { return tied_embeddings_; }
   // Every file the conversion reads, for provenance.
-  const std::vector<SourceFile>& source_files() const { return source_files_; }
+  const std::vector<SourceFile>& source_files() const override { return source_files_; }
+  std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
 
   struct Located {
     const SafetensorsFile* file;

@@ -1,6 +1,7 @@
-// smoe-convert: Hugging Face Mixtral checkpoints -> .smoe containers; inspect and verify them.
+// smoe-convert: Mixtral checkpoints (Hugging Face, GGUF, Mistral's layout) -> .smoe
+// containers; calibrate, synthesize, inspect and verify them.
 //
-//   smoe-convert DIR_OR_FILE -o OUT.smoe [--type f32|f16|bf16|q8|q4] [--attn T] [--experts T] ...
+//   smoe-convert DIR_OR_FILE -o OUT.smoe [--from hf|gguf|mistral] [--type T|keep] [--attn T] ...
 //   smoe-convert inspect FILE.smoe [--json] [--tensors]
 //   smoe-convert verify FILE.smoe
 #include <unistd.h>
@@ -25,9 +26,10 @@ using namespace smoe;
 
 int run_convert(const std::string& input, const std::string& output, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources,
-                const std::string& imatrix, const std::string& expert_bits) {
+                const std::string& imatrix, const std::string& expert_bits, const std::string& from) {
   convert::ConvertOptions options;
   options.input = input;
+  options.from = from;
   options.output = output;
   options.recipe = convert::make_recipe(type);
   for (const auto& [group, group_type] : overrides) {
@@ -38,6 +40,7 @@ int run_convert(const std::string& input, const std::string& output, const std::
   options.imatrix = imatrix;
   options.expert_bits_auto = expert_bits == "auto";
   const convert::ConvertReport report = convert::convert_checkpoint(options);
+  for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
     std::string counts;
@@ -77,9 +80,16 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> overrides = {
       {"attn", ""}, {"experts", ""}, {"embeddings", ""}, {"output", ""}, {"router", ""}};
   bool quiet = false, no_source_hash = false;
-  app.add_option("input", input, "Hugging Face directory, model.safetensors or model.safetensors.index.json");
+  app.add_option("input", input,
+                 "Hugging Face directory (or its model.safetensors / index file), a .gguf file, or a Mistral "
+                 "directory with params.json");
+  std::string from;
+  app.add_option("--from", from, "input format when detection should not decide: hf, gguf or mistral")
+      ->check(CLI::IsMember({"hf", "gguf", "mistral"}));
   app.add_option("-o,--out", output, "output .smoe file");
-  app.add_option("--type", type, "base recipe: f32, f16, bf16, q8, q6k, q4, q4k or q3k")->capture_default_str();
+  app.add_option("--type", type,
+                 "base recipe: f32, f16, bf16, q8, q6k, q4, q4k, q3k, or keep (the source's own block types)")
+      ->capture_default_str();
   for (auto& [group, value] : overrides) {
     app.add_option("--" + group, value, "type for the " + group + " tensors (overrides --type)");
   }
@@ -165,7 +175,7 @@ int main(int argc, char** argv) {
       std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
       return 2;
     }
-    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits);
+    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits, from);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

@@ -13,7 +13,7 @@ namespace {
 TensorType parse_weight_type(const std::string& name) {
   const std::optional<TensorType> type = quant::parse_type_name(name);
   if (!type || *type == TensorType::u8) {
-    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q6k, q4, q4k or q3k)");
+    throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q6k, q4, q4k, q3k or keep)");
   }
   return *type;
 }
@@ -21,6 +21,12 @@ TensorType parse_weight_type(const std::string& name) {
 }  // namespace
 
 Recipe make_recipe(const std::string& base_type) {
+  if (base_type == "keep") {
+    Recipe recipe = make_recipe("f32");  // placeholders until the converter reads the sources
+    recipe.base = "keep";
+    recipe.keep = true;
+    return recipe;
+  }
   const TensorType base = parse_weight_type(base_type);
   Recipe recipe;
   recipe.base = base_type;
@@ -51,6 +57,7 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
       throw Error("--norms", "norms are always stored in f32");
     }
     recipe.types[candidate] = parsed;
+    recipe.overridden.insert(candidate);
     return;
   }
   throw Error("--" + group, "unknown tensor group");
@@ -63,6 +70,7 @@ TensorType Recipe::type_for(const model::TensorSpec& spec) const {
     const auto chosen = expert_types.find({spec.layer, spec.expert});
     if (chosen != expert_types.end()) wanted = chosen->second;
   }
+  if (const auto kept = tensor_types.find(spec.name); kept != tensor_types.end()) wanted = kept->second;
   // Super-blocks need rows of 256: step down to the 32-weight type of at least as many bits.
   if (!quant::row_fits_type(wanted, row)) {
     if (wanted == TensorType::q4k || wanted == TensorType::q3k) wanted = TensorType::q4;
@@ -73,7 +81,10 @@ TensorType Recipe::type_for(const model::TensorSpec& spec) const {
 
 nlohmann::json Recipe::to_json() const {
   nlohmann::json groups = nlohmann::json::object();
-  for (const auto& [group, type] : types) groups[std::string(model::group_name(group))] = quant::type_name(type);
+  for (const auto& [group, type] : types) {
+    const bool kept = keep && group != TensorGroup::norms && group != TensorGroup::router && !overridden.contains(group);
+    groups[std::string(model::group_name(group))] = kept ? std::string_view("keep") : quant::type_name(type);
+  }
   nlohmann::json json = {{"type", base}, {"groups", groups}, {"fallback", quant::type_name(fallback)}};
   if (!expert_types.empty()) {
     // One array of type names per layer, indexed by expert (before short-row fallbacks).

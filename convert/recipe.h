@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -22,6 +23,10 @@ struct Recipe {
   // Per-expert types ((layer, expert) -> type) that replace the experts group's type; filled by
   // `--expert-bits auto` (expert_bits.h), empty otherwise.
   std::map<std::pair<int32_t, int32_t>, quant::TensorType> expert_types;
+  // `--type keep`: per-tensor types taken from the source's blocks (filled by the converter).
+  bool keep = false;
+  std::map<std::string, quant::TensorType> tensor_types;
+  std::set<model::TensorGroup> overridden;  // groups set by --attn/--experts/..., which keep leaves alone
 
   // The type a tensor is written in. Rows that are not whole blocks of the wanted type step
   // down: q4k, q3k (256) -> q4 (32) -> fallback; q6k (256) -> q8 (32) -> fallback;
@@ -37,6 +42,8 @@ struct Recipe {
 //                   attention and output in q8; router, norms in f32
 //   q4k, q6k, q3k   every weight group in that type (stepping down for short rows); router,
 //                   norms f32
+//   keep            each tensor in the type its source already has where smoe has it (GGUF
+//                   Q8_0/Q4_0/Q4_1/Q4_K/Q6_K/Q3_K, F16, BF16, F32); the converter fills it in
 // Throws smoe::Error for an unknown name.
 Recipe make_recipe(const std::string& base_type);
 

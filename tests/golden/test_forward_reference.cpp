@@ -31,31 +31,6 @@ std::vector<int32_t> greedy(const Model& model, const std::vector<int32_t>& prom
   return session->generate(prompt, options, nullptr).tokens;
 }
 
-// Mean negative log-likelihood over the reference windows, each scored on its own.
-double mean_nll(const Model& model) {
-  const test::Reference& reference = test::tiny_reference();
-  const auto& info = reference.json["perplexity"];
-  const size_t windows = info["windows"], length = info["window_tokens"];
-  const size_t vocab = model.info().hyperparameters.vocab_size;
-  double total = 0;
-  size_t scored = 0;
-  auto session = model.create_session();
-  for (size_t w = 0; w < windows; ++w) {
-    session->reset();
-    const std::span<const int32_t> window(&reference.ppl_windows[w * length], length);
-    const std::span<const float> logits = session->eval_all(window);
-    for (size_t p = 1; p < length; ++p) {
-      const float* row = &logits[(p - 1) * vocab];
-      double max = row[0], sum = 0;
-      for (size_t v = 0; v < vocab; ++v) max = std::max(max, double(row[v]));
-      for (size_t v = 0; v < vocab; ++v) sum += std::exp(double(row[v]) - max);
-      total += std::log(sum) + max - row[window[p]];
-      ++scored;
-    }
-  }
-  return total / double(scored);
-}
-
 }  // namespace
 
 TEST_CASE("logits match transformers at every position", "[golden][forward]") {
@@ -106,8 +81,8 @@ TEST_CASE("greedy continuations are identical to transformers", "[golden][forwar
 TEST_CASE("perplexity over the reference windows matches transformers", "[golden][forward][perplexity]") {
   const double reference_nll = test::tiny_reference().json["perplexity"]["mean_nll"];
   const double reference_ppl = std::exp(reference_nll);
-  const double f32_ppl = std::exp(mean_nll(*load("f32", KvType::f32)));
+  const double f32_ppl = std::exp(test::mean_nll(*load("f32", KvType::f32)));
   CHECK(std::fabs(f32_ppl / reference_ppl - 1) <= 0.001);
-  const double f16_kv_ppl = std::exp(mean_nll(*load("f32", KvType::f16)));
+  const double f16_kv_ppl = std::exp(test::mean_nll(*load("f32", KvType::f16)));
   CHECK(std::fabs(f16_kv_ppl / reference_ppl - 1) <= 0.002);
 }

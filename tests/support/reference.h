@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace smoe {
+class Model;
+}
+
 namespace smoe::test {
 
 struct Reference {
@@ -19,5 +23,10 @@ const Reference& tiny_reference();
 
 // Path of the tiny model converted with `type` (converted once per test run).
 const std::string& tiny_container(const std::string& type);
+// The same from another input in the tiny model's directory (e.g. "mixtral-tiny-f16.gguf").
+const std::string& tiny_container_from(const std::string& input_file, const std::string& type);
+
+// Mean negative log-likelihood of `model` over the reference windows, each scored on its own.
+double mean_nll(const Model& model);
 
 }  // namespace smoe::test
