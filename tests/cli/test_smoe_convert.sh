@@ -84,4 +84,23 @@ else
   check "an interrupted run leaves no file" test -z "$(ls "$work" | grep interrupted)"
 fi
 
+# Other input formats: GGUF is detected by its magic; --type keep keeps Q8_0 blocks as q8.
+"$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/gguf-keep.smoe" --type keep --quiet
+check "a GGUF file converts with --type keep" test $? -eq 0
+json=$("$convert" inspect "$work/gguf-keep.smoe" --json)
+check "and records its source format and recipe" \
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["recipe"]["type"]=="keep" and 8.4 < j["bits_per_weight"] < 8.6' "$json"
+"$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/x.smoe" --from mistral >/dev/null 2>&1
+check "--from naming the wrong format fails with exit 1" test $? -eq 1
+"$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/x.smoe" --from safetensors >/dev/null 2>&1
+check "an unknown --from is a usage error" test $? -eq 2
+head -c 1000 "$model/mixtral-tiny-q8_0.gguf" >"$work/truncated.gguf"
+message=$("$convert" "$work/truncated.gguf" -o "$work/x.smoe" 2>&1)
+check "a truncated GGUF exits 1" test $? -eq 1
+check "naming the file" grep -q "truncated.gguf" <<<"$message"
+mkdir -p "$work/mistral" && echo '{"dim": 128}' >"$work/mistral/params.json"
+message=$("$convert" "$work/mistral" -o "$work/x.smoe" 2>&1)
+check "a Mistral directory without a moe section is refused" grep -q "moe" <<<"$message"
+check "no output left behind by refused imports" test ! -e "$work/x.smoe"
+
 finish "smoe-convert CLI"

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "quant/convert_row.h"
+#include "quant/dequantize_bf16.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
 
@@ -119,4 +120,21 @@ TEST_CASE("grouped f16 attention kernels agree with the scalar references", "[ke
   axpy_f16_group_ref(weights.data(), halves.data(), y_expected.data(), group, n);
   kernels->axpy_f16_group(weights.data(), halves.data(), y_actual.data(), group, n);
   for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-5));
+}
+
+TEST_CASE("bf16 row decoders give the reference's bits", "[kernels][bf16]") {
+  const TensorType type = GENERATE(TensorType::q8, TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k);
+  const size_t n = 4096;
+  std::vector<float> w = values(n, 0.02f, 8);
+  w[3] = 7.0f;  // an outlier
+  std::vector<std::byte> stored(*row_bytes(type, n));
+  quantize_row(type, w.data(), stored.data(), n);
+  std::vector<uint16_t> expected(n), actual(n);
+  dequantize_row_bf16_ref(type, stored.data(), expected.data(), n);
+  dequantize_row_bf16(type, stored.data(), actual.data(), n);
+  INFO("type " << type_name(type) << (cpu_has_native_bf16() ? " (native bf16)" : " (reference only)"));
+  CHECK(actual == expected);
+  std::vector<float> decoded(n);
+  dequantize_row(type, stored.data(), decoded.data(), n);
+  for (size_t i = 0; i < n; ++i) REQUIRE(std::fabs(bf16_to_f32(expected[i]) - decoded[i]) <= std::fabs(decoded[i]) * 0x1p-8f);
 }
