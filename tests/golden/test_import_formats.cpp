@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <algorithm>
 
 #include "convert/checkpoint.h"
 #include "convert/convert_checkpoint.h"
@@ -182,4 +184,47 @@ TEST_CASE("a Mistral release holding only a .pth pickle is refused with advice",
   CHECK_THROWS_WITH(convert::convert_checkpoint(options),
                     Catch::Contains("consolidated.00.pth") && Catch::Contains("pickle") && Catch::Contains("safetensors"));
   CHECK_FALSE(std::filesystem::exists(dir.file("x.smoe")));
+}
+
+TEST_CASE("GGUF files that are valid GGUF but not a usable Mixtral are refused by name", "[import][gguf][bad_input]") {
+  const std::vector<char> original = test::read_file(test::tiny_model_dir() + "/mixtral-tiny-q8_0.gguf");
+  // Each case rewrites bytes of the real file in place (same length), so the GGUF stays valid.
+  auto replace = [](std::vector<char> bytes, const std::string& from, const std::string& to) {
+    const auto at = std::search(bytes.begin(), bytes.end(), from.begin(), from.end());
+    REQUIRE(at != bytes.end());
+    std::copy(to.begin(), to.end(), at);
+    return bytes;
+  };
+  auto set_u32_value = [](std::vector<char> bytes, const std::string& key, uint32_t value) {
+    const auto at = std::search(bytes.begin(), bytes.end(), key.begin(), key.end());
+    REQUIRE(at != bytes.end());
+    std::memcpy(&*(at + long(key.size()) + 4), &value, 4);  // after the key: u32 value type, then the value
+    return bytes;
+  };
+  const struct {
+    const char* what;
+    std::vector<char> bytes;
+    const char* message;
+  } cases[] = {
+      {"another architecture", replace(original, std::string("general.architecture\x08\0\0\0\x05\0\0\0\0\0\0\0llama", 37),
+                                       std::string("general.architecture\x08\0\0\0\x05\0\0\0\0\0\0\0qwen2", 37)),
+       "architecture 'qwen2' is not supported"},
+      {"no expert count (a dense model)", replace(original, "llama.expert_count", "llama.expert_xount"), "not a mixture of experts"},
+      {"a missing tensor", replace(original, "blk.0.attn_q.weight", "blk.0.attn_Q.weight"), "missing tensor 'blk.0.attn_q.weight'"},
+      {"no vocabulary", replace(original, "tokenizer.ggml.tokens", "tokenizer.ggml.tokenz"), "missing tokenizer.ggml.tokens"},
+      {"hyperparameters that disagree with the tensors", set_u32_value(original, "llama.feed_forward_length", 512),
+       "but the hyperparameters imply"},
+      {"a BOS id outside the vocabulary", set_u32_value(original, "tokenizer.ggml.bos_token_id", 99999), "outside the vocabulary"},
+  };
+  for (const auto& bad : cases) {
+    test::TempDir dir;
+    const std::string path = dir.file("bad.gguf");
+    std::ofstream(path, std::ios::binary).write(bad.bytes.data(), std::streamsize(bad.bytes.size()));
+    convert::ConvertOptions options;
+    options.input = path;
+    options.output = dir.file("out.smoe");
+    INFO(bad.what);
+    CHECK_THROWS_WITH(convert::convert_checkpoint(options), Catch::Contains("bad.gguf") && Catch::Contains(bad.message));
+    CHECK_FALSE(std::filesystem::exists(options.output));
+  }
 }
