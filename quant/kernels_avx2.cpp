@@ -76,6 +76,7 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n) {
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 32; ++b) {
+    prefetch_ahead(w + b, 1);  // 34 bytes
     const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
     const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     // |w| x (a with w's sign): maddubs needs its first operand unsigned.
@@ -90,6 +91,7 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   float minimum_terms = 0.0f;
   for (size_t b = 0; b < n / 32; ++b) {
+    if (b % 2 == 0) prefetch_ahead(w + b, 1);  // 20 bytes a block
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
     const __m128i first = _mm_and_si128(packed, low_nibbles);                     // weights 0..15
     const __m128i second = _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibbles);  // weights 16..31
@@ -101,6 +103,8 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(total) + minimum_terms;
 }
 
+constexpr size_t kPrefetchBlocks = 32;  // experiment
+
 // Sub-block products are scaled by their 6-bit scales in integer arithmetic (madd with the
 // scale), summed over the super-block, and converted to float once per 256 weights.
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
@@ -108,6 +112,7 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   float minimum_terms = 0.0f;
   for (size_t b = 0; b < n / 256; ++b) {
+    prefetch_ahead(w + b, 3);  // 144 bytes
     alignas(16) uint8_t scales[16];  // 8 scales, then 8 minimums
     const int32_t scaled_minimum = q4k_unpack_and_minimum_term(w[b], a[b], scales);
     __m256i scaled_dot = _mm256_setzero_si256();
@@ -140,6 +145,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
+    prefetch_ahead(w + b, 4);  // 210 bytes
     __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t c = 0; c < 2; ++c) {
       const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c));
@@ -165,6 +171,7 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1), offset = _mm256_set1_epi8(4);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
+    prefetch_ahead(w + b, 2);  // 110 bytes
     int8_t scales[16];
     q3k_unpack_scales(w[b].scales, scales);
     const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));

@@ -22,6 +22,7 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   __m512 total = _mm512_setzero_ps();
   size_t b = 0;
   for (; b + 1 < blocks; b += 2) {
+    prefetch_ahead(w + b, 2);  // 68 bytes
     const __m512i weights = load_two(w[b].qs, w[b + 1].qs);
     const __m512i activations = load_two(a[b].qs, a[b + 1].qs);
     // |w| x (a with w's sign), as in the AVX2 kernel; 8 int32 sums per block.

@@ -18,6 +18,19 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
 void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
 
+// Software prefetch of weight bytes this far ahead of the current block. Decoding streams each
+// weight once from DRAM through 4 KiB pages, where the hardware prefetchers restart at every
+// page boundary; asking ~2 KiB ahead measured 1.65x faster q4k decode on one core
+// (docs/PERFORMANCE.md). Prefetching past the end of a row is harmless (no faults).
+inline constexpr size_t kPrefetchBytes = 2048;
+
+// Prefetches the `lines` cache lines at `p` + kPrefetchBytes.
+inline void prefetch_ahead(const void* p, int lines) {
+  for (int line = 0; line < lines; ++line) {
+    _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes + 64 * line, _MM_HINT_T0);
+  }
+}
+
 // Unpacks a q4k block's 6-bit scales and minimums into out[0..7] and out[8..15] and returns
 // sum_j m_j * activation_sum_j (eight 16-bit products at once). Included only by files
 // compiled with at least AVX2 flags.

@@ -26,6 +26,21 @@ size_t KvCache::index(uint32_t layer, uint32_t position) const {
   return (size_t{layer} * context_ + position) * kv_width_;
 }
 
+namespace {
+
+// Attention walks positions in order, reading one head's slice of each row: a stride of a
+// whole row, which the hardware prefetchers follow poorly across 4 KiB pages. Asking for the
+// slice a few positions ahead measured 1.2x faster decoding at depth 4096 (docs/PERFORMANCE.md).
+constexpr uint32_t kPrefetchPositions = 16;
+
+template <class T>
+void prefetch_slice(const std::vector<T>& data, size_t base, uint32_t n) {
+  const char* first = reinterpret_cast<const char*>(data.data() + base);
+  for (size_t byte = 0; byte < n * sizeof(T); byte += 64) __builtin_prefetch(first + byte, 0, 3);
+}
+
+}  // namespace
+
 void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
   const size_t base = index(layer, position);
   for (uint32_t i = 0; i < kv_width_; ++i) {
@@ -42,6 +57,10 @@ void KvCache::store(uint32_t layer, uint32_t position, const float* k, const flo
 void KvCache::key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group,
                             uint32_t n, float* out) const {
   const size_t base = index(layer, position) + offset;
+  if (position + kPrefetchPositions < context_) {
+    const size_t ahead = base + size_t{kPrefetchPositions} * kv_width_;
+    type_ == KvType::f16 ? prefetch_slice(keys_f16_, ahead, n) : prefetch_slice(keys_f32_, ahead, n);
+  }
   if (type_ == KvType::f16) {
     quant::active_kernels().dot_f16_group(&keys_f16_[base], q, group, n, out);
     return;
@@ -56,6 +75,10 @@ void KvCache::key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, 
 void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
                               uint32_t n, float* out) const {
   const size_t base = index(layer, position) + offset;
+  if (position + kPrefetchPositions < context_) {
+    const size_t ahead = base + size_t{kPrefetchPositions} * kv_width_;
+    type_ == KvType::f16 ? prefetch_slice(values_f16_, ahead, n) : prefetch_slice(values_f32_, ahead, n);
+  }
   if (type_ == KvType::f16) {
     quant::active_kernels().axpy_f16_group(weights, &values_f16_[base], out, group, n);
     return;
