@@ -26,6 +26,9 @@ struct Kernels {
   // Attention over an f16 KV cache, for the query heads that share one KV head.
   void (*dot_f16_group)(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
   void (*axpy_f16_group)(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
+  // The same over an int8 (q8) KV cache, before its per-slice scale.
+  void (*dot_i8_group)(const int8_t* k, const float* q, size_t group, size_t n, float* out);
+  void (*axpy_i8_group)(const float* weights, const int8_t* v, float* y, size_t group, size_t n);
 };
 
 const Kernels& scalar_kernels();

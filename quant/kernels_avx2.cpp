@@ -234,10 +234,43 @@ void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size
   }
 }
 
+namespace {
+
+inline __m256 load_i8_as_float(const int8_t* v) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(v))));
+}
+
+}  // namespace
+
+void avx2_dot_i8_group(const int8_t* k, const float* q, size_t group, size_t n, float* out) {
+  for (size_t j = 0; j < group; ++j) {
+    __m256 total = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) total = _mm256_fmadd_ps(load_i8_as_float(k + i), _mm256_loadu_ps(q + j * n + i), total);
+    float sum = horizontal_sum(total);
+    for (; i < n; ++i) sum += float(k[i]) * q[j * n + i];
+    out[j] = sum;
+  }
+}
+
+void avx2_axpy_i8_group(const float* weights, const int8_t* v, float* y, size_t group, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 values = load_i8_as_float(v + i);
+    for (size_t j = 0; j < group; ++j) {
+      float* out = y + j * n + i;
+      _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_set1_ps(weights[j]), values, _mm256_loadu_ps(out)));
+    }
+  }
+  for (; i < n; ++i) {
+    for (size_t j = 0; j < group; ++j) y[j * n + i] += weights[j] * float(v[i]);
+  }
+}
+
 const Kernels* avx2_kernels() {
   static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
-                               avx2_dot_f16_group, avx2_axpy_f16_group};
+                               avx2_dot_f16_group, avx2_axpy_f16_group, avx2_dot_i8_group, avx2_axpy_i8_group};
   const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return supported ? &kernels : nullptr;
 }

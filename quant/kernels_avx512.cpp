@@ -44,7 +44,7 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
 const Kernels* avx512_kernels() {
   static const Kernels kernels{"avx512",      avx2_quantize_q8a, avx2_quantize_q8k,  dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
-                               avx2_dot_f16_group, avx2_axpy_f16_group};
+                               avx2_dot_f16_group, avx2_axpy_f16_group, avx2_dot_i8_group, avx2_axpy_i8_group};
   const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && avx2_kernels() != nullptr;
   return supported ? &kernels : nullptr;

@@ -17,6 +17,8 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
 void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
+void avx2_dot_i8_group(const int8_t* k, const float* q, size_t group, size_t n, float* out);
+void avx2_axpy_i8_group(const float* weights, const int8_t* v, float* y, size_t group, size_t n);
 
 // Software prefetch of weight bytes this far ahead of the current block. Decoding streams each
 // weight once from DRAM through 4 KiB pages, where the hardware prefetchers restart at every

@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   app.add_option("--text", text_path, "text file, one passage a line (BOS before each)")->excludes(tokens_option);
   app.add_option("--window", window, "tokens per window")->capture_default_str()->check(CLI::Range(2u, 1u << 20));
   app.add_option("-t,--threads", threads, "compute threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--kv", kv, "KV cache type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+  app.add_option("--kv", kv, "KV cache type: f16, f32, or q8 (about half of f16, for long contexts)")
+      ->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   app.add_option("--kl-base", kl_base_path, "base .smoe (or --save-logits file): report KL divergence and top-1 agreement");
   app.add_option("--save-logits", save_logits_path, "save this model's logits (f32) for a later --kl-base");
   app.add_flag("--json", json, "end with one JSON object");
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
     ModelOptions options;
     options.threads = threads;
     options.context_size = window;
-    options.kv_type = kv == "f32" ? KvType::f32 : KvType::f16;
+    options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
     const auto model = Model::load(model_path, options);
     const std::vector<int32_t> tokens =
         tokens_path.empty() ? tokenize_text_file(model->tokenizer(), text_path) : read_token_file(tokens_path);

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   app.add_option("-r,--repetitions", repetitions, "repetitions (median reported)")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", json, "print one JSON object");
+  std::string kv = "f16";
+  app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   try {
     ModelOptions options;
     options.threads = threads;
+    options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
     const auto model = Model::load(model_path, options);
     const format::Container container = format::Container::open(model_path);
@@ -123,6 +126,8 @@ int main(int argc, char** argv) {
         {"threads", info.threads},
         {"isa", std::string(quant::active_kernels().isa)},
         {"depth", depth},
+        {"kv", kv},
+        {"kv_cache_bytes", info.kv_cache_bytes},
         {"read_bandwidth_gb_s", bandwidth / 1e9},
         {"weight_bytes_per_token", bytes_per_token},
     };

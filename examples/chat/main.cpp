@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("-t,--threads", options.model.threads, "compute threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("-c,--ctx-size", options.model.context_size, "context size in tokens (0 = min(model, 4096))");
-  app.add_option("--kv", kv, "KV cache type: f16 or f32")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+  app.add_option("--kv", kv, "KV cache type: f16, f32, or q8 (about half of f16, for long contexts)")
+      ->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
   app.add_option("--temp", sampler.temperature, "temperature (0 = greedy)")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -99,14 +100,14 @@ int main(int argc, char** argv) {
     sampler.temperature = 0;
     sampler.repeat_penalty = 1;
   }
-  options.model.kv_type = kv == "f32" ? KvType::f32 : KvType::f16;
+  options.model.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
   try {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
       std::fprintf(stderr, "model %s: %.1f MiB, recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
                    info.path.c_str(), double(info.file_bytes) / (1 << 20), info.recipe.c_str(), info.context_size,
-                   info.kv_type == KvType::f32 ? "f32" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads,
+                   info.kv_type == KvType::f32 ? "f32" : info.kv_type == KvType::q8 ? "q8" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads,
                    info.kernels.c_str());
     }
     if (!options.tokenize_text.empty()) return run_tokenize(*model, options.tokenize_text);

@@ -9,6 +9,7 @@ namespace smoe {
 enum class KvType : uint8_t {
   f16,  // half the memory of f32; the default
   f32,  // exact
+  q8,   // int8 with one f32 scale per head and position: about a quarter of f32, for long contexts
 };
 
 struct ModelOptions {

@@ -1,25 +1,48 @@
 // KV cache storage in f16 or f32.
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "quant/half.h"
 #include "quant/kernels.h"
 
 namespace smoe::runtime {
 
-KvCache::KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, KvType type)
-    : context_(context), kv_width_(kv_width), type_(type) {
+KvCache::KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, uint32_t slice, KvType type)
+    : context_(context), kv_width_(kv_width), slice_(slice), type_(type) {
   const size_t elements = size_t{layers} * context * kv_width;
-  if (type_ == KvType::f32) {
-    keys_f32_.resize(elements);
-    values_f32_.resize(elements);
-  } else {
-    keys_f16_.resize(elements);
-    values_f16_.resize(elements);
+  switch (type_) {
+    case KvType::f32:
+      keys_f32_.resize(elements);
+      values_f32_.resize(elements);
+      break;
+    case KvType::f16:
+      keys_f16_.resize(elements);
+      values_f16_.resize(elements);
+      break;
+    case KvType::q8:
+      keys_q8_.resize(elements);
+      values_q8_.resize(elements);
+      key_scales_.resize(elements / slice);
+      value_scales_.resize(elements / slice);
+      break;
   }
 }
 
+uint64_t KvCache::bytes_for(uint64_t layers, uint64_t context, uint64_t kv_width, uint64_t slice, KvType type) {
+  const uint64_t elements = layers * context * kv_width;
+  switch (type) {
+    case KvType::f32: return 2 * elements * 4;
+    case KvType::f16: return 2 * elements * 2;
+    case KvType::q8: return 2 * (elements + elements / slice * 4);
+  }
+  return 0;
+}
+
 uint64_t KvCache::bytes() const {
-  return (keys_f32_.size() + values_f32_.size()) * 4 + (keys_f16_.size() + values_f16_.size()) * 2;
+  return (keys_f32_.size() + values_f32_.size() + key_scales_.size() + value_scales_.size()) * 4 +
+         (keys_f16_.size() + values_f16_.size()) * 2 + keys_q8_.size() + values_q8_.size();
 }
 
 size_t KvCache::index(uint32_t layer, uint32_t position) const {
@@ -41,8 +64,28 @@ void prefetch_slice(const std::vector<T>& data, size_t base, uint32_t n) {
 
 }  // namespace
 
+namespace {
+
+// x (n,) -> int8 with scale max|x| / 127 (round to nearest); returns the scale.
+float quantize_slice(const float* x, uint32_t n, int8_t* out) {
+  float peak = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) peak = std::max(peak, std::fabs(x[i]));
+  const float scale = peak / 127.0f, inverse = peak > 0.0f ? 127.0f / peak : 0.0f;
+  for (uint32_t i = 0; i < n; ++i) out[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
+  return scale;
+}
+
+}  // namespace
+
 void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
   const size_t base = index(layer, position);
+  if (type_ == KvType::q8) {
+    for (uint32_t first = 0; first < kv_width_; first += slice_) {
+      key_scales_[(base + first) / slice_] = quantize_slice(k + first, slice_, &keys_q8_[base + first]);
+      value_scales_[(base + first) / slice_] = quantize_slice(v + first, slice_, &values_q8_[base + first]);
+    }
+    return;
+  }
   for (uint32_t i = 0; i < kv_width_; ++i) {
     if (type_ == KvType::f32) {
       keys_f32_[base + i] = k[i];
@@ -59,10 +102,18 @@ void KvCache::key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, 
   const size_t base = index(layer, position) + offset;
   if (position + kPrefetchPositions < context_) {
     const size_t ahead = base + size_t{kPrefetchPositions} * kv_width_;
-    type_ == KvType::f16 ? prefetch_slice(keys_f16_, ahead, n) : prefetch_slice(keys_f32_, ahead, n);
+    if (type_ == KvType::f16) prefetch_slice(keys_f16_, ahead, n);
+    if (type_ == KvType::f32) prefetch_slice(keys_f32_, ahead, n);
+    if (type_ == KvType::q8) prefetch_slice(keys_q8_, ahead, n);
   }
   if (type_ == KvType::f16) {
     quant::active_kernels().dot_f16_group(&keys_f16_[base], q, group, n, out);
+    return;
+  }
+  if (type_ == KvType::q8) {
+    quant::active_kernels().dot_i8_group(&keys_q8_[base], q, group, n, out);
+    const float scale = key_scales_[base / slice_];
+    for (uint32_t j = 0; j < group; ++j) out[j] *= scale;
     return;
   }
   for (uint32_t j = 0; j < group; ++j) {
@@ -77,10 +128,22 @@ void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset
   const size_t base = index(layer, position) + offset;
   if (position + kPrefetchPositions < context_) {
     const size_t ahead = base + size_t{kPrefetchPositions} * kv_width_;
-    type_ == KvType::f16 ? prefetch_slice(values_f16_, ahead, n) : prefetch_slice(values_f32_, ahead, n);
+    if (type_ == KvType::f16) prefetch_slice(values_f16_, ahead, n);
+    if (type_ == KvType::f32) prefetch_slice(values_f32_, ahead, n);
+    if (type_ == KvType::q8) prefetch_slice(values_q8_, ahead, n);
   }
   if (type_ == KvType::f16) {
     quant::active_kernels().axpy_f16_group(weights, &values_f16_[base], out, group, n);
+    return;
+  }
+  if (type_ == KvType::q8) {
+    float scaled[64];  // group <= heads / kv_heads; larger groups take the chunked path below
+    const float scale = value_scales_[base / slice_];
+    for (uint32_t first = 0; first < group; first += 64) {
+      const uint32_t count = std::min<uint32_t>(64, group - first);
+      for (uint32_t j = 0; j < count; ++j) scaled[j] = weights[first + j] * scale;
+      quant::active_kernels().axpy_i8_group(scaled, &values_q8_[base], out + size_t{first} * n, count, n);
+    }
     return;
   }
   for (uint32_t j = 0; j < group; ++j) {

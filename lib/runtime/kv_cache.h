@@ -1,5 +1,6 @@
 // The attention KV cache of one session: per layer, keys and values of every position,
-// (context, kv_heads * head_dim) each, in f16 (default) or f32. Not thread-safe to resize;
+// (context, kv_heads * head_dim) each, in f16 (default), f32, or q8 (int8 with one f32 scale
+// per head slice of a row: max|x| / 127, about 1.03 bytes per element for heads of 128). Not thread-safe to resize;
 // positions may be read from many threads at once.
 #pragma once
 
@@ -13,7 +14,11 @@ namespace smoe::runtime {
 
 class KvCache {
  public:
-  KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, KvType type);
+  // `slice` (the head size) is the width that shares one q8 scale; kv_width is a multiple of it.
+  KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, uint32_t slice, KvType type);
+
+  // Bytes a cache of these dimensions takes (elements plus q8 scales).
+  static uint64_t bytes_for(uint64_t layers, uint64_t context, uint64_t kv_width, uint64_t slice, KvType type);
 
   uint32_t context() const { return context_; }
   uint32_t kv_width() const { return kv_width_; }
@@ -21,7 +26,7 @@ class KvCache {
 
   // k, v (kv_width,) of `position` in `layer`.
   void store(uint32_t layer, uint32_t position, const float* k, const float* v);
-  // For the `group` query heads sharing one KV head (grouped-query attention), reading the key
+  // For the `group` query heads sharing one KV head (`offset` and `n` a whole head slice) (grouped-query attention), reading the key
   // and value rows once: out[j] = key[layer][position][offset : offset + n] . q[j * n : (j + 1) * n]
   void key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group, uint32_t n,
                      float* out) const;
@@ -33,9 +38,12 @@ class KvCache {
   size_t index(uint32_t layer, uint32_t position) const;
   uint32_t context_;
   uint32_t kv_width_;
+  uint32_t slice_;
   KvType type_;
   std::vector<float> keys_f32_, values_f32_;
   std::vector<uint16_t> keys_f16_, values_f16_;
+  std::vector<int8_t> keys_q8_, values_q8_;
+  std::vector<float> key_scales_, value_scales_;  // q8: one per (layer, position, slice)
 };
 
 }  // namespace smoe::runtime

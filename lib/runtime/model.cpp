@@ -24,7 +24,6 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   }
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
-  const uint64_t element_bytes = options.kv_type == KvType::f32 ? 4 : 2;
 
   auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate("")});
   impl->weights = model::ModelWeights::bind(impl->container);
@@ -44,7 +43,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.context_size = context;
   info.kv_type = options.kv_type;
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-  info.kv_cache_bytes = kv_elements ? *kv_elements * 2 * element_bytes : 0;
+  info.kv_cache_bytes =
+      kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
   info.kernels = std::string(quant::active_kernels().isa);
 
   auto model = std::shared_ptr<Model>(new Model(std::move(impl)));
@@ -83,7 +83,7 @@ std::unique_ptr<Session> Model::create_session() const {
     auto impl = std::unique_ptr<Session::Impl>(new Session::Impl{
         self,
         runtime::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
-                         impl_->info.kv_type),
+                         hp.head_dim, impl_->info.kv_type),
         model::Transformer(hp, impl_->weights),
         {}, {}, {}, {}});
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);

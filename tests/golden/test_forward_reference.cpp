@@ -85,4 +85,12 @@ TEST_CASE("perplexity over the reference windows matches transformers", "[golden
   CHECK(std::fabs(f32_ppl / reference_ppl - 1) <= 0.001);
   const double f16_kv_ppl = std::exp(test::mean_nll(*load("f32", KvType::f16)));
   CHECK(std::fabs(f16_kv_ppl / reference_ppl - 1) <= 0.002);
+  // int8 keys and values with one scale per head and position (measured +0.07%).
+  const auto q8_kv = load("f32", KvType::q8);
+  const double q8_kv_ppl = std::exp(test::mean_nll(*q8_kv));
+  CHECK(std::fabs(q8_kv_ppl / reference_ppl - 1) <= 0.005);
+  // One byte per element plus a 4-byte scale per head slice: (1 + 4 / head_dim) / 2 of f16.
+  const double head_dim = q8_kv->info().hyperparameters.head_dim;
+  CHECK(double(q8_kv->info().kv_cache_bytes) ==
+        Approx(double(load("f32", KvType::f16)->info().kv_cache_bytes) / 2 * (1 + 4 / head_dim)));
 }

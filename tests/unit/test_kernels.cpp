@@ -120,6 +120,22 @@ TEST_CASE("grouped f16 attention kernels agree with the scalar references", "[ke
   axpy_f16_group_ref(weights.data(), halves.data(), y_expected.data(), group, n);
   kernels->axpy_f16_group(weights.data(), halves.data(), y_actual.data(), group, n);
   for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-5));
+
+  // The int8 (q8 KV cache) versions, with extreme values at both ends of the range.
+  std::vector<int8_t> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<int8_t>(i % 3 == 0 ? -127 : i % 3 == 1 ? 127 : int(i % 255) - 127);
+  dot_i8_group_ref(bytes.data(), q.data(), group, n, expected.data());
+  kernels->dot_i8_group(bytes.data(), q.data(), group, n, actual.data());
+  for (size_t j = 0; j < group; ++j) {
+    double magnitude = 0;
+    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(bytes[i]) * q[j * n + i]);
+    CHECK(actual[j] == Approx(expected[j]).margin(kOrderTolerance * magnitude));
+  }
+  y_expected = q;
+  y_actual = q;
+  axpy_i8_group_ref(weights.data(), bytes.data(), y_expected.data(), group, n);
+  kernels->axpy_i8_group(weights.data(), bytes.data(), y_actual.data(), group, n);
+  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-4));
 }
 
 TEST_CASE("bf16 row decoders give the reference's bits", "[kernels][bf16]") {
