@@ -1,4 +1,6 @@
 // Sessions: evaluation with context checks, generation with streaming and stop conditions.
+#include <omp.h>
+
 #include <chrono>
 
 #include "runtime/model_impl.h"
@@ -10,6 +12,11 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Called from inside the host application's own OpenMP parallel region, the host already keeps
+// its cores busy: run on the calling thread alone rather than nesting another team under each
+// host thread (threads x threads oversubscription when the host enables nesting).
+int compute_threads(int configured) { return omp_in_parallel() ? 1 : configured; }
 
 }  // namespace
 
@@ -33,7 +40,7 @@ static std::span<const float> evaluate(Session::Impl& s, std::span<const int32_t
   model::RoutingObserver observer;
   if (s.routing_callback) observer = s.routing_callback;
   s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits,
-                        s.stats.expert_counts, observer, info.threads);
+                        s.stats.expert_counts, observer, compute_threads(info.threads));
   s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
   return s.logits;
 }

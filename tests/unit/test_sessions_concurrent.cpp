@@ -1,6 +1,11 @@
 // One shared model, many sessions on many threads: each produces exactly what a single
 // session produces alone.
 #include <catch2/catch.hpp>
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "smoe/model.h"
@@ -48,4 +53,54 @@ TEST_CASE("the context limit is a clear error, and generation stops at a full co
   const std::vector<int32_t> bad_token = {5000};
   session->reset();
   CHECK_THROWS_WITH(session->eval(bad_token), Catch::Contains("outside the vocabulary"));
+}
+
+namespace {
+
+size_t process_threads() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("called from the host's own OpenMP team, smoe adds no threads of its own", "[runtime][threads][openmp]") {
+  ModelOptions model_options;
+  model_options.threads = 2;
+  model_options.context_size = 256;
+  const auto model = Model::load(test::tiny_container("q4"), model_options);
+  const auto& prompts = test::tiny_reference().json["prompts"];
+  GenerateOptions options;
+  options.max_tokens = 16;
+  options.sampler.seed = 99;
+  auto run = [&](size_t index) {
+    auto session = model->create_session();
+    return session->generate(prompts[index % prompts.size()]["ids"].get<std::vector<int32_t>>(), options, nullptr).tokens;
+  };
+  constexpr int kHostThreads = 3;
+  std::vector<std::vector<int32_t>> sequential(kHostThreads), inside(kHostThreads);
+  for (int i = 0; i < kHostThreads; ++i) sequential[size_t(i)] = run(size_t(i));
+  // A host that allows nested parallelism: smoe must still not start a team per host thread.
+  const int previous_levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(4);
+  // A watcher samples the process's thread count while the host team runs.
+  std::atomic<bool> done = false;
+  std::atomic<size_t> most_threads = 0;
+  std::thread watcher([&] {
+    while (!done) {
+      most_threads = std::max(most_threads.load(), process_threads());
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+#pragma omp parallel num_threads(kHostThreads)
+  inside[size_t(omp_get_thread_num())] = run(size_t(omp_get_thread_num()));
+  done = true;
+  watcher.join();
+  omp_set_max_active_levels(previous_levels);
+  CHECK(inside == sequential);
+  // The host team (kHostThreads) plus threads that existed before it, nothing per host thread.
+  // The host team and the watcher (plus the main thread), nothing per host thread.
+  INFO("most threads while the host team ran: " << most_threads.load());
+  CHECK(most_threads.load() <= size_t(kHostThreads) + 2);
 }
