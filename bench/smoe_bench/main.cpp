@@ -6,6 +6,10 @@
 // Decode bandwidth efficiency = (weight bytes read per generated token x tokens/s) / measured
 // read bandwidth. Bytes per token: every non-expert matrix, k experts per layer (the router's
 // top-k; each expert's bytes are the average over its layer), one embedding row.
+//
+// Prefill compute efficiency = (2 x weights multiplied per token x prompt tokens/s) / the
+// prompt path's measured peak: ops::gemm on this file's first expert matrix with 512 tokens,
+// the same decode-and-multiply the prompt runs, in the same run.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -15,6 +19,7 @@
 
 #include "format/container.h"
 #include "memory_bandwidth.h"
+#include "ops/gemm.h"
 #include "quant/kernels.h"
 #include "smoe/smoe.h"
 
@@ -48,6 +53,37 @@ double weight_bytes_per_token(const format::Container& container) {
     bytes += double(range.bytes) * hp.num_experts_per_tok / hp.num_local_experts;
   }
   return bytes;
+}
+
+// Multiply-adds x 2 per token of a prompt: every matrix but the embedding (a row lookup),
+// k experts per layer.
+double weight_flops_per_token(const format::Container& container) {
+  const Hyperparameters& hp = container.metadata().hyperparameters;
+  double weights = 0;
+  for (const format::TensorView& tensor : container.tensors()) {
+    if (tensor.shape.size() != 2 || tensor.name == "token_embd" || tensor.type == quant::TensorType::u8) continue;
+    const double elements = double(tensor.shape[0]) * double(tensor.shape[1]);
+    weights += tensor.name.find(".experts.") != std::string::npos
+                   ? elements * hp.num_experts_per_tok / hp.num_local_experts
+                   : elements;
+  }
+  return 2 * weights;
+}
+
+// FLOP/s of the prompt path (ops::gemm) on the first expert's w1 with `tokens` tokens.
+double measure_prompt_peak(const format::Container& container, size_t tokens, int threads) {
+  const format::TensorView& w = *container.expert_range(0, 0).w1;
+  const size_t rows = w.shape[0], in = w.shape[1];
+  std::vector<float> x(tokens * in), y(tokens * rows);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 17) - 8) * 0.01f;
+  std::vector<double> rates;
+  for (int pass = 0; pass < 4; ++pass) {
+    const auto start = Clock::now();
+    ops::gemm(w, x.data(), tokens, y.data(), threads);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (pass > 0) rates.push_back(2.0 * double(tokens) * double(rows) * double(in) / seconds);  // pass 0 warms up
+  }
+  return summarize(rates).median;
 }
 
 std::vector<int32_t> synthetic_prompt(size_t count, uint32_t vocab) {
@@ -133,6 +169,12 @@ int main(int argc, char** argv) {
     };
     if (!prompt_rates.empty()) {
       const Summary pp = summarize(prompt_rates);
+      const double peak = measure_prompt_peak(container, std::max<size_t>(prompt_tokens, ops::kGemmMinTokens), info.threads);
+      const double flops_per_token = weight_flops_per_token(container);
+      result["prompt_gemm_peak_gflop_s"] = peak / 1e9;
+      result["prompt_flops_per_token"] = flops_per_token;
+      result["prompt_gflop_s"] = flops_per_token * pp.median / 1e9;
+      result["prompt_compute_efficiency"] = flops_per_token * pp.median / peak;
       result["prompt_tokens"] = prompt_tokens;
       result["prompt_tokens_per_s"] = pp.median;
       result["prompt_tokens_per_s_min"] = pp.min;
@@ -155,9 +197,12 @@ int main(int argc, char** argv) {
       std::printf("memory read bandwidth    %8.1f GB/s (measured, median of 7 passes over 1 GiB)\n", bandwidth / 1e9);
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
       if (!prompt_rates.empty()) {
-        std::printf("pp%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)\n", prompt_tokens,
-                    result["prompt_tokens_per_s"].get<double>(), result["prompt_tokens_per_s_min"].get<double>(),
-                    result["prompt_tokens_per_s_max"].get<double>(), repetitions);
+        std::printf("pp%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.0f GFLOP/s = %.0f%% of the prompt path's "
+                    "peak (%.0f GFLOP/s)\n",
+                    prompt_tokens, result["prompt_tokens_per_s"].get<double>(),
+                    result["prompt_tokens_per_s_min"].get<double>(), result["prompt_tokens_per_s_max"].get<double>(),
+                    repetitions, result["prompt_gflop_s"].get<double>(),
+                    100 * result["prompt_compute_efficiency"].get<double>(), result["prompt_gemm_peak_gflop_s"].get<double>());
       }
       if (!generate_rates.empty()) {
         std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.1f GB/s = %.0f%% of read bandwidth\n",
