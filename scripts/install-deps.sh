@@ -9,6 +9,8 @@ packages=(
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libssl-dev libedit-dev
 )
+# --neon: also the AArch64 cross compiler and qemu-user for the NEON kernel tests.
+[ "${1:-}" = "--neon" ] && packages+=(g++-aarch64-linux-gnu qemu-user)
 
 missing=()
 for p in "${packages[@]}"; do
