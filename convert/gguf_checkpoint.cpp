@@ -66,9 +66,9 @@ struct GgufLocation {
 };
 
 GgufLocation gguf_location(const model::TensorSpec& spec) {
-  if (spec.name == "token_embd") return {"token_embd.weight"};
-  if (spec.name == "output_norm") return {"output_norm.weight"};
-  if (spec.name == "output") return {"output.weight"};
+  if (spec.name == "token_embd") return {"token_embd.weight", -1, ""};
+  if (spec.name == "output_norm") return {"output_norm.weight", -1, ""};
+  if (spec.name == "output") return {"output.weight", -1, ""};
   const std::string block = "blk." + std::to_string(spec.layer) + ".";
   static const std::pair<const char*, const char*> kLayerNames[] = {
       {".attn_norm", "attn_norm.weight"}, {".ffn_norm", "ffn_norm.weight"}, {".attn.q", "attn_q.weight"},
@@ -76,7 +76,7 @@ GgufLocation gguf_location(const model::TensorSpec& spec) {
       {".router", "ffn_gate_inp.weight"},
   };
   for (const auto& [suffix, name] : kLayerNames) {
-    if (spec.name.ends_with(suffix)) return {block + name};
+    if (spec.name.ends_with(suffix)) return {block + name, -1, ""};
   }
   const std::string matrix = spec.name.substr(spec.name.size() - 2);  // w1, w3, w2
   const char* kind = matrix == "w1" ? "gate" : matrix == "w3" ? "up" : "down";

@@ -44,7 +44,7 @@ int run_convert(const std::string& input, const std::string& output, const std::
   if (!quiet && report.expert_bits) {
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
     std::string counts;
-    for (const auto& [type, count] : summary.experts_per_type) counts += " " + type + " x" + std::to_string(count);
+    for (const auto& [type_name, count] : summary.experts_per_type) counts += " " + type_name + " x" + std::to_string(count);
     std::fprintf(stderr, "expert bits auto:%s; expert bytes %.2f MiB (uniform %.2f MiB), routed error %.3g of uniform\n",
                  counts.c_str(), double(summary.planned_bytes) / (1 << 20), double(summary.uniform_bytes) / (1 << 20),
                  summary.uniform_error > 0 ? summary.planned_error / summary.uniform_error : 1.0);

@@ -13,6 +13,7 @@ struct ChatOptions {
   std::string prompt;           // -p: one-shot mode
   std::string system_prompt;    // --system
   std::string tokenize_text;    // --tokenize
+  std::string session_path;     // --session: resume from and save to this file
   bool raw = false;             // --raw: prompt without the chat template
   bool json = false;            // --json: one JSON object on stdout
   bool verbose = false;         // --verbose

@@ -1,5 +1,8 @@
 // Interactive chat. The conversation is re-rendered with the chat template each turn; the
 // session keeps the KV cache of the longest common prefix, so only new tokens are evaluated.
+// When the chat outgrows the context, the oldest turns are dropped (Model::fit_chat) and the
+// rest is re-evaluated from the first changed token. With --session the whole state is saved
+// after every answer and resumed at start.
 #include "interactive.h"
 
 #include <editline/readline.h>
@@ -9,6 +12,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -76,6 +80,15 @@ int run_interactive(const Model& model, const ChatOptions& options) {
   auto session = model.create_session();
   std::vector<ChatMessage> messages;
   if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
+  const bool saving = !options.session_path.empty();
+  if (saving && std::filesystem::exists(options.session_path)) {
+    messages = session->load(options.session_path);
+    std::fprintf(stderr, "(resumed %zu messages, %u tokens, from %s)\n", messages.size(), session->position(),
+                 options.session_path.c_str());
+  }
+  auto save = [&] {
+    if (saving) session->save(options.session_path, messages);
+  };
   if (terminal) {
     std::printf("smoe-chat: %s (%u layers, %u experts, top-%u). /help for commands.\n", model.info().path.c_str(),
                 model.info().hyperparameters.num_hidden_layers, model.info().hyperparameters.num_local_experts,
@@ -89,18 +102,25 @@ int run_interactive(const Model& model, const ChatOptions& options) {
     if (line == "/stats") { print_stats(model, *session); continue; }
     if (line == "/reset") {
       session->reset();
-      messages.resize(options.system_prompt.empty() ? 0 : 1);
+      messages.clear();
+      if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
+      save();
       std::printf("(new conversation)\n");
       continue;
     }
     messages.push_back({"user", line});
-    std::vector<int32_t> ids = model.tokenize_chat(messages);
-    if (ids.size() + 1 > session->context_size()) {
-      std::printf("(the conversation no longer fits the context of %u tokens: /reset to start a new one)\n",
+    // Leave room for the answer: drop the oldest turns when the chat would not.
+    const uint32_t reserve = std::min<uint32_t>(uint32_t(options.generate.max_tokens), session->context_size() / 4);
+    try {
+      const size_t dropped = model.fit_chat(messages, session->context_size() - reserve);
+      if (dropped > 0) std::printf("(context full: dropped the %zu oldest messages)\n", dropped);
+    } catch (const Error&) {
+      std::printf("(this message does not fit the context of %u tokens with room for an answer)\n",
                   session->context_size());
       messages.pop_back();
       continue;
     }
+    std::vector<int32_t> ids = model.tokenize_chat(messages);
     // Reuse the KV cache of the common prefix; evaluate the rest.
     const std::vector<int32_t>& cached = session->tokens();
     const auto mismatch = std::mismatch(cached.begin(), cached.end(), ids.begin(), ids.end());
@@ -125,12 +145,13 @@ int run_interactive(const Model& model, const ChatOptions& options) {
     const double seconds = session->stats().generate_seconds - seconds_before;
     std::printf("\n");
     if (result.stop_reason == StopReason::callback) std::printf("[stopped]\n");
-    if (result.stop_reason == StopReason::context_full) std::printf("[context full: /reset to continue]\n");
+    if (result.stop_reason == StopReason::context_full) std::printf("[context full: older turns are dropped next]\n");
     std::fprintf(stderr, "[%llu tokens, %.1f tok/s]\n", static_cast<unsigned long long>(produced),
                  seconds > 0 ? double(produced) / seconds : 0.0);
     // Trim the leading space the tokenizer's word marker produces at the start of an answer.
     if (!answer.empty() && answer.front() == ' ') answer.erase(0, 1);
     messages.push_back({"assistant", answer});
+    save();
   }
   return 0;
 }

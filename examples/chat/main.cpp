@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   app.add_option("--system", options.system_prompt, "system prompt (folded into the first user turn)");
   app.add_option("--tokenize", options.tokenize_text, "print the token ids of TEXT (with BOS) as JSON and exit");
   app.add_flag("--raw", options.raw, "use the prompt as is, without the chat template");
+  app.add_option("--session", options.session_path,
+                 "interactive: resume the conversation saved in FILE (if it exists) and save it after every answer");
   app.add_flag("--json", options.json, "with -p: print one JSON object");
   app.add_flag("-v,--verbose", options.verbose, "print model details");
   app.add_option("-n,--n-predict", options.generate.max_tokens, "maximum new tokens per answer")->capture_default_str()

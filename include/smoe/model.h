@@ -44,6 +44,13 @@ class Model {
   const ChatTemplate& chat_template() const;
   // Token ids of a chat (BOS first, EOS after each assistant turn), ready for generation.
   std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages) const;
+  // Context shifting for chats: drops the oldest user/assistant turns (never a leading system
+  // message, never the last user message) until the chat takes at most `max_tokens` tokens.
+  // Returns how many messages were dropped. Throws smoe::Error when even the system message
+  // and the last user message alone do not fit. The dropped turns are recomputed from, not
+  // patched: the next eval re-evaluates from the first changed token, so positions and RoPE
+  // stay exact.
+  size_t fit_chat(std::vector<ChatMessage>& messages, uint32_t max_tokens) const;
   // A new conversation with its own KV cache. The session keeps the model alive.
   std::unique_ptr<Session> create_session() const;
 

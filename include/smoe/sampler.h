@@ -18,6 +18,9 @@ class Sampler {
   int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
   const SamplerOptions& options() const { return options_; }
   void reseed(uint64_t seed);
+  // The random stream, to continue it in a later Sampler (a session's next answer).
+  const std::mt19937_64& generator() const { return generator_; }
+  void set_generator(const std::mt19937_64& generator) { generator_ = generator; }
 
  private:
   SamplerOptions options_;

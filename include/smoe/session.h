@@ -6,9 +6,11 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "smoe/chat.h"
 #include "smoe/options.h"
 
 namespace smoe {
@@ -48,6 +50,22 @@ struct GenerateResult {
   StopReason stop_reason = StopReason::max_tokens;
 };
 
+// A session's state after some tokens: the tokens, the KV cache of those positions, the last
+// logits and the sampler's random stream. A prompt cache (evaluate a long system prompt once,
+// start many sessions from it) and what Session::save() writes. Immutable; one snapshot may
+// be restored into many sessions on many threads at once.
+class SessionSnapshot {
+ public:
+  struct Data;
+  explicit SessionSnapshot(std::shared_ptr<const Data> data);
+  uint32_t position() const;
+  const std::vector<int32_t>& tokens() const;
+  const Data& data() const { return *data_; }
+
+ private:
+  std::shared_ptr<const Data> data_;
+};
+
 class Session {
  public:
   ~Session();
@@ -60,11 +78,27 @@ class Session {
   std::span<const float> eval_all(std::span<const int32_t> tokens);
 
   // Evaluates `prompt` (may be empty to continue), then samples up to max_tokens tokens,
-  // streaming each to `on_token`. Stops at EOS, at max_tokens, when the callback returns false,
+  // streaming each to `on_token`. The sampler's random stream continues from the previous
+  // generate() of this session while the seed stays the same (a new seed restarts it), so a
+  // restored session continues exactly as the uninterrupted one would. Stops at EOS, at max_tokens, when the callback returns false,
   // or when the context is full (documented behaviour: generation ends, nothing is dropped).
   GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& options, const TokenCallback& on_token);
 
-  // Forgets the conversation (the KV cache is reused).
+  // A copy of the current state (costs the KV bytes of the positions in use).
+  SessionSnapshot snapshot() const;
+  // Replaces the state with `snapshot`, taken from a session of the same model and KV type;
+  // throws smoe::Error otherwise (this session is unchanged then).
+  void restore(const SessionSnapshot& snapshot);
+  // Writes the state and `messages` (the chat so far, for the application) to `path`:
+  // compressed with zstd, with the model's identity (its index checksum), written to a
+  // temporary file and renamed into place. Throws smoe::Error naming the file.
+  void save(const std::string& path, const std::vector<ChatMessage>& messages = {}) const;
+  // Restores a state saved by save() and returns its messages. A file of another model or KV
+  // type, or a corrupt or truncated one, is refused with smoe::Error naming the file, and the
+  // session is unchanged.
+  std::vector<ChatMessage> load(const std::string& path);
+
+  // Forgets the conversation (the KV cache is reused) and restarts the sampler's stream.
   void reset();
   // Keeps only the first `position` tokens (e.g. to re-evaluate a chat from where its new
   // tokenization differs); later positions are overwritten by the next eval.

@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 
 #include "quant/half.h"
 #include "quant/kernels.h"
@@ -10,7 +14,7 @@
 namespace smoe::runtime {
 
 KvCache::KvCache(uint32_t layers, uint32_t context, uint32_t kv_width, uint32_t slice, KvType type)
-    : context_(context), kv_width_(kv_width), slice_(slice), type_(type) {
+    : layers_(layers), context_(context), kv_width_(kv_width), slice_(slice), type_(type) {
   const size_t elements = size_t{layers} * context * kv_width;
   switch (type_) {
     case KvType::f32:
@@ -149,6 +153,57 @@ void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset
   for (uint32_t j = 0; j < group; ++j) {
     for (uint32_t i = 0; i < n; ++i) out[size_t{j} * n + i] += weights[j] * values_f32_[base + i];
   }
+}
+
+template <class Visit>
+void KvCache::for_each_piece(uint32_t count, Visit visit) const {
+  auto rows = [&](const auto& data, uint32_t width) {
+    using Element = typename std::decay_t<decltype(data)>::value_type;
+    for (uint32_t layer = 0; layer < layers_; ++layer) {
+      // const_cast: import_positions() (non-const) writes through the same walk.
+      auto* first = const_cast<std::byte*>(reinterpret_cast<const std::byte*>(data.data() + size_t{layer} * context_ * width));
+      visit(first, size_t{count} * width * sizeof(Element));
+    }
+  };
+  switch (type_) {
+    case KvType::f32:
+      rows(keys_f32_, kv_width_);
+      rows(values_f32_, kv_width_);
+      break;
+    case KvType::f16:
+      rows(keys_f16_, kv_width_);
+      rows(values_f16_, kv_width_);
+      break;
+    case KvType::q8:
+      rows(keys_q8_, kv_width_);
+      rows(values_q8_, kv_width_);
+      rows(key_scales_, kv_width_ / slice_);
+      rows(value_scales_, kv_width_ / slice_);
+      break;
+  }
+}
+
+uint64_t KvCache::exported_bytes(uint32_t count) const {
+  return bytes_for(layers_, count, kv_width_, slice_, type_);
+}
+
+std::vector<std::byte> KvCache::export_positions(uint32_t count) const {
+  std::vector<std::byte> out;
+  out.reserve(exported_bytes(count));
+  for_each_piece(count, [&](const std::byte* data, size_t bytes) { out.insert(out.end(), data, data + bytes); });
+  return out;
+}
+
+void KvCache::import_positions(uint32_t count, std::span<const std::byte> bytes) {
+  if (count > context_ || bytes.size() != exported_bytes(count)) {
+    throw std::invalid_argument("KV cache state of " + std::to_string(bytes.size()) + " bytes does not match " +
+                                std::to_string(count) + " positions of this cache");
+  }
+  size_t at = 0;
+  for_each_piece(count, [&](std::byte* data, size_t size) {
+    std::memcpy(data, bytes.data() + at, size);
+    at += size;
+  });
 }
 
 }  // namespace smoe::runtime

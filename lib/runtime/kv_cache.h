@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "smoe/options.h"
@@ -21,8 +22,18 @@ class KvCache {
   static uint64_t bytes_for(uint64_t layers, uint64_t context, uint64_t kv_width, uint64_t slice, KvType type);
 
   uint32_t context() const { return context_; }
+  KvType type() const { return type_; }
+  uint32_t layers() const { return layers_; }
+  uint32_t slice() const { return slice_; }
   uint32_t kv_width() const { return kv_width_; }
   uint64_t bytes() const;
+
+  // Positions [0, count) of every layer as bytes (keys, values, then q8 scales per layer), and
+  // back: the saved-session and prompt-cache format of the cache. import_positions() checks
+  // the byte count and throws std::invalid_argument when it does not match.
+  std::vector<std::byte> export_positions(uint32_t count) const;
+  void import_positions(uint32_t count, std::span<const std::byte> bytes);
+  uint64_t exported_bytes(uint32_t count) const;
 
   // k, v (kv_width,) of `position` in `layer`.
   void store(uint32_t layer, uint32_t position, const float* k, const float* v);
@@ -36,6 +47,11 @@ class KvCache {
 
  private:
   size_t index(uint32_t layer, uint32_t position) const;
+  // Calls visit(bytes pointer, size) for each contiguous piece of positions [0, count) of every
+  // layer, in the export order: keys, values, then (q8) key and value scales, each per layer.
+  template <class Visit>
+  void for_each_piece(uint32_t count, Visit visit) const;
+  uint32_t layers_;
   uint32_t context_;
   uint32_t kv_width_;
   uint32_t slice_;

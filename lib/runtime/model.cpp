@@ -56,6 +56,22 @@ const ModelInfo& Model::info() const { return impl_->info; }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }
 
+size_t Model::fit_chat(std::vector<ChatMessage>& messages, uint32_t max_tokens) const {
+  const size_t first_turn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
+  size_t dropped = 0;
+  while (tokenize_chat(messages).size() > max_tokens) {
+    // Keep the last user message (and its answer in progress): drop the oldest pair before it.
+    if (messages.size() < first_turn + 3) {
+      throw Error(impl_->info.path, "the last message alone needs more than " + std::to_string(max_tokens) +
+                                        " tokens of context");
+    }
+    const size_t count = messages[first_turn + 1].role == "assistant" ? 2 : 1;
+    messages.erase(messages.begin() + long(first_turn), messages.begin() + long(first_turn + count));
+    dropped += count;
+  }
+  return dropped;
+}
+
 std::vector<int32_t> Model::tokenize_chat(const std::vector<ChatMessage>& messages) const {
   // The rendered text carries "<s>" / "</s>" markers: they become BOS / EOS ids, and each text
   // segment between them is encoded on its own (as Hugging Face's legacy Llama tokenizer does).

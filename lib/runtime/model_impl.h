@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 
 #include "format/container.h"
 #include "model/model_weights.h"
@@ -29,6 +30,22 @@ struct Session::Impl {
   std::vector<float> logits;
   RunStats stats;
   RoutingCallback routing_callback;
+  // The sampler's stream across generate() calls (see Session::generate).
+  bool rng_started = false;
+  uint64_t rng_seed = 0;
+  std::mt19937_64 rng;
+};
+
+struct SessionSnapshot::Data {
+  uint64_t model_checksum = 0;  // the container's index checksum: the model's identity
+  uint64_t model_bytes = 0;
+  KvType kv_type = KvType::f16;
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;    // after the last token (vocab,), or empty
+  std::vector<std::byte> kv;    // KvCache::export_positions(tokens.size())
+  bool rng_started = false;
+  uint64_t rng_seed = 0;
+  std::mt19937_64 rng;
 };
 
 // Access to a session's implementation for library-internal tools (calibration).

@@ -66,7 +66,11 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   GenerateResult result;
   if (!prompt.empty()) eval(prompt);
   if (impl_->tokens.empty()) throw Error(impl_->model->info().path, "generate needs a prompt or an earlier eval");
+  if (impl_->logits.empty()) {
+    throw Error(impl_->model->info().path, "generate after rewind() needs a prompt (no logits for the last position)");
+  }
   Sampler sampler(options.sampler);
+  if (impl_->rng_started && impl_->rng_seed == options.sampler.seed) sampler.set_generator(impl_->rng);
   Utf8Stream text;
   const Tokenizer& tokenizer = impl_->model->tokenizer();
   const uint32_t vocab = impl_->model->info().hyperparameters.vocab_size;
@@ -95,12 +99,16 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     evaluate(*impl_, next, false);
   }
   impl_->stats.generate_seconds += seconds_since(start);
+  impl_->rng = sampler.generator();
+  impl_->rng_seed = options.sampler.seed;
+  impl_->rng_started = true;
   return result;
 }
 
 void Session::reset() {
   impl_->tokens.clear();
   impl_->logits.clear();
+  impl_->rng_started = false;
 }
 
 void Session::rewind(uint32_t position) {

@@ -27,6 +27,26 @@ check "interactive chat answers, shows stats and quits" test $? -eq 0
 check "interactive /stats shows expert usage" grep -q "expert selections" <<<"$chat"
 check "interactive /reset starts over" grep -q "new conversation" <<<"$chat"
 
+# --session: a conversation saved after one answer and resumed answers exactly as one that
+# never stopped (same seed, sampling on).
+chat_cmd=("$build/examples/smoe-chat" -m "$work/tiny.smoe" -n 12 --seed 3 --temp 0.9)
+printf 'Bonjour\nHallo\n' | "${chat_cmd[@]}" --session "$work/whole.session" >"$work/whole.out" 2>/dev/null
+printf 'Bonjour\n' | "${chat_cmd[@]}" --session "$work/split.session" >"$work/first.out" 2>/dev/null
+printf 'Hallo\n' | "${chat_cmd[@]}" --session "$work/split.session" >"$work/second.out" 2>"$work/second.err"
+check "--session resumes the saved conversation" grep -q "resumed 2 messages" "$work/second.err"
+cat "$work/first.out" "$work/second.out" >"$work/split.out"
+check "a resumed chat answers exactly as an uninterrupted one" cmp -s "$work/whole.out" "$work/split.out"
+printf 'garbage' >"$work/bad.session"
+message=$(printf 'Hallo\n' | "${chat_cmd[@]}" --session "$work/bad.session" 2>&1)
+check "a damaged session file exits 1" test $? -eq 1
+check "naming the file" grep -q "bad.session" <<<"$message"
+
+# Context shifting: a small context keeps chatting by dropping the oldest turns.
+shift_out=$(printf 'one two three four five six\nseven eight nine ten\neleven twelve thirteen\nfourteen fifteen\nsixteen\n' |
+  "$build/examples/smoe-chat" -m "$work/tiny.smoe" -c 64 -n 12 --seed 1 2>&1)
+check "a full context drops the oldest turns and goes on" grep -q "dropped the" <<<"$shift_out"
+check "without an error" test "$(grep -c "error" <<<"$shift_out")" -eq 0
+
 ppl=$("$build/bench/smoe-perplexity" -m "$work/tiny.smoe" --tokens "$model/ppl_windows.i32" --window 256 --kv f32 --json | tail -1)
 check "smoe-perplexity within 0.1% of the reference" python3 -c '
 import json, sys

@@ -53,7 +53,7 @@ TEST_CASE("expert-bits auto gives hot experts more bits at the same total size",
   const convert::ExpertBitsSummary summary = convert::plan_expert_bits(specs, matrix, "test.imatrix", recipe);
 
   CHECK(summary.planned_bytes <= summary.uniform_bytes);
-  CHECK(summary.planned_bytes > summary.uniform_bytes * 0.97);  // the budget is spent, not wasted
+  CHECK(double(summary.planned_bytes) > double(summary.uniform_bytes) * 0.97);  // the budget is spent, not wasted
   CHECK(summary.planned_error < summary.uniform_error);
   REQUIRE(recipe.expert_types.size() == 16);
   for (int32_t layer = 0; layer < 2; ++layer) {
