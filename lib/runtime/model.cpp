@@ -101,7 +101,7 @@ std::unique_ptr<Session> Model::create_session() const {
         runtime::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
                          hp.head_dim, impl_->info.kv_type),
         model::Transformer(hp, impl_->weights),
-        {}, {}, {}, {}});
+        {}, {}, {}, {}, false, 0, {}});
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   } catch (const std::bad_alloc&) {
