@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "quant/convert_row.h"
+#include "quant/cpu_features.h"
 #include "quant/half.h"
 
 namespace smoe::quant {
@@ -26,12 +27,8 @@ bool cpu_has_native_bf16() {
     if (const char* forced = std::getenv("SMOE_ISA")) {
       if (std::string_view(forced) == "scalar" || std::string_view(forced) == "avx2") return false;
     }
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
-#else
-    return false;
-#endif
+    const CpuFeatures& cpu = cpu_features();
+    return cpu.avx512_bf16 && cpu.avx512bw && cpu.avx512vl;
   }();
   return native;
 }

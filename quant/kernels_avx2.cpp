@@ -3,6 +3,7 @@
 // function matches its scalar reference (block_q8a.cpp, f16_vector.cpp) up to float summation order.
 #include <immintrin.h>
 
+#include "quant/cpu_features.h"
 #include "quant/kernels.h"
 #include "quant/kernels_x86.h"
 
@@ -271,7 +272,8 @@ const Kernels* avx2_kernels() {
   static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
                                avx2_dot_f16_group, avx2_axpy_f16_group, avx2_dot_i8_group, avx2_axpy_i8_group};
-  const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const CpuFeatures& cpu = cpu_features();
+  const bool supported = cpu.avx2 && cpu.fma && cpu.f16c;
   return supported ? &kernels : nullptr;
 }
 

@@ -4,6 +4,7 @@
 // 512-bit q4k kernel measured 10-20% slower than the AVX2 one on Zen 4 (docs/PERFORMANCE.md).
 #include <immintrin.h>
 
+#include "quant/cpu_features.h"
 #include "quant/kernels.h"
 #include "quant/kernels_x86.h"
 
@@ -45,8 +46,8 @@ const Kernels* avx512_kernels() {
   static const Kernels kernels{"avx512",      avx2_quantize_q8a, avx2_quantize_q8k,  dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
                                avx2_dot_f16_group, avx2_axpy_f16_group, avx2_dot_i8_group, avx2_axpy_i8_group};
-  const bool supported = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && avx2_kernels() != nullptr;
+  const CpuFeatures& cpu = cpu_features();
+  const bool supported = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && avx2_kernels() != nullptr;
   return supported ? &kernels : nullptr;
 }
 

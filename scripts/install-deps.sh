@@ -11,6 +11,8 @@ packages=(
 )
 # --neon: also the AArch64 cross compiler and qemu-user for the NEON kernel tests.
 [ "${1:-}" = "--neon" ] && packages+=(g++-aarch64-linux-gnu qemu-user)
+# --fuzz: clang and its sanitizer / libFuzzer runtimes for scripts/fuzz.sh.
+[ "${1:-}" = "--fuzz" ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

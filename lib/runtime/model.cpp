@@ -7,6 +7,7 @@
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
 #include "util/checked_math.h"
+#include "util/memory.h"
 
 namespace smoe {
 
@@ -95,6 +96,10 @@ std::vector<int32_t> Model::tokenize_chat(const std::vector<ChatMessage>& messag
 std::unique_ptr<Session> Model::create_session() const {
   const std::shared_ptr<const Model> self = self_.lock();
   const Hyperparameters& hp = impl_->info.hyperparameters;
+  // Checked before allocating: a context too large for this machine is an error, not an OOM kill.
+  require_memory(impl_->info.kv_cache_bytes, available_memory_bytes(), impl_->info.path,
+                 "the KV cache for a context of " + std::to_string(impl_->info.context_size) + " tokens",
+                 "use a smaller context (-c) or --kv q8");
   try {
     auto impl = std::unique_ptr<Session::Impl>(new Session::Impl{
         self,

@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
@@ -17,6 +18,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // its cores busy: run on the calling thread alone rather than nesting another team under each
 // host thread (threads x threads oversubscription when the host enables nesting).
 int compute_threads(int configured) { return omp_in_parallel() ? 1 : configured; }
+
+// Sampling options outside their ranges are errors, not silently clamped.
+void validate(const GenerateOptions& options, const std::string& where) {
+  const SamplerOptions& s = options.sampler;
+  auto fail = [&](const std::string& what) { throw Error(where, "invalid generation option: " + what); };
+  if (options.max_tokens < 0) fail("max_tokens " + std::to_string(options.max_tokens) + " is negative");
+  if (!(s.temperature >= 0.0f) || !std::isfinite(s.temperature)) fail("temperature must be a finite number >= 0");
+  if (s.top_k < 0) fail("top_k " + std::to_string(s.top_k) + " is negative (0 = off)");
+  if (!(s.top_p >= 0.0f && s.top_p <= 1.0f)) fail("top_p must be within [0, 1]");
+  if (!(s.min_p >= 0.0f && s.min_p <= 1.0f)) fail("min_p must be within [0, 1]");
+  if (!(s.repeat_penalty > 0.0f) || !std::isfinite(s.repeat_penalty)) fail("repeat_penalty must be a finite number > 0");
+  if (s.repeat_last_n < 0) fail("repeat_last_n is negative");
+}
 
 }  // namespace
 
@@ -64,6 +78,7 @@ std::span<const float> Session::eval_all(std::span<const int32_t> tokens) {
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& options,
                                  const TokenCallback& on_token) {
   GenerateResult result;
+  validate(options, impl_->model->info().path);
   if (!prompt.empty()) eval(prompt);
   if (impl_->tokens.empty()) throw Error(impl_->model->info().path, "generate needs a prompt or an earlier eval");
   if (impl_->logits.empty()) {

@@ -1,5 +1,6 @@
 // Saved sessions, prompt-cache snapshots and chat context shifting (issue #9).
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -9,6 +10,7 @@
 #include "smoe/session.h"
 #include "support/reference.h"
 #include "support/temp_dir.h"
+#include "util/memory.h"
 
 using namespace smoe;
 
@@ -158,4 +160,35 @@ TEST_CASE("fit_chat drops the oldest turns, keeping the system message and the l
   CHECK(fitted[1].content == messages[1 + dropped].content);  // the newest turns survive
   std::vector<ChatMessage> impossible = {{"system", "You are brief."}, {"user", "Hello"}};
   CHECK_THROWS_WITH(model->fit_chat(impossible, 3), Catch::Contains("the last message alone"));
+}
+
+TEST_CASE("generation options out of range and contexts beyond memory are clear errors", "[runtime][bad_input]") {
+  const auto model = load("q8");
+  auto session = model->create_session();
+  const std::vector<int32_t> ids = prompt(0);
+  auto refused = [&](auto change, const std::string& message) {
+    GenerateOptions options;
+    change(options);
+    INFO(message);
+    CHECK_THROWS_WITH(session->generate(ids, options, nullptr), Catch::Contains(message));
+    CHECK(session->position() == 0);  // checked before anything is evaluated
+  };
+  refused([](GenerateOptions& o) { o.max_tokens = -1; }, "max_tokens -1 is negative");
+  refused([](GenerateOptions& o) { o.sampler.temperature = -0.5f; }, "temperature");
+  refused([](GenerateOptions& o) { o.sampler.temperature = NAN; }, "temperature");
+  refused([](GenerateOptions& o) { o.sampler.top_k = -3; }, "top_k -3");
+  refused([](GenerateOptions& o) { o.sampler.top_p = 1.5f; }, "top_p");
+  refused([](GenerateOptions& o) { o.sampler.min_p = -0.1f; }, "min_p");
+  refused([](GenerateOptions& o) { o.sampler.repeat_penalty = 0.0f; }, "repeat_penalty");
+  refused([](GenerateOptions& o) { o.sampler.repeat_last_n = -1; }, "repeat_last_n");
+
+  CHECK_NOTHROW(require_memory(100, std::nullopt, "m.smoe", "the KV cache", "advice"));
+  CHECK_NOTHROW(require_memory(100, 100, "m.smoe", "the KV cache", "advice"));
+  CHECK_THROWS_WITH(require_memory(3ull << 30, 1ull << 30, "m.smoe", "the KV cache for a context of 32768 tokens",
+                                   "use a smaller context (-c) or --kv q8"),
+                    Catch::Contains("m.smoe") && Catch::Contains("3072.0 MiB") && Catch::Contains("1024.0 MiB") &&
+                        Catch::Contains("--kv q8"));
+  ModelOptions negative;
+  negative.threads = -2;
+  CHECK_THROWS_WITH(Model::load(test::tiny_container("q8"), negative), Catch::Contains("threads"));
 }
