@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--ctx-size", options.model.context_size, "context size in tokens (0 = min(model, 4096))");
   app.add_option("--kv", kv, "KV cache type: f16, f32, or q8 (about half of f16, for long contexts)")
       ->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
+  app.add_option("--gpu-mem", options.model.gpu_memory,
+                 "accelerator memory for the hottest experts, e.g. 8G (needs the backend plugin; 0 = CPU only)")
+      ->transform(CLI::AsSizeValue(false));
+  app.add_option("--backend", options.model.backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
   app.add_option("--temp", sampler.temperature, "temperature (0 = greedy)")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -111,6 +115,10 @@ int main(int argc, char** argv) {
                    info.path.c_str(), double(info.file_bytes) / (1 << 20), info.recipe.c_str(), info.context_size,
                    info.kv_type == KvType::f32 ? "f32" : info.kv_type == KvType::q8 ? "q8" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads,
                    info.kernels.c_str());
+      if (!info.backend.empty()) {
+        std::fprintf(stderr, "backend %s: %u experts (%.1f MiB) resident\n", info.backend.c_str(), info.offloaded_experts,
+                     double(info.offloaded_bytes) / (1 << 20));
+      }
     }
     if (!options.tokenize_text.empty()) return run_tokenize(*model, options.tokenize_text);
     if (!options.prompt.empty()) return run_once(*model, options);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace smoe {
 
@@ -16,6 +17,11 @@ struct ModelOptions {
   int threads = 0;          // compute threads; 0 = all cores (OpenMP's default)
   uint32_t context_size = 0;  // tokens per session; 0 = min(model maximum, 4096)
   KvType kv_type = KvType::f16;  // KV cache element type
+  // Bytes of accelerator memory for the hottest experts (0 = CPU only). Needs the backend
+  // plugin libsmoe-<backend>.so; without it (or without a device) the model runs on the CPU
+  // after one warning.
+  uint64_t gpu_memory = 0;
+  std::string backend = "cuda";
 };
 
 struct SamplerOptions {

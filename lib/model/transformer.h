@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "backend/expert_offload.h"
 #include "format/container.h"
 #include "model/model_weights.h"
 #include "ops/rope.h"
@@ -39,6 +40,8 @@ class Transformer {
                int threads);
 
   void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
+  // Experts resident on an accelerator run there (nullptr: all on the CPU).
+  void set_expert_offload(backend::ExpertOffload* offload) { offload_ = offload; }
 
  private:
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
@@ -51,6 +54,7 @@ class Transformer {
   const ModelWeights& weights_;
   ops::RopeTable rope_;
   ActivationObserver activation_observer_;
+  backend::ExpertOffload* offload_ = nullptr;
   // Scratch, sized for the current batch.
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;

@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "quant/kernels.h"
 #include "runtime/model_impl.h"
@@ -26,7 +27,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
 
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate("")});
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(""), nullptr});
   impl->weights = model::ModelWeights::bind(impl->container);
   const std::span<const std::byte> tokenizer_bytes = impl->container.tokenizer_model();
   impl->tokenizer = std::make_unique<Tokenizer>(
@@ -47,6 +48,19 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_cache_bytes =
       kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
   info.kernels = std::string(quant::active_kernels().isa);
+  if (options.gpu_memory > 0) {
+    std::string why;
+    std::unique_ptr<backend::Plugin> plugin = backend::Plugin::load(options.backend, why);
+    if (!plugin) {
+      std::fprintf(stderr, "smoe: no %s backend (%s); running on the CPU\n", options.backend.c_str(), why.c_str());
+    } else {
+      impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
+                                                               impl->weights, options.gpu_memory);
+      info.backend = impl->offload->description();
+      info.offloaded_experts = impl->offload->resident_experts();
+      info.offloaded_bytes = impl->offload->resident_bytes();
+    }
+  }
 
   auto model = std::shared_ptr<Model>(new Model(std::move(impl)));
   model->self_ = model;
@@ -108,6 +122,7 @@ std::unique_ptr<Session> Model::create_session() const {
         model::Transformer(hp, impl_->weights),
         {}, {}, {}, {}, false, 0, {}});
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
+    impl->transformer.set_expert_offload(impl_->offload.get());
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   } catch (const std::bad_alloc&) {
     throw Error(impl_->info.path, "not enough memory for a KV cache of " + std::to_string(impl_->info.kv_cache_bytes) +

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "backend/expert_offload.h"
 #include "format/container.h"
 #include "model/model_weights.h"
 #include "model/transformer.h"
@@ -20,6 +21,7 @@ struct Model::Impl {
   ModelInfo info;
   std::unique_ptr<Tokenizer> tokenizer;
   ChatTemplate chat_template;
+  std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
 };
 
 struct Session::Impl {

@@ -1,0 +1,152 @@
+// Expert placement on a backend and dispatch of resident experts.
+#include "backend/expert_offload.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+namespace smoe::backend {
+namespace {
+
+constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
+
+smoe_backend_tensor describe(const format::TensorView& view) {
+  return {static_cast<uint32_t>(view.type), view.shape[0], view.shape[1], view.data, view.bytes};
+}
+
+}  // namespace
+
+ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
+                             uint64_t budget_bytes)
+    : plugin_(std::move(plugin)), hp_(hp), weights_(weights) {
+  const size_t count = size_t{hp.num_hidden_layers} * hp.num_local_experts;
+  handles_.assign(count, 0);
+  scores_.assign(count, 0.0);
+  bytes_.resize(count);
+  for (uint32_t layer = 0; layer < hp.num_hidden_layers; ++layer) {
+    for (uint32_t e = 0; e < hp.num_local_experts; ++e) {
+      const model::ExpertWeights& expert = weights.layers[layer].experts[e];
+      bytes_[size_t{layer} * hp.num_local_experts + e] = expert.w1->bytes + expert.w3->bytes + expert.w2->bytes;
+    }
+  }
+  budget_ = std::min(budget_bytes, plugin_->api().memory_bytes(plugin_->api().state));
+  // Before statistics exist: the same number of experts in every layer, lowest indices first.
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return a % hp.num_local_experts < b % hp.num_local_experts; });
+  std::string error;
+  for (size_t index : order) {
+    if (used_ + bytes_[index] > budget_) continue;
+    if (!upload(index, error)) break;
+  }
+}
+
+ExpertOffload::~ExpertOffload() {
+  for (size_t i = 0; i < handles_.size(); ++i) release(i);
+}
+
+bool ExpertOffload::upload(size_t index, std::string& error) {
+  const model::ExpertWeights& expert = weights_.layers[index / hp_.num_local_experts].experts[index % hp_.num_local_experts];
+  const smoe_backend_tensor w1 = describe(*expert.w1), w3 = describe(*expert.w3), w2 = describe(*expert.w2);
+  char message[512] = "";
+  smoe_backend& api = plugin_->api();
+  const uint64_t handle = api.upload_expert(api.state, &w1, &w3, &w2, message, sizeof(message));
+  if (handle == 0) {
+    error = message;
+    return false;
+  }
+  handles_[index] = handle;
+  used_ += bytes_[index];
+  return true;
+}
+
+void ExpertOffload::release(size_t index) {
+  if (handles_[index] == 0) return;
+  plugin_->api().release(plugin_->api().state, handles_[index]);
+  handles_[index] = 0;
+  used_ -= bytes_[index];
+}
+
+bool ExpertOffload::forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out) {
+  const std::lock_guard lock(mutex_);
+  const size_t index = size_t{layer} * hp_.num_local_experts + expert;
+  if (failed_ || handles_[index] == 0) {
+    ++misses_;
+    return false;
+  }
+  char message[512] = "";
+  smoe_backend& api = plugin_->api();
+  if (api.expert_forward(api.state, handles_[index], x, n, out, message, sizeof(message)) != 0) {
+    // A device that fails mid-run is not trusted again: every expert goes back to the CPU
+    // (this one included: the caller computes it), with one warning.
+    std::fprintf(stderr, "smoe: the %s backend failed (%s); all experts run on the CPU from now on\n", api.name, message);
+    for (size_t i = 0; i < handles_.size(); ++i) release(i);
+    failed_ = true;
+    ++misses_;
+    return false;
+  }
+  ++hits_;
+  return true;
+}
+
+void ExpertOffload::record(std::span<const uint64_t> selections) {
+  const std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < scores_.size() && i < selections.size(); ++i) scores_[i] = scores_[i] * kDecay + double(selections[i]);
+}
+
+void ExpertOffload::replace() {
+  const std::lock_guard lock(mutex_);
+  if (failed_) return;
+  std::vector<size_t> order(scores_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores_[a] > scores_[b]; });
+  // The hottest set that fits; a resident expert is only evicted for a clearly hotter one
+  // (hysteresis of 10%), so equal scores do not make experts move back and forth.
+  std::vector<bool> wanted(order.size(), false);
+  uint64_t planned = 0;
+  for (size_t index : order) {
+    if (planned + bytes_[index] > budget_ || scores_[index] <= 0) continue;
+    wanted[index] = true;
+    planned += bytes_[index];
+  }
+  double coldest_wanted = 1e300;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (wanted[i]) coldest_wanted = std::min(coldest_wanted, scores_[i]);
+  }
+  for (size_t i = 0; i < handles_.size(); ++i) {
+    if (handles_[i] != 0 && !wanted[i] && scores_[i] * 1.1 < coldest_wanted) release(i);
+  }
+  std::string error;
+  for (size_t index : order) {
+    if (!wanted[index] || handles_[index] != 0) continue;
+    if (used_ + bytes_[index] > budget_) continue;
+    if (!upload(index, error)) break;
+  }
+}
+
+uint32_t ExpertOffload::resident_experts() const {
+  const std::lock_guard lock(mutex_);
+  return static_cast<uint32_t>(std::count_if(handles_.begin(), handles_.end(), [](uint64_t h) { return h != 0; }));
+}
+
+uint64_t ExpertOffload::resident_bytes() const {
+  const std::lock_guard lock(mutex_);
+  return used_;
+}
+
+std::string ExpertOffload::description() const {
+  return std::string(plugin_->api().name) + " (" + plugin_->api().device + ")";
+}
+
+uint64_t ExpertOffload::hits() const {
+  const std::lock_guard lock(mutex_);
+  return hits_;
+}
+
+uint64_t ExpertOffload::misses() const {
+  const std::lock_guard lock(mutex_);
+  return misses_;
+}
+
+}  // namespace smoe::backend

@@ -1,0 +1,63 @@
+// Hybrid CPU/device execution of experts: the hottest experts live on a backend (the CUDA
+// plugin) within a byte budget; the rest run on the CPU.
+//
+// Hotness is the router's selection count with exponential decay (LFU with decay), updated
+// after every evaluated batch. Between batches, when the hottest set no longer matches what
+// is resident, cold residents are released and hot experts uploaded (each as the one
+// page-aligned range of its w1, w3, w2): re-placement happens between steps, never inside one.
+// Shared by all sessions of a model; the backend is called under a mutex.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/plugin.h"
+#include "model/model_weights.h"
+#include "smoe/hyperparameters.h"
+
+namespace smoe::backend {
+
+class ExpertOffload {
+ public:
+  // Places experts (in layer order, expert order) until `budget_bytes` is used, as a first
+  // placement before any statistics exist.
+  ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
+                uint64_t budget_bytes);
+  ~ExpertOffload();
+
+  // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).
+  // Returns false when it is not (or the device failed: that expert then stays on the CPU).
+  bool forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out);
+  // Adds a batch's selections (layers * experts counts) to the decayed statistics.
+  void record(std::span<const uint64_t> selections);
+  // Re-places experts by the statistics if the hottest set changed (between batches).
+  void replace();
+
+  uint32_t resident_experts() const;
+  uint64_t resident_bytes() const;
+  uint64_t budget_bytes() const { return budget_; }
+  std::string description() const;
+  uint64_t hits() const;    // expert runs served by the device
+  uint64_t misses() const;  // expert runs left to the CPU
+
+ private:
+  bool upload(size_t index, std::string& error);
+  void release(size_t index);
+
+  std::unique_ptr<Plugin> plugin_;
+  const Hyperparameters& hp_;
+  const model::ModelWeights& weights_;
+  uint64_t budget_;
+  mutable std::mutex mutex_;
+  std::vector<uint64_t> handles_;     // per (layer * experts + expert); 0 = on the CPU
+  std::vector<uint64_t> bytes_;       // each expert's weight bytes
+  std::vector<double> scores_;        // decayed selection counts
+  uint64_t used_ = 0, hits_ = 0, misses_ = 0;
+  bool failed_ = false;  // the backend failed once: everything stays on the CPU
+};
+
+}  // namespace smoe::backend

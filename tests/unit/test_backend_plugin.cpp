@@ -1,0 +1,76 @@
+// The backend plugin path without a GPU, through the reference plugin (tests/plugin): loading
+// with an ABI check, the CPU fallback, placement within a budget by routing statistics, and
+// results that match the CPU's.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+
+#include "smoe/model.h"
+#include "smoe/session.h"
+#include "support/reference.h"
+
+using namespace smoe;
+
+namespace {
+
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  const char* name_;
+};
+
+std::shared_ptr<const Model> load(const std::string& backend, uint64_t gpu_memory) {
+  ModelOptions options;
+  options.context_size = 256;
+  options.threads = 1;
+  options.kv_type = KvType::f32;
+  options.backend = backend;
+  options.gpu_memory = gpu_memory;
+  return Model::load(test::tiny_container("f32"), options);
+}
+
+float worst_difference(const Model& a, const Model& b) {
+  float worst = 0;
+  for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
+    const std::vector<int32_t> ids = prompt["ids"].get<std::vector<int32_t>>();
+    auto first = a.create_session(), second = b.create_session();
+    const std::span<const float> left = first->eval_all(ids), right = second->eval_all(ids);
+    for (size_t i = 0; i < right.size(); ++i) worst = std::max(worst, std::fabs(left[i] - right[i]));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("experts on a backend plugin give the CPU's results within a budget", "[backend][plugin]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const auto cpu = load("reference", 0);
+  CHECK(cpu->info().backend.empty());
+  // A budget of about a third of the experts.
+  const uint64_t expert_bytes = 3 * 128 * 256 * 4;
+  const auto hybrid = load("reference", expert_bytes * 10);
+  CHECK(hybrid->info().backend.find("reference") != std::string::npos);
+  CHECK(hybrid->info().offloaded_experts == 10);
+  CHECK(hybrid->info().offloaded_bytes <= expert_bytes * 10);
+  CHECK(worst_difference(*cpu, *hybrid) <= 1e-3f);
+  GenerateOptions greedy;
+  greedy.max_tokens = 16;
+  greedy.sampler.temperature = 0;
+  const std::vector<int32_t> ids = test::tiny_reference().json["prompts"][0]["ids"].get<std::vector<int32_t>>();
+  CHECK(hybrid->create_session()->generate(ids, greedy, nullptr).tokens ==
+        cpu->create_session()->generate(ids, greedy, nullptr).tokens);
+}
+
+TEST_CASE("a missing plugin, another ABI version or a failing device fall back to the CPU", "[backend][plugin]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const auto cpu = load("reference", 0);
+  CHECK(load("no-such-backend", 1 << 30)->info().backend.empty());
+  {
+    const ScopedEnv abi("SMOE_REFERENCE_ABI", "99");
+    CHECK(load("reference", 1 << 30)->info().backend.empty());
+  }
+  const ScopedEnv fail("SMOE_REFERENCE_FAIL", "1");
+  const auto failing = load("reference", 1 << 30);
+  CHECK_FALSE(failing->info().backend.empty());
+  CHECK(worst_difference(*cpu, *failing) <= 1e-3f);  // every expert went back to the CPU, no hang
+}
