@@ -74,3 +74,24 @@ TEST_CASE("a missing plugin, another ABI version or a failing device fall back t
   CHECK_FALSE(failing->info().backend.empty());
   CHECK(worst_difference(*cpu, *failing) <= 1e-3f);  // every expert went back to the CPU, no hang
 }
+
+TEST_CASE("the CUDA plugin's experts match the CPU (skipped without a GPU)", "[backend][cuda]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_CUDA_PLUGIN_DIR);
+  for (const char* type : {"f32", "q8", "q4"}) {
+    ModelOptions options;
+    options.context_size = 256;
+    options.threads = 1;
+    options.kv_type = KvType::f32;
+    const auto cpu = Model::load(test::tiny_container(type), options);
+    options.gpu_memory = uint64_t{1} << 30;
+    const auto gpu = Model::load(test::tiny_container(type), options);
+    if (gpu->info().backend.empty()) {
+      WARN("no usable CUDA device or plugin: the CUDA plugin test is skipped");
+      return;
+    }
+    INFO(type << " on " << gpu->info().backend);
+    CHECK(gpu->info().offloaded_experts == cpu->info().hyperparameters.num_hidden_layers * cpu->info().hyperparameters.num_local_experts);
+    // f32 sums in another order; for q8/q4 the CPU multiplies 8-bit activations.
+    CHECK(worst_difference(*cpu, *gpu) <= (std::string(type) == "f32" ? 1e-3f : 0.1f));
+  }
+}
