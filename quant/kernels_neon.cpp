@@ -1,8 +1,6 @@
-// AArch64 NEON kernels (baseline Armv8-A; the integer dot products use SDOT where the CPU has
-// the dot-product extension, from kernels_neon_dotprod.cpp). Each integer dot product sums the
-// same integers as its scalar reference and applies the block scales in the same order, so
-// results match the references exactly. q6k, q3k and the activation quantizers use the
-// references (they are not on the default recipe's hot path).
+// AArch64 NEON kernel tables (baseline Armv8-A, and with SDOT where the CPU has the
+// dot-product extension; the shared loops are in kernels_neon.h). q6k, q3k and the activation
+// quantizers use the scalar references (they are not on the default recipe's hot path).
 #include <arm_neon.h>
 #include <sys/auxv.h>
 
@@ -18,58 +16,13 @@
 namespace smoe::quant {
 namespace {
 
-// sum of 32 products of signed bytes (baseline NEON: widening multiply, pairwise add).
-inline int32_t dot32_s8(int8x16_t w0, int8x16_t w1, int8x16_t a0, int8x16_t a1) {
+// Sum of 32 products of signed bytes (baseline NEON: widening multiply, pairwise add).
+int32_t dot32_s8(int8x16_t w0, int8x16_t w1, int8x16_t a0, int8x16_t a1) {
   int16x8_t p0 = vmull_s8(vget_low_s8(w0), vget_low_s8(a0));
   p0 = vmlal_s8(p0, vget_high_s8(w0), vget_high_s8(a0));
   int16x8_t p1 = vmull_s8(vget_low_s8(w1), vget_low_s8(a1));
   p1 = vmlal_s8(p1, vget_high_s8(w1), vget_high_s8(a1));
   return vaddvq_s32(vpadalq_s16(vpaddlq_s16(p0), p1));
-}
-
-float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
-  float total = 0.0f;
-  for (size_t b = 0; b < n / 32; ++b) {
-    const int32_t dot = dot32_s8(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), vld1q_s8(a[b].qs), vld1q_s8(a[b].qs + 16));
-    total += f16_to_f32(w[b].d) * a[b].d * float(dot);
-  }
-  return total;
-}
-
-float dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  const uint8x16_t low_nibbles = vdupq_n_u8(0x0f);
-  float total = 0.0f;
-  for (size_t b = 0; b < n / 32; ++b) {
-    const uint8x16_t packed = vld1q_u8(w[b].qs);
-    const int8x16_t first = vreinterpretq_s8_u8(vandq_u8(packed, low_nibbles));  // weights 0..15
-    const int8x16_t second = vreinterpretq_s8_u8(vshrq_n_u8(packed, 4));         // weights 16..31
-    const int32_t dot = dot32_s8(first, second, vld1q_s8(a[b].qs), vld1q_s8(a[b].qs + 16));
-    total += a[b].d * (f16_to_f32(w[b].d) * float(dot) + f16_to_f32(w[b].m) * float(a[b].sum));
-  }
-  return total;
-}
-
-float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  const uint8x16_t low_nibbles = vdupq_n_u8(0x0f);
-  float total = 0.0f;
-  for (size_t b = 0; b < n / 256; ++b) {
-    uint8_t unpacked[16];  // 8 scales, 8 minimums
-    q4k_unpack_scales(w[b].scales, unpacked);
-    int32_t scaled_dot = 0, scaled_minimum = 0;
-    for (size_t chunk = 0; chunk < 4; ++chunk) {
-      const uint8x16_t packed0 = vld1q_u8(w[b].qs + 32 * chunk), packed1 = vld1q_u8(w[b].qs + 32 * chunk + 16);
-      const int8_t* activations = a[b].qs + 64 * chunk;
-      const int32_t low = dot32_s8(vreinterpretq_s8_u8(vandq_u8(packed0, low_nibbles)),
-                                   vreinterpretq_s8_u8(vandq_u8(packed1, low_nibbles)), vld1q_s8(activations),
-                                   vld1q_s8(activations + 16));
-      const int32_t high = dot32_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed0, 4)), vreinterpretq_s8_u8(vshrq_n_u8(packed1, 4)),
-                                    vld1q_s8(activations + 32), vld1q_s8(activations + 48));
-      scaled_dot += int32_t(unpacked[2 * chunk]) * low + int32_t(unpacked[2 * chunk + 1]) * high;
-    }
-    for (size_t j = 0; j < 8; ++j) scaled_minimum += int32_t(unpacked[8 + j]) * a[b].sums[j];
-    total += a[b].d * (f16_to_f32(w[b].d) * float(scaled_dot) - f16_to_f32(w[b].dmin) * float(scaled_minimum));
-  }
-  return total;
 }
 
 void dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
@@ -103,8 +56,8 @@ void axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t gr
 }  // namespace
 
 const Kernels* neon_kernels() {
-  static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, dot_q8,
-                                dot_q4,          dot_q4k,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
+  static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dot_q8<dot32_s8>,
+                                neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                 dot_f16_group,   axpy_f16_group,       dot_i8_group_ref,     axpy_i8_group_ref};
   return &kernels;
 }
