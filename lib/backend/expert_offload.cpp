@@ -130,6 +130,11 @@ uint32_t ExpertOffload::resident_experts() const {
   return static_cast<uint32_t>(std::count_if(handles_.begin(), handles_.end(), [](uint64_t h) { return h != 0; }));
 }
 
+bool ExpertOffload::resident(uint32_t layer, uint32_t expert) const {
+  const std::lock_guard lock(mutex_);
+  return handles_[size_t{layer} * hp_.num_local_experts + expert] != 0;
+}
+
 uint64_t ExpertOffload::resident_bytes() const {
   const std::lock_guard lock(mutex_);
   return used_;

@@ -38,6 +38,7 @@ class ExpertOffload {
   void replace();
 
   uint32_t resident_experts() const;
+  bool resident(uint32_t layer, uint32_t expert) const;
   uint64_t resident_bytes() const;
   uint64_t budget_bytes() const { return budget_; }
   std::string description() const;

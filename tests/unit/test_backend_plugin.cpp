@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "runtime/model_impl.h"
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
@@ -94,4 +95,24 @@ TEST_CASE("the CUDA plugin's experts match the CPU (skipped without a GPU)", "[b
     // f32 sums in another order; for q8/q4 the CPU multiplies 8-bit activations.
     CHECK(worst_difference(*cpu, *gpu) <= (std::string(type) == "f32" ? 1e-3f : 0.1f));
   }
+}
+
+TEST_CASE("placement follows the router: the most chosen experts end up on the device", "[backend][plugin]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const uint64_t expert_bytes = 3 * 128 * 256 * 4;
+  const auto model = load("reference", expert_bytes * 8);  // 8 of the 32 experts
+  const backend::ExpertOffload& offload = *model->impl().offload;
+  auto session = model->create_session();
+  for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
+    session->reset();
+    session->eval(prompt["ids"].get<std::vector<int32_t>>());
+  }
+  const std::vector<uint64_t>& counts = session->stats().expert_counts;
+  const uint32_t experts = model->info().hyperparameters.num_local_experts;
+  const size_t hottest = size_t(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  const size_t coldest = size_t(std::min_element(counts.begin(), counts.end()) - counts.begin());
+  CHECK(offload.resident_experts() == 8);
+  CHECK(offload.resident(uint32_t(hottest / experts), uint32_t(hottest % experts)));
+  CHECK_FALSE(offload.resident(uint32_t(coldest / experts), uint32_t(coldest % experts)));
+  CHECK(offload.hits() > 0);
 }
