@@ -40,7 +40,6 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> scores(group * (last_position + 1));  // (group, span)
-    std::vector<float> per_head(group);
 #pragma omp for collapse(2) schedule(static)
     for (size_t t = 0; t < n; ++t) {
       for (size_t g = 0; g < kv_heads; ++g) {
@@ -49,16 +48,15 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
         const size_t span = position - start + 1;
         const auto kv_offset = static_cast<uint32_t>(g * head_dim);
         const float* queries = &q_[t * q_width + g * group * head_dim];  // (group, head_dim)
-        for (uint32_t p = start; p <= position; ++p) {
-          cache.key_dot_group(layer, p, kv_offset, queries, static_cast<uint32_t>(group), width, per_head.data());
-          for (size_t j = 0; j < group; ++j) scores[j * span + (p - start)] = per_head[j] * scale;
+        cache.key_scores(layer, start, static_cast<uint32_t>(span), kv_offset, queries, static_cast<uint32_t>(group), width,
+                         scores.data(), span);
+        for (size_t j = 0; j < group; ++j) {
+          for (size_t p = 0; p < span; ++p) scores[j * span + p] *= scale;
+          ops::softmax(&scores[j * span], span);
         }
-        for (size_t j = 0; j < group; ++j) ops::softmax(&scores[j * span], span);
         float* out = &attention_out_[t * q_width + g * group * head_dim];  // (group, head_dim)
-        for (uint32_t p = start; p <= position; ++p) {
-          for (size_t j = 0; j < group; ++j) per_head[j] = scores[j * span + (p - start)];
-          cache.add_value_group(layer, p, kv_offset, per_head.data(), static_cast<uint32_t>(group), width, out);
-        }
+        cache.add_values(layer, start, static_cast<uint32_t>(span), kv_offset, scores.data(), span,
+                         static_cast<uint32_t>(group), width, out);
       }
     }
   }

@@ -155,6 +155,57 @@ void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset
   }
 }
 
+void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
+                         uint32_t n, float* scores, size_t stride) const {
+  float per_head[64];
+  if (type_ != KvType::f16 || group > 64) {  // the general path, one position at a time
+    std::vector<float> values(group);
+    for (uint32_t p = 0; p < count; ++p) {
+      key_dot_group(layer, first + p, offset, q, group, n, values.data());
+      for (uint32_t j = 0; j < group; ++j) scores[j * stride + p] = values[j];
+    }
+    return;
+  }
+  // f16, the default: walk the rows directly, prefetching ahead, with one kernel lookup.
+  const auto dot = quant::active_kernels().dot_f16_group;
+  const uint16_t* row = &keys_f16_[index(layer, first) + offset];
+  const uint32_t ahead = std::min(kPrefetchPositions, count);
+  for (uint32_t p = 0; p < count; ++p, row += kv_width_) {
+    if (p + ahead < count) {
+      for (size_t byte = 0; byte < n * sizeof(uint16_t); byte += 64) {
+        __builtin_prefetch(reinterpret_cast<const char*>(row + size_t{ahead} * kv_width_) + byte, 0, 3);
+      }
+    }
+    dot(row, q, group, n, per_head);
+    for (uint32_t j = 0; j < group; ++j) scores[j * stride + p] = per_head[j];
+  }
+}
+
+void KvCache::add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* weights,
+                         size_t stride, uint32_t group, uint32_t n, float* out) const {
+  float per_head[64];
+  if (type_ != KvType::f16 || group > 64) {
+    std::vector<float> values(group);
+    for (uint32_t p = 0; p < count; ++p) {
+      for (uint32_t j = 0; j < group; ++j) values[j] = weights[j * stride + p];
+      add_value_group(layer, first + p, offset, values.data(), group, n, out);
+    }
+    return;
+  }
+  const auto axpy = quant::active_kernels().axpy_f16_group;
+  const uint16_t* row = &values_f16_[index(layer, first) + offset];
+  const uint32_t ahead = std::min(kPrefetchPositions, count);
+  for (uint32_t p = 0; p < count; ++p, row += kv_width_) {
+    if (p + ahead < count) {
+      for (size_t byte = 0; byte < n * sizeof(uint16_t); byte += 64) {
+        __builtin_prefetch(reinterpret_cast<const char*>(row + size_t{ahead} * kv_width_) + byte, 0, 3);
+      }
+    }
+    for (uint32_t j = 0; j < group; ++j) per_head[j] = weights[j * stride + p];
+    axpy(per_head, row, out, group, n);
+  }
+}
+
 template <class Visit>
 void KvCache::for_each_piece(uint32_t count, Visit visit) const {
   auto rows = [&](const auto& data, uint32_t width) {

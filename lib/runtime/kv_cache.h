@@ -41,6 +41,13 @@ class KvCache {
   // and value rows once: out[j] = key[layer][position][offset : offset + n] . q[j * n : (j + 1) * n]
   void key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group, uint32_t n,
                      float* out) const;
+  // The same over positions [first, first + count) in one call (the attention loop's form):
+  // scores[j * stride + p - first] = key[p] . q[j], and
+  // out[j * n + i] += sum_p weights[j * stride + p - first] * value[p][offset + i].
+  void key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
+                  uint32_t n, float* scores, size_t stride) const;
+  void add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* weights, size_t stride,
+                  uint32_t group, uint32_t n, float* out) const;
   // out[j * n + i] += weights[j] * value[layer][position][offset + i] for j < group, i < n
   void add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
                        uint32_t n, float* out) const;
