@@ -1,9 +1,11 @@
 // Grouped-query causal self-attention with RoPE and a KV cache (Vaswani et al. 2017;
 // Ainslie et al. 2023 for GQA): query head h reads KV head h / (heads / kv_heads).
+#include <algorithm>
 #include <cmath>
 
 #include "model/transformer.h"
 #include "ops/elementwise.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 
 namespace smoe::model {
@@ -13,7 +15,6 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   const size_t dim = hp_.hidden_size, head_dim = hp_.head_dim;
   const size_t heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
   const size_t q_width = heads * head_dim, kv_width = kv_heads * head_dim;
-  const size_t group = heads / kv_heads;
 
   for (size_t t = 0; t < n; ++t) {
     ops::rms_norm(&x_[t * dim], w.attn_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[t * dim]);
@@ -31,9 +32,24 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
     cache.store(layer, position, &k_[t * kv_width], &v_[t * kv_width]);
   }
 
-  // softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
-  // KV head, for the `group` query heads that share it (each K/V row is read once for all).
   attention_out_.assign(n * q_width, 0.0f);
+  if (n >= kBatchedAttentionTokens) {
+    batched_attention(layer, n, first_position, cache, threads);
+  } else {
+    decode_attention(layer, n, first_position, cache, threads);
+  }
+
+  projected_.resize(n * dim);
+  linear(*w.wo, attention_out_.data(), n, projected_.data(), threads);
+  for (size_t i = 0; i < n * dim; ++i) x_[i] += projected_[i];
+}
+
+// softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
+// KV head, for the `group` query heads that share it (each K/V row is read once for all).
+void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache,
+                                   int threads) {
+  const size_t head_dim = hp_.head_dim, heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
+  const size_t q_width = heads * head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
   const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
   const auto width = static_cast<uint32_t>(head_dim);
@@ -60,10 +76,57 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
       }
     }
   }
+}
 
-  projected_.resize(n * dim);
-  linear(*w.wo, attention_out_.data(), n, projected_.data(), threads);
-  for (size_t i = 0; i < n * dim; ++i) x_[i] += projected_[i];
+// Prompt batches: per KV head, the keys and values of every position the batch can see are
+// converted to f32 once, and S = Q K^T and O = softmax(S) V are two oneDNN sgemm calls for
+// all the batch's tokens and the query heads sharing that KV head, in blocks of query tokens
+// (bounding S's memory). Causality and the sliding window are a mask on S.
+void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache,
+                                    int threads) {
+  const size_t head_dim = hp_.head_dim, heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
+  const size_t q_width = heads * head_dim, group = heads / kv_heads;
+  const float scale = 1.0f / std::sqrt(float(head_dim));
+  const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
+  const uint32_t window = hp_.sliding_window;
+  const uint32_t first_visible = window && first_position >= window ? first_position - window + 1 : 0;
+  const size_t span = last_position - first_visible + 1;
+  std::vector<float> keys(span * head_dim), values(span * head_dim);
+  const size_t block = std::min<size_t>(n, kAttentionQueryBlock);
+  std::vector<float> queries(group * block * head_dim), scores(group * block * span), out(group * block * head_dim);
+  for (size_t g = 0; g < kv_heads; ++g) {
+    const auto offset = static_cast<uint32_t>(g * head_dim);
+    cache.read_keys(layer, first_visible, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim), keys.data());
+    cache.read_values(layer, first_visible, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim),
+                      values.data());
+    for (size_t t0 = 0; t0 < n; t0 += block) {
+      const size_t count = std::min(block, n - t0), rows = group * count;
+      // Q rows in order (query head j, token t): row j * count + t.
+      for (size_t j = 0; j < group; ++j) {
+        for (size_t t = 0; t < count; ++t) {
+          std::copy_n(&q_[(t0 + t) * q_width + (g * group + j) * head_dim], head_dim, &queries[(j * count + t) * head_dim]);
+        }
+      }
+      ops::sgemm_nt(queries.data(), keys.data(), rows, span, head_dim, scale, scores.data(), threads);
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (size_t r = 0; r < rows; ++r) {
+        const uint32_t position = first_position + static_cast<uint32_t>(t0 + r % count);
+        const uint32_t start = window && position >= window ? position - window + 1 : 0;
+        float* row = &scores[r * span];
+        // Visible: [start, position] relative to first_visible; the rest gets zero weight.
+        const size_t begin = start - first_visible, end = position - first_visible + 1;
+        ops::softmax(row + begin, end - begin);
+        std::fill(row, row + begin, 0.0f);
+        std::fill(row + end, row + span, 0.0f);
+      }
+      ops::sgemm_nn(scores.data(), values.data(), rows, head_dim, span, out.data(), threads);
+      for (size_t j = 0; j < group; ++j) {
+        for (size_t t = 0; t < count; ++t) {
+          std::copy_n(&out[(j * count + t) * head_dim], head_dim, &attention_out_[(t0 + t) * q_width + (g * group + j) * head_dim]);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace smoe::model

@@ -47,6 +47,11 @@ class Transformer {
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
   void linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads);
   void attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  // Per token and position (decoding, small batches) / as matrix products (prompt batches).
+  void decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  void batched_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  static constexpr size_t kBatchedAttentionTokens = 32;  // from this many tokens per batch
+  static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,
                           const RoutingObserver& observer, int threads);
 

@@ -17,4 +17,10 @@ inline constexpr size_t kGemmMinTokens = 32;
 // W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
 
+// Plain f32 matrix products through oneDNN's sgemm (row-major):
+//   C (m, n) = alpha A (m, k) B^T, B given as (n, k)      [sgemm_nt]
+//   C (m, n) = A (m, k) B, B given as (k, n)              [sgemm_nn]
+void sgemm_nt(const float* a, const float* b, size_t m, size_t n, size_t k, float alpha, float* c, int threads);
+void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, float* c, int threads);
+
 }  // namespace smoe::ops

@@ -95,6 +95,22 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
 
 }  // namespace
 
+void sgemm_nt(const float* a, const float* b, size_t m, size_t n, size_t k, float alpha, float* c, int threads) {
+  const ScopedOmpThreads scoped(threads);
+  const auto M = static_cast<dnnl_dim_t>(m), N = static_cast<dnnl_dim_t>(n), K = static_cast<dnnl_dim_t>(k);
+  if (dnnl_sgemm('N', 'T', M, N, K, alpha, a, K, b, K, 0.0f, c, N) != dnnl_success) {
+    throw Error("attention", "oneDNN sgemm failed");
+  }
+}
+
+void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, float* c, int threads) {
+  const ScopedOmpThreads scoped(threads);
+  const auto M = static_cast<dnnl_dim_t>(m), N = static_cast<dnnl_dim_t>(n), K = static_cast<dnnl_dim_t>(k);
+  if (dnnl_sgemm('N', 'N', M, N, K, 1.0f, a, K, b, N, 0.0f, c, N) != dnnl_success) {
+    throw Error("attention", "oneDNN sgemm failed");
+  }
+}
+
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const ScopedOmpThreads scoped(threads);
   try {

@@ -155,6 +155,48 @@ void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset
   }
 }
 
+namespace {
+
+template <class T>
+void read_rows(const std::vector<T>& data, size_t base, size_t stride, uint32_t count, uint32_t n, float* out) {
+  for (uint32_t p = 0; p < count; ++p) {
+    const T* row = &data[base + p * stride];
+    for (uint32_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<T, uint16_t>) {
+        out[size_t{p} * n + i] = quant::f16_to_f32(row[i]);
+      } else if constexpr (std::is_same_v<T, int8_t>) {
+        out[size_t{p} * n + i] = float(row[i]);
+      } else {
+        out[size_t{p} * n + i] = row[i];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void KvCache::read_keys(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const {
+  const size_t base = index(layer, first) + offset;
+  if (type_ == KvType::f32) return read_rows(keys_f32_, base, kv_width_, count, n, out);
+  if (type_ == KvType::f16) return read_rows(keys_f16_, base, kv_width_, count, n, out);
+  read_rows(keys_q8_, base, kv_width_, count, n, out);
+  for (uint32_t p = 0; p < count; ++p) {
+    const float scale = key_scales_[(base + size_t{p} * kv_width_) / slice_];
+    for (uint32_t i = 0; i < n; ++i) out[size_t{p} * n + i] *= scale;
+  }
+}
+
+void KvCache::read_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const {
+  const size_t base = index(layer, first) + offset;
+  if (type_ == KvType::f32) return read_rows(values_f32_, base, kv_width_, count, n, out);
+  if (type_ == KvType::f16) return read_rows(values_f16_, base, kv_width_, count, n, out);
+  read_rows(values_q8_, base, kv_width_, count, n, out);
+  for (uint32_t p = 0; p < count; ++p) {
+    const float scale = value_scales_[(base + size_t{p} * kv_width_) / slice_];
+    for (uint32_t i = 0; i < n; ++i) out[size_t{p} * n + i] *= scale;
+  }
+}
+
 void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
                          uint32_t n, float* scores, size_t stride) const {
   float per_head[64];

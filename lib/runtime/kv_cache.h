@@ -41,6 +41,11 @@ class KvCache {
   // and value rows once: out[j] = key[layer][position][offset : offset + n] . q[j * n : (j + 1) * n]
   void key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group, uint32_t n,
                      float* out) const;
+  // Keys or values of positions [first, first + count), columns [offset, offset + n), as f32
+  // rows (count, n): the batched prompt attention multiplies them with oneDNN.
+  void read_keys(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const;
+  void read_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const;
+
   // The same over positions [first, first + count) in one call (the attention loop's form):
   // scores[j * stride + p - first] = key[p] . q[j], and
   // out[j * n + i] += sum_p weights[j * stride + p - first] * value[p][offset + i].
