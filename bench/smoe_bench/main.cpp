@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object");
   std::string kv = "f16";
   uint64_t gpu_memory = 0;
+  bool no_mmap = false;
+  app.add_flag("--no-mmap", no_mmap, "read the model into memory (huge pages) instead of mapping it");
   app.add_option("--gpu-mem", gpu_memory, "accelerator memory for the hottest experts, e.g. 8G (0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
     options.gpu_memory = gpu_memory;
+    options.mmap = !no_mmap;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
     const auto model = Model::load(model_path, options);
     const format::Container container = format::Container::open(model_path);
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
         {"depth", depth},
         {"kv", kv},
         {"backend", info.backend},
+        {"mmap", !no_mmap},
         {"offloaded_experts", info.offloaded_experts},
         {"kv_cache_bytes", info.kv_cache_bytes},
         {"read_bandwidth_gb_s", bandwidth / 1e9},

@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
   app.add_option("--gpu-mem", options.model.gpu_memory,
                  "accelerator memory for the hottest experts, e.g. 8G (needs the backend plugin; 0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
+  bool no_mmap = false;
+  app.add_flag("--no-mmap", no_mmap, "read the model into memory (huge pages) instead of mapping it: faster decoding");
   app.add_option("--backend", options.model.backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
     sampler.temperature = 0;
     sampler.repeat_penalty = 1;
   }
+  options.model.mmap = !no_mmap;
   options.model.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
   try {
     const auto model = Model::load(options.model_path, options.model);

@@ -21,6 +21,10 @@ struct ModelOptions {
   // plugin libsmoe-<backend>.so; without it (or without a device) the model runs on the CPU
   // after one warning.
   uint64_t gpu_memory = 0;
+  // false: read the model into memory with huge pages instead of mapping it (llama.cpp's
+  // --no-mmap): ~10% faster decoding here, at the cost of reading the file at load and of
+  // not sharing its pages with other processes.
+  bool mmap = true;
   std::string backend = "cuda";
 };
 

@@ -29,9 +29,9 @@ void check_section(const std::string& path, const char* what, uint64_t offset, u
 
 }  // namespace
 
-Container Container::open(const std::string& path) {
+Container Container::open(const std::string& path, bool into_memory) {
   Container container;
-  container.file_ = MappedFile::open(path);
+  container.file_ = into_memory ? MappedFile::read_into_memory(path) : MappedFile::open(path);
   container.read_header();
   container.read_metadata();
   container.read_tensor_table();

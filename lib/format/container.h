@@ -40,7 +40,8 @@ struct ExpertRange {
 class Container {
  public:
   // Maps and validates `path`; throws smoe::Error naming the file and the problem.
-  static Container open(const std::string& path);
+  // `into_memory`: read the file into memory (MappedFile::read_into_memory) instead of mapping it.
+  static Container open(const std::string& path, bool into_memory = false);
 
   const std::string& path() const { return file_.path(); }
   uint64_t file_bytes() const { return file_.size(); }

@@ -17,7 +17,7 @@ Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
-  format::Container container = format::Container::open(path);
+  format::Container container = format::Container::open(path, !options.mmap);
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
   if (context > hp.max_position_embeddings) {

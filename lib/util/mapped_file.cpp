@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -43,10 +44,52 @@ MappedFile MappedFile::open(const std::string& path) {
   return file;
 }
 
+MappedFile MappedFile::read_into_memory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error(path, "not a regular file");
+  }
+  MappedFile file;
+  file.path_ = path;
+  file.size_ = static_cast<uint64_t>(info.st_size);
+  file.anonymous_ = true;
+  if (file.size_ == 0) {
+    ::close(fd);
+    return file;
+  }
+  void* memory = ::mmap(nullptr, file.size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    ::close(fd);
+    throw Error(path, "cannot allocate " + std::to_string(file.size_) + " bytes to read the file into memory");
+  }
+  ::madvise(memory, file.size_, MADV_HUGEPAGE);  // advisory
+  uint64_t done = 0;
+  while (done < file.size_) {
+    const ssize_t got = ::pread(fd, static_cast<char*>(memory) + done, std::min<uint64_t>(file.size_ - done, 1u << 30),
+                                static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const int saved = errno;
+      ::munmap(memory, file.size_);
+      ::close(fd);
+      throw Error(path, got == 0 ? "file shrank while reading" : std::string("read failed: ") + std::strerror(saved));
+    }
+    done += static_cast<uint64_t>(got);
+  }
+  ::close(fd);
+  ::mprotect(memory, file.size_, PROT_READ);
+  file.data_ = static_cast<const std::byte*>(memory);
+  return file;
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      anonymous_(std::exchange(other.anonymous_, false)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
@@ -54,6 +97,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     path_ = std::move(other.path_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    anonymous_ = std::exchange(other.anonymous_, false);
   }
   return *this;
 }
@@ -63,7 +107,7 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {
-  if (!data_ || offset >= size_) return;
+  if (!data_ || anonymous_ || offset >= size_) return;
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t begin = offset / page * page;
   const uint64_t end = std::min(size_, offset + std::min(length, size_ - offset));

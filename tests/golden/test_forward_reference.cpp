@@ -94,3 +94,18 @@ TEST_CASE("perplexity over the reference windows matches transformers", "[golden
   CHECK(double(q8_kv->info().kv_cache_bytes) ==
         Approx(double(load("f32", KvType::f16)->info().kv_cache_bytes) / 2 * (1 + 4 / head_dim)));
 }
+
+TEST_CASE("a model read into memory (--no-mmap) computes exactly what the mapped one does", "[golden][forward]") {
+  ModelOptions options;
+  options.kv_type = KvType::f32;
+  options.context_size = 512;
+  const auto mapped = Model::load(test::tiny_container("q4"), options);
+  options.mmap = false;
+  const auto in_memory = Model::load(test::tiny_container("q4"), options);
+  for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
+    const std::vector<int32_t> ids = ids_of(prompt["ids"]);
+    auto a = mapped->create_session(), b = in_memory->create_session();
+    const std::span<const float> left = a->eval_all(ids), right = b->eval_all(ids);
+    CHECK(std::equal(left.begin(), left.end(), right.begin(), right.end()));
+  }
+}
