@@ -141,6 +141,22 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size());
 
   format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
+  if (imatrix) {
+    // The calibration's routing counts, so an accelerator backend can place the hottest experts
+    // before the first token (ExpertOffload): one array of per-expert fractions per layer.
+    const Hyperparameters& hp = checkpoint->hyperparameters();
+    nlohmann::json profile = nlohmann::json::array();
+    for (uint32_t layer = 0; layer < hp.num_hidden_layers; ++layer) {
+      const auto found = imatrix->entries().find("routing." + std::to_string(layer));
+      if (found == imatrix->entries().end() || found->second.sum_squares.size() != hp.num_local_experts) break;
+      double total = 0;
+      for (double count : found->second.sum_squares) total += count;
+      nlohmann::json fractions = nlohmann::json::array();
+      for (double count : found->second.sum_squares) fractions.push_back(total > 0 ? count / total : 0.0);
+      profile.push_back(fractions);
+    }
+    if (profile.size() == hp.num_hidden_layers) metadata.recipe["routing_profile"] = profile;
+  }
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;

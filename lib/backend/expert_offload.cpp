@@ -17,7 +17,7 @@ smoe_backend_tensor describe(const format::TensorView& view) {
 }  // namespace
 
 ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
-                             uint64_t budget_bytes)
+                             uint64_t budget_bytes, const std::vector<double>& profile)
     : plugin_(std::move(plugin)), hp_(hp), weights_(weights) {
   const size_t count = size_t{hp.num_hidden_layers} * hp.num_local_experts;
   handles_.assign(count, 0);
@@ -30,11 +30,17 @@ ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparamete
     }
   }
   budget_ = std::min(budget_bytes, plugin_->api().memory_bytes(plugin_->api().state));
-  // Before statistics exist: the same number of experts in every layer, lowest indices first.
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return a % hp.num_local_experts < b % hp.num_local_experts; });
+  if (profile.size() == count) {
+    // The calibration profile seeds the statistics (as if it had been observed once).
+    scores_ = profile;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile[a] > profile[b]; });
+  } else {
+    // No statistics yet: the same number of experts in every layer, lowest indices first.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return a % hp.num_local_experts < b % hp.num_local_experts; });
+  }
   std::string error;
   for (size_t index : order) {
     if (used_ + bytes_[index] > budget_) continue;

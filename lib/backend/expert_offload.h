@@ -23,10 +23,11 @@ namespace smoe::backend {
 
 class ExpertOffload {
  public:
-  // Places experts (in layer order, expert order) until `budget_bytes` is used, as a first
-  // placement before any statistics exist.
+  // First placement until `budget_bytes` is used: hottest first by `profile` (layers * experts
+  // routing fractions from calibration, stored in the container by smoe-convert --imatrix), or,
+  // without one, the same number of experts in every layer.
   ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
-                uint64_t budget_bytes);
+                uint64_t budget_bytes, const std::vector<double>& profile = {});
   ~ExpertOffload();
 
   // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).

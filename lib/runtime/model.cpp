@@ -54,8 +54,16 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     if (!plugin) {
       std::fprintf(stderr, "smoe: no %s backend (%s); running on the CPU\n", options.backend.c_str(), why.c_str());
     } else {
+      std::vector<double> profile;  // calibration routing fractions, when the converter stored them
+      const nlohmann::json& recipe = impl->container.metadata().recipe;
+      if (const auto found = recipe.find("routing_profile"); found != recipe.end() && found->is_array()) {
+        for (const nlohmann::json& layer : *found) {
+          if (!layer.is_array()) break;
+          for (const nlohmann::json& fraction : layer) profile.push_back(fraction.is_number() ? fraction.get<double>() : 0.0);
+        }
+      }
       impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
-                                                               impl->weights, options.gpu_memory);
+                                                               impl->weights, options.gpu_memory, profile);
       info.backend = impl->offload->description();
       info.offloaded_experts = impl->offload->resident_experts();
       info.offloaded_bytes = impl->offload->resident_bytes();

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "convert/convert_checkpoint.h"
+#include "convert/importance_matrix.h"
 #include "runtime/model_impl.h"
+#include "support/temp_dir.h"
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
@@ -115,4 +118,33 @@ TEST_CASE("placement follows the router: the most chosen experts end up on the d
   CHECK(offload.resident(uint32_t(hottest / experts), uint32_t(hottest % experts)));
   CHECK_FALSE(offload.resident(uint32_t(coldest / experts), uint32_t(coldest % experts)));
   CHECK(offload.hits() > 0);
+}
+
+TEST_CASE("a calibration routing profile in the container places the hottest experts before the first token",
+          "[backend][plugin]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  // An importance matrix whose only content is routing counts: expert 5 is the hot one in every layer.
+  convert::ImportanceMatrix matrix;
+  for (uint32_t layer = 0; layer < 4; ++layer) {
+    for (uint32_t expert = 0; expert < 8; ++expert) {
+      for (int i = 0; i < (expert == 5 ? 100 : 1); ++i) matrix.add_count("routing." + std::to_string(layer), expert, 8);
+    }
+  }
+  test::TempDir dir;
+  matrix.save(dir.file("routing.imatrix"));
+  convert::ConvertOptions options;
+  options.input = test::tiny_model_dir();
+  options.output = dir.file("profiled.smoe");
+  options.recipe = convert::make_recipe("f32");
+  options.imatrix = dir.file("routing.imatrix");
+  options.hash_sources = false;
+  convert::convert_checkpoint(options);
+
+  ModelOptions model_options;
+  model_options.backend = "reference";
+  model_options.gpu_memory = 3 * 128 * 256 * 4 * 4;  // four experts
+  const auto model = Model::load(options.output, model_options);
+  const backend::ExpertOffload& offload = *model->impl().offload;
+  REQUIRE(offload.resident_experts() == 4);
+  for (uint32_t layer = 0; layer < 4; ++layer) CHECK(offload.resident(layer, 5));
 }
