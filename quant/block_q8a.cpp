@@ -10,7 +10,14 @@ namespace smoe::quant {
 
 namespace {
 
-// Symmetric 8-bit quantization of x (n,) with d = max|x| / 127: writes qs, returns d.
+int32_t sum_of(const int8_t* qs, size_t n) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += qs[i];
+  return sum;
+}
+
+}  // namespace
+
 float quantize_symmetric(const float* x, size_t n, int8_t* qs) {
   float absmax = 0.0f;
   for (size_t i = 0; i < n; ++i) absmax = std::max(absmax, std::fabs(x[i]));
@@ -19,14 +26,6 @@ float quantize_symmetric(const float* x, size_t n, int8_t* qs) {
   for (size_t i = 0; i < n; ++i) qs[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
   return d;
 }
-
-int32_t sum_of(const int8_t* qs, size_t n) {
-  int32_t sum = 0;
-  for (size_t i = 0; i < n; ++i) sum += qs[i];
-  return sum;
-}
-
-}  // namespace
 
 void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n) {
   for (size_t b = 0; b < n / BlockQ8A::kElements; ++b) {

@@ -32,6 +32,10 @@ struct BlockQ8K {
 };
 static_assert(sizeof(BlockQ8K) == 276);
 
+// Symmetric int8 of x (n,): d = max|x| / 127, qs = round(x / d); returns d. The activation
+// blocks below and the q8 KV cache's head slices use it.
+float quantize_symmetric(const float* x, size_t n, int8_t* qs);
+
 // x (n,) -> n / 32 blocks; d = max|x| / 127, qs = round(x / d).
 void quantize_row_q8a_ref(const float* x, BlockQ8A* out, size_t n);
 // x (n,) -> n / 256 blocks, likewise with one scale per 256.

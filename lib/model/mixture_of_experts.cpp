@@ -54,18 +54,14 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     gate_.resize(m * ffn);
     up_.resize(m * ffn);
     expert_out_.resize(m * dim);
-    if (offload_ && offload_->forward(static_cast<uint32_t>(layer), static_cast<uint32_t>(e), expert_in_.data(), m,
-                                      expert_out_.data())) {
-      for (size_t i = 0; i < m; ++i) {
-        float* x = &x_[group[i].first * dim];
-        for (size_t d = 0; d < dim; ++d) x[d] += group[i].second * expert_out_[i * dim + d];
-      }
-      continue;
+    // A resident expert runs on the accelerator; otherwise (or if the device fails) on the CPU.
+    if (!offload_ || !offload_->forward(static_cast<uint32_t>(layer), static_cast<uint32_t>(e), expert_in_.data(), m,
+                                        expert_out_.data())) {
+      linear(*w.experts[e].w1, expert_in_.data(), m, gate_.data(), threads);  // (m, ffn)
+      linear(*w.experts[e].w3, expert_in_.data(), m, up_.data(), threads);    // (m, ffn)
+      ops::silu_mul(gate_.data(), up_.data(), m * ffn);
+      linear(*w.experts[e].w2, gate_.data(), m, expert_out_.data(), threads);  // (m, dim)
     }
-    linear(*w.experts[e].w1, expert_in_.data(), m, gate_.data(), threads);  // (m, ffn)
-    linear(*w.experts[e].w3, expert_in_.data(), m, up_.data(), threads);    // (m, ffn)
-    ops::silu_mul(gate_.data(), up_.data(), m * ffn);
-    linear(*w.experts[e].w2, gate_.data(), m, expert_out_.data(), threads);  // (m, dim)
     for (size_t i = 0; i < m; ++i) {
       float* x = &x_[group[i].first * dim];
       for (size_t d = 0; d < dim; ++d) x[d] += group[i].second * expert_out_[i * dim + d];

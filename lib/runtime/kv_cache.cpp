@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "quant/block_q8a.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
 
@@ -68,25 +69,12 @@ void prefetch_slice(const std::vector<T>& data, size_t base, uint32_t n) {
 
 }  // namespace
 
-namespace {
-
-// x (n,) -> int8 with scale max|x| / 127 (round to nearest); returns the scale.
-float quantize_slice(const float* x, uint32_t n, int8_t* out) {
-  float peak = 0.0f;
-  for (uint32_t i = 0; i < n; ++i) peak = std::max(peak, std::fabs(x[i]));
-  const float scale = peak / 127.0f, inverse = peak > 0.0f ? 127.0f / peak : 0.0f;
-  for (uint32_t i = 0; i < n; ++i) out[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
-  return scale;
-}
-
-}  // namespace
-
 void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
   const size_t base = index(layer, position);
   if (type_ == KvType::q8) {
     for (uint32_t first = 0; first < kv_width_; first += slice_) {
-      key_scales_[(base + first) / slice_] = quantize_slice(k + first, slice_, &keys_q8_[base + first]);
-      value_scales_[(base + first) / slice_] = quantize_slice(v + first, slice_, &values_q8_[base + first]);
+      key_scales_[(base + first) / slice_] = quant::quantize_symmetric(k + first, slice_, &keys_q8_[base + first]);
+      value_scales_[(base + first) / slice_] = quant::quantize_symmetric(v + first, slice_, &values_q8_[base + first]);
     }
     return;
   }
@@ -175,26 +163,25 @@ void read_rows(const std::vector<T>& data, size_t base, size_t stride, uint32_t 
 
 }  // namespace
 
-void KvCache::read_keys(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const {
+void KvCache::read_slices(bool values, uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n,
+                          float* out) const {
   const size_t base = index(layer, first) + offset;
-  if (type_ == KvType::f32) return read_rows(keys_f32_, base, kv_width_, count, n, out);
-  if (type_ == KvType::f16) return read_rows(keys_f16_, base, kv_width_, count, n, out);
-  read_rows(keys_q8_, base, kv_width_, count, n, out);
+  if (type_ == KvType::f32) return read_rows(values ? values_f32_ : keys_f32_, base, kv_width_, count, n, out);
+  if (type_ == KvType::f16) return read_rows(values ? values_f16_ : keys_f16_, base, kv_width_, count, n, out);
+  read_rows(values ? values_q8_ : keys_q8_, base, kv_width_, count, n, out);
+  const std::vector<float>& scales = values ? value_scales_ : key_scales_;
   for (uint32_t p = 0; p < count; ++p) {
-    const float scale = key_scales_[(base + size_t{p} * kv_width_) / slice_];
+    const float scale = scales[(base + size_t{p} * kv_width_) / slice_];
     for (uint32_t i = 0; i < n; ++i) out[size_t{p} * n + i] *= scale;
   }
 }
 
+void KvCache::read_keys(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const {
+  read_slices(false, layer, first, count, offset, n, out);
+}
+
 void KvCache::read_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const {
-  const size_t base = index(layer, first) + offset;
-  if (type_ == KvType::f32) return read_rows(values_f32_, base, kv_width_, count, n, out);
-  if (type_ == KvType::f16) return read_rows(values_f16_, base, kv_width_, count, n, out);
-  read_rows(values_q8_, base, kv_width_, count, n, out);
-  for (uint32_t p = 0; p < count; ++p) {
-    const float scale = value_scales_[(base + size_t{p} * kv_width_) / slice_];
-    for (uint32_t i = 0; i < n; ++i) out[size_t{p} * n + i] *= scale;
-  }
+  read_slices(true, layer, first, count, offset, n, out);
 }
 
 void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
@@ -210,15 +197,11 @@ void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_
   }
   // f16, the default: walk the rows directly, prefetching ahead, with one kernel lookup.
   const auto dot = quant::active_kernels().dot_f16_group;
-  const uint16_t* row = &keys_f16_[index(layer, first) + offset];
-  const uint32_t ahead = std::min(kPrefetchPositions, count);
-  for (uint32_t p = 0; p < count; ++p, row += kv_width_) {
-    if (p + ahead < count) {
-      for (size_t byte = 0; byte < n * sizeof(uint16_t); byte += 64) {
-        __builtin_prefetch(reinterpret_cast<const char*>(row + size_t{ahead} * kv_width_) + byte, 0, 3);
-      }
-    }
-    dot(row, q, group, n, per_head);
+  const size_t base = index(layer, first) + offset;
+  for (uint32_t p = 0; p < count; ++p) {
+    const size_t row = base + size_t{p} * kv_width_;
+    if (p + kPrefetchPositions < count) prefetch_slice(keys_f16_, row + size_t{kPrefetchPositions} * kv_width_, n);
+    dot(&keys_f16_[row], q, group, n, per_head);
     for (uint32_t j = 0; j < group; ++j) scores[j * stride + p] = per_head[j];
   }
 }
@@ -235,16 +218,12 @@ void KvCache::add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_
     return;
   }
   const auto axpy = quant::active_kernels().axpy_f16_group;
-  const uint16_t* row = &values_f16_[index(layer, first) + offset];
-  const uint32_t ahead = std::min(kPrefetchPositions, count);
-  for (uint32_t p = 0; p < count; ++p, row += kv_width_) {
-    if (p + ahead < count) {
-      for (size_t byte = 0; byte < n * sizeof(uint16_t); byte += 64) {
-        __builtin_prefetch(reinterpret_cast<const char*>(row + size_t{ahead} * kv_width_) + byte, 0, 3);
-      }
-    }
+  const size_t base = index(layer, first) + offset;
+  for (uint32_t p = 0; p < count; ++p) {
+    const size_t row = base + size_t{p} * kv_width_;
+    if (p + kPrefetchPositions < count) prefetch_slice(values_f16_, row + size_t{kPrefetchPositions} * kv_width_, n);
     for (uint32_t j = 0; j < group; ++j) per_head[j] = weights[j * stride + p];
-    axpy(per_head, row, out, group, n);
+    axpy(per_head, &values_f16_[row], out, group, n);
   }
 }
 

@@ -59,6 +59,9 @@ class KvCache {
 
  private:
   size_t index(uint32_t layer, uint32_t position) const;
+  // read_keys (values = false) and read_values (true).
+  void read_slices(bool values, uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n,
+                   float* out) const;
   // Calls visit(bytes pointer, size) for each contiguous piece of positions [0, count) of every
   // layer, in the export order: keys, values, then (q8) key and value scales, each per layer.
   template <class Visit>
