@@ -59,12 +59,17 @@ std::shared_ptr<SessionSnapshot::Data> capture(const Session::Impl& s) {
   return data;
 }
 
-void check_compatible(const Session::Impl& s, const SessionSnapshot::Data& data, const std::string& where) {
+// The state belongs to this session's model: same container index checksum and size.
+void check_model(const Session::Impl& s, uint64_t checksum, uint64_t bytes, const std::string& where) {
   const format::Container& container = s.model->impl().container;
-  if (data.model_checksum != container.header().index_checksum || data.model_bytes != container.file_bytes()) {
-    throw Error(where, "was saved with a different model (identity " + std::to_string(data.model_checksum) + ", " +
-                           std::to_string(data.model_bytes) + " bytes) than " + s.model->info().path);
+  if (checksum != container.header().index_checksum || bytes != container.file_bytes()) {
+    throw Error(where, "was saved with a different model (identity " + std::to_string(checksum) + ", " +
+                           std::to_string(bytes) + " bytes) than " + s.model->info().path);
   }
+}
+
+void check_compatible(const Session::Impl& s, const SessionSnapshot::Data& data, const std::string& where) {
+  check_model(s, data.model_checksum, data.model_bytes, where);
   if (data.kv_type != s.cache.type()) {
     throw Error(where, std::string("holds a ") + kv_name(data.kv_type) + " KV cache; this session's is " +
                            kv_name(s.cache.type()) + " (load the model with --kv " + kv_name(data.kv_type) + ")");
@@ -187,11 +192,7 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
   const uint32_t vocab = impl_->model->info().hyperparameters.vocab_size;
   const uint64_t most = 8 + kMaxJsonBytes + uint64_t{cache.context()} * 4 + uint64_t{vocab} * 4 + cache.exported_bytes(cache.context());
   if (payload_bytes > most) throw Error(path, "payload of " + std::to_string(payload_bytes) + " bytes is larger than any session of this model");
-  data->kv_type = cache.type();  // checked against the JSON below
-  if (data->model_checksum != impl_->model->impl().container.header().index_checksum ||
-      data->model_bytes != impl_->model->impl().container.file_bytes()) {
-    check_compatible(*impl_, *data, path);  // throws the "different model" message
-  }
+  check_model(*impl_, data->model_checksum, data->model_bytes, path);  // before decompressing anything
 
   std::vector<char> compressed(compressed_bytes);
   if (!in.read(compressed.data(), std::streamsize(compressed_bytes))) throw Error(path, "truncated: cannot read the data");
