@@ -39,17 +39,24 @@ class TensorSource {
   virtual std::string source_type() const = 0;
 };
 
+// What every reader produces is held here; a reader fills it while opening its release.
 class Checkpoint {
  public:
   virtual ~Checkpoint() = default;
   virtual std::string_view format() const = 0;  // "huggingface", "gguf" or "mistral"
-  virtual const Hyperparameters& hyperparameters() const = 0;
-  virtual const std::string& tokenizer_model() const = 0;  // serialized SentencePiece ModelProto
-  virtual const std::string& chat_template() const = 0;    // empty when the release has none
-  virtual const std::vector<SourceFile>& source_files() const = 0;  // every file read, for provenance
+  const Hyperparameters& hyperparameters() const { return hyperparameters_; }
+  const std::string& tokenizer_model() const { return tokenizer_model_; }  // serialized SentencePiece ModelProto
+  const std::string& chat_template() const { return chat_template_; }      // empty when the release has none
+  const std::vector<SourceFile>& source_files() const { return source_files_; }  // every file read, for provenance
   // The source of one schema tensor, its shape and type checked; throws smoe::Error naming the
   // file and the tensor.
   virtual std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const = 0;
+
+ protected:
+  Hyperparameters hyperparameters_;
+  std::string tokenizer_model_;
+  std::string chat_template_;
+  std::vector<SourceFile> source_files_;
 };
 
 // Opens `path` as the format `from` names ("hf", "gguf", "mistral"), or detects it when `from`

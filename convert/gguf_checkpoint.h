@@ -19,10 +19,6 @@ class GgufCheckpoint : public Checkpoint {
   static GgufCheckpoint open(const std::string& path);  // throws smoe::Error naming the file
 
   std::string_view format() const override { return "gguf"; }
-  const Hyperparameters& hyperparameters() const override { return hyperparameters_; }
-  const std::string& tokenizer_model() const override { return tokenizer_model_; }
-  const std::string& chat_template() const override { return chat_template_; }
-  const std::vector<SourceFile>& source_files() const override { return source_files_; }
   std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
 
  private:
@@ -30,10 +26,6 @@ class GgufCheckpoint : public Checkpoint {
   void read_tokenizer();
 
   std::unique_ptr<GgufFile> file_;
-  Hyperparameters hyperparameters_;
-  std::string tokenizer_model_;
-  std::string chat_template_;
-  std::vector<SourceFile> source_files_;
 };
 
 }  // namespace smoe::convert

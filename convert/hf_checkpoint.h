@@ -21,12 +21,7 @@ class HfCheckpoint : public Checkpoint {
 
   std::string_view format() const override { return "huggingface"; }
   const std::string& directory() const { return directory_; }
-  const Hyperparameters& hyperparameters() const override { return hyperparameters_; }
-  const std::string& chat_template() const override { return chat_template_; }
-  const std::string& tokenizer_model() const override { return tokenizer_model_; }
   bool tied_embeddings() const { return tied_embeddings_; }
-  // Every file the conversion reads, for provenance.
-  const std::vector<SourceFile>& source_files() const override { return source_files_; }
   std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
 
   struct Located {
@@ -43,11 +38,7 @@ class HfCheckpoint : public Checkpoint {
   void open_weights(const std::string& weights_path);
 
   std::string directory_;
-  Hyperparameters hyperparameters_;
   bool tied_embeddings_ = false;
-  std::string chat_template_;
-  std::string tokenizer_model_;
-  std::vector<SourceFile> source_files_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, const SafetensorsFile*> shard_by_tensor_;
 };

@@ -22,20 +22,12 @@ class MistralCheckpoint : public Checkpoint {
   static MistralCheckpoint open(const std::string& directory);
 
   std::string_view format() const override { return "mistral"; }
-  const Hyperparameters& hyperparameters() const override { return hyperparameters_; }
-  const std::string& tokenizer_model() const override { return tokenizer_model_; }
-  const std::string& chat_template() const override { return chat_template_; }
-  const std::vector<SourceFile>& source_files() const override { return source_files_; }
   std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
 
  private:
   void read_params(const std::string& path);
 
   std::string directory_;
-  Hyperparameters hyperparameters_;
-  std::string tokenizer_model_;
-  std::string chat_template_;
-  std::vector<SourceFile> source_files_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, const SafetensorsFile*> shard_by_tensor_;
 };
