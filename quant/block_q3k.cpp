@@ -48,11 +48,7 @@ void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float
     super_block_error_weights(x, importance ? importance + b * BlockQ3K::kElements : nullptr, BlockQ3K::kElements,
                               weights);
     float sub_scale[16];
-    float peak = 0.0f;
-    for (size_t j = 0; j < 16; ++j) {
-      sub_scale[j] = search_symmetric_scale(x + j * kSub, weights + j * kSub, kSub, -4, 3);
-      if (std::fabs(sub_scale[j]) > std::fabs(peak)) peak = sub_scale[j];
-    }
+    const float peak = search_sub_block_scales(x, weights, -4, 3, sub_scale);  // signed, largest magnitude
     const float inverse = peak != 0.0f ? -32.0f / peak : 0.0f;  // largest scale -> -32
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);
     const float d = f16_to_f32(block.d);

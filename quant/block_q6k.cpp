@@ -31,11 +31,7 @@ void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float
     super_block_error_weights(x, importance ? importance + b * BlockQ6K::kElements : nullptr, BlockQ6K::kElements,
                               weights);
     float sub_scale[16];
-    float peak = 0.0f;  // sub-block scale of largest magnitude, signed
-    for (size_t j = 0; j < 16; ++j) {
-      sub_scale[j] = search_symmetric_scale(x + j * kSub, weights + j * kSub, kSub, -32, 31);
-      if (std::fabs(sub_scale[j]) > std::fabs(peak)) peak = sub_scale[j];
-    }
+    const float peak = search_sub_block_scales(x, weights, -32, 31, sub_scale);  // signed, largest magnitude
     // The largest scale maps to -128 (int8's extra level), as in llama.cpp.
     const float inverse = peak != 0.0f ? -128.0f / peak : 0.0f;
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);

@@ -15,6 +15,10 @@ namespace smoe::quant {
 // `weights` (n,) or nullptr for all ones. Returns 0 for an all-zero group.
 float search_symmetric_scale(const float* x, const float* weights, size_t n, int lowest, int highest);
 
+// The scales of the 16 sub-blocks of 16 weights of one super-block of 256 (q6k, q3k), each by
+// search_symmetric_scale on [lowest, highest]; returns the signed scale of largest magnitude.
+float search_sub_block_scales(const float* x, const float* weights, int lowest, int highest, float* scales);
+
 // Per-weight error weights of one super-block of 256: importance[i] * sqrt(sigma^2 + x_i^2)
 // with an importance matrix (as llama.cpp's K-quants), all ones without one.
 void super_block_error_weights(const float* x, const float* importance, size_t n, float* out);
