@@ -1,95 +1,201 @@
-// Google Benchmark of the scalar reference quantizers and dot products (the baseline that the
-// per-ISA kernels of later work are measured against). Counters: input GB/s.
+// Google Benchmark of the kernels, for every kernel table this machine can run (scalar,
+// avx2, avx512, avx512-vnni, neon, ...):
+//   dot/<type>/<isa>/<n>        one weight row x 8-bit activations, in cache: the compute bound
+//                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
+//   quantize/<q8a|q8k>/<isa>    the activation quantizers (input GB/s)
+//   attention/<f16|i8>/<isa>    scores of 4 query heads against 4096 cached keys of 128
+//   matvec/<type>/threads:<T>   a 14336 x 4096 matrix from DRAM (a set of matrices larger than
+//                               any cache, used in turn) through ops::matmul, as decoding runs it,
+//                               with the table SMOE_ISA selects: compare with smoe-bench's
+//                               measured read bandwidth.
+// Filter with --benchmark_filter, e.g. 'dot/q4k' or 'matvec'.
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
+#include <cstdlib>
+
+#include <cstring>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
-#include "quant/block_q4.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q8.h"
+#include "format/container.h"
+#include "ops/matmul.h"
+#include "quant/block_q8a.h"
+#include "quant/convert_row.h"
 #include "quant/kernels.h"
+#include "quant/tensor_type.h"
 
 namespace {
 
-std::vector<float> random_row(size_t n) {
-  std::mt19937 generator(42);
+using namespace smoe::quant;
+
+std::vector<float> random_row(size_t n, uint32_t seed = 42) {
+  std::mt19937 generator(seed);
   std::normal_distribution<float> normal(0.0f, 0.02f);
   std::vector<float> row(n);
   for (float& value : row) value = normal(generator);
   return row;
 }
 
-template <class Block, void (*Quantize)(const float*, Block*, size_t)>
-void quantize_benchmark(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const std::vector<float> row = random_row(n);
-  std::vector<Block> blocks(n / Block::kElements);
+// One quantized row of `type` (n weights), as bytes.
+std::vector<std::byte> quantized_row(TensorType type, size_t n) {
+  const std::vector<float> row = random_row(n, 7);
+  std::vector<std::byte> bytes(*row_bytes(type, n));
+  quantize_row(type, row.data(), bytes.data(), n);
+  return bytes;
+}
+
+// A dot kernel of the table, called on raw bytes with activations of the matching kind.
+struct DotCase {
+  TensorType type;
+  bool super_blocks;  // activations in 256-blocks (BlockQ8K) rather than 32-blocks (BlockQ8A)
+};
+
+float call_dot(const Kernels& k, TensorType type, const std::byte* w, const void* a, size_t n) {
+  const auto* a32 = static_cast<const BlockQ8A*>(a);
+  const auto* a256 = static_cast<const BlockQ8K*>(a);
+  switch (type) {
+    case TensorType::q8: return k.dot_q8(reinterpret_cast<const BlockQ8*>(w), a32, n);
+    case TensorType::q4: return k.dot_q4(reinterpret_cast<const BlockQ4*>(w), a32, n);
+    case TensorType::q4k: return k.dot_q4k(reinterpret_cast<const BlockQ4K*>(w), a256, n);
+    case TensorType::q6k: return k.dot_q6k(reinterpret_cast<const BlockQ6K*>(w), a256, n);
+    case TensorType::q3k: return k.dot_q3k(reinterpret_cast<const BlockQ3K*>(w), a256, n);
+    default: return 0.0f;
+  }
+}
+
+void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, size_t n) {
+  const std::vector<std::byte> weights = quantized_row(c.type, n);
+  const std::vector<float> x = random_row(n, 3);
+  std::vector<BlockQ8A> a32(n / 32);
+  std::vector<BlockQ8K> a256(n / 256);
+  kernels->quantize_q8a(x.data(), a32.data(), n);
+  kernels->quantize_q8k(x.data(), a256.data(), n);
+  const void* activations = c.super_blocks ? static_cast<const void*>(a256.data()) : a32.data();
+  for (auto _ : state) benchmark::DoNotOptimize(call_dot(*kernels, c.type, weights.data(), activations, n));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weights.size()));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void quantize_benchmark(benchmark::State& state, const Kernels* kernels, bool super_blocks) {
+  const size_t n = 14336;
+  const std::vector<float> x = random_row(n);
+  std::vector<BlockQ8A> a32(n / 32);
+  std::vector<BlockQ8K> a256(n / 256);
   for (auto _ : state) {
-    Quantize(row.data(), blocks.data(), n);
-    benchmark::DoNotOptimize(blocks.data());
+    if (super_blocks) {
+      kernels->quantize_q8k(x.data(), a256.data(), n);
+    } else {
+      kernels->quantize_q8a(x.data(), a32.data(), n);
+    }
+    benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * sizeof(float)));
 }
 
-template <class Block, void (*Quantize)(const float*, Block*, size_t), float (*Dot)(const Block*, const float*, size_t)>
-void dot_benchmark(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const std::vector<float> row = random_row(n);
-  std::vector<Block> blocks(n / Block::kElements);
-  Quantize(row.data(), blocks.data(), n);
-  for (auto _ : state) benchmark::DoNotOptimize(Dot(blocks.data(), row.data(), n));
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(Block)));
+void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8) {
+  constexpr size_t kPositions = 4096, kHeadDim = 128, kGroup = 4;
+  const std::vector<float> q = random_row(kGroup * kHeadDim);
+  std::vector<uint16_t> keys16(kPositions * kHeadDim, 0x2c00);  // f16 0.0625
+  std::vector<int8_t> keys8(kPositions * kHeadDim, 17);
+  std::vector<float> scores(kPositions * kGroup);
+  for (auto _ : state) {
+    for (size_t p = 0; p < kPositions; ++p) {
+      if (int8) {
+        kernels->dot_i8_group(&keys8[p * kHeadDim], q.data(), kGroup, kHeadDim, &scores[p * kGroup]);
+      } else {
+        kernels->dot_f16_group(&keys16[p * kHeadDim], q.data(), kGroup, kHeadDim, &scores[p * kGroup]);
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  const size_t key_bytes = kPositions * kHeadDim * (int8 ? 1 : 2);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(key_bytes));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kPositions * kHeadDim * kGroup * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
 }
 
-using smoe::quant::BlockQ4;
-using smoe::quant::BlockQ4K;
-using smoe::quant::BlockQ8;
-// Plain-signature wrappers (the quantizers take an optional importance vector).
-void quantize_q4(const float* x, BlockQ4* y, size_t n) { smoe::quant::quantize_row_q4_ref(x, y, n); }
-void quantize_q4k(const float* x, BlockQ4K* y, size_t n) { smoe::quant::quantize_row_q4k_ref(x, y, n); }
-BENCHMARK(quantize_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref>)->Arg(4096)->Arg(14336);
-BENCHMARK(quantize_benchmark<BlockQ4, quantize_q4>)->Arg(4096)->Arg(14336);
-BENCHMARK(quantize_benchmark<BlockQ4K, quantize_q4k>)->Arg(4096)->Arg(14336);
-BENCHMARK(dot_benchmark<BlockQ8, smoe::quant::quantize_row_q8_ref, smoe::quant::dot_q8_f32_ref>)->Arg(4096)->Arg(14336);
-BENCHMARK(dot_benchmark<BlockQ4, quantize_q4, smoe::quant::dot_q4_f32_ref>)->Arg(4096)->Arg(14336);
-BENCHMARK(dot_benchmark<BlockQ4K, quantize_q4k, smoe::quant::dot_q4k_f32_ref>)->Arg(4096)->Arg(14336);
+// Matrices of one expert projection's shape, enough of them (>= 512 MiB) that every call reads
+// its weights from DRAM, as a decode step does; in 2 MiB pages, as the runtime maps weights.
+struct MatrixSet {
+  static constexpr size_t kRows = 14336, kColumns = 4096, kMinimumBytes = size_t{512} << 20, kHugePage = size_t{2} << 20;
+  std::unique_ptr<std::byte, decltype(&std::free)> storage{nullptr, &std::free};
+  std::vector<smoe::format::TensorView> views;
+
+  explicit MatrixSet(TensorType type) {
+    const std::vector<std::byte> row = quantized_row(type, kColumns);
+    const size_t matrix_bytes = row.size() * kRows;
+    const size_t count = (kMinimumBytes + matrix_bytes - 1) / matrix_bytes;
+    const size_t total = (matrix_bytes * count + kHugePage - 1) / kHugePage * kHugePage;
+    storage.reset(static_cast<std::byte*>(std::aligned_alloc(kHugePage, total)));
+    if (!storage) throw std::bad_alloc();
+    ::madvise(storage.get(), total, MADV_HUGEPAGE);  // advisory
+    for (size_t r = 0; r < kRows * count; ++r) std::memcpy(storage.get() + r * row.size(), row.data(), row.size());
+    for (size_t m = 0; m < count; ++m) {
+      views.push_back({"bench", type, {kRows, kColumns}, 0, matrix_bytes, 0, storage.get() + m * matrix_bytes});
+    }
+  }
+};
+
+void matvec_benchmark(benchmark::State& state, TensorType type) {
+  static std::vector<std::unique_ptr<MatrixSet>> sets;  // built once per type, kept for every thread count
+  MatrixSet* set = nullptr;
+  for (const auto& s : sets) {
+    if (s->views.front().type == type) set = s.get();
+  }
+  if (set == nullptr) set = sets.emplace_back(std::make_unique<MatrixSet>(type)).get();
+  const int threads = static_cast<int>(state.range(0));
+  const std::vector<float> x = random_row(MatrixSet::kColumns);
+  std::vector<float> y(MatrixSet::kRows);
+  size_t next = 0;
+  for (auto _ : state) {
+    smoe::ops::matmul(set->views[next], x.data(), 1, y.data(), threads);
+    next = (next + 1) % set->views.size();
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(set->views.front().bytes));
+  state.SetLabel(std::string(active_kernels().isa));
+}
+
+const DotCase kDotCases[] = {{TensorType::q8, false},
+                             {TensorType::q4, false},
+                             {TensorType::q4k, true},
+                             {TensorType::q6k, true},
+                             {TensorType::q3k, true}};
+
+void register_benchmarks() {
+  for (const Kernels* kernels : available_kernels()) {
+    const std::string isa(kernels->isa);
+    for (const DotCase& c : kDotCases) {
+      for (size_t n : {size_t{4096}, size_t{14336}}) {
+        benchmark::RegisterBenchmark(("dot/" + std::string(type_name(c.type)) + "/" + isa + "/" + std::to_string(n)).c_str(),
+                                     dot_benchmark, kernels, c, n);
+      }
+    }
+    benchmark::RegisterBenchmark(("quantize/q8a/" + isa).c_str(), quantize_benchmark, kernels, false);
+    benchmark::RegisterBenchmark(("quantize/q8k/" + isa).c_str(), quantize_benchmark, kernels, true);
+    benchmark::RegisterBenchmark(("attention/f16/" + isa).c_str(), attention_benchmark, kernels, false);
+    benchmark::RegisterBenchmark(("attention/i8/" + isa).c_str(), attention_benchmark, kernels, true);
+  }
+  for (const DotCase& c : kDotCases) {
+    benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(c.type))).c_str(), matvec_benchmark, c.type)
+        ->ArgName("threads")
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime();
+  }
+}
 
 }  // namespace
 
-// The run-time selected integer kernels (8-bit activations), on an in-cache row: the compute
-// bound of decoding, as weight GB/s.
-namespace {
-
-void selected_q4k_benchmark(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const std::vector<float> row = random_row(n);
-  std::vector<BlockQ4K> blocks(n / 256);
-  smoe::quant::quantize_row_q4k_ref(row.data(), blocks.data(), n);
-  std::vector<smoe::quant::BlockQ8K> activations(n / 256);
-  const smoe::quant::Kernels& kernels = smoe::quant::active_kernels();
-  kernels.quantize_q8k(row.data(), activations.data(), n);
-  for (auto _ : state) benchmark::DoNotOptimize(kernels.dot_q4k(blocks.data(), activations.data(), n));
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(BlockQ4K)));
-  state.SetLabel(std::string(kernels.isa));
+int main(int argc, char** argv) {
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
-
-void selected_q8_benchmark(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const std::vector<float> row = random_row(n);
-  std::vector<BlockQ8> blocks(n / 32);
-  smoe::quant::quantize_row_q8_ref(row.data(), blocks.data(), n);
-  std::vector<smoe::quant::BlockQ8A> activations(n / 32);
-  const smoe::quant::Kernels& kernels = smoe::quant::active_kernels();
-  kernels.quantize_q8a(row.data(), activations.data(), n);
-  for (auto _ : state) benchmark::DoNotOptimize(kernels.dot_q8(blocks.data(), activations.data(), n));
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(BlockQ8)));
-  state.SetLabel(std::string(kernels.isa));
-}
-
-BENCHMARK(selected_q4k_benchmark)->Arg(4096)->Arg(14336);
-BENCHMARK(selected_q8_benchmark)->Arg(4096)->Arg(14336);
-
-}  // namespace
-
-BENCHMARK_MAIN();

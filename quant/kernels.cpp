@@ -16,6 +16,7 @@ std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> tables = {&scalar_kernels()};
   if (const Kernels* avx2 = avx2_kernels()) tables.push_back(avx2);
   if (const Kernels* avx512 = avx512_kernels()) tables.push_back(avx512);
+  if (const Kernels* vnni = avx512_vnni_kernels()) tables.push_back(vnni);
   if (const Kernels* neon = neon_kernels()) tables.push_back(neon);
   if (const Kernels* dotprod = neon_dotprod_kernels()) tables.push_back(dotprod);
   return tables;

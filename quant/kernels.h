@@ -1,7 +1,7 @@
 // Run-time selection of the weight x activation kernels by CPU features.
 //
 // One table per instruction set; the scalar reference is always available and every other
-// table is tested against it. SMOE_ISA=scalar|avx2|avx512|neon|neon-dotprod forces a level (lower than the CPU's best)
+// table is tested against it. SMOE_ISA=scalar|avx2|avx512|avx512-vnni|neon|neon-dotprod forces a level (lower than the CPU's best)
 // for testing and comparison; an unknown or unsupported value falls back to the best one.
 #pragma once
 
@@ -15,7 +15,7 @@
 namespace smoe::quant {
 
 struct Kernels {
-  std::string_view isa;  // "scalar", "avx2", "avx512", "neon", "neon-dotprod"
+  std::string_view isa;  // "scalar", "avx2", "avx512", "avx512-vnni", "neon", "neon-dotprod"
   void (*quantize_q8a)(const float* x, BlockQ8A* out, size_t n);
   void (*quantize_q8k)(const float* x, BlockQ8K* out, size_t n);
   float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
@@ -34,6 +34,7 @@ struct Kernels {
 const Kernels& scalar_kernels();
 const Kernels* avx2_kernels();    // nullptr when not compiled in or the CPU lacks AVX2/FMA/F16C
 const Kernels* avx512_kernels();  // nullptr without AVX-512 F/BW/VL (and AVX2)
+const Kernels* avx512_vnni_kernels();  // the AVX-512 table with VNNI dot products; nullptr without VNNI
 const Kernels* neon_kernels();          // AArch64 only; nullptr elsewhere
 const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extension (SDOT)
 

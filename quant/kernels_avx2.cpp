@@ -104,34 +104,10 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(total) + minimum_terms;
 }
 
-constexpr size_t kPrefetchBlocks = 32;  // experiment
-
-// Sub-block products are scaled by their 6-bit scales in integer arithmetic (madd with the
-// scale), summed over the super-block, and converted to float once per 256 weights.
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
-  __m256 total = _mm256_setzero_ps();
-  float minimum_terms = 0.0f;
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead(w + b, 3);  // 144 bytes
-    alignas(16) uint8_t scales[16];  // 8 scales, then 8 minimums
-    const int32_t scaled_minimum = q4k_unpack_and_minimum_term(w[b], a[b], scales);
-    __m256i scaled_dot = _mm256_setzero_si256();
-    for (size_t chunk = 0; chunk < 4; ++chunk) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
-      const __m256i low = _mm256_and_si256(packed, low_nibbles);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-      const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk));
-      const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk + 32));
-      const __m256i low_dot = _mm256_madd_epi16(_mm256_maddubs_epi16(low, a_low), _mm256_set1_epi16(scales[2 * chunk]));
-      const __m256i high_dot =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(high, a_high), _mm256_set1_epi16(scales[2 * chunk + 1]));
-      scaled_dot = _mm256_add_epi32(scaled_dot, _mm256_add_epi32(low_dot, high_dot));
-    }
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
-    minimum_terms += half_to_float(w[b].dmin) * a[b].d * float(scaled_minimum);
-  }
-  return horizontal_sum(total) - minimum_terms;
+  return dot_q4k_256(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scales));
+  });
 }
 
 // Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, minus `offset`

@@ -71,6 +71,7 @@ const Kernels* neon_dotprod_kernels() {
 
 const Kernels* avx2_kernels() { return nullptr; }
 const Kernels* avx512_kernels() { return nullptr; }
+const Kernels* avx512_vnni_kernels() { return nullptr; }
 DequantizeBf16Fn avx512_dequantize_bf16(TensorType) { return nullptr; }
 
 }  // namespace smoe::quant

@@ -33,16 +33,73 @@ inline void prefetch_ahead(const void* p, int lines) {
   }
 }
 
-// Unpacks a q4k block's 6-bit scales and minimums into out[0..7] and out[8..15] and returns
-// sum_j m_j * activation_sum_j (eight 16-bit products at once). Included only by files
-// compiled with at least AVX2 flags.
-inline int32_t q4k_unpack_and_minimum_term(const BlockQ4K& w, const BlockQ8K& a, uint8_t* out) {
-  q4k_unpack_scales(w.scales, out);
-  const __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out + 8)));
-  __m128i products = _mm_madd_epi16(mins16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.sums)));
-  products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0x4e));
-  products = _mm_add_epi32(products, _mm_shuffle_epi32(products, 0xb1));
-  return _mm_cvtsi128_si32(products);
+// A q4k block's eight 6-bit scales (bytes 0..7) and minimums (bytes 8..15), unpacked in
+// registers: q4k_unpack_scales with vector word operations, so the kernels do not store the
+// bytes and reload them (a store-forwarding stall per block). Reads 16 bytes at `w.scales`
+// (the last 4 are qs bytes, ignored). Included only by files compiled with AVX2 flags.
+inline __m128i q4k_scales_and_minimums(const BlockQ4K& w) {
+  const __m128i words = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));  // w0 w1 w2 -
+  const __m128i low6 = _mm_set1_epi32(0x3f3f3f3f), low4 = _mm_set1_epi32(0x0f0f0f0f), low2 = _mm_set1_epi32(0x03030303);
+  // Lanes 0, 1: the low 4 bits of scales 4..7 (w2 & 15) and of minimums 4..7 (w2 >> 4) ...
+  const __m128i w2 = _mm_shuffle_epi32(words, 0xaa);
+  const __m128i high_low_bits = _mm_and_si128(_mm_srlv_epi32(w2, _mm_setr_epi32(0, 4, 0, 0)), low4);
+  // ... with their top 2 bits from the top bits of w0 (scales) and w1 (minimums).
+  const __m128i high_top_bits = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(words, 6), low2), 4);
+  const __m128i high = _mm_or_si128(high_low_bits, high_top_bits);  // lanes: scales 4..7, minimums 4..7
+  return _mm_unpacklo_epi32(_mm_and_si128(words, low6), high);       // scales 0..3, 4..7, minimums 0..3, 4..7
+}
+
+// sum_j m_j * activation_sum_j of a q4k block as four int32 partial sums (eight 16-bit products).
+inline __m128i q4k_minimum_products(__m128i scales_and_minimums, const BlockQ8K& a) {
+  const __m128i minimums = _mm_cvtepu8_epi16(_mm_srli_si128(scales_and_minimums, 8));
+  return _mm_madd_epi16(minimums, _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.sums)));
+}
+
+// (d, dmin) of a q4k block times the activations' scale, as floats in lanes 0 and 1.
+inline __m128 q4k_super_scales(const BlockQ4K& w, const BlockQ8K& a) {
+  const __m128i halves = _mm_cvtsi32_si128(static_cast<int>(w.d | (uint32_t{w.dmin} << 16)));
+  return _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(a.d));
+}
+
+// q4k x q8k with 256-bit registers; `scaled_add(sum, pairs, scales)` adds the int16 `pairs`
+// times the int16 `scales` (pairwise, into int32 lanes) to `sum`: madd + add on AVX2, one
+// vpdpwssd with VNNI. Instantiated in each table's file under its own flags (ScaledAdd is a
+// type local to that file). Sub-block products are scaled by their 6-bit scales in integer
+// arithmetic, summed over the super-block, and converted to float once per 256 weights.
+template <class ScaledAdd>
+inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledAdd scaled_add) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  // pshufb controls that broadcast 16-bit scale k of a register holding all eight.
+  __m256i pick_scale[8];
+  for (int k = 0; k < 8; ++k) pick_scale[k] = _mm256_set1_epi16(short((2 * k + 1) << 8 | 2 * k));
+  __m256 total = _mm256_setzero_ps();
+  __m128 minimum_terms = _mm_setzero_ps();
+  for (size_t b = 0; b < n / 256; ++b) {
+    prefetch_ahead(w + b, 3);  // 144 bytes
+    const __m128i unpacked = q4k_scales_and_minimums(w[b]);
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(unpacked));
+    const __m128 super_scales = q4k_super_scales(w[b], a[b]);  // d * a.d, dmin * a.d
+    __m256i scaled_dot = _mm256_setzero_si256();
+    for (size_t chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
+      const __m256i low = _mm256_and_si256(packed, low_nibbles);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+      const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk));
+      const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk + 32));
+      // Nibbles <= 15 times |activations| <= 127: the int16 pair sums cannot saturate.
+      scaled_dot = scaled_add(scaled_dot, _mm256_maddubs_epi16(low, a_low),
+                              _mm256_shuffle_epi8(scales16, pick_scale[2 * chunk]));
+      scaled_dot = scaled_add(scaled_dot, _mm256_maddubs_epi16(high, a_high),
+                              _mm256_shuffle_epi8(scales16, pick_scale[2 * chunk + 1]));
+    }
+    total = _mm256_fmadd_ps(_mm256_broadcastss_ps(super_scales), _mm256_cvtepi32_ps(scaled_dot), total);
+    minimum_terms = _mm_fmadd_ps(_mm_shuffle_ps(super_scales, super_scales, 0x55),
+                                 _mm_cvtepi32_ps(q4k_minimum_products(unpacked, a[b])), minimum_terms);
+  }
+  const __m256 difference = _mm256_sub_ps(total, _mm256_castps128_ps256(minimum_terms));
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
 }
 
 }  // namespace smoe::quant

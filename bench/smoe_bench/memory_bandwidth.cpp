@@ -3,9 +3,12 @@
 #include "memory_bandwidth.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <new>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -30,7 +33,15 @@ uint64_t sum_slice(const uint64_t* data, size_t count) {
 
 double measure_read_bandwidth(int threads, size_t bytes, int passes) {
   const size_t count = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[count]);
+  // In 2 MiB pages, as the weights are (MappedFile asks for them): with 4 KiB pages this pass
+  // measured 9-14% less on the reference host, which would flatter the efficiency figure.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  const size_t allocated = (count * sizeof(uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
+  std::unique_ptr<uint64_t, decltype(&std::free)> storage(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, allocated)),
+                                                           &std::free);
+  if (!storage) throw std::bad_alloc();
+  ::madvise(storage.get(), allocated, MADV_HUGEPAGE);  // advisory
+  uint64_t* buffer = storage.get();
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) buffer[i] = i;  // first touch by the reading threads
   std::vector<double> rates;
