@@ -4,7 +4,7 @@
 //   smoe-bench -m FILE -p 512 -n 128 [-d DEPTH] -t T [-r REPS] [--json]
 //
 // Decode bandwidth efficiency = (weight bytes read per generated token x tokens/s) / measured
-// read bandwidth. Bytes per token: every non-expert matrix, k experts per layer (the router's
+// read bandwidth, per repetition with a bandwidth pass right after it; the median is reported. Bytes per token: every non-expert matrix, k experts per layer (the router's
 // top-k; each expert's bytes are the average over its layer), one embedding row.
 //
 // Prefill compute efficiency = (2 x weights multiplied per token x prompt tokens/s) / the
@@ -110,8 +110,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object");
   std::string kv = "f16";
   uint64_t gpu_memory = 0;
-  bool no_mmap = false;
-  app.add_flag("--no-mmap", no_mmap, "read the model into memory (huge pages) instead of mapping it");
+  bool mmap = false, no_mmap = false;
+  auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file (default: read it into memory when it fits)");
+  app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
   app.add_option("--gpu-mem", gpu_memory, "accelerator memory for the hottest experts, e.g. 8G (0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
     options.gpu_memory = gpu_memory;
-    options.mmap = !no_mmap;
+    options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
     const auto model = Model::load(model_path, options);
     const format::Container container = format::Container::open(model_path);
@@ -134,8 +135,12 @@ int main(int argc, char** argv) {
     const std::vector<int32_t> context = synthetic_prompt(depth, vocab);
     const std::vector<int32_t> prompt = synthetic_prompt(prompt_tokens, vocab);
     auto session = model->create_session();
+    const bench::ReadBandwidthProbe probe(info.threads);
 
-    std::vector<double> prompt_rates, generate_rates;
+    // The read bandwidth is measured after every generation repetition, and each repetition's
+    // efficiency uses its own measurement (a shared machine's speed drifts over a run).
+    std::vector<double> prompt_rates, generate_rates, bandwidths, efficiencies;
+    const double bytes_per_token = weight_bytes_per_token(container);
     for (int repetition = 0; repetition <= repetitions; ++repetition) {  // repetition 0 warms up
       if (prompt_tokens > 0) {
         session->reset();
@@ -158,11 +163,16 @@ int main(int argc, char** argv) {
           token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         }
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        if (repetition > 0) generate_rates.push_back(double(generate_tokens) / seconds);
+        if (repetition > 0) {
+          generate_rates.push_back(double(generate_tokens) / seconds);
+          bandwidths.push_back(probe.measure(5));
+          efficiencies.push_back(bytes_per_token * generate_rates.back() / bandwidths.back());
+        }
       }
     }
-    const double bandwidth = bench::measure_read_bandwidth(info.threads);
-    const double bytes_per_token = weight_bytes_per_token(container);
+    if (bandwidths.empty()) bandwidths.push_back(probe.measure());
+    const double bandwidth = summarize(bandwidths).median;
+    const double huge_pages = model->weights_in_huge_pages();
     nlohmann::json result = {
         {"model", model_path},
         {"file_bytes", info.file_bytes},
@@ -171,7 +181,8 @@ int main(int argc, char** argv) {
         {"depth", depth},
         {"kv", kv},
         {"backend", info.backend},
-        {"mmap", !no_mmap},
+        {"weights", info.weight_loading == WeightLoading::read ? "read" : "mapped"},
+        {"weights_in_huge_pages", huge_pages},
         {"offloaded_experts", info.offloaded_experts},
         {"kv_cache_bytes", info.kv_cache_bytes},
         {"read_bandwidth_gb_s", bandwidth / 1e9},
@@ -197,14 +208,17 @@ int main(int argc, char** argv) {
       result["gen_tokens_per_s_min"] = tg.min;
       result["gen_tokens_per_s_max"] = tg.max;
       result["decode_bandwidth_gb_s"] = bytes_per_token * tg.median / 1e9;
-      result["decode_bandwidth_efficiency"] = bytes_per_token * tg.median / bandwidth;
+      result["decode_bandwidth_efficiency"] = summarize(efficiencies).median;
     }
     if (json) {
       std::cout << result.dump() << "\n";
     } else {
       std::printf("model %s (%.2f GiB), %d threads, kernels %s, depth %zu\n", model_path.c_str(),
                   double(info.file_bytes) / (1u << 30), info.threads, quant::active_kernels().isa.data(), depth);
-      std::printf("memory read bandwidth    %8.1f GB/s (measured, median of 7 passes over 1 GiB)\n", bandwidth / 1e9);
+      std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
+                  info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
+      std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",
+                  bandwidth / 1e9, bandwidths.size());
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
       if (!prompt_rates.empty()) {
         std::printf("pp%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.0f GFLOP/s = %.0f%% of the prompt path's "
@@ -215,7 +229,7 @@ int main(int argc, char** argv) {
                     100 * result["prompt_compute_efficiency"].get<double>(), result["prompt_gemm_peak_gflop_s"].get<double>());
       }
       if (!generate_rates.empty()) {
-        std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.1f GB/s = %.0f%% of read bandwidth\n",
+        std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.1f GB/s = %.0f%% of read bandwidth (median of runs)\n",
                     generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,
                     result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());

@@ -31,27 +31,32 @@ uint64_t sum_slice(const uint64_t* data, size_t count) {
 
 }  // namespace
 
-double measure_read_bandwidth(int threads, size_t bytes, int passes) {
-  const size_t count = bytes / sizeof(uint64_t);
+ReadBandwidthProbe::ReadBandwidthProbe(int threads, size_t bytes)
+    : threads_(threads), count_(bytes / sizeof(uint64_t)), buffer_(nullptr, &std::free) {
   // In 2 MiB pages, as the weights are (MappedFile asks for them): with 4 KiB pages this pass
   // measured 9-14% less on the reference host, which would flatter the efficiency figure.
   constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t allocated = (count * sizeof(uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
-  std::unique_ptr<uint64_t, decltype(&std::free)> storage(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, allocated)),
-                                                           &std::free);
-  if (!storage) throw std::bad_alloc();
-  ::madvise(storage.get(), allocated, MADV_HUGEPAGE);  // advisory
-  uint64_t* buffer = storage.get();
+  const size_t allocated = (count_ * sizeof(uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
+  buffer_.reset(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, allocated)));
+  if (!buffer_) throw std::bad_alloc();
+  ::madvise(buffer_.get(), allocated, MADV_HUGEPAGE);  // advisory
+  uint64_t* buffer = buffer_.get();
+  const size_t count = count_;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < count; ++i) buffer[i] = i;  // first touch by the reading threads
+}
+
+double ReadBandwidthProbe::measure(int passes) const {
+  const uint64_t* buffer = buffer_.get();
+  const size_t count = count_;
   std::vector<double> rates;
   volatile uint64_t sink = 0;
   for (int pass = 0; pass < passes; ++pass) {
     const auto start = std::chrono::steady_clock::now();
     uint64_t total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
+#pragma omp parallel num_threads(threads_) reduction(+ : total)
     {
-      // The same static split as the first touch above, one contiguous slice per thread.
+      // The same static split as the first touch, one contiguous slice per thread.
       const size_t parts = static_cast<size_t>(omp_get_num_threads());
       const size_t part = static_cast<size_t>(omp_get_thread_num());
       const size_t begin = count * part / parts, end = count * (part + 1) / parts;

@@ -1,12 +1,26 @@
 // A STREAM-like measurement of this machine's memory read bandwidth: threads sum a buffer far
-// larger than the caches; the median of several passes is reported.
+// larger than the caches; the median of several passes is reported. smoe-bench measures it
+// beside every generation repetition, so a slower or faster phase of a shared machine moves
+// both numbers of an efficiency ratio together.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 
 namespace smoe::bench {
 
-// Bytes per second read by `threads` threads over a buffer of `bytes` (default 1 GiB).
-double measure_read_bandwidth(int threads, size_t bytes = size_t{1} << 30, int passes = 7);
+class ReadBandwidthProbe {
+ public:
+  // Allocates and first-touches `bytes` (default 1 GiB) in 2 MiB pages, with `threads` threads.
+  explicit ReadBandwidthProbe(int threads, size_t bytes = size_t{1} << 30);
+  // Bytes per second: the median of `passes` reads of the whole buffer.
+  double measure(int passes = 7) const;
+
+ private:
+  int threads_;
+  size_t count_;  // uint64_t words
+  std::unique_ptr<uint64_t, void (*)(void*)> buffer_;
+};
 
 }  // namespace smoe::bench

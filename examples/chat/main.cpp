@@ -87,8 +87,10 @@ int main(int argc, char** argv) {
   app.add_option("--gpu-mem", options.model.gpu_memory,
                  "accelerator memory for the hottest experts, e.g. 8G (needs the backend plugin; 0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
-  bool no_mmap = false;
-  app.add_flag("--no-mmap", no_mmap, "read the model into memory (huge pages) instead of mapping it: faster decoding");
+  bool mmap = false, no_mmap = false;
+  auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
+                                                 "into huge-page memory when it fits, for faster decoding)");
+  app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
   app.add_option("--backend", options.model.backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
@@ -108,16 +110,17 @@ int main(int argc, char** argv) {
     sampler.temperature = 0;
     sampler.repeat_penalty = 1;
   }
-  options.model.mmap = !no_mmap;
+  options.model.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
   options.model.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
   try {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
-      std::fprintf(stderr, "model %s: %.1f MiB, recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
-                   info.path.c_str(), double(info.file_bytes) / (1 << 20), info.recipe.c_str(), info.context_size,
-                   info.kv_type == KvType::f32 ? "f32" : info.kv_type == KvType::q8 ? "q8" : "f16", double(info.kv_cache_bytes) / (1 << 20), info.threads,
-                   info.kernels.c_str());
+      std::fprintf(stderr, "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
+                   info.path.c_str(), double(info.file_bytes) / (1 << 20),
+                   info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", info.recipe.c_str(),
+                   info.context_size, info.kv_type == KvType::f32 ? "f32" : info.kv_type == KvType::q8 ? "q8" : "f16",
+                   double(info.kv_cache_bytes) / (1 << 20), info.threads, info.kernels.c_str());
       if (!info.backend.empty()) {
         std::fprintf(stderr, "backend %s: %u experts (%.1f MiB) resident\n", info.backend.c_str(), info.offloaded_experts,
                      double(info.offloaded_bytes) / (1 << 20));

@@ -34,6 +34,7 @@ struct ModelInfo {
   std::string backend;               // the accelerator backend in use ("" = CPU only), e.g. "cuda (NVIDIA ...)"
   uint32_t offloaded_experts = 0;    // experts resident on it at load
   uint64_t offloaded_bytes = 0;      // their bytes
+  WeightLoading weight_loading = WeightLoading::map;  // how the weights were loaded: map or read
 };
 
 class Model {
@@ -43,6 +44,9 @@ class Model {
   ~Model();
 
   const ModelInfo& info() const;
+  // Share (0..1) of the weights' resident bytes that sit in 2 MiB pages, from /proc/self/smaps
+  // (call after some decoding: a mapping's pages are counted once touched); -1 where unknown.
+  double weights_in_huge_pages() const;
   const Tokenizer& tokenizer() const;
   const ChatTemplate& chat_template() const;
   // Token ids of a chat (BOS first, EOS after each assistant turn), ready for generation.

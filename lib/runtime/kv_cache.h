@@ -1,5 +1,5 @@
-// The attention KV cache of one session: per layer, keys and values of every position,
-// (context, kv_heads * head_dim) each, in f16 (default), f32, or q8 (int8 with one f32 scale
+// The attention KV cache of one session: per layer and KV head, keys and values of every
+// position, (context, head_dim) each, in f16 (default), f32, or q8 (int8 with one f32 scale
 // per head slice of a row: max|x| / 127, about 1.03 bytes per element for heads of 128). Not thread-safe to resize;
 // positions may be read from many threads at once.
 #pragma once
@@ -58,7 +58,10 @@ class KvCache {
                        uint32_t n, float* out) const;
 
  private:
-  size_t index(uint32_t layer, uint32_t position) const;
+  // Element index of column `offset` (within head offset / slice) of `position` in `layer`:
+  // the layout is head-major, (layer, head, position, slice), so one head's positions are
+  // contiguous for attention.
+  size_t index(uint32_t layer, uint32_t position, uint32_t offset) const;
   // read_keys (values = false) and read_values (true).
   void read_slices(bool values, uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n,
                    float* out) const;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "quant/kernels.h"
 #include "runtime/model_impl.h"
@@ -12,12 +13,29 @@
 
 namespace smoe {
 
+namespace {
+
+// WeightLoading::automatic reads the file when it fits in MemAvailable with room to spare
+// (max(1 GiB, 1/8 of the file) for the KV cache, activations and everything else running).
+bool read_into_memory(const std::string& path, WeightLoading loading) {
+  if (loading != WeightLoading::automatic) return loading == WeightLoading::read;
+  std::error_code error;
+  const uint64_t file_bytes = std::filesystem::file_size(path, error);
+  const std::optional<uint64_t> available = available_memory_bytes();
+  if (error || !available) return false;  // Container::open reports a missing file
+  const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, file_bytes / 8);
+  return file_bytes + reserve <= *available;
+}
+
+}  // namespace
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
-  format::Container container = format::Container::open(path, !options.mmap);
+  const bool read_weights = read_into_memory(path, options.weight_loading);
+  format::Container container = format::Container::open(path, read_weights);
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
   if (context > hp.max_position_embeddings) {
@@ -48,6 +66,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_cache_bytes =
       kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
   info.kernels = std::string(quant::active_kernels().isa);
+  info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
   if (options.gpu_memory > 0) {
     std::string why;
     std::unique_ptr<backend::Plugin> plugin = backend::Plugin::load(options.backend, why);
@@ -76,6 +95,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
+double Model::weights_in_huge_pages() const { return impl_->container.mapping().huge_page_fraction(); }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }
 

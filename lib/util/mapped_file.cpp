@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <utility>
 
 #include "smoe/error.h"
@@ -38,6 +41,9 @@ MappedFile MappedFile::open(const std::string& path) {
       ::close(fd);
       throw Error(path, std::string("cannot map: ") + std::strerror(saved));
     }
+    // Advisory: where the file is not cached yet, the kernel then fills its page cache in 2 MiB
+    // folios and maps them with 2 MiB entries (on kernels and filesystems that support it).
+    ::madvise(mapping, file.size_, MADV_HUGEPAGE);
     file.data_ = static_cast<const std::byte*>(mapping);
   }
   ::close(fd);  // the mapping keeps the file alive
@@ -104,6 +110,29 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+double MappedFile::huge_page_fraction() const {
+  if (!data_) return -1;
+  std::ifstream smaps("/proc/self/smaps");
+  if (!smaps) return -1;
+  const auto begin = reinterpret_cast<uintptr_t>(data_), end = begin + size_;
+  uint64_t resident_kb = 0, huge_kb = 0;
+  bool inside = false;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    uintptr_t first = 0, last = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &first, &last) == 2 && line.find(':') > line.find(' ')) {
+      inside = first < end && last > begin;  // a mapping header line: "start-end perms ..."
+      continue;
+    }
+    if (!inside) continue;
+    uint64_t kb = 0;
+    if (std::sscanf(line.c_str(), "Rss: %lu kB", &kb) == 1) resident_kb += kb;
+    if (std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &kb) == 1) huge_kb += kb;
+    if (std::sscanf(line.c_str(), "FilePmdMapped: %lu kB", &kb) == 1) huge_kb += kb;
+  }
+  return resident_kb > 0 ? double(huge_kb) / double(resident_kb) : -1;
 }
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {

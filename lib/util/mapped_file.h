@@ -11,7 +11,7 @@ namespace smoe {
 
 class MappedFile {
  public:
-  // Maps `path` read-only; throws smoe::Error naming the path when it cannot.
+  // Maps `path` read-only (asking for 2 MiB pages); throws smoe::Error naming the path when it cannot.
   static MappedFile open(const std::string& path);
   // Reads `path` into anonymous memory with transparent huge pages requested instead (the
   // file's page cache stays, reclaimable by the kernel, for other readers): decoding streams every weight once per token,
@@ -30,6 +30,10 @@ class MappedFile {
   uint64_t size() const { return size_; }
   std::span<const std::byte> bytes() const { return {data_, static_cast<size_t>(size_)}; }
   const std::string& path() const { return path_; }
+
+  // Share (0..1) of the resident bytes of this mapping that sit in 2 MiB pages (anonymous or
+  // file huge pages), from /proc/self/smaps; -1 where unknown or nothing is resident.
+  double huge_page_fraction() const;
 
   // Drops the pages of [offset, offset + length) from this process's resident set (they stay
   // in the page cache); used by streaming readers so resident memory stays near one tensor.

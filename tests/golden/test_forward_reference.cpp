@@ -99,9 +99,14 @@ TEST_CASE("a model read into memory (--no-mmap) computes exactly what the mapped
   ModelOptions options;
   options.kv_type = KvType::f32;
   options.context_size = 512;
+  options.weight_loading = WeightLoading::map;
   const auto mapped = Model::load(test::tiny_container("q4"), options);
-  options.mmap = false;
+  CHECK(mapped->info().weight_loading == WeightLoading::map);
+  options.weight_loading = WeightLoading::read;
   const auto in_memory = Model::load(test::tiny_container("q4"), options);
+  CHECK(in_memory->info().weight_loading == WeightLoading::read);
+  // Automatic reads a file this small (it fits in any machine's available memory).
+  CHECK(Model::load(test::tiny_container("q4"), {})->info().weight_loading == WeightLoading::read);
   for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
     const std::vector<int32_t> ids = ids_of(prompt["ids"]);
     auto a = mapped->create_session(), b = in_memory->create_session();

@@ -40,6 +40,7 @@ TEST_CASE("a decode step reads only the pages of the experts the router chose", 
   ModelOptions options;
   options.threads = 1;
   options.context_size = 64;
+  options.weight_loading = WeightLoading::map;  // pages of a mapping can be dropped and counted
   const auto model = Model::load(test::tiny_container("q4"), options);
   const format::Container& container = model->impl().container;
   auto session = model->create_session();
@@ -54,6 +55,12 @@ TEST_CASE("a decode step reads only the pages of the experts the router chose", 
   const std::vector<int32_t> next = {model->tokenizer().encode(" est", false).back()};
   session->eval(next);
 
+  if (container.mapping().huge_page_fraction() > 0) {
+    // The kernel mapped the file's page cache in 2 MiB pages (MappedFile asks for them): one
+    // page then spans several of this small model's experts, so pages cannot tell them apart.
+    WARN("the model is mapped in 2 MiB pages here; per-expert page check skipped");
+    return;
+  }
   const Hyperparameters& hp = model->info().hyperparameters;
   REQUIRE(chosen.size() == size_t{hp.num_hidden_layers} * hp.num_experts_per_tok);
   for (const format::ExpertRange& range : container.expert_ranges()) {
