@@ -3,7 +3,8 @@
 //   dot/<type>/<isa>/<n>        one weight row x 8-bit activations, in cache: the compute bound
 //                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
 //   quantize/<q8a|q8k>/<isa>    the activation quantizers (input GB/s)
-//   attention/<f16|i8>/<isa>    scores of 4 query heads against 4096 cached keys of 128
+//   attention/<keys|values>/<f16|i8>/<isa>
+//                               4 query heads against 4096 cached positions of one KV head
 //   matvec/<type>/threads:<T>   a 14336 x 4096 matrix from DRAM (a set of matrices larger than
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
@@ -96,24 +97,30 @@ void quantize_benchmark(benchmark::State& state, const Kernels* kernels, bool su
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * sizeof(float)));
 }
 
-void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8) {
+// One KV head at depth 4096 (head_dim 128, 4 query heads, Mixtral's grouping): the scores of
+// the keys, or the weighted sum of the values.
+void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8, bool values) {
   constexpr size_t kPositions = 4096, kHeadDim = 128, kGroup = 4;
   const std::vector<float> q = random_row(kGroup * kHeadDim);
-  std::vector<uint16_t> keys16(kPositions * kHeadDim, 0x2c00);  // f16 0.0625
-  std::vector<int8_t> keys8(kPositions * kHeadDim, 17);
-  std::vector<float> scores(kPositions * kGroup);
+  const std::vector<float> weights = random_row(kGroup * kPositions, 9);
+  std::vector<uint16_t> rows16(kPositions * kHeadDim, 0x2c00);  // f16 0.0625
+  std::vector<int8_t> rows8(kPositions * kHeadDim, 17);
+  const std::vector<float> scales(kPositions, 0.01f);
+  std::vector<float> scores(kGroup * kPositions), out(kGroup * kHeadDim);
   for (auto _ : state) {
-    for (size_t p = 0; p < kPositions; ++p) {
-      if (int8) {
-        kernels->dot_i8_group(&keys8[p * kHeadDim], q.data(), kGroup, kHeadDim, &scores[p * kGroup]);
-      } else {
-        kernels->dot_f16_group(&keys16[p * kHeadDim], q.data(), kGroup, kHeadDim, &scores[p * kGroup]);
-      }
+    if (values && int8) {
+      kernels->value_sum_i8(weights.data(), kPositions, rows8.data(), scales.data(), kPositions, kGroup, kHeadDim, out.data());
+    } else if (values) {
+      kernels->value_sum_f16(weights.data(), kPositions, rows16.data(), kPositions, kGroup, kHeadDim, out.data());
+    } else if (int8) {
+      kernels->key_scores_i8(rows8.data(), scales.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
+    } else {
+      kernels->key_scores_f16(rows16.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
     }
     benchmark::ClobberMemory();
   }
-  const size_t key_bytes = kPositions * kHeadDim * (int8 ? 1 : 2);
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(key_bytes));
+  const size_t cache_bytes = kPositions * kHeadDim * (int8 ? 1 : 2);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(cache_bytes));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kPositions * kHeadDim * kGroup * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
@@ -177,8 +184,12 @@ void register_benchmarks() {
     }
     benchmark::RegisterBenchmark(("quantize/q8a/" + isa).c_str(), quantize_benchmark, kernels, false);
     benchmark::RegisterBenchmark(("quantize/q8k/" + isa).c_str(), quantize_benchmark, kernels, true);
-    benchmark::RegisterBenchmark(("attention/f16/" + isa).c_str(), attention_benchmark, kernels, false);
-    benchmark::RegisterBenchmark(("attention/i8/" + isa).c_str(), attention_benchmark, kernels, true);
+    for (const bool int8 : {false, true}) {
+      for (const bool values : {false, true}) {
+        const std::string name = std::string("attention/") + (values ? "values/" : "keys/") + (int8 ? "i8/" : "f16/") + isa;
+        benchmark::RegisterBenchmark(name.c_str(), attention_benchmark, kernels, int8, values);
+      }
+    }
   }
   for (const DotCase& c : kDotCases) {
     benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(c.type))).c_str(), matvec_benchmark, c.type)

@@ -15,26 +15,54 @@ void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += weight * f16_to_f32(x[i]);
 }
 
-void dot_f16_group_ref(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
-  for (size_t j = 0; j < group; ++j) out[j] = dot_f16_f32_ref(k, q + j * n, n);
-}
+namespace {
 
-void axpy_f16_group_ref(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
-  for (size_t j = 0; j < group; ++j) axpy_f16_ref(weights[j], v, y + j * n, n);
-}
+inline float value_of(uint16_t h) { return f16_to_f32(h); }
+inline float value_of(int8_t v) { return float(v); }
 
-void dot_i8_group_ref(const int8_t* k, const float* q, size_t group, size_t n, float* out) {
-  for (size_t j = 0; j < group; ++j) {
-    float sum = 0.0f;
-    for (size_t i = 0; i < n; ++i) sum += float(k[i]) * q[j * n + i];
-    out[j] = sum;
+template <class T>
+void key_scores(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n, float* scores,
+                size_t stride) {
+  for (size_t p = 0; p < count; ++p) {
+    for (size_t j = 0; j < group; ++j) {
+      float sum = 0.0f;
+      for (size_t i = 0; i < n; ++i) sum += value_of(keys[p * n + i]) * q[j * n + i];
+      scores[j * stride + p] = sum * (scales ? scales[p] : 1.0f);
+    }
   }
 }
 
-void axpy_i8_group_ref(const float* weights, const int8_t* v, float* y, size_t group, size_t n) {
+template <class T>
+void value_sum(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
+               size_t n, float* out) {
   for (size_t j = 0; j < group; ++j) {
-    for (size_t i = 0; i < n; ++i) y[j * n + i] += weights[j] * float(v[i]);
+    for (size_t p = 0; p < count; ++p) {
+      const float weight = weights[j * stride + p] * (scales ? scales[p] : 1.0f);
+      for (size_t i = 0; i < n; ++i) out[j * n + i] += weight * value_of(values[p * n + i]);
+    }
   }
+}
+
+}  // namespace
+
+void key_scores_f16_ref(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
+                        size_t stride) {
+  key_scores(keys, nullptr, count, q, group, n, scores, stride);
+}
+
+void value_sum_f16_ref(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group, size_t n,
+                       float* out) {
+  value_sum(weights, stride, values, nullptr, count, group, n, out);
+}
+
+void key_scores_i8_ref(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                       float* scores, size_t stride) {
+  key_scores(keys, scales, count, q, group, n, scores, stride);
+}
+
+void value_sum_i8_ref(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
+                      size_t group, size_t n, float* out) {
+  value_sum(weights, stride, values, scales, count, group, n, out);
 }
 
 }  // namespace smoe::quant

@@ -23,12 +23,19 @@ struct Kernels {
   float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
   float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n);
   float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n);
-  // Attention over an f16 KV cache, for the query heads that share one KV head.
-  void (*dot_f16_group)(const uint16_t* k, const float* q, size_t group, size_t n, float* out);
-  void (*axpy_f16_group)(const float* weights, const uint16_t* v, float* y, size_t group, size_t n);
-  // The same over an int8 (q8) KV cache, before its per-slice scale.
-  void (*dot_i8_group)(const int8_t* k, const float* q, size_t group, size_t n, float* out);
-  void (*axpy_i8_group)(const float* weights, const int8_t* v, float* y, size_t group, size_t n);
+  // Attention over one KV head's cached positions (rows of n values, contiguous), for the
+  // `group` query heads that share it (grouped-query attention):
+  //   scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]          p < count, j < group
+  //   out[j * n + i] += sum_p weights[j * stride + p] * value[p * n + i]
+  // over an f16 cache, and over an int8 (q8) cache whose row p is scales[p] * the int8 row.
+  void (*key_scores_f16)(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
+                         size_t stride);
+  void (*value_sum_f16)(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group,
+                        size_t n, float* out);
+  void (*key_scores_i8)(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                        float* scores, size_t stride);
+  void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
+                       size_t group, size_t n, float* out);
 };
 
 const Kernels& scalar_kernels();

@@ -5,6 +5,7 @@
 
 #include "quant/cpu_features.h"
 #include "quant/kernels.h"
+#include "quant/attention_x86.h"
 #include "quant/kernels_x86.h"
 
 namespace smoe::quant {
@@ -169,85 +170,30 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total);
 }
 
-namespace {
-
-// G accumulators as named registers (a run-time count would keep them in memory).
-template <size_t G>
-void dot_f16_group_fixed(const uint16_t* k, const float* q, size_t n, float* out) {
-  __m256 totals[G];
-  for (size_t j = 0; j < G; ++j) totals[j] = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 keys = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
-    for (size_t j = 0; j < G; ++j) totals[j] = _mm256_fmadd_ps(keys, _mm256_loadu_ps(q + j * n + i), totals[j]);
-  }
-  for (size_t j = 0; j < G; ++j) {
-    float sum = horizontal_sum(totals[j]);
-    for (size_t tail = i; tail < n; ++tail) sum += _cvtsh_ss(k[tail]) * q[j * n + tail];
-    out[j] = sum;
-  }
+void avx2_key_scores_f16(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
+                         size_t stride) {
+  key_scores<Avx2Vector>(keys, nullptr, count, q, group, n, scores, stride);
 }
 
-}  // namespace
-
-void avx2_dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
-  size_t first = 0;
-  for (; first + 4 <= group; first += 4) dot_f16_group_fixed<4>(k, q + first * n, n, out + first);
-  for (; first < group; ++first) dot_f16_group_fixed<1>(k, q + first * n, n, out + first);
+void avx2_value_sum_f16(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group,
+                        size_t n, float* out) {
+  value_sum<Avx2Vector>(weights, stride, values, nullptr, count, group, n, out);
 }
 
-void avx2_axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 values = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
-    for (size_t j = 0; j < group; ++j) {
-      float* out = y + j * n + i;
-      _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_set1_ps(weights[j]), values, _mm256_loadu_ps(out)));
-    }
-  }
-  for (; i < n; ++i) {
-    const float value = _cvtsh_ss(v[i]);
-    for (size_t j = 0; j < group; ++j) y[j * n + i] += weights[j] * value;
-  }
+void avx2_key_scores_i8(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                        float* scores, size_t stride) {
+  key_scores<Avx2Vector>(keys, scales, count, q, group, n, scores, stride);
 }
 
-namespace {
-
-inline __m256 load_i8_as_float(const int8_t* v) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(v))));
-}
-
-}  // namespace
-
-void avx2_dot_i8_group(const int8_t* k, const float* q, size_t group, size_t n, float* out) {
-  for (size_t j = 0; j < group; ++j) {
-    __m256 total = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) total = _mm256_fmadd_ps(load_i8_as_float(k + i), _mm256_loadu_ps(q + j * n + i), total);
-    float sum = horizontal_sum(total);
-    for (; i < n; ++i) sum += float(k[i]) * q[j * n + i];
-    out[j] = sum;
-  }
-}
-
-void avx2_axpy_i8_group(const float* weights, const int8_t* v, float* y, size_t group, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 values = load_i8_as_float(v + i);
-    for (size_t j = 0; j < group; ++j) {
-      float* out = y + j * n + i;
-      _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_set1_ps(weights[j]), values, _mm256_loadu_ps(out)));
-    }
-  }
-  for (; i < n; ++i) {
-    for (size_t j = 0; j < group; ++j) y[j * n + i] += weights[j] * float(v[i]);
-  }
+void avx2_value_sum_i8(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
+                       size_t group, size_t n, float* out) {
+  value_sum<Avx2Vector>(weights, stride, values, scales, count, group, n, out);
 }
 
 const Kernels* avx2_kernels() {
   static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
-                               avx2_dot_f16_group, avx2_axpy_f16_group, avx2_dot_i8_group, avx2_axpy_i8_group};
+                               avx2_key_scores_f16, avx2_value_sum_f16, avx2_key_scores_i8, avx2_value_sum_i8};
   const CpuFeatures& cpu = cpu_features();
   const bool supported = cpu.avx2 && cpu.fma && cpu.f16c;
   return supported ? &kernels : nullptr;

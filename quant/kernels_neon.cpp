@@ -25,32 +25,70 @@ int32_t dot32_s8(int8x16_t w0, int8x16_t w1, int8x16_t a0, int8x16_t a1) {
   return vaddvq_s32(vpadalq_s16(vpaddlq_s16(p0), p1));
 }
 
-void dot_f16_group(const uint16_t* k, const float* q, size_t group, size_t n, float* out) {
-  for (size_t j = 0; j < group; ++j) {
-    float32x4_t total = vdupq_n_f32(0.0f);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const float32x4_t keys = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(k + i)));
-      total = vfmaq_f32(total, keys, vld1q_f32(q + j * n + i));
+inline float32x4_t load4(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+inline float32x4_t load4(const int8_t* p) {
+  // 4 bytes -> 4 floats (vld1_s8 reads 8: callers stop kReach before the row's end).
+  const int16x8_t wide = vmovl_s8(vld1_s8(p));
+  return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
+}
+// Elements a load4 reads (8 for int8 rows).
+template <class T>
+constexpr size_t kReach = sizeof(T) == 1 ? 8 : 4;
+inline float to_float(uint16_t h) { return f16_to_f32(h); }
+inline float to_float(int8_t v) { return float(v); }
+
+// scores[j * stride + p] = scale_p * key[p] . q[j]: each key row converted once for all heads.
+template <class T>
+void key_scores(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n, float* scores,
+                size_t stride) {
+  for (size_t p = 0; p < count; ++p) {
+    const T* key = keys + p * n;
+    for (size_t j = 0; j < group; ++j) {
+      float32x4_t total = vdupq_n_f32(0.0f);
+      size_t i = 0;
+      for (; i + kReach<T> <= n; i += 4) total = vfmaq_f32(total, load4(key + i), vld1q_f32(q + j * n + i));
+      float sum = vaddvq_f32(total);
+      for (; i < n; ++i) sum += to_float(key[i]) * q[j * n + i];
+      scores[j * stride + p] = sum * (scales ? scales[p] : 1.0f);
     }
-    float sum = vaddvq_f32(total);
-    for (; i < n; ++i) sum += f16_to_f32(k[i]) * q[j * n + i];
-    out[j] = sum;
   }
 }
 
-void axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t group, size_t n) {
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const float32x4_t values = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(v + i)));
-    for (size_t j = 0; j < group; ++j) {
-      float* out = y + j * n + i;
-      vst1q_f32(out, vfmaq_n_f32(vld1q_f32(out), values, weights[j]));
+// out[j * n + i] += sum_p weights[j * stride + p] * scale_p * value[p][i].
+template <class T>
+void value_sum(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
+               size_t n, float* out) {
+  for (size_t p = 0; p < count; ++p) {
+    const T* row = values + p * n;
+    size_t i = 0;
+    for (; i + kReach<T> <= n; i += 4) {
+      const float32x4_t v = load4(row + i);
+      for (size_t j = 0; j < group; ++j) {
+        float* y = out + j * n + i;
+        vst1q_f32(y, vfmaq_n_f32(vld1q_f32(y), v, weights[j * stride + p] * (scales ? scales[p] : 1.0f)));
+      }
+    }
+    for (; i < n; ++i) {
+      for (size_t j = 0; j < group; ++j) out[j * n + i] += weights[j * stride + p] * (scales ? scales[p] : 1.0f) * to_float(row[i]);
     }
   }
-  for (; i < n; ++i) {
-    for (size_t j = 0; j < group; ++j) y[j * n + i] += weights[j] * f16_to_f32(v[i]);
-  }
+}
+
+void key_scores_f16(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
+                    size_t stride) {
+  key_scores(keys, nullptr, count, q, group, n, scores, stride);
+}
+void value_sum_f16(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group, size_t n,
+                   float* out) {
+  value_sum(weights, stride, values, nullptr, count, group, n, out);
+}
+void key_scores_i8(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                   float* scores, size_t stride) {
+  key_scores(keys, scales, count, q, group, n, scores, stride);
+}
+void value_sum_i8(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
+                  size_t group, size_t n, float* out) {
+  value_sum(weights, stride, values, scales, count, group, n, out);
 }
 
 }  // namespace
@@ -58,14 +96,14 @@ void axpy_f16_group(const float* weights, const uint16_t* v, float* y, size_t gr
 const Kernels* neon_kernels() {
   static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dot_q8<dot32_s8>,
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
-                                dot_f16_group,   axpy_f16_group,       dot_i8_group_ref,     axpy_i8_group_ref};
+                                key_scores_f16,  value_sum_f16,        key_scores_i8,        value_sum_i8};
   return &kernels;
 }
 
 const Kernels* neon_dotprod_kernels() {
   static const Kernels kernels{"neon-dotprod", quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dotprod_dot_q8,
                                     neon_dotprod_dot_q4, neon_dotprod_dot_q4k, dot_q6k_q8k_ref, dot_q3k_q8k_ref,
-                                    dot_f16_group,   axpy_f16_group,       dot_i8_group_ref,     axpy_i8_group_ref};
+                                    key_scores_f16,  value_sum_f16,        key_scores_i8,        value_sum_i8};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

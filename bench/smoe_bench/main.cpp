@@ -140,20 +140,23 @@ int main(int argc, char** argv) {
     // The read bandwidth is measured after every generation repetition, and each repetition's
     // efficiency uses its own measurement (a shared machine's speed drifts over a run).
     std::vector<double> prompt_rates, generate_rates, bandwidths, efficiencies;
+    // The depth context is evaluated once and restored before every measurement.
+    session->reset();
+    if (depth > 0) session->eval(context);
+    const SessionSnapshot at_depth = session->snapshot();
+    const auto restore_depth = [&] { session->restore(at_depth); };
     const double bytes_per_token = weight_bytes_per_token(container);
     for (int repetition = 0; repetition <= repetitions; ++repetition) {  // repetition 0 warms up
       if (prompt_tokens > 0) {
-        session->reset();
-        if (depth > 0) session->eval(context);
+        restore_depth();
         const auto start = Clock::now();
         session->eval(prompt);
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         if (repetition > 0) prompt_rates.push_back(double(prompt_tokens) / seconds);
       }
       if (generate_tokens > 0) {
-        session->reset();
+        restore_depth();
         const std::vector<int32_t> first = {1};
-        if (depth > 0) session->eval(context);
         session->eval(first);
         int32_t token = 3;
         const auto start = Clock::now();

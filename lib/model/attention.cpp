@@ -66,10 +66,7 @@ void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_posi
         const float* queries = &q_[t * q_width + g * group * head_dim];  // (group, head_dim)
         cache.key_scores(layer, start, static_cast<uint32_t>(span), kv_offset, queries, static_cast<uint32_t>(group), width,
                          scores.data(), span);
-        for (size_t j = 0; j < group; ++j) {
-          for (size_t p = 0; p < span; ++p) scores[j * span + p] *= scale;
-          ops::softmax(&scores[j * span], span);
-        }
+        for (size_t j = 0; j < group; ++j) ops::softmax(&scores[j * span], span, scale);
         float* out = &attention_out_[t * q_width + g * group * head_dim];  // (group, head_dim)
         cache.add_values(layer, start, static_cast<uint32_t>(span), kv_offset, scores.data(), span,
                          static_cast<uint32_t>(group), width, out);

@@ -56,21 +56,6 @@ size_t KvCache::index(uint32_t layer, uint32_t position, uint32_t offset) const 
   return ((size_t{layer} * heads + head) * context_ + position) * slice_ + offset % slice_;
 }
 
-namespace {
-
-// Attention walks one head's positions in order: contiguous in this layout, but the hardware
-// prefetchers still restart at every 4 KiB page; asking a few positions ahead keeps the
-// stream going.
-constexpr uint32_t kPrefetchPositions = 16;
-
-template <class T>
-void prefetch_slice(const std::vector<T>& data, size_t base, uint32_t n) {
-  const char* first = reinterpret_cast<const char*>(data.data() + base);
-  for (size_t byte = 0; byte < n * sizeof(T); byte += 64) __builtin_prefetch(first + byte, 0, 3);
-}
-
-}  // namespace
-
 void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
   for (uint32_t first = 0; first < kv_width_; first += slice_) {
     const size_t base = index(layer, position, first);
@@ -91,64 +76,10 @@ void KvCache::store(uint32_t layer, uint32_t position, const float* k, const flo
   }
 }
 
-void KvCache::key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group,
-                            uint32_t n, float* out) const {
-  const size_t base = index(layer, position, offset);
-  if (position + kPrefetchPositions < context_) {
-    const size_t ahead = base + size_t{kPrefetchPositions} * slice_;
-    if (type_ == KvType::f16) prefetch_slice(keys_f16_, ahead, n);
-    if (type_ == KvType::f32) prefetch_slice(keys_f32_, ahead, n);
-    if (type_ == KvType::q8) prefetch_slice(keys_q8_, ahead, n);
-  }
-  if (type_ == KvType::f16) {
-    quant::active_kernels().dot_f16_group(&keys_f16_[base], q, group, n, out);
-    return;
-  }
-  if (type_ == KvType::q8) {
-    quant::active_kernels().dot_i8_group(&keys_q8_[base], q, group, n, out);
-    const float scale = key_scales_[base / slice_];
-    for (uint32_t j = 0; j < group; ++j) out[j] *= scale;
-    return;
-  }
-  for (uint32_t j = 0; j < group; ++j) {
-    float sum = 0.0f;
-    for (uint32_t i = 0; i < n; ++i) sum += keys_f32_[base + i] * q[size_t{j} * n + i];
-    out[j] = sum;
-  }
-}
-
-void KvCache::add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
-                              uint32_t n, float* out) const {
-  const size_t base = index(layer, position, offset);
-  if (position + kPrefetchPositions < context_) {
-    const size_t ahead = base + size_t{kPrefetchPositions} * slice_;
-    if (type_ == KvType::f16) prefetch_slice(values_f16_, ahead, n);
-    if (type_ == KvType::f32) prefetch_slice(values_f32_, ahead, n);
-    if (type_ == KvType::q8) prefetch_slice(values_q8_, ahead, n);
-  }
-  if (type_ == KvType::f16) {
-    quant::active_kernels().axpy_f16_group(weights, &values_f16_[base], out, group, n);
-    return;
-  }
-  if (type_ == KvType::q8) {
-    float scaled[64];  // group <= heads / kv_heads; larger groups take the chunked path below
-    const float scale = value_scales_[base / slice_];
-    for (uint32_t first = 0; first < group; first += 64) {
-      const uint32_t count = std::min<uint32_t>(64, group - first);
-      for (uint32_t j = 0; j < count; ++j) scaled[j] = weights[first + j] * scale;
-      quant::active_kernels().axpy_i8_group(scaled, &values_q8_[base], out + size_t{first} * n, count, n);
-    }
-    return;
-  }
-  for (uint32_t j = 0; j < group; ++j) {
-    for (uint32_t i = 0; i < n; ++i) out[size_t{j} * n + i] += weights[j] * values_f32_[base + i];
-  }
-}
-
 namespace {
 
 template <class T>
-void read_rows(const std::vector<T>& data, size_t base, size_t stride, uint32_t count, uint32_t n, float* out) {
+void read_rows(const HugePageVector<T>& data, size_t base, size_t stride, uint32_t count, uint32_t n, float* out) {
   for (uint32_t p = 0; p < count; ++p) {
     const T* row = &data[base + p * stride];
     for (uint32_t i = 0; i < n; ++i) {
@@ -171,7 +102,7 @@ void KvCache::read_slices(bool values, uint32_t layer, uint32_t first, uint32_t 
   if (type_ == KvType::f32) return read_rows(values ? values_f32_ : keys_f32_, base, slice_, count, n, out);
   if (type_ == KvType::f16) return read_rows(values ? values_f16_ : keys_f16_, base, slice_, count, n, out);
   read_rows(values ? values_q8_ : keys_q8_, base, slice_, count, n, out);
-  const std::vector<float>& scales = values ? value_scales_ : key_scales_;
+  const HugePageVector<float>& scales = values ? value_scales_ : key_scales_;
   for (uint32_t p = 0; p < count; ++p) {
     const float scale = scales[base / slice_ + p];
     for (uint32_t i = 0; i < n; ++i) out[size_t{p} * n + i] *= scale;
@@ -188,44 +119,39 @@ void KvCache::read_values(uint32_t layer, uint32_t first, uint32_t count, uint32
 
 void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
                          uint32_t n, float* scores, size_t stride) const {
-  float per_head[64];
-  if (type_ != KvType::f16 || group > 64) {  // the general path, one position at a time
-    std::vector<float> values(group);
-    for (uint32_t p = 0; p < count; ++p) {
-      key_dot_group(layer, first + p, offset, q, group, n, values.data());
-      for (uint32_t j = 0; j < group; ++j) scores[j * stride + p] = values[j];
-    }
-    return;
-  }
-  // f16, the default: walk the rows directly, prefetching ahead, with one kernel lookup.
-  const auto dot = quant::active_kernels().dot_f16_group;
   const size_t base = index(layer, first, offset);
+  const quant::Kernels& kernels = quant::active_kernels();
+  switch (type_) {
+    case KvType::f16: return kernels.key_scores_f16(&keys_f16_[base], count, q, group, n, scores, stride);
+    case KvType::q8: return kernels.key_scores_i8(&keys_q8_[base], &key_scales_[base / slice_], count, q, group, n, scores, stride);
+    case KvType::f32: break;
+  }
   for (uint32_t p = 0; p < count; ++p) {
-    const size_t row = base + size_t{p} * slice_;
-    if (p + kPrefetchPositions < count) prefetch_slice(keys_f16_, row + size_t{kPrefetchPositions} * slice_, n);
-    dot(&keys_f16_[row], q, group, n, per_head);
-    for (uint32_t j = 0; j < group; ++j) scores[j * stride + p] = per_head[j];
+    const float* key = &keys_f32_[base + size_t{p} * slice_];
+    for (uint32_t j = 0; j < group; ++j) {
+      float sum = 0.0f;
+      for (uint32_t i = 0; i < n; ++i) sum += key[i] * q[size_t{j} * n + i];
+      scores[j * stride + p] = sum;
+    }
   }
 }
 
 void KvCache::add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* weights,
                          size_t stride, uint32_t group, uint32_t n, float* out) const {
-  float per_head[64];
-  if (type_ != KvType::f16 || group > 64) {
-    std::vector<float> values(group);
-    for (uint32_t p = 0; p < count; ++p) {
-      for (uint32_t j = 0; j < group; ++j) values[j] = weights[j * stride + p];
-      add_value_group(layer, first + p, offset, values.data(), group, n, out);
-    }
-    return;
-  }
-  const auto axpy = quant::active_kernels().axpy_f16_group;
   const size_t base = index(layer, first, offset);
-  for (uint32_t p = 0; p < count; ++p) {
-    const size_t row = base + size_t{p} * slice_;
-    if (p + kPrefetchPositions < count) prefetch_slice(values_f16_, row + size_t{kPrefetchPositions} * slice_, n);
-    for (uint32_t j = 0; j < group; ++j) per_head[j] = weights[j * stride + p];
-    axpy(per_head, &values_f16_[row], out, group, n);
+  const quant::Kernels& kernels = quant::active_kernels();
+  switch (type_) {
+    case KvType::f16: return kernels.value_sum_f16(weights, stride, &values_f16_[base], count, group, n, out);
+    case KvType::q8:
+      return kernels.value_sum_i8(weights, stride, &values_q8_[base], &value_scales_[base / slice_], count, group, n, out);
+    case KvType::f32: break;
+  }
+  for (uint32_t j = 0; j < group; ++j) {
+    for (uint32_t p = 0; p < count; ++p) {
+      const float weight = weights[j * stride + p];
+      const float* value = &values_f32_[base + size_t{p} * slice_];
+      for (uint32_t i = 0; i < n; ++i) out[size_t{j} * n + i] += weight * value[i];
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "smoe/options.h"
+#include "util/huge_pages.h"
 
 namespace smoe::runtime {
 
@@ -37,25 +38,20 @@ class KvCache {
 
   // k, v (kv_width,) of `position` in `layer`.
   void store(uint32_t layer, uint32_t position, const float* k, const float* v);
-  // For the `group` query heads sharing one KV head (`offset` and `n` a whole head slice) (grouped-query attention), reading the key
-  // and value rows once: out[j] = key[layer][position][offset : offset + n] . q[j * n : (j + 1) * n]
-  void key_dot_group(uint32_t layer, uint32_t position, uint32_t offset, const float* q, uint32_t group, uint32_t n,
-                     float* out) const;
   // Keys or values of positions [first, first + count), columns [offset, offset + n), as f32
   // rows (count, n): the batched prompt attention multiplies them with oneDNN.
   void read_keys(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const;
   void read_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, uint32_t n, float* out) const;
 
-  // The same over positions [first, first + count) in one call (the attention loop's form):
+  // Attention over positions [first, first + count) of the KV head whose columns start at
+  // `offset` (a whole head slice, n wide), for the `group` query heads sharing it, through the
+  // kernels of quant::active_kernels():
   // scores[j * stride + p - first] = key[p] . q[j], and
   // out[j * n + i] += sum_p weights[j * stride + p - first] * value[p][offset + i].
   void key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* q, uint32_t group,
                   uint32_t n, float* scores, size_t stride) const;
   void add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_t offset, const float* weights, size_t stride,
                   uint32_t group, uint32_t n, float* out) const;
-  // out[j * n + i] += weights[j] * value[layer][position][offset + i] for j < group, i < n
-  void add_value_group(uint32_t layer, uint32_t position, uint32_t offset, const float* weights, uint32_t group,
-                       uint32_t n, float* out) const;
 
  private:
   // Element index of column `offset` (within head offset / slice) of `position` in `layer`:
@@ -74,10 +70,10 @@ class KvCache {
   uint32_t kv_width_;
   uint32_t slice_;
   KvType type_;
-  std::vector<float> keys_f32_, values_f32_;
-  std::vector<uint16_t> keys_f16_, values_f16_;
-  std::vector<int8_t> keys_q8_, values_q8_;
-  std::vector<float> key_scales_, value_scales_;  // q8: one per (layer, position, slice)
+  HugePageVector<float> keys_f32_, values_f32_;
+  HugePageVector<uint16_t> keys_f16_, values_f16_;
+  HugePageVector<int8_t> keys_q8_, values_q8_;
+  HugePageVector<float> key_scales_, value_scales_;  // q8: one per (layer, slice, position)
 };
 
 }  // namespace smoe::runtime

@@ -99,43 +99,52 @@ TEST_CASE("integer dot products approximate the float dot product of the dequant
   CHECK(std::fabs(dot_q4k_q8k_ref(q4k.data(), activations.data(), n) - exact) < 0.01 * magnitude);
 }
 
-TEST_CASE("grouped f16 attention kernels agree with the scalar references", "[kernels]") {
+TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{16}, size_t{128}, size_t{131});  // 131: a tail past the vector width
-  const size_t group = GENERATE(size_t{1}, size_t{4}, size_t{12});   // 12: more heads than registers
-  INFO("isa " << kernels->isa << " n " << n << " group " << group);
-  const std::vector<float> k = values(n, 2.0f, 5), q = values(group * n, 1.0f, 6);
-  std::vector<uint16_t> halves(n);
-  for (size_t i = 0; i < n; ++i) halves[i] = f32_to_f16(k[i]);
-  std::vector<float> expected(group), actual(group);
-  dot_f16_group_ref(halves.data(), q.data(), group, n, expected.data());
-  kernels->dot_f16_group(halves.data(), q.data(), group, n, actual.data());
-  for (size_t j = 0; j < group; ++j) {
-    double magnitude = 0;
-    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(k[i]) * q[j * n + i]);
-    CHECK(actual[j] == Approx(expected[j]).margin(kOrderTolerance * magnitude));
-  }
-  const std::vector<float> weights = values(group, 0.5f, 7);
-  std::vector<float> y_expected = q, y_actual = q;
-  axpy_f16_group_ref(weights.data(), halves.data(), y_expected.data(), group, n);
-  kernels->axpy_f16_group(weights.data(), halves.data(), y_actual.data(), group, n);
-  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-5));
+  const size_t group = GENERATE(size_t{1}, size_t{4}, size_t{7});    // 7: a full group of 4 and a rest of 3
+  const size_t count = GENERATE(size_t{1}, size_t{70});              // 70: past one 64-position chunk
+  INFO("isa " << kernels->isa << " n " << n << " group " << group << " count " << count);
+  const std::vector<float> k = values(count * n, 2.0f, 5), q = values(group * n, 1.0f, 6);
+  const size_t stride = count + 3;  // scores and weights rows wider than count
+  std::vector<uint16_t> halves(count * n);
+  for (size_t i = 0; i < count * n; ++i) halves[i] = f32_to_f16(k[i]);
+  // int8 rows with extreme values at both ends of the range, and per-position scales.
+  std::vector<int8_t> bytes(count * n);
+  for (size_t i = 0; i < count * n; ++i) bytes[i] = static_cast<int8_t>(i % 3 == 0 ? -127 : i % 3 == 1 ? 127 : int(i % 255) - 127);
+  std::vector<float> scales(count);
+  for (size_t p = 0; p < count; ++p) scales[p] = 0.001f * float(p + 1);
 
-  // The int8 (q8 KV cache) versions, with extreme values at both ends of the range.
-  std::vector<int8_t> bytes(n);
-  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<int8_t>(i % 3 == 0 ? -127 : i % 3 == 1 ? 127 : int(i % 255) - 127);
-  dot_i8_group_ref(bytes.data(), q.data(), group, n, expected.data());
-  kernels->dot_i8_group(bytes.data(), q.data(), group, n, actual.data());
+  std::vector<float> expected(group * stride, -1.0f), actual(group * stride, -1.0f);
+  key_scores_f16_ref(halves.data(), count, q.data(), group, n, expected.data(), stride);
+  kernels->key_scores_f16(halves.data(), count, q.data(), group, n, actual.data(), stride);
   for (size_t j = 0; j < group; ++j) {
-    double magnitude = 0;
-    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(bytes[i]) * q[j * n + i]);
-    CHECK(actual[j] == Approx(expected[j]).margin(kOrderTolerance * magnitude));
+    for (size_t p = 0; p < stride; ++p) {
+      double magnitude = 0;
+      for (size_t i = 0; p < count && i < n; ++i) magnitude += std::fabs(double(k[p * n + i]) * q[j * n + i]);
+      CHECK(actual[j * stride + p] == Approx(expected[j * stride + p]).margin(kOrderTolerance * magnitude));
+    }
   }
+  key_scores_i8_ref(bytes.data(), scales.data(), count, q.data(), group, n, expected.data(), stride);
+  kernels->key_scores_i8(bytes.data(), scales.data(), count, q.data(), group, n, actual.data(), stride);
+  for (size_t j = 0; j < group; ++j) {
+    for (size_t p = 0; p < count; ++p) {
+      double magnitude = 0;
+      for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(bytes[p * n + i]) * q[j * n + i] * scales[p]);
+      CHECK(actual[j * stride + p] == Approx(expected[j * stride + p]).margin(kOrderTolerance * magnitude));
+    }
+  }
+
+  const std::vector<float> weights = values(group * stride, 0.5f, 7);
+  std::vector<float> y_expected = q, y_actual = q;  // the sums add to what is there
+  value_sum_f16_ref(weights.data(), stride, halves.data(), count, group, n, y_expected.data());
+  kernels->value_sum_f16(weights.data(), stride, halves.data(), count, group, n, y_actual.data());
+  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-4));
   y_expected = q;
   y_actual = q;
-  axpy_i8_group_ref(weights.data(), bytes.data(), y_expected.data(), group, n);
-  kernels->axpy_i8_group(weights.data(), bytes.data(), y_actual.data(), group, n);
-  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-4));
+  value_sum_i8_ref(weights.data(), stride, bytes.data(), scales.data(), count, group, n, y_expected.data());
+  kernels->value_sum_i8(weights.data(), stride, bytes.data(), scales.data(), count, group, n, y_actual.data());
+  for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-3));
 }
 
 TEST_CASE("bf16 row decoders give the reference's bits", "[kernels][bf16]") {

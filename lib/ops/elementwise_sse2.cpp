@@ -1,0 +1,6 @@
+// The xsimd element-wise kernels for xsimd::sse2 (compiled with its flags; see elementwise_simd.h).
+#include "ops/elementwise_simd_impl.h"
+
+namespace smoe::ops::simd {
+SMOE_INSTANTIATE_ELEMENTWISE(xsimd::sse2)
+}  // namespace smoe::ops::simd
