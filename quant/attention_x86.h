@@ -26,7 +26,7 @@ inline float to_float(int8_t v) { return float(v); }
 
 // Cached rows are read once per token from DRAM, in order: ask for the row this many
 // positions ahead (the hardware prefetchers restart at every 4 KiB page).
-constexpr size_t kRowsAhead = 8;
+constexpr size_t kRowsAhead = 16;
 
 template <class T>
 inline void prefetch_row(const T* row, size_t n) {
