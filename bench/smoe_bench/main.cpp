@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
   app.add_option("--gpu-mem", gpu_memory, "accelerator memory for the hottest experts, e.g. 8G (0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
+  std::string backend = "cuda";
+  app.add_option("--backend", backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -126,6 +128,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
     options.gpu_memory = gpu_memory;
+    options.backend = backend;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
     const auto model = Model::load(model_path, options);
@@ -213,6 +216,18 @@ int main(int argc, char** argv) {
       result["decode_bandwidth_gb_s"] = bytes_per_token * tg.median / 1e9;
       result["decode_bandwidth_efficiency"] = summarize(efficiencies).median;
     }
+    if (gpu_memory > 0) {
+      // Hot placement beats blind placement when the device serves a larger share of the
+      // expert runs than it holds of the expert bytes.
+      const OffloadStats stats = model->offload_stats();
+      double expert_bytes = 0;
+      for (const format::ExpertRange& range : container.expert_ranges()) expert_bytes += double(range.bytes);
+      const uint64_t runs = stats.device_runs + stats.cpu_runs;
+      result["device_resident_experts"] = stats.resident_experts;
+      result["device_expert_byte_share"] = expert_bytes > 0 ? double(stats.resident_bytes) / expert_bytes : 0.0;
+      result["device_hit_rate"] = runs > 0 ? double(stats.device_runs) / double(runs) : 0.0;
+      result["device_concurrent_steps"] = stats.concurrent_steps;
+    }
     if (json) {
       std::cout << result.dump() << "\n";
     } else {
@@ -223,6 +238,13 @@ int main(int argc, char** argv) {
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",
                   bandwidth / 1e9, bandwidths.size());
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
+      if (gpu_memory > 0) {
+        std::printf("backend                  %s: %u experts resident (%.0f%% of expert bytes), served %.0f%% of expert "
+                    "runs, %llu steps with CPU and device experts at once\n",
+                    info.backend.empty() ? "none" : info.backend.c_str(), result["device_resident_experts"].get<uint32_t>(),
+                    100 * result["device_expert_byte_share"].get<double>(), 100 * result["device_hit_rate"].get<double>(),
+                    static_cast<unsigned long long>(result["device_concurrent_steps"].get<uint64_t>()));
+      }
       if (!prompt_rates.empty()) {
         std::printf("pp%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.0f GFLOP/s = %.0f%% of the prompt path's "
                     "peak (%.0f GFLOP/s)\n",

@@ -37,6 +37,15 @@ struct ModelInfo {
   WeightLoading weight_loading = WeightLoading::map;  // how the weights were loaded: map or read
 };
 
+// What the accelerator did since the model was loaded (all zero on the CPU alone).
+struct OffloadStats {
+  uint64_t device_runs = 0;       // expert runs served by the accelerator
+  uint64_t cpu_runs = 0;          // expert runs on the CPU
+  uint64_t concurrent_steps = 0;  // MoE steps in which both ran at the same time
+  uint32_t resident_experts = 0;  // experts on the device now
+  uint64_t resident_bytes = 0;    // their bytes
+};
+
 class Model {
  public:
   // Maps and validates `path`; throws smoe::Error naming the file and the problem.
@@ -47,6 +56,8 @@ class Model {
   // Share (0..1) of the weights' resident bytes that sit in 2 MiB pages, from /proc/self/smaps
   // (call after some decoding: a mapping's pages are counted once touched); -1 where unknown.
   double weights_in_huge_pages() const;
+  // Accelerator statistics (hit rate = device_runs / (device_runs + cpu_runs)); thread-safe.
+  OffloadStats offload_stats() const;
   const Tokenizer& tokenizer() const;
   const ChatTemplate& chat_template() const;
   // Token ids of a chat (BOS first, EOS after each assistant turn), ready for generation.

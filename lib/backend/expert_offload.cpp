@@ -96,6 +96,21 @@ bool ExpertOffload::forward(uint32_t layer, uint32_t expert, const float* x, siz
   return true;
 }
 
+void ExpertOffload::record_cpu_runs(uint64_t count) {
+  const std::lock_guard lock(mutex_);
+  misses_ += count;
+}
+
+void ExpertOffload::record_concurrent_step() {
+  const std::lock_guard lock(mutex_);
+  ++concurrent_steps_;
+}
+
+uint64_t ExpertOffload::concurrent_steps() const {
+  const std::lock_guard lock(mutex_);
+  return concurrent_steps_;
+}
+
 void ExpertOffload::record(std::span<const uint64_t> selections) {
   const std::lock_guard lock(mutex_);
   for (size_t i = 0; i < scores_.size() && i < selections.size(); ++i) scores_[i] = scores_[i] * kDecay + double(selections[i]);

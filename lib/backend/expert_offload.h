@@ -1,5 +1,6 @@
 // Hybrid CPU/device execution of experts: the hottest experts live on a backend (the CUDA
-// plugin) within a byte budget; the rest run on the CPU.
+// plugin) within a byte budget; the rest run on the CPU, at the same time (the device's calls
+// go through a worker thread while the CPU computes its experts).
 //
 // Hotness is the router's selection count with exponential decay (LFU with decay), updated
 // after every evaluated batch. Between batches, when the hottest set no longer matches what
@@ -9,12 +10,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "backend/device_worker.h"
 #include "backend/plugin.h"
 #include "model/model_weights.h"
 #include "smoe/hyperparameters.h"
@@ -33,6 +37,14 @@ class ExpertOffload {
   // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).
   // Returns false when it is not (or the device failed: that expert then stays on the CPU).
   bool forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out);
+  // Runs `job` (calls of forward()) on the accelerator's worker thread, so the caller can
+  // compute CPU experts meanwhile; wait on the future before using the outputs.
+  std::future<void> run_concurrently(std::function<void()> job) { return worker_.submit(std::move(job)); }
+  // Counts expert runs the caller did on the CPU without asking forward() (not resident), and
+  // steps where CPU and device experts ran at the same time.
+  void record_cpu_runs(uint64_t count);
+  void record_concurrent_step();
+  uint64_t concurrent_steps() const;
   // Adds a batch's selections (layers * experts counts) to the decayed statistics.
   void record(std::span<const uint64_t> selections);
   // Re-places experts by the statistics if the hottest set changed (between batches).
@@ -58,8 +70,9 @@ class ExpertOffload {
   std::vector<uint64_t> handles_;     // per (layer * experts + expert); 0 = on the CPU
   std::vector<uint64_t> bytes_;       // each expert's weight bytes
   std::vector<double> scores_;        // decayed selection counts
-  uint64_t used_ = 0, hits_ = 0, misses_ = 0;
+  uint64_t used_ = 0, hits_ = 0, misses_ = 0, concurrent_steps_ = 0;
   bool failed_ = false;  // the backend failed once: everything stays on the CPU
+  DeviceWorker worker_;  // last: its thread stops before the members above go
 };
 
 }  // namespace smoe::backend

@@ -5,6 +5,7 @@
 // Only chosen experts run. Tokens are grouped by expert so that each expert's weights are
 // read once per batch, for all the tokens routed to it.
 #include <algorithm>
+#include <future>
 #include <numeric>
 
 #include "model/transformer.h"
@@ -17,7 +18,7 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
                                      std::vector<uint64_t>& expert_counts, const RoutingObserver& observer,
                                      int threads) {
   const LayerWeights& w = weights_.layers[layer];
-  const size_t dim = hp_.hidden_size, ffn = hp_.intermediate_size;
+  const size_t dim = hp_.hidden_size;
   const size_t experts = hp_.num_local_experts, top_k = hp_.num_experts_per_tok;
 
   for (size_t t = 0; t < n; ++t) {
@@ -44,29 +45,67 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     if (observer) observer(layer, first_position + static_cast<uint32_t>(t), {order.data(), top_k});
   }
 
-  // Run each chosen expert once over its group of tokens; add its weighted output.
+  // Each chosen expert runs once over its group of tokens. Experts resident on an accelerator
+  // run on its worker thread while this thread computes the others on the CPU (the device's
+  // share hides behind the CPU's); outputs are kept per expert and added in expert order
+  // afterwards, so the result does not depend on which side finishes first.
+  std::vector<size_t> first_row(experts + 1, 0);  // expert e's rows in expert_in_ / expert_out_
+  for (size_t e = 0; e < experts; ++e) first_row[e + 1] = first_row[e] + tokens_of_expert[e].size();
+  expert_in_.resize(first_row[experts] * dim);
+  expert_out_.resize(first_row[experts] * dim);
+  std::vector<uint32_t> on_device, on_cpu;
   for (size_t e = 0; e < experts; ++e) {
     const auto& group = tokens_of_expert[e];
     if (group.empty()) continue;
-    const size_t m = group.size();
-    expert_in_.resize(m * dim);
-    for (size_t i = 0; i < m; ++i) std::copy_n(&xn_[group[i].first * dim], dim, &expert_in_[i * dim]);
-    gate_.resize(m * ffn);
-    up_.resize(m * ffn);
-    expert_out_.resize(m * dim);
-    // A resident expert runs on the accelerator; otherwise (or if the device fails) on the CPU.
-    if (!offload_ || !offload_->forward(static_cast<uint32_t>(layer), static_cast<uint32_t>(e), expert_in_.data(), m,
-                                        expert_out_.data())) {
-      linear(*w.experts[e].w1, expert_in_.data(), m, gate_.data(), threads);  // (m, ffn)
-      linear(*w.experts[e].w3, expert_in_.data(), m, up_.data(), threads);    // (m, ffn)
-      ops::silu_mul(gate_.data(), up_.data(), m * ffn);
-      linear(*w.experts[e].w2, gate_.data(), m, expert_out_.data(), threads);  // (m, dim)
+    for (size_t i = 0; i < group.size(); ++i) {
+      std::copy_n(&xn_[group[i].first * dim], dim, &expert_in_[(first_row[e] + i) * dim]);
     }
-    for (size_t i = 0; i < m; ++i) {
+    const bool resident = offload_ && offload_->resident(layer, static_cast<uint32_t>(e));
+    (resident ? on_device : on_cpu).push_back(static_cast<uint32_t>(e));
+  }
+  std::vector<char> served(experts, 0);  // by the device
+  const auto run_on_device = [&] {
+    for (const uint32_t e : on_device) {
+      served[e] = offload_->forward(layer, e, &expert_in_[first_row[e] * dim], tokens_of_expert[e].size(),
+                                    &expert_out_[first_row[e] * dim]);
+    }
+  };
+  std::future<void> device_done;
+  if (!on_device.empty() && !on_cpu.empty()) {
+    device_done = offload_->run_concurrently(run_on_device);
+    offload_->record_concurrent_step();
+  } else if (!on_device.empty()) {
+    run_on_device();
+  }
+  if (offload_) offload_->record_cpu_runs(on_cpu.size());
+  for (const uint32_t e : on_cpu) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), threads);
+  if (device_done.valid()) device_done.get();
+  for (const uint32_t e : on_device) {  // a device that failed leaves its experts to the CPU
+    if (!served[e]) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), threads);
+  }
+
+  for (size_t e = 0; e < experts; ++e) {
+    const auto& group = tokens_of_expert[e];
+    for (size_t i = 0; i < group.size(); ++i) {
       float* x = &x_[group[i].first * dim];
-      for (size_t d = 0; d < dim; ++d) x[d] += group[i].second * expert_out_[i * dim + d];
+      const float* out = &expert_out_[(first_row[e] + i) * dim];
+      for (size_t d = 0; d < dim; ++d) x[d] += group[i].second * out[d];
     }
   }
+}
+
+// Expert(x) = w2 (silu(w1 x) * (w3 x)) for the m rows of expert_in_ from `first_row`, into
+// the same rows of expert_out_.
+void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, int threads) {
+  const ExpertWeights& w = weights_.layers[layer].experts[expert];
+  const size_t dim = hp_.hidden_size, ffn = hp_.intermediate_size;
+  gate_.resize(m * ffn);
+  up_.resize(m * ffn);
+  const float* in = &expert_in_[first_row * dim];
+  linear(*w.w1, in, m, gate_.data(), threads);  // (m, ffn)
+  linear(*w.w3, in, m, up_.data(), threads);    // (m, ffn)
+  ops::silu_mul(gate_.data(), up_.data(), m * ffn);
+  linear(*w.w2, gate_.data(), m, &expert_out_[first_row * dim], threads);  // (m, dim)
 }
 
 }  // namespace smoe::model

@@ -54,6 +54,7 @@ class Transformer {
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,
                           const RoutingObserver& observer, int threads);
+  void expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, int threads);
 
   const Hyperparameters& hp_;
   const ModelWeights& weights_;

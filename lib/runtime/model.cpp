@@ -95,6 +95,18 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
+OffloadStats Model::offload_stats() const {
+  OffloadStats stats;
+  if (const backend::ExpertOffload* offload = impl_->offload.get()) {
+    stats.device_runs = offload->hits();
+    stats.cpu_runs = offload->misses();
+    stats.concurrent_steps = offload->concurrent_steps();
+    stats.resident_experts = offload->resident_experts();
+    stats.resident_bytes = offload->resident_bytes();
+  }
+  return stats;
+}
+
 double Model::weights_in_huge_pages() const { return impl_->container.mapping().huge_page_fraction(); }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }

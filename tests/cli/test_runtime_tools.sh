@@ -82,4 +82,16 @@ check "smoe-perplexity names the token file" grep -q "odd.i32" <<<"$message"
 "$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 0 >/dev/null 2>&1
 check "-n 0 is a usage error" test $? -eq 2
 
+# smoe-bench with a backend (the reference plugin: the plugin path without a GPU): it reports
+# the device's share of expert bytes and of expert runs, and steps where both sides ran.
+bench=$(SMOE_PLUGIN_PATH="$build/tests" "$build/bench/smoe-bench" -m "$work/tiny.smoe" -p 16 -n 16 -t 1 -r 1 \
+        --gpu-mem 1M --backend reference --json)
+check "smoe-bench --gpu-mem reports the hit rate above the byte share, with concurrent steps" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert "reference" in r["backend"], r
+assert 0 < r["device_expert_byte_share"] < 1, r
+assert r["device_hit_rate"] > r["device_expert_byte_share"], r
+assert r["device_concurrent_steps"] > 0, r' "$bench"
+
 finish "runtime tools"

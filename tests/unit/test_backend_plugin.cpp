@@ -57,6 +57,12 @@ TEST_CASE("experts on a backend plugin give the CPU's results within a budget", 
   CHECK(hybrid->info().offloaded_experts == 10);
   CHECK(hybrid->info().offloaded_bytes <= expert_bytes * 10);
   CHECK(worst_difference(*cpu, *hybrid) <= 1e-3f);
+  // Both sides served experts, and in some steps at the same time (device experts on the
+  // worker thread while the CPU computed the others).
+  const backend::ExpertOffload& offload = *hybrid->impl().offload;
+  CHECK(offload.hits() > 0);
+  CHECK(offload.misses() > 0);
+  CHECK(offload.concurrent_steps() > 0);
   GenerateOptions greedy;
   greedy.max_tokens = 16;
   greedy.sampler.temperature = 0;
