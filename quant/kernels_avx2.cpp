@@ -111,12 +111,49 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   });
 }
 
+// A block's 16 signed sub-block scales (16 weights each) as 16-bit words in registers, and
+// the vector a 32-weight step needs: scale 2i + 8c of the pair in its low half, 2i + 1 + 8c in
+// its high half (c: which 128 weights; i: which 32 of them). One pshufb per step instead of
+// two scalar broadcasts and an insert.
+struct SubBlockScales {
+  __m256i halves[2];  // words 0..7 in both lanes, words 8..15 in both lanes
+
+  explicit SubBlockScales(__m128i scales8) {
+    const __m256i words = _mm256_cvtepi8_epi16(scales8);
+    halves[0] = _mm256_permute4x64_epi64(words, 0x44);
+    halves[1] = _mm256_permute4x64_epi64(words, 0xee);
+  }
+  __m256i pair(size_t c, int i) const {
+    const __m256i pick = _mm256_setr_epi8(char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
+                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
+                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i + 2), char(4 * i + 3),
+                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2),
+                                          char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3),
+                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3));
+    return _mm256_shuffle_epi8(halves[c], pick);
+  }
+};
+
+// q3k's 16 six-bit scales (stored + 32) unpacked in registers: q3k_unpack_scales with byte
+// vector operations.
+inline __m128i q3k_scales(const uint8_t* packed) {
+  const __m128i low_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));  // scales[0..7]
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i low4 = _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  uint32_t high_word;
+  __builtin_memcpy(&high_word, packed + 8, 4);
+  // Scale s takes bits 2 (s / 4) of byte s % 4 of the high word: lane k of four bytes shifts by 2k.
+  const __m128i high2 = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(high_word)), _mm_setr_epi32(0, 2, 4, 6)),
+                                      _mm_set1_epi8(3));
+  return _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
+}
+
 // Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, minus `offset`
-// times the activations (the formats' zero point), scaled by two signed sub-block scales
-// (elements 0..15 and 16..31) into eight int32 sums.
-inline __m256i offset_dot_scaled(__m256i values, __m256i activations, __m256i offset, int8_t scale_low, int8_t scale_high) {
+// times the activations (the formats' zero point), times the step's two sub-block scales,
+// into eight int32 sums.
+inline __m256i offset_dot_scaled(__m256i values, __m256i activations, __m256i offset, __m256i scales) {
   const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(values, activations), _mm256_maddubs_epi16(offset, activations));
-  return _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(scale_high), _mm_set1_epi16(scale_low)));
+  return _mm256_madd_epi16(pairs, scales);
 }
 
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
@@ -124,6 +161,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead(w + b, 4);  // 210 bytes
+    const SubBlockScales scales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
     __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t c = 0; c < 2; ++c) {
       const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c));
@@ -136,8 +174,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
         const __m256i high_bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
         const __m256i values = _mm256_or_si256(lows[k], _mm256_slli_epi16(high_bits, 4));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * k));
-        const int8_t* scales = w[b].scales + 8 * c + 2 * k;
-        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales[0], scales[1]));
+        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales.pair(c, k)));
       }
     }
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
@@ -150,8 +187,7 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead(w + b, 2);  // 110 bytes
-    int8_t scales[16];
-    q3k_unpack_scales(w[b].scales, scales);
+    const SubBlockScales scales(q3k_scales(w[b].scales));
     const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));
     __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t c = 0; c < 2; ++c) {
@@ -161,8 +197,7 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
         const __m256i high_bit = _mm256_and_si256(_mm256_srli_epi16(high, int(4 * c) + j), one_bit);
         const __m256i values = _mm256_or_si256(low_bits, _mm256_slli_epi16(high_bit, 2));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
-        const int8_t* scale = scales + 8 * c + 2 * j;
-        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scale[0], scale[1]));
+        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales.pair(c, j)));
       }
     }
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
