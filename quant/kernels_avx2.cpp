@@ -75,34 +75,60 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n) {
   }
 }
 
+namespace {
+
+inline __m256 q8_block_dot(const BlockQ8& w, const BlockQ8A& a, __m256 total) {
+  const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
+  const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+  // |w| x (a with w's sign): maddubs needs its first operand unsigned.
+  const __m256 dot = dot_u8_s8(_mm256_sign_epi8(weights, weights), _mm256_sign_epi8(activations, weights));
+  return _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w.d) * a.d), dot, total);
+}
+
+}  // namespace
+
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 32; ++b) {
     prefetch_ahead(w + b, 1);  // 34 bytes
-    const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
-    const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    // |w| x (a with w's sign): maddubs needs its first operand unsigned.
-    const __m256 dot = dot_u8_s8(_mm256_sign_epi8(weights, weights), _mm256_sign_epi8(activations, weights));
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), dot, total);
+    total = q8_block_dot(w[b], a[b], total);
   }
   return horizontal_sum(total);
 }
 
-float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
+namespace {
+
+// One q4 block: its scaled dot product into `total`, its minimum term m * a.d * sum(a) into
+// lane 0 of `minimums` (d and m converted together).
+inline void q4_block_dot(const BlockQ4& w, const BlockQ8A& a, __m256& total, __m128& minimums) {
   const __m128i low_nibbles = _mm_set1_epi8(0x0f);
-  __m256 total = _mm256_setzero_ps();
-  float minimum_terms = 0.0f;
-  for (size_t b = 0; b < n / 32; ++b) {
-    if (b % 2 == 0) prefetch_ahead(w + b, 1);  // 20 bytes a block
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-    const __m128i first = _mm_and_si128(packed, low_nibbles);                     // weights 0..15
-    const __m128i second = _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibbles);  // weights 16..31
-    const __m256i weights = _mm256_set_m128i(second, first);
-    const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), dot_u8_s8(weights, activations), total);
-    minimum_terms += half_to_float(w[b].m) * a[b].d * float(a[b].sum);
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+  const __m128i first = _mm_and_si128(packed, low_nibbles);                     // weights 0..15
+  const __m128i second = _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibbles);  // weights 16..31
+  const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+  const __m128 scale_minimum =
+      _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(w.d | (uint32_t{w.m} << 16)))), _mm_set1_ps(a.d));
+  total = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale_minimum), dot_u8_s8(_mm256_set_m128i(second, first), activations), total);
+  minimums = _mm_fmadd_ps(_mm_shuffle_ps(scale_minimum, scale_minimum, 0x55), _mm_cvtsi32_ss(_mm_setzero_ps(), a.sum),
+                          minimums);
+}
+
+}  // namespace
+
+float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
+  // Two accumulators each (even and odd blocks): one chain caps the loop at one 20-byte block
+  // per FMA latency.
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  __m128 even_minimums = _mm_setzero_ps(), odd_minimums = _mm_setzero_ps();
+  const size_t blocks = n / 32;
+  size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    prefetch_ahead(w + b, 1);  // 40 bytes
+    q4_block_dot(w[b], a[b], even, even_minimums);
+    q4_block_dot(w[b + 1], a[b + 1], odd, odd_minimums);
   }
-  return horizontal_sum(total) + minimum_terms;
+  if (b < blocks) q4_block_dot(w[b], a[b], even, even_minimums);
+  return horizontal_sum(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
 }
 
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
