@@ -7,7 +7,8 @@
 // four heads' accumulators are reduced together (three hadds instead of four sums).
 // Values: the output of 4 heads x 16 (or 32) dims stays in registers while a chunk of 64
 // positions streams past (their rows stay in L1 for the next dims), instead of loading and
-// storing the output once per position.
+// storing the output once per position; each pass over a chunk prefetches the same columns
+// of the next chunk.
 #pragma once
 
 #include <immintrin.h>
@@ -133,7 +134,9 @@ void value_sum_heads(const float* weights, size_t stride, const T* values, const
         sums[j][1] = Vec::load(out + j * n + i + kWidth);
       }
       for (size_t p = 0; p < chunk; ++p) {
-        if (i == 0 && p0 + p + kRowsAhead < count) prefetch_row(rows + (p + kRowsAhead) * n, n);
+        // The same columns of the next chunk's row: the next chunk's bytes arrive spread over
+        // all the passes of this one, not all during its own first pass.
+        if (p0 + kChunk + p < count) _mm_prefetch(reinterpret_cast<const char*>(rows + (kChunk + p) * n + i), _MM_HINT_T0);
         const typename Vec::V v0 = Vec::load(rows + p * n + i), v1 = Vec::load(rows + p * n + i + kWidth);
         for (size_t j = 0; j < G; ++j) {
           const typename Vec::V w = Vec::broadcast(&scaled[j][p]);
