@@ -4,7 +4,8 @@
 //   smoe-bench -m FILE -p 512 -n 128 [-d DEPTH] -t T [-r REPS] [--json]
 //
 // Decode bandwidth efficiency = (weight bytes read per generated token x tokens/s) / measured
-// read bandwidth, per repetition with a bandwidth pass right after it; the median is reported. Bytes per token: every non-expert matrix, k experts per layer (the router's
+// read bandwidth, per repetition with a bandwidth pass right after it; the median is reported.
+// At a depth, also with the KV cache bytes attention reads per token added to the weights'. Bytes per token: every non-expert matrix, k experts per layer (the router's
 // top-k; each expert's bytes are the average over its layer), one embedding row.
 //
 // Prefill compute efficiency = (2 x weights multiplied per token x prompt tokens/s) / the
@@ -142,13 +143,18 @@ int main(int argc, char** argv) {
 
     // The read bandwidth is measured after every generation repetition, and each repetition's
     // efficiency uses its own measurement (a shared machine's speed drifts over a run).
-    std::vector<double> prompt_rates, generate_rates, bandwidths, efficiencies;
+    std::vector<double> prompt_rates, generate_rates, bandwidths, efficiencies, efficiencies_with_kv;
     // The depth context is evaluated once and restored before every measurement.
     session->reset();
     if (depth > 0) session->eval(context);
     const SessionSnapshot at_depth = session->snapshot();
     const auto restore_depth = [&] { session->restore(at_depth); };
     const double bytes_per_token = weight_bytes_per_token(container);
+    // Attention reads the cache of every position before the new one: on average depth plus
+    // half the generated tokens. At depth, efficiency counting these bytes too shows whether
+    // decoding slows by more than the extra bytes explain.
+    const double kv_bytes_per_position = double(info.kv_cache_bytes) / double(info.context_size);
+    const double kv_bytes_per_token = kv_bytes_per_position * (double(depth) + 1 + double(generate_tokens) / 2);
     for (int repetition = 0; repetition <= repetitions; ++repetition) {  // repetition 0 warms up
       if (prompt_tokens > 0) {
         restore_depth();
@@ -173,6 +179,7 @@ int main(int argc, char** argv) {
           generate_rates.push_back(double(generate_tokens) / seconds);
           bandwidths.push_back(probe.measure(5));
           efficiencies.push_back(bytes_per_token * generate_rates.back() / bandwidths.back());
+          efficiencies_with_kv.push_back((bytes_per_token + kv_bytes_per_token) * generate_rates.back() / bandwidths.back());
         }
       }
     }
@@ -215,6 +222,8 @@ int main(int argc, char** argv) {
       result["gen_tokens_per_s_max"] = tg.max;
       result["decode_bandwidth_gb_s"] = bytes_per_token * tg.median / 1e9;
       result["decode_bandwidth_efficiency"] = summarize(efficiencies).median;
+      result["kv_bytes_per_token"] = kv_bytes_per_token;
+      result["decode_bandwidth_efficiency_with_kv"] = summarize(efficiencies_with_kv).median;
     }
     if (gpu_memory > 0) {
       // Hot placement beats blind placement when the device serves a larger share of the
@@ -258,6 +267,10 @@ int main(int argc, char** argv) {
                     generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,
                     result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());
+        if (depth > 0) {
+          std::printf("       with the KV cache's %.1f MB per token: %.0f%% of read bandwidth\n", kv_bytes_per_token / 1e6,
+                      100 * result["decode_bandwidth_efficiency_with_kv"].get<double>());
+        }
       }
     }
   } catch (const Error& error) {

@@ -46,7 +46,7 @@ float worst_difference(const Model& a, const Model& b) {
 
 }  // namespace
 
-TEST_CASE("experts on a backend plugin give the CPU's results within a budget", "[backend][plugin]") {
+TEST_CASE("experts on a backend plugin give the CPU's results within a budget", "[backend][plugin][threads]") {
   const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const auto cpu = load("reference", 0);
   CHECK(cpu->info().backend.empty());
