@@ -22,9 +22,8 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   q_.resize(n * q_width);      // (n, heads * head_dim)
   k_.resize(n * kv_width);     // (n, kv_heads * head_dim)
   v_.resize(n * kv_width);
-  linear(*w.wq, xn_.data(), n, q_.data(), threads);
-  linear(*w.wk, xn_.data(), n, k_.data(), threads);
-  linear(*w.wv, xn_.data(), n, v_.data(), threads);
+  const ops::MatmulOutput projections[] = {{w.wq, q_.data()}, {w.wk, k_.data()}, {w.wv, v_.data()}};
+  linear_shared_input(projections, xn_.data(), n, threads);
   for (size_t t = 0; t < n; ++t) {
     const uint32_t position = first_position + static_cast<uint32_t>(t);
     rope_.apply(&q_[t * q_width], heads, position);

@@ -102,8 +102,8 @@ void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_ro
   gate_.resize(m * ffn);
   up_.resize(m * ffn);
   const float* in = &expert_in_[first_row * dim];
-  linear(*w.w1, in, m, gate_.data(), threads);  // (m, ffn)
-  linear(*w.w3, in, m, up_.data(), threads);    // (m, ffn)
+  const ops::MatmulOutput projections[] = {{w.w1, gate_.data()}, {w.w3, up_.data()}};  // (m, ffn) each
+  linear_shared_input(projections, in, m, threads);
   ops::silu_mul(gate_.data(), up_.data(), m * ffn);
   linear(*w.w2, gate_.data(), m, &expert_out_[first_row * dim], threads);  // (m, dim)
 }

@@ -14,6 +14,13 @@ void Transformer::linear(const format::TensorView& w, const float* x, size_t n, 
   ops::matmul(w, x, n, y, threads);
 }
 
+void Transformer::linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n, int threads) {
+  if (activation_observer_) {
+    for (const ops::MatmulOutput& output : outputs) activation_observer_(*output.w, x, n);
+  }
+  ops::matmul_shared_input(outputs, x, n, threads);
+}
+
 void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache,
                           bool all_logits, std::vector<float>& logits, std::vector<uint64_t>& expert_counts,
                           const RoutingObserver& observer, int threads) {

@@ -16,6 +16,7 @@
 #include "backend/expert_offload.h"
 #include "format/container.h"
 #include "model/model_weights.h"
+#include "ops/matmul.h"
 #include "ops/rope.h"
 #include "runtime/kv_cache.h"
 
@@ -46,6 +47,8 @@ class Transformer {
  private:
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
   void linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads);
+  // The same for several matrices sharing the input x, in one pass where they can (ops::matmul_shared_input).
+  void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n, int threads);
   void attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
   // Per token and position (decoding, small batches) / as matrix products (prompt batches).
   void decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);

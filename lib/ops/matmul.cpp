@@ -31,7 +31,55 @@ void matmul_quantized(const format::TensorView& w, float (*dot)(const Weight*, c
   }
 }
 
+// The rows of several matrices of one type and width in one parallel loop, with the
+// activations quantized once (matmul_shared_input).
+template <class Activation, class Weight>
+void matmul_quantized_shared(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const Activation*, size_t),
+                             void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
+                             int threads) {
+  const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
+  std::vector<Activation> activations(n_tokens * blocks);
+  for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
+  std::vector<size_t> first_row(outputs.size() + 1, 0);
+  for (size_t i = 0; i < outputs.size(); ++i) first_row[i + 1] = first_row[i] + outputs[i].w->shape[0];
+  const size_t total_rows = first_row.back();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t r = 0; r < total_rows; ++r) {
+    size_t m = 0;
+    while (r >= first_row[m + 1]) ++m;  // a handful of matrices
+    const format::TensorView& w = *outputs[m].w;
+    const size_t rows = w.shape[0], local = r - first_row[m];
+    const auto* row = reinterpret_cast<const Weight*>(w.data + local * (w.bytes / rows));
+    for (size_t t = 0; t < n_tokens; ++t) outputs[m].y[t * rows + local] = dot(row, &activations[t * blocks], in);
+  }
+}
+
 }  // namespace
+
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
+  bool fusable = !outputs.empty() && n_tokens < kGemmMinTokens;
+  for (const MatmulOutput& output : outputs) {
+    fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
+              output.w->shape[1] == outputs.front().w->shape[1];
+  }
+  if (fusable) {
+    const quant::Kernels& kernels = quant::active_kernels();
+    switch (outputs.front().w->type) {
+      case quant::TensorType::q8:
+        return matmul_quantized_shared(outputs, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, threads);
+      case quant::TensorType::q4:
+        return matmul_quantized_shared(outputs, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, threads);
+      case quant::TensorType::q4k:
+        return matmul_quantized_shared(outputs, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, threads);
+      case quant::TensorType::q6k:
+        return matmul_quantized_shared(outputs, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, threads);
+      case quant::TensorType::q3k:
+        return matmul_quantized_shared(outputs, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, threads);
+      default: break;
+    }
+  }
+  for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, threads);
+}
 
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");

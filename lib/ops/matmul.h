@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 #include "format/container.h"
 
@@ -14,6 +15,16 @@ namespace smoe::ops {
 // bf16) multiply f32 activations exactly; quantized weights (q8, q4, q4k, q6k, q3k) multiply
 // activations quantized to 8 bits (blocks of 32; of 256 for the super-block types), with the kernels quant::active_kernels() chose.
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+
+// Several matrices sharing one input (attention's q, k, v; an expert's w1 and w3):
+// outputs[i].y = x W_i^T. For small batches of one quantized type and width the activations
+// are quantized once and every row of every matrix is split across the threads in one loop:
+// one fork and join instead of one per matrix. Otherwise the same as matmul() per matrix.
+struct MatmulOutput {
+  const format::TensorView* w;
+  float* y;  // (n_tokens, w rows)
+};
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads);
 
 // One row of an embedding-like matrix as f32: W[row] -> out (in,).
 void read_row(const format::TensorView& w, size_t row, float* out);
