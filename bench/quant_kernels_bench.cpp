@@ -111,11 +111,11 @@ void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool i
     if (values && int8) {
       kernels->value_sum_i8(weights.data(), kPositions, rows8.data(), scales.data(), kPositions, kGroup, kHeadDim, out.data());
     } else if (values) {
-      kernels->value_sum_f16(weights.data(), kPositions, rows16.data(), kPositions, kGroup, kHeadDim, out.data());
+      kernels->value_sum_f16(weights.data(), kPositions, rows16.data(), nullptr, kPositions, kGroup, kHeadDim, out.data());
     } else if (int8) {
       kernels->key_scores_i8(rows8.data(), scales.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
     } else {
-      kernels->key_scores_f16(rows16.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
+      kernels->key_scores_f16(rows16.data(), nullptr, kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
     }
     benchmark::ClobberMemory();
   }

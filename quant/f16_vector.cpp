@@ -20,9 +20,11 @@ namespace {
 inline float value_of(uint16_t h) { return f16_to_f32(h); }
 inline float value_of(int8_t v) { return float(v); }
 
+}  // namespace
+
 template <class T>
-void key_scores(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n, float* scores,
-                size_t stride) {
+void key_scores_ref(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                    float* scores, size_t stride) {
   for (size_t p = 0; p < count; ++p) {
     for (size_t j = 0; j < group; ++j) {
       float sum = 0.0f;
@@ -33,8 +35,8 @@ void key_scores(const T* keys, const float* scales, size_t count, const float* q
 }
 
 template <class T>
-void value_sum(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
-               size_t n, float* out) {
+void value_sum_ref(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
+                   size_t n, float* out) {
   for (size_t j = 0; j < group; ++j) {
     for (size_t p = 0; p < count; ++p) {
       const float weight = weights[j * stride + p] * (scales ? scales[p] : 1.0f);
@@ -43,26 +45,9 @@ void value_sum(const float* weights, size_t stride, const T* values, const float
   }
 }
 
-}  // namespace
-
-void key_scores_f16_ref(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                        size_t stride) {
-  key_scores(keys, nullptr, count, q, group, n, scores, stride);
-}
-
-void value_sum_f16_ref(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group, size_t n,
-                       float* out) {
-  value_sum(weights, stride, values, nullptr, count, group, n, out);
-}
-
-void key_scores_i8_ref(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                       float* scores, size_t stride) {
-  key_scores(keys, scales, count, q, group, n, scores, stride);
-}
-
-void value_sum_i8_ref(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                      size_t group, size_t n, float* out) {
-  value_sum(weights, stride, values, scales, count, group, n, out);
-}
+template void key_scores_ref(const uint16_t*, const float*, size_t, const float*, size_t, size_t, float*, size_t);
+template void key_scores_ref(const int8_t*, const float*, size_t, const float*, size_t, size_t, float*, size_t);
+template void value_sum_ref(const float*, size_t, const uint16_t*, const float*, size_t, size_t, size_t, float*);
+template void value_sum_ref(const float*, size_t, const int8_t*, const float*, size_t, size_t, size_t, float*);
 
 }  // namespace smoe::quant

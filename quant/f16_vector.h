@@ -12,18 +12,21 @@ float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n);
 // y[i] += weight * f16(x[i])
 void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n);
 
-// Scalar references of the attention kernels of the Kernels table (kernels.h): one KV head's
-// positions are rows of n values; `group` query heads share them.
+// Scalar references of the attention kernels of the Kernels table (kernels.h), for f16
+// (T = uint16_t) and int8 (T = int8_t) caches: one KV head's positions are rows of n values,
+// row p is scales[p] times the stored row (scales nullptr: unscaled); `group` query heads
+// share them.
 // scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]
-void key_scores_f16_ref(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                        size_t stride);
+template <class T>
+void key_scores_ref(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
+                    float* scores, size_t stride);
 // out[j * n + i] += sum_p weights[j * stride + p] * value[p * n + i]
-void value_sum_f16_ref(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group, size_t n,
-                       float* out);
-// The same over an int8 cache whose row p is scales[p] * the int8 row.
-void key_scores_i8_ref(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                       float* scores, size_t stride);
-void value_sum_i8_ref(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                      size_t group, size_t n, float* out);
+template <class T>
+void value_sum_ref(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
+                   size_t n, float* out);
+extern template void key_scores_ref(const uint16_t*, const float*, size_t, const float*, size_t, size_t, float*, size_t);
+extern template void key_scores_ref(const int8_t*, const float*, size_t, const float*, size_t, size_t, float*, size_t);
+extern template void value_sum_ref(const float*, size_t, const uint16_t*, const float*, size_t, size_t, size_t, float*);
+extern template void value_sum_ref(const float*, size_t, const int8_t*, const float*, size_t, size_t, size_t, float*);
 
 }  // namespace smoe::quant

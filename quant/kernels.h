@@ -27,11 +27,12 @@ struct Kernels {
   // `group` query heads that share it (grouped-query attention):
   //   scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]          p < count, j < group
   //   out[j * n + i] += sum_p weights[j * stride + p] * value[p * n + i]
-  // over an f16 cache, and over an int8 (q8) cache whose row p is scales[p] * the int8 row.
-  void (*key_scores_f16)(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                         size_t stride);
-  void (*value_sum_f16)(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group,
-                        size_t n, float* out);
+  // over an f16 cache, and over an int8 (q8) cache; row p is scales[p] times the stored row
+  // (scales may be nullptr: unscaled, as the f16 cache is).
+  void (*key_scores_f16)(const uint16_t* keys, const float* scales, size_t count, const float* q, size_t group,
+                         size_t n, float* scores, size_t stride);
+  void (*value_sum_f16)(const float* weights, size_t stride, const uint16_t* values, const float* scales, size_t count,
+                        size_t group, size_t n, float* out);
   void (*key_scores_i8)(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
                         float* scores, size_t stride);
   void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,

@@ -231,30 +231,11 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total);
 }
 
-void avx2_key_scores_f16(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                         size_t stride) {
-  key_scores<Avx2Vector>(keys, nullptr, count, q, group, n, scores, stride);
-}
-
-void avx2_value_sum_f16(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group,
-                        size_t n, float* out) {
-  value_sum<Avx2Vector>(weights, stride, values, nullptr, count, group, n, out);
-}
-
-void avx2_key_scores_i8(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                        float* scores, size_t stride) {
-  key_scores<Avx2Vector>(keys, scales, count, q, group, n, scores, stride);
-}
-
-void avx2_value_sum_i8(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                       size_t group, size_t n, float* out) {
-  value_sum<Avx2Vector>(weights, stride, values, scales, count, group, n, out);
-}
-
 const Kernels* avx2_kernels() {
   static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
                                avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
-                               avx2_key_scores_f16, avx2_value_sum_f16, avx2_key_scores_i8, avx2_value_sum_i8};
+                               key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
+                               key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>};
   const CpuFeatures& cpu = cpu_features();
   const bool supported = cpu.avx2 && cpu.fma && cpu.f16c;
   return supported ? &kernels : nullptr;

@@ -74,36 +74,19 @@ void value_sum(const float* weights, size_t stride, const T* values, const float
   }
 }
 
-void key_scores_f16(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                    size_t stride) {
-  key_scores(keys, nullptr, count, q, group, n, scores, stride);
-}
-void value_sum_f16(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group, size_t n,
-                   float* out) {
-  value_sum(weights, stride, values, nullptr, count, group, n, out);
-}
-void key_scores_i8(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                   float* scores, size_t stride) {
-  key_scores(keys, scales, count, q, group, n, scores, stride);
-}
-void value_sum_i8(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                  size_t group, size_t n, float* out) {
-  value_sum(weights, stride, values, scales, count, group, n, out);
-}
-
 }  // namespace
 
 const Kernels* neon_kernels() {
   static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dot_q8<dot32_s8>,
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
-                                key_scores_f16,  value_sum_f16,        key_scores_i8,        value_sum_i8};
+                                key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
   return &kernels;
 }
 
 const Kernels* neon_dotprod_kernels() {
   static const Kernels kernels{"neon-dotprod", quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dotprod_dot_q8,
                                     neon_dotprod_dot_q4, neon_dotprod_dot_q4k, dot_q6k_q8k_ref, dot_q3k_q8k_ref,
-                                    key_scores_f16,  value_sum_f16,        key_scores_i8,        value_sum_i8};
+                                    key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

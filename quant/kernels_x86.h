@@ -15,14 +15,6 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
-void avx2_key_scores_f16(const uint16_t* keys, size_t count, const float* q, size_t group, size_t n, float* scores,
-                         size_t stride);
-void avx2_value_sum_f16(const float* weights, size_t stride, const uint16_t* values, size_t count, size_t group,
-                        size_t n, float* out);
-void avx2_key_scores_i8(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                        float* scores, size_t stride);
-void avx2_value_sum_i8(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                       size_t group, size_t n, float* out);
 
 // Software prefetch of weight bytes this far ahead of the current block. Decoding streams each
 // weight once from DRAM through 4 KiB pages, where the hardware prefetchers restart at every

@@ -122,7 +122,7 @@ void KvCache::key_scores(uint32_t layer, uint32_t first, uint32_t count, uint32_
   const size_t base = index(layer, first, offset);
   const quant::Kernels& kernels = quant::active_kernels();
   switch (type_) {
-    case KvType::f16: return kernels.key_scores_f16(&keys_f16_[base], count, q, group, n, scores, stride);
+    case KvType::f16: return kernels.key_scores_f16(&keys_f16_[base], nullptr, count, q, group, n, scores, stride);
     case KvType::q8: return kernels.key_scores_i8(&keys_q8_[base], &key_scales_[base / slice_], count, q, group, n, scores, stride);
     case KvType::f32: break;
   }
@@ -141,7 +141,7 @@ void KvCache::add_values(uint32_t layer, uint32_t first, uint32_t count, uint32_
   const size_t base = index(layer, first, offset);
   const quant::Kernels& kernels = quant::active_kernels();
   switch (type_) {
-    case KvType::f16: return kernels.value_sum_f16(weights, stride, &values_f16_[base], count, group, n, out);
+    case KvType::f16: return kernels.value_sum_f16(weights, stride, &values_f16_[base], nullptr, count, group, n, out);
     case KvType::q8:
       return kernels.value_sum_i8(weights, stride, &values_q8_[base], &value_scales_[base / slice_], count, group, n, out);
     case KvType::f32: break;

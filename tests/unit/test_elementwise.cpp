@@ -8,18 +8,13 @@
 
 #include "ops/elementwise.h"
 #include "ops/elementwise_simd.h"
+#include "support/random_values.h"
 
 using namespace smoe::ops;
 
 namespace {
 
-std::vector<float> values(size_t n, float spread, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::normal_distribution<float> normal(0.0f, spread);
-  std::vector<float> x(n);
-  for (float& value : x) value = normal(generator);
-  return x;
-}
+std::vector<float> values(size_t n, float spread, uint32_t seed) { return smoe::test::normal_values(n, spread, seed); }
 
 // Runs `check(name, arch)` for every architecture of simd::Architectures the CPU has.
 template <class Check>

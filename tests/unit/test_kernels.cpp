@@ -9,18 +9,13 @@
 #include "quant/dequantize_bf16.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
+#include "support/random_values.h"
 
 using namespace smoe::quant;
 
 namespace {
 
-std::vector<float> values(size_t n, float scale, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::normal_distribution<float> normal(0.0f, scale);
-  std::vector<float> x(n);
-  for (float& value : x) value = normal(generator);
-  return x;
-}
+std::vector<float> values(size_t n, float spread, uint32_t seed) { return smoe::test::normal_values(n, spread, seed); }
 
 // Tolerance, relative to the sum of |w x|, of two float sums of the same products in another order.
 constexpr double kOrderTolerance = 1e-5;
@@ -116,8 +111,8 @@ TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
   for (size_t p = 0; p < count; ++p) scales[p] = 0.001f * float(p + 1);
 
   std::vector<float> expected(group * stride, -1.0f), actual(group * stride, -1.0f);
-  key_scores_f16_ref(halves.data(), count, q.data(), group, n, expected.data(), stride);
-  kernels->key_scores_f16(halves.data(), count, q.data(), group, n, actual.data(), stride);
+  key_scores_ref(halves.data(), nullptr, count, q.data(), group, n, expected.data(), stride);
+  kernels->key_scores_f16(halves.data(), nullptr, count, q.data(), group, n, actual.data(), stride);
   for (size_t j = 0; j < group; ++j) {
     for (size_t p = 0; p < stride; ++p) {
       double magnitude = 0;
@@ -125,7 +120,7 @@ TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
       CHECK(actual[j * stride + p] == Approx(expected[j * stride + p]).margin(kOrderTolerance * magnitude));
     }
   }
-  key_scores_i8_ref(bytes.data(), scales.data(), count, q.data(), group, n, expected.data(), stride);
+  key_scores_ref(bytes.data(), scales.data(), count, q.data(), group, n, expected.data(), stride);
   kernels->key_scores_i8(bytes.data(), scales.data(), count, q.data(), group, n, actual.data(), stride);
   for (size_t j = 0; j < group; ++j) {
     for (size_t p = 0; p < count; ++p) {
@@ -137,12 +132,12 @@ TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
 
   const std::vector<float> weights = values(group * stride, 0.5f, 7);
   std::vector<float> y_expected = q, y_actual = q;  // the sums add to what is there
-  value_sum_f16_ref(weights.data(), stride, halves.data(), count, group, n, y_expected.data());
-  kernels->value_sum_f16(weights.data(), stride, halves.data(), count, group, n, y_actual.data());
+  value_sum_ref(weights.data(), stride, halves.data(), static_cast<const float*>(nullptr), count, group, n, y_expected.data());
+  kernels->value_sum_f16(weights.data(), stride, halves.data(), nullptr, count, group, n, y_actual.data());
   for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-4));
   y_expected = q;
   y_actual = q;
-  value_sum_i8_ref(weights.data(), stride, bytes.data(), scales.data(), count, group, n, y_expected.data());
+  value_sum_ref(weights.data(), stride, bytes.data(), scales.data(), count, group, n, y_expected.data());
   kernels->value_sum_i8(weights.data(), stride, bytes.data(), scales.data(), count, group, n, y_actual.data());
   for (size_t i = 0; i < group * n; ++i) CHECK(y_actual[i] == Approx(y_expected[i]).margin(1e-3));
 }
