@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     ModelOptions options;
     options.threads = threads;
     options.context_size = window;
-    options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
+    options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
     const auto model = Model::load(model_path, options);
     const std::vector<int32_t> tokens =
         tokens_path.empty() ? tokenize_text_file(model->tokenizer(), text_path) : read_token_file(tokens_path);

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     ModelOptions options;
     options.threads = threads;
     options.context_size = tokens + 1;
-    options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
+    options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
     const auto model = Model::load(model_path, options);
     const uint32_t vocab = model->info().hyperparameters.vocab_size;
     std::vector<int32_t> prompt(tokens);

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   try {
     ModelOptions options;
     options.threads = threads;
-    options.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
+    options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
     options.gpu_memory = gpu_memory;
     options.backend = backend;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;

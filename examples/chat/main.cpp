@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
     sampler.repeat_penalty = 1;
   }
   options.model.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
-  options.model.kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : KvType::f16;
+  options.model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   try {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
                    info.path.c_str(), double(info.file_bytes) / (1 << 20),
                    info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", info.recipe.c_str(),
-                   info.context_size, info.kv_type == KvType::f32 ? "f32" : info.kv_type == KvType::q8 ? "q8" : "f16",
+                   info.context_size, std::string(kv_type_name(info.kv_type)).c_str(),
                    double(info.kv_cache_bytes) / (1 << 20), info.threads, info.kernels.c_str());
       if (!info.backend.empty()) {
         std::fprintf(stderr, "backend %s: %u experts (%.1f MiB) resident\n", info.backend.c_str(), info.offloaded_experts,

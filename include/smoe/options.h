@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace smoe {
 
@@ -22,6 +24,11 @@ enum class WeightLoading : uint8_t {
   map,        // map the file: instant when cached, pages shared with other processes (--mmap)
   read,       // read into memory with huge pages (llama.cpp's --no-mmap)
 };
+
+// "f16", "f32" or "q8": the names the CLIs' --kv and saved sessions use.
+std::string_view kv_type_name(KvType type);
+// The inverse; std::nullopt for any other name.
+std::optional<KvType> parse_kv_type(std::string_view name);
 
 struct ModelOptions {
   int threads = 0;          // compute threads; 0 = all cores (OpenMP's default)

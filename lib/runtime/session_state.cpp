@@ -29,8 +29,6 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 * 4;
 constexpr uint64_t kMaxJsonBytes = 64ull << 20;  // the chat history lives here
 
-const char* kv_name(KvType type) { return type == KvType::f32 ? "f32" : type == KvType::q8 ? "q8" : "f16"; }
-
 template <class T>
 void put(std::string& out, const T& value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof(T));
@@ -71,8 +69,8 @@ void check_model(const Session::Impl& s, uint64_t checksum, uint64_t bytes, cons
 void check_compatible(const Session::Impl& s, const SessionSnapshot::Data& data, const std::string& where) {
   check_model(s, data.model_checksum, data.model_bytes, where);
   if (data.kv_type != s.cache.type()) {
-    throw Error(where, std::string("holds a ") + kv_name(data.kv_type) + " KV cache; this session's is " +
-                           kv_name(s.cache.type()) + " (load the model with --kv " + kv_name(data.kv_type) + ")");
+    const std::string saved(kv_type_name(data.kv_type)), current(kv_type_name(s.cache.type()));
+    throw Error(where, "holds a " + saved + " KV cache; this session's is " + current + " (load the model with --kv " + saved + ")");
   }
   if (data.tokens.size() > s.cache.context()) {
     throw Error(where, "holds " + std::to_string(data.tokens.size()) + " tokens, more than this session's context of " +
@@ -105,7 +103,7 @@ void Session::restore(const SessionSnapshot& snapshot) {
 void Session::save(const std::string& path, const std::vector<ChatMessage>& messages) const {
   const std::shared_ptr<const SessionSnapshot::Data> data = capture(*impl_);
   const runtime::KvCache& cache = impl_->cache;
-  nlohmann::json info = {{"kv_type", kv_name(data->kv_type)},
+  nlohmann::json info = {{"kv_type", std::string(kv_type_name(data->kv_type))},
                          {"layers", cache.layers()},
                          {"kv_width", cache.kv_width()},
                          {"slice", cache.slice()},
@@ -216,7 +214,9 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
   uint64_t position = 0, logits = 0, kv_bytes = 0;
   try {
     const std::string kv = info.at("kv_type").get<std::string>();
-    data->kv_type = kv == "f32" ? KvType::f32 : kv == "q8" ? KvType::q8 : kv == "f16" ? KvType::f16 : throw Error(path, "unknown KV type '" + kv + "'");
+    const std::optional<KvType> kv_type = parse_kv_type(kv);
+    if (!kv_type) throw Error(path, "unknown KV type '" + kv + "'");
+    data->kv_type = *kv_type;
     if (info.at("layers").get<uint32_t>() != cache.layers() || info.at("kv_width").get<uint32_t>() != cache.kv_width() ||
         info.at("slice").get<uint32_t>() != cache.slice() || info.at("vocab").get<uint32_t>() != vocab) {
       throw Error(path, "its dimensions do not match this model");

@@ -192,3 +192,11 @@ TEST_CASE("generation options out of range and contexts beyond memory are clear 
   negative.threads = -2;
   CHECK_THROWS_WITH(Model::load(test::tiny_container("q8"), negative), Catch::Contains("threads"));
 }
+
+TEST_CASE("KV type names round-trip and nothing else parses", "[session][state]") {
+  for (const KvType type : {KvType::f16, KvType::f32, KvType::q8}) CHECK(parse_kv_type(kv_type_name(type)) == type);
+  CHECK(kv_type_name(KvType::q8) == "q8");
+  CHECK_FALSE(parse_kv_type("F16").has_value());
+  CHECK_FALSE(parse_kv_type("").has_value());
+  CHECK_FALSE(parse_kv_type("q4").has_value());
+}
