@@ -11,9 +11,7 @@
 //                               measured read bandwidth.
 // Filter with --benchmark_filter, e.g. 'dot/q4k' or 'matvec'.
 #include <benchmark/benchmark.h>
-#include <sys/mman.h>
 
-#include <cstdlib>
 
 #include <cstring>
 #include <memory>
@@ -27,6 +25,7 @@
 #include "quant/convert_row.h"
 #include "quant/kernels.h"
 #include "quant/tensor_type.h"
+#include "util/huge_pages.h"
 
 namespace {
 
@@ -128,21 +127,18 @@ void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool i
 // Matrices of one expert projection's shape, enough of them (>= 512 MiB) that every call reads
 // its weights from DRAM, as a decode step does; in 2 MiB pages, as the runtime maps weights.
 struct MatrixSet {
-  static constexpr size_t kRows = 14336, kColumns = 4096, kMinimumBytes = size_t{512} << 20, kHugePage = size_t{2} << 20;
-  std::unique_ptr<std::byte, decltype(&std::free)> storage{nullptr, &std::free};
+  static constexpr size_t kRows = 14336, kColumns = 4096, kMinimumBytes = size_t{512} << 20;
+  smoe::HugePageVector<std::byte> storage;
   std::vector<smoe::format::TensorView> views;
 
   explicit MatrixSet(TensorType type) {
     const std::vector<std::byte> row = quantized_row(type, kColumns);
     const size_t matrix_bytes = row.size() * kRows;
     const size_t count = (kMinimumBytes + matrix_bytes - 1) / matrix_bytes;
-    const size_t total = (matrix_bytes * count + kHugePage - 1) / kHugePage * kHugePage;
-    storage.reset(static_cast<std::byte*>(std::aligned_alloc(kHugePage, total)));
-    if (!storage) throw std::bad_alloc();
-    ::madvise(storage.get(), total, MADV_HUGEPAGE);  // advisory
-    for (size_t r = 0; r < kRows * count; ++r) std::memcpy(storage.get() + r * row.size(), row.data(), row.size());
+    storage.resize(matrix_bytes * count);
+    for (size_t r = 0; r < kRows * count; ++r) std::memcpy(&storage[r * row.size()], row.data(), row.size());
     for (size_t m = 0; m < count; ++m) {
-      views.push_back({"bench", type, {kRows, kColumns}, 0, matrix_bytes, 0, storage.get() + m * matrix_bytes});
+      views.push_back({"bench", type, {kRows, kColumns}, 0, matrix_bytes, 0, &storage[m * matrix_bytes]});
     }
   }
 };

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "util/huge_pages.h"
+
 namespace smoe::bench {
 
 class ReadBandwidthProbe {
@@ -18,9 +20,13 @@ class ReadBandwidthProbe {
   double measure(int passes = 7) const;
 
  private:
+  struct Release {
+    size_t count;
+    void operator()(uint64_t* words) const { HugePageAllocator<uint64_t>().deallocate(words, count); }
+  };
   int threads_;
   size_t count_;  // uint64_t words
-  std::unique_ptr<uint64_t, void (*)(void*)> buffer_;
+  std::unique_ptr<uint64_t, Release> buffer_;
 };
 
 }  // namespace smoe::bench
