@@ -43,6 +43,13 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   for (size_t i = 0; i < n * dim; ++i) x_[i] += projected_[i];
 }
 
+// The first position a query at `position` sees: 0, or with a sliding window of w positions,
+// position - w + 1.
+uint32_t Transformer::first_visible(uint32_t position) const {
+  const uint32_t window = hp_.sliding_window;
+  return window && position >= window ? position - window + 1 : 0;
+}
+
 // softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
 // KV head, for the `group` query heads that share it (each K/V row is read once for all).
 void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache,
@@ -59,7 +66,7 @@ void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_posi
     for (size_t t = 0; t < n; ++t) {
       for (size_t g = 0; g < kv_heads; ++g) {
         const uint32_t position = first_position + static_cast<uint32_t>(t);
-        const uint32_t start = hp_.sliding_window && position >= hp_.sliding_window ? position - hp_.sliding_window + 1 : 0;
+        const uint32_t start = first_visible(position);
         const size_t span = position - start + 1;
         const auto kv_offset = static_cast<uint32_t>(g * head_dim);
         const float* queries = &q_[t * q_width + g * group * head_dim];  // (group, head_dim)
@@ -84,16 +91,15 @@ void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_pos
   const size_t q_width = heads * head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
   const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
-  const uint32_t window = hp_.sliding_window;
-  const uint32_t first_visible = window && first_position >= window ? first_position - window + 1 : 0;
-  const size_t span = last_position - first_visible + 1;
+  const uint32_t first = first_visible(first_position);  // the earliest any token of the batch sees
+  const size_t span = last_position - first + 1;
   std::vector<float> keys(span * head_dim), values(span * head_dim);
   const size_t block = std::min<size_t>(n, kAttentionQueryBlock);
   std::vector<float> queries(group * block * head_dim), scores(group * block * span), out(group * block * head_dim);
   for (size_t g = 0; g < kv_heads; ++g) {
     const auto offset = static_cast<uint32_t>(g * head_dim);
-    cache.read_keys(layer, first_visible, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim), keys.data());
-    cache.read_values(layer, first_visible, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim),
+    cache.read_keys(layer, first, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim), keys.data());
+    cache.read_values(layer, first, static_cast<uint32_t>(span), offset, static_cast<uint32_t>(head_dim),
                       values.data());
     for (size_t t0 = 0; t0 < n; t0 += block) {
       const size_t count = std::min(block, n - t0), rows = group * count;
@@ -107,10 +113,9 @@ void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_pos
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (size_t r = 0; r < rows; ++r) {
         const uint32_t position = first_position + static_cast<uint32_t>(t0 + r % count);
-        const uint32_t start = window && position >= window ? position - window + 1 : 0;
         float* row = &scores[r * span];
-        // Visible: [start, position] relative to first_visible; the rest gets zero weight.
-        const size_t begin = start - first_visible, end = position - first_visible + 1;
+        // Visible: [first_visible(position), position] relative to first; the rest gets zero weight.
+        const size_t begin = first_visible(position) - first, end = position - first + 1;
         ops::softmax(row + begin, end - begin);
         std::fill(row, row + begin, 0.0f);
         std::fill(row + end, row + span, 0.0f);

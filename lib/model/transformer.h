@@ -53,6 +53,7 @@ class Transformer {
   // Per token and position (decoding, small batches) / as matrix products (prompt batches).
   void decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
   void batched_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  uint32_t first_visible(uint32_t position) const;  // the sliding window's start
   static constexpr size_t kBatchedAttentionTokens = 32;  // from this many tokens per batch
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,

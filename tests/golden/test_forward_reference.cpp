@@ -5,7 +5,9 @@
 
 #include "smoe/model.h"
 #include "smoe/session.h"
+#include "convert/convert_checkpoint.h"
 #include "support/reference.h"
+#include "support/temp_dir.h"
 
 using namespace smoe;
 
@@ -113,4 +115,49 @@ TEST_CASE("a model read into memory (--no-mmap) computes exactly what the mapped
     const std::span<const float> left = a->eval_all(ids), right = b->eval_all(ids);
     CHECK(std::equal(left.begin(), left.end(), right.begin(), right.end()));
   }
+}
+
+TEST_CASE("a sliding window masks the same positions in prompt batches and in decoding", "[golden][forward]") {
+  // The tiny model with an 8-position window: a 40-token prompt (the batched path, with the
+  // window as a mask on S) against the same tokens one at a time (the decode path, which
+  // starts its walk at the window).
+  test::TempDir dir;
+  test::link_tiny_model(dir);
+  nlohmann::json config = nlohmann::json::parse(test::read_file(test::tiny_model_dir() + "/config.json"));
+  config["sliding_window"] = 8;
+  std::filesystem::remove(dir.path() / "config.json");
+  test::write_text(dir.file("config.json"), config.dump());
+  convert::ConvertOptions convert_options;
+  convert_options.input = dir.path().string();
+  convert_options.output = dir.file("windowed.smoe");
+  convert_options.recipe = convert::make_recipe("f32");
+  convert_options.hash_sources = false;
+  convert::convert_checkpoint(convert_options);
+
+  ModelOptions options;
+  options.kv_type = KvType::f32;
+  options.context_size = 64;
+  options.threads = 1;
+  const auto windowed = Model::load(convert_options.output, options);
+  REQUIRE(windowed->info().hyperparameters.sliding_window == 8);
+  const auto unwindowed = Model::load(test::tiny_container("f32"), options);
+  std::vector<int32_t> ids = test::tiny_reference().ppl_windows;
+  ids.resize(40);
+
+  auto batch = windowed->create_session();
+  const std::span<const float> batched = batch->eval_all(ids);
+  auto step = windowed->create_session();
+  const size_t vocab = windowed->info().hyperparameters.vocab_size;
+  float worst = 0;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const std::span<const float> logits = step->eval(std::span<const int32_t>(&ids[t], 1));
+    for (size_t v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(logits[v] - batched[t * vocab + v]));
+  }
+  CHECK(worst < 1e-3f);
+  // The window changes the result once the context is longer than it (the test can fail).
+  auto whole = unwindowed->create_session();
+  const std::span<const float> full = whole->eval(ids);
+  float difference = 0;
+  for (size_t v = 0; v < vocab; ++v) difference = std::max(difference, std::fabs(full[v] - batched[39 * vocab + v]));
+  CHECK(difference > 1e-2f);
 }
