@@ -3,8 +3,9 @@
 //   dot/<type>/<isa>/<n>        one weight row x 8-bit activations, in cache: the compute bound
 //                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
 //   quantize/<q8a|q8k>/<isa>    the activation quantizers (input GB/s)
-//   attention/<keys|values>/<f16|i8>/<isa>
-//                               4 query heads against 4096 cached positions of one KV head
+//   attention/<keys|values>/<f16|i8>/<isa>[/dram]
+//                               4 query heads against 4096 cached positions of one KV head,
+//                               in cache, or from DRAM as at depth (compare with the matvecs)
 //   matvec/<type>/threads:<T>   a 14336 x 4096 matrix from DRAM (a set of matrices larger than
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
@@ -98,28 +99,36 @@ void quantize_benchmark(benchmark::State& state, const Kernels* kernels, bool su
 
 // One KV head at depth 4096 (head_dim 128, 4 query heads, Mixtral's grouping): the scores of
 // the keys, or the weighted sum of the values.
-void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8, bool values) {
+// 4 query heads against 4096 cached positions of one KV head (head_dim 128), as a Mixtral
+// decode step at depth 4096 runs it. In cache: one head's rows, over and over. From DRAM: a
+// set of heads larger than any cache (512 MiB, in 2 MiB pages as the KV cache is), one head a
+// call in turn, so the rows come from memory as they do at depth.
+void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8, bool values, bool dram) {
   constexpr size_t kPositions = 4096, kHeadDim = 128, kGroup = 4;
+  const size_t row_bytes = kHeadDim * (int8 ? 1 : 2), head_bytes = kPositions * row_bytes;
+  const size_t heads = dram ? (size_t{512} << 20) / head_bytes : 1;
   const std::vector<float> q = random_row(kGroup * kHeadDim);
   const std::vector<float> weights = random_row(kGroup * kPositions, 9);
-  std::vector<uint16_t> rows16(kPositions * kHeadDim, 0x2c00);  // f16 0.0625
-  std::vector<int8_t> rows8(kPositions * kHeadDim, 17);
+  smoe::HugePageVector<uint16_t> rows16(int8 ? 0 : heads * kPositions * kHeadDim, 0x2c00);  // f16 0.0625
+  smoe::HugePageVector<int8_t> rows8(int8 ? heads * kPositions * kHeadDim : 0, 17);
   const std::vector<float> scales(kPositions, 0.01f);
   std::vector<float> scores(kGroup * kPositions), out(kGroup * kHeadDim);
+  size_t head = 0;
   for (auto _ : state) {
+    const size_t first = head * kPositions * kHeadDim;
+    head = (head + 1) % heads;
     if (values && int8) {
-      kernels->value_sum_i8(weights.data(), kPositions, rows8.data(), scales.data(), kPositions, kGroup, kHeadDim, out.data());
+      kernels->value_sum_i8(weights.data(), kPositions, &rows8[first], scales.data(), kPositions, kGroup, kHeadDim, out.data());
     } else if (values) {
-      kernels->value_sum_f16(weights.data(), kPositions, rows16.data(), nullptr, kPositions, kGroup, kHeadDim, out.data());
+      kernels->value_sum_f16(weights.data(), kPositions, &rows16[first], nullptr, kPositions, kGroup, kHeadDim, out.data());
     } else if (int8) {
-      kernels->key_scores_i8(rows8.data(), scales.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
+      kernels->key_scores_i8(&rows8[first], scales.data(), kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
     } else {
-      kernels->key_scores_f16(rows16.data(), nullptr, kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
+      kernels->key_scores_f16(&rows16[first], nullptr, kPositions, q.data(), kGroup, kHeadDim, scores.data(), kPositions);
     }
     benchmark::ClobberMemory();
   }
-  const size_t cache_bytes = kPositions * kHeadDim * (int8 ? 1 : 2);
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(cache_bytes));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(head_bytes));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kPositions * kHeadDim * kGroup * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
@@ -183,7 +192,8 @@ void register_benchmarks() {
     for (const bool int8 : {false, true}) {
       for (const bool values : {false, true}) {
         const std::string name = std::string("attention/") + (values ? "values/" : "keys/") + (int8 ? "i8/" : "f16/") + isa;
-        benchmark::RegisterBenchmark(name.c_str(), attention_benchmark, kernels, int8, values);
+        benchmark::RegisterBenchmark(name.c_str(), attention_benchmark, kernels, int8, values, false);
+        benchmark::RegisterBenchmark((name + "/dram").c_str(), attention_benchmark, kernels, int8, values, true);
       }
     }
   }

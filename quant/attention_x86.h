@@ -4,11 +4,16 @@
 // of n values, contiguous (the cache is head-major).
 //
 // Keys: each position's row is converted once for the (up to 4) query heads that share it;
-// four heads' accumulators are reduced together (three hadds instead of four sums).
-// Values: the output of 4 heads x 16 (or 32) dims stays in registers while a chunk of 64
+// blocks of 2 (AVX2) or 4 (AVX-512) positions keep 8 or 16 independent accumulators, reduced
+// together by one transposing sum.
+// Values: the output of 4 heads x 16 (or 32) dims stays in registers while a chunk of 8
 // positions streams past (their rows stay in L1 for the next dims), instead of loading and
 // storing the output once per position; each pass over a chunk prefetches the same columns
 // of the next chunk.
+// Prefetch distances, measured from DRAM (smoe-bench-kernels attention/.../dram, Xeon, 2 MiB
+// pages): keys 4 rows (1 KiB) ahead 14.9 GB/s, 16 rows 11.5, none 14.0; values in chunks of
+// 8 rows 14.6 GB/s, 16 rows 13.1, 64 rows 9.3 (a pass then touches one line of each of 64 rows,
+// 256 bytes apart across four pages, which the hardware prefetchers do not follow).
 #pragma once
 
 #include <immintrin.h>
@@ -26,23 +31,19 @@ inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline float to_float(int8_t v) { return float(v); }
 
 // Cached rows are read once per token from DRAM, in order: ask for the row this many
-// positions ahead (the hardware prefetchers restart at every 4 KiB page).
-constexpr size_t kRowsAhead = 16;
+// positions ahead. The hardware prefetchers do most of it; asking from further ahead was
+// slower (see the top of the file).
+constexpr size_t kRowsAhead = 4;
 
 template <class T>
 inline void prefetch_row(const T* row, size_t n) {
   for (size_t byte = 0; byte < n * sizeof(T); byte += 64) _mm_prefetch(reinterpret_cast<const char*>(row) + byte, _MM_HINT_T0);
 }
 
-// Sums of four vectors' lanes: [sum(a), sum(b), sum(c), sum(d)].
-inline __m128 sum_four(__m256 a, __m256 b, __m256 c, __m256 d) {
-  const __m256 sums = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-  return _mm_add_ps(_mm256_castps256_ps128(sums), _mm256_extractf128_ps(sums, 1));
-}
-
 struct Avx2Vector {
   using V = __m256;
   static constexpr size_t kWidth = 8;
+  static constexpr size_t kPositions = 2;  // key rows per block: 2 x 4 accumulators of 16 registers
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static V load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -52,13 +53,19 @@ struct Avx2Vector {
   static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static __m256 fold(V v) { return v; }  // to 8 lanes with the same sum
+  // Lane l of the result = the sum of a[l]'s lanes.
+  static V sum_lanes(const V (&a)[8]) {
+    const V low = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));   // per half: a0..a3
+    const V high = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));  // per half: a4..a7
+    return _mm256_add_ps(_mm256_permute2f128_ps(low, high, 0x20), _mm256_permute2f128_ps(low, high, 0x31));
+  }
 };
 
 #ifdef __AVX512F__
 struct Avx512Vector {
   using V = __m512;
   static constexpr size_t kWidth = 16;
+  static constexpr size_t kPositions = 4;  // key rows per block: 4 x 4 accumulators of 32 registers
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static V load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
@@ -68,35 +75,70 @@ struct Avx512Vector {
   static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static __m256 fold(V v) {
-    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  // Lane l of the result = the sum of a[l]'s lanes: 30 shuffles and 15 adds for 16 vectors.
+  static V sum_lanes(const V (&a)[16]) {
+    V quads[4];  // quads[g]: per 128-bit lane, partial sums of a[4g] .. a[4g + 3]
+    for (size_t g = 0; g < 4; ++g) {
+      const V ab = _mm512_add_ps(_mm512_unpacklo_ps(a[4 * g], a[4 * g + 1]), _mm512_unpackhi_ps(a[4 * g], a[4 * g + 1]));
+      const V cd =
+          _mm512_add_ps(_mm512_unpacklo_ps(a[4 * g + 2], a[4 * g + 3]), _mm512_unpackhi_ps(a[4 * g + 2], a[4 * g + 3]));
+      quads[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
+                               _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
+    }
+    const V q01 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                _mm512_shuffle_f32x4(quads[0], quads[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const V q23 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                _mm512_shuffle_f32x4(quads[2], quads[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1)));
   }
 };
 #endif
 
-// scores[j * stride + p] = scale_p * sum_i key[p * n + i] * q[j * n + i] for G (1..4) heads;
-// scale_p = scales[p], or 1 without scales.
+// scores[j * stride + p] = scale_p * sum_i key[p * n + i] * q[j * n + i] for G (1..4) heads
+// and P consecutive positions; scale_p = scales[p], or 1 without scales. The G x P
+// accumulators are independent chains (one position's 4 chains of n / width steps waited on
+// the multiply-add latency), and their lane sums come out of one transposing reduction.
+template <class Vec, size_t G, size_t P, class T>
+[[gnu::always_inline]] inline void key_scores_block(const T* keys, const float* scales, size_t first, size_t count,
+                                                    const float* q, size_t n, float* scores, size_t stride) {
+  static_assert(G * P <= Vec::kWidth);
+  const T* rows = keys + first * n;
+  if (first + P + kRowsAhead <= count) prefetch_row(rows + kRowsAhead * n, P * n);
+  typename Vec::V totals[Vec::kWidth];  // [j * P + k]: head j, position first + k
+  for (size_t a = 0; a < Vec::kWidth; ++a) totals[a] = Vec::zero();
+  size_t i = 0;
+  for (; i + Vec::kWidth <= n; i += Vec::kWidth) {
+    typename Vec::V queries[G];
+    for (size_t j = 0; j < G; ++j) queries[j] = Vec::load(q + j * n + i);
+    for (size_t k = 0; k < P; ++k) {
+      const typename Vec::V key = Vec::load(rows + k * n + i);
+      for (size_t j = 0; j < G; ++j) totals[j * P + k] = Vec::fma(key, queries[j], totals[j * P + k]);
+    }
+  }
+  alignas(64) float sums[Vec::kWidth];
+  Vec::store(sums, Vec::sum_lanes(totals));
+  for (; i < n; ++i) {  // dims past the last vector
+    for (size_t k = 0; k < P; ++k) {
+      for (size_t j = 0; j < G; ++j) sums[j * P + k] += to_float(rows[k * n + i]) * q[j * n + i];
+    }
+  }
+  float scale[P];
+  for (size_t k = 0; k < P; ++k) scale[k] = scales ? scales[first + k] : 1.0f;
+  // Each head's P scores are contiguous in sums and in scores: one vector multiply and store.
+  for (size_t j = 0; j < G; ++j) {
+    for (size_t k = 0; k < P; ++k) scores[j * stride + first + k] = sums[j * P + k] * scale[k];
+  }
+}
+
 template <class Vec, size_t G, class T>
 void key_scores_heads(const T* keys, const float* scales, size_t count, const float* q, size_t n, float* scores,
                       size_t stride) {
-  for (size_t p = 0; p < count; ++p) {
-    const T* key = keys + p * n;
-    if (p + kRowsAhead < count) prefetch_row(key + kRowsAhead * n, n);
-    typename Vec::V totals[4] = {Vec::zero(), Vec::zero(), Vec::zero(), Vec::zero()};
-    size_t i = 0;
-    for (; i + Vec::kWidth <= n; i += Vec::kWidth) {
-      const typename Vec::V k = Vec::load(key + i);
-      for (size_t j = 0; j < G; ++j) totals[j] = Vec::fma(k, Vec::load(q + j * n + i), totals[j]);
-    }
-    alignas(16) float sums[4];
-    _mm_store_ps(sums, sum_four(Vec::fold(totals[0]), Vec::fold(totals[1]), Vec::fold(totals[2]), Vec::fold(totals[3])));
-    const float scale = scales ? scales[p] : 1.0f;
-    for (size_t j = 0; j < G; ++j) {
-      float sum = sums[j];
-      for (size_t tail = i; tail < n; ++tail) sum += to_float(key[tail]) * q[j * n + tail];
-      scores[j * stride + p] = sum * scale;
-    }
+  size_t p = 0;
+  for (; p + Vec::kPositions <= count; p += Vec::kPositions) {
+    key_scores_block<Vec, G, Vec::kPositions>(keys, scales, p, count, q, n, scores, stride);
   }
+  for (; p < count; ++p) key_scores_block<Vec, G, 1>(keys, scales, p, count, q, n, scores, stride);
 }
 
 template <class Vec, class T>
@@ -118,7 +160,7 @@ void key_scores(const T* keys, const float* scales, size_t count, const float* q
 template <class Vec, size_t G, class T>
 void value_sum_heads(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t n,
                      float* out) {
-  constexpr size_t kChunk = 64, kWidth = Vec::kWidth;
+  constexpr size_t kChunk = 8, kWidth = Vec::kWidth;
   alignas(64) float scaled[G][kChunk];  // this chunk's weights, times the positions' scales
   for (size_t p0 = 0; p0 < count; p0 += kChunk) {
     const size_t chunk = std::min(kChunk, count - p0);
@@ -134,8 +176,6 @@ void value_sum_heads(const float* weights, size_t stride, const T* values, const
         sums[j][1] = Vec::load(out + j * n + i + kWidth);
       }
       for (size_t p = 0; p < chunk; ++p) {
-        // The same columns of the next chunk's row: the next chunk's bytes arrive spread over
-        // all the passes of this one, not all during its own first pass.
         if (p0 + kChunk + p < count) _mm_prefetch(reinterpret_cast<const char*>(rows + (kChunk + p) * n + i), _MM_HINT_T0);
         const typename Vec::V v0 = Vec::load(rows + p * n + i), v1 = Vec::load(rows + p * n + i + kWidth);
         for (size_t j = 0; j < G; ++j) {

@@ -98,7 +98,7 @@ TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{16}, size_t{128}, size_t{131});  // 131: a tail past the vector width
   const size_t group = GENERATE(size_t{1}, size_t{4}, size_t{7});    // 7: a full group of 4 and a rest of 3
-  const size_t count = GENERATE(size_t{1}, size_t{70});              // 70: past one 64-position chunk
+  const size_t count = GENERATE(size_t{1}, size_t{70});              // 70: many 8-position value chunks and a rest
   INFO("isa " << kernels->isa << " n " << n << " group " << group << " count " << count);
   const std::vector<float> k = values(count * n, 2.0f, 5), q = values(group * n, 1.0f, 6);
   const size_t stride = count + 3;  // scores and weights rows wider than count
