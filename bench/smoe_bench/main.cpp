@@ -224,6 +224,7 @@ int main(int argc, char** argv) {
       result["decode_bandwidth_efficiency"] = summarize(efficiencies).median;
       result["kv_bytes_per_token"] = kv_bytes_per_token;
       result["decode_bandwidth_efficiency_with_kv"] = summarize(efficiencies_with_kv).median;
+      result["kv_cache_in_huge_pages"] = session->kv_cache_in_huge_pages();
     }
     if (gpu_memory > 0) {
       // Hot placement beats blind placement when the device serves a larger share of the
@@ -268,8 +269,9 @@ int main(int argc, char** argv) {
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,
                     result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());
         if (depth > 0) {
-          std::printf("       with the KV cache's %.1f MB per token: %.0f%% of read bandwidth\n", kv_bytes_per_token / 1e6,
-                      100 * result["decode_bandwidth_efficiency_with_kv"].get<double>());
+          std::printf("       with the KV cache's %.1f MB per token: %.0f%% of read bandwidth (cache %.0f%% in 2 MiB pages)\n",
+                      kv_bytes_per_token / 1e6, 100 * result["decode_bandwidth_efficiency_with_kv"].get<double>(),
+                      100 * std::max(0.0, result["kv_cache_in_huge_pages"].get<double>()));
         }
       }
     }

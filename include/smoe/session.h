@@ -107,6 +107,9 @@ class Session {
   uint32_t context_size() const;
   const std::vector<int32_t>& tokens() const;
   const RunStats& stats() const;
+  // Share (0..1) of the KV cache's resident bytes in 2 MiB pages, from /proc/self/smaps; -1
+  // where unknown. Decoding at depth streams the whole cache every token.
+  double kv_cache_in_huge_pages() const;
   void reset_stats();
   void set_routing_callback(RoutingCallback callback);
 

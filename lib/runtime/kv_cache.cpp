@@ -51,6 +51,16 @@ uint64_t KvCache::bytes() const {
          (keys_f16_.size() + values_f16_.size()) * 2 + keys_q8_.size() + values_q8_.size();
 }
 
+ResidentPages KvCache::resident_pages() const {
+  ResidentPages pages;
+  const auto add = [&pages](const auto& data) {
+    if (!data.empty()) pages += smoe::resident_pages(data.data(), data.size() * sizeof(data[0]));
+  };
+  add(keys_f32_), add(values_f32_), add(keys_f16_), add(values_f16_), add(keys_q8_), add(values_q8_);
+  add(key_scales_), add(value_scales_);
+  return pages;
+}
+
 size_t KvCache::index(uint32_t layer, uint32_t position, uint32_t offset) const {
   const size_t heads = kv_width_ / slice_, head = offset / slice_;
   return ((size_t{layer} * heads + head) * context_ + position) * slice_ + offset % slice_;

@@ -28,6 +28,8 @@ class KvCache {
   uint32_t slice() const { return slice_; }
   uint32_t kv_width() const { return kv_width_; }
   uint64_t bytes() const;
+  // Resident bytes of the cache's arrays and how many sit in 2 MiB pages (/proc/self/smaps).
+  ResidentPages resident_pages() const;
 
   // Positions [0, count) of every layer as bytes (keys, values, then q8 scales per layer), and
   // back: the saved-session and prompt-cache format of the cache. import_positions() checks

@@ -143,6 +143,7 @@ uint32_t Session::position() const { return static_cast<uint32_t>(impl_->tokens.
 uint32_t Session::context_size() const { return impl_->model->info().context_size; }
 const std::vector<int32_t>& Session::tokens() const { return impl_->tokens; }
 const RunStats& Session::stats() const { return impl_->stats; }
+double Session::kv_cache_in_huge_pages() const { return impl_->cache.resident_pages().huge_fraction(); }
 
 void Session::reset_stats() {
   const size_t counters = impl_->stats.expert_counts.size();

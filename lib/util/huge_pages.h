@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -43,5 +44,21 @@ struct HugePageAllocator {
 
 template <class T>
 using HugePageVector = std::vector<T, HugePageAllocator<T>>;
+
+// Resident bytes, and those in 2 MiB pages, of the mappings that overlap [begin, begin +
+// bytes), from /proc/self/smaps (whole mappings: a neighbour sharing one is counted too).
+struct ResidentPages {
+  bool known = false;  // false where smaps cannot be read
+  uint64_t resident_bytes = 0, huge_bytes = 0;
+  ResidentPages& operator+=(const ResidentPages& other) {
+    known = known || other.known;
+    resident_bytes += other.resident_bytes;
+    huge_bytes += other.huge_bytes;
+    return *this;
+  }
+  // Share (0..1) in 2 MiB pages; -1 where unknown or nothing is resident.
+  double huge_fraction() const { return known && resident_bytes > 0 ? double(huge_bytes) / double(resident_bytes) : -1; }
+};
+ResidentPages resident_pages(const void* begin, size_t bytes);
 
 }  // namespace smoe

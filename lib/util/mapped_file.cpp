@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <utility>
 
 #include "smoe/error.h"
+#include "util/huge_pages.h"
 
 namespace smoe {
 
@@ -112,28 +112,7 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-double MappedFile::huge_page_fraction() const {
-  if (!data_) return -1;
-  std::ifstream smaps("/proc/self/smaps");
-  if (!smaps) return -1;
-  const auto begin = reinterpret_cast<uintptr_t>(data_), end = begin + size_;
-  uint64_t resident_kb = 0, huge_kb = 0;
-  bool inside = false;
-  std::string line;
-  while (std::getline(smaps, line)) {
-    uintptr_t first = 0, last = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &first, &last) == 2 && line.find(':') > line.find(' ')) {
-      inside = first < end && last > begin;  // a mapping header line: "start-end perms ..."
-      continue;
-    }
-    if (!inside) continue;
-    uint64_t kb = 0;
-    if (std::sscanf(line.c_str(), "Rss: %lu kB", &kb) == 1) resident_kb += kb;
-    if (std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &kb) == 1) huge_kb += kb;
-    if (std::sscanf(line.c_str(), "FilePmdMapped: %lu kB", &kb) == 1) huge_kb += kb;
-  }
-  return resident_kb > 0 ? double(huge_kb) / double(resident_kb) : -1;
-}
+double MappedFile::huge_page_fraction() const { return resident_pages(data_, size_).huge_fraction(); }
 
 void MappedFile::release(uint64_t offset, uint64_t length) const {
   if (!data_ || anonymous_ || offset >= size_) return;

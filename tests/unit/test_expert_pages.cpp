@@ -1,6 +1,7 @@
 // A decode step touches only the chosen experts' pages: after dropping the whole mapping from
 // the process (MADV_DONTNEED), one token is evaluated and /proc/self/pagemap tells which
-// pages of each expert range came back.
+// pages of each expert range came back. Also: the smaps count of resident and 2 MiB pages
+// that smoe-bench prints for the weights and the KV cache.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include "runtime/model_impl.h"
 #include "support/reference.h"
+#include "util/huge_pages.h"
 
 using namespace smoe;
 
@@ -76,4 +78,29 @@ TEST_CASE("a decode step reads only the pages of the experts the router chose", 
       CHECK(present == 0);
     }
   }
+}
+
+TEST_CASE("resident pages and their 2 MiB share are counted for the KV cache and huge-page arrays", "[runtime]") {
+  CHECK_FALSE(resident_pages(nullptr, 0).known);
+  CHECK(resident_pages(nullptr, 0).huge_fraction() == -1);
+
+  HugePageVector<uint16_t> array(size_t{4} << 20);  // 8 MiB, touched by the zero fill
+  const ResidentPages pages = resident_pages(array.data(), array.size() * sizeof(uint16_t));
+  if (!pages.known) {
+    WARN("/proc/self/smaps is not readable here; resident page check skipped");
+    return;
+  }
+  CHECK(pages.resident_bytes >= array.size() * sizeof(uint16_t));
+  CHECK(pages.huge_bytes <= pages.resident_bytes);
+  CHECK(pages.huge_fraction() >= 0);
+  CHECK(pages.huge_fraction() <= 1);
+
+  ModelOptions options;
+  options.threads = 1;
+  auto model = Model::load(test::tiny_container("q8"), options);
+  auto session = model->create_session();
+  session->eval(std::vector<int32_t>{1, 330, 1139});
+  const double kv_share = session->kv_cache_in_huge_pages();
+  CHECK(kv_share >= 0);
+  CHECK(kv_share <= 1);
 }
