@@ -97,10 +97,8 @@ void quantize_benchmark(benchmark::State& state, const Kernels* kernels, bool su
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n * sizeof(float)));
 }
 
-// One KV head at depth 4096 (head_dim 128, 4 query heads, Mixtral's grouping): the scores of
-// the keys, or the weighted sum of the values.
-// 4 query heads against 4096 cached positions of one KV head (head_dim 128), as a Mixtral
-// decode step at depth 4096 runs it. In cache: one head's rows, over and over. From DRAM: a
+// The scores of the keys, or the weighted sum of the values, of 4 query heads against 4096
+// cached positions of one KV head (head_dim 128), as a Mixtral decode step at depth 4096 runs it. In cache: one head's rows, over and over. From DRAM: a
 // set of heads larger than any cache (512 MiB, in 2 MiB pages as the KV cache is), one head a
 // call in turn, so the rows come from memory as they do at depth.
 void attention_benchmark(benchmark::State& state, const Kernels* kernels, bool int8, bool values, bool dram) {
