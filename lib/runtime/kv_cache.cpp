@@ -52,13 +52,10 @@ uint64_t KvCache::bytes() const {
 }
 
 ResidentPages KvCache::resident_pages() const {
-  ResidentPages pages;
-  const auto add = [&pages](const auto& data) {
-    if (!data.empty()) pages += smoe::resident_pages(data.data(), data.size() * sizeof(data[0]));
-  };
-  add(keys_f32_), add(values_f32_), add(keys_f16_), add(values_f16_), add(keys_q8_), add(values_q8_);
-  add(key_scales_), add(value_scales_);
-  return pages;
+  const auto range = [](const auto& data) { return MemoryRange{data.data(), data.size() * sizeof(data[0])}; };
+  const MemoryRange arrays[] = {range(keys_f32_), range(values_f32_), range(keys_f16_),  range(values_f16_),
+                                range(keys_q8_),  range(values_q8_),  range(key_scales_), range(value_scales_)};
+  return smoe::resident_pages(arrays);  // one read of smaps; the empty arrays are skipped
 }
 
 size_t KvCache::index(uint32_t layer, uint32_t position, uint32_t offset) const {

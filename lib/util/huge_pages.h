@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <span>
 #include <vector>
 
 namespace smoe {
@@ -45,20 +46,23 @@ struct HugePageAllocator {
 template <class T>
 using HugePageVector = std::vector<T, HugePageAllocator<T>>;
 
-// Resident bytes, and those in 2 MiB pages, of the mappings that overlap [begin, begin +
-// bytes), from /proc/self/smaps (whole mappings: a neighbour sharing one is counted too).
+// Resident bytes, and those in 2 MiB pages, of the mappings that overlap the given ranges,
+// from /proc/self/smaps: whole mappings, each counted once however many ranges it holds (a
+// small array on the heap brings the heap's pages along).
 struct ResidentPages {
-  bool known = false;  // false where smaps cannot be read
+  bool known = false;  // false where smaps cannot be read or no range is given
   uint64_t resident_bytes = 0, huge_bytes = 0;
-  ResidentPages& operator+=(const ResidentPages& other) {
-    known = known || other.known;
-    resident_bytes += other.resident_bytes;
-    huge_bytes += other.huge_bytes;
-    return *this;
-  }
   // Share (0..1) in 2 MiB pages; -1 where unknown or nothing is resident.
   double huge_fraction() const { return known && resident_bytes > 0 ? double(huge_bytes) / double(resident_bytes) : -1; }
 };
-ResidentPages resident_pages(const void* begin, size_t bytes);
+struct MemoryRange {
+  const void* begin;
+  size_t bytes;
+};
+ResidentPages resident_pages(std::span<const MemoryRange> ranges);  // empty ranges are skipped
+inline ResidentPages resident_pages(const void* begin, size_t bytes) {
+  const MemoryRange range{begin, bytes};
+  return resident_pages({&range, 1});
+}
 
 }  // namespace smoe
