@@ -1,10 +1,16 @@
 // AVX-512 VNNI kernels (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; selected
 // only on CPUs that have them): the "avx512-vnni" table. Decoding streams every weight once, so
-// a kernel must turn bytes into products well faster than one core reads DRAM (~17 GB/s here),
-// or the two costs add up instead of overlapping. Here:
-// - q4k: the AVX2 kernel with vpdpwssd (one instruction for madd + add) on 256-bit registers:
-//   21.4 -> 22.5 GB/s in cache. A 512-bit version (a 64-weight chunk per register) ran slower
-//   (19.7): on this core 512-bit multiplies issue on one port, 256-bit ones on two.
+// a kernel must turn bytes into products well faster than one core reads DRAM (17 GB/s on the
+// Xeon, 28 GB/s on the Zen 4 host), or the two costs add up instead of overlapping. Here:
+// - q4k: two blocks a step, on 256-bit registers. Each 64-weight chunk is two vpdpbusd (nibbles
+//   x activations, one sub-block each, int32 sums of 4 products that fit in int16), packed to
+//   int16 and multiplied by the two sub-block scales in one vpdpwssd: 3 multiplies per 64
+//   weights instead of 4 and half the scale shuffles of madd-then-scale. The two blocks' scales
+//   are unpacked together (one block per 128-bit lane), as are their f16 super-scales and their
+//   minimum terms: the per-block work was a third of the kernel's instructions. Zen 4, one
+//   core, alternating A/B against the single-block vpdpwssd kernel (docs/PERFORMANCE.md):
+//   in cache x1.16, from DRAM x1.04. 512-bit versions ran slower on both hosts: on the Xeon
+//   512-bit multiplies issue on one port, 256-bit ones on two; Zen 4 splits them in halves.
 // q8 stays the AVX2 kernel: vpdpbusd versions (256-bit, and 512-bit with eight blocks' scales
 // converted together) measured the same 27-28 GB/s in cache, bound by the per-block scales.
 // Everything else is the avx512 table's. Each function matches its scalar
@@ -18,10 +24,87 @@
 namespace smoe::quant {
 namespace {
 
-float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
+float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return dot_q4k_256(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
     return _mm256_dpwssd_epi32(sum, pairs, scales);
   });
+}
+
+// q4k_scales_and_minimums for two blocks at once: block w0 in the low 128-bit lane, w1 in the
+// high one.
+__m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1) {
+  const __m256i words = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.scales),
+                                            reinterpret_cast<const __m128i*>(w0.scales));  // per lane: w0 w1 w2 -
+  const __m256i low6 = _mm256_set1_epi32(0x3f3f3f3f), low4 = _mm256_set1_epi32(0x0f0f0f0f);
+  const __m256i low2 = _mm256_set1_epi32(0x03030303);
+  const __m256i w2 = _mm256_shuffle_epi32(words, 0xaa);
+  const __m256i high_low_bits = _mm256_and_si256(_mm256_srlv_epi32(w2, _mm256_setr_epi32(0, 4, 0, 0, 0, 4, 0, 0)), low4);
+  const __m256i high_top_bits = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(words, 6), low2), 4);
+  const __m256i high = _mm256_or_si256(high_low_bits, high_top_bits);
+  return _mm256_unpacklo_epi32(_mm256_and_si256(words, low6), high);  // per lane: scales 0..7, minimums 0..7
+}
+
+// sum_j sc_j * (q_j . a_j) of one block as eight int32 partial sums, converted to float.
+// `scales` holds the block's unpacked scale bytes in both 128-bit lanes.
+inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i scales) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // two chains: vpdpwssd's latency
+  for (size_t chunk = 0; chunk < 4; ++chunk) {
+    // int16 k of each lane: scale byte 2 * chunk zero-extended for k < 4, byte 2 * chunk + 1 for
+    // k >= 4, the order in which packs_epi32 leaves the two sub-blocks' sums.
+    const auto low_scale = short(0x8000 | (2 * chunk)), high_scale = short(0x8000 | (2 * chunk + 1));
+    const __m256i pick = _mm256_setr_epi16(low_scale, low_scale, low_scale, low_scale, high_scale, high_scale, high_scale,
+                                           high_scale, low_scale, low_scale, low_scale, low_scale, high_scale, high_scale,
+                                           high_scale, high_scale);
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * chunk));
+    const __m256i low = _mm256_and_si256(packed, low_nibbles);                          // sub-block 2 * chunk
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);  // sub-block 2 * chunk + 1
+    const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * chunk));
+    const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * chunk + 32));
+    // Four products of nibbles <= 15 and |activations| <= 127: |sum| <= 7620 fits int16 (no saturation).
+    const __m256i low_sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), low, a_low);
+    const __m256i high_sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), high, a_high);
+    sums[chunk & 1] = _mm256_dpwssd_epi32(sums[chunk & 1], _mm256_packs_epi32(low_sums, high_sums),
+                                          _mm256_shuffle_epi8(scales, pick));
+  }
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1]));
+}
+
+float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
+  const size_t blocks = n / 256;
+  // Minimum bytes 8..15 of each lane zero-extended to int16.
+  const __m256i pick_minimums = _mm256_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15,
+                                                 -128, 8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128,
+                                                 15, -128);
+  __m256 total = _mm256_setzero_ps(), minimum_terms = _mm256_setzero_ps();
+  size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    prefetch_ahead(w + b, 5);  // 288 bytes
+    const __m256i unpacked = q4k_scales_and_minimums_x2(w[b], w[b + 1]);
+    uint32_t halves0, halves1;  // (d, dmin) of each block, f16
+    __builtin_memcpy(&halves0, &w[b].d, 4);
+    __builtin_memcpy(&halves1, &w[b + 1].d, 4);
+    const __m128 activation_scales = _mm_movelh_ps(_mm_set1_ps(a[b].d), _mm_set1_ps(a[b + 1].d));
+    // d0 a0, dmin0 a0, d1 a1, dmin1 a1
+    const __m128 super_scales = _mm_mul_ps(
+        _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128(static_cast<int>(halves0)), static_cast<int>(halves1), 1)),
+        activation_scales);
+    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(super_scales)),
+                            q4k_scaled_block_dot(w[b], a[b], _mm256_permute4x64_epi64(unpacked, 0x44)), total);
+    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(_mm_movehl_ps(super_scales, super_scales))),
+                            q4k_scaled_block_dot(w[b + 1], a[b + 1], _mm256_permute4x64_epi64(unpacked, 0xee)), total);
+    const __m256i sums = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(a[b + 1].sums),
+                                             reinterpret_cast<const __m128i*>(a[b].sums));
+    const __m256i minimum_products = _mm256_madd_epi16(_mm256_shuffle_epi8(unpacked, pick_minimums), sums);
+    const __m256 minimum_scales =
+        _mm256_permutevar8x32_ps(_mm256_castps128_ps256(super_scales), _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
+    minimum_terms = _mm256_fmadd_ps(minimum_scales, _mm256_cvtepi32_ps(minimum_products), minimum_terms);
+  }
+  const float rest = b < blocks ? dot_q4k_one_block(w + b, a + b, 256) : 0.0f;
+  const __m256 difference = _mm256_sub_ps(total, minimum_terms);
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum))) + rest;
 }
 
 }  // namespace
