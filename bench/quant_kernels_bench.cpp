@@ -167,7 +167,7 @@ void matvec_benchmark(benchmark::State& state, TensorType type) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(set->views.front().bytes));
-  state.SetLabel(std::string(active_kernels().isa));
+  state.SetLabel(kernels_name(active_kernels()));
 }
 
 const DotCase kDotCases[] = {{TensorType::q8, false},
@@ -178,7 +178,7 @@ const DotCase kDotCases[] = {{TensorType::q8, false},
 
 void register_benchmarks() {
   for (const Kernels* kernels : available_kernels()) {
-    const std::string isa(kernels->isa);
+    const std::string isa = kernels_name(*kernels);
     for (const DotCase& c : kDotCases) {
       for (size_t n : {size_t{4096}, size_t{14336}}) {
         benchmark::RegisterBenchmark(("dot/" + std::string(type_name(c.type)) + "/" + isa + "/" + std::to_string(n)).c_str(),

@@ -2,6 +2,9 @@
 #include "quant/kernels.h"
 
 #include <cstdlib>
+#include <string_view>
+
+#include "quant/cpu_features.h"
 
 namespace smoe::quant {
 
@@ -12,11 +15,17 @@ const Kernels& scalar_kernels() {
   return kernels;
 }
 
+std::string kernels_name(const Kernels& kernels) {
+  return std::string(kernels.isa) + (kernels.prefetch == Prefetch::software ? "+prefetch" : "");
+}
+
 std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> tables = {&scalar_kernels()};
-  if (const Kernels* avx2 = avx2_kernels()) tables.push_back(avx2);
-  if (const Kernels* avx512 = avx512_kernels()) tables.push_back(avx512);
-  if (const Kernels* vnni = avx512_vnni_kernels()) tables.push_back(vnni);
+  for (auto* x86_table : {avx2_kernels, avx512_kernels, avx512_vnni_kernels}) {
+    for (const Prefetch prefetch : {Prefetch::software, Prefetch::hardware}) {
+      if (const Kernels* table = x86_table(prefetch)) tables.push_back(table);
+    }
+  }
   if (const Kernels* neon = neon_kernels()) tables.push_back(neon);
   if (const Kernels* dotprod = neon_dotprod_kernels()) tables.push_back(dotprod);
   return tables;
@@ -27,15 +36,29 @@ const Kernels* neon_kernels() { return nullptr; }
 const Kernels* neon_dotprod_kernels() { return nullptr; }
 #endif
 
+Prefetch preferred_prefetch() {
+  if (const char* forced = std::getenv("SMOE_PREFETCH")) {
+    if (std::string_view(forced) == "software") return Prefetch::software;
+    if (std::string_view(forced) == "hardware") return Prefetch::hardware;
+  }
+  return cpu_features().amd ? Prefetch::hardware : Prefetch::software;
+}
+
 const Kernels& active_kernels() {
   static const Kernels& chosen = [&]() -> const Kernels& {
     const std::vector<const Kernels*> tables = available_kernels();
+    std::string_view isa = tables.back()->isa;
     if (const char* forced = std::getenv("SMOE_ISA")) {
       for (const Kernels* table : tables) {
-        if (table->isa == forced) return *table;
+        if (table->isa == forced) isa = table->isa;
       }
     }
-    return *tables.back();
+    const Prefetch prefetch = preferred_prefetch();
+    const Kernels* chosen_table = nullptr;  // the isa's table in the preferred variant, else its only one
+    for (const Kernels* table : tables) {
+      if (table->isa == isa && (chosen_table == nullptr || table->prefetch == prefetch)) chosen_table = table;
+    }
+    return *chosen_table;
   }();
   return chosen;
 }

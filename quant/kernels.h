@@ -3,9 +3,11 @@
 // One table per instruction set; the scalar reference is always available and every other
 // table is tested against it. SMOE_ISA=scalar|avx2|avx512|avx512-vnni|neon|neon-dotprod forces a level (lower than the CPU's best)
 // for testing and comparison; an unknown or unsupported value falls back to the best one.
+// SMOE_PREFETCH=software|hardware picks the prefetch variant (see Prefetch).
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +15,13 @@
 #include "quant/f16_vector.h"
 
 namespace smoe::quant {
+
+// How the weight dot kernels get their bytes from DRAM ahead of use: with prefetch instructions
+// (2 KiB ahead into L1, 4 KiB into L2) or from the hardware prefetchers alone. It depends on the
+// core (docs/PERFORMANCE.md): on the Xeon the instructions made one-core q4k decode 1.65x
+// faster; on Zen 4 they cost 7-12% of one core's decode speed (the hardware prefetchers keep up,
+// and the instructions take load slots). Every x86 table exists in both variants.
+enum class Prefetch { software, hardware };
 
 struct Kernels {
   std::string_view isa;  // "scalar", "avx2", "avx512", "avx512-vnni", "neon", "neon-dotprod"
@@ -37,18 +46,27 @@ struct Kernels {
                         float* scores, size_t stride);
   void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
                        size_t group, size_t n, float* out);
+  Prefetch prefetch = Prefetch::hardware;  // scalar and NEON tables issue no prefetch instructions
 };
 
+// "avx2", or "avx2+prefetch" for the variant with prefetch instructions: what smoe-bench,
+// smoe-chat --verbose and the kernel benchmarks print.
+std::string kernels_name(const Kernels& kernels);
+
 const Kernels& scalar_kernels();
-const Kernels* avx2_kernels();    // nullptr when not compiled in or the CPU lacks AVX2/FMA/F16C
-const Kernels* avx512_kernels();  // nullptr without AVX-512 F/BW/VL (and AVX2)
-const Kernels* avx512_vnni_kernels();  // the AVX-512 table with VNNI dot products; nullptr without VNNI
+const Kernels* avx2_kernels(Prefetch prefetch = Prefetch::software);  // nullptr when not compiled in or the CPU lacks AVX2/FMA/F16C
+const Kernels* avx512_kernels(Prefetch prefetch = Prefetch::software);  // nullptr without AVX-512 F/BW/VL (and AVX2)
+// The AVX-512 table with VNNI dot products; nullptr without VNNI.
+const Kernels* avx512_vnni_kernels(Prefetch prefetch = Prefetch::software);
 const Kernels* neon_kernels();          // AArch64 only; nullptr elsewhere
 const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extension (SDOT)
 
-// Every kernel table this machine can run, scalar first.
+// Every kernel table this machine can run, scalar first, each x86 one in both prefetch variants.
 std::vector<const Kernels*> available_kernels();
-// The table chosen once at first use (best available, or SMOE_ISA).
+// SMOE_PREFETCH=software|hardware, else hardware on AMD cores and software on the others.
+Prefetch preferred_prefetch();
+// The table chosen once at first use: the best instruction set available (or SMOE_ISA) in its
+// preferred_prefetch() variant.
 const Kernels& active_kernels();
 
 }  // namespace smoe::quant

@@ -87,10 +87,11 @@ inline __m256 q8_block_dot(const BlockQ8& w, const BlockQ8A& a, __m256 total) {
 
 }  // namespace
 
+template <Prefetch P>
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 32; ++b) {
-    prefetch_ahead(w + b, 1);  // 34 bytes
+    prefetch_ahead<P>(w + b, 1);  // 34 bytes
     total = q8_block_dot(w[b], a[b], total);
   }
   return horizontal_sum(total);
@@ -115,6 +116,7 @@ inline void q4_block_dot(const BlockQ4& w, const BlockQ8A& a, __m256& total, __m
 
 }  // namespace
 
+template <Prefetch P>
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   // Two accumulators each (even and odd blocks): one chain caps the loop at one 20-byte block
   // per FMA latency.
@@ -123,7 +125,7 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   const size_t blocks = n / 32;
   size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
-    prefetch_ahead(w + b, 1);  // 40 bytes
+    prefetch_ahead<P>(w + b, 1);  // 40 bytes
     q4_block_dot(w[b], a[b], even, even_minimums);
     q4_block_dot(w[b + 1], a[b + 1], odd, odd_minimums);
   }
@@ -131,8 +133,9 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
 }
 
+template <Prefetch P>
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_256(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
+  return dot_q4k_256<P>(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scales));
   });
 }
@@ -182,11 +185,12 @@ inline __m256i offset_dot_scaled(__m256i values, __m256i activations, __m256i of
   return _mm256_madd_epi16(pairs, scales);
 }
 
+template <Prefetch P>
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead(w + b, 4);  // 210 bytes
+    prefetch_ahead<P>(w + b, 4);  // 210 bytes
     const SubBlockScales scales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
     __m256i scaled_dot = _mm256_setzero_si256();
     for (size_t c = 0; c < 2; ++c) {
@@ -208,11 +212,12 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total);
 }
 
+template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1), offset = _mm256_set1_epi8(4);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead(w + b, 2);  // 110 bytes
+    prefetch_ahead<P>(w + b, 2);  // 110 bytes
     const SubBlockScales scales(q3k_scales(w[b].scales));
     const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));
     __m256i scaled_dot = _mm256_setzero_si256();
@@ -231,14 +236,35 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return horizontal_sum(total);
 }
 
-const Kernels* avx2_kernels() {
-  static const Kernels kernels{"avx2",        avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
-                               avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
+template float avx2_dot_q8<Prefetch::software>(const BlockQ8*, const BlockQ8A*, size_t);
+template float avx2_dot_q8<Prefetch::hardware>(const BlockQ8*, const BlockQ8A*, size_t);
+template float avx2_dot_q4<Prefetch::software>(const BlockQ4*, const BlockQ8A*, size_t);
+template float avx2_dot_q4<Prefetch::hardware>(const BlockQ4*, const BlockQ8A*, size_t);
+template float avx2_dot_q4k<Prefetch::software>(const BlockQ4K*, const BlockQ8K*, size_t);
+template float avx2_dot_q4k<Prefetch::hardware>(const BlockQ4K*, const BlockQ8K*, size_t);
+template float avx2_dot_q6k<Prefetch::software>(const BlockQ6K*, const BlockQ8K*, size_t);
+template float avx2_dot_q6k<Prefetch::hardware>(const BlockQ6K*, const BlockQ8K*, size_t);
+template float avx2_dot_q3k<Prefetch::software>(const BlockQ3K*, const BlockQ8K*, size_t);
+template float avx2_dot_q3k<Prefetch::hardware>(const BlockQ3K*, const BlockQ8K*, size_t);
+
+namespace {
+
+template <Prefetch P>
+const Kernels& avx2_table() {
+  static const Kernels kernels{"avx2",           avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8<P>,
+                               avx2_dot_q4<P>,   avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
                                key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
-                               key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>};
+                               key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P};
+  return kernels;
+}
+
+}  // namespace
+
+const Kernels* avx2_kernels(Prefetch prefetch) {
   const CpuFeatures& cpu = cpu_features();
   const bool supported = cpu.avx2 && cpu.fma && cpu.f16c;
-  return supported ? &kernels : nullptr;
+  if (!supported) return nullptr;
+  return prefetch == Prefetch::software ? &avx2_table<Prefetch::software>() : &avx2_table<Prefetch::hardware>();
 }
 
 }  // namespace smoe::quant

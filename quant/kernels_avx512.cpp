@@ -10,14 +10,24 @@
 #include "quant/kernels_x86.h"
 
 namespace smoe::quant {
-const Kernels* avx512_kernels() {
-  static const Kernels kernels{"avx512",      avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8,
-                               avx2_dot_q4,   avx2_dot_q4k,      avx2_dot_q6k,       avx2_dot_q3k,
+namespace {
+
+template <Prefetch P>
+const Kernels& avx512_table() {
+  static const Kernels kernels{"avx512",       avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8<P>,
+                               avx2_dot_q4<P>, avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
                                key_scores<Avx512Vector, uint16_t>, value_sum<Avx512Vector, uint16_t>,
-                               key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>};
+                               key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>, P};
+  return kernels;
+}
+
+}  // namespace
+
+const Kernels* avx512_kernels(Prefetch prefetch) {
   const CpuFeatures& cpu = cpu_features();
   const bool supported = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && avx2_kernels() != nullptr;
-  return supported ? &kernels : nullptr;
+  if (!supported) return nullptr;
+  return prefetch == Prefetch::software ? &avx512_table<Prefetch::software>() : &avx512_table<Prefetch::hardware>();
 }
 
 }  // namespace smoe::quant

@@ -24,8 +24,9 @@
 namespace smoe::quant {
 namespace {
 
+template <Prefetch P>
 float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_256(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
+  return dot_q4k_256<P>(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
     return _mm256_dpwssd_epi32(sum, pairs, scales);
   });
 }
@@ -70,6 +71,7 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
   return _mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1]));
 }
 
+template <Prefetch P>
 float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   const size_t blocks = n / 256;
   // Minimum bytes 8..15 of each lane zero-extended to int16.
@@ -79,7 +81,7 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   __m256 total = _mm256_setzero_ps(), minimum_terms = _mm256_setzero_ps();
   size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
-    prefetch_ahead(w + b, 5);  // 288 bytes
+    prefetch_ahead<P>(w + b, 5);  // 288 bytes
     const __m256i unpacked = q4k_scales_and_minimums_x2(w[b], w[b + 1]);
     uint32_t halves0, halves1;  // (d, dmin) of each block, f16
     __builtin_memcpy(&halves0, &w[b].d, 4);
@@ -100,7 +102,7 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
         _mm256_permutevar8x32_ps(_mm256_castps128_ps256(super_scales), _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
     minimum_terms = _mm256_fmadd_ps(minimum_scales, _mm256_cvtepi32_ps(minimum_products), minimum_terms);
   }
-  const float rest = b < blocks ? dot_q4k_one_block(w + b, a + b, 256) : 0.0f;
+  const float rest = b < blocks ? dot_q4k_one_block<P>(w + b, a + b, 256) : 0.0f;
   const __m256 difference = _mm256_sub_ps(total, minimum_terms);
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
@@ -109,16 +111,25 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 
 }  // namespace
 
-const Kernels* avx512_vnni_kernels() {
-  const Kernels* avx512 = avx512_kernels();
-  if (avx512 == nullptr || !cpu_features().avx512_vnni) return nullptr;
-  static const Kernels kernels = [&] {
-    Kernels table = *avx512;
+namespace {
+
+template <Prefetch P>
+const Kernels& avx512_vnni_table() {
+  static const Kernels kernels = [] {
+    Kernels table = *avx512_kernels(P);
     table.isa = "avx512-vnni";
-    table.dot_q4k = dot_q4k;
+    table.dot_q4k = dot_q4k<P>;
     return table;
   }();
-  return &kernels;
+  return kernels;
+}
+
+}  // namespace
+
+const Kernels* avx512_vnni_kernels(Prefetch prefetch) {
+  if (avx512_kernels(prefetch) == nullptr || !cpu_features().avx512_vnni) return nullptr;
+  return prefetch == Prefetch::software ? &avx512_vnni_table<Prefetch::software>()
+                                        : &avx512_vnni_table<Prefetch::hardware>();
 }
 
 }  // namespace smoe::quant

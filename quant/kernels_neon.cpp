@@ -90,9 +90,9 @@ const Kernels* neon_dotprod_kernels() {
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 
-const Kernels* avx2_kernels() { return nullptr; }
-const Kernels* avx512_kernels() { return nullptr; }
-const Kernels* avx512_vnni_kernels() { return nullptr; }
+const Kernels* avx2_kernels(Prefetch) { return nullptr; }
+const Kernels* avx512_kernels(Prefetch) { return nullptr; }
+const Kernels* avx512_vnni_kernels(Prefetch) { return nullptr; }
 DequantizeBf16Fn avx512_dequantize_bf16(TensorType) { return nullptr; }
 
 }  // namespace smoe::quant

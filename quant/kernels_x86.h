@@ -5,16 +5,18 @@
 #include <immintrin.h>
 
 #include "quant/block_q8a.h"
+#include "quant/kernels.h"
 
 namespace smoe::quant {
 
 void avx2_quantize_q8a(const float* x, BlockQ8A* out, size_t n);
 void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n);
-float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
-float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
-float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
-float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
-float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
+// Instantiated for both Prefetch variants in kernels_avx2.cpp.
+template <Prefetch P> float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
+template <Prefetch P> float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
+template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
+template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
+template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 
 // Software prefetch of weight bytes this far ahead of the current block, into L1, and further
 // ahead into L2. Decoding streams each weight once from DRAM; the hardware prefetchers restart
@@ -27,8 +29,10 @@ inline constexpr size_t kPrefetchBytes = 2048;
 inline constexpr size_t kPrefetchL2Bytes = 4096;
 
 // Prefetches the `lines` cache lines at `p` + kPrefetchBytes into L1, and at `p` +
-// kPrefetchL2Bytes into L2.
+// kPrefetchL2Bytes into L2; nothing in the Prefetch::hardware variant.
+template <Prefetch P>
 inline void prefetch_ahead(const void* p, int lines) {
+  if constexpr (P == Prefetch::hardware) return;
   for (int line = 0; line < lines; ++line) {
     _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes + 64 * line, _MM_HINT_T0);
     _mm_prefetch(static_cast<const char*>(p) + kPrefetchL2Bytes + 64 * line, _MM_HINT_T1);
@@ -68,7 +72,7 @@ inline __m128 q4k_super_scales(const BlockQ4K& w, const BlockQ8K& a) {
 // vpdpwssd with VNNI. Instantiated in each table's file under its own flags (ScaledAdd is a
 // type local to that file). Sub-block products are scaled by their 6-bit scales in integer
 // arithmetic, summed over the super-block, and converted to float once per 256 weights.
-template <class ScaledAdd>
+template <Prefetch P, class ScaledAdd>
 inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledAdd scaled_add) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
   // pshufb controls that broadcast 16-bit scale k of a register holding all eight.
@@ -77,7 +81,7 @@ inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledA
   __m256 total = _mm256_setzero_ps();
   __m128 minimum_terms = _mm_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead(w + b, 3);  // 144 bytes
+    prefetch_ahead<P>(w + b, 3);  // 144 bytes
     const __m128i unpacked = q4k_scales_and_minimums(w[b]);
     const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(unpacked));
     const __m128 super_scales = q4k_super_scales(w[b], a[b]);  // d * a.d, dmin * a.d

@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
         {"file_bytes", info.file_bytes},
         {"threads", info.threads},
         {"isa", std::string(quant::active_kernels().isa)},
+        {"prefetch", quant::active_kernels().prefetch == quant::Prefetch::software ? "software" : "hardware"},
         {"depth", depth},
         {"kv", kv},
         {"backend", info.backend},
@@ -242,7 +243,7 @@ int main(int argc, char** argv) {
       std::cout << result.dump() << "\n";
     } else {
       std::printf("model %s (%.2f GiB), %d threads, kernels %s, depth %zu\n", model_path.c_str(),
-                  double(info.file_bytes) / (1u << 30), info.threads, quant::active_kernels().isa.data(), depth);
+                  double(info.file_bytes) / (1u << 30), info.threads, info.kernels.c_str(), depth);
       std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
                   info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",

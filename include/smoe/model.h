@@ -30,7 +30,7 @@ struct ModelInfo {
   KvType kv_type = KvType::f16;      // KV cache element type
   int threads = 1;                   // compute threads (ModelOptions::threads resolved)
   uint64_t kv_cache_bytes = 0;       // KV cache memory of one session
-  std::string kernels;               // instruction set of the kernels in use: "avx512", "avx2", "scalar"
+  std::string kernels;  // kernels in use: instruction set and prefetch variant, e.g. "avx512-vnni", "avx2+prefetch", "scalar"
   std::string backend;               // the accelerator backend in use ("" = CPU only), e.g. "cuda (NVIDIA ...)"
   uint32_t offloaded_experts = 0;    // experts resident on it at load
   uint64_t offloaded_bytes = 0;      // their bytes

@@ -65,7 +65,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   info.kv_cache_bytes =
       kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
-  info.kernels = std::string(quant::active_kernels().isa);
+  info.kernels = quant::kernels_name(quant::active_kernels());
   info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
   if (options.gpu_memory > 0) {
     std::string why;

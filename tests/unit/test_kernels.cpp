@@ -3,9 +3,12 @@
 // dot products with dequantize-then-multiply.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <random>
+#include <set>
 
 #include "quant/convert_row.h"
+#include "quant/cpu_features.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
@@ -22,11 +25,36 @@ constexpr double kOrderTolerance = 1e-5;
 
 }  // namespace
 
+TEST_CASE("every x86 table exists in both prefetch variants, named apart", "[kernels]") {
+  std::set<std::string> names;
+  for (const Kernels* kernels : available_kernels()) {
+    CHECK(names.insert(kernels_name(*kernels)).second);
+    if (kernels->isa == "avx2" || kernels->isa == "avx512" || kernels->isa == "avx512-vnni") {
+      const std::string other = std::string(kernels->isa) + (kernels->prefetch == Prefetch::software ? "" : "+prefetch");
+      bool found = false;
+      for (const Kernels* candidate : available_kernels()) found = found || kernels_name(*candidate) == other;
+      CHECK(found);
+    }
+  }
+}
+
+TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor does", "[kernels]") {
+  const char* saved = std::getenv("SMOE_PREFETCH");
+  const std::string saved_value = saved ? saved : "";
+  setenv("SMOE_PREFETCH", "software", 1);
+  CHECK(preferred_prefetch() == Prefetch::software);
+  setenv("SMOE_PREFETCH", "hardware", 1);
+  CHECK(preferred_prefetch() == Prefetch::hardware);
+  unsetenv("SMOE_PREFETCH");
+  CHECK(preferred_prefetch() == (cpu_features().amd ? Prefetch::hardware : Prefetch::software));
+  if (saved) setenv("SMOE_PREFETCH", saved_value.c_str(), 1);
+}
+
 TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{256}, size_t{4096}, size_t{256 * 7});  // 7 super-blocks: odd counts
   const float scale = GENERATE(1e-6f, 0.02f, 300.0f);
-  INFO("isa " << kernels->isa << " n " << n << " scale " << scale);
+  INFO("kernels " << kernels_name(*kernels) << " n " << n << " scale " << scale);
   std::vector<float> w = values(n, scale, 1), x = values(n, 1.0f, 2);
   std::fill(w.begin(), w.begin() + 64, 0.0f);  // zero blocks
   x[5] = 1000.0f;                               // an activation outlier
@@ -101,7 +129,7 @@ TEST_CASE("attention kernels agree with the scalar references", "[kernels]") {
   const size_t n = GENERATE(size_t{16}, size_t{24}, size_t{80}, size_t{128}, size_t{131});
   const size_t group = GENERATE(size_t{1}, size_t{4}, size_t{7});    // 7: a full group of 4 and a rest of 3
   const size_t count = GENERATE(size_t{1}, size_t{70});              // 70: many 8-position value chunks and a rest
-  INFO("isa " << kernels->isa << " n " << n << " group " << group << " count " << count);
+  INFO("kernels " << kernels_name(*kernels) << " n " << n << " group " << group << " count " << count);
   const std::vector<float> k = values(count * n, 2.0f, 5), q = values(group * n, 1.0f, 6);
   const size_t stride = count + 3;  // scores and weights rows wider than count
   std::vector<uint16_t> halves(count * n);
