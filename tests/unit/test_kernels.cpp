@@ -104,6 +104,26 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   CHECK(kernels->dot_q3k(q3k.data(), reference_k.data(), n) == Approx(q3k_ref).margin(margin));
 }
 
+TEST_CASE("32-weight block kernels agree with the scalar references on any block count", "[kernels]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t n = 32 * GENERATE(size_t{1}, size_t{3}, size_t{5}, size_t{7}, size_t{13});  // rests after steps of 2 and 4
+  INFO("kernels " << kernels_name(*kernels) << " n " << n);
+  const std::vector<float> w = values(n, 0.02f, 3), x = values(n, 1.0f, 4);
+  std::vector<BlockQ8A> activations(n / 32);
+  quantize_row_q8a_ref(x.data(), activations.data(), n);
+  std::vector<BlockQ8> q8(n / 32);
+  std::vector<BlockQ4> q4(n / 32);
+  quantize_row_q8_ref(w.data(), q8.data(), n);
+  quantize_row_q4_ref(w.data(), q4.data(), n);
+  double magnitude = 0;
+  for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
+  const double margin = kOrderTolerance * magnitude;
+  CHECK(kernels->dot_q8(q8.data(), activations.data(), n) ==
+        Approx(dot_q8_q8a_ref(q8.data(), activations.data(), n)).margin(margin));
+  CHECK(kernels->dot_q4(q4.data(), activations.data(), n) ==
+        Approx(dot_q4_q8a_ref(q4.data(), activations.data(), n)).margin(margin));
+}
+
 TEST_CASE("integer dot products approximate the float dot product of the dequantized weights", "[kernels]") {
   const size_t n = 4096;
   const std::vector<float> w = values(n, 0.02f, 3), x = values(n, 1.0f, 4);
