@@ -133,11 +133,41 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   return horizontal_sum(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
 }
 
+namespace {
+
 template <Prefetch P>
-float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
+float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return dot_q4k_256<P>(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scales));
   });
+}
+
+// sum_j sc_j * (q_j . a_j) of one q4k block as eight float partial sums; `scales` holds the
+// block's unpacked scale bytes in both 128-bit lanes (dot_q4k_pairs).
+inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i scales) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (size_t chunk = 0; chunk < 4; ++chunk) {
+    // Scale byte j zero-extended into every int16 lane: j = 2 chunk (low nibbles), 2 chunk + 1.
+    const __m256i low_scale = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(short(0x8000 | (2 * chunk))));
+    const __m256i high_scale = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(short(0x8000 | (2 * chunk + 1))));
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * chunk));
+    const __m256i low = _mm256_and_si256(packed, low_nibbles);
+    const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+    const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * chunk));
+    const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * chunk + 32));
+    // Nibbles <= 15 times |activations| <= 127: the int16 pair sums cannot saturate.
+    sums[0] = _mm256_add_epi32(sums[0], _mm256_madd_epi16(_mm256_maddubs_epi16(low, a_low), low_scale));
+    sums[1] = _mm256_add_epi32(sums[1], _mm256_madd_epi16(_mm256_maddubs_epi16(high, a_high), high_scale));
+  }
+  return _mm256_cvtepi32_ps(_mm256_add_epi32(sums[0], sums[1]));
+}
+
+}  // namespace
+
+template <Prefetch P>
+float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
+  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot, dot_q4k_one_block<P>);
 }
 
 // A block's 16 signed sub-block scales (16 weights each) as 16-bit words in registers, and

@@ -70,20 +70,6 @@ float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   });
 }
 
-// q4k_scales_and_minimums for two blocks at once: block w0 in the low 128-bit lane, w1 in the
-// high one.
-__m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1) {
-  const __m256i words = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.scales),
-                                            reinterpret_cast<const __m128i*>(w0.scales));  // per lane: w0 w1 w2 -
-  const __m256i low6 = _mm256_set1_epi32(0x3f3f3f3f), low4 = _mm256_set1_epi32(0x0f0f0f0f);
-  const __m256i low2 = _mm256_set1_epi32(0x03030303);
-  const __m256i w2 = _mm256_shuffle_epi32(words, 0xaa);
-  const __m256i high_low_bits = _mm256_and_si256(_mm256_srlv_epi32(w2, _mm256_setr_epi32(0, 4, 0, 0, 0, 4, 0, 0)), low4);
-  const __m256i high_top_bits = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(words, 6), low2), 4);
-  const __m256i high = _mm256_or_si256(high_low_bits, high_top_bits);
-  return _mm256_unpacklo_epi32(_mm256_and_si256(words, low6), high);  // per lane: scales 0..7, minimums 0..7
-}
-
 // sum_j sc_j * (q_j . a_j) of one block as eight int32 partial sums, converted to float.
 // `scales` holds the block's unpacked scale bytes in both 128-bit lanes.
 inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i scales) {
@@ -112,40 +98,7 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
 
 template <Prefetch P>
 float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  const size_t blocks = n / 256;
-  // Minimum bytes 8..15 of each lane zero-extended to int16.
-  const __m256i pick_minimums = _mm256_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15,
-                                                 -128, 8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128,
-                                                 15, -128);
-  __m256 total = _mm256_setzero_ps(), minimum_terms = _mm256_setzero_ps();
-  size_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    prefetch_ahead<P>(w + b, 5);  // 288 bytes
-    const __m256i unpacked = q4k_scales_and_minimums_x2(w[b], w[b + 1]);
-    uint32_t halves0, halves1;  // (d, dmin) of each block, f16
-    __builtin_memcpy(&halves0, &w[b].d, 4);
-    __builtin_memcpy(&halves1, &w[b + 1].d, 4);
-    const __m128 activation_scales = _mm_movelh_ps(_mm_set1_ps(a[b].d), _mm_set1_ps(a[b + 1].d));
-    // d0 a0, dmin0 a0, d1 a1, dmin1 a1
-    const __m128 super_scales = _mm_mul_ps(
-        _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128(static_cast<int>(halves0)), static_cast<int>(halves1), 1)),
-        activation_scales);
-    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(super_scales)),
-                            q4k_scaled_block_dot(w[b], a[b], _mm256_permute4x64_epi64(unpacked, 0x44)), total);
-    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(_mm_movehl_ps(super_scales, super_scales))),
-                            q4k_scaled_block_dot(w[b + 1], a[b + 1], _mm256_permute4x64_epi64(unpacked, 0xee)), total);
-    const __m256i sums = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(a[b + 1].sums),
-                                             reinterpret_cast<const __m128i*>(a[b].sums));
-    const __m256i minimum_products = _mm256_madd_epi16(_mm256_shuffle_epi8(unpacked, pick_minimums), sums);
-    const __m256 minimum_scales =
-        _mm256_permutevar8x32_ps(_mm256_castps128_ps256(super_scales), _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
-    minimum_terms = _mm256_fmadd_ps(minimum_scales, _mm256_cvtepi32_ps(minimum_products), minimum_terms);
-  }
-  const float rest = b < blocks ? dot_q4k_one_block<P>(w + b, a + b, 256) : 0.0f;
-  const __m256 difference = _mm256_sub_ps(total, minimum_terms);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum))) + rest;
+  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot, dot_q4k_one_block<P>);
 }
 
 }  // namespace
