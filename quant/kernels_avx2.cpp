@@ -77,24 +77,18 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n) {
 
 namespace {
 
-inline __m256 q8_block_dot(const BlockQ8& w, const BlockQ8A& a, __m256 total) {
+inline __m256 q8_block_products(const BlockQ8& w, const BlockQ8A& a) {
   const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs));
   const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
   // |w| x (a with w's sign): maddubs needs its first operand unsigned.
-  const __m256 dot = dot_u8_s8(_mm256_sign_epi8(weights, weights), _mm256_sign_epi8(activations, weights));
-  return _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w.d) * a.d), dot, total);
+  return dot_u8_s8(_mm256_sign_epi8(weights, weights), _mm256_sign_epi8(activations, weights));
 }
 
 }  // namespace
 
 template <Prefetch P>
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
-  __m256 total = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / 32; ++b) {
-    prefetch_ahead<P>(w + b, 1);  // 34 bytes
-    total = q8_block_dot(w[b], a[b], total);
-  }
-  return horizontal_sum(total);
+  return dot_q8_quads<P>(w, a, n, q8_block_products);
 }
 
 namespace {

@@ -11,11 +11,11 @@
 //   core, alternating A/B against the single-block vpdpwssd kernel (docs/PERFORMANCE.md):
 //   in cache x1.16, from DRAM x1.04. 512-bit versions ran slower on both hosts: on the Xeon
 //   512-bit multiplies issue on one port, 256-bit ones on two; Zen 4 splits them in halves.
-// - q8: four blocks a step, their f16 scales converted together (one vcvtph2ps instead of four
-//   scalar conversions), |w| x sign(a, w) in one vpdpbusd per block instead of maddubs + madd.
-//   Zen 4, one core: in cache x1.33, from DRAM x1.12 against the AVX2 kernel (both without
-//   prefetch instructions). On the Xeon, vpdpbusd alone (one block a step) had measured the
-//   same 27-28 GB/s in cache as the AVX2 kernel: bound by the per-block scales.
+// - q8: |w| x sign(a, w) in one vpdpbusd per block instead of maddubs + madd, four blocks a
+//   step (dot_q8_quads, shared with the AVX2 kernel). Zen 4, one core, against the one-block
+//   AVX2 kernel it replaced (both without prefetch instructions): in cache x1.33, from DRAM
+//   x1.12; the four-block AVX2 kernel alone measured x1.17 / x1.03. On the Xeon, vpdpbusd
+//   one block a step had measured the same 27-28 GB/s in cache as AVX2 (the per-block scales).
 // Everything else is the avx512 table's. Each function matches its scalar
 // reference (block_q8a.cpp) up to float summation order; test_kernels.cpp checks it.
 #include <immintrin.h>
@@ -37,30 +37,7 @@ inline __m256 q8_block_products(const BlockQ8& w, const BlockQ8A& a) {
 
 template <Prefetch P>
 float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
-  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
-  const size_t blocks = n / 32;
-  size_t b = 0;
-  for (; b + 4 <= blocks; b += 4) {
-    prefetch_ahead<P>(w + b, 3);  // 136 bytes
-    __m128i halves = _mm_cvtsi32_si128(w[b].d);
-    halves = _mm_insert_epi16(halves, w[b + 1].d, 1);
-    halves = _mm_insert_epi16(halves, w[b + 2].d, 2);
-    halves = _mm_insert_epi16(halves, w[b + 3].d, 3);
-    const __m128 scales = _mm_mul_ps(_mm_cvtph_ps(halves), _mm_setr_ps(a[b].d, a[b + 1].d, a[b + 2].d, a[b + 3].d));
-    const __m256 scales8 = _mm256_castps128_ps256(scales);
-    for (int k = 0; k < 4; ++k) {
-      const __m256 scale = _mm256_permutevar8x32_ps(scales8, _mm256_set1_epi32(k));
-      totals[k & 1] = _mm256_fmadd_ps(scale, q8_block_products(w[b + k], a[b + k]), totals[k & 1]);
-    }
-  }
-  for (; b < blocks; ++b) {
-    const __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
-    totals[0] = _mm256_fmadd_ps(scale, q8_block_products(w[b], a[b]), totals[0]);
-  }
-  const __m256 total = _mm256_add_ps(totals[0], totals[1]);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+  return dot_q8_quads<P>(w, a, n, q8_block_products);
 }
 
 template <Prefetch P>

@@ -4,6 +4,7 @@
 
 #include <immintrin.h>
 
+#include "quant/block_q8.h"
 #include "quant/block_q8a.h"
 #include "quant/kernels.h"
 
@@ -120,6 +121,37 @@ inline __m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1
   const __m256i high_top_bits = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(words, 6), low2), 4);
   const __m256i high = _mm256_or_si256(high_low_bits, high_top_bits);
   return _mm256_unpacklo_epi32(_mm256_and_si256(words, low6), high);  // per lane: scales 0..7, minimums 0..7
+}
+
+// q8 x q8a four blocks a step: their f16 scales converted together (one vcvtph2ps instead of
+// four scalar conversions). `block_products(w, a)` returns one block's products as eight float
+// partial sums.
+template <Prefetch P, class BlockProducts>
+inline float dot_q8_quads(const BlockQ8* w, const BlockQ8A* a, size_t n, BlockProducts block_products) {
+  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
+  const size_t blocks = n / 32;
+  size_t b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    prefetch_ahead<P>(w + b, 3);  // 136 bytes
+    __m128i halves = _mm_cvtsi32_si128(w[b].d);
+    halves = _mm_insert_epi16(halves, w[b + 1].d, 1);
+    halves = _mm_insert_epi16(halves, w[b + 2].d, 2);
+    halves = _mm_insert_epi16(halves, w[b + 3].d, 3);
+    const __m128 scales = _mm_mul_ps(_mm_cvtph_ps(halves), _mm_setr_ps(a[b].d, a[b + 1].d, a[b + 2].d, a[b + 3].d));
+    const __m256 scales8 = _mm256_castps128_ps256(scales);
+    for (int k = 0; k < 4; ++k) {
+      const __m256 scale = _mm256_permutevar8x32_ps(scales8, _mm256_set1_epi32(k));
+      totals[k & 1] = _mm256_fmadd_ps(scale, block_products(w[b + k], a[b + k]), totals[k & 1]);
+    }
+  }
+  for (; b < blocks; ++b) {
+    const __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
+    totals[0] = _mm256_fmadd_ps(scale, block_products(w[b], a[b]), totals[0]);
+  }
+  const __m256 total = _mm256_add_ps(totals[0], totals[1]);
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
 }
 
 // q4k x q8k two blocks a step, on 256-bit registers: the two blocks' scales are unpacked
