@@ -5,9 +5,9 @@
 // - q4k: two blocks a step, on 256-bit registers. Each 64-weight chunk is two vpdpbusd (nibbles
 //   x activations, one sub-block each, int32 sums of 4 products that fit in int16), packed to
 //   int16 and multiplied by the two sub-block scales in one vpdpwssd: 3 multiplies per 64
-//   weights instead of 4 and half the scale shuffles of madd-then-scale. The two blocks' scales
-//   are unpacked together (one block per 128-bit lane), as are their f16 super-scales and their
-//   minimum terms: the per-block work was a third of the kernel's instructions. Zen 4, one
+//   weights instead of 4 and half the scale shuffles of madd-then-scale; the two blocks' scales,
+//   super-scales and minimum terms are handled together (dot_q4k_pairs, shared with the AVX2
+//   kernel): the per-block work was a third of the kernel's instructions. Zen 4, one
 //   core, alternating A/B against the single-block vpdpwssd kernel (docs/PERFORMANCE.md):
 //   in cache x1.16, from DRAM x1.04. 512-bit versions ran slower on both hosts: on the Xeon
 //   512-bit multiplies issue on one port, 256-bit ones on two; Zen 4 splits them in halves.
