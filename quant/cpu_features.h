@@ -9,7 +9,9 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512_vnni = false, avx512_bf16 = false;
   bool amx_bf16 = false;
-  bool amd = false;  // vendor "AuthenticAMD": chooses the prefetch variant of the kernels (kernels.h)
+  // Vendor "AuthenticAMD" (or "HygonGenuine", Zen cores): chooses the prefetch variant of the
+  // kernels (kernels.h).
+  bool amd = false;
 };
 
 const CpuFeatures& cpu_features();

@@ -44,22 +44,22 @@ Prefetch preferred_prefetch() {
   return cpu_features().amd ? Prefetch::hardware : Prefetch::software;
 }
 
-const Kernels& active_kernels() {
-  static const Kernels& chosen = [&]() -> const Kernels& {
-    const std::vector<const Kernels*> tables = available_kernels();
-    std::string_view isa = tables.back()->isa;
-    if (const char* forced = std::getenv("SMOE_ISA")) {
-      for (const Kernels* table : tables) {
-        if (table->isa == forced) isa = table->isa;
-      }
-    }
-    const Prefetch prefetch = preferred_prefetch();
-    const Kernels* chosen_table = nullptr;  // the isa's table in the preferred variant, else its only one
+const Kernels& choose_kernels(const std::vector<const Kernels*>& tables, const char* isa, Prefetch prefetch) {
+  std::string_view chosen_isa = tables.back()->isa;
+  if (isa != nullptr) {
     for (const Kernels* table : tables) {
-      if (table->isa == isa && (chosen_table == nullptr || table->prefetch == prefetch)) chosen_table = table;
+      if (table->isa == isa) chosen_isa = table->isa;
     }
-    return *chosen_table;
-  }();
+  }
+  const Kernels* chosen = nullptr;
+  for (const Kernels* table : tables) {
+    if (table->isa == chosen_isa && (chosen == nullptr || table->prefetch == prefetch)) chosen = table;
+  }
+  return *chosen;
+}
+
+const Kernels& active_kernels() {
+  static const Kernels& chosen = choose_kernels(available_kernels(), std::getenv("SMOE_ISA"), preferred_prefetch());
   return chosen;
 }
 

@@ -65,8 +65,12 @@ const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extensio
 
 // Every kernel table this machine can run, scalar first, each x86 one in both prefetch variants.
 std::vector<const Kernels*> available_kernels();
-// SMOE_PREFETCH=software|hardware, else hardware on AMD cores and software on the others.
+// SMOE_PREFETCH=software|hardware, else hardware on AMD cores and software on the others
+// (measured on Zen 4 and Sapphire Rapids; taken to hold for their families).
 Prefetch preferred_prefetch();
+// The table of instruction set `isa` (the best in `tables`, the last, when `isa` is null or
+// not among them) in the `prefetch` variant, or its only variant. What active_kernels() runs.
+const Kernels& choose_kernels(const std::vector<const Kernels*>& tables, const char* isa, Prefetch prefetch);
 // The table chosen once at first use: the best instruction set available (or SMOE_ISA) in its
 // preferred_prefetch() variant.
 const Kernels& active_kernels();

@@ -78,10 +78,6 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot, dot_q4k_one_block<P>);
 }
 
-}  // namespace
-
-namespace {
-
 template <Prefetch P>
 const Kernels& avx512_vnni_table() {
   static const Kernels kernels = [] {

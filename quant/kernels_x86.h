@@ -1,5 +1,7 @@
-// x86 kernels shared between the per-ISA tables (defined in kernels_avx2.cpp, compiled with
-// AVX2 flags; the AVX-512 table reuses them, every AVX-512 CPU has AVX2).
+// x86 kernels shared between the per-ISA tables: the AVX2 dot products (defined in
+// kernels_avx2.cpp, compiled with AVX2 flags; the AVX-512 tables reuse them, every AVX-512 CPU
+// has AVX2), and the helpers and block loops below, which each including file compiles with its
+// own flags (kernels_avx2.cpp, kernels_avx512_vnni.cpp).
 #pragma once
 
 #include <immintrin.h>
@@ -19,13 +21,19 @@ template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, s
 template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 
+// Everything below is file-local to each includer: one shared definition would be compiled
+// under one file's flags (AVX-512 instructions could reach the AVX2 table) wherever the
+// compiler does not inline it, as in the sanitizer builds at -O0.
+namespace {
+
 // Software prefetch of weight bytes this far ahead of the current block, into L1, and further
 // ahead into L2. Decoding streams each weight once from DRAM; the hardware prefetchers restart
 // at every 4 KiB page boundary. Asking ~2 KiB ahead measured 1.65x faster q4k decode on one
 // core; adding the L2 request 4 KiB ahead another +4.5% on 1 and 2 threads (q4 synth file,
 // tg128 22.3 -> 23.3 and 44.3 -> 46.4 tok/s, docs/PERFORMANCE.md): more lines are on their way
-// than L1's fill buffers alone let the first prefetch have. Prefetching past the end of a row
-// is harmless (no faults).
+// than L1's fill buffers alone let the first prefetch have (all measured on the Xeon). On Zen 4
+// the same requests made decode slower (the Prefetch::hardware variant, kernels.h). Prefetching
+// past the end of a row is harmless (no faults).
 inline constexpr size_t kPrefetchBytes = 2048;
 inline constexpr size_t kPrefetchL2Bytes = 4096;
 
@@ -70,8 +78,7 @@ inline __m128 q4k_super_scales(const BlockQ4K& w, const BlockQ8K& a) {
 
 // q4k x q8k with 256-bit registers; `scaled_add(sum, pairs, scales)` adds the int16 `pairs`
 // times the int16 `scales` (pairwise, into int32 lanes) to `sum`: madd + add on AVX2, one
-// vpdpwssd with VNNI. Instantiated in each table's file under its own flags (ScaledAdd is a
-// type local to that file). Sub-block products are scaled by their 6-bit scales in integer
+// vpdpwssd with VNNI. Sub-block products are scaled by their 6-bit scales in integer
 // arithmetic, summed over the super-block, and converted to float once per 256 weights.
 template <Prefetch P, class ScaledAdd>
 inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledAdd scaled_add) {
@@ -103,7 +110,7 @@ inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledA
     minimum_terms = _mm_fmadd_ps(_mm_shuffle_ps(super_scales, super_scales, 0x55),
                                  _mm_cvtepi32_ps(q4k_minimum_products(unpacked, a[b])), minimum_terms);
   }
-  const __m256 difference = _mm256_sub_ps(total, _mm256_castps128_ps256(minimum_terms));
+  const __m256 difference = _mm256_sub_ps(total, _mm256_zextps128_ps256(minimum_terms));
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
   return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
@@ -198,4 +205,5 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
   return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum))) + rest;
 }
 
+}  // namespace
 }  // namespace smoe::quant

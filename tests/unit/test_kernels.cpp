@@ -38,6 +38,24 @@ TEST_CASE("every x86 table exists in both prefetch variants, named apart", "[ker
   }
 }
 
+TEST_CASE("the kernel choice takes the forced instruction set in the preferred prefetch variant", "[kernels]") {
+  const std::vector<const Kernels*> tables = available_kernels();
+  const std::string_view best = tables.back()->isa;
+  for (const Prefetch prefetch : {Prefetch::software, Prefetch::hardware}) {
+    const Kernels& unforced = choose_kernels(tables, nullptr, prefetch);
+    CHECK(unforced.isa == best);
+    CHECK(&choose_kernels(tables, "no-such-isa", prefetch) == &unforced);
+    CHECK(choose_kernels(tables, "scalar", prefetch).isa == "scalar");
+    for (const Kernels* table : tables) {
+      const Kernels& chosen = choose_kernels(tables, std::string(table->isa).c_str(), prefetch);
+      CHECK(chosen.isa == table->isa);
+      // x86 tables exist in both variants; the others only leave prefetching to the hardware.
+      const bool both = table->isa == "avx2" || table->isa == "avx512" || table->isa == "avx512-vnni";
+      CHECK(chosen.prefetch == (both ? prefetch : Prefetch::hardware));
+    }
+  }
+}
+
 TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor does", "[kernels]") {
   const char* saved = std::getenv("SMOE_PREFETCH");
   const std::string saved_value = saved ? saved : "";
