@@ -38,6 +38,7 @@ void quantize_row_q8k_ref(const float* x, BlockQ8K* out, size_t n) {
   for (size_t b = 0; b < n / BlockQ8K::kElements; ++b) {
     out[b].d = quantize_symmetric(x + b * BlockQ8K::kElements, BlockQ8K::kElements, out[b].qs);
     for (size_t j = 0; j < 8; ++j) out[b].sums[j] = static_cast<int16_t>(sum_of(out[b].qs + 32 * j, 32));
+    for (size_t j = 0; j < 16; ++j) out[b].sums16[j] = static_cast<int16_t>(sum_of(out[b].qs + 16 * j, 16));
   }
 }
 

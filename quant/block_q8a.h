@@ -22,15 +22,17 @@ struct BlockQ8A {
 };
 static_assert(sizeof(BlockQ8A) == 40);
 
-// Activations for q4k weights: one scale per 256 (so the integer products of all 8 sub-blocks
-// can be summed before one float multiply), and the sum of each 32-value sub-block.
+// Activations for the super-block types: one scale per 256 (so the integer products of all
+// sub-blocks can be summed before one float multiply), the sum of each 32-value sub-block (q4k's
+// minimums) and of each 16 values (the zero points of q6k and q3k, whose scales cover 16).
 struct BlockQ8K {
   static constexpr size_t kElements = 256;
   float d;                   // x[i] ~= d * qs[i]
   int16_t sums[8];           // sum of qs over each sub-block of 32
+  int16_t sums16[16];        // sum of qs over each 16
   int8_t qs[kElements];
 };
-static_assert(sizeof(BlockQ8K) == 276);
+static_assert(sizeof(BlockQ8K) == 308);
 
 // Symmetric int8 of x (n,): d = max|x| / 127, qs = round(x / d); returns d. The activation
 // blocks below and the q8 KV cache's head slices use it.

@@ -72,6 +72,23 @@ void avx2_quantize_q8k(const float* x, BlockQ8K* out, size_t n) {
     const __m256 inverse = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
     out[b].d = d;
     for (size_t j = 0; j < 8; ++j) out[b].sums[j] = static_cast<int16_t>(quantize_32(xb + 32 * j, inverse, out[b].qs + 32 * j));
+    // Sums of 16: maddubs and madd against ones give sums of four, two rounds of hadd sums of 16.
+    for (size_t half = 0; half < 2; ++half) {
+      __m256i quads[4];  // 32 values each: eight sums of four
+      for (size_t k = 0; k < 4; ++k) {
+        const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(out[b].qs + 128 * half + 32 * k));
+        quads[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
+      }
+      // Per 128-bit lane: the sum of 16 of quads[0..3]; lane 0 holds values 0..15 of each 32,
+      // lane 1 values 16..31.
+      const __m256i sixteens = _mm256_hadd_epi32(_mm256_hadd_epi32(quads[0], quads[1]), _mm256_hadd_epi32(quads[2], quads[3]));
+      alignas(32) int32_t lanes[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sixteens);
+      for (size_t k = 0; k < 4; ++k) {
+        out[b].sums16[8 * half + 2 * k] = static_cast<int16_t>(lanes[k]);
+        out[b].sums16[8 * half + 2 * k + 1] = static_cast<int16_t>(lanes[4 + k]);
+      }
+    }
   }
 }
 
@@ -169,10 +186,10 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // its high half (c: which 128 weights; i: which 32 of them). One pshufb per step instead of
 // two scalar broadcasts and an insert.
 struct SubBlockScales {
+  __m256i words;      // the 16 scales in order
   __m256i halves[2];  // words 0..7 in both lanes, words 8..15 in both lanes
 
-  explicit SubBlockScales(__m128i scales8) {
-    const __m256i words = _mm256_cvtepi8_epi16(scales8);
+  explicit SubBlockScales(__m128i scales8) : words(_mm256_cvtepi8_epi16(scales8)) {
     halves[0] = _mm256_permute4x64_epi64(words, 0x44);
     halves[1] = _mm256_permute4x64_epi64(words, 0xee);
   }
@@ -201,17 +218,21 @@ inline __m128i q3k_scales(const uint8_t* packed) {
   return _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
 }
 
-// Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, minus `offset`
-// times the activations (the formats' zero point), times the step's two sub-block scales,
-// into eight int32 sums.
-inline __m256i offset_dot_scaled(__m256i values, __m256i activations, __m256i offset, __m256i scales) {
-  const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(values, activations), _mm256_maddubs_epi16(offset, activations));
-  return _mm256_madd_epi16(pairs, scales);
+// Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, times the step's
+// two sub-block scales, into eight int32 sums. The formats' zero point (value - offset) is
+// taken off once per block instead (zero_point_products): offset * sum_j scale_j * sums16_j.
+inline __m256i dot_scaled(__m256i values, __m256i activations, __m256i scales) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(values, activations), scales);
+}
+
+// sum_j scale_j * (sum of activations j*16 .. j*16+15) as eight int32 partial sums.
+inline __m256i zero_point_products(const SubBlockScales& scales, const BlockQ8K& a) {
+  return _mm256_madd_epi16(scales.words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums16)));
 }
 
 template <Prefetch P>
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead<P>(w + b, 4);  // 210 bytes
@@ -228,9 +249,10 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
         const __m256i high_bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
         const __m256i values = _mm256_or_si256(lows[k], _mm256_slli_epi16(high_bits, 4));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * k));
-        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales.pair(c, k)));
+        scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, k)));
       }
     }
+    scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
   }
   return horizontal_sum(total);
@@ -238,7 +260,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
 
 template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
-  const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1), offset = _mm256_set1_epi8(4);
+  const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead<P>(w + b, 2);  // 110 bytes
@@ -252,9 +274,10 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
         const __m256i high_bit = _mm256_and_si256(_mm256_srli_epi16(high, int(4 * c) + j), one_bit);
         const __m256i values = _mm256_or_si256(low_bits, _mm256_slli_epi16(high_bit, 2));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
-        scaled_dot = _mm256_add_epi32(scaled_dot, offset_dot_scaled(values, activations, offset, scales.pair(c, j)));
+        scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, j)));
       }
     }
+    scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 2));  // values - 4
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
   }
   return horizontal_sum(total);

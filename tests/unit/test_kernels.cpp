@@ -92,6 +92,7 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   for (size_t b = 0; b < n / 256; ++b) {
     REQUIRE(candidate_k[b].d == reference_k[b].d);
     REQUIRE(std::equal(candidate_k[b].sums, candidate_k[b].sums + 8, reference_k[b].sums));
+    REQUIRE(std::equal(candidate_k[b].sums16, candidate_k[b].sums16 + 16, reference_k[b].sums16));
     REQUIRE(std::equal(candidate_k[b].qs, candidate_k[b].qs + 256, reference_k[b].qs));
   }
 
