@@ -146,13 +146,6 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
 
 namespace {
 
-template <Prefetch P>
-float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_256<P>(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
-    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scales));
-  });
-}
-
 // sum_j sc_j * (q_j . a_j) of one q4k block as eight float partial sums; `scales` holds the
 // block's unpacked scale bytes in both 128-bit lanes (dot_q4k_pairs).
 inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i scales) {
@@ -178,7 +171,7 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
 
 template <Prefetch P>
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot, dot_q4k_one_block<P>);
+  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot);
 }
 
 // A block's 16 signed sub-block scales (16 weights each) as 16-bit words in registers, and

@@ -8,7 +8,7 @@
 //   weights instead of 4 and half the scale shuffles of madd-then-scale; the two blocks' scales,
 //   super-scales and minimum terms are handled together (dot_q4k_pairs, shared with the AVX2
 //   kernel): the per-block work was a third of the kernel's instructions. Zen 4, one
-//   core, alternating A/B against the single-block vpdpwssd kernel (docs/PERFORMANCE.md):
+//   core, alternating A/B against the former single-block vpdpwssd kernel (docs/PERFORMANCE.md):
 //   in cache x1.16, from DRAM x1.04. 512-bit versions ran slower on both hosts: on the Xeon
 //   512-bit multiplies issue on one port, 256-bit ones on two; Zen 4 splits them in halves.
 // - q8: |w| x sign(a, w) in one vpdpbusd per block instead of maddubs + madd, four blocks a
@@ -40,13 +40,6 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   return dot_q8_quads<P>(w, a, n, q8_block_products);
 }
 
-template <Prefetch P>
-float dot_q4k_one_block(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_256<P>(w, a, n, [](__m256i sum, __m256i pairs, __m256i scales) {
-    return _mm256_dpwssd_epi32(sum, pairs, scales);
-  });
-}
-
 // sum_j sc_j * (q_j . a_j) of one block as eight int32 partial sums, converted to float.
 // `scales` holds the block's unpacked scale bytes in both 128-bit lanes.
 inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i scales) {
@@ -75,7 +68,7 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
 
 template <Prefetch P>
 float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot, dot_q4k_one_block<P>);
+  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot);
 }
 
 template <Prefetch P>

@@ -76,46 +76,6 @@ inline __m128 q4k_super_scales(const BlockQ4K& w, const BlockQ8K& a) {
   return _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(a.d));
 }
 
-// q4k x q8k with 256-bit registers; `scaled_add(sum, pairs, scales)` adds the int16 `pairs`
-// times the int16 `scales` (pairwise, into int32 lanes) to `sum`: madd + add on AVX2, one
-// vpdpwssd with VNNI. Sub-block products are scaled by their 6-bit scales in integer
-// arithmetic, summed over the super-block, and converted to float once per 256 weights.
-template <Prefetch P, class ScaledAdd>
-inline float dot_q4k_256(const BlockQ4K* w, const BlockQ8K* a, size_t n, ScaledAdd scaled_add) {
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
-  // pshufb controls that broadcast 16-bit scale k of a register holding all eight.
-  __m256i pick_scale[8];
-  for (int k = 0; k < 8; ++k) pick_scale[k] = _mm256_set1_epi16(short((2 * k + 1) << 8 | 2 * k));
-  __m256 total = _mm256_setzero_ps();
-  __m128 minimum_terms = _mm_setzero_ps();
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead<P>(w + b, 3);  // 144 bytes
-    const __m128i unpacked = q4k_scales_and_minimums(w[b]);
-    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(unpacked));
-    const __m128 super_scales = q4k_super_scales(w[b], a[b]);  // d * a.d, dmin * a.d
-    __m256i scaled_dot = _mm256_setzero_si256();
-    for (size_t chunk = 0; chunk < 4; ++chunk) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
-      const __m256i low = _mm256_and_si256(packed, low_nibbles);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-      const __m256i a_low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk));
-      const __m256i a_high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 64 * chunk + 32));
-      // Nibbles <= 15 times |activations| <= 127: the int16 pair sums cannot saturate.
-      scaled_dot = scaled_add(scaled_dot, _mm256_maddubs_epi16(low, a_low),
-                              _mm256_shuffle_epi8(scales16, pick_scale[2 * chunk]));
-      scaled_dot = scaled_add(scaled_dot, _mm256_maddubs_epi16(high, a_high),
-                              _mm256_shuffle_epi8(scales16, pick_scale[2 * chunk + 1]));
-    }
-    total = _mm256_fmadd_ps(_mm256_broadcastss_ps(super_scales), _mm256_cvtepi32_ps(scaled_dot), total);
-    minimum_terms = _mm_fmadd_ps(_mm_shuffle_ps(super_scales, super_scales, 0x55),
-                                 _mm_cvtepi32_ps(q4k_minimum_products(unpacked, a[b])), minimum_terms);
-  }
-  const __m256 difference = _mm256_sub_ps(total, _mm256_zextps128_ps256(minimum_terms));
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
-}
-
 // q4k_scales_and_minimums for two blocks at once: block w0 in the low 128-bit lane, w1 in the
 // high one.
 inline __m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1) {
@@ -165,10 +125,10 @@ inline float dot_q8_quads(const BlockQ8* w, const BlockQ8A* a, size_t n, BlockPr
 // together (one block per 128-bit lane), as are their f16 super-scales and their minimum terms,
 // which were a third of the single-block kernel's instructions. `block_dot(w, a, scales)`
 // returns sum_j sc_j * (q_j . a_j) of one block as eight float partial sums, given the block's
-// scale bytes (q4k_scales_and_minimums) in both 128-bit lanes; `one_block(w, a, 256)` handles
-// the last block of an odd count.
-template <Prefetch P, class BlockDot, class OneBlock>
-inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, BlockDot block_dot, OneBlock one_block) {
+// scale bytes (q4k_scales_and_minimums) in both 128-bit lanes. The last block of an odd count
+// goes alone.
+template <Prefetch P, class BlockDot>
+inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, BlockDot block_dot) {
   const size_t blocks = n / 256;
   // Minimum bytes 8..15 of each lane zero-extended to int16.
   const __m256i pick_minimums = _mm256_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15,
@@ -198,11 +158,19 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
         _mm256_permutevar8x32_ps(_mm256_castps128_ps256(super_scales), _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
     minimum_terms = _mm256_fmadd_ps(minimum_scales, _mm256_cvtepi32_ps(minimum_products), minimum_terms);
   }
-  const float rest = b < blocks ? one_block(w + b, a + b, 256) : 0.0f;
+  if (b < blocks) {
+    const __m128i unpacked = q4k_scales_and_minimums(w[b]);
+    const __m128 super_scales = q4k_super_scales(w[b], a[b]);  // d a, dmin a
+    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(super_scales)),
+                            block_dot(w[b], a[b], _mm256_broadcastsi128_si256(unpacked)), total);
+    const __m128 minimums = _mm_mul_ps(_mm_shuffle_ps(super_scales, super_scales, 0x55),
+                                       _mm_cvtepi32_ps(q4k_minimum_products(unpacked, a[b])));
+    minimum_terms = _mm256_add_ps(minimum_terms, _mm256_zextps128_ps256(minimums));
+  }
   const __m256 difference = _mm256_sub_ps(total, minimum_terms);
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
   sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum))) + rest;
+  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
 }
 
 }  // namespace
