@@ -48,22 +48,6 @@ inline void prefetch_ahead(const void* p, int lines) {
   }
 }
 
-// A q4k block's eight 6-bit scales (bytes 0..7) and minimums (bytes 8..15), unpacked in
-// registers: q4k_unpack_scales with vector word operations, so the kernels do not store the
-// bytes and reload them (a store-forwarding stall per block). Reads 16 bytes at `w.scales`
-// (the last 4 are qs bytes, ignored). Included only by files compiled with AVX2 flags.
-inline __m128i q4k_scales_and_minimums(const BlockQ4K& w) {
-  const __m128i words = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));  // w0 w1 w2 -
-  const __m128i low6 = _mm_set1_epi32(0x3f3f3f3f), low4 = _mm_set1_epi32(0x0f0f0f0f), low2 = _mm_set1_epi32(0x03030303);
-  // Lanes 0, 1: the low 4 bits of scales 4..7 (w2 & 15) and of minimums 4..7 (w2 >> 4) ...
-  const __m128i w2 = _mm_shuffle_epi32(words, 0xaa);
-  const __m128i high_low_bits = _mm_and_si128(_mm_srlv_epi32(w2, _mm_setr_epi32(0, 4, 0, 0)), low4);
-  // ... with their top 2 bits from the top bits of w0 (scales) and w1 (minimums).
-  const __m128i high_top_bits = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(words, 6), low2), 4);
-  const __m128i high = _mm_or_si128(high_low_bits, high_top_bits);  // lanes: scales 4..7, minimums 4..7
-  return _mm_unpacklo_epi32(_mm_and_si128(words, low6), high);       // scales 0..3, 4..7, minimums 0..3, 4..7
-}
-
 // sum_j m_j * activation_sum_j of a q4k block as four int32 partial sums (eight 16-bit products).
 inline __m128i q4k_minimum_products(__m128i scales_and_minimums, const BlockQ8K& a) {
   const __m128i minimums = _mm_cvtepu8_epi16(_mm_srli_si128(scales_and_minimums, 8));
@@ -76,15 +60,20 @@ inline __m128 q4k_super_scales(const BlockQ4K& w, const BlockQ8K& a) {
   return _mm_mul_ps(_mm_cvtph_ps(halves), _mm_set1_ps(a.d));
 }
 
-// q4k_scales_and_minimums for two blocks at once: block w0 in the low 128-bit lane, w1 in the
-// high one.
+// Two q4k blocks' eight 6-bit scales (bytes 0..7 of a 128-bit lane) and minimums (bytes 8..15),
+// block w0 in the low lane, w1 in the high one (the same block twice for one): q4k_unpack_scales
+// with vector word operations, so the kernels do not store the bytes and reload them (a
+// store-forwarding stall per block). Reads 16 bytes at each `scales` (the last 4 are qs bytes,
+// ignored).
 inline __m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1) {
   const __m256i words = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w1.scales),
                                             reinterpret_cast<const __m128i*>(w0.scales));  // per lane: w0 w1 w2 -
   const __m256i low6 = _mm256_set1_epi32(0x3f3f3f3f), low4 = _mm256_set1_epi32(0x0f0f0f0f);
   const __m256i low2 = _mm256_set1_epi32(0x03030303);
+  // Words 0, 1 of a lane: the low 4 bits of scales 4..7 (w2 & 15) and of minimums 4..7 (w2 >> 4) ...
   const __m256i w2 = _mm256_shuffle_epi32(words, 0xaa);
   const __m256i high_low_bits = _mm256_and_si256(_mm256_srlv_epi32(w2, _mm256_setr_epi32(0, 4, 0, 0, 0, 4, 0, 0)), low4);
+  // ... with their top 2 bits from the top bits of w0 (scales) and w1 (minimums).
   const __m256i high_top_bits = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(words, 6), low2), 4);
   const __m256i high = _mm256_or_si256(high_low_bits, high_top_bits);
   return _mm256_unpacklo_epi32(_mm256_and_si256(words, low6), high);  // per lane: scales 0..7, minimums 0..7
@@ -125,7 +114,7 @@ inline float dot_q8_quads(const BlockQ8* w, const BlockQ8A* a, size_t n, BlockPr
 // together (one block per 128-bit lane), as are their f16 super-scales and their minimum terms,
 // which were a third of the single-block kernel's instructions. `block_dot(w, a, scales)`
 // returns sum_j sc_j * (q_j . a_j) of one block as eight float partial sums, given the block's
-// scale bytes (q4k_scales_and_minimums) in both 128-bit lanes. The last block of an odd count
+// scale bytes (q4k_scales_and_minimums_x2) in both 128-bit lanes. The last block of an odd count
 // goes alone.
 template <Prefetch P, class BlockDot>
 inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, BlockDot block_dot) {
@@ -159,12 +148,11 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
     minimum_terms = _mm256_fmadd_ps(minimum_scales, _mm256_cvtepi32_ps(minimum_products), minimum_terms);
   }
   if (b < blocks) {
-    const __m128i unpacked = q4k_scales_and_minimums(w[b]);
+    const __m256i unpacked = q4k_scales_and_minimums_x2(w[b], w[b]);
     const __m128 super_scales = q4k_super_scales(w[b], a[b]);  // d a, dmin a
-    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(super_scales)),
-                            block_dot(w[b], a[b], _mm256_broadcastsi128_si256(unpacked)), total);
+    total = _mm256_fmadd_ps(_mm256_set1_ps(_mm_cvtss_f32(super_scales)), block_dot(w[b], a[b], unpacked), total);
     const __m128 minimums = _mm_mul_ps(_mm_shuffle_ps(super_scales, super_scales, 0x55),
-                                       _mm_cvtepi32_ps(q4k_minimum_products(unpacked, a[b])));
+                                       _mm_cvtepi32_ps(q4k_minimum_products(_mm256_castsi256_si128(unpacked), a[b])));
     minimum_terms = _mm256_add_ps(minimum_terms, _mm256_zextps128_ps256(minimums));
   }
   const __m256 difference = _mm256_sub_ps(total, minimum_terms);
