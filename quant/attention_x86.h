@@ -1,6 +1,6 @@
 // The attention kernels over a KV cache (f16, or int8 with one scale per position), written
-// once over a vector-traits type and instantiated by kernels_avx2.cpp (Avx2Vector) and
-// kernels_avx512.cpp (Avx512Vector) under their own flags. One KV head's positions are rows
+// once over a vector-traits type (vector_x86.h) and instantiated by kernels_avx2.cpp
+// (Avx2Vector) and kernels_avx512.cpp (Avx512Vector) under their own flags. One KV head's positions are rows
 // of n values, contiguous (the cache is head-major).
 //
 // Keys: each position's row is converted once for the (up to 4) query heads that share it;
@@ -23,13 +23,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quant/half.h"
+#include "quant/vector_x86.h"
 
 namespace smoe::quant {
 namespace {  // every including file gets its own copy, compiled with its own flags
-
-inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
-inline float to_float(int8_t v) { return float(v); }
 
 // Cached rows are read once per token from DRAM, in order: ask for the row this many
 // positions ahead. The hardware prefetchers do most of it; asking from further ahead was
@@ -42,63 +39,6 @@ template <class T>
 inline void prefetch_row(const T* row, size_t n) {
   for (size_t byte = 0; byte < n * sizeof(T); byte += 64) _mm_prefetch(reinterpret_cast<const char*>(row) + byte, _MM_HINT_T0);
 }
-
-struct Avx2Vector {
-  using V = __m256;
-  static constexpr size_t kWidth = 8;
-  static constexpr size_t kPositions = 2;  // key rows per block: 2 x 4 accumulators of 16 registers
-  static constexpr size_t kValueVectors = 2;  // value dims per pass: 4 heads x 2 accumulators
-  static V zero() { return _mm256_setzero_ps(); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
-  static V load(const int8_t* p) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-  }
-  static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  // Lane l of the result = the sum of a[l]'s lanes.
-  static V sum_lanes(const V (&a)[8]) {
-    const V low = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));   // per half: a0..a3
-    const V high = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));  // per half: a4..a7
-    return _mm256_add_ps(_mm256_permute2f128_ps(low, high, 0x20), _mm256_permute2f128_ps(low, high, 0x31));
-  }
-};
-
-#ifdef __AVX512F__
-struct Avx512Vector {
-  using V = __m512;
-  static constexpr size_t kWidth = 16;
-  static constexpr size_t kPositions = 4;  // key rows per block: 4 x 4 accumulators of 32 registers
-  static constexpr size_t kValueVectors = 4;  // value dims per pass: 4 heads x 4 accumulators
-  static V zero() { return _mm512_setzero_ps(); }
-  static V load(const float* p) { return _mm512_loadu_ps(p); }
-  static V load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-  static V load(const int8_t* p) {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-  }
-  static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  // Lane l of the result = the sum of a[l]'s lanes: 30 shuffles and 15 adds for 16 vectors.
-  static V sum_lanes(const V (&a)[16]) {
-    V quads[4];  // quads[g]: per 128-bit lane, partial sums of a[4g] .. a[4g + 3]
-    for (size_t g = 0; g < 4; ++g) {
-      const V ab = _mm512_add_ps(_mm512_unpacklo_ps(a[4 * g], a[4 * g + 1]), _mm512_unpackhi_ps(a[4 * g], a[4 * g + 1]));
-      const V cd =
-          _mm512_add_ps(_mm512_unpacklo_ps(a[4 * g + 2], a[4 * g + 3]), _mm512_unpackhi_ps(a[4 * g + 2], a[4 * g + 3]));
-      quads[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
-                               _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
-    }
-    const V q01 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                _mm512_shuffle_f32x4(quads[0], quads[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const V q23 = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                _mm512_shuffle_f32x4(quads[2], quads[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    return _mm512_add_ps(_mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(q01, q23, _MM_SHUFFLE(3, 1, 3, 1)));
-  }
-};
-#endif
 
 // scores[j * stride + p] = scale_p * sum_i key[p * n + i] * q[j * n + i] for G (1..4) heads
 // and P consecutive positions; scale_p = scales[p], or 1 without scales. The G x P

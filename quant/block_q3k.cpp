@@ -78,22 +78,4 @@ void dequantize_row_q3k_ref(const BlockQ3K* src, float* dst, size_t n) {
   }
 }
 
-float dot_q3k_f32_ref(const BlockQ3K* w, const float* x, size_t n) {
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / BlockQ3K::kElements; ++b) {
-    const float d = f16_to_f32(w[b].d);
-    int8_t scales[16];
-    q3k_unpack_scales(w[b].scales, scales);
-    for (size_t j = 0; j < 16; ++j) {
-      float sub = 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t p = j * kSub + l;
-        sub += float(q3k_value(w[b], p) - 4) * x[b * BlockQ3K::kElements + p];
-      }
-      sum += d * float(scales[j]) * sub;
-    }
-  }
-  return sum;
-}
-
 }  // namespace smoe::quant

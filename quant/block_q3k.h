@@ -31,7 +31,6 @@ static_assert(sizeof(BlockQ3K) == 110, "BlockQ3K is part of the file format");
 // Scalar references; `n` a multiple of 256; `importance` (n,) as for q4k.
 void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q3k_ref(const BlockQ3K* src, float* dst, size_t n);
-float dot_q3k_f32_ref(const BlockQ3K* w, const float* x, size_t n);
 
 // The 16 signed sub-block scales (-32..31) of a block.
 void q3k_unpack_scales(const uint8_t* packed, int8_t* out);

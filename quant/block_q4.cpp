@@ -144,18 +144,4 @@ void dequantize_row_q4_ref(const BlockQ4* src, float* dst, size_t n) {
   }
 }
 
-float dot_q4_f32_ref(const BlockQ4* w, const float* x, size_t n) {
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / kN; ++b) {
-    const float* xb = x + b * kN;
-    float q_dot_x = 0.0f, x_sum = 0.0f;
-    for (size_t j = 0; j < kN / 2; ++j) {
-      q_dot_x += (w[b].qs[j] & 0x0f) * xb[j] + (w[b].qs[j] >> 4) * xb[j + kN / 2];
-      x_sum += xb[j] + xb[j + kN / 2];
-    }
-    sum += f16_to_f32(w[b].d) * q_dot_x + f16_to_f32(w[b].m) * x_sum;
-  }
-  return sum;
-}
-
 }  // namespace smoe::quant

@@ -30,7 +30,6 @@ static_assert(sizeof(BlockQ4) == 20, "BlockQ4 is part of the file format");
 // calibration); all weights count equally without it.
 void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q4_ref(const BlockQ4* src, float* dst, size_t n);
-float dot_q4_f32_ref(const BlockQ4* w, const float* x, size_t n);
 
 // Largest absolute error of any weight of a block whose values span [lo, hi]: one min/max
 // step plus the rounding of the f16 scale and minimum (relative, and absolute near zero).

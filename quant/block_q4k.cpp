@@ -130,27 +130,4 @@ void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n) {
   }
 }
 
-float dot_q4k_f32_ref(const BlockQ4K* w, const float* x, size_t n) {
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
-    const BlockQ4K& block = w[b];
-    const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
-    const float* xb = x + b * BlockQ4K::kElements;
-    for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
-      uint8_t scale = 0, min = 0;
-      q4k_scale_min(block.scales, j, &scale, &min);
-      float q_dot_x = 0.0f, x_sum = 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        size_t byte = 0;
-        int shift = 0;
-        locate(j * kSub + l, &byte, &shift);
-        q_dot_x += float((block.qs[byte] >> shift) & 15) * xb[j * kSub + l];
-        x_sum += xb[j * kSub + l];
-      }
-      sum += d * scale * q_dot_x - dmin * min * x_sum;
-    }
-  }
-  return sum;
-}
-
 }  // namespace smoe::quant

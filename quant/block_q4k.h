@@ -32,7 +32,6 @@ static_assert(sizeof(BlockQ4K) == 144, "BlockQ4K is part of the file format");
 // `importance` (n,) as for q4: weights each weight's squared error in the sub-block search.
 void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n);
-float dot_q4k_f32_ref(const BlockQ4K* w, const float* x, size_t n);
 
 // Largest absolute error of a weight in a sub-block spanning [lo, hi], given the block's
 // stored super-scales d and dmin: the sub-block search's one-step guarantee plus the rounding

@@ -59,20 +59,4 @@ void dequantize_row_q6k_ref(const BlockQ6K* src, float* dst, size_t n) {
   }
 }
 
-float dot_q6k_f32_ref(const BlockQ6K* w, const float* x, size_t n) {
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / BlockQ6K::kElements; ++b) {
-    const float d = f16_to_f32(w[b].d);
-    for (size_t j = 0; j < 16; ++j) {
-      float sub = 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t p = j * kSub + l;
-        sub += float(q6k_value(w[b], p) - 32) * x[b * BlockQ6K::kElements + p];
-      }
-      sum += d * float(w[b].scales[j]) * sub;
-    }
-  }
-  return sum;
-}
-
 }  // namespace smoe::quant

@@ -32,14 +32,4 @@ void dequantize_row_q8_ref(const BlockQ8* src, float* dst, size_t n) {
   }
 }
 
-float dot_q8_f32_ref(const BlockQ8* w, const float* x, size_t n) {
-  float sum = 0.0f;
-  for (size_t b = 0; b < n / BlockQ8::kElements; ++b) {
-    float block_sum = 0.0f;
-    for (size_t i = 0; i < BlockQ8::kElements; ++i) block_sum += w[b].qs[i] * x[b * BlockQ8::kElements + i];
-    sum += f16_to_f32(w[b].d) * block_sum;
-  }
-  return sum;
-}
-
 }  // namespace smoe::quant

@@ -23,8 +23,6 @@ static_assert(sizeof(BlockQ8) == 34, "BlockQ8 is part of the file format");
 void quantize_row_q8_ref(const float* src, BlockQ8* dst, size_t n);
 // src (n / 32 blocks) -> dst (n,)
 void dequantize_row_q8_ref(const BlockQ8* src, float* dst, size_t n);
-// sum_i w[i] * x[i] over one row of n weights.
-float dot_q8_f32_ref(const BlockQ8* w, const float* x, size_t n);
 
 // Largest absolute error of any weight of a block whose stored scale is `d`: half a step, plus
 // the f16 scale's own resolution near zero (blocks with max |w| below ~1e-5 lose precision).

@@ -1,9 +1,21 @@
-// Scalar references for f16 vector operations.
+// Scalar references for the float vector operations (f16_vector.h).
 #include "quant/f16_vector.h"
 
 #include "quant/half.h"
 
 namespace smoe::quant {
+
+float dot_f32_ref(const float* a, const float* b, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float dot_bf16_f32_ref(const uint16_t* a, const float* b, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += bf16_to_f32(a[i]) * b[i];
+  return sum;
+}
 
 float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n) {
   float sum = 0.0f;

@@ -1,5 +1,5 @@
-// f16 and int8 vectors against f32 ones: the attention loops over an f16 or q8 KV cache
-// (scalar references).
+// f32, f16, bf16 and int8 vectors against f32 ones: unquantized weight rows, and the attention
+// loops over an f16 or q8 KV cache (scalar references).
 #pragma once
 
 #include <cstddef>
@@ -7,8 +7,10 @@
 
 namespace smoe::quant {
 
-// sum_i f16(a[i]) * b[i]
+// sum_i a[i] * b[i], with a f32, f16 or bf16
+float dot_f32_ref(const float* a, const float* b, size_t n);
 float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n);
+float dot_bf16_f32_ref(const uint16_t* a, const float* b, size_t n);
 // y[i] += weight * f16(x[i])
 void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n);
 

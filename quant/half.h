@@ -9,6 +9,12 @@
 
 namespace smoe::quant {
 
+// A bf16 value as its own type, so that kernels reading bf16 rows and f16 rows (plain
+// uint16_t) can overload on it.
+struct Bf16 {
+  uint16_t bits;
+};
+
 inline float bf16_to_f32(uint16_t bits) { return std::bit_cast<float>(uint32_t{bits} << 16); }
 
 // Round to nearest, ties to even; NaN stays NaN (quietened), infinities stay infinite.

@@ -1,45 +1,24 @@
-// Row-parallel matrix products over the scalar reference dot kernels.
+// Row-parallel matrix products for small batches (decoding), by the dot kernels of quant::active_kernels();
+// larger batches go to gemm().
 #include "ops/matmul.h"
 
+#include <string>
 #include <vector>
 
 #include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/kernels.h"
-#include "quant/row_dot.h"
+#include "quant/tensor_type.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {
 
 namespace {
 
-// Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
-// q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot product with each token, by the
-// kernels selected at run time.
-template <class Activation, class Weight>
-void matmul_quantized(const format::TensorView& w, float (*dot)(const Weight*, const Activation*, size_t),
-                      void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens, float* y,
-                      int threads) {
-  const size_t rows = w.shape[0], in = w.shape[1];
-  const size_t row_bytes = w.bytes / rows, blocks = in / Activation::kElements;
-  std::vector<Activation> activations(n_tokens * blocks);
-  for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t r = 0; r < rows; ++r) {
-    const auto* row = reinterpret_cast<const Weight*>(w.data + r * row_bytes);
-    for (size_t t = 0; t < n_tokens; ++t) y[t * rows + r] = dot(row, &activations[t * blocks], in);
-  }
-}
-
-// The rows of several matrices of one type and width in one parallel loop, with the
-// activations quantized once (matmul_shared_input).
-template <class Activation, class Weight>
-void matmul_quantized_shared(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const Activation*, size_t),
-                             void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
-                             int threads) {
-  const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
-  std::vector<Activation> activations(n_tokens * blocks);
-  for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
+// Calls row_products(output, row) for every row of every output's matrix, the rows of all of
+// them split across the threads in one parallel loop (one fork and join).
+template <class RowProducts>
+void for_each_row(std::span<const MatmulOutput> outputs, int threads, RowProducts row_products) {
   std::vector<size_t> first_row(outputs.size() + 1, 0);
   for (size_t i = 0; i < outputs.size(); ++i) first_row[i + 1] = first_row[i] + outputs[i].w->shape[0];
   const size_t total_rows = first_row.back();
@@ -47,11 +26,58 @@ void matmul_quantized_shared(std::span<const MatmulOutput> outputs, float (*dot)
   for (size_t r = 0; r < total_rows; ++r) {
     size_t m = 0;
     while (r >= first_row[m + 1]) ++m;  // a handful of matrices
-    const format::TensorView& w = *outputs[m].w;
-    const size_t rows = w.shape[0], local = r - first_row[m];
-    const auto* row = reinterpret_cast<const Weight*>(w.data + local * (w.bytes / rows));
-    for (size_t t = 0; t < n_tokens; ++t) outputs[m].y[t * rows + local] = dot(row, &activations[t * blocks], in);
+    row_products(outputs[m], r - first_row[m]);
   }
+}
+
+// Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
+// q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot
+// product with each token, by the kernels selected at run time.
+template <class Activation, class Weight>
+void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const Activation*, size_t),
+                      void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
+                      int threads) {
+  const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
+  std::vector<Activation> activations(n_tokens * blocks);
+  for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
+  for_each_row(outputs, threads, [&](const MatmulOutput& output, size_t r) {
+    const size_t rows = output.w->shape[0];
+    const auto* row = reinterpret_cast<const Weight*>(output.w->data + r * (output.w->bytes / rows));
+    for (size_t t = 0; t < n_tokens; ++t) output.y[t * rows + r] = dot(row, &activations[t * blocks], in);
+  });
+}
+
+// Unquantized weights (f32, f16, bf16): each row against each token's f32 activations.
+template <class Weight>
+void matmul_float(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const float*, size_t), const float* x,
+                  size_t n_tokens, int threads) {
+  const size_t in = outputs.front().w->shape[1];
+  for_each_row(outputs, threads, [&](const MatmulOutput& output, size_t r) {
+    const size_t rows = output.w->shape[0];
+    const auto* row = reinterpret_cast<const Weight*>(output.w->data + r * (output.w->bytes / rows));
+    for (size_t t = 0; t < n_tokens; ++t) output.y[t * rows + r] = dot(row, x + t * in, in);
+  });
+}
+
+// Small batches of matrices of one type and width, by the kernels of that type.
+void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
+  const quant::Kernels& kernels = quant::active_kernels();
+  const quant::TensorType type = outputs.front().w->type;
+  switch (type) {
+    case quant::TensorType::q8: return matmul_quantized(outputs, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, threads);
+    case quant::TensorType::q4: return matmul_quantized(outputs, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, threads);
+    case quant::TensorType::q4k:
+      return matmul_quantized(outputs, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, threads);
+    case quant::TensorType::q6k:
+      return matmul_quantized(outputs, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, threads);
+    case quant::TensorType::q3k:
+      return matmul_quantized(outputs, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, threads);
+    case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_f32, x, n_tokens, threads);
+    case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_f16, x, n_tokens, threads);
+    case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_bf16, x, n_tokens, threads);
+    case quant::TensorType::u8: break;
+  }
+  throw Error(outputs.front().w->name, "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));
 }
 
 }  // namespace
@@ -62,63 +88,15 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
     fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
               output.w->shape[1] == outputs.front().w->shape[1];
   }
-  if (fusable) {
-    const quant::Kernels& kernels = quant::active_kernels();
-    switch (outputs.front().w->type) {
-      case quant::TensorType::q8:
-        return matmul_quantized_shared(outputs, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, threads);
-      case quant::TensorType::q4:
-        return matmul_quantized_shared(outputs, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, threads);
-      case quant::TensorType::q4k:
-        return matmul_quantized_shared(outputs, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, threads);
-      case quant::TensorType::q6k:
-        return matmul_quantized_shared(outputs, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, threads);
-      case quant::TensorType::q3k:
-        return matmul_quantized_shared(outputs, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, threads);
-      default: break;
-    }
-  }
+  if (fusable) return matmul_small_batch(outputs, x, n_tokens, threads);
   for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, threads);
 }
 
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
-  const size_t rows = w.shape[0], in = w.shape[1];
-  const size_t row_bytes = w.bytes / rows;
-  if (n_tokens >= kGemmMinTokens) {
-    gemm(w, x, n_tokens, y, threads);
-    return;
-  }
-  const quant::Kernels& kernels = quant::active_kernels();
-  switch (w.type) {
-    case quant::TensorType::q8: return matmul_quantized(w, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, y, threads);
-    case quant::TensorType::q4: return matmul_quantized(w, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, y, threads);
-    case quant::TensorType::q4k: return matmul_quantized(w, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, y, threads);
-    case quant::TensorType::q6k: return matmul_quantized(w, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, y, threads);
-    case quant::TensorType::q3k: return matmul_quantized(w, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, y, threads);
-    default: break;
-  }
-  const quant::RowDotFn dot = quant::row_dot_ref(w.type);
-  if (n_tokens == 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t r = 0; r < rows; ++r) y[r] = dot(w.data + r * row_bytes, x, in);
-    return;
-  }
-  // Batches: decode each weight row once to f32, then reuse it for every token.
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<float> row(in);
-#pragma omp for schedule(static)
-    for (size_t r = 0; r < rows; ++r) {
-      quant::dequantize_row(w.type, w.data + r * row_bytes, row.data(), in);
-      for (size_t t = 0; t < n_tokens; ++t) {
-        const float* xt = x + t * in;
-        float sum = 0.0f;
-        for (size_t i = 0; i < in; ++i) sum += row[i] * xt[i];
-        y[t * rows + r] = sum;
-      }
-    }
-  }
+  if (n_tokens >= kGemmMinTokens) return gemm(w, x, n_tokens, y, threads);
+  const MatmulOutput output{&w, y};
+  matmul_small_batch({&output, 1}, x, n_tokens, threads);
 }
 
 void read_row(const format::TensorView& w, size_t row, float* out) {

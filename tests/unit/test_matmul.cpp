@@ -1,12 +1,15 @@
-// ops::matmul_shared_input (q, k, v or w1, w3 in one pass) gives exactly what one ops::matmul
-// per matrix gives: the same kernels on the same quantized activations, only fewer barriers.
+// ops::matmul against the dequantized rows for every weight type, and ops::matmul_shared_input
+// (q, k, v or w1, w3 in one pass) against one ops::matmul per matrix: exactly the same, the
+// same kernels on the same quantized activations, only fewer barriers.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <random>
 #include <vector>
 
 #include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "quant/convert_row.h"
+#include "quant/tensor_type.h"
 
 using namespace smoe;
 
@@ -63,4 +66,38 @@ TEST_CASE("matrices sharing an input multiply as they do one by one", "[ops][mat
   ops::matmul_shared_input(mixed, x.data(), tokens, threads);
   ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
   CHECK(y_other == expected_other);
+}
+
+TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[ops][matmul]") {
+  const quant::TensorType type =
+      GENERATE(quant::TensorType::f32, quant::TensorType::f16, quant::TensorType::bf16, quant::TensorType::q8,
+               quant::TensorType::q4, quant::TensorType::q4k, quant::TensorType::q6k, quant::TensorType::q3k);
+  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::kGemmMinTokens);  // decode, small batch, gemm path
+  const int threads = GENERATE(1, 2);
+  INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
+  const size_t rows = 37, columns = 768;  // 3 super-blocks; 37 rows split unevenly
+  const StoredMatrix m = random_matrix(type, rows, columns, 5);
+  std::vector<float> x(tokens * columns);
+  std::mt19937 generator(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& value : x) value = normal(generator);
+  std::vector<float> y(tokens * rows);
+  ops::matmul(m.view, x.data(), tokens, y.data(), threads);
+
+  // Float weights multiply f32 activations (summation order apart); quantized ones multiply
+  // activations rounded to 8 bits (the gemm path: to bf16 or not at all).
+  const bool quantized = quant::type_traits(type).is_quantized;
+  std::vector<float> row(columns);
+  for (size_t r = 0; r < rows; ++r) {
+    quant::dequantize_row(type, m.bytes.data() + r * (m.bytes.size() / rows), row.data(), columns);
+    for (size_t t = 0; t < tokens; ++t) {
+      double exact = 0, magnitude = 0;
+      for (size_t i = 0; i < columns; ++i) {
+        exact += double(row[i]) * x[t * columns + i];
+        magnitude += std::fabs(double(row[i]) * x[t * columns + i]);
+      }
+      INFO("row " << r << " token " << t);
+      CHECK(std::fabs(y[t * rows + r] - exact) <= (quantized ? 1e-2 : 1e-5) * magnitude);
+    }
+  }
 }

@@ -74,26 +74,6 @@ TEST_CASE("q4 round trip stays within the documented bound and beats min/max", "
   CHECK(searched_error < minmax_error * 0.95);
 }
 
-TEST_CASE("reference dot products equal dequantize-then-multiply", "[quant]") {
-  const size_t n = 32 * 48;
-  std::vector<float> w = test_rows(48), x(n);
-  for (size_t i = 0; i < n; ++i) x[i] = std::sin(float(i));
-  std::fill(w.begin(), w.begin() + 32 * 8, 0.5f);  // keep magnitudes moderate for the tolerance
-  std::vector<BlockQ8> q8(n / 32);
-  std::vector<BlockQ4> q4(n / 32);
-  std::vector<float> dequantized(n);
-  quantize_row_q8_ref(w.data(), q8.data(), n);
-  dequantize_row_q8_ref(q8.data(), dequantized.data(), n);
-  double expected = 0;
-  for (size_t i = 0; i < n; ++i) expected += double(dequantized[i]) * x[i];
-  CHECK(dot_q8_f32_ref(q8.data(), x.data(), n) == Approx(expected).epsilon(1e-4));
-  quantize_row_q4_ref(w.data(), q4.data(), n);
-  dequantize_row_q4_ref(q4.data(), dequantized.data(), n);
-  expected = 0;
-  for (size_t i = 0; i < n; ++i) expected += double(dequantized[i]) * x[i];
-  CHECK(dot_q4_f32_ref(q4.data(), x.data(), n) == Approx(expected).epsilon(1e-4));
-}
-
 TEST_CASE("q4k round trip stays within its bound and close to q4's error at 4.5 bits", "[quant][q4k]") {
   const std::vector<float> x = test_rows(256);  // 32 super-blocks, the first holding the adversarial blocks
   std::vector<BlockQ4K> blocks(x.size() / 256);
@@ -121,15 +101,6 @@ TEST_CASE("q4k round trip stays within its bound and close to q4's error at 4.5 
     }
   }
   CHECK(q4k_error < q4_error * 1.5);
-  std::vector<float> activations(x.size());
-  for (size_t i = 0; i < x.size(); ++i) activations[i] = std::cos(float(i));
-  std::vector<float> w(x.begin() + 256, x.end());  // random part only
-  std::vector<BlockQ4K> random_blocks(w.size() / 256);
-  quantize_row_q4k_ref(w.data(), random_blocks.data(), w.size());
-  dequantize_row_q4k_ref(random_blocks.data(), y.data(), w.size());
-  double expected = 0;
-  for (size_t i = 0; i < w.size(); ++i) expected += double(y[i]) * activations[i];
-  CHECK(dot_q4k_f32_ref(random_blocks.data(), activations.data(), w.size()) == Approx(expected).epsilon(1e-4));
 }
 
 TEST_CASE("q4k scale packing round-trips every 6-bit pair", "[quant][q4k]") {
