@@ -23,6 +23,18 @@ float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n) {
   return sum;
 }
 
+void dot_rows_f32_ref(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) out[r] = dot_f32_ref(w + r * stride, x, n);
+}
+
+void dot_rows_f16_ref(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) out[r] = dot_f16_f32_ref(w + r * stride, x, n);
+}
+
+void dot_rows_bf16_ref(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) out[r] = dot_bf16_f32_ref(w + r * stride, x, n);
+}
+
 void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += weight * f16_to_f32(x[i]);
 }

@@ -11,6 +11,11 @@ namespace smoe::quant {
 float dot_f32_ref(const float* a, const float* b, size_t n);
 float dot_f16_f32_ref(const uint16_t* a, const float* b, size_t n);
 float dot_bf16_f32_ref(const uint16_t* a, const float* b, size_t n);
+// out[r] = sum_i w[r * stride + i] * x[i] for r < rows, with w f32, f16 or bf16: the float
+// weight entries of the Kernels table (kernels.h).
+void dot_rows_f32_ref(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
+void dot_rows_f16_ref(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
+void dot_rows_bf16_ref(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
 // y[i] += weight * f16(x[i])
 void axpy_f16_ref(float weight, const uint16_t* x, float* y, size_t n);
 

@@ -33,17 +33,57 @@ float dot_float_row(const T* w, const float* x, size_t n) {
   return total;
 }
 
+// Rows at least this long go four at a time, each activation vector loaded once for the four.
+// Alone, bf16 rows of 14336 (an expert's w2) streamed from DRAM at 9-11 GB/s against 21-27 of a
+// plain read (Zen 4, one core: their 57 KB of f32 activations do not stay in L1 beside the
+// weights passing through), four at a time at 16-19. Rows of 4096 stream at the plain read's
+// speed alone and slower four at a time (16 GB/s).
+constexpr size_t kLongRow = 8192;
+
+template <class Vec, Prefetch P, class T>
+void dot_four_rows(const T* w, size_t stride, const float* x, size_t n, float* out) {
+  constexpr size_t kWidth = Vec::kWidth, kStep = 2 * kWidth, kStepBytes = kStep * sizeof(T);
+  constexpr size_t kPrefetchEvery = kStepBytes < 64 ? 64 : kStepBytes;  // bytes of a row between prefetches
+  typename Vec::V sums[4][2];
+  for (auto& row : sums) row[0] = row[1] = Vec::zero();
+  size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    const typename Vec::V x0 = Vec::load(x + i), x1 = Vec::load(x + i + kWidth);
+    for (size_t r = 0; r < 4; ++r) {
+      const T* row = w + r * stride + i;
+      if ((i * sizeof(T)) % kPrefetchEvery == 0) prefetch_ahead<P>(row, int(kPrefetchEvery / 64));
+      sums[r][0] = Vec::fma(Vec::load(row), x0, sums[r][0]);
+      sums[r][1] = Vec::fma(Vec::load(row + kWidth), x1, sums[r][1]);
+    }
+  }
+  for (size_t r = 0; r < 4; ++r) {
+    const T* row = w + r * stride;
+    float total = Vec::reduce(Vec::add(sums[r][0], sums[r][1]));
+    for (size_t k = i; k < n; ++k) total += to_float(row[k]) * x[k];  // past the last step
+    out[r] = total;
+  }
+}
+
+template <class Vec, Prefetch P, class T>
+void dot_float_rows(const T* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  size_t r = 0;
+  if (n >= kLongRow) {
+    for (; r + 4 <= rows; r += 4) dot_four_rows<Vec, P>(w + r * stride, stride, x, n, out + r);
+  }
+  for (; r < rows; ++r) out[r] = dot_float_row<Vec, P>(w + r * stride, x, n);
+}
+
 template <class Vec, Prefetch P>
-float dot_f32_row(const float* w, const float* x, size_t n) {
-  return dot_float_row<Vec, P>(w, x, n);
+void dot_rows_f32(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows<Vec, P>(w, stride, rows, x, n, out);
 }
 template <class Vec, Prefetch P>
-float dot_f16_row(const uint16_t* w, const float* x, size_t n) {
-  return dot_float_row<Vec, P>(w, x, n);
+void dot_rows_f16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows<Vec, P>(w, stride, rows, x, n, out);
 }
 template <class Vec, Prefetch P>
-float dot_bf16_row(const uint16_t* w, const float* x, size_t n) {
-  return dot_float_row<Vec, P>(reinterpret_cast<const Bf16*>(w), x, n);
+void dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows<Vec, P>(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
 
 }  // namespace

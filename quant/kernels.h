@@ -34,11 +34,11 @@ struct Kernels {
   float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
   float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n);
   float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n);
-  // Unquantized weight rows against f32 activations: sum_i w[i] * x[i] for f32, f16 and bf16
-  // weights (the activations are not rounded).
-  float (*dot_f32)(const float* w, const float* x, size_t n);
-  float (*dot_f16)(const uint16_t* w, const float* x, size_t n);
-  float (*dot_bf16)(const uint16_t* w, const float* x, size_t n);
+  // Unquantized weight rows against f32 activations (not rounded), for f32, f16 and bf16
+  // weights: out[r] = sum_i w[r * stride + i] * x[i] for r < rows (stride in elements).
+  void (*dot_rows_f32)(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
+  void (*dot_rows_f16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
+  void (*dot_rows_bf16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
   // Attention over one KV head's cached positions (rows of n values, contiguous), for the
   // `group` query heads that share it (grouped-query attention):
   //   scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]          p < count, j < group

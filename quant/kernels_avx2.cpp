@@ -294,7 +294,7 @@ template <Prefetch P>
 const Kernels& avx2_table() {
   static const Kernels kernels{"avx2",           avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8<P>,
                                avx2_dot_q4<P>,   avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
-                               dot_f32_row<Avx2Vector, P>, dot_f16_row<Avx2Vector, P>, dot_bf16_row<Avx2Vector, P>,
+                               dot_rows_f32<Avx2Vector, P>, dot_rows_f16<Avx2Vector, P>, dot_rows_bf16<Avx2Vector, P>,
                                key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
                                key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P};
   return kernels;

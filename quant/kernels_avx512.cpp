@@ -17,7 +17,7 @@ template <Prefetch P>
 const Kernels& avx512_table() {
   static const Kernels kernels{"avx512",       avx2_quantize_q8a, avx2_quantize_q8k,  avx2_dot_q8<P>,
                                avx2_dot_q4<P>, avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
-                               dot_f32_row<Avx512Vector, P>, dot_f16_row<Avx512Vector, P>, dot_bf16_row<Avx512Vector, P>,
+                               dot_rows_f32<Avx512Vector, P>, dot_rows_f16<Avx512Vector, P>, dot_rows_bf16<Avx512Vector, P>,
                                key_scores<Avx512Vector, uint16_t>, value_sum<Avx512Vector, uint16_t>,
                                key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>, P};
   return kernels;

@@ -98,10 +98,19 @@ float dot_float_row(const T* w, const float* x, size_t n) {
   return total;
 }
 
-float neon_dot_f32(const float* w, const float* x, size_t n) { return dot_float_row(w, x, n); }
-float neon_dot_f16(const uint16_t* w, const float* x, size_t n) { return dot_float_row(w, x, n); }
-float neon_dot_bf16(const uint16_t* w, const float* x, size_t n) {
-  return dot_float_row(reinterpret_cast<const Bf16*>(w), x, n);
+template <class T>
+void dot_float_rows(const T* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  for (size_t r = 0; r < rows; ++r) out[r] = dot_float_row(w + r * stride, x, n);
+}
+
+void neon_dot_rows_f32(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows(w, stride, rows, x, n, out);
+}
+void neon_dot_rows_f16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows(w, stride, rows, x, n, out);
+}
+void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
+  dot_float_rows(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
 
 }  // namespace
@@ -109,7 +118,7 @@ float neon_dot_bf16(const uint16_t* w, const float* x, size_t n) {
 const Kernels* neon_kernels() {
   static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dot_q8<dot32_s8>,
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
-                                neon_dot_f32, neon_dot_f16, neon_dot_bf16,
+                                neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
   return &kernels;
 }
@@ -117,7 +126,7 @@ const Kernels* neon_kernels() {
 const Kernels* neon_dotprod_kernels() {
   static const Kernels kernels{"neon-dotprod", quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dotprod_dot_q8,
                                     neon_dotprod_dot_q4, neon_dotprod_dot_q4k, dot_q6k_q8k_ref, dot_q3k_q8k_ref,
-                                    neon_dot_f32, neon_dot_f16, neon_dot_bf16,
+                                    neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                     key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }

@@ -2,6 +2,7 @@
 // larger batches go to gemm().
 #include "ops/matmul.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -15,18 +16,22 @@ namespace smoe::ops {
 
 namespace {
 
-// Calls row_products(output, row) for every row of every output's matrix, the rows of all of
-// them split across the threads in one parallel loop (one fork and join).
-template <class RowProducts>
-void for_each_row(std::span<const MatmulOutput> outputs, int threads, RowProducts row_products) {
-  std::vector<size_t> first_row(outputs.size() + 1, 0);
-  for (size_t i = 0; i < outputs.size(); ++i) first_row[i + 1] = first_row[i] + outputs[i].w->shape[0];
-  const size_t total_rows = first_row.back();
+// Calls group_products(output, first, count) for every group of `group` consecutive rows (fewer
+// at a matrix's end) of every output's matrix, the groups of all of them split across the
+// threads in one parallel loop (one fork and join).
+template <class GroupProducts>
+void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int threads, GroupProducts group_products) {
+  std::vector<size_t> first_group(outputs.size() + 1, 0);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    first_group[i + 1] = first_group[i] + (outputs[i].w->shape[0] + group - 1) / group;
+  }
+  const size_t total_groups = first_group.back();
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t r = 0; r < total_rows; ++r) {
+  for (size_t g = 0; g < total_groups; ++g) {
     size_t m = 0;
-    while (r >= first_row[m + 1]) ++m;  // a handful of matrices
-    row_products(outputs[m], r - first_row[m]);
+    while (g >= first_group[m + 1]) ++m;  // a handful of matrices
+    const size_t first = (g - first_group[m]) * group;
+    group_products(outputs[m], first, std::min(group, outputs[m].w->shape[0] - first));
   }
 }
 
@@ -40,22 +45,29 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const 
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
-  for_each_row(outputs, threads, [&](const MatmulOutput& output, size_t r) {
+  for_each_row_group(outputs, 1, threads, [&](const MatmulOutput& output, size_t r, size_t) {
     const size_t rows = output.w->shape[0];
     const auto* row = reinterpret_cast<const Weight*>(output.w->data + r * (output.w->bytes / rows));
     for (size_t t = 0; t < n_tokens; ++t) output.y[t * rows + r] = dot(row, &activations[t * blocks], in);
   });
 }
 
-// Unquantized weights (f32, f16, bf16): each row against each token's f32 activations.
+// Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
+// (the kernels take long rows several at a time, sharing the activations' loads).
 template <class Weight>
-void matmul_float(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const float*, size_t), const float* x,
+void matmul_float(std::span<const MatmulOutput> outputs,
+                  void (*dot_rows)(const Weight*, size_t, size_t, const float*, size_t, float*), const float* x,
                   size_t n_tokens, int threads) {
+  constexpr size_t kRowGroup = 16;
   const size_t in = outputs.front().w->shape[1];
-  for_each_row(outputs, threads, [&](const MatmulOutput& output, size_t r) {
-    const size_t rows = output.w->shape[0];
-    const auto* row = reinterpret_cast<const Weight*>(output.w->data + r * (output.w->bytes / rows));
-    for (size_t t = 0; t < n_tokens; ++t) output.y[t * rows + r] = dot(row, x + t * in, in);
+  for_each_row_group(outputs, kRowGroup, threads, [&](const MatmulOutput& output, size_t first, size_t count) {
+    const size_t rows = output.w->shape[0], stride = output.w->bytes / rows / sizeof(Weight);
+    const auto* w = reinterpret_cast<const Weight*>(output.w->data) + first * stride;
+    float products[kRowGroup];
+    for (size_t t = 0; t < n_tokens; ++t) {
+      dot_rows(w, stride, count, x + t * in, in, products);
+      for (size_t r = 0; r < count; ++r) output.y[t * rows + first + r] = products[r];
+    }
   });
 }
 
@@ -72,9 +84,9 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
       return matmul_quantized(outputs, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q3k:
       return matmul_quantized(outputs, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, threads);
-    case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_f32, x, n_tokens, threads);
-    case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_f16, x, n_tokens, threads);
-    case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_bf16, x, n_tokens, threads);
+    case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
+    case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
+    case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_rows_bf16, x, n_tokens, threads);
     case quant::TensorType::u8: break;
   }
   throw Error(outputs.front().w->name, "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));

@@ -143,39 +143,51 @@ TEST_CASE("32-weight block kernels agree with the scalar references on any block
         Approx(dot_q4_q8a_ref(q4.data(), activations.data(), n)).margin(margin));
 }
 
-TEST_CASE("float weight kernels agree with the exact products on any length", "[kernels]") {
+TEST_CASE("float weight kernels agree with the exact products on any length and row count", "[kernels]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
-  // Below one vector, between one and one step of four, past a step, and a long row with a rest.
+  // Below one vector, between one and one step, past a step, a long row with a rest, and rows
+  // long enough to go four at a time (with a rest).
   const size_t n = GENERATE(size_t{1}, size_t{7}, size_t{15}, size_t{16}, size_t{17}, size_t{63}, size_t{64}, size_t{65},
-                            size_t{100}, size_t{4096 + 5});
-  INFO("kernels " << kernels_name(*kernels) << " n " << n);
-  const std::vector<float> x = values(n, 1.0f, 6);
+                            size_t{100}, size_t{4096 + 5}, size_t{8192}, size_t{14336 + 7});
+  const size_t rows = GENERATE(size_t{1}, size_t{6});  // one; one group of four and two alone
+  const size_t stride = n + 3;                         // rows apart by more than their length
   // Random weights (where the tolerance is tight), then with adversarial ones among them: zero,
   // f16's largest and smallest (subnormal) magnitudes, a huge bf16 (which a lost term would show).
   const bool adversarial = GENERATE(false, true);
-  INFO("adversarial " << adversarial);
-  std::vector<float> w = values(n, 0.5f, 5);
+  INFO("kernels " << kernels_name(*kernels) << " n " << n << " rows " << rows << " adversarial " << adversarial);
+  const std::vector<float> x = values(n, 1.0f, 6);
+  std::vector<float> w = values(rows * stride, 0.5f, 5);
   const float extremes[] = {0.0f, 65504.0f, -6.0e-8f, 1.0e30f};
-  for (size_t k = 0; adversarial && k < 4 && 3 * k < n; ++k) w[n - 1 - 3 * k] = extremes[k];
-  std::vector<uint16_t> f16(n), bf16(n);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t k = 0; adversarial && k < 4 && 3 * k < n; ++k) w[r * stride + n - 1 - 3 * k - r % 2] = extremes[k];
+  }
+  std::vector<uint16_t> f16(w.size()), bf16(w.size());
+  for (size_t i = 0; i < w.size(); ++i) {
     f16[i] = f32_to_f16(std::fabs(w[i]) > 65504.0f ? 1.0f : w[i]);
     bf16[i] = f32_to_bf16(w[i]);
   }
-  auto check = [&](float result, float reference, auto weight_value) {
-    double exact = 0, magnitude = 0;
-    for (size_t i = 0; i < n; ++i) {
-      exact += double(weight_value(i)) * x[i];
-      magnitude += std::fabs(double(weight_value(i)) * x[i]);
+  std::vector<float> result(rows), reference(rows);
+  auto check = [&](auto weight_value) {
+    for (size_t r = 0; r < rows; ++r) {
+      double exact = 0, magnitude = 0;
+      for (size_t i = 0; i < n; ++i) {
+        exact += double(weight_value(r * stride + i)) * x[i];
+        magnitude += std::fabs(double(weight_value(r * stride + i)) * x[i]);
+      }
+      INFO("row " << r);
+      CHECK(result[r] == Approx(exact).margin(kOrderTolerance * magnitude));
+      CHECK(reference[r] == Approx(exact).margin(kOrderTolerance * magnitude));
     }
-    CHECK(result == Approx(exact).margin(kOrderTolerance * magnitude));
-    CHECK(reference == Approx(exact).margin(kOrderTolerance * magnitude));
   };
-  check(kernels->dot_f32(w.data(), x.data(), n), dot_f32_ref(w.data(), x.data(), n), [&](size_t i) { return w[i]; });
-  check(kernels->dot_f16(f16.data(), x.data(), n), dot_f16_f32_ref(f16.data(), x.data(), n),
-        [&](size_t i) { return f16_to_f32(f16[i]); });
-  check(kernels->dot_bf16(bf16.data(), x.data(), n), dot_bf16_f32_ref(bf16.data(), x.data(), n),
-        [&](size_t i) { return bf16_to_f32(bf16[i]); });
+  kernels->dot_rows_f32(w.data(), stride, rows, x.data(), n, result.data());
+  dot_rows_f32_ref(w.data(), stride, rows, x.data(), n, reference.data());
+  check([&](size_t i) { return w[i]; });
+  kernels->dot_rows_f16(f16.data(), stride, rows, x.data(), n, result.data());
+  dot_rows_f16_ref(f16.data(), stride, rows, x.data(), n, reference.data());
+  check([&](size_t i) { return f16_to_f32(f16[i]); });
+  kernels->dot_rows_bf16(bf16.data(), stride, rows, x.data(), n, result.data());
+  dot_rows_bf16_ref(bf16.data(), stride, rows, x.data(), n, reference.data());
+  check([&](size_t i) { return bf16_to_f32(bf16[i]); });
 }
 
 TEST_CASE("integer dot products approximate the float dot product of the dequantized weights", "[kernels]") {
