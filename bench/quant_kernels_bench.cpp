@@ -1,6 +1,7 @@
 // Google Benchmark of the kernels, for every kernel table this machine can run (scalar,
 // avx2, avx512, avx512-vnni, neon, ...):
-//   dot/<type>/<isa>/<n>        one weight row x 8-bit activations, in cache: the compute bound
+//   dot/<type>/<isa>/<n>        one weight row x 8-bit activations (f32 ones for the f32, f16 and
+//                               bf16 weights), in cache: the compute bound
 //                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
 //   quantize/<q8a|q8k>/<isa>    the activation quantizers (input GB/s)
 //   attention/<keys|values>/<f16|i8>/<isa>[/dram]
@@ -63,8 +64,15 @@ float call_dot(const Kernels& k, TensorType type, const std::byte* w, const void
     case TensorType::q4k: return k.dot_q4k(reinterpret_cast<const BlockQ4K*>(w), a256, n);
     case TensorType::q6k: return k.dot_q6k(reinterpret_cast<const BlockQ6K*>(w), a256, n);
     case TensorType::q3k: return k.dot_q3k(reinterpret_cast<const BlockQ3K*>(w), a256, n);
-    default: return 0.0f;
+    default: break;
   }
+  // Unquantized weights multiply the f32 activations themselves.
+  const auto* x = static_cast<const float*>(a);
+  float y = 0.0f;
+  if (type == TensorType::f32) k.dot_rows_f32(reinterpret_cast<const float*>(w), n, 1, x, n, &y);
+  if (type == TensorType::f16) k.dot_rows_f16(reinterpret_cast<const uint16_t*>(w), n, 1, x, n, &y);
+  if (type == TensorType::bf16) k.dot_rows_bf16(reinterpret_cast<const uint16_t*>(w), n, 1, x, n, &y);
+  return y;
 }
 
 void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, size_t n) {
@@ -74,7 +82,9 @@ void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, s
   std::vector<BlockQ8K> a256(n / 256);
   kernels->quantize_q8a(x.data(), a32.data(), n);
   kernels->quantize_q8k(x.data(), a256.data(), n);
-  const void* activations = c.super_blocks ? static_cast<const void*>(a256.data()) : a32.data();
+  const void* activations = !type_traits(c.type).is_quantized ? static_cast<const void*>(x.data())
+                            : c.super_blocks                  ? static_cast<const void*>(a256.data())
+                                                              : a32.data();
   for (auto _ : state) benchmark::DoNotOptimize(call_dot(*kernels, c.type, weights.data(), activations, n));
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weights.size()));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(state.iterations()) / 1e9,
@@ -174,7 +184,10 @@ const DotCase kDotCases[] = {{TensorType::q8, false},
                              {TensorType::q4, false},
                              {TensorType::q4k, true},
                              {TensorType::q6k, true},
-                             {TensorType::q3k, true}};
+                             {TensorType::q3k, true},
+                             {TensorType::f32, false},
+                             {TensorType::f16, false},
+                             {TensorType::bf16, false}};
 
 void register_benchmarks() {
   for (const Kernels* kernels : available_kernels()) {
