@@ -12,13 +12,6 @@
 namespace smoe::quant {
 namespace {
 
-inline float horizontal_sum(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
-}
-
 // 32 unsigned bytes x 32 signed bytes -> 8 int32 partial sums (as floats).
 inline __m256 dot_u8_s8(__m256i unsigned_bytes, __m256i signed_bytes) {
   const __m256i pairs = _mm256_maddubs_epi16(unsigned_bytes, signed_bytes);
@@ -142,7 +135,7 @@ float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
     q4_block_dot(w[b + 1], a[b + 1], odd, odd_minimums);
   }
   if (b < blocks) q4_block_dot(w[b], a[b], even, even_minimums);
-  return horizontal_sum(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
+  return Avx2Vector::reduce(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
 }
 
 namespace {
@@ -249,7 +242,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
     scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
   }
-  return horizontal_sum(total);
+  return Avx2Vector::reduce(total);
 }
 
 template <Prefetch P>
@@ -274,7 +267,7 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
     scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 2));  // values - 4
     total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
   }
-  return horizontal_sum(total);
+  return Avx2Vector::reduce(total);
 }
 
 template float avx2_dot_q8<Prefetch::software>(const BlockQ8*, const BlockQ8A*, size_t);
