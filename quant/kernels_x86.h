@@ -9,6 +9,7 @@
 #include "quant/block_q8.h"
 #include "quant/block_q8a.h"
 #include "quant/kernels.h"
+#include "quant/vector_x86.h"
 
 namespace smoe::quant {
 
@@ -104,10 +105,7 @@ inline float dot_q8_quads(const BlockQ8* w, const BlockQ8A* a, size_t n, BlockPr
     const __m256 scale = _mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d);
     totals[0] = _mm256_fmadd_ps(scale, block_products(w[b], a[b]), totals[0]);
   }
-  const __m256 total = _mm256_add_ps(totals[0], totals[1]);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+  return Avx2Vector::reduce(_mm256_add_ps(totals[0], totals[1]));
 }
 
 // q4k x q8k two blocks a step, on 256-bit registers: the two blocks' scales are unpacked
@@ -155,10 +153,7 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
                                        _mm_cvtepi32_ps(q4k_minimum_products(_mm256_castsi256_si128(unpacked), a[b])));
     minimum_terms = _mm256_add_ps(minimum_terms, _mm256_zextps128_ps256(minimums));
   }
-  const __m256 difference = _mm256_sub_ps(total, minimum_terms);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(difference), _mm256_extractf128_ps(difference, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+  return Avx2Vector::reduce(_mm256_sub_ps(total, minimum_terms));
 }
 
 }  // namespace
