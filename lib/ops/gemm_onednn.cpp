@@ -5,8 +5,10 @@
 // matmul primitive: half the decoded bytes of f32 and, with AMX, about 4x the f32 sgemm rate
 // (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096 N=14336). bf16 activations
 // (8-bit mantissa) are still finer than the 8-bit integer activations of the decode path.
-// Everything else (f32/f16/bf16 weights, CPUs without bf16) decodes to f32 and runs sgemm,
-// so exact weights keep exact products.
+// bf16 weights on those CPUs go to the same primitive straight from the mapped file (nothing
+// to decode; the activations are rounded to bf16 as a bf16 model computes anyway). Everything
+// else (f32 and f16 weights, CPUs without bf16) decodes to f32 and runs sgemm, so those exact
+// weights keep exact products.
 #include <dnnl.h>
 #include <omp.h>
 
@@ -37,7 +39,7 @@ class ScopedOmpThreads {
 };
 
 bool uses_bf16(quant::TensorType type) {
-  return quant::type_traits(type).is_quantized && quant::cpu_has_native_bf16();
+  return (quant::type_traits(type).is_quantized || type == quant::TensorType::bf16) && quant::cpu_has_native_bf16();
 }
 
 void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
@@ -66,7 +68,9 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   const size_t row_bytes = w.bytes / rows;
   const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(uint16_t))));
   // Plain locals: the OpenMP loops below must see this call's buffers, not per-thread ones.
-  std::vector<uint16_t> activations(n_tokens * in), decoded(chunk_rows * in);
+  // bf16 weights are multiplied where they lie; other types are decoded a chunk at a time.
+  const bool in_place = w.type == quant::TensorType::bf16;
+  std::vector<uint16_t> activations(n_tokens * in), decoded(in_place ? 0 : chunk_rows * in);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n_tokens * in; ++i) activations[i] = quant::f32_to_bf16(x[i]);
 
@@ -75,9 +79,12 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   const auto M = static_cast<memory::dim>(n_tokens), K = static_cast<memory::dim>(in);
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
+    const std::byte* chunk = w.data + first * row_bytes;
+    if (!in_place) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t r = 0; r < count; ++r) {
-      quant::dequantize_row_bf16(w.type, w.data + (first + r) * row_bytes, &decoded[r * in], in);
+      for (size_t r = 0; r < count; ++r) {
+        quant::dequantize_row_bf16(w.type, chunk + r * row_bytes, &decoded[r * in], in);
+      }
     }
     const auto N = static_cast<memory::dim>(count);
     const memory::desc source({M, K}, memory::data_type::bf16, memory::format_tag::ab);
@@ -86,7 +93,8 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
     // oneDNN caches primitives by descriptor: repeated shapes (the same expert sizes) reuse them.
     const dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(source, weights, destination), engine);
     const dnnl::matmul product(descriptor);
-    memory source_memory(source, engine, activations.data()), weights_memory(weights, engine, decoded.data());
+    memory source_memory(source, engine, activations.data()), weights_memory(
+        weights, engine, in_place ? const_cast<std::byte*>(chunk) : static_cast<void*>(decoded.data()));
     memory destination_memory(destination, engine, y + first);
     product.execute(stream, {{DNNL_ARG_SRC, source_memory}, {DNNL_ARG_WEIGHTS, weights_memory}, {DNNL_ARG_DST, destination_memory}});
     stream.wait();
