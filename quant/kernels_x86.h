@@ -80,6 +80,48 @@ inline __m256i q4k_scales_and_minimums_x2(const BlockQ4K& w0, const BlockQ4K& w1
   return _mm256_unpacklo_epi32(_mm256_and_si256(words, low6), high);  // per lane: scales 0..7, minimums 0..7
 }
 
+// A block's 16 signed sub-block scales (16 weights each) as 16-bit words in registers, and
+// the vector a 32-weight step needs: scale 2i + 8c of the pair in its low half, 2i + 1 + 8c in
+// its high half (c: which 128 weights; i: which 32 of them). One pshufb per step instead of
+// two scalar broadcasts and an insert.
+struct SubBlockScales {
+  __m256i words;      // the 16 scales in order
+  __m256i halves[2];  // words 0..7 in both lanes, words 8..15 in both lanes
+
+  explicit SubBlockScales(__m128i scales8) : words(_mm256_cvtepi8_epi16(scales8)) {
+    halves[0] = _mm256_permute4x64_epi64(words, 0x44);
+    halves[1] = _mm256_permute4x64_epi64(words, 0xee);
+  }
+  __m256i pair(size_t c, int i) const {
+    const __m256i pick = _mm256_setr_epi8(char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
+                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
+                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i + 2), char(4 * i + 3),
+                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2),
+                                          char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3),
+                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3));
+    return _mm256_shuffle_epi8(halves[c], pick);
+  }
+};
+
+// q3k's 16 six-bit scales (stored + 32) unpacked in registers: q3k_unpack_scales with byte
+// vector operations.
+inline __m128i q3k_scales(const uint8_t* packed) {
+  const __m128i low_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));  // scales[0..7]
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i low4 = _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  uint32_t high_word;
+  __builtin_memcpy(&high_word, packed + 8, 4);
+  // Scale s takes bits 2 (s / 4) of byte s % 4 of the high word: lane k of four bytes shifts by 2k.
+  const __m128i high2 = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(high_word)), _mm_setr_epi32(0, 2, 4, 6)),
+                                      _mm_set1_epi8(3));
+  return _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
+}
+
+// sum_j scale_j * (sum of activations j*16 .. j*16+15) as eight int32 partial sums.
+inline __m256i zero_point_products(const SubBlockScales& scales, const BlockQ8K& a) {
+  return _mm256_madd_epi16(scales.words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums16)));
+}
+
 // q8 x q8a four blocks a step: their f16 scales converted together (one vcvtph2ps instead of
 // four scalar conversions). `block_products(w, a)` returns one block's products as eight float
 // partial sums.
