@@ -121,21 +121,30 @@ inline void q4_block_dot(const BlockQ4& w, const BlockQ8A& a, __m256& total, __m
 
 }  // namespace
 
+// q4 x q8a four blocks a step: the per-block scalars gathered for the four (Q4QuadScales), per
+// block one broadcast load, shift and mask for both nibble halves (q4_nibbles), maddubs + madd
+// and one FMA. Zen 4, one core, in cache (fixed-buffer harness, 3 alternating runs, best of 9
+// each): 11.2-13.8 -> 19.6-20.2 GB/s against the one-block-a-step kernel it replaced.
 template <Prefetch P>
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  // Two accumulators each (even and odd blocks): one chain caps the loop at one 20-byte block
-  // per FMA latency.
-  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
-  __m128 even_minimums = _mm_setzero_ps(), odd_minimums = _mm_setzero_ps();
+  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
+  __m256 minimum_terms = _mm256_setzero_ps();
+  __m256 rest = _mm256_setzero_ps();
+  __m128 rest_minimums = _mm_setzero_ps();
   const size_t blocks = n / 32;
   size_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    prefetch_ahead<P>(w + b, 1);  // 40 bytes
-    q4_block_dot(w[b], a[b], even, even_minimums);
-    q4_block_dot(w[b + 1], a[b + 1], odd, odd_minimums);
+  for (; b + 4 <= blocks; b += 4) {
+    prefetch_ahead<P>(w + b, 2);  // 80 bytes
+    const Q4QuadScales quad(w + b, a + b);
+    minimum_terms = _mm256_fmadd_ps(quad.scales, quad.activation_sums, minimum_terms);
+    for (int k = 0; k < 4; ++k) {
+      const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + k].qs));
+      totals[k & 1] = _mm256_fmadd_ps(quad.scale(k), dot_u8_s8(q4_nibbles(w[b + k]), activations), totals[k & 1]);
+    }
   }
-  if (b < blocks) q4_block_dot(w[b], a[b], even, even_minimums);
-  return Avx2Vector::reduce(_mm256_add_ps(even, odd)) + _mm_cvtss_f32(_mm_add_ps(even_minimums, odd_minimums));
+  for (; b < blocks; ++b) q4_block_dot(w[b], a[b], rest, rest_minimums);
+  const __m256 rests = _mm256_add_ps(Q4QuadScales::odd_lanes(minimum_terms), rest);
+  return Avx2Vector::reduce(_mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), rests)) + _mm_cvtss_f32(rest_minimums);
 }
 
 namespace {
@@ -205,7 +214,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
 
 template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
-  const __m256i two_bits = _mm256_set1_epi8(3), one_bit = _mm256_set1_epi8(1);
+  const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead<P>(w + b, 2);  // 110 bytes
@@ -216,8 +225,12 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
       const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
       for (int j = 0; j < 4; ++j) {
         const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-        const __m256i high_bit = _mm256_and_si256(_mm256_srli_epi16(high, int(4 * c) + j), one_bit);
-        const __m256i values = _mm256_or_si256(low_bits, _mm256_slli_epi16(high_bit, 2));
+        // Bit 4c + j of hmask moved straight to bit 2 (16-bit shifts; the mask drops what crosses bytes).
+        const int high_shift = int(4 * c) + j - 2;
+        const __m256i high_bits = high_shift > 0   ? _mm256_srli_epi16(high, high_shift)
+                                  : high_shift < 0 ? _mm256_slli_epi16(high, -high_shift)
+                                                   : high;
+        const __m256i values = _mm256_or_si256(low_bits, _mm256_and_si256(high_bits, four));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
         scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, j)));
       }

@@ -16,12 +16,12 @@
 //   AVX2 kernel it replaced (both without prefetch instructions): in cache x1.33, from DRAM
 //   x1.12; the four-block AVX2 kernel alone measured x1.17 / x1.03. On the Xeon, vpdpbusd
 //   one block a step had measured the same 27-28 GB/s in cache as AVX2 (the per-block scales).
-// - q4 (32-weight blocks with an f16 scale and minimum): four blocks a step, their (d, m) and the
-//   activations' (d, sum) gathered by one permute each from 64-byte loads, the minimum terms
-//   multiplied for the four in one FMA; per block a broadcast load, one variable shift and mask
-//   for both nibble halves, one vpdpbusd and one FMA. Zen 4, one core, in cache (a harness with
-//   fixed buffers, best of 9): 12.0 -> 16.4 GB/s against the AVX2 kernel; from DRAM (14336 x
-//   4096, 15 alternating rounds) 13.7 -> 14.5 GiB/s on one thread, 23.5 -> 24.6 on two.
+// - q4 (32-weight blocks with an f16 scale and minimum): four blocks a step like the AVX2 kernel
+//   (the per-block scalars gathered once for the four, Q4QuadScales in kernels_x86.h), with one
+//   vpdpbusd per block instead of maddubs + madd. Zen 4, one core, in cache (fixed-buffer
+//   harness, best of 9, 3 runs): 19.3-20.6 GB/s, the new AVX2 kernel 17.4-19.5, the former
+//   one-block AVX2 kernel 11.2-13.8. Gathering the scalars by permutes of 64-byte loads instead
+//   measured 16.4.
 // - q6k, q3k (sub-blocks of 16 with their own scales): vpdpbusd per 32 weights, the sums of two
 //   steps packed to int16 and scaled by one vpdpwssd (add_scaled_step_pair), as for q4k: 3
 //   multiplies per 64 weights instead of 4; q6k's values by one vpternlog select of nibble and
@@ -57,55 +57,34 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   return dot_q8_quads<P>(w, a, n, q8_block_products);
 }
 
-// One q4 block's nibbles, in the order of its activations: the 16 bytes in both 128-bit lanes,
-// shifted by 0 in the low lane (weights 0..15) and by 4 in the high one (weights 16..31).
-inline __m256i q4_nibbles(const BlockQ4& w) {
-  const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs)));
-  return _mm256_and_si256(_mm256_srlv_epi64(packed, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
-}
 
-// q4 x q8a, four blocks a step. Per block only the nibbles, one vpdpbusd and one float multiply
-// remain; the per-block scalars are gathered for the four at once by permutes of 64-byte loads:
-// the blocks' (d, m) halves are dwords 0, 5, 10, 15 of the 80 weight bytes, the activations'
-// (d, sum) dwords 0-1, 10-11, 20-21, 30-31 of their 160. The minimum terms m a.d sum(a) land in
-// the odd lanes of `minimum_terms` (the even ones collect d a.d sum(a), dropped at the end).
+// q4 x q8a four blocks a step, as the AVX2 kernel (avx2_dot_q4: the per-block scalars gathered
+// for the four, the minimum terms in one FMA) with one vpdpbusd per block instead of maddubs +
+// madd. Gathering the scalars by permutes of 64-byte loads instead measured slower on Zen 4.
 template <Prefetch P>
 float dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  static_assert(sizeof(BlockQ4) == 20 && sizeof(BlockQ8A) == 40, "the dword indices below");
-  const __m512i pick_halves = _mm512_setr_epi32(0, 5, 10, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m512i pick_activation_scalars = _mm512_setr_epi32(0, 0, 10, 10, 20, 20, 30, 30, 1, 1, 11, 11, 21, 21, 31, 31);
   __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
   __m256 minimum_terms = _mm256_setzero_ps();
+  float rest = 0.0f;
   const size_t blocks = n / 32;
   size_t b = 0;
   for (; b + 4 <= blocks; b += 4) {
     prefetch_ahead<P>(w + b, 2);  // 80 bytes
-    const __m512i weight_bytes = _mm512_loadu_si512(w + b);
-    const __m256 scales_and_minimums =
-        _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(pick_halves, weight_bytes)));  // d0 m0 .. d3 m3
-    const __m512i activation_scalars =
-        _mm512_permutex2var_epi32(_mm512_loadu_si512(a + b), pick_activation_scalars,
-                                  _mm512_loadu_si512(reinterpret_cast<const std::byte*>(a + b) + 64));
-    // d_k a_k.d and m_k a_k.d, interleaved as the halves were.
-    const __m256 scales = _mm256_mul_ps(scales_and_minimums, _mm512_castps512_ps256(_mm512_castsi512_ps(activation_scalars)));
-    const __m256 sums = _mm256_cvtepi32_ps(_mm512_extracti64x4_epi64(activation_scalars, 1));
-    minimum_terms = _mm256_fmadd_ps(scales, sums, minimum_terms);
+    const Q4QuadScales quad(w + b, a + b);
+    minimum_terms = _mm256_fmadd_ps(quad.scales, quad.activation_sums, minimum_terms);
     for (int k = 0; k < 4; ++k) {
       const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + k].qs));
       const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q4_nibbles(w[b + k]), activations);
-      totals[k & 1] = _mm256_fmadd_ps(_mm256_permutexvar_ps(_mm256_set1_epi32(2 * k), scales),
-                                      _mm256_cvtepi32_ps(products), totals[k & 1]);
+      totals[k & 1] = _mm256_fmadd_ps(quad.scale(k), _mm256_cvtepi32_ps(products), totals[k & 1]);
     }
   }
-  float rest = 0.0f;
   for (; b < blocks; ++b) {
     const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q4_nibbles(w[b]), activations);
-    rest += a[b].d * (_cvtsh_ss(w[b].d) * static_cast<float>(Avx2Vector::reduce(_mm256_cvtepi32_ps(products))) +
+    rest += a[b].d * (_cvtsh_ss(w[b].d) * Avx2Vector::reduce(_mm256_cvtepi32_ps(products)) +
                       _cvtsh_ss(w[b].m) * static_cast<float>(a[b].sum));
   }
-  const __m256 odd_lanes = _mm256_blend_ps(_mm256_setzero_ps(), minimum_terms, 0xaa);
-  return Avx2Vector::reduce(_mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), odd_lanes)) + rest;
+  return Avx2Vector::reduce(_mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), Q4QuadScales::odd_lanes(minimum_terms))) + rest;
 }
 
 // sum_j sc_j * (q_j . a_j) of one block as eight int32 partial sums, converted to float.

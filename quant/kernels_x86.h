@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include "quant/block_q4.h"
 #include "quant/block_q8.h"
 #include "quant/block_q8a.h"
 #include "quant/kernels.h"
@@ -121,6 +122,39 @@ inline __m128i q3k_scales(const uint8_t* packed) {
 inline __m256i zero_point_products(const SubBlockScales& scales, const BlockQ8K& a) {
   return _mm256_madd_epi16(scales.words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums16)));
 }
+
+// One q4 block's nibbles, in the order of its activations: the 16 bytes in both 128-bit lanes,
+// shifted by 0 in the low lane (weights 0..15) and by 4 in the high one (weights 16..31).
+inline __m256i q4_nibbles(const BlockQ4& w) {
+  const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(packed, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+// The scalars of four q4 blocks and their activations, gathered once for the four: `scales`
+// holds d_k a_k.d and m_k a_k.d interleaved (the blocks' (d, m) halves converted by one
+// vcvtph2ps; the activations' (d, sum) pairs, adjacent in BlockQ8A, loaded as four 64-bit
+// halves), `activation_sums` each sum(a_k) twice. FMA-ing the two gives the four minimum terms
+// m_k a_k.d sum(a_k) in the odd lanes (odd_lanes; the even ones hold d_k a_k.d sum(a_k)).
+struct Q4QuadScales {
+  __m256 scales;
+  __m256 activation_sums;
+
+  Q4QuadScales(const BlockQ4* w, const BlockQ8A* a) {
+    int32_t headers[4];
+    for (int k = 0; k < 4; ++k) __builtin_memcpy(&headers[k], &w[k].d, 4);
+    const __m256 scales_and_minimums = _mm256_cvtph_ps(_mm_setr_epi32(headers[0], headers[1], headers[2], headers[3]));
+    const auto pair = [a](int k) {  // (a.d, a.sum) of blocks k and k + 1
+      const __m128 low = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(&a[k].d)));
+      return _mm_loadh_pi(low, reinterpret_cast<const __m64*>(&a[k + 1].d));
+    };
+    const __m256 activation_scalars = _mm256_set_m128(pair(2), pair(0));  // d0 s0 d1 s1 | d2 s2 d3 s3
+    scales = _mm256_mul_ps(scales_and_minimums, _mm256_moveldup_ps(activation_scalars));
+    activation_sums = _mm256_cvtepi32_ps(_mm256_castps_si256(_mm256_movehdup_ps(activation_scalars)));
+  }
+  // d_k a_k.d in every lane.
+  __m256 scale(int k) const { return _mm256_permutevar8x32_ps(scales, _mm256_set1_epi32(2 * k)); }
+  static __m256 odd_lanes(__m256 v) { return _mm256_blend_ps(_mm256_setzero_ps(), v, 0xaa); }
+};
 
 // q8 x q8a four blocks a step: their f16 scales converted together (one vcvtph2ps instead of
 // four scalar conversions). `block_products(w, a)` returns one block's products as eight float
