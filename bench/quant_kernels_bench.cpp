@@ -14,7 +14,6 @@
 // Filter with --benchmark_filter, e.g. 'dot/q4k' or 'matvec'.
 #include <benchmark/benchmark.h>
 
-
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -113,8 +112,8 @@ void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, s
   constexpr size_t kActivationOffset = 1024;
   const PageAlignedCopy activations =
       !type_traits(c.type).is_quantized ? PageAlignedCopy(x.data(), x.size() * sizeof(float), kActivationOffset)
-      : c.super_blocks                  ? PageAlignedCopy(a256.data(), a256.size() * sizeof(BlockQ8K), kActivationOffset)
-                                        : PageAlignedCopy(a32.data(), a32.size() * sizeof(BlockQ8A), kActivationOffset);
+      : c.super_blocks ? PageAlignedCopy(a256.data(), a256.size() * sizeof(BlockQ8K), kActivationOffset)
+                       : PageAlignedCopy(a32.data(), a32.size() * sizeof(BlockQ8A), kActivationOffset);
   for (auto _ : state) {
     benchmark::DoNotOptimize(call_dot(*kernels, c.type, weights.data(), activations.data(), n));
   }

@@ -104,47 +104,13 @@ float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
 
 namespace {
 
-// One q4 block: its scaled dot product into `total`, its minimum term m * a.d * sum(a) into
-// lane 0 of `minimums` (d and m converted together).
-inline void q4_block_dot(const BlockQ4& w, const BlockQ8A& a, __m256& total, __m128& minimums) {
-  const __m128i low_nibbles = _mm_set1_epi8(0x0f);
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-  const __m128i first = _mm_and_si128(packed, low_nibbles);                     // weights 0..15
-  const __m128i second = _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibbles);  // weights 16..31
-  const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
-  const __m128 scale_minimum =
-      _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(w.d | (uint32_t{w.m} << 16)))), _mm_set1_ps(a.d));
-  total = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale_minimum), dot_u8_s8(_mm256_set_m128i(second, first), activations), total);
-  minimums = _mm_fmadd_ps(_mm_shuffle_ps(scale_minimum, scale_minimum, 0x55), _mm_cvtsi32_ss(_mm_setzero_ps(), a.sum),
-                          minimums);
-}
-
 }  // namespace
 
-// q4 x q8a four blocks a step: the per-block scalars gathered for the four (Q4QuadScales), per
-// block one broadcast load, shift and mask for both nibble halves (q4_nibbles), maddubs + madd
-// and one FMA. Zen 4, one core, in cache (fixed-buffer harness, 3 alternating runs, best of 9
-// each): 11.2-13.8 -> 19.6-20.2 GB/s against the one-block-a-step kernel it replaced.
+// q4 x q8a: dot_q4_quads (kernels_x86.h) with maddubs + madd per block. Zen 4, one core, in
+// cache (fixed-buffer harness): 17-20 GB/s, the one-block-a-step kernel it replaced 11-14.
 template <Prefetch P>
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
-  __m256 minimum_terms = _mm256_setzero_ps();
-  __m256 rest = _mm256_setzero_ps();
-  __m128 rest_minimums = _mm_setzero_ps();
-  const size_t blocks = n / 32;
-  size_t b = 0;
-  for (; b + 4 <= blocks; b += 4) {
-    prefetch_ahead<P>(w + b, 2);  // 80 bytes
-    const Q4QuadScales quad(w + b, a + b);
-    minimum_terms = _mm256_fmadd_ps(quad.scales, quad.activation_sums, minimum_terms);
-    for (int k = 0; k < 4; ++k) {
-      const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + k].qs));
-      totals[k & 1] = _mm256_fmadd_ps(quad.scale(k), dot_u8_s8(q4_nibbles(w[b + k]), activations), totals[k & 1]);
-    }
-  }
-  for (; b < blocks; ++b) q4_block_dot(w[b], a[b], rest, rest_minimums);
-  const __m256 rests = _mm256_add_ps(Q4QuadScales::odd_lanes(minimum_terms), rest);
-  return Avx2Vector::reduce(_mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), rests)) + _mm_cvtss_f32(rest_minimums);
+  return dot_q4_quads<P>(w, a, n, dot_u8_s8);
 }
 
 namespace {
@@ -225,11 +191,7 @@ float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
       const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
       for (int j = 0; j < 4; ++j) {
         const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-        // Bit 4c + j of hmask moved straight to bit 2 (16-bit shifts; the mask drops what crosses bytes).
-        const int high_shift = int(4 * c) + j - 2;
-        const __m256i high_bits = high_shift > 0   ? _mm256_srli_epi16(high, high_shift)
-                                  : high_shift < 0 ? _mm256_slli_epi16(high, -high_shift)
-                                                   : high;
+        const __m256i high_bits = q3k_high_bits_at_2(high, int(4 * c) + j);
         const __m256i values = _mm256_or_si256(low_bits, _mm256_and_si256(high_bits, four));
         const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
         scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, j)));

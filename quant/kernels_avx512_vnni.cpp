@@ -1,7 +1,8 @@
-// AVX-512 VNNI kernels (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; selected
-// only on CPUs that have them): the "avx512-vnni" table. Decoding streams every weight once, so
-// a kernel must turn bytes into products well faster than one core reads DRAM (17 GB/s on the
-// Xeon, 28 GB/s on the Zen 4 host), or the two costs add up instead of overlapping. Here:
+// AVX-512 VNNI kernels (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+// -mavx2 -mfma -mf16c; selected only on CPUs that have them): the "avx512-vnni" table. Decoding
+// streams every weight once, so a kernel must turn bytes into products well faster than one core
+// reads DRAM (17 GB/s on the Xeon, 28 GB/s on the Zen 4 host), or the two costs add up instead
+// of overlapping. Here:
 // - q4k: two blocks a step, on 256-bit registers. Each 64-weight chunk is two vpdpbusd (nibbles
 //   x activations, one sub-block each, int32 sums of 4 products that fit in int16), packed to
 //   int16 and multiplied by the two sub-block scales in one vpdpwssd: 3 multiplies per 64
@@ -16,23 +17,18 @@
 //   AVX2 kernel it replaced (both without prefetch instructions): in cache x1.33, from DRAM
 //   x1.12; the four-block AVX2 kernel alone measured x1.17 / x1.03. On the Xeon, vpdpbusd
 //   one block a step had measured the same 27-28 GB/s in cache as AVX2 (the per-block scales).
-// - q4 (32-weight blocks with an f16 scale and minimum): four blocks a step like the AVX2 kernel
-//   (the per-block scalars gathered once for the four, Q4QuadScales in kernels_x86.h), with one
-//   vpdpbusd per block instead of maddubs + madd. Zen 4, one core, in cache (fixed-buffer
-//   harness, best of 9, 3 runs): 19.3-20.6 GB/s, the new AVX2 kernel 17.4-19.5, the former
-//   one-block AVX2 kernel 11.2-13.8. Gathering the scalars by permutes of 64-byte loads instead
-//   measured 16.4.
+// - q4 (32-weight blocks with an f16 scale and minimum): four blocks a step (dot_q4_quads, shared
+//   with the AVX2 kernel: the per-block scalars gathered once for the four) with one vpdpbusd
+//   per block instead of maddubs + madd. Zen 4, one core, in cache (fixed-buffer harness):
+//   19-21 GB/s, the one-block AVX2 kernel it replaced 11-14; gathering the scalars by permutes
+//   of 64-byte loads measured 16.
 // - q6k, q3k (sub-blocks of 16 with their own scales): vpdpbusd per 32 weights, the sums of two
 //   steps packed to int16 and scaled by one vpdpwssd (add_scaled_step_pair), as for q4k: 3
 //   multiplies per 64 weights instead of 4; q6k's values by one vpternlog select of nibble and
-//   high bits, q3k's high bit or'ed in by one vpternlog.
-//   Zen 4, one core, alternating against the AVX2 kernels: in cache q6k 22.4 -> 27.6 GiB/s,
-//   q3k 9.8 -> 14.5; a 14336 x 4096 matrix from DRAM q6k 17.1 -> 20.4, q3k 8.9 -> 10.5 (two
-//   threads 16.1 -> 19.0), with q3k's values under a byte mask. q3k stays compute-bound: in a
-//   harness (-O3, as built) its loads and vpdpbusd alone take 7 TSC ticks a block, that kernel
-//   24, without the value building 16, without the scale unpacking 20. Its values are now or'ed
-//   by one vpternlog: ~10% faster than the mask; GFNI's affine for the low bits would add ~7%
-//   (not taken: one more CPU feature to dispatch on); maddubs + vpdpwssd per step was slower.
+//   high bits, q3k's by one vpternlog or of its low bits and high bit (~10% faster than adding
+//   4 under a byte mask). Zen 4, one core, against the AVX2 kernels: in cache q6k x1.23, q3k
+//   x1.5-1.6; from DRAM q6k x1.1, q3k x1.2 (docs/PERFORMANCE.md, session 8). q3k stays
+//   compute-bound: its loads and vpdpbusd alone take a third of its time.
 // Everything else is the avx512 table's. Each function matches its scalar
 // reference (block_q8a.cpp) up to float summation order; test_kernels.cpp checks it.
 #include <immintrin.h>
@@ -57,34 +53,14 @@ float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
   return dot_q8_quads<P>(w, a, n, q8_block_products);
 }
 
+// One q4 block's products (nibbles x activations) by one vpdpbusd, as floats.
+inline __m256 q4_block_products(__m256i nibbles, __m256i activations) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), nibbles, activations));
+}
 
-// q4 x q8a four blocks a step, as the AVX2 kernel (avx2_dot_q4: the per-block scalars gathered
-// for the four, the minimum terms in one FMA) with one vpdpbusd per block instead of maddubs +
-// madd. Gathering the scalars by permutes of 64-byte loads instead measured slower on Zen 4.
 template <Prefetch P>
 float dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
-  __m256 minimum_terms = _mm256_setzero_ps();
-  float rest = 0.0f;
-  const size_t blocks = n / 32;
-  size_t b = 0;
-  for (; b + 4 <= blocks; b += 4) {
-    prefetch_ahead<P>(w + b, 2);  // 80 bytes
-    const Q4QuadScales quad(w + b, a + b);
-    minimum_terms = _mm256_fmadd_ps(quad.scales, quad.activation_sums, minimum_terms);
-    for (int k = 0; k < 4; ++k) {
-      const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + k].qs));
-      const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q4_nibbles(w[b + k]), activations);
-      totals[k & 1] = _mm256_fmadd_ps(quad.scale(k), _mm256_cvtepi32_ps(products), totals[k & 1]);
-    }
-  }
-  for (; b < blocks; ++b) {
-    const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    const __m256i products = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q4_nibbles(w[b]), activations);
-    rest += a[b].d * (_cvtsh_ss(w[b].d) * Avx2Vector::reduce(_mm256_cvtepi32_ps(products)) +
-                      _cvtsh_ss(w[b].m) * static_cast<float>(a[b].sum));
-  }
-  return Avx2Vector::reduce(_mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), Q4QuadScales::odd_lanes(minimum_terms))) + rest;
+  return dot_q4_quads<P>(w, a, n, q4_block_products);
 }
 
 // sum_j sc_j * (q_j . a_j) of one block as eight int32 partial sums, converted to float.
@@ -168,8 +144,8 @@ float dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
       sums[0] = add_scaled_step_pair(sums[0], values0, values1, activations, step_pair_scales(scales, c, 0));
       sums[1] = add_scaled_step_pair(sums[1], values2, values3, activations + 64, step_pair_scales(scales, c, 2));
     }
-    const __m256i scaled_dot = _mm256_sub_epi32(_mm256_add_epi32(sums[0], sums[1]),
-                                                _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
+    const __m256i scaled_dot = _mm256_sub_epi32(
+        _mm256_add_epi32(sums[0], sums[1]), _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
     total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
   }
   return Avx2Vector::reduce(total);
@@ -186,15 +162,11 @@ float dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
     __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     for (size_t c = 0; c < 2; ++c) {
       const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
-      // Step j: bits 2j..2j+1 of qs, or'ed by one vpternlog with bit 4c + j of hmask moved to
-      // bit 2 (16-bit shifts; the mask drops the bits crossing between bytes).
+      // Step j: bits 2j..2j+1 of qs, or'ed by one vpternlog with bit 4c + j of hmask at bit 2.
       const auto values = [&](int j) {
-        const int high_shift = int(4 * c) + j - 2;
-        const __m256i high_bit = high_shift > 0   ? _mm256_srli_epi16(high, high_shift)
-                                 : high_shift < 0 ? _mm256_slli_epi16(high, -high_shift)
-                                                  : high;
         const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-        return _mm256_ternarylogic_epi32(low_bits, high_bit, four, 0xf8);  // low_bits | (high_bit & four)
+        return _mm256_ternarylogic_epi32(low_bits, q3k_high_bits_at_2(high, int(4 * c) + j), four,
+                                         0xf8);  // low_bits | (high & four)
       };
       const int8_t* activations = a[b].qs + 128 * c;
       sums[0] = add_scaled_step_pair(sums[0], values(0), values(1), activations, step_pair_scales(scales, c, 0));

@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <cstddef>
+
 #include "quant/block_q4.h"
 #include "quant/block_q8.h"
 #include "quant/block_q8a.h"
@@ -94,12 +96,12 @@ struct SubBlockScales {
     halves[1] = _mm256_permute4x64_epi64(words, 0xee);
   }
   __m256i pair(size_t c, int i) const {
-    const __m256i pick = _mm256_setr_epi8(char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
-                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
-                                          char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i + 2), char(4 * i + 3),
-                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2),
-                                          char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3),
-                                          char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3));
+    const __m256i pick = _mm256_setr_epi8(
+        char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i),
+        char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1), char(4 * i), char(4 * i + 1),
+        char(4 * i), char(4 * i + 1), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3),
+        char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3),
+        char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3), char(4 * i + 2), char(4 * i + 3));
     return _mm256_shuffle_epi8(halves[c], pick);
   }
 };
@@ -109,12 +111,13 @@ struct SubBlockScales {
 inline __m128i q3k_scales(const uint8_t* packed) {
   const __m128i low_bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed));  // scales[0..7]
   const __m128i nibble = _mm_set1_epi8(0x0f);
-  const __m128i low4 = _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
+  const __m128i low4 =
+      _mm_unpacklo_epi64(_mm_and_si128(low_bytes, nibble), _mm_and_si128(_mm_srli_epi16(low_bytes, 4), nibble));
   uint32_t high_word;
   __builtin_memcpy(&high_word, packed + 8, 4);
   // Scale s takes bits 2 (s / 4) of byte s % 4 of the high word: lane k of four bytes shifts by 2k.
-  const __m128i high2 = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(high_word)), _mm_setr_epi32(0, 2, 4, 6)),
-                                      _mm_set1_epi8(3));
+  const __m128i high2 = _mm_and_si128(
+      _mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(high_word)), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
   return _mm_sub_epi8(_mm_or_si128(low4, _mm_slli_epi16(high2, 4)), _mm_set1_epi8(32));
 }
 
@@ -134,8 +137,12 @@ inline __m256i q4_nibbles(const BlockQ4& w) {
 // holds d_k a_k.d and m_k a_k.d interleaved (the blocks' (d, m) halves converted by one
 // vcvtph2ps; the activations' (d, sum) pairs, adjacent in BlockQ8A, loaded as four 64-bit
 // halves), `activation_sums` each sum(a_k) twice. FMA-ing the two gives the four minimum terms
-// m_k a_k.d sum(a_k) in the odd lanes (odd_lanes; the even ones hold d_k a_k.d sum(a_k)).
+// m_k a_k.d sum(a_k) in the odd lanes; the even ones collect d_k a_k.d sum(a_k), which odd_lanes
+// drops by a blend (no arithmetic, so even an inf there cannot reach the result).
 struct Q4QuadScales {
+  static_assert(offsetof(BlockQ4, m) == offsetof(BlockQ4, d) + 2 &&
+                    offsetof(BlockQ8A, sum) == offsetof(BlockQ8A, d) + 4,
+                "the paired loads below");
   __m256 scales;
   __m256 activation_sums;
 
@@ -143,9 +150,10 @@ struct Q4QuadScales {
     int32_t headers[4];
     for (int k = 0; k < 4; ++k) __builtin_memcpy(&headers[k], &w[k].d, 4);
     const __m256 scales_and_minimums = _mm256_cvtph_ps(_mm_setr_epi32(headers[0], headers[1], headers[2], headers[3]));
-    const auto pair = [a](int k) {  // (a.d, a.sum) of blocks k and k + 1
-      const __m128 low = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(&a[k].d)));
-      return _mm_loadh_pi(low, reinterpret_cast<const __m64*>(&a[k + 1].d));
+    // (a.d, a.sum) of blocks k and k + 1; _mm_loadl_epi64 is an unaligned, aliasing-safe load.
+    const auto pair = [a](int k) {
+      return _mm_castsi128_ps(_mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&a[k].d)),
+                                                 _mm_loadl_epi64(reinterpret_cast<const __m128i*>(&a[k + 1].d))));
     };
     const __m256 activation_scalars = _mm256_set_m128(pair(2), pair(0));  // d0 s0 d1 s1 | d2 s2 d3 s3
     scales = _mm256_mul_ps(scales_and_minimums, _mm256_moveldup_ps(activation_scalars));
@@ -155,6 +163,41 @@ struct Q4QuadScales {
   __m256 scale(int k) const { return _mm256_permutevar8x32_ps(scales, _mm256_set1_epi32(2 * k)); }
   static __m256 odd_lanes(__m256 v) { return _mm256_blend_ps(_mm256_setzero_ps(), v, 0xaa); }
 };
+
+// q4 x q8a four blocks a step, for the AVX2 and VNNI tables: the per-block scalars gathered once
+// for the four (Q4QuadScales), per block the nibbles (q4_nibbles) and
+// `block_products(nibbles, activations)`, the block's integer products as eight float partial
+// sums; blocks past the last four go one at a time.
+template <Prefetch P, class BlockProducts>
+inline float dot_q4_quads(const BlockQ4* w, const BlockQ8A* a, size_t n, BlockProducts block_products) {
+  const auto products = [&](size_t b) {
+    return block_products(q4_nibbles(w[b]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs)));
+  };
+  __m256 totals[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: the FMA latency
+  __m256 minimum_terms = _mm256_setzero_ps();
+  const size_t blocks = n / 32;
+  size_t b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    prefetch_ahead<P>(w + b, 2);  // 80 bytes
+    const Q4QuadScales quad(w + b, a + b);
+    minimum_terms = _mm256_fmadd_ps(quad.scales, quad.activation_sums, minimum_terms);
+    for (int k = 0; k < 4; ++k) totals[k & 1] = _mm256_fmadd_ps(quad.scale(k), products(b + k), totals[k & 1]);
+  }
+  float rest = 0.0f;
+  for (; b < blocks; ++b) {
+    rest += a[b].d * (_cvtsh_ss(w[b].d) * Avx2Vector::reduce(products(b)) + _cvtsh_ss(w[b].m) * float(a[b].sum));
+  }
+  const __m256 sum = _mm256_add_ps(_mm256_add_ps(totals[0], totals[1]), Q4QuadScales::odd_lanes(minimum_terms));
+  return Avx2Vector::reduce(sum) + rest;
+}
+
+// hmask's bit k (0..7) of every byte moved to bit 2 by one 16-bit shift: q3k's high bit of step
+// k (weights 32k .. 32k + 31) where it goes above the value's two low bits. The other bits, and
+// those crossing into the neighbouring byte, are for the caller's mask to drop.
+inline __m256i q3k_high_bits_at_2(__m256i hmask, int k) {
+  const int shift = k - 2;
+  return shift > 0 ? _mm256_srli_epi16(hmask, shift) : shift < 0 ? _mm256_slli_epi16(hmask, -shift) : hmask;
+}
 
 // q8 x q8a four blocks a step: their f16 scales converted together (one vcvtph2ps instead of
 // four scalar conversions). `block_products(w, a)` returns one block's products as eight float

@@ -1,6 +1,7 @@
-// Prompt-time matrix products through oneDNN: a chunk of weight rows is decoded to f32 once,
-// then multiplied with every token of the batch by oneDNN's blocked sgemm (compute-bound work
-// where a per-row dot product kernel would be limited by re-reading activations).
+// Prompt-time matrix products through oneDNN: a chunk of weight rows is decoded once (to bf16
+// on CPUs with native bf16, else to f32; bf16 weights there are used as stored), then multiplied
+// with every token of the batch by oneDNN's blocked matmul or sgemm (compute-bound work where a
+// per-row dot product kernel would be limited by re-reading activations).
 #pragma once
 
 #include <cstddef>

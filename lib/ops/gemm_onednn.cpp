@@ -1,10 +1,11 @@
-// Prompt-time matrix products through oneDNN over weight rows decoded in chunks.
+// Prompt-time matrix products through oneDNN: weight rows decoded in chunks (to bf16 or f32),
+// or bf16 rows used where they lie.
 //
 // Quantized weights (q8, q4, q4k, q6k, q3k) on CPUs with native bf16 (AMX-BF16 or
 // AVX512-BF16) are decoded to bf16 and multiplied with bf16-rounded activations by oneDNN's
 // matmul primitive: half the decoded bytes of f32 and, with AMX, about 4x the f32 sgemm rate
 // (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096 N=14336). bf16 activations
-// (8-bit mantissa) are still finer than the 8-bit integer activations of the decode path.
+// (8 significant bits) are still finer than the 8-bit integer activations of the decode path.
 // bf16 weights on those CPUs go to the same primitive straight from the mapped file (nothing
 // to decode; the activations are rounded to bf16 as a bf16 model computes anyway). Everything
 // else (f32 and f16 weights, CPUs without bf16) decodes to f32 and runs sgemm, so those exact
@@ -66,10 +67,15 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   using dnnl::memory;
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t row_bytes = w.bytes / rows;
-  const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(uint16_t))));
-  // Plain locals: the OpenMP loops below must see this call's buffers, not per-thread ones.
-  // bf16 weights are multiplied where they lie; other types are decoded a chunk at a time.
+  // bf16 weights are multiplied where they lie, all rows in one product (the descriptor below
+  // takes them as N contiguous rows of K); other types are decoded a chunk at a time.
   const bool in_place = w.type == quant::TensorType::bf16;
+  if (in_place && row_bytes != in * sizeof(uint16_t)) {
+    throw Error(w.name, "bf16 rows of " + std::to_string(row_bytes) + " bytes for " + std::to_string(in) + " columns");
+  }
+  const size_t chunk_rows =
+      in_place ? rows : std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(uint16_t))));
+  // Plain locals: the OpenMP loops below must see this call's buffers, not per-thread ones.
   std::vector<uint16_t> activations(n_tokens * in), decoded(in_place ? 0 : chunk_rows * in);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n_tokens * in; ++i) activations[i] = quant::f32_to_bf16(x[i]);
@@ -93,8 +99,8 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
     // oneDNN caches primitives by descriptor: repeated shapes (the same expert sizes) reuse them.
     const dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(source, weights, destination), engine);
     const dnnl::matmul product(descriptor);
-    memory source_memory(source, engine, activations.data()), weights_memory(
-        weights, engine, in_place ? const_cast<std::byte*>(chunk) : static_cast<void*>(decoded.data()));
+    memory source_memory(source, engine, activations.data()),
+        weights_memory(weights, engine, in_place ? const_cast<std::byte*>(chunk) : static_cast<void*>(decoded.data()));
     memory destination_memory(destination, engine, y + first);
     product.execute(stream, {{DNNL_ARG_SRC, source_memory}, {DNNL_ARG_WEIGHTS, weights_memory}, {DNNL_ARG_DST, destination_memory}});
     stream.wait();

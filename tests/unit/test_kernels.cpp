@@ -3,7 +3,9 @@
 // dot products with dequantize-then-multiply.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -141,6 +143,125 @@ TEST_CASE("32-weight block kernels agree with the scalar references on any block
         Approx(dot_q8_q8a_ref(q8.data(), activations.data(), n)).margin(margin));
   CHECK(kernels->dot_q4(q4.data(), activations.data(), n) ==
         Approx(dot_q4_q8a_ref(q4.data(), activations.data(), n)).margin(margin));
+}
+
+namespace {
+
+// Activation blocks with the given quantized values (scale d), their sums taken from them.
+std::vector<BlockQ8A> activation_blocks(const std::vector<int8_t>& qs, float d) {
+  std::vector<BlockQ8A> blocks(qs.size() / 32);
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    blocks[b].d = d;
+    blocks[b].sum = 0;
+    for (size_t i = 0; i < 32; ++i) blocks[b].sum += blocks[b].qs[i] = qs[32 * b + i];
+  }
+  return blocks;
+}
+
+std::vector<BlockQ8K> activation_super_blocks(const std::vector<int8_t>& qs, float d) {
+  std::vector<BlockQ8K> blocks(qs.size() / 256);
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    BlockQ8K& block = blocks[b];
+    block.d = d;
+    std::fill(block.sums, block.sums + 8, int16_t{0});
+    std::fill(block.sums16, block.sums16 + 16, int16_t{0});
+    for (size_t i = 0; i < 256; ++i) {
+      block.qs[i] = qs[256 * b + i];
+      block.sums[i / 32] = static_cast<int16_t>(block.sums[i / 32] + block.qs[i]);
+      block.sums16[i / 16] = static_cast<int16_t>(block.sums16[i / 16] + block.qs[i]);
+    }
+  }
+  return blocks;
+}
+
+// Weight blocks of `type` from raw bytes (every value and scale pattern the format can hold), with
+// the f16 fields replaced by finite values so the products stay finite.
+std::vector<std::byte> raw_blocks(TensorType type, size_t n, uint8_t fill, bool random, uint32_t seed) {
+  std::vector<std::byte> bytes(*row_bytes(type, n));
+  std::mt19937 generator(seed);
+  for (std::byte& byte : bytes) byte = std::byte(random ? static_cast<uint8_t>(generator()) : fill);
+  const auto set_half = [&](size_t offset, float value) {
+    const uint16_t half = f32_to_f16(value);
+    std::memcpy(&bytes[offset], &half, 2);
+  };
+  const size_t block_bytes = type_traits(type).block_bytes;
+  for (size_t offset = 0; offset < bytes.size(); offset += block_bytes) {
+    switch (type) {
+      case TensorType::q8:
+        set_half(offset + offsetof(BlockQ8, d), 0.01f);
+        break;
+      case TensorType::q4:
+        set_half(offset + offsetof(BlockQ4, d), 0.01f);
+        set_half(offset + offsetof(BlockQ4, m), -0.05f);
+        break;
+      case TensorType::q4k:
+        set_half(offset + offsetof(BlockQ4K, d), 0.002f);
+        set_half(offset + offsetof(BlockQ4K, dmin), 0.001f);
+        break;
+      case TensorType::q6k:
+        set_half(offset + offsetof(BlockQ6K, d), 0.001f);
+        break;
+      default:
+        set_half(offset + offsetof(BlockQ3K, d), 0.003f);
+        break;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+// The integer kernels pack partial sums to int16 (q4k, q6k, q3k on VNNI) or sum pairs in
+// int16 (maddubs): every weight at its largest value against activations of +-127 is where
+// those could saturate; raw random bytes reach scale patterns (and q8 weights of -128) a
+// quantizer never writes. Activations stay in [-127, 127], as quantize_symmetric makes them:
+// q8's sign trick (|w| x sign(a, w)) has no +128 for an activation of -128.
+TEST_CASE("integer kernels agree with the scalar references on raw blocks at their extremes", "[kernels]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const TensorType type = GENERATE(TensorType::q8, TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k);
+  const int weights = GENERATE(0, 1, 2);         // all bytes 0xff, all 0x80, random
+  const int activations = GENERATE(0, 1, 2, 3);  // all 127, all -127, alternating 127 / -127, random
+  INFO("kernels " << kernels_name(*kernels) << " type " << type_name(type) << " weights " << weights << " activations "
+                  << activations);
+  const size_t n = 256 * 3 + (type_traits(type).block_elements == 32 ? 96 : 0);  // 32-blocks: 27, 4k + 3
+  const std::vector<std::byte> w = raw_blocks(type, n, weights == 0 ? 0xff : 0x80, weights == 2, 21);
+  std::vector<int8_t> qs(n);
+  std::mt19937 generator(22);
+  for (size_t i = 0; i < n; ++i) {
+    qs[i] = activations == 0   ? int8_t{127}
+            : activations == 1 ? int8_t{-127}
+            : activations == 2 ? int8_t(i % 2 ? -127 : 127)
+                               : static_cast<int8_t>(int(generator() % 255) - 127);
+  }
+  const float d = 1.0f / 127;
+  std::vector<float> dequantized(n);
+  dequantize_row(type, w.data(), dequantized.data(), n);
+  double magnitude = 0;
+  for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(dequantized[i]) * d * qs[i]);
+  const double margin = kOrderTolerance * (magnitude + 1e-30);
+  if (n % 256 == 0 && type != TensorType::q8 && type != TensorType::q4) {
+    const std::vector<BlockQ8K> a = activation_super_blocks(qs, d);
+    const auto* bytes = w.data();
+    if (type == TensorType::q4k) {
+      const auto* blocks = reinterpret_cast<const BlockQ4K*>(bytes);
+      CHECK(kernels->dot_q4k(blocks, a.data(), n) == Approx(dot_q4k_q8k_ref(blocks, a.data(), n)).margin(margin));
+    } else if (type == TensorType::q6k) {
+      const auto* blocks = reinterpret_cast<const BlockQ6K*>(bytes);
+      CHECK(kernels->dot_q6k(blocks, a.data(), n) == Approx(dot_q6k_q8k_ref(blocks, a.data(), n)).margin(margin));
+    } else {
+      const auto* blocks = reinterpret_cast<const BlockQ3K*>(bytes);
+      CHECK(kernels->dot_q3k(blocks, a.data(), n) == Approx(dot_q3k_q8k_ref(blocks, a.data(), n)).margin(margin));
+    }
+  } else {
+    const std::vector<BlockQ8A> a = activation_blocks(qs, d);
+    if (type == TensorType::q8) {
+      const auto* blocks = reinterpret_cast<const BlockQ8*>(w.data());
+      CHECK(kernels->dot_q8(blocks, a.data(), n) == Approx(dot_q8_q8a_ref(blocks, a.data(), n)).margin(margin));
+    } else {
+      const auto* blocks = reinterpret_cast<const BlockQ4*>(w.data());
+      CHECK(kernels->dot_q4(blocks, a.data(), n) == Approx(dot_q4_q8a_ref(blocks, a.data(), n)).margin(margin));
+    }
+  }
 }
 
 TEST_CASE("float weight kernels agree with the exact products on any length and row count", "[kernels]") {

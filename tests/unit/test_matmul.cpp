@@ -87,11 +87,13 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
 
   // Float weights multiply f32 activations (summation order apart); quantized ones multiply
   // activations rounded to 8 bits (the gemm path: to bf16 or not at all). bf16 weights in the
-  // gemm path on a CPU with native bf16 multiply bf16 activations: each off by at most 2^-9.
+  // gemm path on a CPU with native bf16 (ops/gemm_onednn.cpp's rule) multiply bf16 activations:
+  // each rounded to 8 significant bits, off by at most 2^-8 of itself, plus the f32 sums.
+  constexpr double kFloatTolerance = 1e-5, kBf16ActivationTolerance = 0x1p-8 + 1e-5, kQuantizedTolerance = 1e-2;
   const bool quantized = quant::type_traits(type).is_quantized;
   const bool bf16_activations =
       type == quant::TensorType::bf16 && tokens >= ops::kGemmMinTokens && quant::cpu_has_native_bf16();
-  const double tolerance = quantized ? 1e-2 : bf16_activations ? 0x1p-8 : 1e-5;
+  const double tolerance = quantized ? kQuantizedTolerance : bf16_activations ? kBf16ActivationTolerance : kFloatTolerance;
   std::vector<float> row(columns);
   for (size_t r = 0; r < rows; ++r) {
     quant::dequantize_row(type, m.bytes.data() + r * (m.bytes.size() / rows), row.data(), columns);
