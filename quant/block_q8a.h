@@ -14,6 +14,8 @@
 
 namespace smoe::quant {
 
+// qs lie in [-127, 127] (never -128) in both activation blocks: the q8 kernels' sign trick
+// (|w| x sign(a, w)) has no +128 to flip -128 to.
 struct BlockQ8A {
   static constexpr size_t kElements = 32;
   float d;              // scale: x[i] ~= d * qs[i]
