@@ -152,55 +152,49 @@ inline __m256i dot_scaled(__m256i values, __m256i activations, __m256i scales) {
 
 template <Prefetch P>
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
-  __m256 total = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead<P>(w + b, 4);  // 210 bytes
-    const SubBlockScales scales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
-    __m256i scaled_dot = _mm256_setzero_si256();
-    for (size_t c = 0; c < 2; ++c) {
-      const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c));
-      const __m256i low_second = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c + 32));
-      const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh + 32 * c));
-      const __m256i lows[4] = {_mm256_and_si256(low_first, low_nibbles), _mm256_and_si256(low_second, low_nibbles),
-                               _mm256_and_si256(_mm256_srli_epi16(low_first, 4), low_nibbles),
-                               _mm256_and_si256(_mm256_srli_epi16(low_second, 4), low_nibbles)};
-      for (int k = 0; k < 4; ++k) {
-        const __m256i high_bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
-        const __m256i values = _mm256_or_si256(lows[k], _mm256_slli_epi16(high_bits, 4));
-        const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * k));
-        scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, k)));
-      }
-    }
-    scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
-  }
-  return Avx2Vector::reduce(total);
+  return dot_sub_blocks_of_16<P, 5>(
+      w, a, n, q6k_block_scales, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+        const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
+        __m256i scaled_dot = _mm256_setzero_si256();
+        for (size_t c = 0; c < 2; ++c) {
+          const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * c));
+          const __m256i low_second = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * c + 32));
+          const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qh + 32 * c));
+          const __m256i lows[4] = {_mm256_and_si256(low_first, low_nibbles), _mm256_and_si256(low_second, low_nibbles),
+                                   _mm256_and_si256(_mm256_srli_epi16(low_first, 4), low_nibbles),
+                                   _mm256_and_si256(_mm256_srli_epi16(low_second, 4), low_nibbles)};
+          for (int k = 0; k < 4; ++k) {
+            const __m256i high_bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * k), two_bits);
+            const __m256i values = _mm256_or_si256(lows[k], _mm256_slli_epi16(high_bits, 4));
+            const __m256i step =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(activations.qs + 128 * c + 32 * k));
+            scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, step, scales.pair(c, k)));
+          }
+        }
+        return scaled_dot;
+      });
 }
 
 template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
-  const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-  __m256 total = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead<P>(w + b, 2);  // 110 bytes
-    const SubBlockScales scales(q3k_scales(w[b].scales));
-    const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));
-    __m256i scaled_dot = _mm256_setzero_si256();
-    for (size_t c = 0; c < 2; ++c) {
-      const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
-      for (int j = 0; j < 4; ++j) {
-        const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-        const __m256i high_bits = q3k_high_bits_at_2(high, int(4 * c) + j);
-        const __m256i values = _mm256_or_si256(low_bits, _mm256_and_si256(high_bits, four));
-        const __m256i activations = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 128 * c + 32 * j));
-        scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, activations, scales.pair(c, j)));
-      }
-    }
-    scaled_dot = _mm256_sub_epi32(scaled_dot, _mm256_slli_epi32(zero_point_products(scales, a[b]), 2));  // values - 4
-    total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
-  }
-  return Avx2Vector::reduce(total);
+  return dot_sub_blocks_of_16<P, 2>(
+      w, a, n, q3k_block_scales, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+        const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+        const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
+        __m256i scaled_dot = _mm256_setzero_si256();
+        for (size_t c = 0; c < 2; ++c) {
+          const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
+          for (int j = 0; j < 4; ++j) {
+            const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
+            const __m256i high_bits = q3k_high_bits_at_2(high, int(4 * c) + j);
+            const __m256i values = _mm256_or_si256(low_bits, _mm256_and_si256(high_bits, four));
+            const __m256i step =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(activations.qs + 128 * c + 32 * j));
+            scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, step, scales.pair(c, j)));
+          }
+        }
+        return scaled_dot;
+      });
 }
 
 template float avx2_dot_q8<Prefetch::software>(const BlockQ8*, const BlockQ8A*, size_t);

@@ -125,58 +125,48 @@ inline __m256i q6k_values(__m256i low, __m256i high) {
 
 template <Prefetch P>
 float dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
-  __m256 total = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead<P>(w + b, 4);  // 210 bytes
-    const SubBlockScales scales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
-    __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // two chains: vpdpwssd's latency
-    for (size_t c = 0; c < 2; ++c) {
-      const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c));
-      const __m256i low_second = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].ql + 64 * c + 32));
-      const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh + 32 * c));
-      // Step k takes the high bit pair k of qh to bits 4..5: shifts by 4 - 2k (16-bit shifts;
-      // the bits crossing into a neighbouring byte land where the select or the mask drops them).
-      const __m256i values0 = q6k_values(low_first, _mm256_slli_epi16(high, 4));
-      const __m256i values1 = q6k_values(low_second, _mm256_slli_epi16(high, 2));
-      const __m256i values2 = q6k_values(_mm256_srli_epi16(low_first, 4), high);
-      const __m256i values3 = q6k_values(_mm256_srli_epi16(low_second, 4), _mm256_srli_epi16(high, 2));
-      const int8_t* activations = a[b].qs + 128 * c;
-      sums[0] = add_scaled_step_pair(sums[0], values0, values1, activations, step_pair_scales(scales, c, 0));
-      sums[1] = add_scaled_step_pair(sums[1], values2, values3, activations + 64, step_pair_scales(scales, c, 2));
-    }
-    const __m256i scaled_dot = _mm256_sub_epi32(
-        _mm256_add_epi32(sums[0], sums[1]), _mm256_slli_epi32(zero_point_products(scales, a[b]), 5));  // values - 32
-    total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
-  }
-  return Avx2Vector::reduce(total);
+  return dot_sub_blocks_of_16<P, 5>(
+      w, a, n, q6k_block_scales, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // two chains: vpdpwssd's latency
+        for (size_t c = 0; c < 2; ++c) {
+          const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * c));
+          const __m256i low_second = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * c + 32));
+          const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qh + 32 * c));
+          // Step k takes the high bit pair k of qh to bits 4..5: shifts by 4 - 2k (16-bit shifts;
+          // the bits crossing into a neighbouring byte land where the select or the mask drops them).
+          const __m256i values0 = q6k_values(low_first, _mm256_slli_epi16(high, 4));
+          const __m256i values1 = q6k_values(low_second, _mm256_slli_epi16(high, 2));
+          const __m256i values2 = q6k_values(_mm256_srli_epi16(low_first, 4), high);
+          const __m256i values3 = q6k_values(_mm256_srli_epi16(low_second, 4), _mm256_srli_epi16(high, 2));
+          const int8_t* half = activations.qs + 128 * c;  // this half's 128 activations
+          sums[0] = add_scaled_step_pair(sums[0], values0, values1, half, step_pair_scales(scales, c, 0));
+          sums[1] = add_scaled_step_pair(sums[1], values2, values3, half + 64, step_pair_scales(scales, c, 2));
+        }
+        return _mm256_add_epi32(sums[0], sums[1]);
+      });
 }
 
 template <Prefetch P>
 float dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
-  const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-  __m256 total = _mm256_setzero_ps();
-  for (size_t b = 0; b < n / 256; ++b) {
-    prefetch_ahead<P>(w + b, 2);  // 110 bytes
-    const SubBlockScales scales(q3k_scales(w[b].scales));
-    const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].hmask));
-    __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (size_t c = 0; c < 2; ++c) {
-      const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * c));
-      // Step j: bits 2j..2j+1 of qs, or'ed by one vpternlog with bit 4c + j of hmask at bit 2.
-      const auto values = [&](int j) {
-        const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-        return _mm256_ternarylogic_epi32(low_bits, q3k_high_bits_at_2(high, int(4 * c) + j), four,
-                                         0xf8);  // low_bits | (high & four)
-      };
-      const int8_t* activations = a[b].qs + 128 * c;
-      sums[0] = add_scaled_step_pair(sums[0], values(0), values(1), activations, step_pair_scales(scales, c, 0));
-      sums[1] = add_scaled_step_pair(sums[1], values(2), values(3), activations + 64, step_pair_scales(scales, c, 2));
-    }
-    const __m256i scaled_dot = _mm256_sub_epi32(_mm256_add_epi32(sums[0], sums[1]),
-                                                _mm256_slli_epi32(zero_point_products(scales, a[b]), 2));  // values - 4
-    total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d), _mm256_cvtepi32_ps(scaled_dot), total);
-  }
-  return Avx2Vector::reduce(total);
+  return dot_sub_blocks_of_16<P, 2>(
+      w, a, n, q3k_block_scales, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+        const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+        const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
+        __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (size_t c = 0; c < 2; ++c) {
+          const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
+          // Step j: bits 2j..2j+1 of qs, or'ed by one vpternlog with bit 4c + j of hmask at bit 2.
+          const auto values = [&](int j) {
+            const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
+            return _mm256_ternarylogic_epi32(low_bits, q3k_high_bits_at_2(high, int(4 * c) + j), four,
+                                             0xf8);  // low_bits | (high & four)
+          };
+          const int8_t* half = activations.qs + 128 * c;  // this half's 128 activations
+          sums[0] = add_scaled_step_pair(sums[0], values(0), values(1), half, step_pair_scales(scales, c, 0));
+          sums[1] = add_scaled_step_pair(sums[1], values(2), values(3), half + 64, step_pair_scales(scales, c, 2));
+        }
+        return _mm256_add_epi32(sums[0], sums[1]);
+      });
 }
 
 template <Prefetch P>
