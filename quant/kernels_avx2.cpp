@@ -110,7 +110,9 @@ namespace {
 // cache (fixed-buffer harness): 17-20 GB/s, the one-block-a-step kernel it replaced 11-14.
 template <Prefetch P>
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
-  return dot_q4_quads<P>(w, a, n, dot_u8_s8);
+  // A lambda: passed by pointer, dot_u8_s8 was called rather than inlined (dot_q4 in
+  // kernels_avx512_vnni.cpp).
+  return dot_q4_quads<P>(w, a, n, [](__m256i nibbles, __m256i activations) { return dot_u8_s8(nibbles, activations); });
 }
 
 namespace {
