@@ -99,7 +99,8 @@ inline __m256 q8_block_products(const BlockQ8& w, const BlockQ8A& a) {
 
 template <Prefetch P>
 float avx2_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
-  return dot_q8_quads<P>(w, a, n, q8_block_products);
+  return dot_q8_quads<P>(
+      w, a, n, [](const BlockQ8& block, const BlockQ8A& activations) { return q8_block_products(block, activations); });
 }
 
 namespace {
@@ -142,7 +143,9 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
 
 template <Prefetch P>
 float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot);
+  return dot_q4k_pairs<P>(w, a, n, [](const BlockQ4K& block, const BlockQ8K& activations, __m256i scales) {
+    return q4k_scaled_block_dot(block, activations, scales);
+  });
 }
 
 // Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, times the step's
@@ -155,7 +158,7 @@ inline __m256i dot_scaled(__m256i values, __m256i activations, __m256i scales) {
 template <Prefetch P>
 float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 5>(
-      w, a, n, q6k_block_scales, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+      w, a, n, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
         const __m256i low_nibbles = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
         __m256i scaled_dot = _mm256_setzero_si256();
         for (size_t c = 0; c < 2; ++c) {
@@ -180,7 +183,7 @@ float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
 template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 2>(
-      w, a, n, q3k_block_scales, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+      w, a, n, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
         const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
         __m256i scaled_dot = _mm256_setzero_si256();

@@ -50,7 +50,8 @@ inline __m256 q8_block_products(const BlockQ8& w, const BlockQ8A& a) {
 
 template <Prefetch P>
 float dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n) {
-  return dot_q8_quads<P>(w, a, n, q8_block_products);
+  return dot_q8_quads<P>(
+      w, a, n, [](const BlockQ8& block, const BlockQ8A& activations) { return q8_block_products(block, activations); });
 }
 
 // q4: dot_q4_quads with one vpdpbusd per block. (A lambda, not a function: GCC called a
@@ -91,7 +92,9 @@ inline __m256 q4k_scaled_block_dot(const BlockQ4K& w, const BlockQ8K& a, __m256i
 
 template <Prefetch P>
 float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
-  return dot_q4k_pairs<P>(w, a, n, q4k_scaled_block_dot);
+  return dot_q4k_pairs<P>(w, a, n, [](const BlockQ4K& block, const BlockQ8K& activations, __m256i scales) {
+    return q4k_scaled_block_dot(block, activations, scales);
+  });
 }
 
 // The scale words of steps k and k + 1 (of 32 weights) in half c of a 16-weight sub-block type
@@ -126,7 +129,7 @@ inline __m256i q6k_values(__m256i low, __m256i high) {
 template <Prefetch P>
 float dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 5>(
-      w, a, n, q6k_block_scales, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+      w, a, n, [](const BlockQ6K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
         __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};  // two chains: vpdpwssd's latency
         for (size_t c = 0; c < 2; ++c) {
           const __m256i low_first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.ql + 64 * c));
@@ -149,7 +152,7 @@ float dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n) {
 template <Prefetch P>
 float dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 2>(
-      w, a, n, q3k_block_scales, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
+      w, a, n, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
         const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
         __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};

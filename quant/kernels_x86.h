@@ -126,28 +126,28 @@ inline __m256i zero_point_products(const SubBlockScales& scales, const BlockQ8K&
   return _mm256_madd_epi16(scales.words, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.sums16)));
 }
 
+// The sub-block scales of a q6k block (stored as int8) and of a q3k block (packed 6-bit).
+inline SubBlockScales sub_block_scales(const BlockQ6K& w) {
+  return SubBlockScales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
+}
+inline SubBlockScales sub_block_scales(const BlockQ3K& w) { return SubBlockScales(q3k_scales(w.scales)); }
+
 // The super-block loop of the 16-weight sub-block types (q6k, q3k): per block its sub-block
-// scales (q6k_block_scales, q3k_block_scales), `scaled_dot(block, activations, scales)` =
-// sum_j sc_j (v_j . a_j) over its unsigned values v as eight int32 sums, the zero point
-// (v - 2^kZeroShift) taken off once (zero_point_products), and the f16 super-scale.
-template <Prefetch P, int kZeroShift, class Block, class BlockScales, class ScaledDot>
-inline float dot_sub_blocks_of_16(const Block* w, const BlockQ8K* a, size_t n, BlockScales block_scales,
-                                  ScaledDot scaled_dot) {
+// scales, `scaled_dot(block, activations, scales)` = sum_j sc_j (v_j . a_j) over its unsigned
+// values v as eight int32 sums (pass a lambda: a function pointer may be called, not inlined),
+// the zero point (v - 2^kZeroShift) taken off once (zero_point_products), the f16 super-scale.
+template <Prefetch P, int kZeroShift, class Block, class ScaledDot>
+inline float dot_sub_blocks_of_16(const Block* w, const BlockQ8K* a, size_t n, ScaledDot scaled_dot) {
   __m256 total = _mm256_setzero_ps();
   for (size_t b = 0; b < n / 256; ++b) {
     prefetch_ahead<P>(w + b, int((sizeof(Block) + 63) / 64));
-    const SubBlockScales scales = block_scales(w[b]);
+    const SubBlockScales scales = sub_block_scales(w[b]);
     const __m256i dot = _mm256_sub_epi32(scaled_dot(w[b], a[b], scales),
                                          _mm256_slli_epi32(zero_point_products(scales, a[b]), kZeroShift));
     total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * a[b].d), _mm256_cvtepi32_ps(dot), total);
   }
   return Avx2Vector::reduce(total);
 }
-
-inline SubBlockScales q6k_block_scales(const BlockQ6K& w) {
-  return SubBlockScales(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
-}
-inline SubBlockScales q3k_block_scales(const BlockQ3K& w) { return SubBlockScales(q3k_scales(w.scales)); }
 
 // One q4 block's nibbles, in the order of its activations: the 16 bytes in both 128-bit lanes,
 // shifted by 0 in the low lane (weights 0..15) and by 4 in the high one (weights 16..31).
@@ -190,7 +190,8 @@ struct Q4QuadScales {
 // q4 x q8a four blocks a step, for the AVX2 and VNNI tables: the per-block scalars gathered once
 // for the four (Q4QuadScales), per block the nibbles (q4_nibbles) and
 // `block_products(nibbles, activations)`, the block's integer products as eight float partial
-// sums; blocks past the last four go one at a time.
+// sums (pass a lambda: a function pointer was called, not inlined); blocks past the last four go
+// one at a time.
 template <Prefetch P, class BlockProducts>
 inline float dot_q4_quads(const BlockQ4* w, const BlockQ8A* a, size_t n, BlockProducts block_products) {
   const auto products = [&](size_t b) {
