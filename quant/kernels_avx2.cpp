@@ -184,15 +184,12 @@ template <Prefetch P>
 float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 2>(
       w, a, n, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
-        const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
         __m256i scaled_dot = _mm256_setzero_si256();
         for (size_t c = 0; c < 2; ++c) {
           const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
           for (int j = 0; j < 4; ++j) {
-            const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-            const __m256i high_bits = q3k_high_bits_at_2(high, int(4 * c) + j);
-            const __m256i values = _mm256_or_si256(low_bits, _mm256_and_si256(high_bits, four));
+            const __m256i values = q3k_values(low, high, int(c), j);
             const __m256i step =
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(activations.qs + 128 * c + 32 * j));
             scaled_dot = _mm256_add_epi32(scaled_dot, dot_scaled(values, step, scales.pair(c, j)));

@@ -25,10 +25,10 @@
 // - q6k, q3k (sub-blocks of 16 with their own scales): vpdpbusd per 32 weights, the sums of two
 //   steps packed to int16 and scaled by one vpdpwssd (add_scaled_step_pair), as for q4k: 3
 //   multiplies per 64 weights instead of 4; q6k's values by one vpternlog select of nibble and
-//   high bits, q3k's by one vpternlog or of its low bits and high bit (~10% faster than adding
-//   4 under a byte mask). Zen 4, one core, against the AVX2 kernels: in cache q6k x1.23, q3k
-//   x1.5-1.6; from DRAM q6k x1.1, q3k x1.2 (docs/PERFORMANCE.md, session 8). q3k stays
-//   compute-bound: its loads and vpdpbusd alone take a third of its time.
+//   high bits, q3k's (q3k_values, shared with AVX2) by the one vpternlog GCC folds its and/or
+//   into (~10% faster than adding 4 under a byte mask). Zen 4, one core, against the AVX2
+//   kernels: in cache q6k x1.23, q3k x1.5-1.6; from DRAM q6k x1.1, q3k x1.2 (PERFORMANCE.md).
+//   q3k stays compute-bound: its loads and vpdpbusd alone take a third of its time.
 // Everything else is the avx512 table's. Each function matches its scalar
 // reference (block_q8a.cpp) up to float summation order; test_kernels.cpp checks it.
 #include <immintrin.h>
@@ -153,17 +153,11 @@ template <Prefetch P>
 float dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n) {
   return dot_sub_blocks_of_16<P, 2>(
       w, a, n, [](const BlockQ3K& block, const BlockQ8K& activations, const SubBlockScales& scales) {
-        const __m256i two_bits = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
         const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.hmask));
         __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (size_t c = 0; c < 2; ++c) {
           const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
-          // Step j: bits 2j..2j+1 of qs, or'ed by one vpternlog with bit 4c + j of hmask at bit 2.
-          const auto values = [&](int j) {
-            const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), two_bits);
-            return _mm256_ternarylogic_epi32(low_bits, q3k_high_bits_at_2(high, int(4 * c) + j), four,
-                                             0xf8);  // low_bits | (high & four)
-          };
+          const auto values = [&](int j) { return q3k_values(low, high, int(c), j); };
           const int8_t* half = activations.qs + 128 * c;  // this half's 128 activations
           sums[0] = add_scaled_step_pair(sums[0], values(0), values(1), half, step_pair_scales(scales, c, 0));
           sums[1] = add_scaled_step_pair(sums[1], values(2), values(3), half + 64, step_pair_scales(scales, c, 2));

@@ -223,6 +223,14 @@ inline __m256i q3k_high_bits_at_2(__m256i hmask, int k) {
   return shift > 0 ? _mm256_srli_epi16(hmask, shift) : shift < 0 ? _mm256_slli_epi16(hmask, -shift) : hmask;
 }
 
+// The 3-bit values (0..7) of q3k's step j of half c (weights 128c + 32j .. + 31): bits 2j..2j+1
+// of that half's qs bytes `low`, plus 4 where bit 4c + j of `hmask` is set. (Under AVX-512 flags
+// GCC folds the and/or into one vpternlog.)
+inline __m256i q3k_values(__m256i low, __m256i hmask, int c, int j) {
+  const __m256i low_bits = _mm256_and_si256(_mm256_srli_epi16(low, 2 * j), _mm256_set1_epi8(3));
+  return _mm256_or_si256(low_bits, _mm256_and_si256(q3k_high_bits_at_2(hmask, 4 * c + j), _mm256_set1_epi8(4)));
+}
+
 // q8 x q8a four blocks a step: their f16 scales converted together (one vcvtph2ps instead of
 // four scalar conversions). `block_products(w, a)` returns one block's products as eight float
 // partial sums.
