@@ -66,7 +66,8 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
   const nlohmann::json json = format::metadata_to_json(metadata);
   metadata_json_ = json.dump();
   std::memcpy(header_.magic, format::kMagic, sizeof(header_.magic));
-  header_.version = kFormatVersion;
+  // Version 1 unless a tensor is stored in panels: older builds still read such files.
+  header_.version = 1;
   header_.header_bytes = sizeof(FileHeader);
   header_.metadata_offset = sizeof(FileHeader);
   header_.metadata_bytes = metadata_json_.size();
@@ -88,6 +89,15 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
                                               std::string(quant::type_name(tensor.type)));
     // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
     // shares their pages, so touching a neighbour never faults an unchosen expert in.
+    if (tensor.panel_columns != 0) {
+      const uint64_t block = quant::type_traits(tensor.type).block_elements;
+      if (tensor.shape.size() != 2 || tensor.panel_columns % block != 0 ||
+          tensor.shape[1] % tensor.panel_columns != 0 || tensor.shape[1] == tensor.panel_columns) {
+        throw Error(output_path_, "tensor '" + tensor.name + "' cannot be stored in panels of " +
+                                      std::to_string(tensor.panel_columns) + " columns");
+      }
+      header_.version = 2;  // panels are new in version 2
+    }
     const bool own_pages = starts_expert(tensor) || (after_expert && tensor.expert < 0);
     const uint64_t alignment = own_pages ? format::kExpertAlignment : format::kTensorAlignment;
     after_expert = tensor.expert >= 0;
@@ -117,15 +127,35 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
   if (index != current_ || index >= tensors_.size()) throw Error(output_path_, "tensors written out of order");
   const PlannedTensor& tensor = tensors_[index];
   if (bytes > tensor.bytes - current_written_) throw Error(output_path_, "too many bytes for '" + tensor.name + "'");
-  write_at(tensor.offset + current_written_, data, bytes);
-  current_hash_->update(data, bytes);
+  if (tensor.panel_columns != 0) {
+    held_.insert(held_.end(), static_cast<const std::byte*>(data), static_cast<const std::byte*>(data) + bytes);
+  } else {
+    write_at(tensor.offset + current_written_, data, bytes);
+    current_hash_->update(data, bytes);
+  }
   current_written_ += bytes;
   if (current_written_ == tensor.bytes) {
+    if (tensor.panel_columns != 0) write_panels(tensor);
     checksums_[index] = current_hash_->digest();
     current_hash_ = std::make_unique<Xxh3Stream>();
     ++current_;
     current_written_ = 0;
   }
+}
+
+// Writes the held rows of `tensor` panel by panel (each panel a row-major block of its
+// columns), hashing the bytes in the order they are stored.
+void ContainerWriter::write_panels(const PlannedTensor& tensor) {
+  const uint64_t rows = tensor.shape[0], panels = tensor.shape[1] / tensor.panel_columns;
+  const uint64_t row_bytes = tensor.bytes / rows, piece = row_bytes / panels;
+  std::vector<std::byte> panel(rows * piece);
+  for (uint64_t p = 0; p < panels; ++p) {
+    for (uint64_t r = 0; r < rows; ++r) std::memcpy(&panel[r * piece], &held_[r * row_bytes + p * piece], piece);
+    write_at(tensor.offset + p * panel.size(), panel.data(), panel.size());
+    current_hash_->update(panel.data(), panel.size());
+  }
+  held_.clear();
+  held_.shrink_to_fit();
 }
 
 void ContainerWriter::finish() {
@@ -140,8 +170,13 @@ void ContainerWriter::finish() {
     TensorRecord record{};
     std::memcpy(record.name, tensor.name.data(), tensor.name.size());
     record.type = static_cast<uint32_t>(tensor.type);
-    record.n_dims = static_cast<uint32_t>(tensor.shape.size());
-    for (size_t d = 0; d < tensor.shape.size(); ++d) record.shape[d] = tensor.shape[d];
+    // A paneled matrix's record is (panels, rows, panel columns) (docs/FORMAT.md).
+    const std::vector<uint64_t> shape =
+        tensor.panel_columns == 0
+            ? tensor.shape
+            : std::vector<uint64_t>{tensor.shape[1] / tensor.panel_columns, tensor.shape[0], tensor.panel_columns};
+    record.n_dims = static_cast<uint32_t>(shape.size());
+    for (size_t d = 0; d < shape.size(); ++d) record.shape[d] = shape[d];
     record.offset = tensor.offset;
     record.bytes = tensor.bytes;
     record.checksum = checksums_[i];

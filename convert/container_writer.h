@@ -23,6 +23,9 @@ struct PlannedTensor {
   std::vector<uint64_t> shape;
   int32_t layer = -1;   // with expert >= 0: part of that expert's range
   int32_t expert = -1;
+  // Store in column panels of this many columns (format/panels.h; 0: contiguous rows). The
+  // tensor is still appended row by row; the writer holds it and writes it panel by panel.
+  uint64_t panel_columns = 0;
   uint64_t offset = 0;  // filled in by the writer
   uint64_t bytes = 0;   // filled in by the writer
 };
@@ -40,7 +43,8 @@ class ContainerWriter {
   uint64_t file_bytes() const { return header_.file_bytes; }
   const std::string& temporary_path() const { return temporary_path_; }
 
-  // Appends bytes to tensor `index`; tensors are written in plan order, each completely.
+  // Appends bytes to tensor `index` (its rows in order, whatever its panels); tensors are
+  // written in plan order, each completely.
   void append(size_t index, const void* data, size_t bytes);
   // Writes tables and header, flushes to disk and renames to the output path.
   void finish();
@@ -48,6 +52,7 @@ class ContainerWriter {
  private:
   void plan_layout(const format::Metadata& metadata);
   void write_at(uint64_t offset, const void* data, size_t bytes);
+  void write_panels(const PlannedTensor& tensor);
 
   std::string output_path_;
   std::string temporary_path_;
@@ -60,6 +65,7 @@ class ContainerWriter {
   size_t current_ = 0;           // tensor being written
   uint64_t current_written_ = 0;  // its bytes so far
   std::unique_ptr<Xxh3Stream> current_hash_;
+  std::vector<std::byte> held_;  // the current tensor's rows, when it goes in panels
 };
 
 }  // namespace smoe::convert

@@ -138,7 +138,7 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
     if (!imatrix) throw Error("--expert-bits auto", "needs --imatrix (routing counts from `smoe-convert calibrate`)");
     report.expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
   }
-  std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size());
+  std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns);
 
   format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
   if (imatrix) {

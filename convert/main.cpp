@@ -15,6 +15,7 @@
 #include "convert/convert_checkpoint.h"
 #include "convert/inspect.h"
 #include "convert/interrupt_cleanup.h"
+#include "convert/plan.h"
 #include "convert/synth.h"
 #include "format/container.h"
 #include "smoe/error.h"
@@ -26,7 +27,8 @@ using namespace smoe;
 
 int run_convert(const std::string& input, const std::string& output, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources,
-                const std::string& imatrix, const std::string& expert_bits, const std::string& from) {
+                const std::string& imatrix, const std::string& expert_bits, const std::string& from,
+                uint64_t max_panel_columns) {
   convert::ConvertOptions options;
   options.input = input;
   options.from = from;
@@ -39,6 +41,7 @@ int run_convert(const std::string& input, const std::string& output, const std::
   options.hash_sources = hash_sources;
   options.imatrix = imatrix;
   options.expert_bits_auto = expert_bits == "auto";
+  options.max_panel_columns = max_panel_columns;
   const convert::ConvertReport report = convert::convert_checkpoint(options);
   for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
@@ -103,6 +106,11 @@ int main(int argc, char** argv) {
                  "fewer for rare ones, same total size (needs --imatrix)")
       ->check(CLI::IsMember({"uniform", "auto"}))
       ->capture_default_str();
+  const char* panel_help =
+      "store quantized matrices with wider rows in column panels of at most this many columns, so a "
+      "matrix-vector product's activations stay in L1 (0 = contiguous rows, as format version 1)";
+  uint64_t max_panel_columns = convert::kDefaultPanelColumns;
+  app.add_option("--panel-columns", max_panel_columns, panel_help)->capture_default_str();
 
   CLI::App* synth = app.add_subcommand("synth", "write a container with a real model's shapes and random weights");
   convert::SynthOptions synthetic;
@@ -112,6 +120,7 @@ int main(int argc, char** argv) {
   synth->add_option("--type", synth_type, "recipe: f32, f16, bf16, q8, q6k, q4, q4k or q3k")->capture_default_str();
   synth->add_option("--tokenizer", synthetic.tokenizer, "SentencePiece tokenizer.model to embed")->required();
   synth->add_option("--seed", synthetic.seed, "random seed")->capture_default_str();
+  synth->add_option("--panel-columns", synthetic.max_panel_columns, panel_help)->capture_default_str();
   synth->add_option("-o,--out", synthetic.output, "output .smoe file")->required();
 
   CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
@@ -175,7 +184,8 @@ int main(int argc, char** argv) {
       std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
       return 2;
     }
-    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits, from);
+    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits, from,
+                       max_panel_columns);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

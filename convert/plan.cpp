@@ -2,15 +2,20 @@
 #include "convert/plan.h"
 
 #include "format/metadata.h"
+#include "format/panels.h"
 
 namespace smoe::convert {
 
 std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
-                                      uint64_t tokenizer_bytes) {
+                                      uint64_t tokenizer_bytes, uint64_t max_panel_columns) {
   std::vector<PlannedTensor> plan;
   plan.reserve(specs.size() + 1);
   for (const model::TensorSpec& spec : specs) {
-    plan.push_back({spec.name, recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
+    PlannedTensor& tensor =
+        plan.emplace_back(PlannedTensor{spec.name, recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
+    if (tensor.shape.size() == 2) {
+      tensor.panel_columns = format::choose_panel_columns(tensor.type, tensor.shape[1], max_panel_columns);
+    }
   }
   plan.push_back({format::kTokenizerTensor, quant::TensorType::u8, {tokenizer_bytes}});
   return plan;

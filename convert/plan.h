@@ -10,8 +10,13 @@
 
 namespace smoe::convert {
 
+// Matrices wider than this many columns are stored in column panels by default (format/panels.h:
+// the activations of one panel, 4-5 KB at 8 bits, stay in L1 while its weights stream past).
+inline constexpr uint64_t kDefaultPanelColumns = 4096;
+
+// `max_panel_columns`: widest column panel (format::choose_panel_columns); 0 = contiguous rows.
 std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
-                                      uint64_t tokenizer_bytes);
+                                      uint64_t tokenizer_bytes, uint64_t max_panel_columns = kDefaultPanelColumns);
 
 // Average bits per weight over every weight tensor (the embedded tokenizer excluded).
 double plan_bits_per_weight(const std::vector<PlannedTensor>& plan);

@@ -42,6 +42,7 @@ struct State {
   float *x = nullptr, *gate = nullptr, *up = nullptr, *out = nullptr;
   uint64_t scratch_floats = 0;
   std::string device_name;
+  smoe_backend api{};  // what smoe_backend_open returned for this state: one per open, freed by destroy
 };
 
 bool failed(cudaError_t status, char* error, size_t size, const char* what) {
@@ -220,8 +221,10 @@ extern "C" __attribute__((visibility("default"))) smoe_backend* smoe_backend_ope
     destroy(state);
     return nullptr;
   }
-  static smoe_backend backend{};
-  backend = {SMOE_BACKEND_ABI_VERSION, "cuda",      state->device_name.c_str(), state, memory_bytes,
-             upload_expert,            release,     expert_forward,             destroy};
-  return &backend;
+  // Each open owns its struct (a static one was overwritten by a second model's open, leaving
+  // the first model with the second's state).
+  state->api = {
+      SMOE_BACKEND_ABI_VERSION, "cuda", state->device_name.c_str(), state, memory_bytes, upload_expert, release,
+      expert_forward,           destroy};
+  return &state->api;
 }

@@ -7,6 +7,6 @@ namespace smoe {
 
 inline constexpr const char* kVersionString = "0.1.0";
 // The container's format version (docs/FORMAT.md); files of a newer version are refused.
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 }  // namespace smoe

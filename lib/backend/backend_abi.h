@@ -43,6 +43,8 @@ typedef struct smoe_backend {
   /* out (n, dim) = w2 (silu(w1 x) * (w3 x)) for x (n, dim); host f32 buffers. 0 on success. */
   int (*expert_forward)(void* state, uint64_t handle, const float* x, uint64_t n, float* out, char* error,
                         size_t error_size);
+  /* Frees `state` and this struct: each smoe_backend_open returns a struct of its own (one
+   * process may hold several models on one backend), which libsmoe never touches after this. */
   void (*destroy)(void* state);
 } smoe_backend;
 

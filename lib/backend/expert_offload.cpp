@@ -3,15 +3,34 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
+#include <vector>
+
+#include "format/panels.h"
 
 namespace smoe::backend {
 namespace {
 
 constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
 
-smoe_backend_tensor describe(const format::TensorView& view) {
-  return {static_cast<uint32_t>(view.type), view.shape[0], view.shape[1], view.data, view.bytes};
+// The ABI's tensors have contiguous rows (backend_abi.h): a matrix stored in column panels is
+// gathered into `rows_copy` for the upload (which copies it before returning), so backends
+// never see panels.
+smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::byte>& rows_copy) {
+  const void* data = view.data;
+  if (view.panel_columns != 0) {
+    const uint64_t rows = view.shape[0], row_bytes = view.bytes / rows,
+                   piece_bytes = row_bytes / format::panel_count(view);
+    rows_copy.resize(view.bytes);
+    for (uint64_t r = 0; r < rows; ++r) {
+      format::for_each_row_piece(view, r, [&](const std::byte* piece, uint64_t column, uint64_t) {
+        std::memcpy(&rows_copy[r * row_bytes + column / format::panel_width(view) * piece_bytes], piece, piece_bytes);
+      });
+    }
+    data = rows_copy.data();
+  }
+  return {static_cast<uint32_t>(view.type), view.shape[0], view.shape[1], data, view.bytes};
 }
 
 }  // namespace
@@ -54,7 +73,9 @@ ExpertOffload::~ExpertOffload() {
 
 bool ExpertOffload::upload(size_t index, std::string& error) {
   const model::ExpertWeights& expert = weights_.layers[index / hp_.num_local_experts].experts[index % hp_.num_local_experts];
-  const smoe_backend_tensor w1 = describe(*expert.w1), w3 = describe(*expert.w3), w2 = describe(*expert.w2);
+  std::vector<std::byte> copies[3];
+  const smoe_backend_tensor w1 = describe(*expert.w1, copies[0]), w3 = describe(*expert.w3, copies[1]),
+                            w2 = describe(*expert.w2, copies[2]);
   char message[512] = "";
   smoe_backend& api = plugin_->api();
   const uint64_t handle = api.upload_expert(api.state, &w1, &w3, &w2, message, sizeof(message));

@@ -143,9 +143,20 @@ void Container::read_tensor_table() {
       throw Error(where, "tensor " + in_quotes(name) + " (offset " + std::to_string(record.offset) + ", " +
                              std::to_string(record.bytes) + " bytes) lies outside the data section");
     }
+    // Version 2: a 3-D record (P, rows, W) is a (rows, P W) matrix stored in P column panels.
+    uint64_t panel_columns = 0;
+    if (header_.version >= 2 && record.n_dims == 3) {
+      const std::optional<uint64_t> columns = checked_mul(shape[0], shape[2]);
+      if (!traits->is_quantized || shape[0] < 2 || !columns) {
+        throw Error(
+            where, "tensor " + in_quotes(name) + ": column panels need a block-quantized type and at least two panels");
+      }
+      panel_columns = shape[2];
+      shape = {shape[1], *columns};
+    }
     if (!index_by_name_.emplace(name, tensors_.size()).second) throw Error(where, "duplicate tensor " + in_quotes(name));
     tensors_.push_back({std::move(name), type, std::move(shape), record.offset, record.bytes, record.checksum,
-                        file_.data() + record.offset});
+                        file_.data() + record.offset, panel_columns});
   }
 }
 

@@ -20,11 +20,15 @@ namespace smoe::format {
 struct TensorView {
   std::string name;
   quant::TensorType type;
-  std::vector<uint64_t> shape;  // outermost first
+  std::vector<uint64_t> shape;  // outermost first; a matrix is (rows, columns) however it is stored
   uint64_t offset;              // absolute file offset
   uint64_t bytes;
   uint64_t checksum;            // XXH3-64 recorded by the writer
   const std::byte* data;        // into the mapping
+  // 0: each row is contiguous. Otherwise a matrix stored in column panels of this many columns
+  // (format version 2, docs/FORMAT.md): columns [p W, (p + 1) W) of every row lie in panel p, a
+  // row-major (rows, W) block. Address rows through format/panels.h, never by data + r * stride.
+  uint64_t panel_columns = 0;
 };
 
 struct ExpertRange {

@@ -17,6 +17,7 @@
 #include <dnnl.hpp>
 #include <vector>
 
+#include "format/panels.h"
 #include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
@@ -45,14 +46,15 @@ bool uses_bf16(quant::TensorType type) {
 
 void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const size_t rows = w.shape[0], in = w.shape[1];
-  const size_t row_bytes = w.bytes / rows;
   const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(float))));
   std::vector<float> decoded(chunk_rows * in);  // (chunk_rows, in)
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t r = 0; r < count; ++r) {
-      quant::dequantize_row(w.type, w.data + (first + r) * row_bytes, &decoded[r * in], in);
+      format::for_each_row_piece(w, first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+        quant::dequantize_row(w.type, piece, &decoded[r * in + column], columns);
+      });
     }
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
     const dnnl_status_t status =
@@ -70,7 +72,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   // bf16 weights are multiplied where they lie, all rows in one product (the descriptor below
   // takes them as N contiguous rows of K); other types are decoded a chunk at a time.
   const bool in_place = w.type == quant::TensorType::bf16;
-  if (in_place && row_bytes != in * sizeof(uint16_t)) {
+  if (in_place && (row_bytes != in * sizeof(uint16_t) || w.panel_columns != 0)) {
     throw Error(w.name, "bf16 rows of " + std::to_string(row_bytes) + " bytes for " + std::to_string(in) + " columns");
   }
   const size_t chunk_rows =
@@ -85,11 +87,13 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   const auto M = static_cast<memory::dim>(n_tokens), K = static_cast<memory::dim>(in);
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
-    const std::byte* chunk = w.data + first * row_bytes;
+    const std::byte* chunk = w.data + first * row_bytes;  // bf16 in place only: contiguous rows
     if (!in_place) {
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (size_t r = 0; r < count; ++r) {
-        quant::dequantize_row_bf16(w.type, chunk + r * row_bytes, &decoded[r * in], in);
+        format::for_each_row_piece(w, first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+          quant::dequantize_row_bf16(w.type, piece, &decoded[r * in + column], columns);
+        });
       }
     }
     const auto N = static_cast<memory::dim>(count);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "format/panels.h"
 #include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/kernels.h"
@@ -35,9 +36,15 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
   }
 }
 
+// Rows per unit of work where a matrix is stored in column panels: each panel's part of the
+// group's rows is one contiguous stream (128 rows of a q4k panel of 3584 columns: 258 KB), read
+// against that panel's activations only, before the next panel's.
+constexpr size_t kPanelRowGroup = 128;
+
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
 // q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot
-// product with each token, by the kernels selected at run time.
+// product with each token, by the kernels selected at run time (panel by panel, summed, for
+// matrices stored in column panels).
 template <class Activation, class Weight>
 void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const Activation*, size_t),
                       void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
@@ -45,11 +52,22 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const 
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
-  for_each_row_group(outputs, 1, threads, [&](const MatmulOutput& output, size_t r, size_t) {
-    const size_t rows = output.w->shape[0];
-    const auto* row = reinterpret_cast<const Weight*>(output.w->data + r * (output.w->bytes / rows));
-    for (size_t t = 0; t < n_tokens; ++t) output.y[t * rows + r] = dot(row, &activations[t * blocks], in);
-  });
+  const bool paneled = std::any_of(outputs.begin(), outputs.end(), [](auto& o) { return o.w->panel_columns != 0; });
+  for_each_row_group(outputs, paneled ? kPanelRowGroup : 1, threads,
+                     [&](const MatmulOutput& output, size_t first, size_t count) {
+                       const format::TensorView& w = *output.w;
+                       const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
+                       for (size_t p = 0; p < panels; ++p) {
+                         const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
+                         for (size_t r = first; r < first + count; ++r) {
+                           const auto* row = reinterpret_cast<const Weight*>(format::panel_row(w, p, r));
+                           for (size_t t = 0; t < n_tokens; ++t) {
+                             const float product = dot(row, panel_activations + t * blocks, width);
+                             output.y[t * rows + r] = p == 0 ? product : output.y[t * rows + r] + product;
+                           }
+                         }
+                       }
+                     });
 }
 
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
@@ -75,6 +93,11 @@ void matmul_float(std::span<const MatmulOutput> outputs,
 void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
   const quant::Kernels& kernels = quant::active_kernels();
   const quant::TensorType type = outputs.front().w->type;
+  // The container admits column panels only for the block-quantized types (their kernels below).
+  if (outputs.front().w->panel_columns != 0 && !quant::type_traits(type).is_quantized) {
+    throw Error(outputs.front().w->name,
+                "matmul: column panels of " + std::string(quant::type_name(type)) + " weights");
+  }
   switch (type) {
     case quant::TensorType::q8: return matmul_quantized(outputs, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, threads);
     case quant::TensorType::q4: return matmul_quantized(outputs, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, threads);
@@ -112,9 +135,11 @@ void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float*
 }
 
 void read_row(const format::TensorView& w, size_t row, float* out) {
-  const size_t rows = w.shape[0], in = w.shape.back();
+  const size_t rows = w.shape[0];
   if (row >= rows) throw Error(w.name, "row " + std::to_string(row) + " out of range");
-  quant::dequantize_row(w.type, w.data + row * (w.bytes / rows), out, in);
+  format::for_each_row_piece(w, row, [&](const std::byte* piece, uint64_t first, uint64_t columns) {
+    quant::dequantize_row(w.type, piece, out + first, columns);
+  });
 }
 
 }  // namespace smoe::ops

@@ -89,6 +89,13 @@ void edit_header(std::vector<char>& bytes, const std::function<void(FileHeader&)
   write_at(bytes, 0, header);
 }
 
+// A matrix record rewritten as `panels` column panels (panels, rows, columns / panels).
+void as_panels(TensorRecord& t, uint64_t panels) {
+  const uint64_t rows = t.shape[0], columns = t.shape[1];
+  t.n_dims = 3;
+  t.shape[0] = panels, t.shape[1] = rows, t.shape[2] = columns / panels;
+}
+
 struct BadContainer {
   const char* name;
   std::function<void(std::vector<char>&)> break_it;
@@ -103,12 +110,15 @@ std::vector<BadContainer> catalogue() {
       {"trailing data", [](auto& b) { b.push_back(0); }, "trailing data"},
       {"wrong magic", [](auto& b) { b[0] = 'X'; }, "wrong magic"},
       {"newer format version", [](auto& b) { edit_header(b, [](auto& h) { h.version = 7; }); }, "newer"},
-      {"metadata beyond the file", [](auto& b) { edit_header(b, [](auto& h) { h.metadata_bytes = 1ull << 23; }); }, "outside the file"},
-      {"absurd metadata size", [](auto& b) { edit_header(b, [](auto& h) { h.metadata_bytes = ~0ull; }); }, "exceeds"},
-      {"absurd tensor count", [](auto& b) { edit_header(b, [](auto& h) { h.tensor_count = 1ull << 60; }); }, "exceeds the limit"},
-      {"tensor table overflowing 64 bits", [](auto& b) { edit_header(b, [](auto& h) { h.tensor_table_offset = ~0ull - 10; }); },
+      {"metadata beyond the file", [](auto& b) { edit_header(b, [](auto& h) { h.metadata_bytes = 1ull << 23; }); },
        "outside the file"},
-      {"bad expert alignment", [](auto& b) { edit_header(b, [](auto& h) { h.expert_alignment = 1000; }); }, "alignment"},
+      {"absurd metadata size", [](auto& b) { edit_header(b, [](auto& h) { h.metadata_bytes = ~0ull; }); }, "exceeds"},
+      {"absurd tensor count", [](auto& b) { edit_header(b, [](auto& h) { h.tensor_count = 1ull << 60; }); },
+       "exceeds the limit"},
+      {"tensor table overflowing 64 bits",
+       [](auto& b) { edit_header(b, [](auto& h) { h.tensor_table_offset = ~0ull - 10; }); }, "outside the file"},
+      {"bad expert alignment", [](auto& b) { edit_header(b, [](auto& h) { h.expert_alignment = 1000; }); },
+       "alignment"},
       {"corrupt index", [](auto& b) { b[header_of(b).tensor_table_offset + 3] ^= 1; }, "index checksum"},
       {"metadata that is not JSON",
        [](auto& b) {
@@ -116,10 +126,12 @@ std::vector<BadContainer> catalogue() {
          rehash_index(b);
        },
        "not valid JSON"},
-      {"tensor outside the file", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset = 1ull << 40; }); }, "outside the data section"},
+      {"tensor outside the file", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset = 1ull << 40; }); },
+       "outside the data section"},
       {"tensor range overflowing 64 bits", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset = ~0ull - 63; }); },
        "outside the data section"},
-      {"tensor inside the header", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset = 64; }); }, "outside the data section"},
+      {"tensor inside the header", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset = 64; }); },
+       "outside the data section"},
       {"overlapping tensors",
        [](auto& b) {
          const auto previous = read_at<TensorRecord>(b, header_of(b).tensor_table_offset + 2 * sizeof(TensorRecord));
@@ -127,12 +139,14 @@ std::vector<BadContainer> catalogue() {
        },
        "overlap"},
       {"misaligned tensor", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.offset += 8; }); }, "aligned"},
-      {"byte size that does not match type and shape", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.bytes += 34; }); },
-       "need"},
-      {"shape that is not whole blocks", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.shape[1] = 100; }); }, "whole blocks"},
+      {"byte size that does not match type and shape",
+       [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.bytes += 34; }); }, "need"},
+      {"shape that is not whole blocks", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.shape[1] = 100; }); },
+       "whole blocks"},
       {"unknown tensor type", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.type = 99; }); }, "unknown type id 99"},
       {"too many dimensions", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.n_dims = 9; }); }, "dimensions"},
-      {"unterminated name", [](auto& b) { edit_tensor(b, 3, [](auto& t) { std::memset(t.name, 'a', sizeof(t.name)); }); },
+      {"unterminated name",
+       [](auto& b) { edit_tensor(b, 3, [](auto& t) { std::memset(t.name, 'a', sizeof(t.name)); }); },
        "unterminated name"},
       {"duplicate tensor name",
        [](auto& b) {
@@ -141,11 +155,12 @@ std::vector<BadContainer> catalogue() {
        },
        "duplicate tensor"},
       {"misaligned expert range", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.offset += 4096; }); }, "not aligned"},
-      {"expert range outside the model", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.expert = 100; }); }, "outside the model"},
+      {"expert range outside the model", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.expert = 100; }); },
+       "outside the model"},
       {"expert range listed twice", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.expert = 4; }); }, "twice"},
       {"expert range with a wrong size", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.bytes += 1; }); }, "span"},
-      {"expert range pointing past the table", [](auto& b) { edit_expert(b, 5, [](auto& e) { e.first_tensor = 0xfffffff0u; }); },
-       "past the table"},
+      {"expert range pointing past the table",
+       [](auto& b) { edit_expert(b, 5, [](auto& e) { e.first_tensor = 0xfffffff0u; }); }, "past the table"},
       {"tensor sharing pages with an expert",
        [](auto& b) {
          // Move the tensor after layer 0's last expert into that expert's trailing padding.
@@ -155,7 +170,8 @@ std::vector<BadContainer> catalogue() {
          edit_tensor(b, next, [&](auto& t) { t.offset = (range.offset + range.bytes + 63) / 64 * 64; });
        },
        "shares pages with an expert range"},
-      {"zero hidden size", [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["hidden_size"] = 0; }); }, "hidden_size"},
+      {"zero hidden size", [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["hidden_size"] = 0; }); },
+       "hidden_size"},
       {"huge layer count",
        [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["num_hidden_layers"] = 4000000000u; }); },
        "num_hidden_layers"},
@@ -170,7 +186,26 @@ std::vector<BadContainer> catalogue() {
       {"hyperparameters that disagree with the tensors",
        [](auto& b) { edit_metadata(b, [](auto& m) { m["hyperparameters"]["intermediate_size"] = 512; }); },
        "disagrees with the hyperparameters"},
-      {"unknown architecture", [](auto& b) { edit_metadata(b, [](auto& m) { m["architecture"] = "gpt2"; }); }, "architecture"},
+      // Column panels (format version 2): tensor 3 is a (32, 128) q8 matrix, tensor 1 an f32 vector.
+      {"column panels in a version-1 file", [](auto& b) { edit_tensor(b, 3, [](auto& t) { as_panels(t, 2); }); },
+       "disagrees with the hyperparameters"},
+      {"a single column panel",
+       [](auto& b) {
+         edit_header(b, [](auto& h) { h.version = 2; });
+         edit_tensor(b, 3, [](auto& t) { as_panels(t, 1); });
+       },
+       "at least two panels"},
+      {"column panels of a float type",
+       [](auto& b) {
+         edit_header(b, [](auto& h) { h.version = 2; });
+         edit_tensor(b, 1, [](auto& t) {
+           t.n_dims = 3;
+           t.shape[0] = 2, t.shape[1] = 1, t.shape[2] = 64;
+         });
+       },
+       "block-quantized"},
+      {"unknown architecture", [](auto& b) { edit_metadata(b, [](auto& m) { m["architecture"] = "gpt2"; }); },
+       "architecture"},
   };
 }
 

@@ -30,6 +30,7 @@ struct State {
   std::map<uint64_t, Expert> experts;
   uint64_t next = 1;
   bool fail = std::getenv("SMOE_REFERENCE_FAIL") != nullptr;
+  smoe_backend api{};  // what smoe_backend_open returned for this state: one per open, freed by destroy
 };
 
 Matrix decode(const smoe_backend_tensor& tensor) {
@@ -94,14 +95,22 @@ void destroy(void* opaque) { delete static_cast<State*>(opaque); }
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) smoe_backend* smoe_backend_open(uint32_t abi_version, char* error,
-                                                                                   size_t size) {
-  static smoe_backend backend{};
+                                                                                  size_t size) {
   if (abi_version != SMOE_BACKEND_ABI_VERSION) {
     std::snprintf(error, size, "reference backend speaks ABI %u, asked for %u", SMOE_BACKEND_ABI_VERSION, abi_version);
     return nullptr;
   }
   const char* claimed = std::getenv("SMOE_REFERENCE_ABI");
-  backend = {claimed ? uint32_t(std::strtoul(claimed, nullptr, 10)) : SMOE_BACKEND_ABI_VERSION,
-             "reference", "CPU, f32 reference", new State, memory_bytes, upload_expert, release, expert_forward, destroy};
-  return &backend;
+  // Each open owns its struct: two models with this backend in one process must not share one.
+  auto* state = new State;
+  state->api = {claimed ? uint32_t(std::strtoul(claimed, nullptr, 10)) : SMOE_BACKEND_ABI_VERSION,
+                "reference",
+                "CPU, f32 reference",
+                state,
+                memory_bytes,
+                upload_expert,
+                release,
+                expert_forward,
+                destroy};
+  return &state->api;
 }

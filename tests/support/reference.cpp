@@ -1,12 +1,14 @@
 // Loading the reference files and caching converted containers for the golden tests.
 #include "support/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
 
 #include "convert/convert_checkpoint.h"
+#include "convert/plan.h"
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/temp_dir.h"
@@ -39,12 +41,16 @@ const Reference& tiny_reference() {
 
 const std::string& tiny_container(const std::string& type) { return tiny_container_from("", type); }
 
-const std::string& tiny_container_from(const std::string& input_file, const std::string& type) {
+namespace {
+
+const std::string& convert_tiny(const std::string& input_file, const std::string& type, uint64_t max_panel_columns) {
   static TempDir dir;
   static std::map<std::string, std::string> converted;
   static std::mutex mutex;
   const std::lock_guard lock(mutex);
-  const std::string key = input_file.empty() ? type : input_file + "-" + type;
+  const std::string key =
+      (input_file.empty() ? type : input_file + "-" + type) +
+      (max_panel_columns == convert::kDefaultPanelColumns ? "" : "-panels" + std::to_string(max_panel_columns));
   auto it = converted.find(key);
   if (it == converted.end()) {
     convert::ConvertOptions options;
@@ -52,10 +58,40 @@ const std::string& tiny_container_from(const std::string& input_file, const std:
     options.output = dir.file("tiny-" + key + ".smoe");
     options.recipe = convert::make_recipe(type);
     options.hash_sources = false;
+    options.max_panel_columns = max_panel_columns;
     convert::convert_checkpoint(options);
     it = converted.emplace(key, options.output).first;
   }
   return it->second;
+}
+
+}  // namespace
+
+const std::string& tiny_container_from(const std::string& input_file, const std::string& type) {
+  return convert_tiny(input_file, type, convert::kDefaultPanelColumns);
+}
+
+const std::string& tiny_container_in_panels(const std::string& type, uint64_t max_panel_columns) {
+  return convert_tiny("", type, max_panel_columns);
+}
+
+LogitAgreement compare_logits(const Model& a, const Model& b) {
+  double total = 0;
+  size_t values = 0, positions = 0, same_top = 0;
+  for (const nlohmann::json& prompt : tiny_reference().json["prompts"]) {
+    const std::vector<int32_t> ids = prompt["ids"].get<std::vector<int32_t>>();
+    auto first = a.create_session(), second = b.create_session();
+    const std::span<const float> left = first->eval_all(ids), right = second->eval_all(ids);
+    const size_t vocab = a.info().hyperparameters.vocab_size;
+    for (size_t i = 0; i < left.size(); ++i) total += std::fabs(left[i] - right[i]);
+    values += left.size();
+    for (size_t t = 0; t < ids.size(); ++t) {
+      const auto l = left.subspan(t * vocab, vocab), r = right.subspan(t * vocab, vocab);
+      same_top += std::max_element(l.begin(), l.end()) - l.begin() == std::max_element(r.begin(), r.end()) - r.begin();
+      ++positions;
+    }
+  }
+  return {total / double(values), double(same_top) / double(positions)};
 }
 
 double mean_nll(const Model& model) {

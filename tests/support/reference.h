@@ -23,8 +23,18 @@ const Reference& tiny_reference();
 
 // Path of the tiny model converted with `type` (converted once per test run).
 const std::string& tiny_container(const std::string& type);
+// The same with wide matrices stored in column panels of at most `max_panel_columns`.
+const std::string& tiny_container_in_panels(const std::string& type, uint64_t max_panel_columns);
 // The same from another input in the tiny model's directory (e.g. "mixtral-tiny-f16.gguf").
 const std::string& tiny_container_from(const std::string& input_file, const std::string& type);
+
+// Over every reference prompt's logits at every position (eval_all): the mean |a - b| and the
+// fraction of positions where both models rank the same token first.
+struct LogitAgreement {
+  double mean_difference = 0;
+  double same_top_token = 0;
+};
+LogitAgreement compare_logits(const Model& a, const Model& b);
 
 // Mean negative log-likelihood of `model` over the reference windows, each scored on its own.
 double mean_nll(const Model& model);

@@ -23,14 +23,15 @@ struct ScopedEnv {
   const char* name_;
 };
 
-std::shared_ptr<const Model> load(const std::string& backend, uint64_t gpu_memory) {
+std::shared_ptr<const Model> load(const std::string& backend, uint64_t gpu_memory,
+                                  const std::string& path = test::tiny_container("f32")) {
   ModelOptions options;
   options.context_size = 256;
   options.threads = 1;
   options.kv_type = KvType::f32;
   options.backend = backend;
   options.gpu_memory = gpu_memory;
-  return Model::load(test::tiny_container("f32"), options);
+  return Model::load(path, options);
 }
 
 float worst_difference(const Model& a, const Model& b) {
@@ -153,4 +154,21 @@ TEST_CASE("a calibration routing profile in the container places the hottest exp
   const backend::ExpertOffload& offload = *model->impl().offload;
   REQUIRE(offload.resident_experts() == 4);
   for (uint32_t layer = 0; layer < 4; ++layer) CHECK(offload.resident(layer, 5));
+}
+
+TEST_CASE("experts stored in column panels reach a backend as contiguous rows", "[backend][plugin][panels]") {
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  // Every expert on the device: the plugin multiplies whatever rows it was given, so the
+  // paneled file must give it the very bytes the contiguous one does.
+  const uint64_t all_experts = uint64_t{1} << 30;
+  const auto contiguous = load("reference", all_experts, test::tiny_container("q8"));
+  const auto paneled = load("reference", all_experts, test::tiny_container_in_panels("q8", 64));
+  REQUIRE(paneled->info().offloaded_experts == contiguous->info().offloaded_experts);
+  REQUIRE(paneled->info().offloaded_experts > 0);
+  // Attention stays on the CPU, where the panels' sums add in another order: close, not
+  // bitwise (tests/golden/test_column_panels.cpp); experts given wrong rows would be far off.
+  const test::LogitAgreement agreement = test::compare_logits(*contiguous, *paneled);
+  INFO("mean |difference| " << agreement.mean_difference << ", same top token " << agreement.same_top_token);
+  CHECK(agreement.mean_difference <= 0.02);
+  CHECK(agreement.same_top_token >= 0.95);
 }

@@ -6,6 +6,9 @@
 #include <random>
 #include <vector>
 
+#include <cstring>
+
+#include "format/panels.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "quant/convert_row.h"
@@ -107,4 +110,69 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
       CHECK(std::fabs(y[t * rows + r] - exact) <= tolerance * magnitude);
     }
   }
+}
+
+TEST_CASE("matrices stored in column panels multiply and read back as their contiguous rows do",
+          "[ops][matmul][panels]") {
+  const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4, quant::TensorType::q4k,
+                                          quant::TensorType::q6k, quant::TensorType::q3k);
+  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::kGemmMinTokens);  // decode, small batch, gemm path
+  const int threads = GENERATE(1, 2);
+  INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
+  // Panels of 256 columns: 4 of them; 300 rows: more than one row group, split unevenly.
+  const size_t rows = 300, columns = 1024, width = 256, panels = columns / width;
+  const StoredMatrix m = random_matrix(type, rows, columns, 21);
+  REQUIRE(format::choose_panel_columns(type, columns, width) == width);
+  // The writer's layout (convert/container_writer.cpp): panel p holds columns [p W, (p + 1) W)
+  // of every row, row after row.
+  const size_t row_bytes = m.bytes.size() / rows, piece = row_bytes / panels;
+  std::vector<std::byte> paneled(m.bytes.size());
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t r = 0; r < rows; ++r) {
+      std::memcpy(&paneled[(p * rows + r) * piece], &m.bytes[r * row_bytes + p * piece], piece);
+    }
+  }
+  format::TensorView view = m.view;
+  view.data = paneled.data();
+  view.panel_columns = width;
+
+  std::vector<float> x(tokens * columns);
+  std::mt19937 generator(12);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& value : x) value = normal(generator);
+  std::vector<float> expected(tokens * rows), y(tokens * rows);
+  ops::matmul(m.view, x.data(), tokens, expected.data(), threads);
+  ops::matmul(view, x.data(), tokens, y.data(), threads);
+  // The same products; the panels' partial sums are added in another order.
+  for (size_t i = 0; i < y.size(); ++i) {
+    INFO("output " << i);
+    CHECK(y[i] == Approx(expected[i]).margin(1e-5).epsilon(1e-5));
+  }
+  // Sharing an input with a contiguous matrix of the same type and width.
+  const StoredMatrix other = random_matrix(type, 40, columns, 22);
+  std::vector<float> y_shared(tokens * rows), y_other(tokens * 40), expected_other(tokens * 40);
+  const ops::MatmulOutput outputs[] = {{&view, y_shared.data()}, {&other.view, y_other.data()}};
+  ops::matmul_shared_input(outputs, x.data(), tokens, threads);
+  ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
+  CHECK(y_shared == y);
+  CHECK(y_other == expected_other);
+
+  std::vector<float> row(columns), expected_row(columns);
+  for (size_t r : {size_t{0}, size_t{137}, rows - 1}) {
+    ops::read_row(view, r, row.data());
+    ops::read_row(m.view, r, expected_row.data());
+    CHECK(row == expected_row);
+  }
+}
+
+TEST_CASE("the converter's panel widths divide the row into whole blocks", "[panels]") {
+  using quant::TensorType;
+  CHECK(format::choose_panel_columns(TensorType::q4k, 14336, 4096) == 3584);  // Mixtral 8x7B's w2: 4 panels
+  CHECK(format::choose_panel_columns(TensorType::q8, 14336, 4096) == 3584);
+  CHECK(format::choose_panel_columns(TensorType::q4k, 16384, 4096) == 4096);  // 8x22B's w2
+  CHECK(format::choose_panel_columns(TensorType::q4k, 6144, 4096) == 3072);   // 8x22B's w1, w3
+  CHECK(format::choose_panel_columns(TensorType::q4k, 4096, 4096) == 0);      // fits one panel
+  CHECK(format::choose_panel_columns(TensorType::q4k, 256 * 17, 4096) == 0);  // 17 blocks: no divisor >= 1024 columns
+  CHECK(format::choose_panel_columns(TensorType::f16, 14336, 4096) == 0);     // float kernels take whole rows
+  CHECK(format::choose_panel_columns(TensorType::q4k, 14336, 0) == 0);        // --panel-columns 0
 }

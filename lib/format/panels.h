@@ -1,0 +1,43 @@
+// Addressing of matrices stored in column panels (TensorView::panel_columns, docs/FORMAT.md).
+//
+// Why panels: a matrix-vector product streams each weight row once against the same
+// activations. With rows of 14336 columns (Mixtral's down projection) the 8-bit activations
+// are 17 KB, and the weight stream passing through a 32 KB L1 evicts them: on the Zen 4 host
+// the q4k down projections ran at 8-15 GB/s from DRAM where the 4096-column ones ran at
+// 19-24, on the same bytes. Stored as panels of <= 4096 columns, each panel is one sequential
+// stream against 4-5 KB of activations that stay in L1 (docs/PERFORMANCE.md, session 9).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "format/container.h"
+
+namespace smoe::format {
+
+// Columns per panel: the full row for contiguous matrices.
+inline uint64_t panel_width(const TensorView& w) { return w.panel_columns != 0 ? w.panel_columns : w.shape.back(); }
+inline uint64_t panel_count(const TensorView& w) { return w.shape.back() / panel_width(w); }
+
+// First byte of row `row`'s columns [p W, (p + 1) W): panels are equal, back to back.
+inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t row) {
+  const uint64_t panel_bytes = w.bytes / panel_count(w);
+  return w.data + panel * panel_bytes + row * (panel_bytes / w.shape[0]);
+}
+
+// Calls piece(bytes, first_column, columns) for each panel's part of row `row`, left to right
+// (once, with the whole row, for contiguous matrices).
+template <class Piece>
+void for_each_row_piece(const TensorView& w, uint64_t row, Piece piece) {
+  const uint64_t width = panel_width(w), panels = panel_count(w);
+  for (uint64_t p = 0; p < panels; ++p) piece(panel_row(w, p, row), p * width, width);
+}
+
+// The column width the converter stores a matrix of `columns` columns of `type` in, for
+// panels of at most `max_columns`: the widest whole number of blocks that divides the row
+// evenly, or 0 (contiguous rows) where the row fits in one panel, `type` is not block-quantized
+// (the float kernels and bf16's in-place prompt product want whole rows), or only panels of
+// less than a quarter of `max_columns` would divide it.
+uint64_t choose_panel_columns(quant::TensorType type, uint64_t columns, uint64_t max_columns);
+
+}  // namespace smoe::format
