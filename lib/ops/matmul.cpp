@@ -37,9 +37,17 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
 }
 
 // Rows per unit of work where a matrix is stored in column panels: each panel's part of the
-// group's rows is one contiguous stream (128 rows of a q4k panel of 3584 columns: 258 KB), read
-// against that panel's activations only, before the next panel's.
-constexpr size_t kPanelRowGroup = 128;
+// group's rows is one contiguous stream, read against that panel's activations only, before the
+// next panel's. Each thread's share of the rows in one group (the longest streams; measured on
+// the Zen 4 host, w2 from DRAM, GB/s at 1 / 2 threads: groups of 128 rows 19-21 / 25-31, 512
+// rows 17-24 / 28-29, a thread's share 22-24 / 27-39; contiguous rows 10-11 / 14-16), at least
+// 128 rows (a 258 KB stream of a q4k panel of 3584 columns).
+size_t panel_row_group(std::span<const MatmulOutput> outputs, int threads) {
+  size_t rows = 0;
+  for (const MatmulOutput& output : outputs) rows = std::max<size_t>(rows, output.w->shape[0]);
+  const size_t share = (rows + size_t(std::max(threads, 1)) - 1) / size_t(std::max(threads, 1));
+  return std::max<size_t>(128, share);
+}
 
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
 // q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot
@@ -53,7 +61,7 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const 
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
   const bool paneled = std::any_of(outputs.begin(), outputs.end(), [](auto& o) { return o.w->panel_columns != 0; });
-  for_each_row_group(outputs, paneled ? kPanelRowGroup : 1, threads,
+  for_each_row_group(outputs, paneled ? panel_row_group(outputs, threads) : 1, threads,
                      [&](const MatmulOutput& output, size_t first, size_t count) {
                        const format::TensorView& w = *output.w;
                        const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
