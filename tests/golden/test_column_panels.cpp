@@ -13,17 +13,6 @@
 
 using namespace smoe;
 
-namespace {
-
-std::shared_ptr<const Model> load(const std::string& path) {
-  ModelOptions options;
-  options.kv_type = KvType::f32;
-  options.context_size = 512;
-  return Model::load(path, options);
-}
-
-}  // namespace
-
 TEST_CASE("a model converted in column panels computes what the contiguous one does", "[golden][convert][panels]") {
   // q8: 32-weight blocks, so the tiny model's 128- and 256-column rows split into 64-column panels.
   const std::string& paneled_path = test::tiny_container_in_panels("q8", 64);
@@ -49,7 +38,7 @@ TEST_CASE("a model converted in column panels computes what the contiguous one d
   // |difference| 0.002 (logits span tens); switching kernels (SMOE_ISA=avx2 against avx512) on
   // the contiguous file moves its perplexity in 16-token windows as much as the panels do (4e-5
   // and 2e-5 relative). A panel read against the wrong activations is off by whole units.
-  const auto a = load(test::tiny_container("q8")), b = load(paneled_path);
+  const auto a = test::load_for_comparison(test::tiny_container("q8")), b = test::load_for_comparison(paneled_path);
   const test::LogitAgreement agreement = test::compare_logits(*a, *b);
   INFO("mean |difference| " << agreement.mean_difference << ", same top token " << agreement.same_top_token);
   CHECK(agreement.mean_difference <= 0.02);

@@ -21,12 +21,7 @@ using namespace smoe;
 
 namespace {
 
-std::shared_ptr<const Model> load(const std::string& path) {
-  ModelOptions options;
-  options.kv_type = KvType::f32;
-  options.context_size = 512;
-  return Model::load(path, options);
-}
+std::shared_ptr<const Model> load(const std::string& path) { return test::load_for_comparison(path); }
 
 float worst_logit_difference(const Model& model) {
   const test::Reference& reference = test::tiny_reference();

@@ -75,6 +75,13 @@ const std::string& tiny_container_in_panels(const std::string& type, uint64_t ma
   return convert_tiny("", type, max_panel_columns);
 }
 
+std::shared_ptr<const Model> load_for_comparison(const std::string& path) {
+  ModelOptions options;
+  options.kv_type = KvType::f32;
+  options.context_size = 512;
+  return Model::load(path, options);
+}
+
 LogitAgreement compare_logits(const Model& a, const Model& b) {
   double total = 0;
   size_t values = 0, positions = 0, same_top = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ const std::string& tiny_container(const std::string& type);
 const std::string& tiny_container_in_panels(const std::string& type, uint64_t max_panel_columns);
 // The same from another input in the tiny model's directory (e.g. "mixtral-tiny-f16.gguf").
 const std::string& tiny_container_from(const std::string& input_file, const std::string& type);
+
+// `path` loaded as the golden tests compare it with the reference: f32 KV cache, 512 positions.
+std::shared_ptr<const Model> load_for_comparison(const std::string& path);
 
 // Over every reference prompt's logits at every position (eval_all): the mean |a - b| and the
 // fraction of positions where both models rank the same token first.
