@@ -26,18 +26,23 @@ nlohmann::json inspect_json(const format::Container& container, bool list_tensor
   for (const format::TensorView& tensor : container.tensors()) {
     const std::string type(quant::type_name(tensor.type));
     nlohmann::json& summary = types[type];
-    if (summary.is_null()) summary = {{"tensors", 0}, {"weights", 0}, {"bytes", 0}};
+    if (summary.is_null()) summary = {{"tensors", 0}, {"weights", 0}, {"bytes", 0}, {"in_column_panels", 0}};
     const uint64_t elements = element_count(tensor.shape);
     summary["tensors"] = summary["tensors"].get<uint64_t>() + 1;
     summary["weights"] = summary["weights"].get<uint64_t>() + elements;
     summary["bytes"] = summary["bytes"].get<uint64_t>() + tensor.bytes;
+    if (tensor.panel_columns != 0) summary["in_column_panels"] = summary["in_column_panels"].get<uint64_t>() + 1;
     if (tensor.type != quant::TensorType::u8) {
       weights += elements;
       weight_bytes += tensor.bytes;
     }
     if (list_tensors) {
-      tensor_list.push_back({{"name", tensor.name}, {"type", type}, {"shape", tensor.shape},
-                             {"offset", tensor.offset}, {"bytes", tensor.bytes}});
+      tensor_list.push_back({{"name", tensor.name},
+                             {"type", type},
+                             {"shape", tensor.shape},
+                             {"offset", tensor.offset},
+                             {"bytes", tensor.bytes},
+                             {"panel_columns", tensor.panel_columns}});
     }
   }
   nlohmann::json json = {
@@ -84,7 +89,10 @@ void print_inspect_text(const format::Container& container, bool list_tensors, s
   for (const auto& [type, summary] : json["types"].items()) {
     out << "  " << std::left << std::setw(6) << type << std::right << std::setw(6) << summary["tensors"].dump()
         << " tensors " << std::setw(12) << summary["weights"].dump() << " weights " << std::setw(12)
-        << summary["bytes"].dump() << " bytes\n";
+        << summary["bytes"].dump() << " bytes";
+    if (summary["in_column_panels"].get<uint64_t>() != 0)
+      out << " (" << summary["in_column_panels"] << " in column panels)";
+    out << "\n";
   }
   out << "chat template    " << (container.metadata().chat_template.empty() ? "(none)" : "present") << " ("
       << container.metadata().chat_template.size() << " chars)\n";
@@ -92,7 +100,10 @@ void print_inspect_text(const format::Container& container, bool list_tensors, s
     for (const nlohmann::json& tensor : json["tensor_list"]) {
       out << "  " << std::left << std::setw(30) << tensor["name"].get<std::string>() << std::setw(6)
           << tensor["type"].get<std::string>() << std::setw(16) << tensor["shape"].dump() << " @" << tensor["offset"]
-          << " " << tensor["bytes"] << " bytes\n";
+          << " " << tensor["bytes"] << " bytes";
+      if (tensor["panel_columns"].get<uint64_t>() != 0)
+        out << " in panels of " << tensor["panel_columns"] << " columns";
+      out << "\n";
     }
   }
 }

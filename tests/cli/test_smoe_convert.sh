@@ -32,6 +32,18 @@ status=$?
 check "verify fails on a flipped byte" test $status -eq 1
 check "verify names the tensor" grep -q "checksum mismatch in tensor" <<<"$message"
 
+# Column panels: --panel-columns narrower than the tiny model's rows.
+"$convert" "$model" -o "$work/tiny-panels.smoe" --type q8 --panel-columns 64 --quiet
+check "convert --panel-columns exits 0" test $? -eq 0
+json=$("$convert" inspect "$work/tiny-panels.smoe" --json --tensors)
+check "inspect shows format version 2 and the panels" \
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t={x["name"]: x for x in j["tensor_list"]}; assert j["format_version"]==2 and j["types"]["q8"]["in_column_panels"]>0 and t["layers.0.experts.0.w2"]["panel_columns"]==64 and t["layers.0.experts.0.w2"]["shape"]==[128,256]' "$json"
+"$convert" verify "$work/tiny-panels.smoe" >/dev/null
+check "verify passes on a file in panels" test $? -eq 0
+check "text inspect names the panels" grep -q "in column panels" <<<"$("$convert" inspect "$work/tiny-panels.smoe")"
+json=$("$convert" inspect "$work/tiny-q8.smoe" --json)
+check "a file without panels stays version 1" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["format_version"]==1' "$json"
+
 message=$("$convert" /no/such/model -o "$work/x.smoe" 2>&1)
 check "missing input exits 1" test $? -eq 1
 check "missing input is named" grep -q "/no/such/model" <<<"$message"
