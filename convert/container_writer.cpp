@@ -85,19 +85,21 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
   for (PlannedTensor& tensor : tensors_) {
     if (tensor.name.size() >= format::kNameBytes) throw Error(output_path_, "tensor name too long: " + tensor.name);
     const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
-    if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
-                                              std::string(quant::type_name(tensor.type)));
-    // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
-    // shares their pages, so touching a neighbour never faults an unchosen expert in.
+    if (!bytes)
+      throw Error(output_path_,
+                  "tensor '" + tensor.name + "' does not fit type " + std::string(quant::type_name(tensor.type)));
     if (tensor.panel_columns != 0) {
       const uint64_t block = quant::type_traits(tensor.type).block_elements;
-      if (tensor.shape.size() != 2 || tensor.panel_columns % block != 0 ||
-          tensor.shape[1] % tensor.panel_columns != 0 || tensor.shape[1] == tensor.panel_columns) {
+      if (!quant::type_traits(tensor.type).is_quantized || tensor.shape.size() != 2 ||
+          tensor.panel_columns % block != 0 || tensor.shape[1] % tensor.panel_columns != 0 ||
+          tensor.shape[1] == tensor.panel_columns) {
         throw Error(output_path_, "tensor '" + tensor.name + "' cannot be stored in panels of " +
                                       std::to_string(tensor.panel_columns) + " columns");
       }
       header_.version = 2;  // panels are new in version 2
     }
+    // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
+    // shares their pages, so touching a neighbour never faults an unchosen expert in.
     const bool own_pages = starts_expert(tensor) || (after_expert && tensor.expert < 0);
     const uint64_t alignment = own_pages ? format::kExpertAlignment : format::kTensorAlignment;
     after_expert = tensor.expert >= 0;
@@ -128,14 +130,16 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
   const PlannedTensor& tensor = tensors_[index];
   if (bytes > tensor.bytes - current_written_) throw Error(output_path_, "too many bytes for '" + tensor.name + "'");
   if (tensor.panel_columns != 0) {
-    held_.insert(held_.end(), static_cast<const std::byte*>(data), static_cast<const std::byte*>(data) + bytes);
+    pending_.insert(pending_.end(), static_cast<const std::byte*>(data), static_cast<const std::byte*>(data) + bytes);
+    current_written_ += bytes;
+    write_panel_rows(tensor);
   } else {
     write_at(tensor.offset + current_written_, data, bytes);
     current_hash_->update(data, bytes);
+    current_written_ += bytes;
   }
-  current_written_ += bytes;
   if (current_written_ == tensor.bytes) {
-    if (tensor.panel_columns != 0) write_panels(tensor);
+    if (tensor.panel_columns != 0) hash_stored(tensor);
     checksums_[index] = current_hash_->digest();
     current_hash_ = std::make_unique<Xxh3Stream>();
     ++current_;
@@ -143,19 +147,37 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
   }
 }
 
-// Writes the held rows of `tensor` panel by panel (each panel a row-major block of its
-// columns), hashing the bytes in the order they are stored.
-void ContainerWriter::write_panels(const PlannedTensor& tensor) {
+// Writes the whole rows pending for paneled `tensor`: rows [first, first + n) are one
+// contiguous range in each panel, so a chunk of rows costs one write per panel and memory of
+// about one chunk (the caller's), never the tensor. A partial row waits for the next append.
+void ContainerWriter::write_panel_rows(const PlannedTensor& tensor) {
   const uint64_t rows = tensor.shape[0], panels = tensor.shape[1] / tensor.panel_columns;
-  const uint64_t row_bytes = tensor.bytes / rows, piece = row_bytes / panels;
-  std::vector<std::byte> panel(rows * piece);
+  const uint64_t row_bytes = tensor.bytes / rows, piece = row_bytes / panels, panel_bytes = tensor.bytes / panels;
+  // Rows before `first` are written: every appended byte but the pending ones.
+  const uint64_t count = pending_.size() / row_bytes, first = (current_written_ - pending_.size()) / row_bytes;
+  if (count == 0) return;
+  std::vector<std::byte> panel(count * piece);
   for (uint64_t p = 0; p < panels; ++p) {
-    for (uint64_t r = 0; r < rows; ++r) std::memcpy(&panel[r * piece], &held_[r * row_bytes + p * piece], piece);
-    write_at(tensor.offset + p * panel.size(), panel.data(), panel.size());
-    current_hash_->update(panel.data(), panel.size());
+    for (uint64_t r = 0; r < count; ++r) std::memcpy(&panel[r * piece], &pending_[r * row_bytes + p * piece], piece);
+    write_at(tensor.offset + p * panel_bytes + first * piece, panel.data(), panel.size());
   }
-  held_.clear();
-  held_.shrink_to_fit();
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count * row_bytes));
+}
+
+// The checksum of a paneled tensor covers its bytes as stored: read back in chunks once the
+// tensor is complete (from the page cache).
+void ContainerWriter::hash_stored(const PlannedTensor& tensor) {
+  if (!pending_.empty()) throw Error(output_path_, "tensor '" + tensor.name + "' ended inside a row");
+  constexpr uint64_t kReadBytes = 4u << 20;
+  std::vector<std::byte> chunk(std::min(kReadBytes, tensor.bytes));
+  for (uint64_t done = 0; done < tensor.bytes;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), tensor.bytes - done));
+    const ssize_t got = ::pread(fd_, chunk.data(), want, static_cast<off_t>(tensor.offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) throw Error(output_path_, std::string("cannot read back a written tensor: ") + std::strerror(errno));
+    current_hash_->update(chunk.data(), static_cast<size_t>(got));
+    done += static_cast<uint64_t>(got);
+  }
 }
 
 void ContainerWriter::finish() {

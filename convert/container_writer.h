@@ -24,7 +24,7 @@ struct PlannedTensor {
   int32_t layer = -1;   // with expert >= 0: part of that expert's range
   int32_t expert = -1;
   // Store in column panels of this many columns (format/panels.h; 0: contiguous rows). The
-  // tensor is still appended row by row; the writer holds it and writes it panel by panel.
+  // tensor is still appended in row order; the writer puts each chunk of rows into the panels.
   uint64_t panel_columns = 0;
   uint64_t offset = 0;  // filled in by the writer
   uint64_t bytes = 0;   // filled in by the writer
@@ -52,7 +52,8 @@ class ContainerWriter {
  private:
   void plan_layout(const format::Metadata& metadata);
   void write_at(uint64_t offset, const void* data, size_t bytes);
-  void write_panels(const PlannedTensor& tensor);
+  void write_panel_rows(const PlannedTensor& tensor);
+  void hash_stored(const PlannedTensor& tensor);
 
   std::string output_path_;
   std::string temporary_path_;
@@ -65,7 +66,7 @@ class ContainerWriter {
   size_t current_ = 0;           // tensor being written
   uint64_t current_written_ = 0;  // its bytes so far
   std::unique_ptr<Xxh3Stream> current_hash_;
-  std::vector<std::byte> held_;  // the current tensor's rows, when it goes in panels
+  std::vector<std::byte> pending_;  // appended bytes of a paneled tensor not yet written (< one chunk)
 };
 
 }  // namespace smoe::convert

@@ -9,6 +9,7 @@
 
 #include "convert/expert_bits.h"
 
+#include "convert/plan.h"
 #include "convert/recipe.h"
 
 namespace smoe::convert {
@@ -22,7 +23,7 @@ struct ConvertOptions {
   bool hash_sources = true;    // SHA-256 of every source file into the provenance
   std::string imatrix;         // optional importance matrix (smoe-convert calibrate) for q4/q4k
   bool expert_bits_auto = false;  // per-expert types from the imatrix's routing counts
-  uint64_t max_panel_columns = 4096;  // widest column panel of wide matrices (0 = contiguous rows; plan.h)
+  uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
 };
 
 struct ConvertReport {

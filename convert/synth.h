@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "convert/plan.h"
 #include "convert/recipe.h"
 #include "smoe/hyperparameters.h"
 
@@ -21,7 +22,7 @@ struct SynthOptions {
   Recipe recipe = make_recipe("q4");
   uint64_t seed = 1;
   bool show_progress = false;
-  uint64_t max_panel_columns = 4096;  // as ConvertOptions::max_panel_columns
+  uint64_t max_panel_columns = kDefaultPanelColumns;  // as ConvertOptions::max_panel_columns
 };
 
 // Writes the container. Each tensor holds up to 64 distinct random rows (normal, std 0.02),

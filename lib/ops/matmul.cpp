@@ -2,6 +2,8 @@
 // larger batches go to gemm().
 #include "ops/matmul.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -36,17 +38,26 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
   }
 }
 
-// Rows per unit of work where a matrix is stored in column panels: each panel's part of the
-// group's rows is one contiguous stream, read against that panel's activations only, before the
-// next panel's. Each thread's share of the rows in one group (the longest streams; measured on
-// the Zen 4 host, w2 from DRAM, GB/s at 1 / 2 threads: groups of 128 rows 19-21 / 25-31, 512
-// rows 17-24 / 28-29, a thread's share 22-24 / 27-39; contiguous rows 10-11 / 14-16), at least
-// 128 rows (a 258 KB stream of a q4k panel of 3584 columns).
-size_t panel_row_group(std::span<const MatmulOutput> outputs, int threads) {
-  size_t rows = 0;
-  for (const MatmulOutput& output : outputs) rows = std::max<size_t>(rows, output.w->shape[0]);
-  const size_t share = (rows + size_t(std::max(threads, 1)) - 1) / size_t(std::max(threads, 1));
-  return std::max<size_t>(128, share);
+// For matrices stored in column panels: calls group_products(output, first, count) once per
+// thread and output with that thread's share of the output's rows (an equal share of each
+// matrix, so matrices of different heights still balance), which the caller reads panel by
+// panel: each panel's part of the share is one contiguous stream, read against that panel's
+// activations only. The longest streams measured best (Zen 4 host, w2 from DRAM, GB/s at 1 / 2
+// threads: groups of 128 rows 19-21 / 25-31, 512 rows 17-24 / 28-29, a thread's share 22-24 /
+// 27-39; contiguous rows 10-11 / 14-16). Shares are at least 128 rows (a 258 KB stream of a q4k
+// panel of 3584 columns): a small matrix goes to fewer threads.
+template <class GroupProducts>
+void for_each_thread_share(std::span<const MatmulOutput> outputs, int threads, GroupProducts group_products) {
+  constexpr size_t kMinimumShare = 128;
+#pragma omp parallel num_threads(threads)
+  {
+    const auto thread = static_cast<size_t>(omp_get_thread_num()), count = static_cast<size_t>(omp_get_num_threads());
+    for (const MatmulOutput& output : outputs) {
+      const size_t rows = output.w->shape[0], share = std::max(kMinimumShare, (rows + count - 1) / count);
+      const size_t first = thread * share;
+      if (first < rows) group_products(output, first, std::min(share, rows - first));
+    }
+  }
 }
 
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
@@ -61,21 +72,22 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const 
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
   const bool paneled = std::any_of(outputs.begin(), outputs.end(), [](auto& o) { return o.w->panel_columns != 0; });
-  for_each_row_group(outputs, paneled ? panel_row_group(outputs, threads) : 1, threads,
-                     [&](const MatmulOutput& output, size_t first, size_t count) {
-                       const format::TensorView& w = *output.w;
-                       const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
-                       for (size_t p = 0; p < panels; ++p) {
-                         const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
-                         for (size_t r = first; r < first + count; ++r) {
-                           const auto* row = reinterpret_cast<const Weight*>(format::panel_row(w, p, r));
-                           for (size_t t = 0; t < n_tokens; ++t) {
-                             const float product = dot(row, panel_activations + t * blocks, width);
-                             output.y[t * rows + r] = p == 0 ? product : output.y[t * rows + r] + product;
-                           }
-                         }
-                       }
-                     });
+  const auto products = [&](const MatmulOutput& output, size_t first, size_t count) {
+    const format::TensorView& w = *output.w;
+    const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
+    for (size_t p = 0; p < panels; ++p) {
+      const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
+      for (size_t r = first; r < first + count; ++r) {
+        const auto* row = reinterpret_cast<const Weight*>(format::panel_row(w, p, r));
+        for (size_t t = 0; t < n_tokens; ++t) {
+          const float product = dot(row, panel_activations + t * blocks, width);
+          output.y[t * rows + r] = p == 0 ? product : output.y[t * rows + r] + product;
+        }
+      }
+    }
+  };
+  if (paneled) return for_each_thread_share(outputs, threads, products);
+  for_each_row_group(outputs, 1, threads, products);
 }
 
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations

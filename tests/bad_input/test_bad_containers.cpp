@@ -195,6 +195,12 @@ std::vector<BadContainer> catalogue() {
          edit_tensor(b, 3, [](auto& t) { as_panels(t, 1); });
        },
        "at least two panels"},
+      {"column panels that are not whole blocks",
+       [](auto& b) {
+         edit_header(b, [](auto& h) { h.version = 2; });
+         edit_tensor(b, 3, [](auto& t) { as_panels(t, 8); });  // 16 columns: half a q8 block
+       },
+       "whole blocks"},
       {"column panels of a float type",
        [](auto& b) {
          edit_header(b, [](auto& h) { h.version = 2; });

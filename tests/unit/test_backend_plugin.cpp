@@ -5,13 +5,14 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "backend/plugin.h"
 #include "convert/convert_checkpoint.h"
 #include "convert/importance_matrix.h"
 #include "runtime/model_impl.h"
-#include "support/temp_dir.h"
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
+#include "support/temp_dir.h"
 
 using namespace smoe;
 
@@ -171,4 +172,23 @@ TEST_CASE("experts stored in column panels reach a backend as contiguous rows", 
   INFO("mean |difference| " << agreement.mean_difference << ", same top token " << agreement.same_top_token);
   CHECK(agreement.mean_difference <= 0.02);
   CHECK(agreement.same_top_token >= 0.95);
+}
+
+TEST_CASE("each open of a plugin is a backend of its own", "[backend][plugin]") {
+  // Two models on one backend in one process: each must keep its own state (the plugins once
+  // returned one static struct, so the second open took over the first model's).
+  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  std::string why_first, why_second;
+  const auto first = backend::Plugin::load("reference", why_first);
+  const auto second = backend::Plugin::load("reference", why_second);
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(&first->api() != &second->api());
+  CHECK(first->api().state != second->api().state);
+  // And both models at once compute what each does alone.
+  const uint64_t all_experts = uint64_t{1} << 30;
+  const auto f32 = load("reference", all_experts), q8 = load("reference", all_experts, test::tiny_container("q8"));
+  const auto f32_alone = load("reference", 0);
+  CHECK(worst_difference(*f32, *f32_alone) <= 1e-3f);
+  CHECK(q8->info().offloaded_experts > 0);
 }

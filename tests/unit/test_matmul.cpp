@@ -117,9 +117,10 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
   const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4, quant::TensorType::q4k,
                                           quant::TensorType::q6k, quant::TensorType::q3k);
   const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::kGemmMinTokens);  // decode, small batch, gemm path
-  const int threads = GENERATE(1, 2);
+  const int threads = GENERATE(1, 2, 3);
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
-  // Panels of 256 columns: 4 of them; 300 rows: more than one row group, split unevenly.
+  // Panels of 256 columns: 4 of them. 300 rows: one share per thread of 300, 150 and (at least
+  // 128 rows each) 128 + 128 + 44; the 40-row matrix beside it one share on one thread.
   const size_t rows = 300, columns = 1024, width = 256, panels = columns / width;
   const StoredMatrix m = random_matrix(type, rows, columns, 21);
   REQUIRE(format::choose_panel_columns(type, columns, width) == width);
