@@ -6,7 +6,8 @@
 namespace smoe {
 
 inline constexpr const char* kVersionString = "0.1.0";
-// The container's format version (docs/FORMAT.md); files of a newer version are refused.
+// The newest container format version this build reads (docs/FORMAT.md); files of a newer
+// version are refused. Version 2 added column panels; files without them are still written as 1.
 inline constexpr uint32_t kFormatVersion = 2;
 
 }  // namespace smoe
