@@ -20,13 +20,13 @@ constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
 smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::byte>& rows_copy) {
   const void* data = view.data;
   if (view.panel_columns != 0) {
-    const uint64_t rows = view.shape[0], row_bytes = view.bytes / rows,
-                   piece_bytes = row_bytes / format::panel_count(view);
+    const uint64_t rows = view.shape[0], panels = format::panel_count(view), row_bytes = view.bytes / rows;
+    const uint64_t piece_bytes = row_bytes / panels;
     rows_copy.resize(view.bytes);
     for (uint64_t r = 0; r < rows; ++r) {
-      format::for_each_row_piece(view, r, [&](const std::byte* piece, uint64_t column, uint64_t) {
-        std::memcpy(&rows_copy[r * row_bytes + column / format::panel_width(view) * piece_bytes], piece, piece_bytes);
-      });
+      for (uint64_t p = 0; p < panels; ++p) {
+        std::memcpy(&rows_copy[r * row_bytes + p * piece_bytes], format::panel_row(view, p, r), piece_bytes);
+      }
     }
     data = rows_copy.data();
   }
