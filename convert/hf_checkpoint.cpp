@@ -77,7 +77,7 @@ void HfCheckpoint::read_config(const std::string& path) {
   if (!fs::exists(path)) throw Error(path, "missing config.json");
   const nlohmann::json config = read_json_file(path);
   source_files_.push_back({path, fs::file_size(path)});
-  const std::string model_type = config.value("model_type", "");
+  const std::string model_type = config_string(config, "model_type", path, "");
   if (model_type != "mixtral") {
     throw Error(path, "model_type is '" + model_type + "', expected 'mixtral' (this converter reads Mixtral-family models)");
   }
@@ -100,14 +100,14 @@ void HfCheckpoint::read_config(const std::string& path) {
   double rope_theta = 1e6;
   if (const auto rope = config.find("rope_parameters"); rope != config.end() && rope->is_object()) {
     rope_theta = config_double(*rope, "rope_theta", path, rope_theta);
-    const std::string rope_type = rope->value("rope_type", "default");
+    const std::string rope_type = config_string(*rope, "rope_type", path, "default");
     if (rope_type != "default") throw Error(path, "rope_type '" + rope_type + "' is not supported");
   }
   hp.rope_theta = config_double(config, "rope_theta", path, rope_theta);
   hp.rms_norm_eps = config_double(config, "rms_norm_eps", path, 1e-5);
-  const std::string activation = config.value("hidden_act", "silu");
+  const std::string activation = config_string(config, "hidden_act", path, "silu");
   if (activation != "silu") throw Error(path, "hidden_act '" + activation + "' is not supported (Mixtral uses silu)");
-  tied_embeddings_ = config.value("tie_word_embeddings", false);
+  tied_embeddings_ = config_bool(config, "tie_word_embeddings", path, false);
   format::validate_hyperparameters(hp, path);
 }
 
@@ -131,7 +131,7 @@ void HfCheckpoint::read_tokenizer_config(const std::string& path) {
   // Newer releases list named templates: [{"name": "default", "template": "..."}, ...].
   if (chat_template->is_array()) {
     for (const nlohmann::json& entry : *chat_template) {
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+      if (entry.is_object() && entry.contains("name") && entry["name"] == "default" && entry.contains("template") &&
           entry["template"].is_string()) {
         chat_template_ = entry["template"].get<std::string>();
         return;

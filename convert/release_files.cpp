@@ -51,4 +51,19 @@ double config_double(const nlohmann::json& config, const char* key, const std::s
   return it->get<double>();
 }
 
+std::string config_string(const nlohmann::json& config, const char* key, const std::string& path,
+                          const std::string& fallback) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return fallback;
+  if (!it->is_string()) throw Error(path, std::string("field '") + key + "' is not a string: " + it->dump());
+  return it->get<std::string>();
+}
+
+bool config_bool(const nlohmann::json& config, const char* key, const std::string& path, bool fallback) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) throw Error(path, std::string("field '") + key + "' is not true or false: " + it->dump());
+  return it->get<bool>();
+}
+
 }  // namespace smoe::convert

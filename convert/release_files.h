@@ -22,5 +22,10 @@ uint32_t config_u32(const nlohmann::json& config, const char* key, const std::st
                     std::optional<uint32_t> fallback = std::nullopt);
 // A number field; `fallback` when absent or null.
 double config_double(const nlohmann::json& config, const char* key, const std::string& path, double fallback);
+// A string field and a boolean field; `fallback` when absent or null, an error naming the field
+// when it has another type (nlohmann's value() would throw its own exception instead).
+std::string config_string(const nlohmann::json& config, const char* key, const std::string& path,
+                          const std::string& fallback);
+bool config_bool(const nlohmann::json& config, const char* key, const std::string& path, bool fallback);
 
 }  // namespace smoe::convert

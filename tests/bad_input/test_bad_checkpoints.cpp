@@ -48,23 +48,50 @@ const char* kExpert = "model.layers.1.block_sparse_moe.experts.3.w2.weight";
 std::vector<BadCheckpoint> catalogue() {
   return {
       {"missing config.json", [](auto& d) { fs::remove(d.path() / "config.json"); }, {"config.json", "missing"}},
-      {"malformed config.json", [](auto& d) { replace_file(d, "config.json", "{\"hidden_size\": 128,"); },
+      {"malformed config.json",
+       [](auto& d) { replace_file(d, "config.json", "{\"hidden_size\": 128,"); },
        {"config.json", "malformed JSON"}},
-      {"config field of the wrong type", [](auto& d) { edit_config(d, [](auto& c) { c["hidden_size"] = "wide"; }); },
+      {"config field of the wrong type",
+       [](auto& d) { edit_config(d, [](auto& c) { c["hidden_size"] = "wide"; }); },
        {"config.json", "hidden_size"}},
-      {"config without a required field", [](auto& d) { edit_config(d, [](auto& c) { c.erase("num_hidden_layers"); }); },
+      {"config without a required field",
+       [](auto& d) { edit_config(d, [](auto& c) { c.erase("num_hidden_layers"); }); },
        {"config.json", "num_hidden_layers"}},
-      {"config of another architecture", [](auto& d) { edit_config(d, [](auto& c) { c["model_type"] = "llama"; }); },
+      {"config of another architecture",
+       [](auto& d) { edit_config(d, [](auto& c) { c["model_type"] = "llama"; }); },
        {"config.json", "mixtral"}},
-      {"zero hidden size", [](auto& d) { edit_config(d, [](auto& c) { c["hidden_size"] = 0; }); },
+      // Fields of the wrong JSON type (found by fuzz_config: nlohmann's value() threw its own
+      // type_error, uncaught).
+      {"model_type that is not a string",
+       [](auto& d) { edit_config(d, [](auto& c) { c["model_type"] = 7; }); },
+       {"config.json", "model_type"}},
+      {"hidden_act that is not a string",
+       [](auto& d) { edit_config(d, [](auto& c) {
+                       c["hidden_act"] = {1, 2};
+                     }); },
+       {"config.json", "hidden_act"}},
+      {"tie_word_embeddings that is not a boolean",
+       [](auto& d) { edit_config(d, [](auto& c) { c["tie_word_embeddings"] = "no"; }); },
+       {"config.json", "tie_word_embeddings"}},
+      {"rope_type that is not a string",
+       [](auto& d) { edit_config(d, [](auto& c) {
+                       c["rope_parameters"] = {{"rope_type", 3}};
+                     }); },
+       {"config.json", "rope_type"}},
+      {"zero hidden size",
+       [](auto& d) { edit_config(d, [](auto& c) { c["hidden_size"] = 0; }); },
        {"config.json", "hidden_size"}},
-      {"more experts per token than experts", [](auto& d) { edit_config(d, [](auto& c) { c["num_experts_per_tok"] = 9; }); },
+      {"more experts per token than experts",
+       [](auto& d) { edit_config(d, [](auto& c) { c["num_experts_per_tok"] = 9; }); },
        {"config.json", "num_experts_per_tok"}},
-      {"absurd vocabulary", [](auto& d) { edit_config(d, [](auto& c) { c["vocab_size"] = 4000000000u; }); },
+      {"absurd vocabulary",
+       [](auto& d) { edit_config(d, [](auto& c) { c["vocab_size"] = 4000000000u; }); },
        {"config.json", "vocab_size"}},
-      {"config disagrees with tensor shapes", [](auto& d) { edit_config(d, [](auto& c) { c["intermediate_size"] = 512; }); },
+      {"config disagrees with tensor shapes",
+       [](auto& d) { edit_config(d, [](auto& c) { c["intermediate_size"] = 512; }); },
        {"model.safetensors", "shape", "config.json implies"}},
-      {"missing tensor", [](auto& d) { edit_safetensors(d, [](auto& f) { f.header.erase(kExpert); }); },
+      {"missing tensor",
+       [](auto& d) { edit_safetensors(d, [](auto& f) { f.header.erase(kExpert); }); },
        {"missing tensor", kExpert}},
       {"missing shard",
        [](auto& d) {
@@ -80,19 +107,33 @@ std::vector<BadCheckpoint> catalogue() {
        },
        {"model.safetensors.index.json", "not a plain file name"}},
       {"no weights at all", [](auto& d) { fs::remove(d.path() / "model.safetensors"); }, {"no model.safetensors"}},
-      {"safetensors header longer than the file", [](auto& d) { edit_safetensors(d, [](auto&) {}, 1ull << 27 >> 3); },
+      {"safetensors header longer than the file",
+       [](auto& d) {
+         edit_safetensors(
+             d, [](auto&) {}, 1ull << 27 >> 3);
+       },
        {"model.safetensors", "past the end of the file"}},
-      {"absurd safetensors header length", [](auto& d) { edit_safetensors(d, [](auto&) {}, 1ull << 62); },
+      {"absurd safetensors header length",
+       [](auto& d) {
+         edit_safetensors(
+             d, [](auto&) {}, 1ull << 62);
+       },
        {"model.safetensors", "exceeds"}},
-      {"truncated safetensors", [](auto& d) { replace_file(d, "model.safetensors", "abc"); },
+      {"truncated safetensors",
+       [](auto& d) { replace_file(d, "model.safetensors", "abc"); },
        {"model.safetensors", "truncated"}},
-      {"safetensors header that is not JSON", [](auto& d) { replace_file(d, "model.safetensors", std::string("\x04\0\0\0\0\0\0\0{{{{", 12)); },
+      {"safetensors header that is not JSON",
+       [](auto& d) { replace_file(d, "model.safetensors", std::string("\x04\0\0\0\0\0\0\0{{{{", 12)); },
        {"model.safetensors", "not a JSON object"}},
       {"tensor offsets out of range",
-       [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["data_offsets"] = {0, 1ull << 40}; }); },
+       [](auto& d) { edit_safetensors(d, [](auto& f) {
+                       f.header[kRouter0]["data_offsets"] = {0, 1ull << 40};
+                     }); },
        {"model.safetensors", kRouter0, "outside the data section"}},
       {"tensor offsets reversed",
-       [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["data_offsets"] = {4096, 2048}; }); },
+       [](auto& d) { edit_safetensors(d, [](auto& f) {
+                       f.header[kRouter0]["data_offsets"] = {4096, 2048};
+                     }); },
        {"model.safetensors", kRouter0, "outside the data section"}},
       {"overlapping tensors",
        [](auto& d) {
@@ -100,16 +141,26 @@ std::vector<BadCheckpoint> catalogue() {
        },
        {"model.safetensors", "overlap"}},
       {"byte size that does not match dtype and shape",
-       [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["shape"] = {8, 64}; }); },
+       [](auto& d) { edit_safetensors(d, [](auto& f) {
+                       f.header[kRouter0]["shape"] = {8, 64};
+                     }); },
        {"model.safetensors", kRouter0, "need"}},
-      {"negative dimension", [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["shape"] = {-8, 128}; }); },
+      {"negative dimension",
+       [](auto& d) { edit_safetensors(d, [](auto& f) {
+                       f.header[kRouter0]["shape"] = {-8, 128};
+                     }); },
        {"model.safetensors", kRouter0, "dimension"}},
-      {"unsupported dtype", [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["dtype"] = "I16"; }); },
+      {"unsupported dtype",
+       [](auto& d) { edit_safetensors(d, [](auto& f) { f.header[kRouter0]["dtype"] = "I16"; }); },
        {"model.safetensors", kRouter0, "unsupported dtype I16"}},
-      {"corrupt tokenizer.model", [](auto& d) { replace_file(d, "tokenizer.model", "this is not a protobuf"); },
+      {"corrupt tokenizer.model",
+       [](auto& d) { replace_file(d, "tokenizer.model", "this is not a protobuf"); },
        {"tokenizer.model", "SentencePiece"}},
-      {"missing tokenizer.model", [](auto& d) { fs::remove(d.path() / "tokenizer.model"); }, {"tokenizer.model", "missing"}},
-      {"malformed tokenizer_config.json", [](auto& d) { replace_file(d, "tokenizer_config.json", "[1,2"); },
+      {"missing tokenizer.model",
+       [](auto& d) { fs::remove(d.path() / "tokenizer.model"); },
+       {"tokenizer.model", "missing"}},
+      {"malformed tokenizer_config.json",
+       [](auto& d) { replace_file(d, "tokenizer_config.json", "[1,2"); },
        {"tokenizer_config.json", "malformed JSON"}},
   };
 }
