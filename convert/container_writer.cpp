@@ -85,14 +85,12 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
   for (PlannedTensor& tensor : tensors_) {
     if (tensor.name.size() >= format::kNameBytes) throw Error(output_path_, "tensor name too long: " + tensor.name);
     const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
-    if (!bytes)
-      throw Error(output_path_,
-                  "tensor '" + tensor.name + "' does not fit type " + std::string(quant::type_name(tensor.type)));
+    if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
+                                              std::string(quant::type_name(tensor.type)));
     if (tensor.panel_columns != 0) {
-      const uint64_t block = quant::type_traits(tensor.type).block_elements;
-      if (!quant::type_traits(tensor.type).is_quantized || tensor.shape.size() != 2 ||
-          tensor.panel_columns % block != 0 || tensor.shape[1] % tensor.panel_columns != 0 ||
-          tensor.shape[1] == tensor.panel_columns) {
+      const quant::TypeTraits& traits = quant::type_traits(tensor.type);
+      if (!traits.is_quantized || tensor.shape.size() != 2 || tensor.panel_columns % traits.block_elements != 0 ||
+          tensor.shape[1] % tensor.panel_columns != 0 || tensor.shape[1] == tensor.panel_columns) {
         throw Error(output_path_, "tensor '" + tensor.name + "' cannot be stored in panels of " +
                                       std::to_string(tensor.panel_columns) + " columns");
       }
