@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
         {"file_bytes", info.file_bytes},
         {"threads", info.threads},
         {"isa", std::string(quant::active_kernels().isa)},
+        {"prompt_products", info.prompt_products},
         {"prefetch", quant::active_kernels().prefetch == quant::Prefetch::software ? "software" : "hardware"},
         {"depth", depth},
         {"kv", kv},
@@ -242,8 +243,9 @@ int main(int argc, char** argv) {
     if (json) {
       std::cout << result.dump() << "\n";
     } else {
-      std::printf("model %s (%.2f GiB), %d threads, kernels %s, depth %zu\n", model_path.c_str(),
-                  double(info.file_bytes) / (1u << 30), info.threads, info.kernels.c_str(), depth);
+      std::printf("model %s (%.2f GiB), %d threads, kernels %s, prompt products %s, depth %zu\n", model_path.c_str(),
+                  double(info.file_bytes) / (1u << 30), info.threads, info.kernels.c_str(),
+                  info.prompt_products.c_str(), depth);
       std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
                   info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",

@@ -116,11 +116,14 @@ int main(int argc, char** argv) {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
-      std::fprintf(stderr, "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s\n",
+      std::fprintf(stderr,
+                   "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s, prompt "
+                   "products %s\n",
                    info.path.c_str(), double(info.file_bytes) / (1 << 20),
                    info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", info.recipe.c_str(),
                    info.context_size, std::string(kv_type_name(info.kv_type)).c_str(),
-                   double(info.kv_cache_bytes) / (1 << 20), info.threads, info.kernels.c_str());
+                   double(info.kv_cache_bytes) / (1 << 20), info.threads, info.kernels.c_str(),
+                   info.prompt_products.c_str());
       if (!info.backend.empty()) {
         std::fprintf(stderr, "backend %s: %u experts (%.1f MiB) resident\n", info.backend.c_str(), info.offloaded_experts,
                      double(info.offloaded_bytes) / (1 << 20));

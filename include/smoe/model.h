@@ -31,6 +31,8 @@ struct ModelInfo {
   int threads = 1;                   // compute threads (ModelOptions::threads resolved)
   uint64_t kv_cache_bytes = 0;       // KV cache memory of one session
   std::string kernels;  // kernels in use: instruction set and prefetch variant, e.g. "avx512-vnni", "avx2+prefetch", "scalar"
+  std::string
+      prompt_products;  // how prompts multiply quantized weights: "int8 (avx512-vnni)", "bf16 (oneDNN)", "f32 (oneDNN)"
   std::string backend;               // the accelerator backend in use ("" = CPU only), e.g. "cuda (NVIDIA ...)"
   uint32_t offloaded_experts = 0;    // experts resident on it at load
   uint64_t offloaded_bytes = 0;      // their bytes

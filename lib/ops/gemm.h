@@ -18,6 +18,14 @@ inline constexpr size_t kGemmMinTokens = 32;
 // W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
 
+// How gemm() multiplies quantized weights on this CPU: "int8 (avx512-vnni)", "bf16 (oneDNN)" or
+// "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
+const char* quantized_prompt_products();
+
+// The int8 path of gemm() for quantized weights where quant::cpu_prefers_int8_prompts()
+// (gemm_int8.cpp); exposed for tests and comparisons.
+void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+
 // Plain f32 matrix products through oneDNN's sgemm (row-major):
 //   C (m, n) = alpha A (m, k) B^T, B given as (n, k)      [sgemm_nt]
 //   C (m, n) = A (m, k) B, B given as (k, n)              [sgemm_nn]

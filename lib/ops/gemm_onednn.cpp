@@ -21,6 +21,7 @@
 #include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
+#include "quant/gemm_int8.h"
 #include "quant/half.h"
 #include "smoe/error.h"
 
@@ -129,10 +130,17 @@ void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, floa
   }
 }
 
+const char* quantized_prompt_products() {
+  if (quant::cpu_prefers_int8_prompts()) return "int8 (avx512-vnni)";
+  return quant::cpu_has_native_bf16() ? "bf16 (oneDNN)" : "f32 (oneDNN)";
+}
+
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const ScopedOmpThreads scoped(threads);
   try {
-    if (uses_bf16(w.type)) {
+    if (quant::type_traits(w.type).is_quantized && quant::cpu_prefers_int8_prompts()) {
+      gemm_int8(w, x, n_tokens, y, threads);
+    } else if (uses_bf16(w.type)) {
       gemm_bf16(w, x, n_tokens, y, threads);
     } else {
       gemm_f32(w, x, n_tokens, y, threads);

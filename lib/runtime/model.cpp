@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "ops/gemm.h"
 #include "quant/kernels.h"
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
@@ -66,6 +67,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_cache_bytes =
       kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
   info.kernels = quant::kernels_name(quant::active_kernels());
+  info.prompt_products = ops::quantized_prompt_products();
   info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
   if (options.gpu_memory > 0) {
     std::string why;

@@ -1,0 +1,63 @@
+// Prompt-time products in 8-bit integers (quant/gemm_int8.h) for quantized weights on CPUs
+// with AVX512-VNNI and no AMX: the activations are quantized once, then each thread takes
+// chunks of 48 weight rows, decodes them to f32, requantizes them to int8 (688 KB for a
+// 14336-column chunk: it stays in L2 while every token passes over it) and runs the tile
+// kernel on them.
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "format/panels.h"
+#include "ops/gemm.h"
+#include "quant/dequantize_f32.h"
+#include "quant/gemm_int8.h"
+#include "smoe/error.h"
+
+namespace smoe::ops {
+namespace {
+
+constexpr size_t kTiles = 4;
+constexpr size_t kChunkRows = kTiles * quant::kInt8TileRows;
+
+}  // namespace
+
+void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+  const quant::GemmInt8TilesFn kernel = quant::avx512_vnni_gemm_int8_tiles();
+  if (kernel == nullptr) throw Error(w.name, "the int8 prompt kernel is not compiled in");
+  const size_t rows = w.shape[0], in = w.shape[1];
+  const size_t block_columns = quant::int8_block_columns(w.type);
+  quant::Int8Activations activations;
+  quant::quantize_activations_int8(x, n_tokens, in, block_columns, activations);
+  const size_t blocks = activations.blocks, columns = blocks * block_columns;
+  const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> decoded(in);
+    std::vector<uint8_t> quantized(quant::kInt8TileRows * columns),
+        tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
+    std::vector<float> scales(quant::kInt8TileRows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
+#pragma omp for schedule(static)
+    for (size_t chunk = 0; chunk < chunks; ++chunk) {
+      const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
+      for (size_t tile = 0; tile * quant::kInt8TileRows < count; ++tile) {
+        const size_t tile_first = first + tile * quant::kInt8TileRows;
+        const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
+        for (size_t r = 0; r < tile_rows; ++r) {
+          format::for_each_row_piece(w, tile_first + r,
+                                     [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
+                                       quant::dequantize_row_fast(w.type, piece, &decoded[column], piece_columns);
+                                     });
+          quant::quantize_weight_row_int8(decoded.data(), in, block_columns, &quantized[r * columns],
+                                          &scales[r * blocks]);
+        }
+        quant::pack_int8_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns,
+                              &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)],
+                              &tile_scales[tile * quant::int8_tile_scales(blocks)]);
+      }
+      kernel(tiles.data(), tile_scales.data(), count, activations, y + first, rows);
+    }
+  }
+}
+
+}  // namespace smoe::ops

@@ -1,0 +1,157 @@
+// Scalar references of the int8 prompt products, the activations' packing (shared by every
+// ISA: a small part of a prompt's work) and the choice of the path.
+#include "quant/gemm_int8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "quant/cpu_features.h"
+
+namespace smoe::quant {
+namespace {
+
+// max |x| -> (scale, multiplier): value ~= scale x q, q = rint(x x multiplier).
+struct BlockScale {
+  float scale, multiplier;
+};
+inline BlockScale block_scale(float max_abs) {
+  return max_abs > 0.0f ? BlockScale{max_abs / 127.0f, 127.0f / max_abs} : BlockScale{0.0f, 0.0f};
+}
+
+float max_abs_of(const float* x, size_t n) {
+  float largest = 0.0f;
+  for (size_t i = 0; i < n; ++i) largest = std::max(largest, std::fabs(x[i]));
+  return largest;
+}
+
+}  // namespace
+
+size_t int8_block_columns(TensorType type) {
+  return type == TensorType::q4k || type == TensorType::q6k || type == TensorType::q3k ? 256 : 32;
+}
+
+void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
+                               Int8Activations& out) {
+  const size_t blocks = int8_blocks(columns, block_columns), steps = block_columns / 4;
+  const size_t padded = (tokens + kInt8TokenGroup - 1) / kInt8TokenGroup * kInt8TokenGroup;
+  out.tokens = tokens;
+  out.padded_tokens = padded;
+  out.block_columns = block_columns;
+  out.blocks = blocks;
+  out.values.assign(padded * blocks * block_columns, 0);
+  out.scales.assign(blocks * padded, 0.0f);
+  out.offsets.assign(blocks * padded, 0);
+  std::vector<int8_t> q(block_columns);
+  for (size_t t = 0; t < tokens; ++t) {
+    const float* row = x + t * columns;
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t first = b * block_columns, count = std::min(block_columns, columns - first);
+      const BlockScale s = block_scale(max_abs_of(row + first, count));
+      int32_t sum = 0;
+      for (size_t i = 0; i < block_columns; ++i) {
+        q[i] = i < count ? static_cast<int8_t>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
+        sum += q[i];
+      }
+      out.scales[b * padded + t] = s.scale;
+      out.offsets[b * padded + t] = -128 * sum;
+      // Step j of the block: bytes 4j .. 4j + 3 at lane t % 16 of the group's zmm.
+      int8_t* group = out.values.data() + ((t / kInt8TokenGroup) * blocks + b) * block_columns * kInt8TokenGroup;
+      for (size_t j = 0; j < steps; ++j) {
+        std::memcpy(group + (j * kInt8TokenGroup + t % kInt8TokenGroup) * 4, &q[4 * j], 4);
+      }
+    }
+  }
+}
+
+void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
+  for (size_t b = 0; b < int8_blocks(columns, block_columns); ++b) {
+    const size_t first = b * block_columns, count = std::min(block_columns, columns - first);
+    const BlockScale s = block_scale(max_abs_of(row + first, count));
+    scales[b] = s.scale;
+    for (size_t i = 0; i < block_columns; ++i) {
+      const int value = i < count ? static_cast<int>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
+      q[first + i] = static_cast<uint8_t>(value + 128);
+    }
+  }
+}
+
+void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
+  static const QuantizeWeightRowInt8Fn kernel =
+      cpu_prefers_int8_prompts() ? avx512_quantize_weight_row_int8() : nullptr;
+  (kernel ? kernel : quantize_weight_row_int8_ref)(row, columns, block_columns, q, scales);
+}
+
+void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                        uint8_t* tile, float* tile_scales) {
+  const size_t columns = blocks * block_columns, steps = block_columns / 4;
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t r = 0; r < kInt8TileRows; ++r) {
+      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
+      for (size_t j = 0; j < steps; ++j) {
+        uint8_t* out = tile + ((b * steps + j) * kInt8TileRows + r) * 4;
+        if (r < rows) {
+          std::memcpy(out, q + r * columns + b * block_columns + 4 * j, 4);
+        } else {
+          std::memset(out, 128, 4);
+        }
+      }
+    }
+  }
+}
+
+void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                    uint8_t* tile, float* tile_scales) {
+  static const PackInt8TileFn kernel = cpu_prefers_int8_prompts() ? avx512_pack_int8_tile() : nullptr;
+  (kernel ? kernel : pack_int8_tile_ref)(q, scales, rows, blocks, block_columns, tile, tile_scales);
+}
+
+void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
+                         float* y, size_t y_stride) {
+  const size_t padded = a.padded_tokens, block_columns = a.block_columns, steps = block_columns / 4;
+  for (size_t t = 0; t < a.tokens; ++t) {
+    const int8_t* group = a.values.data() + (t / kInt8TokenGroup) * a.blocks * block_columns * kInt8TokenGroup;
+    const size_t lane = t % kInt8TokenGroup;
+    for (size_t r = 0; r < rows; ++r) {
+      const uint8_t* tile = tiles + (r / kInt8TileRows) * int8_tile_bytes(a.blocks, block_columns);
+      const float* scales = tile_scales + (r / kInt8TileRows) * int8_tile_scales(a.blocks);
+      const size_t row = r % kInt8TileRows;
+      float total = 0.0f;
+      for (size_t b = 0; b < a.blocks; ++b) {
+        const int8_t* block = group + b * block_columns * kInt8TokenGroup;
+        int32_t sum = a.offsets[b * padded + t];
+        for (size_t j = 0; j < steps; ++j) {
+          const uint8_t* w = tile + ((b * steps + j) * kInt8TileRows + row) * 4;
+          for (size_t i = 0; i < 4; ++i) sum += int32_t(w[i]) * block[(j * kInt8TokenGroup + lane) * 4 + i];
+        }
+        total += scales[b * kInt8TileRows + row] * a.scales[b * padded + t] * float(sum);
+      }
+      y[t * y_stride + r] = total;
+    }
+  }
+}
+
+bool cpu_prefers_int8_prompts() {
+  static const bool prefers = [] {
+    // Any forced level but avx512-vnni leaves VNNI out, as it does for the dot kernels.
+    if (const char* forced = std::getenv("SMOE_ISA"); forced != nullptr && std::string_view(forced) != "avx512-vnni") {
+      return false;
+    }
+    if (const char* path = std::getenv("SMOE_PROMPT")) {
+      if (std::string_view(path) == "bf16") return false;
+    }
+    const CpuFeatures& cpu = cpu_features();
+    return cpu.avx512_vnni && cpu.avx512bw && cpu.avx512vl && !cpu.amx_bf16 && avx512_vnni_gemm_int8_tiles() != nullptr;
+  }();
+  return prefers;
+}
+
+#if !defined(__x86_64__)
+GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return nullptr; }
+QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return nullptr; }
+PackInt8TileFn avx512_pack_int8_tile() { return nullptr; }
+#endif
+
+}  // namespace smoe::quant

@@ -1,0 +1,98 @@
+// Prompt-time matrix products in 8-bit integers, for CPUs with AVX512-VNNI and no AMX.
+//
+// Why: a prompt multiplies each weight matrix by many tokens, so its speed is the multiply
+// rate. Without AMX, oneDNN's bf16 matmul issues one vdpbf16ps (32 multiply-adds) where
+// vpdpbusd does 64 in the same slot (Zen 4: both 0.75 TSC ticks per zmm instruction). Here the
+// weights, decoded once per chunk of rows, and the activations are both requantized to int8
+// with one scale per block of a row (per token for activations), at the decode path's
+// granularity: blocks of 32 for q8 and q4 weights (q8's own blocks, so its values come back
+// exactly, and the q8a activations of decoding), 256 for the super-block types (q8k's).
+//
+// Layout, chosen for the kernel (12 weight rows x 32 tokens per tile, 24 zmm accumulators, one
+// pointer each for weights and activations):
+// - Activations: per group of 16 tokens and block, block / 4 steps of [16 tokens][4 bytes] (the
+//   s8 operand of vpdpbusd, one zmm per step).
+// - Weights: tiles of 12 rows, per block block / 4 steps of [12 rows][4 bytes] of u8 = int8
+//   value + 128 (the u8 operand, broadcast 4 bytes at a time), and per block the 12 rows'
+//   scales. The +128 is taken off by starting each block's sums at -128 x its activation sum.
+// Products are exact in int32 within a block (|sum| <= 256 x 255 x 127); blocks are scaled and
+// summed in f32.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quant/tensor_type.h"
+
+namespace smoe::quant {
+
+inline constexpr size_t kInt8TokenGroup = 16;  // tokens per activation vector
+inline constexpr size_t kInt8TileRows = 12;    // weight rows per tile
+
+// Columns per scale for weights of `type`: 256 for q4k, q6k and q3k, 32 for the others.
+size_t int8_block_columns(TensorType type);
+
+inline size_t int8_blocks(size_t columns, size_t block_columns) {
+  return (columns + block_columns - 1) / block_columns;
+}
+
+// A batch of activations quantized and laid out for the kernel.
+struct Int8Activations {
+  size_t tokens = 0, padded_tokens = 0;  // padded_tokens: a multiple of kInt8TokenGroup
+  size_t block_columns = 0, blocks = 0;  // columns per scale (32 or 256), blocks per row
+  std::vector<int8_t> values;            // [token group][block][step][16][4]
+  std::vector<float> scales;             // [block][padded_tokens]
+  std::vector<int32_t> offsets;          // [block][padded_tokens]: -128 x sum of values
+};
+
+// x (tokens, columns) row-major -> out, blocks of `block_columns` (a multiple of 4); padding
+// tokens and columns are zeros.
+void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
+                               Int8Activations& out);
+
+// One weight row (columns,) f32 -> int8_blocks(columns, block_columns) x block_columns bytes of
+// value + 128 at `q` and one scale per block at `scales` (value ~= scale x (q - 128)),
+// row-major. Reference and the fastest version this CPU runs (the same bits: both compute
+// x * (127 / max) and round to nearest even). block_columns: 32 or 256.
+void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
+void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
+
+// Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
+inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
+inline size_t int8_tile_scales(size_t blocks) { return blocks * kInt8TileRows; }
+
+// `rows` (<= 12) row-major rows from quantize_weight_row_int8 (`q`: rows x block_columns x
+// blocks bytes, `scales`: rows x blocks) -> one tile: values [block][step][12][4], scales
+// [block][12]; the missing rows are zeros (128, scale 0). Reference and the fastest version
+// (the same bytes).
+void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                        uint8_t* tile, float* tile_scales);
+void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                    uint8_t* tile, float* tile_scales);
+
+// y[t * y_stride + r] = sum over blocks b of scale[r][b] x a.scales[b][t] x
+// sum_k (q[r][block b, k] - 128) x value[t][block b, k], for the `rows` rows of the packed
+// tiles (ceil(rows / 12) of them, back to back, with a's block_columns; scales likewise) and
+// t < a.tokens.
+void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
+                         float* y, size_t y_stride);
+
+// The AVX-512 kernels (nullptr when not compiled in). The product equals the reference up to
+// f32 rounding of the block sums (fused multiply-adds); the others give the same bytes.
+using GemmInt8TilesFn = void (*)(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
+                                 float* y, size_t y_stride);
+GemmInt8TilesFn avx512_vnni_gemm_int8_tiles();
+using QuantizeWeightRowInt8Fn = void (*)(const float* row, size_t columns, size_t block_columns, uint8_t* q,
+                                         float* scales);
+QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8();
+using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                                uint8_t* tile, float* tile_scales);
+PackInt8TileFn avx512_pack_int8_tile();
+
+// Whether prompts on quantized weights take this path: AVX512-VNNI (with BW/VL) present, no
+// AMX-BF16 (oneDNN's AMX matmul is faster there), SMOE_ISA unset or "avx512-vnni",
+// and SMOE_PROMPT not set to "bf16" (which keeps oneDNN's path, for comparison).
+bool cpu_prefers_int8_prompts();
+
+}  // namespace smoe::quant

@@ -1,0 +1,192 @@
+// AVX512-VNNI kernels of the int8 prompt products (compiled with -mavx512f -mavx512bw
+// -mavx512vl -mavx512vnni; chosen only on CPUs that have them). gemm_int8.h has the layout
+// and gemm_int8.cpp the scalar references these match.
+//
+// One tile is 12 weight rows x 32 tokens: 24 zmm accumulators of 16 int32 (one per token), and
+// per step of 4 columns two activation loads and 12 broadcasts of 4 weight bytes feeding 24
+// vpdpbusd. Once per block the int32 sums are scaled into f32 sums kept in L1.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "quant/gemm_int8.h"
+
+namespace smoe::quant {
+namespace {
+
+constexpr size_t kTileStepBytes = 4 * kInt8TileRows;
+
+inline int32_t load_u32(const uint8_t* p) {
+  int32_t value;
+  std::memcpy(&value, p, 4);
+  return value;
+}
+
+// sum += u8 x s8 in place. (Through the intrinsic, GCC 12 copied every accumulator to a new
+// register and to the stack after each vpdpbusd: a third of the speed.)
+inline void dpbusd(__m512i& sum, __m512i u8, __m512i s8) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(sum) : "v"(u8), "v"(s8));
+}
+
+// One tile of 12 rows x 16 tokens (one group), or x 32 (two groups: kTwo). The accumulators are
+// 24 named variables, not an array: GCC kept an array of them on the stack, storing every sum
+// after each vpdpbusd (a third of the speed).
+#define SMOE_INT8_ROW(r)                                              \
+  {                                                                   \
+    const __m512i weights = _mm512_set1_epi32(load_u32(w + 4 * (r))); \
+    dpbusd(sum##r##a, weights, values0);                              \
+    if constexpr (kTwo) dpbusd(sum##r##b, weights, values1);          \
+  }
+#define SMOE_INT8_SCALE(r)                                                                                      \
+  {                                                                                                             \
+    const __m512 row_scale = _mm512_set1_ps(block_scales[r]);                                                   \
+    float* total = totals[r][0];                                                                                \
+    _mm512_store_ps(total, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum##r##a), _mm512_mul_ps(row_scale, scales0),    \
+                                           _mm512_load_ps(total)));                                             \
+    if constexpr (kTwo) {                                                                                       \
+      float* total1 = totals[r][1];                                                                             \
+      _mm512_store_ps(total1, _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum##r##b), _mm512_mul_ps(row_scale, scales1), \
+                                              _mm512_load_ps(total1)));                                         \
+    }                                                                                                           \
+  }
+#define SMOE_INT8_ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11)
+
+template <bool kTwo>
+void tile_product(const uint8_t* tile, const float* tile_scales, size_t rows, const Int8Activations& a, size_t group,
+                  float* y, size_t y_stride) {
+  const size_t blocks = a.blocks, padded = a.padded_tokens, steps = a.block_columns / 4;
+  const size_t group_block_bytes = a.block_columns * kInt8TokenGroup;  // one block of one token group
+  alignas(64) float totals[kInt8TileRows][2][kInt8TokenGroup] = {};
+  const int8_t* activations0 = a.values.data() + group * blocks * group_block_bytes;
+  const int8_t* activations1 = activations0 + (kTwo ? blocks * group_block_bytes : 0);
+  for (size_t b = 0; b < blocks; ++b) {
+    const int32_t* offsets = a.offsets.data() + b * padded + group * kInt8TokenGroup;
+    const __m512i offsets0 = _mm512_loadu_si512(offsets);
+    const __m512i offsets1 = kTwo ? _mm512_loadu_si512(offsets + kInt8TokenGroup) : offsets0;
+    __m512i sum0a = offsets0, sum1a = offsets0, sum2a = offsets0, sum3a = offsets0, sum4a = offsets0, sum5a = offsets0,
+            sum6a = offsets0, sum7a = offsets0, sum8a = offsets0, sum9a = offsets0, sum10a = offsets0,
+            sum11a = offsets0;
+    __m512i sum0b = offsets1, sum1b = offsets1, sum2b = offsets1, sum3b = offsets1, sum4b = offsets1, sum5b = offsets1,
+            sum6b = offsets1, sum7b = offsets1, sum8b = offsets1, sum9b = offsets1, sum10b = offsets1,
+            sum11b = offsets1;
+    const uint8_t* w = tile + b * steps * kTileStepBytes;
+    const int8_t* x0 = activations0 + b * group_block_bytes;
+    const int8_t* x1 = activations1 + b * group_block_bytes;
+    for (size_t step = 0; step < steps; ++step, w += kTileStepBytes, x0 += 64, x1 += 64) {
+      const __m512i values0 = _mm512_loadu_si512(x0);
+      const __m512i values1 = kTwo ? _mm512_loadu_si512(x1) : values0;
+      SMOE_INT8_ROWS(SMOE_INT8_ROW)
+    }
+    const float* scales = a.scales.data() + b * padded + group * kInt8TokenGroup;
+    const __m512 scales0 = _mm512_loadu_ps(scales);
+    const __m512 scales1 = kTwo ? _mm512_loadu_ps(scales + kInt8TokenGroup) : scales0;
+    const float* block_scales = tile_scales + b * kInt8TileRows;
+    SMOE_INT8_ROWS(SMOE_INT8_SCALE)
+  }
+  for (size_t v = 0; v < (kTwo ? 2u : 1u); ++v) {
+    const size_t first_token = (group + v) * kInt8TokenGroup;
+    if (first_token >= a.tokens) break;
+    const size_t count = std::min(kInt8TokenGroup, a.tokens - first_token);
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t t = 0; t < count; ++t) y[(first_token + t) * y_stride + r] = totals[r][v][t];
+    }
+  }
+}
+
+#undef SMOE_INT8_ROWS
+#undef SMOE_INT8_SCALE
+#undef SMOE_INT8_ROW
+
+void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a, float* y,
+                     size_t y_stride) {
+  const size_t groups = a.padded_tokens / kInt8TokenGroup;
+  for (size_t r = 0; r < rows; r += kInt8TileRows) {
+    const size_t count = std::min(kInt8TileRows, rows - r);
+    const uint8_t* tile = tiles + (r / kInt8TileRows) * int8_tile_bytes(a.blocks, a.block_columns);
+    const float* scales = tile_scales + (r / kInt8TileRows) * int8_tile_scales(a.blocks);
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) tile_product<true>(tile, scales, count, a, g, y + r, y_stride);
+    if (g < groups) tile_product<false>(tile, scales, count, a, g, y + r, y_stride);
+  }
+}
+
+// Per block and group of 4 steps (16 bytes of each row), 4 rows at a time: 4 loads, a 4 x 4
+// transpose of dwords, 4 stores (a gather of 12 dwords per step measured twice as slow).
+void pack_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns, uint8_t* tile,
+               float* tile_scales) {
+  const size_t columns = blocks * block_columns, steps = block_columns / 4;
+  const __m128i padding = _mm_set1_epi8(static_cast<char>(0x80));
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t r = 0; r < kInt8TileRows; ++r)
+      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
+    uint8_t* out = tile + b * steps * kTileStepBytes;
+    for (size_t j = 0; j < steps; j += 4) {
+      for (size_t r = 0; r < kInt8TileRows; r += 4) {
+        __m128i row[4];
+        for (size_t i = 0; i < 4; ++i) {
+          row[i] =
+              r + i < rows
+                  ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + (r + i) * columns + b * block_columns + 4 * j))
+                  : padding;
+        }
+        const __m128i low01 = _mm_unpacklo_epi32(row[0], row[1]), high01 = _mm_unpackhi_epi32(row[0], row[1]);
+        const __m128i low23 = _mm_unpacklo_epi32(row[2], row[3]), high23 = _mm_unpackhi_epi32(row[2], row[3]);
+        const __m128i steps[4] = {_mm_unpacklo_epi64(low01, low23), _mm_unpackhi_epi64(low01, low23),
+                                  _mm_unpacklo_epi64(high01, high23), _mm_unpackhi_epi64(high01, high23)};
+        for (size_t i = 0; i < 4; ++i) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (j + i) * kTileStepBytes + 4 * r), steps[i]);
+        }
+      }
+    }
+  }
+}
+
+// 16 floats -> 16 bytes of rint(x * multiplier) + 128.
+inline __m128i quantize16(__m512 x, __m512 multiplier) {
+  const __m512i values = _mm512_cvtps_epi32(_mm512_mul_ps(x, multiplier));  // MXCSR: nearest even
+  return _mm_xor_si128(_mm512_cvtsepi32_epi8(values), _mm_set1_epi8(static_cast<char>(0x80)));
+}
+
+// Blocks of 32 or 256 columns: 2 or 16 registers of 16 floats.
+template <size_t kBlock>
+void quantize_weight_row_blocks(const float* row, size_t columns, uint8_t* q, float* scales) {
+  constexpr size_t kVectors = kBlock / 16;
+  for (size_t b = 0; b < int8_blocks(columns, kBlock); ++b) {
+    const size_t first = b * kBlock, count = std::min(kBlock, columns - first);
+    __m512 x[kVectors];
+    __m512 max_abs = _mm512_setzero_ps();
+    for (size_t i = 0; i < kVectors; ++i) {
+      const size_t at = 16 * i;
+      const __mmask16 valid = at >= count        ? 0
+                              : count - at >= 16 ? 0xffff
+                                                 : static_cast<__mmask16>((1u << (count - at)) - 1);
+      x[i] = _mm512_maskz_loadu_ps(valid, row + first + at);
+      max_abs = _mm512_max_ps(max_abs, _mm512_abs_ps(x[i]));
+    }
+    const float largest = _mm512_reduce_max_ps(max_abs);
+    scales[b] = largest > 0.0f ? largest / 127.0f : 0.0f;
+    const __m512 multiplier = _mm512_set1_ps(largest > 0.0f ? 127.0f / largest : 0.0f);
+    for (size_t i = 0; i < kVectors; ++i) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + first + 16 * i), quantize16(x[i], multiplier));
+    }
+  }
+}
+
+void quantize_weight_row(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
+  if (block_columns == 256) {
+    quantize_weight_row_blocks<256>(row, columns, q, scales);
+  } else if (block_columns == 32) {
+    quantize_weight_row_blocks<32>(row, columns, q, scales);
+  } else {
+    quantize_weight_row_int8_ref(row, columns, block_columns, q, scales);
+  }
+}
+
+}  // namespace
+
+GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return gemm_int8_tiles; }
+PackInt8TileFn avx512_pack_int8_tile() { return pack_tile; }
+QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return quantize_weight_row; }
+
+}  // namespace smoe::quant
