@@ -33,37 +33,43 @@ size_t int8_block_columns(TensorType type) {
   return type == TensorType::q4k || type == TensorType::q6k || type == TensorType::q3k ? 256 : 32;
 }
 
-void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
-                               Int8Activations& out) {
-  const size_t blocks = int8_blocks(columns, block_columns), steps = block_columns / 4;
+void resize_int8_activations(size_t tokens, size_t columns, size_t block_columns, Int8Activations& out) {
+  const size_t blocks = int8_blocks(columns, block_columns);
   const size_t padded = (tokens + kInt8TokenGroup - 1) / kInt8TokenGroup * kInt8TokenGroup;
   out.tokens = tokens;
   out.padded_tokens = padded;
+  out.columns = columns;
   out.block_columns = block_columns;
   out.blocks = blocks;
   out.values.assign(padded * blocks * block_columns, 0);
   out.scales.assign(blocks * padded, 0.0f);
   out.offsets.assign(blocks * padded, 0);
-  std::vector<int8_t> q(block_columns);
-  for (size_t t = 0; t < tokens; ++t) {
-    const float* row = x + t * columns;
-    for (size_t b = 0; b < blocks; ++b) {
-      const size_t first = b * block_columns, count = std::min(block_columns, columns - first);
-      const BlockScale s = block_scale(max_abs_of(row + first, count));
-      int32_t sum = 0;
-      for (size_t i = 0; i < block_columns; ++i) {
-        q[i] = i < count ? static_cast<int8_t>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
-        sum += q[i];
-      }
-      out.scales[b * padded + t] = s.scale;
-      out.offsets[b * padded + t] = -128 * sum;
-      // Step j of the block: bytes 4j .. 4j + 3 at lane t % 16 of the group's zmm.
-      int8_t* group = out.values.data() + ((t / kInt8TokenGroup) * blocks + b) * block_columns * kInt8TokenGroup;
-      for (size_t j = 0; j < steps; ++j) {
-        std::memcpy(group + (j * kInt8TokenGroup + t % kInt8TokenGroup) * 4, &q[4 * j], 4);
-      }
+}
+
+void quantize_activation_int8(const float* row, size_t token, Int8Activations& out) {
+  const size_t block_columns = out.block_columns, steps = block_columns / 4, padded = out.padded_tokens;
+  int8_t q[256];  // block_columns <= 256
+  for (size_t b = 0; b < out.blocks; ++b) {
+    const size_t first = b * block_columns, count = std::min(block_columns, out.columns - first);
+    const BlockScale s = block_scale(max_abs_of(row + first, count));
+    int32_t sum = 0;
+    for (size_t i = 0; i < block_columns; ++i) {
+      q[i] = i < count ? static_cast<int8_t>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
+      sum += q[i];
     }
+    out.scales[b * padded + token] = s.scale;
+    out.offsets[b * padded + token] = -128 * sum;
+    // Step j of the block: bytes 4j .. 4j + 3 at lane token % 16 of the group's zmm.
+    int8_t* group = out.values.data() + ((token / kInt8TokenGroup) * out.blocks + b) * block_columns * kInt8TokenGroup;
+    for (size_t j = 0; j < steps; ++j)
+      std::memcpy(group + (j * kInt8TokenGroup + token % kInt8TokenGroup) * 4, &q[4 * j], 4);
   }
+}
+
+void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
+                               Int8Activations& out) {
+  resize_int8_activations(tokens, columns, block_columns, out);
+  for (size_t t = 0; t < tokens; ++t) quantize_activation_int8(x + t * columns, t, out);
 }
 
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
@@ -135,9 +141,10 @@ void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t 
 
 bool cpu_prefers_int8_prompts() {
   static const bool prefers = [] {
-    // Any forced level but avx512-vnni leaves VNNI out, as it does for the dot kernels.
-    if (const char* forced = std::getenv("SMOE_ISA"); forced != nullptr && std::string_view(forced) != "avx512-vnni") {
-      return false;
+    // A level forced below avx512-vnni leaves VNNI out, as it does for the dot kernels.
+    if (const char* forced = std::getenv("SMOE_ISA")) {
+      const std::string_view isa(forced);
+      if (isa == "scalar" || isa == "avx2" || isa == "avx512") return false;
     }
     if (const char* path = std::getenv("SMOE_PROMPT")) {
       if (std::string_view(path) == "bf16") return false;

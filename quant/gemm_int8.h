@@ -40,16 +40,20 @@ inline size_t int8_blocks(size_t columns, size_t block_columns) {
 // A batch of activations quantized and laid out for the kernel.
 struct Int8Activations {
   size_t tokens = 0, padded_tokens = 0;  // padded_tokens: a multiple of kInt8TokenGroup
+  size_t columns = 0;                    // of each token's row
   size_t block_columns = 0, blocks = 0;  // columns per scale (32 or 256), blocks per row
   std::vector<int8_t> values;            // [token group][block][step][16][4]
   std::vector<float> scales;             // [block][padded_tokens]
   std::vector<int32_t> offsets;          // [block][padded_tokens]: -128 x sum of values
 };
 
-// x (tokens, columns) row-major -> out, blocks of `block_columns` (a multiple of 4); padding
-// tokens and columns are zeros.
+// x (tokens, columns) row-major -> out, blocks of `block_columns` (32 or 256); padding tokens
+// and columns are zeros. In two parts for callers that share the tokens out over threads:
+// resize (and zero) `out`, then quantize each token's row into it.
 void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
                                Int8Activations& out);
+void resize_int8_activations(size_t tokens, size_t columns, size_t block_columns, Int8Activations& out);
+void quantize_activation_int8(const float* row, size_t token, Int8Activations& out);
 
 // One weight row (columns,) f32 -> int8_blocks(columns, block_columns) x block_columns bytes of
 // value + 128 at `q` and one scale per block at `scales` (value ~= scale x (q - 128)),
@@ -91,7 +95,7 @@ using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t ro
 PackInt8TileFn avx512_pack_int8_tile();
 
 // Whether prompts on quantized weights take this path: AVX512-VNNI (with BW/VL) present, no
-// AMX-BF16 (oneDNN's AMX matmul is faster there), SMOE_ISA unset or "avx512-vnni",
+// AMX-BF16 (oneDNN's AMX matmul is faster there), SMOE_ISA not forcing scalar, avx2 or avx512,
 // and SMOE_PROMPT not set to "bf16" (which keeps oneDNN's path, for comparison).
 bool cpu_prefers_int8_prompts();
 

@@ -28,7 +28,9 @@ void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, flo
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t block_columns = quant::int8_block_columns(w.type);
   quant::Int8Activations activations;
-  quant::quantize_activations_int8(x, n_tokens, in, block_columns, activations);
+  quant::resize_int8_activations(n_tokens, in, block_columns, activations);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t t = 0; t < n_tokens; ++t) quant::quantize_activation_int8(x + t * in, t, activations);
   const size_t blocks = activations.blocks, columns = blocks * block_columns;
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
 #pragma omp parallel num_threads(threads)

@@ -13,6 +13,7 @@
 #include "ops/matmul.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
+#include "quant/gemm_int8.h"
 #include "quant/tensor_type.h"
 
 using namespace smoe;
@@ -176,4 +177,30 @@ TEST_CASE("the converter's panel widths divide the row into whole blocks", "[pan
   CHECK(format::choose_panel_columns(TensorType::q4k, 256 * 17, 4096) == 0);  // 17 blocks: no divisor >= 1024 columns
   CHECK(format::choose_panel_columns(TensorType::f16, 14336, 4096) == 0);     // float kernels take whole rows
   CHECK(format::choose_panel_columns(TensorType::q4k, 14336, 0) == 0);        // --panel-columns 0
+}
+
+TEST_CASE("int8 prompt products of q8 weights are the decode path's integer products", "[ops][matmul][int8]") {
+  // Blocks of 32 give q8 weights back exactly (the block's largest |value| is 127 steps), and
+  // the activations are quantized as q8a's: the prompt path and the decode path's dot kernels
+  // then sum the same integer products, in another order.
+  if (!quant::cpu_prefers_int8_prompts()) {
+    WARN("prompts do not take the int8 path here (no AVX512-VNNI, AMX present, or forced off)");
+    return;
+  }
+  const int threads = GENERATE(1, 2);
+  const size_t rows = 61, columns = 640, tokens = 37;  // 6 tiles with a short one; 3 token groups
+  const StoredMatrix m = random_matrix(quant::TensorType::q8, rows, columns, 21);
+  std::vector<float> x(tokens * columns);
+  std::mt19937 generator(22);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& value : x) value = normal(generator);
+  std::vector<float> prompt(tokens * rows), decode(rows);
+  ops::gemm_int8(m.view, x.data(), tokens, prompt.data(), threads);
+  for (size_t t = 0; t < tokens; ++t) {
+    ops::matmul(m.view, &x[t * columns], 1, decode.data(), threads);
+    for (size_t r = 0; r < rows; ++r) {
+      INFO("token " << t << " row " << r);
+      CHECK(prompt[t * rows + r] == Approx(decode[r]).epsilon(1e-5).margin(1e-5));
+    }
+  }
 }

@@ -1,0 +1,222 @@
+// The int8 prompt products (quant/gemm_int8.h): the AVX-512 kernels against their scalar
+// references (the same bytes for quantizing and packing, the same products up to f32 rounding),
+// and the references against what they stand for (values within half a step, exact integer
+// sums). The kernels' cases are skipped, with a warning, on CPUs without AVX512-VNNI.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "quant/cpu_features.h"
+#include "quant/gemm_int8.h"
+#include "support/random_values.h"
+
+using namespace smoe::quant;
+
+namespace {
+
+bool kernels_run_here() {
+  const CpuFeatures& cpu = cpu_features();
+  return avx512_vnni_gemm_int8_tiles() != nullptr && cpu.avx512_vnni && cpu.avx512bw && cpu.avx512vl;
+}
+
+// Random rows with adversarial blocks: all zeros, one huge outlier, equal values, tiny values.
+std::vector<float> adversarial_rows(size_t rows, size_t columns, uint32_t seed) {
+  std::vector<float> x = smoe::test::normal_values(rows * columns, 1.0f, seed);
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = x.data() + r * columns;
+    switch (r % 5) {
+      case 0:
+        std::fill(row, row + std::min<size_t>(columns, 40), 0.0f);
+        break;
+      case 1:
+        row[columns / 2] = 3e4f;
+        break;
+      case 2:
+        std::fill(row, row + columns, -0.75f);
+        break;
+      case 3:
+        for (size_t i = 0; i < columns; ++i) row[i] *= 1e-30f;
+        break;
+      default:
+        break;
+    }
+  }
+  return x;
+}
+
+struct QuantizedRows {
+  std::vector<uint8_t> q;
+  std::vector<float> scales;
+};
+
+QuantizedRows quantize_rows(const std::vector<float>& x, size_t rows, size_t columns, size_t block_columns) {
+  const size_t blocks = int8_blocks(columns, block_columns);
+  QuantizedRows out{std::vector<uint8_t>(rows * blocks * block_columns), std::vector<float>(rows * blocks)};
+  for (size_t r = 0; r < rows; ++r) {
+    quantize_weight_row_int8_ref(&x[r * columns], columns, block_columns, &out.q[r * blocks * block_columns],
+                                 &out.scales[r * blocks]);
+  }
+  return out;
+}
+
+// Tiles of `rows` quantized rows, by the reference packer.
+QuantizedRows pack_tiles(const QuantizedRows& rows_q, size_t rows, size_t blocks, size_t block_columns) {
+  const size_t tiles = (rows + kInt8TileRows - 1) / kInt8TileRows;
+  QuantizedRows out{std::vector<uint8_t>(tiles * int8_tile_bytes(blocks, block_columns)),
+                    std::vector<float>(tiles * int8_tile_scales(blocks))};
+  for (size_t t = 0; t < tiles; ++t) {
+    const size_t first = t * kInt8TileRows, count = std::min(kInt8TileRows, rows - first);
+    pack_int8_tile_ref(&rows_q.q[first * blocks * block_columns], &rows_q.scales[first * blocks], count, blocks,
+                       block_columns, &out.q[t * int8_tile_bytes(blocks, block_columns)],
+                       &out.scales[t * int8_tile_scales(blocks)]);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("int8 weight rows are within half a step of their values", "[quant][int8]") {
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t columns = GENERATE(size_t{32}, size_t{256}, size_t{300}, size_t{17});
+  INFO("block " << block_columns << " columns " << columns);
+  const size_t rows = 5, blocks = int8_blocks(columns, block_columns);
+  const std::vector<float> x = adversarial_rows(rows, columns, 3);
+  const QuantizedRows q = quantize_rows(x, rows, columns, block_columns);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i = 0; i < blocks * block_columns; ++i) {
+      const float scale = q.scales[r * blocks + i / block_columns];
+      const int value = int(q.q[r * blocks * block_columns + i]) - 128;
+      INFO("row " << r << " column " << i);
+      REQUIRE(std::abs(value) <= 127);
+      const float expected = i < columns ? x[r * columns + i] : 0.0f;
+      CHECK(std::fabs(scale * float(value) - expected) <= 0.5001f * scale + 1e-35f);
+      if (i >= columns) CHECK(value == 0);
+    }
+  }
+}
+
+TEST_CASE("the AVX-512 int8 quantizer and packer give the reference's bytes", "[quant][int8][kernels]") {
+  if (!kernels_run_here()) {
+    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
+    return;
+  }
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t columns = GENERATE(size_t{32}, size_t{256}, size_t{4096}, size_t{300}, size_t{17});
+  const size_t rows = GENERATE(size_t{1}, size_t{5}, size_t{12});
+  INFO("block " << block_columns << " columns " << columns << " rows " << rows);
+  const size_t blocks = int8_blocks(columns, block_columns);
+  const std::vector<float> x = adversarial_rows(rows, columns, 7);
+  const QuantizedRows expected = quantize_rows(x, rows, columns, block_columns);
+  QuantizedRows actual{std::vector<uint8_t>(expected.q.size()), std::vector<float>(expected.scales.size())};
+  for (size_t r = 0; r < rows; ++r) {
+    avx512_quantize_weight_row_int8()(&x[r * columns], columns, block_columns, &actual.q[r * blocks * block_columns],
+                                      &actual.scales[r * blocks]);
+  }
+  CHECK(actual.q == expected.q);
+  CHECK(actual.scales == expected.scales);
+
+  std::vector<uint8_t> tile(int8_tile_bytes(blocks, block_columns)), expected_tile(tile.size());
+  std::vector<float> tile_scales(int8_tile_scales(blocks)), expected_scales(tile_scales.size());
+  pack_int8_tile_ref(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, expected_tile.data(),
+                     expected_scales.data());
+  avx512_pack_int8_tile()(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, tile.data(),
+                          tile_scales.data());
+  CHECK(tile == expected_tile);
+  CHECK(tile_scales == expected_scales);
+}
+
+TEST_CASE("int8 activations are packed with their scales and sums", "[quant][int8]") {
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t tokens = GENERATE(size_t{1}, size_t{17}), columns = 300;
+  const std::vector<float> x = adversarial_rows(tokens, columns, 11);
+  Int8Activations a;
+  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  REQUIRE(a.padded_tokens % kInt8TokenGroup == 0);
+  REQUIRE(a.blocks == int8_blocks(columns, block_columns));
+  for (size_t t = 0; t < a.padded_tokens; ++t) {
+    for (size_t b = 0; b < a.blocks; ++b) {
+      const int8_t* block = a.values.data() + ((t / kInt8TokenGroup) * a.blocks + b) * block_columns * kInt8TokenGroup;
+      int32_t sum = 0;
+      for (size_t k = 0; k < block_columns; ++k) {
+        const int value = block[((k / 4) * kInt8TokenGroup + t % kInt8TokenGroup) * 4 + k % 4];
+        const size_t column = b * block_columns + k;
+        const float expected = t < tokens && column < columns ? x[t * columns + column] : 0.0f;
+        const float scale = a.scales[b * a.padded_tokens + t];
+        INFO("token " << t << " column " << column);
+        CHECK(std::fabs(scale * float(value) - expected) <= 0.5001f * scale + 1e-35f);
+        sum += value;
+      }
+      CHECK(a.offsets[b * a.padded_tokens + t] == -128 * sum);
+    }
+  }
+}
+
+TEST_CASE("the int8 tile product is the sum of its integer block products", "[quant][int8]") {
+  // The reference against a direct sum over the unpacked values: the layout and the +128 offset.
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t rows = 13, tokens = 18, columns = 2 * block_columns + 16;
+  const size_t blocks = int8_blocks(columns, block_columns);
+  const std::vector<float> w = adversarial_rows(rows, columns, 5),
+                           x = smoe::test::normal_values(tokens * columns, 2.0f, 6);
+  const QuantizedRows q = quantize_rows(w, rows, columns, block_columns);
+  const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns);
+  Int8Activations a;
+  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  std::vector<float> y(tokens * rows);
+  gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, y.data(), rows);
+  for (size_t t = 0; t < tokens; ++t) {
+    for (size_t r = 0; r < rows; ++r) {
+      double expected = 0, magnitude = 0;
+      for (size_t b = 0; b < blocks; ++b) {
+        int64_t sum = 0;
+        for (size_t k = 0; k < block_columns; ++k) {
+          const int weight = int(q.q[r * blocks * block_columns + b * block_columns + k]) - 128;
+          const int8_t* block =
+              a.values.data() + ((t / kInt8TokenGroup) * blocks + b) * block_columns * kInt8TokenGroup;
+          sum += weight * block[((k / 4) * kInt8TokenGroup + t % kInt8TokenGroup) * 4 + k % 4];
+        }
+        const double term = double(q.scales[r * blocks + b]) * a.scales[b * a.padded_tokens + t] * double(sum);
+        expected += term;
+        magnitude += std::fabs(term);
+      }
+      INFO("row " << r << " token " << t);
+      CHECK(std::fabs(y[t * rows + r] - expected) <= 1e-6 * magnitude);
+    }
+  }
+}
+
+TEST_CASE("the VNNI tile kernel computes the reference's products", "[quant][int8][kernels]") {
+  if (!kernels_run_here()) {
+    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
+    return;
+  }
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t rows = GENERATE(size_t{1}, size_t{12}, size_t{13}, size_t{30});
+  const size_t tokens = GENERATE(size_t{1}, size_t{16}, size_t{17}, size_t{40});  // one group, two, a short last
+  const size_t columns = block_columns == 32 ? 96 : 512;
+  INFO("block " << block_columns << " rows " << rows << " tokens " << tokens);
+  const size_t blocks = int8_blocks(columns, block_columns);
+  const std::vector<float> w = adversarial_rows(rows, columns, 9),
+                           x = smoe::test::normal_values(tokens * columns, 1.0f, 10);
+  const QuantizedRows tiles = pack_tiles(quantize_rows(w, rows, columns, block_columns), rows, blocks, block_columns);
+  Int8Activations a;
+  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  const size_t stride = rows + 3;  // a wider output row: only the product's columns are written
+  std::vector<float> expected(tokens * stride, -1.0f), actual(tokens * stride, -1.0f);
+  gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, expected.data(), stride);
+  avx512_vnni_gemm_int8_tiles()(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), stride);
+  for (size_t r = 0; r < stride; ++r) {
+    float row_magnitude = 0.0f;  // f32 rounding of block sums in another order: relative to the row's size
+    for (size_t t = 0; t < tokens; ++t) row_magnitude = std::max(row_magnitude, std::fabs(expected[t * stride + r]));
+    for (size_t t = 0; t < tokens; ++t) {
+      INFO("token " << t << " row " << r);
+      if (r >= rows) {
+        CHECK(actual[t * stride + r] == -1.0f);  // untouched
+      } else {
+        CHECK(std::fabs(actual[t * stride + r] - expected[t * stride + r]) <= 1e-5f * row_magnitude);
+      }
+    }
+  }
+}
