@@ -11,6 +11,11 @@
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
 //                               measured read bandwidth.
+//   gemm-int8/tiles/<block>     the int8 prompt kernel alone (quant/gemm_int8.h): 48 rows x
+//                               4096 columns x 128 tokens, in cache (GFLOP/s, 2 per multiply-add)
+//   gemm/<type>                 a prompt product as the model runs it: ops::gemm of a 14336 x 4096
+//                               matrix with 128 tokens (decode, requantize or convert, multiply),
+//                               on the path this CPU takes (the label; SMOE_PROMPT=bf16 for oneDNN's)
 // Filter with --benchmark_filter, e.g. 'dot/q4k' or 'matvec'.
 #include <benchmark/benchmark.h>
 
@@ -23,9 +28,11 @@
 #include <vector>
 
 #include "format/container.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "quant/block_q8a.h"
 #include "quant/convert_row.h"
+#include "quant/gemm_int8.h"
 #include "quant/kernels.h"
 #include "quant/tensor_type.h"
 #include "util/huge_pages.h"
@@ -211,6 +218,52 @@ void matvec_benchmark(benchmark::State& state, TensorType type) {
   state.SetLabel(kernels_name(active_kernels()));
 }
 
+void int8_tiles_benchmark(benchmark::State& state, size_t block_columns) {
+  constexpr size_t kRows = 48, kColumns = 4096, kTokens = 128;
+  const size_t blocks = int8_blocks(kColumns, block_columns);
+  std::vector<uint8_t> rows_q(kRows * kColumns), tiles(kRows / kInt8TileRows * int8_tile_bytes(blocks, block_columns));
+  std::vector<float> row_scales(kRows * blocks), tile_scales(kRows / kInt8TileRows * int8_tile_scales(blocks));
+  const std::vector<float> w = random_row(kRows * kColumns), x = random_row(kTokens * kColumns);
+  for (size_t r = 0; r < kRows; ++r) {
+    quantize_weight_row_int8_ref(&w[r * kColumns], kColumns, block_columns, &rows_q[r * kColumns],
+                                 &row_scales[r * blocks]);
+  }
+  for (size_t t = 0; t < kRows / kInt8TileRows; ++t) {
+    pack_int8_tile_ref(&rows_q[t * kInt8TileRows * kColumns], &row_scales[t * kInt8TileRows * blocks], kInt8TileRows,
+                       blocks, block_columns, &tiles[t * int8_tile_bytes(blocks, block_columns)],
+                       &tile_scales[t * int8_tile_scales(blocks)]);
+  }
+  Int8Activations a;
+  quantize_activations_int8(x.data(), kTokens, kColumns, block_columns, a);
+  std::vector<float> y(kTokens * kRows);
+  const GemmInt8TilesFn kernel = avx512_vnni_gemm_int8_tiles();
+  for (auto _ : state) {
+    (kernel ? kernel : gemm_int8_tiles_ref)(tiles.data(), tile_scales.data(), kRows, a, y.data(), kRows);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kColumns * kTokens * double(state.iterations()),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(kernel ? "avx512-vnni" : "scalar reference");
+}
+
+void gemm_benchmark(benchmark::State& state, TensorType type) {
+  constexpr size_t kRows = 14336, kColumns = 4096, kTokens = 128;
+  const size_t row_bytes = *smoe::quant::row_bytes(type, kColumns);
+  std::vector<std::byte> bytes(kRows * row_bytes);
+  const std::vector<float> row = random_row(kColumns);
+  for (size_t r = 0; r < kRows; ++r) quantize_row(type, row.data(), bytes.data() + r * row_bytes, kColumns);
+  const smoe::format::TensorView view{"w", type, {kRows, kColumns}, 0, bytes.size(), 0, bytes.data()};
+  const std::vector<float> x = random_row(kTokens * kColumns);
+  std::vector<float> y(kTokens * kRows);
+  for (auto _ : state) {
+    smoe::ops::gemm(view, x.data(), kTokens, y.data(), 1);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kColumns * kTokens * double(state.iterations()),
+                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.SetLabel(smoe::ops::quantized_prompt_products());
+}
+
 const DotCase kDotCases[] = {{TensorType::q8, false},
                              {TensorType::q4, false},
                              {TensorType::q4k, true},
@@ -238,6 +291,15 @@ void register_benchmarks() {
         benchmark::RegisterBenchmark((name + "/dram").c_str(), attention_benchmark, kernels, int8, values, true);
       }
     }
+  }
+  for (const size_t block_columns : {size_t{32}, size_t{256}}) {
+    benchmark::RegisterBenchmark(("gemm-int8/tiles/" + std::to_string(block_columns)).c_str(), int8_tiles_benchmark,
+                                 block_columns)
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (const TensorType type : {TensorType::q8, TensorType::q4k}) {
+    benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type)
+        ->Unit(benchmark::kMillisecond);
   }
   for (const DotCase& c : kDotCases) {
     benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(c.type))).c_str(), matvec_benchmark, c.type)

@@ -5,8 +5,8 @@
 // vpdpbusd does 64 in the same slot (Zen 4: both 0.75 TSC ticks per zmm instruction). Here the
 // weights, decoded once per chunk of rows, and the activations are both requantized to int8
 // with one scale per block of a row (per token for activations), at the decode path's
-// granularity: blocks of 32 for q8 and q4 weights (q8's own blocks, so its values come back
-// exactly, and the q8a activations of decoding), 256 for the super-block types (q8k's).
+// granularity or finer: blocks of 32 for q8, q4 and q6k weights (q8's own blocks, so its values
+// come back exactly, and the q8a activations of decoding), 256 for q4k and q3k (q8k's).
 //
 // Layout, chosen for the kernel (12 weight rows x 32 tokens per tile, 24 zmm accumulators, one
 // pointer each for weights and activations):
@@ -30,7 +30,7 @@ namespace smoe::quant {
 inline constexpr size_t kInt8TokenGroup = 16;  // tokens per activation vector
 inline constexpr size_t kInt8TileRows = 12;    // weight rows per tile
 
-// Columns per scale for weights of `type`: 256 for q4k, q6k and q3k, 32 for the others.
+// Columns per scale for weights of `type`: 256 for q4k and q3k, 32 for the others.
 size_t int8_block_columns(TensorType type);
 
 inline size_t int8_blocks(size_t columns, size_t block_columns) {

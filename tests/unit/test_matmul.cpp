@@ -90,7 +90,8 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   ops::matmul(m.view, x.data(), tokens, y.data(), threads);
 
   // Float weights multiply f32 activations (summation order apart); quantized ones multiply
-  // activations rounded to 8 bits (the gemm path: to bf16 or not at all). bf16 weights in the
+  // activations rounded to 8 bits (the gemm path: to 8 bits as well where prompts take the int8
+  // path, else to bf16 or not at all). bf16 weights in the
   // gemm path on a CPU with native bf16 (ops/gemm_onednn.cpp's rule) multiply bf16 activations:
   // each rounded to 8 significant bits, off by at most 2^-8 of itself, plus the f32 sums.
   constexpr double kFloatTolerance = 1e-5, kBf16ActivationTolerance = 0x1p-8 + 1e-5, kQuantizedTolerance = 1e-2;
