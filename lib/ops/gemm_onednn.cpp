@@ -3,13 +3,14 @@
 //
 // Quantized weights (q8, q4, q4k, q6k, q3k) on CPUs with AVX512-VNNI and no AMX go to the int8
 // path (gemm_int8.cpp: twice the multiplies per instruction of bf16 there). Elsewhere, on CPUs
-// with native bf16 (AMX-BF16 or AVX512-BF16), they are decoded to bf16 and multiplied with bf16-rounded activations by
-// oneDNN's matmul primitive: half the decoded bytes of f32 and, with AMX, about 4x the f32 sgemm rate (600 vs 160
-// GFLOP/s on one Sapphire Rapids core, M=512 K=4096 N=14336). bf16 activations (8 significant bits) are still finer
-// than the 8-bit integer activations of the decode path. bf16 weights on those CPUs go to the same primitive straight
-// from the mapped file (nothing to decode; the activations are rounded to bf16 as a bf16 model computes anyway).
-// Everything else (f32 and f16 weights, CPUs without bf16) decodes to f32 and runs sgemm, so those exact weights keep
-// exact products.
+// with native bf16 (AMX-BF16 or AVX512-BF16), they are decoded to bf16 and multiplied with
+// bf16-rounded activations by oneDNN's matmul primitive: half the decoded bytes of f32 and, with
+// AMX, about 4x the f32 sgemm rate (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096
+// N=14336). bf16 activations (8 significant bits) are finer than the 8-bit integer activations
+// of the decode path and the int8 prompts. bf16 weights on those CPUs go to the same primitive
+// straight from the mapped file (nothing to decode; the activations are rounded to bf16 as a
+// bf16 model computes anyway). Everything else (f32 and f16 weights, CPUs without bf16) decodes
+// to f32 and runs sgemm, so those exact weights keep exact products.
 #include <dnnl.h>
 #include <omp.h>
 
