@@ -50,7 +50,7 @@ void resize_int8_activations(size_t tokens, size_t columns, size_t block_columns
   out.offsets.assign(blocks * padded, 0);
 }
 
-void quantize_activation_int8(const float* row, size_t token, Int8Activations& out) {
+void quantize_activation_int8_ref(const float* row, size_t token, Int8Activations& out) {
   const size_t block_columns = out.block_columns, steps = block_columns / 4, padded = out.padded_tokens;
   int8_t q[256];  // block_columns <= 256
   for (size_t b = 0; b < out.blocks; ++b) {
@@ -68,6 +68,12 @@ void quantize_activation_int8(const float* row, size_t token, Int8Activations& o
     for (size_t j = 0; j < steps; ++j)
       std::memcpy(group + (j * kInt8TokenGroup + token % kInt8TokenGroup) * 4, &q[4 * j], 4);
   }
+}
+
+void quantize_activation_int8(const float* row, size_t token, Int8Activations& out) {
+  static const QuantizeActivationInt8Fn kernel =
+      cpu_prefers_int8_prompts() ? avx512_quantize_activation_int8() : nullptr;
+  (kernel ? kernel : quantize_activation_int8_ref)(row, token, out);
 }
 
 void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
@@ -163,6 +169,7 @@ bool cpu_prefers_int8_prompts() {
 GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return nullptr; }
 QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return nullptr; }
 PackInt8TileFn avx512_pack_int8_tile() { return nullptr; }
+QuantizeActivationInt8Fn avx512_quantize_activation_int8() { return nullptr; }
 #endif
 
 }  // namespace smoe::quant

@@ -53,6 +53,8 @@ struct Int8Activations {
 void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
                                Int8Activations& out);
 void resize_int8_activations(size_t tokens, size_t columns, size_t block_columns, Int8Activations& out);
+// The reference and the fastest version (the same bytes).
+void quantize_activation_int8_ref(const float* row, size_t token, Int8Activations& out);
 void quantize_activation_int8(const float* row, size_t token, Int8Activations& out);
 
 // One weight row (columns,) f32 -> int8_blocks(columns, block_columns) x block_columns bytes of
@@ -93,6 +95,8 @@ QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8();
 using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                                 uint8_t* tile, float* tile_scales);
 PackInt8TileFn avx512_pack_int8_tile();
+using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
+QuantizeActivationInt8Fn avx512_quantize_activation_int8();
 
 // Whether prompts on quantized weights take this path: AVX512-VNNI (with BW/VL) present, no
 // AMX-BF16 (oneDNN's AMX matmul is faster there), SMOE_ISA not forcing scalar, avx2 or avx512,

@@ -18,6 +18,7 @@ namespace smoe::ops {
 namespace {
 
 constexpr size_t kTiles = 4;
+constexpr size_t kStripColumns = 1024;
 constexpr size_t kChunkRows = kTiles * quant::kInt8TileRows;
 
 }  // namespace
@@ -35,9 +36,10 @@ void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, flo
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> decoded(in);
+    std::vector<float> decoded(kStripColumns);
     std::vector<uint8_t> quantized(quant::kInt8TileRows * columns),
         tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
+    std::vector<float> products(n_tokens * kChunkRows);
     std::vector<float> scales(quant::kInt8TileRows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
@@ -46,18 +48,29 @@ void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, flo
         const size_t tile_first = first + tile * quant::kInt8TileRows;
         const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
         for (size_t r = 0; r < tile_rows; ++r) {
-          format::for_each_row_piece(w, tile_first + r,
-                                     [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
-                                       quant::dequantize_row_fast(w.type, piece, &decoded[column], piece_columns);
-                                     });
-          quant::quantize_weight_row_int8(decoded.data(), in, block_columns, &quantized[r * columns],
-                                          &scales[r * blocks]);
+          // Strips of 1024 columns decoded to f32 (4 KB: in L1) and requantized at once; pieces
+          // (panels) and strips start at whole blocks of the type and of the int8 blocks.
+          const auto requantize = [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
+            for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
+              const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
+              quant::dequantize_row_fast(w.type, piece + *quant::row_bytes(w.type, done), decoded.data(), strip);
+              quant::quantize_weight_row_int8(decoded.data(), strip, block_columns,
+                                              &quantized[r * columns + column + done],
+                                              &scales[r * blocks + (column + done) / block_columns]);
+            }
+          };
+          format::for_each_row_piece(w, tile_first + r, requantize);
         }
         quant::pack_int8_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns,
                               &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)],
                               &tile_scales[tile * quant::int8_tile_scales(blocks)]);
       }
-      kernel(tiles.data(), tile_scales.data(), count, activations, y + first, rows);
+      // Into a chunk-wide buffer, then one copy per token: the tiles' scattered stores land in
+      // a few pages instead of one page of y per token and tile.
+      kernel(tiles.data(), tile_scales.data(), count, activations, products.data(), kChunkRows);
+      for (size_t t = 0; t < n_tokens; ++t) {
+        std::copy_n(&products[t * kChunkRows], count, y + t * rows + first);
+      }
     }
   }
 }

@@ -220,3 +220,25 @@ TEST_CASE("the VNNI tile kernel computes the reference's products", "[quant][int
     }
   }
 }
+
+TEST_CASE("the AVX-512 activation quantizer gives the reference's bytes", "[quant][int8][kernels]") {
+  if (!kernels_run_here()) {
+    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
+    return;
+  }
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t columns = GENERATE(size_t{32}, size_t{512}, size_t{300}, size_t{17});
+  const size_t tokens = 19;
+  INFO("block " << block_columns << " columns " << columns);
+  const std::vector<float> x = adversarial_rows(tokens, columns, 13);
+  Int8Activations expected, actual;
+  resize_int8_activations(tokens, columns, block_columns, expected);
+  resize_int8_activations(tokens, columns, block_columns, actual);
+  for (size_t t = 0; t < tokens; ++t) {
+    quantize_activation_int8_ref(&x[t * columns], t, expected);
+    avx512_quantize_activation_int8()(&x[t * columns], t, actual);
+  }
+  CHECK(actual.values == expected.values);
+  CHECK(actual.scales == expected.scales);
+  CHECK(actual.offsets == expected.offsets);
+}
