@@ -16,6 +16,13 @@ namespace smoe::ops {
 // Decoding a weight to f32 costs about as much as ~16 integer dot products with it, so the
 // gemm path pays off from a few dozen tokens per matrix (an expert sees ~n x k / experts).
 inline constexpr size_t kGemmMinTokens = 32;
+// On the int8 path the crossover is lower: decoding and packing a 14336 x 4096 q4k matrix costs
+// as much as 16 dot-kernel passes over it (one Zen 4 thread: 23.2 ms against 24.6 at 16 tokens,
+// 27.4 against 40.9 at 24).
+inline constexpr size_t kInt8GemmMinTokens = 16;
+
+// The smallest batch that goes through gemm() for weights of `type` on this CPU.
+size_t gemm_min_tokens(quant::TensorType type);
 
 // W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);

@@ -131,6 +131,11 @@ void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, floa
   }
 }
 
+size_t gemm_min_tokens(quant::TensorType type) {
+  return quant::type_traits(type).is_quantized && quant::cpu_prefers_int8_prompts() ? kInt8GemmMinTokens
+                                                                                    : kGemmMinTokens;
+}
+
 const char* quantized_prompt_products() {
   if (quant::cpu_prefers_int8_prompts()) return "int8 (avx512-vnni)";
   return quant::cpu_has_native_bf16() ? "bf16 (oneDNN)" : "f32 (oneDNN)";

@@ -138,7 +138,7 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
 }  // namespace
 
 void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
-  bool fusable = !outputs.empty() && n_tokens < kGemmMinTokens;
+  bool fusable = !outputs.empty() && n_tokens < gemm_min_tokens(outputs.front().w->type);
   for (const MatmulOutput& output : outputs) {
     fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
               output.w->shape[1] == outputs.front().w->shape[1];
@@ -149,7 +149,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
 
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
-  if (n_tokens >= kGemmMinTokens) return gemm(w, x, n_tokens, y, threads);
+  if (n_tokens >= gemm_min_tokens(w.type)) return gemm(w, x, n_tokens, y, threads);
   const MatmulOutput output{&w, y};
   matmul_small_batch({&output, 1}, x, n_tokens, threads);
 }
