@@ -82,6 +82,13 @@ check "smoe-perplexity names the token file" grep -q "odd.i32" <<<"$message"
 "$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 0 >/dev/null 2>&1
 check "-n 0 is a usage error" test $? -eq 2
 
+# The prompt path is named; SMOE_PROMPT=bf16 keeps oneDNN's.
+verbose=$("$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 1 --verbose 2>&1 >/dev/null)
+check "smoe-chat --verbose names the prompt products" \
+  grep -Eq 'prompt products (int8 \(avx512-vnni\)|bf16 \(oneDNN\)|f32 \(oneDNN\))' <<<"$verbose"
+verbose=$(SMOE_PROMPT=bf16 "$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 1 --verbose 2>&1 >/dev/null)
+check "SMOE_PROMPT=bf16 keeps oneDNN's prompt products" grep -Eq 'prompt products (bf16|f32) \(oneDNN\)' <<<"$verbose"
+
 # smoe-bench with a backend (the reference plugin: the plugin path without a GPU): it reports
 # the device's share of expert bytes and of expert runs, and steps where both sides ran.
 bench=$(SMOE_PLUGIN_PATH="$build/tests" "$build/bench/smoe-bench" -m "$work/tiny.smoe" -p 16 -n 16 -t 1 -r 1 \
