@@ -1,11 +1,28 @@
 // CPUID leaves 1 and 7 (sub-leaves 0 and 1); XCR0 says whether the OS saves the YMM / ZMM state.
 #include "quant/cpu_features.h"
 
+#include <cstdlib>
+#include <iterator>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 namespace smoe::quant {
+
+bool isa_forced_below(std::string_view level) {
+  const char* forced = std::getenv("SMOE_ISA");
+  if (forced == nullptr) return false;
+  constexpr std::string_view kLevels[] = {"scalar", "avx2", "avx512", "avx512-vnni"};
+  const auto rank = [&](std::string_view name) {
+    for (size_t i = 0; i < std::size(kLevels); ++i) {
+      if (kLevels[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  const int forced_rank = rank(forced), level_rank = rank(level);
+  return forced_rank >= 0 && level_rank >= 0 && forced_rank < level_rank;
+}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = [] {

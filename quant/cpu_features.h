@@ -3,6 +3,8 @@
 // "f16c"). All false on other architectures.
 #pragma once
 
+#include <string_view>
+
 namespace smoe::quant {
 
 struct CpuFeatures {
@@ -15,5 +17,10 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
+
+// Whether SMOE_ISA forces an x86 level below `level` ("avx512" or "avx512-vnni"): scalar and
+// avx2 are below avx512, those and avx512 below avx512-vnni. Unknown names force nothing, as
+// for the kernel tables.
+bool isa_forced_below(std::string_view level);
 
 }  // namespace smoe::quant

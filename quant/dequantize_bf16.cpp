@@ -24,9 +24,7 @@ void dequantize_row_bf16_ref(TensorType type, const void* src, uint16_t* dst, si
 
 bool cpu_has_native_bf16() {
   static const bool native = [] {
-    if (const char* forced = std::getenv("SMOE_ISA")) {
-      if (std::string_view(forced) == "scalar" || std::string_view(forced) == "avx2") return false;
-    }
+    if (isa_forced_below("avx512")) return false;
     const CpuFeatures& cpu = cpu_features();
     return cpu.avx512_bf16 && cpu.avx512bw && cpu.avx512vl;
   }();

@@ -1,9 +1,6 @@
 // Dispatch of the fast f32 row decoders (dequantize_f32.h).
 #include "quant/dequantize_f32.h"
 
-#include <cstdlib>
-#include <string_view>
-
 #include "quant/convert_row.h"
 #include "quant/cpu_features.h"
 
@@ -12,12 +9,8 @@ namespace {
 
 bool avx512_allowed() {
   static const bool allowed = [] {
-    if (const char* forced = std::getenv("SMOE_ISA")) {
-      const std::string_view isa(forced);
-      if (isa == "scalar" || isa == "avx2") return false;
-    }
     const CpuFeatures& cpu = cpu_features();
-    return cpu.avx512f && cpu.avx512bw;
+    return !isa_forced_below("avx512") && cpu.avx512f && cpu.avx512bw && cpu.f16c;
   }();
   return allowed;
 }

@@ -1,9 +1,10 @@
-// AVX-512 (F, BW) decoders of q4k and q8 rows to f32, compiled with those flags and chosen only
-// on CPUs that have them; the same values as the scalar references (dequantize_f32.h).
+// AVX-512 (F, BW, with F16C) decoders of q4k and q8 rows to f32, compiled with those flags and
+// chosen only on CPUs that have them; the same values as the scalar references (dequantize_f32.h).
 #include <immintrin.h>
 
 #include "quant/block_q4k.h"
 #include "quant/block_q8.h"
+#include "quant/cpu_features.h"
 #include "quant/dequantize_f32.h"
 
 namespace smoe::quant {
@@ -55,6 +56,8 @@ void dequantize_q8(const void* src, float* dst, size_t n) {
 }  // namespace
 
 DequantizeF32Fn avx512_dequantize_f32(TensorType type) {
+  const CpuFeatures& cpu = cpu_features();
+  if (!cpu.avx512f || !cpu.avx512bw || !cpu.f16c) return nullptr;
   switch (type) {
     case TensorType::q4k:
       return dequantize_q4k;

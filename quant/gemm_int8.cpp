@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -13,18 +14,23 @@
 namespace smoe::quant {
 namespace {
 
-// max |x| -> (scale, multiplier): value ~= scale x q, q = rint(x x multiplier).
-struct BlockScale {
-  float scale, multiplier;
-};
-inline BlockScale block_scale(float max_abs) {
-  return max_abs > 0.0f ? BlockScale{max_abs / 127.0f, 127.0f / max_abs} : BlockScale{0.0f, 0.0f};
+// max |x| of n values and whether all are finite.
+Int8BlockScale scale_of(const float* x, size_t n) {
+  float largest = 0.0f;
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    largest = std::max(largest, std::fabs(x[i]));
+  }
+  return int8_block_scale(largest, finite);
 }
 
-float max_abs_of(const float* x, size_t n) {
-  float largest = 0.0f;
-  for (size_t i = 0; i < n; ++i) largest = std::max(largest, std::fabs(x[i]));
-  return largest;
+// x (count values, zeros after them up to `block`) -> q.
+template <class Out>
+void quantize_block(const float* x, size_t count, size_t block, Int8BlockScale s, Out&& out) {
+  for (size_t i = 0; i < block; ++i) {
+    out(i, i < count && s.multiplier != 0.0f ? static_cast<int>(std::nearbyint(x[i] * s.multiplier)) : 0);
+  }
 }
 
 }  // namespace
@@ -55,12 +61,12 @@ void quantize_activation_int8_ref(const float* row, size_t token, Int8Activation
   int8_t q[256];  // block_columns <= 256
   for (size_t b = 0; b < out.blocks; ++b) {
     const size_t first = b * block_columns, count = std::min(block_columns, out.columns - first);
-    const BlockScale s = block_scale(max_abs_of(row + first, count));
+    const Int8BlockScale s = scale_of(row + first, count);
     int32_t sum = 0;
-    for (size_t i = 0; i < block_columns; ++i) {
-      q[i] = i < count ? static_cast<int8_t>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
-      sum += q[i];
-    }
+    quantize_block(row + first, count, block_columns, s, [&](size_t i, int value) {
+      q[i] = static_cast<int8_t>(value);
+      sum += value;
+    });
     out.scales[b * padded + token] = s.scale;
     out.offsets[b * padded + token] = -128 * sum;
     // Step j of the block: bytes 4j .. 4j + 3 at lane token % 16 of the group's zmm.
@@ -85,12 +91,10 @@ void quantize_activations_int8(const float* x, size_t tokens, size_t columns, si
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
   for (size_t b = 0; b < int8_blocks(columns, block_columns); ++b) {
     const size_t first = b * block_columns, count = std::min(block_columns, columns - first);
-    const BlockScale s = block_scale(max_abs_of(row + first, count));
+    const Int8BlockScale s = scale_of(row + first, count);
     scales[b] = s.scale;
-    for (size_t i = 0; i < block_columns; ++i) {
-      const int value = i < count ? static_cast<int>(std::nearbyint(row[first + i] * s.multiplier)) : 0;
-      q[first + i] = static_cast<uint8_t>(value + 128);
-    }
+    quantize_block(row + first, count, block_columns, s,
+                   [&](size_t i, int value) { q[first + i] = static_cast<uint8_t>(value + 128); });
   }
 }
 
@@ -151,16 +155,13 @@ void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t 
 
 bool cpu_prefers_int8_prompts() {
   static const bool prefers = [] {
-    // A level forced below avx512-vnni leaves VNNI out, as it does for the dot kernels.
-    if (const char* forced = std::getenv("SMOE_ISA")) {
-      const std::string_view isa(forced);
-      if (isa == "scalar" || isa == "avx2" || isa == "avx512") return false;
-    }
     if (const char* path = std::getenv("SMOE_PROMPT")) {
-      if (std::string_view(path) == "bf16") return false;
+      const std::string_view name(path);
+      if (name == "bf16") return false;
+      if (name != "int8") std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is neither int8 nor bf16; ignored\n", path);
     }
-    const CpuFeatures& cpu = cpu_features();
-    return cpu.avx512_vnni && cpu.avx512bw && cpu.avx512vl && !cpu.amx_bf16 && avx512_vnni_gemm_int8_tiles() != nullptr;
+    // A level forced below avx512-vnni leaves VNNI out, as it does for the dot kernels.
+    return !isa_forced_below("avx512-vnni") && avx512_vnni_gemm_int8_tiles() != nullptr && !cpu_features().amx_bf16;
   }();
   return prefers;
 }

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "quant/tensor_type.h"
@@ -32,6 +33,21 @@ inline constexpr size_t kInt8TileRows = 12;    // weight rows per tile
 
 // Columns per scale for weights of `type`: 256 for q4k and q3k, 32 for the others.
 size_t int8_block_columns(TensorType type);
+
+// A block's max |x| -> value ~= scale x q, q = rint(x x multiplier) with multiplier = 1 / scale
+// (q8a's rule: prompts and decoding quantize activations alike). A block too small for a finite
+// multiplier (max |x| below ~3.7e-37: denormals) is zeros; one holding a NaN or an infinity
+// (`finite` false) is zeros with a NaN scale, so that its products are NaN as float ones are.
+struct Int8BlockScale {
+  float scale, multiplier;  // multiplier 0: every value of the block quantizes to 0
+};
+inline Int8BlockScale int8_block_scale(float max_abs, bool finite) {
+  if (!finite) return {std::numeric_limits<float>::quiet_NaN(), 0.0f};
+  const float scale = max_abs / 127.0f;
+  const float multiplier = scale > 0.0f ? 1.0f / scale : 0.0f;
+  return multiplier <= std::numeric_limits<float>::max() ? Int8BlockScale{scale, multiplier}
+                                                         : Int8BlockScale{0.0f, 0.0f};
+}
 
 inline size_t int8_blocks(size_t columns, size_t block_columns) {
   return (columns + block_columns - 1) / block_columns;
@@ -58,9 +74,9 @@ void quantize_activation_int8_ref(const float* row, size_t token, Int8Activation
 void quantize_activation_int8(const float* row, size_t token, Int8Activations& out);
 
 // One weight row (columns,) f32 -> int8_blocks(columns, block_columns) x block_columns bytes of
-// value + 128 at `q` and one scale per block at `scales` (value ~= scale x (q - 128)),
-// row-major. Reference and the fastest version this CPU runs (the same bits: both compute
-// x * (127 / max) and round to nearest even). block_columns: 32 or 256.
+// value + 128 at `q` and one scale per block at `scales` (value ~= scale x (q - 128),
+// int8_block_scale), row-major. Reference and the fastest version this CPU runs (the same
+// bits: both round x * multiplier to nearest even). block_columns: 32 or 256.
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
 void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
 
@@ -84,8 +100,9 @@ void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t b
 void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
                          float* y, size_t y_stride);
 
-// The AVX-512 kernels (nullptr when not compiled in). The product equals the reference up to
-// f32 rounding of the block sums (fused multiply-adds); the others give the same bytes.
+// The AVX-512 kernels (nullptr when not compiled in or the CPU lacks AVX512-F/BW/VL/VNNI). The
+// product equals the reference up to f32 rounding of the block sums (fused multiply-adds); the
+// others give the same bytes.
 using GemmInt8TilesFn = void (*)(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
                                  float* y, size_t y_stride);
 GemmInt8TilesFn avx512_vnni_gemm_int8_tiles();

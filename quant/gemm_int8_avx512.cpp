@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
+#include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
 
 namespace smoe::quant {
@@ -160,19 +162,27 @@ inline __m512i quantize64(const __m512* x, __m512 multiplier) {
   return _mm512_xor_si512(_mm512_permutexvar_epi32(order, packed), _mm512_set1_epi8(static_cast<char>(0x80)));
 }
 
-// The block's floats (zeros past `count`) and max |x|.
+// The block's floats (zeros past `count`) and its scale (int8_block_scale); a block whose
+// multiplier is 0 is made zeros, so that NaNs and infinities quantize to 0 as in the reference.
 template <size_t kVectors>
-inline float load_block(const float* x, size_t count, __m512* out) {
+inline Int8BlockScale load_block(const float* x, size_t count, __m512* out) {
   __m512 max_abs = _mm512_setzero_ps();
+  __mmask16 nonfinite = 0;
   for (size_t i = 0; i < kVectors; ++i) {
     const size_t at = 16 * i;
     const __mmask16 valid = at >= count        ? 0
                             : count - at >= 16 ? 0xffff
                                                : static_cast<__mmask16>((1u << (count - at)) - 1);
     out[i] = _mm512_maskz_loadu_ps(valid, x + at);
-    max_abs = _mm512_max_ps(max_abs, _mm512_abs_ps(out[i]));
+    const __m512 magnitude = _mm512_abs_ps(out[i]);
+    nonfinite |= _mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(std::numeric_limits<float>::infinity()), _CMP_NLT_UQ);
+    max_abs = _mm512_max_ps(max_abs, magnitude);
   }
-  return _mm512_reduce_max_ps(max_abs);
+  const Int8BlockScale s = int8_block_scale(_mm512_reduce_max_ps(max_abs), nonfinite == 0);
+  if (s.multiplier == 0.0f) {
+    for (size_t i = 0; i < kVectors; ++i) out[i] = _mm512_setzero_ps();
+  }
+  return s;
 }
 
 // Blocks of 32 or 256 columns: 2 or 16 registers of 16 floats.
@@ -182,9 +192,9 @@ void quantize_weight_row_blocks(const float* row, size_t columns, uint8_t* q, fl
   for (size_t b = 0; b < int8_blocks(columns, kBlock); ++b) {
     const size_t first = b * kBlock;
     __m512 x[kVectors];
-    const float largest = load_block<kVectors>(row + first, std::min(kBlock, columns - first), x);
-    scales[b] = largest > 0.0f ? largest / 127.0f : 0.0f;
-    const __m512 multiplier = _mm512_set1_ps(largest > 0.0f ? 127.0f / largest : 0.0f);
+    const Int8BlockScale s = load_block<kVectors>(row + first, std::min(kBlock, columns - first), x);
+    scales[b] = s.scale;
+    const __m512 multiplier = _mm512_set1_ps(s.multiplier);
     if constexpr (kVectors % 4 == 0) {
       for (size_t i = 0; i < kVectors; i += 4) _mm512_storeu_si512(q + first + 16 * i, quantize64(&x[i], multiplier));
     } else {
@@ -204,8 +214,8 @@ void quantize_activation_blocks(const float* row, size_t token, Int8Activations&
   for (size_t b = 0; b < out.blocks; ++b) {
     const size_t first = b * kBlock;
     __m512 x[kVectors];
-    const float largest = load_block<kVectors>(row + first, std::min(kBlock, out.columns - first), x);
-    const __m512 multiplier = _mm512_set1_ps(largest > 0.0f ? 127.0f / largest : 0.0f);
+    const Int8BlockScale s = load_block<kVectors>(row + first, std::min(kBlock, out.columns - first), x);
+    const __m512 multiplier = _mm512_set1_ps(s.multiplier);
     __m512i sum = _mm512_setzero_si512();
     int8_t* block = group + b * kBlock * kInt8TokenGroup;
     for (size_t i = 0; i < kVectors; ++i) {
@@ -219,7 +229,7 @@ void quantize_activation_blocks(const float* row, size_t token, Int8Activations&
       _mm_storeu_si32(step + 8 * kInt8TokenGroup, _mm_srli_si128(bytes, 8));
       _mm_storeu_si32(step + 12 * kInt8TokenGroup, _mm_srli_si128(bytes, 12));
     }
-    out.scales[b * padded + token] = largest > 0.0f ? largest / 127.0f : 0.0f;
+    out.scales[b * padded + token] = s.scale;
     out.offsets[b * padded + token] = -128 * _mm512_reduce_add_epi32(sum);
   }
 }
@@ -244,11 +254,18 @@ void quantize_weight_row(const float* row, size_t columns, size_t block_columns,
   }
 }
 
+// The kernels only for CPUs that run them (a caller testing for nullptr must not get them on
+// an AVX2-only CPU).
+bool runs_here() {
+  const CpuFeatures& cpu = cpu_features();
+  return cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512_vnni;
+}
+
 }  // namespace
 
-GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return gemm_int8_tiles; }
-PackInt8TileFn avx512_pack_int8_tile() { return pack_tile; }
-QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return quantize_weight_row; }
-QuantizeActivationInt8Fn avx512_quantize_activation_int8() { return quantize_activation; }
+GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return runs_here() ? gemm_int8_tiles : nullptr; }
+QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return runs_here() ? quantize_weight_row : nullptr; }
+QuantizeActivationInt8Fn avx512_quantize_activation_int8() { return runs_here() ? quantize_activation : nullptr; }
+PackInt8TileFn avx512_pack_int8_tile() { return runs_here() ? pack_tile : nullptr; }
 
 }  // namespace smoe::quant

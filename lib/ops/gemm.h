@@ -12,9 +12,10 @@
 
 namespace smoe::ops {
 
-// Batches at least this large go through gemm(); smaller ones (decoding) use the dot kernels.
-// Decoding a weight to f32 costs about as much as ~16 integer dot products with it, so the
-// gemm path pays off from a few dozen tokens per matrix (an expert sees ~n x k / experts).
+// On oneDNN's path batches at least this large go through gemm(); smaller ones (decoding) use
+// the dot kernels. Decoding a weight to f32 costs about as much as ~16 integer dot products with
+// it, so the gemm path pays off from a few dozen tokens per matrix (an expert sees ~n x k /
+// experts).
 inline constexpr size_t kGemmMinTokens = 32;
 // On the int8 path the crossover is lower: decoding and packing a 14336 x 4096 q4k matrix costs
 // as much as 16 dot-kernel passes over it (one Zen 4 thread: 23.2 ms against 24.6 at 16 tokens,

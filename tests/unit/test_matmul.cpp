@@ -13,6 +13,7 @@
 #include "ops/matmul.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
+#include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
 #include "quant/tensor_type.h"
 
@@ -77,7 +78,8 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   const quant::TensorType type =
       GENERATE(quant::TensorType::f32, quant::TensorType::f16, quant::TensorType::bf16, quant::TensorType::q8,
                quant::TensorType::q4, quant::TensorType::q4k, quant::TensorType::q6k, quant::TensorType::q3k);
-  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::kGemmMinTokens);  // decode, small batch, gemm path
+  // decode, small batch, the int8 gemm's threshold (else a small batch), gemm path
+  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::kInt8GemmMinTokens, ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2);
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
   const size_t rows = 37, columns = 768;  // 3 super-blocks; 37 rows split unevenly
@@ -202,6 +204,71 @@ TEST_CASE("int8 prompt products of q8 weights are the decode path's integer prod
     for (size_t r = 0; r < rows; ++r) {
       INFO("token " << t << " row " << r);
       CHECK(prompt[t * rows + r] == Approx(decode[r]).epsilon(1e-5).margin(1e-5));
+    }
+  }
+}
+
+TEST_CASE("int8 prompt products read wide column panels strip by strip as contiguous rows",
+          "[ops][matmul][int8][panels]") {
+  // 14336 columns in panels of 3584 (Mixtral 8x7B's w2): each panel piece is decoded in strips
+  // of 1024 columns, the last one 512, each at its byte offset and its blocks' scales.
+  if (!quant::cpu_prefers_int8_prompts()) {
+    WARN("prompts do not take the int8 path here (no AVX512-VNNI, AMX present, or forced off)");
+    return;
+  }
+  const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4k);
+  const int threads = GENERATE(1, 2);
+  INFO("type " << quant::type_name(type) << " threads " << threads);
+  const size_t rows = 50, columns = 14336, width = 3584, panels = columns / width, tokens = 17;
+  const StoredMatrix m = random_matrix(type, rows, columns, 31);
+  const size_t row_bytes = m.bytes.size() / rows, piece = row_bytes / panels;
+  std::vector<std::byte> paneled(m.bytes.size());
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t r = 0; r < rows; ++r) {
+      std::memcpy(&paneled[(p * rows + r) * piece], &m.bytes[r * row_bytes + p * piece], piece);
+    }
+  }
+  format::TensorView view = m.view;
+  view.data = paneled.data();
+  view.panel_columns = width;
+  std::vector<float> x(tokens * columns);
+  std::mt19937 generator(32);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& value : x) value = normal(generator);
+  std::vector<float> expected(tokens * rows), y(tokens * rows);
+  ops::gemm_int8(m.view, x.data(), tokens, expected.data(), threads);
+  ops::gemm_int8(view, x.data(), tokens, y.data(), threads);
+  CHECK(y == expected);  // the same bytes requantized the same way: the same products
+  // And the contiguous ones against the dequantized rows (the requantization's error bound).
+  std::vector<float> row(columns);
+  for (size_t r = 0; r < rows; r += 7) {
+    quant::dequantize_row(type, m.bytes.data() + r * row_bytes, row.data(), columns);
+    for (size_t t = 0; t < tokens; ++t) {
+      double exact = 0, magnitude = 0;
+      for (size_t i = 0; i < columns; ++i) {
+        exact += double(row[i]) * x[t * columns + i];
+        magnitude += std::fabs(double(row[i]) * x[t * columns + i]);
+      }
+      INFO("row " << r << " token " << t);
+      CHECK(std::fabs(expected[t * rows + r] - exact) <= 1e-2 * magnitude);
+    }
+  }
+}
+
+TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int8]") {
+  const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4k, quant::TensorType::q6k);
+  const size_t columns = 2048;
+  const StoredMatrix m = random_matrix(type, 3, columns, 41);
+  std::vector<float> expected(columns), actual(columns);
+  for (size_t r = 0; r < 3; ++r) {
+    const std::byte* stored = m.bytes.data() + r * (m.bytes.size() / 3);
+    quant::dequantize_row(type, stored, expected.data(), columns);
+    quant::dequantize_row_fast(type, stored, actual.data(), columns);
+    CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
+    if (const quant::DequantizeF32Fn kernel = quant::avx512_dequantize_f32(type)) {
+      std::fill(actual.begin(), actual.end(), 0.0f);
+      kernel(stored, actual.data(), columns);
+      CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
     }
   }
 }
