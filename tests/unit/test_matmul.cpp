@@ -16,6 +16,7 @@
 #include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
 #include "quant/tensor_type.h"
+#include "support/random_values.h"
 
 using namespace smoe;
 
@@ -40,6 +41,43 @@ StoredMatrix random_matrix(quant::TensorType type, size_t rows, size_t columns, 
   return m;
 }
 
+// m stored in column panels of `width` columns, the writer's layout
+// (convert/container_writer.cpp): panel p holds columns [p W, (p + 1) W) of every row, row after
+// row.
+StoredMatrix in_panels(const StoredMatrix& m, size_t width) {
+  const size_t rows = m.view.shape[0], panels = m.view.shape[1] / width;
+  const size_t row_bytes = m.bytes.size() / rows, piece = row_bytes / panels;
+  StoredMatrix paneled{std::vector<std::byte>(m.bytes.size()), m.view};
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t r = 0; r < rows; ++r) {
+      std::memcpy(&paneled.bytes[(p * rows + r) * piece], &m.bytes[r * row_bytes + p * piece], piece);
+    }
+  }
+  paneled.view.data = paneled.bytes.data();
+  paneled.view.panel_columns = width;
+  return paneled;
+}
+
+// Checks y (tokens, rows) against m's dequantized rows times x (tokens, columns) in double,
+// within `tolerance` of the sum of |products|; every `row_step`-th row.
+void check_against_dequantized(const StoredMatrix& m, const std::vector<float>& x, size_t tokens, const float* y,
+                               double tolerance, size_t row_step = 1) {
+  const size_t rows = m.view.shape[0], columns = m.view.shape[1];
+  std::vector<float> row(columns);
+  for (size_t r = 0; r < rows; r += row_step) {
+    quant::dequantize_row(m.view.type, m.bytes.data() + r * (m.bytes.size() / rows), row.data(), columns);
+    for (size_t t = 0; t < tokens; ++t) {
+      double exact = 0, magnitude = 0;
+      for (size_t i = 0; i < columns; ++i) {
+        exact += double(row[i]) * x[t * columns + i];
+        magnitude += std::fabs(double(row[i]) * x[t * columns + i]);
+      }
+      INFO("row " << r << " token " << t);
+      CHECK(std::fabs(y[t * rows + r] - exact) <= tolerance * magnitude);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("matrices sharing an input multiply as they do one by one", "[ops][matmul]") {
@@ -50,10 +88,7 @@ TEST_CASE("matrices sharing an input multiply as they do one by one", "[ops][mat
   const size_t columns = 512;
   const StoredMatrix a = random_matrix(type, 96, columns, 1), b = random_matrix(type, 32, columns, 2),
                      c = random_matrix(type, 33, columns, 3);  // odd row counts split unevenly
-  std::vector<float> x(tokens * columns);
-  std::mt19937 generator(9);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : x) value = normal(generator);
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 9);
 
   std::vector<float> ya(tokens * 96), yb(tokens * 32), yc(tokens * 33);
   const ops::MatmulOutput outputs[] = {{&a.view, ya.data()}, {&b.view, yb.data()}, {&c.view, yc.data()}};
@@ -84,10 +119,7 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
   const size_t rows = 37, columns = 768;  // 3 super-blocks; 37 rows split unevenly
   const StoredMatrix m = random_matrix(type, rows, columns, 5);
-  std::vector<float> x(tokens * columns);
-  std::mt19937 generator(11);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : x) value = normal(generator);
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 11);
   std::vector<float> y(tokens * rows);
   ops::matmul(m.view, x.data(), tokens, y.data(), threads);
 
@@ -101,19 +133,7 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   const bool bf16_activations =
       type == quant::TensorType::bf16 && tokens >= ops::kGemmMinTokens && quant::cpu_has_native_bf16();
   const double tolerance = quantized ? kQuantizedTolerance : bf16_activations ? kBf16ActivationTolerance : kFloatTolerance;
-  std::vector<float> row(columns);
-  for (size_t r = 0; r < rows; ++r) {
-    quant::dequantize_row(type, m.bytes.data() + r * (m.bytes.size() / rows), row.data(), columns);
-    for (size_t t = 0; t < tokens; ++t) {
-      double exact = 0, magnitude = 0;
-      for (size_t i = 0; i < columns; ++i) {
-        exact += double(row[i]) * x[t * columns + i];
-        magnitude += std::fabs(double(row[i]) * x[t * columns + i]);
-      }
-      INFO("row " << r << " token " << t);
-      CHECK(std::fabs(y[t * rows + r] - exact) <= tolerance * magnitude);
-    }
-  }
+  check_against_dequantized(m, x, tokens, y.data(), tolerance);
 }
 
 TEST_CASE("matrices stored in column panels multiply and read back as their contiguous rows do",
@@ -125,26 +145,13 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
   // Panels of 256 columns: 4 of them. 300 rows: one share per thread of 300, 150 and (at least
   // 128 rows each) 128 + 128 + 44; the 40-row matrix beside it one share on one thread.
-  const size_t rows = 300, columns = 1024, width = 256, panels = columns / width;
+  const size_t rows = 300, columns = 1024, width = 256;
   const StoredMatrix m = random_matrix(type, rows, columns, 21);
   REQUIRE(format::choose_panel_columns(type, columns, width) == width);
-  // The writer's layout (convert/container_writer.cpp): panel p holds columns [p W, (p + 1) W)
-  // of every row, row after row.
-  const size_t row_bytes = m.bytes.size() / rows, piece = row_bytes / panels;
-  std::vector<std::byte> paneled(m.bytes.size());
-  for (size_t p = 0; p < panels; ++p) {
-    for (size_t r = 0; r < rows; ++r) {
-      std::memcpy(&paneled[(p * rows + r) * piece], &m.bytes[r * row_bytes + p * piece], piece);
-    }
-  }
-  format::TensorView view = m.view;
-  view.data = paneled.data();
-  view.panel_columns = width;
+  const StoredMatrix paneled = in_panels(m, width);
+  const format::TensorView& view = paneled.view;
 
-  std::vector<float> x(tokens * columns);
-  std::mt19937 generator(12);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : x) value = normal(generator);
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 12);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
   ops::matmul(m.view, x.data(), tokens, expected.data(), threads);
   ops::matmul(view, x.data(), tokens, y.data(), threads);
@@ -193,10 +200,7 @@ TEST_CASE("int8 prompt products of q8 weights are the decode path's integer prod
   const int threads = GENERATE(1, 2);
   const size_t rows = 61, columns = 640, tokens = 37;  // 6 tiles with a short one; 3 token groups
   const StoredMatrix m = random_matrix(quant::TensorType::q8, rows, columns, 21);
-  std::vector<float> x(tokens * columns);
-  std::mt19937 generator(22);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : x) value = normal(generator);
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 22);
   std::vector<float> prompt(tokens * rows), decode(rows);
   ops::gemm_int8(m.view, x.data(), tokens, prompt.data(), threads);
   for (size_t t = 0; t < tokens; ++t) {
@@ -219,40 +223,17 @@ TEST_CASE("int8 prompt products read wide column panels strip by strip as contig
   const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4k);
   const int threads = GENERATE(1, 2);
   INFO("type " << quant::type_name(type) << " threads " << threads);
-  const size_t rows = 50, columns = 14336, width = 3584, panels = columns / width, tokens = 17;
+  const size_t rows = 50, columns = 14336, width = 3584, tokens = 17;
   const StoredMatrix m = random_matrix(type, rows, columns, 31);
-  const size_t row_bytes = m.bytes.size() / rows, piece = row_bytes / panels;
-  std::vector<std::byte> paneled(m.bytes.size());
-  for (size_t p = 0; p < panels; ++p) {
-    for (size_t r = 0; r < rows; ++r) {
-      std::memcpy(&paneled[(p * rows + r) * piece], &m.bytes[r * row_bytes + p * piece], piece);
-    }
-  }
-  format::TensorView view = m.view;
-  view.data = paneled.data();
-  view.panel_columns = width;
-  std::vector<float> x(tokens * columns);
-  std::mt19937 generator(32);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (float& value : x) value = normal(generator);
+  const StoredMatrix paneled = in_panels(m, width);
+  const format::TensorView& view = paneled.view;
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 32);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
   ops::gemm_int8(m.view, x.data(), tokens, expected.data(), threads);
   ops::gemm_int8(view, x.data(), tokens, y.data(), threads);
   CHECK(y == expected);  // the same bytes requantized the same way: the same products
   // And the contiguous ones against the dequantized rows (the requantization's error bound).
-  std::vector<float> row(columns);
-  for (size_t r = 0; r < rows; r += 7) {
-    quant::dequantize_row(type, m.bytes.data() + r * row_bytes, row.data(), columns);
-    for (size_t t = 0; t < tokens; ++t) {
-      double exact = 0, magnitude = 0;
-      for (size_t i = 0; i < columns; ++i) {
-        exact += double(row[i]) * x[t * columns + i];
-        magnitude += std::fabs(double(row[i]) * x[t * columns + i]);
-      }
-      INFO("row " << r << " token " << t);
-      CHECK(std::fabs(expected[t * rows + r] - exact) <= 1e-2 * magnitude);
-    }
-  }
+  check_against_dequantized(m, x, tokens, expected.data(), 1e-2, 7);
 }
 
 TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int8]") {
