@@ -25,7 +25,7 @@ constexpr size_t kChunkRows = kTiles * quant::kInt8TileRows;
 
 void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const quant::GemmInt8TilesFn kernel = quant::avx512_vnni_gemm_int8_tiles();
-  if (kernel == nullptr) throw Error(w.name, "the int8 prompt kernel is not compiled in");
+  if (kernel == nullptr) throw Error(w.name, "the int8 prompt kernel is not compiled in or this CPU lacks AVX512-VNNI");
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t block_columns = quant::int8_block_columns(w.type);
   quant::Int8Activations activations;
