@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "format/container.h"
+#include "ops/matmul.h"
 
 namespace smoe::ops {
 
@@ -21,6 +22,10 @@ inline constexpr size_t kGemmMinTokens = 32;
 // as much as 16 dot-kernel passes over it (one Zen 4 thread: 23.2 ms against 24.6 at 16 tokens,
 // 27.4 against 40.9 at 24).
 inline constexpr size_t kInt8GemmMinTokens = 16;
+
+// Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where
+// quant::cpu_prefers_int8_prompts()).
+bool gemm_uses_int8(quant::TensorType type);
 
 // The smallest batch that goes through gemm() for weights of `type` on this CPU.
 size_t gemm_min_tokens(quant::TensorType type);
@@ -35,6 +40,9 @@ const char* quantized_prompt_products();
 // The int8 path of gemm() for quantized weights where quant::cpu_prefers_int8_prompts()
 // (gemm_int8.cpp); exposed for tests and comparisons.
 void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+// The same for several matrices with one input (q, k, v; w1, w3): the input is quantized once
+// for consecutive matrices of one int8 block size and width, not once per matrix.
+void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads);
 
 // Plain f32 matrix products through oneDNN's sgemm (row-major):
 //   C (m, n) = alpha A (m, k) B^T, B given as (n, k)      [sgemm_nt]

@@ -21,18 +21,19 @@ constexpr size_t kTiles = 4;
 constexpr size_t kStripColumns = 1024;
 constexpr size_t kChunkRows = kTiles * quant::kInt8TileRows;
 
-}  // namespace
-
-void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
-  const quant::GemmInt8TilesFn kernel = quant::avx512_vnni_gemm_int8_tiles();
-  if (kernel == nullptr) throw Error(w.name, "the int8 prompt kernel is not compiled in or this CPU lacks AVX512-VNNI");
-  const size_t rows = w.shape[0], in = w.shape[1];
-  const size_t block_columns = quant::int8_block_columns(w.type);
-  quant::Int8Activations activations;
+void quantize_input(const float* x, size_t n_tokens, size_t in, size_t block_columns, int threads,
+                    quant::Int8Activations& activations) {
   quant::resize_int8_activations(n_tokens, in, block_columns, activations);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t t = 0; t < n_tokens; ++t) quant::quantize_activation_int8(x + t * in, t, activations);
-  const size_t blocks = activations.blocks, columns = blocks * block_columns;
+}
+
+// y = x W^T for the activations quantized at W's block size and width.
+void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const quant::Int8Activations& activations,
+              float* y, int threads) {
+  const size_t rows = w.shape[0], n_tokens = activations.tokens;
+  const size_t block_columns = activations.block_columns, blocks = activations.blocks;
+  const size_t columns = blocks * block_columns;
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
 #pragma omp parallel num_threads(threads)
   {
@@ -73,6 +74,28 @@ void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, flo
       }
     }
   }
+}
+
+}  // namespace
+
+void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
+  const quant::GemmInt8TilesFn kernel = quant::avx512_vnni_gemm_int8_tiles();
+  quant::Int8Activations activations;  // the input's last quantization, reused while block size and width agree
+  for (const MatmulOutput& output : outputs) {
+    const format::TensorView& w = *output.w;
+    if (kernel == nullptr)
+      throw Error(w.name, "the int8 prompt kernel is not compiled in or this CPU lacks AVX512-VNNI");
+    const size_t block_columns = quant::int8_block_columns(w.type), in = w.shape[1];
+    if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
+      quantize_input(x, n_tokens, in, block_columns, threads, activations);
+    }
+    multiply(kernel, w, activations, output.y, threads);
+  }
+}
+
+void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+  const MatmulOutput output{&w, y};
+  gemm_int8_shared_input({&output, 1}, x, n_tokens, threads);
 }
 
 }  // namespace smoe::ops

@@ -131,10 +131,11 @@ void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, floa
   }
 }
 
-size_t gemm_min_tokens(quant::TensorType type) {
-  return quant::type_traits(type).is_quantized && quant::cpu_prefers_int8_prompts() ? kInt8GemmMinTokens
-                                                                                    : kGemmMinTokens;
+bool gemm_uses_int8(quant::TensorType type) {
+  return quant::type_traits(type).is_quantized && quant::cpu_prefers_int8_prompts();
 }
+
+size_t gemm_min_tokens(quant::TensorType type) { return gemm_uses_int8(type) ? kInt8GemmMinTokens : kGemmMinTokens; }
 
 const char* quantized_prompt_products() {
   if (quant::cpu_prefers_int8_prompts()) return "int8 (avx512-vnni)";
@@ -144,7 +145,7 @@ const char* quantized_prompt_products() {
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const ScopedOmpThreads scoped(threads);
   try {
-    if (quant::type_traits(w.type).is_quantized && quant::cpu_prefers_int8_prompts()) {
+    if (gemm_uses_int8(w.type)) {
       gemm_int8(w, x, n_tokens, y, threads);
     } else if (uses_bf16(w.type)) {
       gemm_bf16(w, x, n_tokens, y, threads);

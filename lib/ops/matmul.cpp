@@ -144,6 +144,11 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
               output.w->shape[1] == outputs.front().w->shape[1];
   }
   if (fusable) return matmul_small_batch(outputs, x, n_tokens, threads);
+  // Prompts on the int8 path: the input quantized once for all the matrices.
+  const bool int8 = std::all_of(outputs.begin(), outputs.end(), [&](const MatmulOutput& output) {
+    return output.w->shape.size() == 2 && gemm_uses_int8(output.w->type) && n_tokens >= gemm_min_tokens(output.w->type);
+  });
+  if (int8) return gemm_int8_shared_input(outputs, x, n_tokens, threads);
   for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, threads);
 }
 

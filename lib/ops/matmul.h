@@ -19,7 +19,8 @@ void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float*
 // Several matrices sharing one input (attention's q, k, v; an expert's w1 and w3):
 // outputs[i].y = x W_i^T. For small batches of one quantized type and width the activations
 // are quantized once and every row of every matrix is split across the threads in one loop:
-// one fork and join instead of one per matrix. Otherwise the same as matmul() per matrix.
+// one fork and join instead of one per matrix; prompts on the int8 path quantize the input once
+// for all of them. Otherwise the same as matmul() per matrix.
 struct MatmulOutput {
   const format::TensorView* w;
   float* y;  // (n_tokens, w rows)
