@@ -13,7 +13,7 @@ namespace smoe::quant {
 bool isa_forced_below(std::string_view level) {
   const char* forced = std::getenv("SMOE_ISA");
   if (forced == nullptr) return false;
-  constexpr std::string_view kLevels[] = {"scalar", "avx2", "avx512", "avx512-vnni"};
+  constexpr std::string_view kLevels[] = {"scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni"};
   const auto rank = [&](std::string_view name) {
     for (size_t i = 0; i < std::size(kLevels); ++i) {
       if (kLevels[i] == name) return static_cast<int>(i);
@@ -53,7 +53,10 @@ const CpuFeatures& cpu_features() {
       f.avx512_vnni = zmm && (ecx & (1u << 11));
       f.amx_bf16 = edx & (1u << 22);
     }
-    if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) f.avx512_bf16 = zmm && (eax & (1u << 5));
+    if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) {
+      f.avx_vnni = f.avx2 && (eax & (1u << 4));
+      f.avx512_bf16 = zmm && (eax & (1u << 5));
+    }
 #endif
     return f;
   }();

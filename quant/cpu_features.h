@@ -8,7 +8,7 @@
 namespace smoe::quant {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, f16c = false;
+  bool avx2 = false, fma = false, f16c = false, avx_vnni = false;  // avx_vnni: the VEX-encoded vpdpbusd
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512_vnni = false, avx512_bf16 = false;
   bool amx_bf16 = false;
   // Vendor "AuthenticAMD" (or "HygonGenuine", Zen cores): chooses the prefetch variant of the
@@ -18,9 +18,8 @@ struct CpuFeatures {
 
 const CpuFeatures& cpu_features();
 
-// Whether SMOE_ISA forces an x86 level below `level` ("avx512" or "avx512-vnni"): scalar and
-// avx2 are below avx512, those and avx512 below avx512-vnni. Unknown names force nothing, as
-// for the kernel tables.
+// Whether SMOE_ISA forces an x86 level below `level`, of scalar < avx2 < avx2-vnni < avx512 <
+// avx512-vnni. Unknown names force nothing, as for the kernel tables.
 bool isa_forced_below(std::string_view level);
 
 }  // namespace smoe::quant

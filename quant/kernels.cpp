@@ -22,7 +22,7 @@ std::string kernels_name(const Kernels& kernels) {
 
 std::vector<const Kernels*> available_kernels() {
   std::vector<const Kernels*> tables = {&scalar_kernels()};
-  for (auto* x86_table : {avx2_kernels, avx512_kernels, avx512_vnni_kernels}) {
+  for (auto* x86_table : {avx2_kernels, avx2_vnni_kernels, avx512_kernels, avx512_vnni_kernels}) {
     for (const Prefetch prefetch : {Prefetch::software, Prefetch::hardware}) {
       if (const Kernels* table = x86_table(prefetch)) tables.push_back(table);
     }

@@ -1,8 +1,9 @@
 // Run-time selection of the weight x activation kernels by CPU features.
 //
 // One table per instruction set; the scalar reference is always available and every other
-// table is tested against it. SMOE_ISA=scalar|avx2|avx512|avx512-vnni|neon|neon-dotprod forces a level (lower than the CPU's best)
-// for testing and comparison; an unknown or unsupported value falls back to the best one.
+// table is tested against it. SMOE_ISA=scalar|avx2|avx2-vnni|avx512|avx512-vnni|neon|neon-dotprod
+// forces a level (lower than the CPU's best) for testing and comparison; an unknown or
+// unsupported value falls back to the best one.
 // SMOE_PREFETCH=software|hardware picks the prefetch variant (see Prefetch).
 #pragma once
 
@@ -26,7 +27,7 @@ namespace smoe::quant {
 enum class Prefetch { software, hardware };
 
 struct Kernels {
-  std::string_view isa;  // "scalar", "avx2", "avx512", "avx512-vnni", "neon", "neon-dotprod"
+  std::string_view isa;  // "scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni", "neon", "neon-dotprod"
   void (*quantize_q8a)(const float* x, BlockQ8A* out, size_t n);
   void (*quantize_q8k)(const float* x, BlockQ8K* out, size_t n);
   float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
@@ -63,7 +64,9 @@ std::string kernels_name(const Kernels& kernels);
 const Kernels& scalar_kernels();
 const Kernels* avx2_kernels(Prefetch prefetch = Prefetch::software);  // nullptr when not compiled in or the CPU lacks AVX2/FMA/F16C
 const Kernels* avx512_kernels(Prefetch prefetch = Prefetch::software);  // nullptr without AVX-512 F/BW/VL (and AVX2)
-// The AVX-512 table with VNNI dot products; nullptr without VNNI.
+// The AVX2 table with the VEX-encoded VNNI dot products; nullptr without AVX-VNNI.
+const Kernels* avx2_vnni_kernels(Prefetch prefetch = Prefetch::software);
+// The AVX-512 table with VNNI dot products; nullptr without AVX512-VNNI.
 const Kernels* avx512_vnni_kernels(Prefetch prefetch = Prefetch::software);
 const Kernels* neon_kernels();          // AArch64 only; nullptr elsewhere
 const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extension (SDOT)

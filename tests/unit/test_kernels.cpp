@@ -25,13 +25,16 @@ std::vector<float> values(size_t n, float spread, uint32_t seed) { return smoe::
 // Tolerance, relative to the sum of |w x|, of two float sums of the same products in another order.
 constexpr double kOrderTolerance = 1e-5;
 
+// The x86 tables (avx2, avx2-vnni, avx512, avx512-vnni) exist in both prefetch variants.
+bool is_x86_table(const Kernels& kernels) { return kernels.isa.starts_with("avx"); }
+
 }  // namespace
 
 TEST_CASE("every x86 table exists in both prefetch variants, named apart", "[kernels]") {
   std::set<std::string> names;
   for (const Kernels* kernels : available_kernels()) {
     CHECK(names.insert(kernels_name(*kernels)).second);
-    if (kernels->isa == "avx2" || kernels->isa == "avx512" || kernels->isa == "avx512-vnni") {
+    if (is_x86_table(*kernels)) {
       const std::string other = std::string(kernels->isa) + (kernels->prefetch == Prefetch::software ? "" : "+prefetch");
       bool found = false;
       for (const Kernels* candidate : available_kernels()) found = found || kernels_name(*candidate) == other;
@@ -52,8 +55,7 @@ TEST_CASE("the kernel choice takes the forced instruction set in the preferred p
       const Kernels& chosen = choose_kernels(tables, std::string(table->isa).c_str(), prefetch);
       CHECK(chosen.isa == table->isa);
       // x86 tables exist in both variants; the others only leave prefetching to the hardware.
-      const bool both = table->isa == "avx2" || table->isa == "avx512" || table->isa == "avx512-vnni";
-      CHECK(chosen.prefetch == (both ? prefetch : Prefetch::hardware));
+      CHECK(chosen.prefetch == (is_x86_table(*table) ? prefetch : Prefetch::hardware));
     }
   }
 }
