@@ -11,7 +11,8 @@
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
 //                               measured read bandwidth.
-//   gemm-int8/tiles/<block>     the int8 prompt kernel alone (quant/gemm_int8.h): 48 rows x
+//   gemm-int8/<isa>/<block>     an int8 prompt kernel alone (quant/gemm_int8.h: avx512-vnni,
+//                               avx2-vnni, or the scalar reference where neither runs): 48 rows x
 //                               4096 columns x 128 tokens, in cache (GFLOP/s, 2 per multiply-add)
 //   gemm/<type>                 a prompt product as the model runs it: ops::gemm of a 14336 x 4096
 //                               matrix with 128 tokens (decode, requantize or convert, multiply),
@@ -218,7 +219,7 @@ void matvec_benchmark(benchmark::State& state, TensorType type) {
   state.SetLabel(kernels_name(active_kernels()));
 }
 
-void int8_tiles_benchmark(benchmark::State& state, size_t block_columns) {
+void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kernels, size_t block_columns) {
   constexpr size_t kRows = 48, kColumns = 4096, kTokens = 128;
   const size_t blocks = int8_blocks(kColumns, block_columns);
   std::vector<uint8_t> rows_q(kRows * kColumns), tiles(kRows / kInt8TileRows * int8_tile_bytes(blocks, block_columns));
@@ -236,14 +237,14 @@ void int8_tiles_benchmark(benchmark::State& state, size_t block_columns) {
   Int8Activations a;
   quantize_activations_int8(x.data(), kTokens, kColumns, block_columns, a);
   std::vector<float> y(kTokens * kRows);
-  const GemmInt8TilesFn kernel = avx512_vnni_gemm_int8_tiles();
+  const GemmInt8TilesFn kernel = kernels ? kernels->tiles : gemm_int8_tiles_ref;
   for (auto _ : state) {
-    (kernel ? kernel : gemm_int8_tiles_ref)(tiles.data(), tile_scales.data(), kRows, a, y.data(), kRows);
+    kernel(tiles.data(), tile_scales.data(), kRows, a, y.data(), kRows);
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kColumns * kTokens * double(state.iterations()),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  state.SetLabel(kernel ? "avx512-vnni" : "scalar reference");
+  state.SetLabel(kernels ? std::string(kernels->isa) : "scalar reference");
 }
 
 void gemm_benchmark(benchmark::State& state, TensorType type) {
@@ -292,10 +293,18 @@ void register_benchmarks() {
       }
     }
   }
-  for (const size_t block_columns : {size_t{32}, size_t{256}}) {
-    benchmark::RegisterBenchmark(("gemm-int8/tiles/" + std::to_string(block_columns)).c_str(), int8_tiles_benchmark,
-                                 block_columns)
-        ->Unit(benchmark::kMillisecond);
+  std::vector<const Int8PromptKernels*> int8_tables;
+  for (const Int8PromptKernels* table : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
+    if (table != nullptr) int8_tables.push_back(table);
+  }
+  if (int8_tables.empty()) int8_tables.push_back(nullptr);  // the reference
+  for (const Int8PromptKernels* table : int8_tables) {
+    for (const size_t block_columns : {size_t{32}, size_t{256}}) {
+      const std::string isa = table ? std::string(table->isa) : "scalar";
+      benchmark::RegisterBenchmark(("gemm-int8/" + isa + "/" + std::to_string(block_columns)).c_str(),
+                                   int8_tiles_benchmark, table, block_columns)
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   for (const TensorType type : {TensorType::q8, TensorType::q4k}) {
     benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type)

@@ -15,20 +15,27 @@ bool avx512_allowed() {
   return allowed;
 }
 
+bool avx2_allowed() {
+  static const bool allowed = !isa_forced_below("avx2") && cpu_features().avx2 && cpu_features().f16c;
+  return allowed;
+}
+
 }  // namespace
 
 void dequantize_row_fast(TensorType type, const void* src, float* dst, size_t n) {
-  if (avx512_allowed()) {
-    if (const DequantizeF32Fn kernel = avx512_dequantize_f32(type)) {
-      kernel(src, dst, n);
-      return;
-    }
+  const DequantizeF32Fn kernel = avx512_allowed() ? avx512_dequantize_f32(type)
+                                 : avx2_allowed() ? avx2_dequantize_f32(type)
+                                                  : nullptr;
+  if (kernel != nullptr) {
+    kernel(src, dst, n);
+  } else {
+    dequantize_row(type, src, dst, n);
   }
-  dequantize_row(type, src, dst, n);
 }
 
 #if !defined(__x86_64__)
 DequantizeF32Fn avx512_dequantize_f32(TensorType) { return nullptr; }
+DequantizeF32Fn avx2_dequantize_f32(TensorType) { return nullptr; }
 #endif
 
 }  // namespace smoe::quant

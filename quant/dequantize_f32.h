@@ -1,5 +1,5 @@
 // Weight rows decoded to f32 at prompt time (the int8 prompt path decodes every weight of a
-// chunk once): AVX-512 versions for q4k and q8, the types of the default recipe's experts and
+// chunk once): AVX-512 and AVX2 versions for q4k and q8, the types of the default recipe's experts and
 // attention, and dequantize_row() for everything else. The values are dequantize_row()'s, bit
 // for bit (multiply, then subtract: no fused multiply-add).
 #pragma once
@@ -13,8 +13,10 @@ namespace smoe::quant {
 // `n` whole blocks of `type` at `src` -> dst (n,) f32.
 void dequantize_row_fast(TensorType type, const void* src, float* dst, size_t n);
 
-// The AVX-512 kernels (nullptr when not compiled in, the CPU lacks AVX512-F/BW, or `type` has none).
+// The AVX-512 and AVX2 kernels (nullptr when not compiled in, the CPU lacks AVX512-F/BW or
+// AVX2 and F16C, or `type` has none).
 using DequantizeF32Fn = void (*)(const void* src, float* dst, size_t n);
 DequantizeF32Fn avx512_dequantize_f32(TensorType type);
+DequantizeF32Fn avx2_dequantize_f32(TensorType type);
 
 }  // namespace smoe::quant

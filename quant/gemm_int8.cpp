@@ -78,9 +78,8 @@ void quantize_activation_int8_ref(const float* row, size_t token, Int8Activation
 }
 
 void quantize_activation_int8(const float* row, size_t token, Int8Activations& out) {
-  static const QuantizeActivationInt8Fn kernel =
-      cpu_prefers_int8_prompts() ? avx512_quantize_activation_int8() : nullptr;
-  (kernel ? kernel : quantize_activation_int8_ref)(row, token, out);
+  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+  (kernels ? kernels->quantize_activation : quantize_activation_int8_ref)(row, token, out);
 }
 
 void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
@@ -100,9 +99,8 @@ void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block
 }
 
 void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
-  static const QuantizeWeightRowInt8Fn kernel =
-      cpu_prefers_int8_prompts() ? avx512_quantize_weight_row_int8() : nullptr;
-  (kernel ? kernel : quantize_weight_row_int8_ref)(row, columns, block_columns, q, scales);
+  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+  (kernels ? kernels->quantize_weight_row : quantize_weight_row_int8_ref)(row, columns, block_columns, q, scales);
 }
 
 void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
@@ -125,8 +123,8 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
 
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                     uint8_t* tile, float* tile_scales) {
-  static const PackInt8TileFn kernel = cpu_prefers_int8_prompts() ? avx512_pack_int8_tile() : nullptr;
-  (kernel ? kernel : pack_int8_tile_ref)(q, scales, rows, blocks, block_columns, tile, tile_scales);
+  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+  (kernels ? kernels->pack_tile : pack_int8_tile_ref)(q, scales, rows, blocks, block_columns, tile, tile_scales);
 }
 
 void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
@@ -154,24 +152,25 @@ void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t 
   }
 }
 
-bool cpu_prefers_int8_prompts() {
-  static const bool prefers = [] {
+const Int8PromptKernels* int8_prompt_kernels() {
+  static const Int8PromptKernels* chosen = []() -> const Int8PromptKernels* {
     if (const char* path = std::getenv("SMOE_PROMPT")) {
       const std::string_view name(path);
-      if (name == "bf16") return false;
+      if (name == "bf16") return nullptr;
       if (name != "int8") std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is neither int8 nor bf16; ignored\n", path);
     }
-    // A level forced below avx512-vnni leaves VNNI out, as it does for the dot kernels.
-    return !isa_forced_below("avx512-vnni") && avx512_vnni_gemm_int8_tiles() != nullptr && !cpu_features().amx_bf16;
+    if (cpu_features().amx_bf16) return nullptr;
+    // A level forced below a table's leaves it out, as it does for the dot kernels.
+    if (const auto* kernels = avx512_vnni_int8_kernels(); kernels && !isa_forced_below("avx512-vnni")) return kernels;
+    if (const auto* kernels = avx2_vnni_int8_kernels(); kernels && !isa_forced_below("avx2-vnni")) return kernels;
+    return nullptr;
   }();
-  return prefers;
+  return chosen;
 }
 
 #if !defined(__x86_64__)
-GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return nullptr; }
-QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return nullptr; }
-PackInt8TileFn avx512_pack_int8_tile() { return nullptr; }
-QuantizeActivationInt8Fn avx512_quantize_activation_int8() { return nullptr; }
+const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
+const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
 #endif
 
 }  // namespace smoe::quant

@@ -1,4 +1,5 @@
-// Prompt-time matrix products in 8-bit integers, for CPUs with AVX512-VNNI and no AMX.
+// Prompt-time matrix products in 8-bit integers, for CPUs with VNNI (AVX512-VNNI or AVX-VNNI)
+// and no AMX.
 //
 // Why: a prompt multiplies each weight matrix by many tokens, so its speed is the multiply
 // rate. Without AMX, oneDNN's bf16 matmul issues one vdpbf16ps (32 multiply-adds) where
@@ -22,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "quant/tensor_type.h"
@@ -100,24 +102,35 @@ void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t b
 void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
                          float* y, size_t y_stride);
 
-// The AVX-512 kernels (nullptr when not compiled in or the CPU lacks AVX512-F/BW/VL/VNNI). The
-// product equals the reference up to f32 rounding of the block sums (fused multiply-adds); the
-// others give the same bytes.
+// One instruction set's kernels of the int8 prompt products, as the dot kernels come in
+// tables (kernels.h). The product equals the reference up to f32 rounding of the block sums
+// (fused multiply-adds); the others give the reference's bytes.
 using GemmInt8TilesFn = void (*)(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
                                  float* y, size_t y_stride);
-GemmInt8TilesFn avx512_vnni_gemm_int8_tiles();
 using QuantizeWeightRowInt8Fn = void (*)(const float* row, size_t columns, size_t block_columns, uint8_t* q,
                                          float* scales);
-QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8();
 using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                                 uint8_t* tile, float* tile_scales);
-PackInt8TileFn avx512_pack_int8_tile();
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
-QuantizeActivationInt8Fn avx512_quantize_activation_int8();
+struct Int8PromptKernels {
+  std::string_view isa;  // "avx512-vnni" or "avx2-vnni", as the dot kernel tables are named
+  GemmInt8TilesFn tiles;
+  QuantizeWeightRowInt8Fn quantize_weight_row;
+  PackInt8TileFn pack_tile;
+  QuantizeActivationInt8Fn quantize_activation;
+};
 
-// Whether prompts on quantized weights take this path: AVX512-VNNI (with BW/VL) present, no
-// AMX-BF16 (oneDNN's AMX matmul is faster there), SMOE_ISA not forcing scalar, avx2 or avx512,
-// and SMOE_PROMPT not set to "bf16" (which keeps oneDNN's path, for comparison).
-bool cpu_prefers_int8_prompts();
+// The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile) and the AVX-VNNI ones (ymm, VEX
+// vpdpbusd: 6 rows x 16 tokens, for CPUs with AVX2 and AVX-VNNI but no AVX-512); nullptr when
+// not compiled in or the CPU lacks the features.
+const Int8PromptKernels* avx512_vnni_int8_kernels();
+const Int8PromptKernels* avx2_vnni_int8_kernels();
+
+// The kernels prompts on quantized weights use, or nullptr where they do not take this path:
+// the best of the two the CPU runs, not below a level SMOE_ISA forces (avx2-vnni for the second),
+// on CPUs without AMX-BF16 (oneDNN's AMX matmul is faster there), unless SMOE_PROMPT is "bf16"
+// (which keeps oneDNN's path, for comparison).
+const Int8PromptKernels* int8_prompt_kernels();
+inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }
 
 }  // namespace smoe::quant

@@ -13,11 +13,10 @@
 
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
+#include "quant/gemm_int8_x86.h"
 
 namespace smoe::quant {
 namespace {
-
-constexpr size_t kTileStepBytes = 4 * kInt8TileRows;
 
 inline int32_t load_u32(const uint8_t* p) {
   int32_t value;
@@ -110,37 +109,6 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
     size_t g = 0;
     for (; g + 2 <= groups; g += 2) tile_product<true>(tile, scales, count, a, g, y + r, y_stride);
     if (g < groups) tile_product<false>(tile, scales, count, a, g, y + r, y_stride);
-  }
-}
-
-// Per block and group of 4 steps (16 bytes of each row), 4 rows at a time: 4 loads, a 4 x 4
-// transpose of dwords, 4 stores (a gather of 12 dwords per step measured twice as slow).
-void pack_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns, uint8_t* tile,
-               float* tile_scales) {
-  const size_t columns = blocks * block_columns, steps = block_columns / 4;
-  const __m128i padding = _mm_set1_epi8(static_cast<char>(0x80));
-  for (size_t b = 0; b < blocks; ++b) {
-    for (size_t r = 0; r < kInt8TileRows; ++r)
-      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
-    uint8_t* out = tile + b * steps * kTileStepBytes;
-    for (size_t j = 0; j < steps; j += 4) {
-      for (size_t r = 0; r < kInt8TileRows; r += 4) {
-        __m128i row[4];
-        for (size_t i = 0; i < 4; ++i) {
-          row[i] =
-              r + i < rows
-                  ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + (r + i) * columns + b * block_columns + 4 * j))
-                  : padding;
-        }
-        const __m128i low01 = _mm_unpacklo_epi32(row[0], row[1]), high01 = _mm_unpackhi_epi32(row[0], row[1]);
-        const __m128i low23 = _mm_unpacklo_epi32(row[2], row[3]), high23 = _mm_unpackhi_epi32(row[2], row[3]);
-        const __m128i step_words[4] = {_mm_unpacklo_epi64(low01, low23), _mm_unpackhi_epi64(low01, low23),
-                                       _mm_unpacklo_epi64(high01, high23), _mm_unpackhi_epi64(high01, high23)};
-        for (size_t i = 0; i < 4; ++i) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (j + i) * kTileStepBytes + 4 * r), step_words[i]);
-        }
-      }
-    }
   }
 }
 
@@ -263,9 +231,10 @@ bool runs_here() {
 
 }  // namespace
 
-GemmInt8TilesFn avx512_vnni_gemm_int8_tiles() { return runs_here() ? gemm_int8_tiles : nullptr; }
-QuantizeWeightRowInt8Fn avx512_quantize_weight_row_int8() { return runs_here() ? quantize_weight_row : nullptr; }
-QuantizeActivationInt8Fn avx512_quantize_activation_int8() { return runs_here() ? quantize_activation : nullptr; }
-PackInt8TileFn avx512_pack_int8_tile() { return runs_here() ? pack_tile : nullptr; }
+const Int8PromptKernels* avx512_vnni_int8_kernels() {
+  static const Int8PromptKernels kernels{"avx512-vnni", gemm_int8_tiles, quantize_weight_row, pack_tile,
+                                         quantize_activation};
+  return runs_here() ? &kernels : nullptr;
+}
 
 }  // namespace smoe::quant

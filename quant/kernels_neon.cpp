@@ -132,6 +132,7 @@ const Kernels* neon_dotprod_kernels() {
 }
 
 const Kernels* avx2_kernels(Prefetch) { return nullptr; }
+const Kernels* avx2_vnni_kernels(Prefetch) { return nullptr; }
 const Kernels* avx512_kernels(Prefetch) { return nullptr; }
 const Kernels* avx512_vnni_kernels(Prefetch) { return nullptr; }
 DequantizeBf16Fn avx512_dequantize_bf16(TensorType) { return nullptr; }

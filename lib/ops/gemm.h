@@ -33,8 +33,8 @@ size_t gemm_min_tokens(quant::TensorType type);
 // W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
 
-// How gemm() multiplies quantized weights on this CPU: "int8 (avx512-vnni)", "bf16 (oneDNN)" or
-// "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
+// How gemm() multiplies quantized weights on this CPU: "int8 (avx512-vnni)", "int8 (avx2-vnni)",
+// "bf16 (oneDNN)" or "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
 const char* quantized_prompt_products();
 
 // The int8 path of gemm() for quantized weights where quant::cpu_prefers_int8_prompts()

@@ -1,5 +1,5 @@
 // Prompt-time products in 8-bit integers (quant/gemm_int8.h) for quantized weights on CPUs
-// with AVX512-VNNI and no AMX: the activations are quantized once, then each thread takes
+// with AVX512-VNNI or AVX-VNNI and no AMX: the activations are quantized once, then each thread takes
 // chunks of 48 weight rows, decodes them to f32, requantizes them to int8 (688 KB for a
 // 14336-column chunk: it stays in L2 while every token passes over it) and runs the tile
 // kernel on them.
@@ -79,17 +79,20 @@ void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const 
 }  // namespace
 
 void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
-  const quant::GemmInt8TilesFn kernel = quant::avx512_vnni_gemm_int8_tiles();
+  const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels();
   quant::Int8Activations activations;  // the input's last quantization, reused while block size and width agree
   for (const MatmulOutput& output : outputs) {
     const format::TensorView& w = *output.w;
-    if (kernel == nullptr)
-      throw Error(w.name, "the int8 prompt kernel is not compiled in or this CPU lacks AVX512-VNNI");
+    if (kernels == nullptr) {
+      throw Error(w.name,
+                  "the int8 prompt kernels are not compiled in, this CPU lacks AVX512-VNNI and AVX-VNNI, or "
+                  "SMOE_PROMPT / SMOE_ISA turned them off");
+    }
     const size_t block_columns = quant::int8_block_columns(w.type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);
     }
-    multiply(kernel, w, activations, output.y, threads);
+    multiply(kernels->tiles, w, activations, output.y, threads);
   }
 }
 

@@ -138,7 +138,10 @@ bool gemm_uses_int8(quant::TensorType type) {
 size_t gemm_min_tokens(quant::TensorType type) { return gemm_uses_int8(type) ? kInt8GemmMinTokens : kGemmMinTokens; }
 
 const char* quantized_prompt_products() {
-  if (quant::cpu_prefers_int8_prompts()) return "int8 (avx512-vnni)";
+  if (const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels()) {
+    static const std::string name = "int8 (" + std::string(kernels->isa) + ")";
+    return name.c_str();
+  }
   return quant::cpu_has_native_bf16() ? "bf16 (oneDNN)" : "f32 (oneDNN)";
 }
 

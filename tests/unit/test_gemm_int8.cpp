@@ -1,7 +1,8 @@
-// The int8 prompt products (quant/gemm_int8.h): the AVX-512 kernels against their scalar
-// references (the same bytes for quantizing and packing, the same products up to f32 rounding),
-// and the references against what they stand for (values within half a step, exact integer
-// sums). The kernels' cases are skipped, with a warning, on CPUs without AVX512-VNNI.
+// The int8 prompt products (quant/gemm_int8.h): each kernel table the CPU runs (avx512-vnni,
+// avx2-vnni) against the scalar references (the same bytes for quantizing and packing, the same
+// products up to f32 rounding), and the references against what they stand for (values within
+// half a step, exact integer sums). The kernels' cases are skipped, with a warning, on CPUs
+// without AVX512-VNNI or AVX-VNNI.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -17,10 +18,22 @@ using namespace smoe::quant;
 
 namespace {
 
-bool kernels_run_here() {
-  const CpuFeatures& cpu = cpu_features();
-  return avx512_vnni_gemm_int8_tiles() != nullptr && cpu.avx512_vnni && cpu.avx512bw && cpu.avx512vl;
+// The int8 kernel tables this CPU runs.
+std::vector<const Int8PromptKernels*> int8_tables() {
+  std::vector<const Int8PromptKernels*> tables;
+  for (const Int8PromptKernels* table : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
+    if (table != nullptr) tables.push_back(table);
+  }
+  return tables;
 }
+
+#define SMOE_INT8_TABLE_OR_SKIP(kernels)                                             \
+  if (int8_tables().empty()) {                                                       \
+    WARN("no AVX512-VNNI or AVX-VNNI here: the int8 prompt kernels are not tested"); \
+    return;                                                                          \
+  }                                                                                  \
+  const Int8PromptKernels* kernels = GENERATE(from_range(int8_tables()));            \
+  INFO("kernels " << kernels->isa)
 
 // Random rows with adversarial blocks: all zeros, one huge outlier, equal values, tiny values,
 // values too small for a finite multiplier (denormals among them), a NaN, an infinity.
@@ -114,11 +127,8 @@ TEST_CASE("int8 weight rows are within half a step of their values", "[quant][in
   }
 }
 
-TEST_CASE("the AVX-512 int8 quantizer and packer give the reference's bytes", "[quant][int8][kernels]") {
-  if (!kernels_run_here()) {
-    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
-    return;
-  }
+TEST_CASE("the int8 weight quantizers and packers give the reference's bytes", "[quant][int8][kernels]") {
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
   const size_t block_columns = GENERATE(size_t{32}, size_t{256});
   const size_t columns = GENERATE(size_t{32}, size_t{256}, size_t{4096}, size_t{300}, size_t{17});
   const size_t rows = GENERATE(size_t{1}, size_t{5}, size_t{12});
@@ -128,8 +138,8 @@ TEST_CASE("the AVX-512 int8 quantizer and packer give the reference's bytes", "[
   const QuantizedRows expected = quantize_rows(x, rows, columns, block_columns);
   QuantizedRows actual{std::vector<uint8_t>(expected.q.size()), std::vector<float>(expected.scales.size())};
   for (size_t r = 0; r < rows; ++r) {
-    avx512_quantize_weight_row_int8()(&x[r * columns], columns, block_columns, &actual.q[r * blocks * block_columns],
-                                      &actual.scales[r * blocks]);
+    kernels->quantize_weight_row(&x[r * columns], columns, block_columns, &actual.q[r * blocks * block_columns],
+                                 &actual.scales[r * blocks]);
   }
   CHECK(actual.q == expected.q);
   CHECK(same_bits(actual.scales, expected.scales));
@@ -138,8 +148,8 @@ TEST_CASE("the AVX-512 int8 quantizer and packer give the reference's bytes", "[
   std::vector<float> tile_scales(int8_tile_scales(blocks)), expected_scales(tile_scales.size());
   pack_int8_tile_ref(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, expected_tile.data(),
                      expected_scales.data());
-  avx512_pack_int8_tile()(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, tile.data(),
-                          tile_scales.data());
+  kernels->pack_tile(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, tile.data(),
+                     tile_scales.data());
   CHECK(tile == expected_tile);
   CHECK(same_bits(tile_scales, expected_scales));
 }
@@ -209,13 +219,10 @@ TEST_CASE("the int8 tile product is the sum of its integer block products", "[qu
   }
 }
 
-TEST_CASE("the VNNI tile kernel computes the reference's products", "[quant][int8][kernels]") {
-  if (!kernels_run_here()) {
-    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
-    return;
-  }
+TEST_CASE("the VNNI tile kernels compute the reference's products", "[quant][int8][kernels]") {
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
   const size_t block_columns = GENERATE(size_t{32}, size_t{256});
-  const size_t rows = GENERATE(size_t{1}, size_t{12}, size_t{13}, size_t{30});
+  const size_t rows = GENERATE(size_t{1}, size_t{6}, size_t{7}, size_t{12}, size_t{13}, size_t{30});  // 6: half tiles
   const size_t tokens = GENERATE(size_t{1}, size_t{16}, size_t{17}, size_t{40});  // one group, two, a short last
   const size_t columns = block_columns == 32 ? 96 : 512;
   INFO("block " << block_columns << " rows " << rows << " tokens " << tokens);
@@ -228,7 +235,7 @@ TEST_CASE("the VNNI tile kernel computes the reference's products", "[quant][int
   const size_t stride = rows + 3;  // a wider output row: only the product's columns are written
   std::vector<float> expected(tokens * stride, -1.0f), actual(tokens * stride, -1.0f);
   gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, expected.data(), stride);
-  avx512_vnni_gemm_int8_tiles()(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), stride);
+  kernels->tiles(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), stride);
   for (size_t r = 0; r < stride; ++r) {
     float row_magnitude = 0.0f;  // f32 rounding of block sums in another order: relative to the row's size
     for (size_t t = 0; t < tokens; ++t) row_magnitude = std::max(row_magnitude, std::fabs(expected[t * stride + r]));
@@ -245,11 +252,8 @@ TEST_CASE("the VNNI tile kernel computes the reference's products", "[quant][int
   }
 }
 
-TEST_CASE("the AVX-512 activation quantizer gives the reference's bytes", "[quant][int8][kernels]") {
-  if (!kernels_run_here()) {
-    WARN("no AVX512-VNNI here: the int8 prompt kernels are not tested");
-    return;
-  }
+TEST_CASE("the int8 activation quantizers give the reference's bytes", "[quant][int8][kernels]") {
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
   const size_t block_columns = GENERATE(size_t{32}, size_t{256});
   const size_t columns = GENERATE(size_t{32}, size_t{512}, size_t{300}, size_t{17});
   const size_t tokens = 19;
@@ -260,7 +264,7 @@ TEST_CASE("the AVX-512 activation quantizer gives the reference's bytes", "[quan
   resize_int8_activations(tokens, columns, block_columns, actual);
   for (size_t t = 0; t < tokens; ++t) {
     quantize_activation_int8_ref(&x[t * columns], t, expected);
-    avx512_quantize_activation_int8()(&x[t * columns], t, actual);
+    kernels->quantize_activation(&x[t * columns], t, actual);
   }
   CHECK(actual.values == expected.values);
   CHECK(same_bits(actual.scales, expected.scales));

@@ -246,7 +246,8 @@ TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int
     quant::dequantize_row(type, stored, expected.data(), columns);
     quant::dequantize_row_fast(type, stored, actual.data(), columns);
     CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
-    if (const quant::DequantizeF32Fn kernel = quant::avx512_dequantize_f32(type)) {
+    for (const quant::DequantizeF32Fn kernel : {quant::avx512_dequantize_f32(type), quant::avx2_dequantize_f32(type)}) {
+      if (kernel == nullptr) continue;
       std::fill(actual.begin(), actual.end(), 0.0f);
       kernel(stored, actual.data(), columns);
       CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);

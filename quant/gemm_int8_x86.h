@@ -1,0 +1,50 @@
+// The int8 tile packer (gemm_int8.h's layout) in SSE2 operations, compiled into the AVX-512 and
+// the AVX2 int8 prompt kernels: file-local to each includer (see kernels_x86.h for why a shared
+// definition compiled under one file's flags would be a hazard).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/gemm_int8.h"
+
+namespace smoe::quant {
+namespace {
+
+constexpr size_t kTileStepBytes = 4 * kInt8TileRows;
+
+// Per block and group of 4 steps (16 bytes of each row), 4 rows at a time: 4 loads, a 4 x 4
+// transpose of dwords, 4 stores (a gather of 12 dwords per step measured twice as slow).
+void pack_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns, uint8_t* tile,
+               float* tile_scales) {
+  const size_t columns = blocks * block_columns, steps = block_columns / 4;
+  const __m128i padding = _mm_set1_epi8(static_cast<char>(0x80));
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t r = 0; r < kInt8TileRows; ++r)
+      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
+    uint8_t* out = tile + b * steps * kTileStepBytes;
+    for (size_t j = 0; j < steps; j += 4) {
+      for (size_t r = 0; r < kInt8TileRows; r += 4) {
+        __m128i row[4];
+        for (size_t i = 0; i < 4; ++i) {
+          row[i] =
+              r + i < rows
+                  ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + (r + i) * columns + b * block_columns + 4 * j))
+                  : padding;
+        }
+        const __m128i low01 = _mm_unpacklo_epi32(row[0], row[1]), high01 = _mm_unpackhi_epi32(row[0], row[1]);
+        const __m128i low23 = _mm_unpacklo_epi32(row[2], row[3]), high23 = _mm_unpackhi_epi32(row[2], row[3]);
+        const __m128i step_words[4] = {_mm_unpacklo_epi64(low01, low23), _mm_unpackhi_epi64(low01, low23),
+                                       _mm_unpacklo_epi64(high01, high23), _mm_unpackhi_epi64(high01, high23)};
+        for (size_t i = 0; i < 4; ++i) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (j + i) * kTileStepBytes + 4 * r), step_words[i]);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace smoe::quant
