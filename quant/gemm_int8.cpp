@@ -9,7 +9,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "quant/block_q8.h"
 #include "quant/cpu_features.h"
+#include "quant/half.h"
 
 namespace smoe::quant {
 namespace {
@@ -101,6 +103,16 @@ void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block
 void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
   static const Int8PromptKernels* kernels = int8_prompt_kernels();
   (kernels ? kernels->quantize_weight_row : quantize_weight_row_int8_ref)(row, columns, block_columns, q, scales);
+}
+
+void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
+  const auto* block = static_cast<const BlockQ8*>(blocks);
+  for (size_t b = 0; b < n / BlockQ8::kElements; ++b) {
+    scales[b] = f16_to_f32(block[b].d);
+    for (size_t i = 0; i < BlockQ8::kElements; ++i) {
+      q[b * BlockQ8::kElements + i] = static_cast<uint8_t>(static_cast<uint8_t>(block[b].qs[i]) ^ 0x80u);
+    }
+  }
 }
 
 void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,

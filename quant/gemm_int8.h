@@ -82,6 +82,13 @@ void quantize_activation_int8(const float* row, size_t token, Int8Activations& o
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
 void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
 
+// `n` weights of q8 blocks -> quantize_weight_row_int8's layout with blocks of 32 without
+// decoding: each value's byte + 128 and the block's f16 scale as f32. That is exactly what
+// requantizing the decoded values gives whenever a block's largest |q| is 127 (q8's own rule;
+// then max |d q| / 127 = d and rint(d q / d) = q in f32), and otherwise keeps the decode path's
+// exact products where requantizing would round.
+void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
 inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
 inline size_t int8_tile_scales(size_t blocks) { return blocks * kInt8TileRows; }

@@ -35,6 +35,9 @@ void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const 
   const size_t block_columns = activations.block_columns, blocks = activations.blocks;
   const size_t columns = blocks * block_columns;
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
+  // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
+  // requantized (the same values; q8_row_as_int8).
+  const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -54,10 +57,15 @@ void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const 
           const auto requantize = [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
             for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
               const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
-              quant::dequantize_row_fast(w.type, piece + *quant::row_bytes(w.type, done), decoded.data(), strip);
-              quant::quantize_weight_row_int8(decoded.data(), strip, block_columns,
-                                              &quantized[r * columns + column + done],
-                                              &scales[r * blocks + (column + done) / block_columns]);
+              const std::byte* bytes = piece + *quant::row_bytes(w.type, done);
+              uint8_t* q = &quantized[r * columns + column + done];
+              float* q_scales = &scales[r * blocks + (column + done) / block_columns];
+              if (q8_as_stored) {
+                quant::q8_row_as_int8(bytes, strip, q, q_scales);
+              } else {
+                quant::dequantize_row_fast(w.type, bytes, decoded.data(), strip);
+                quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q, q_scales);
+              }
             }
           };
           format::for_each_row_piece(w, tile_first + r, requantize);

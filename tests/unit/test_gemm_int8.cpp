@@ -10,8 +10,10 @@
 #include <random>
 #include <vector>
 
+#include "quant/block_q8.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
+#include "quant/half.h"
 #include "support/random_values.h"
 
 using namespace smoe::quant;
@@ -152,6 +154,30 @@ TEST_CASE("the int8 weight quantizers and packers give the reference's bytes", "
                      tile_scales.data());
   CHECK(tile == expected_tile);
   CHECK(same_bits(tile_scales, expected_scales));
+}
+
+TEST_CASE("q8 rows taken as stored are their requantized values", "[quant][int8]") {
+  const size_t columns = 4096, blocks = columns / 32;
+  std::vector<float> x = smoe::test::normal_values(columns, 1.0f, 17);
+  x[40] = 3e4f;                                       // an outlier block
+  std::fill(x.begin() + 64, x.begin() + 96, 0.0f);    // a zero block
+  std::fill(x.begin() + 96, x.begin() + 128, -0.5f);  // a constant one
+  for (size_t i = 128; i < 160; ++i) x[i] *= 1e-6f;   // a tiny one: f16 scale near its resolution
+  std::vector<BlockQ8> stored(blocks);
+  quantize_row_q8_ref(x.data(), stored.data(), columns);
+  std::vector<float> decoded(columns), expected_scales(blocks), scales(blocks);
+  dequantize_row_q8_ref(stored.data(), decoded.data(), columns);
+  std::vector<uint8_t> expected(columns), actual(columns);
+  quantize_weight_row_int8_ref(decoded.data(), columns, 32, expected.data(), expected_scales.data());
+  q8_row_as_int8(stored.data(), columns, actual.data(), scales.data());
+  CHECK(actual == expected);
+  CHECK(same_bits(scales, expected_scales));
+  // A block whose largest |q| is below 127 (not written by q8's quantizer, possible in imports):
+  // its stored values and scale, the decode path's products.
+  for (int8_t& q : stored[5].qs) q = static_cast<int8_t>(q / 2);
+  q8_row_as_int8(stored.data(), columns, actual.data(), scales.data());
+  CHECK(scales[5] == f16_to_f32(stored[5].d));
+  for (size_t i = 0; i < 32; ++i) CHECK(int(actual[5 * 32 + i]) - 128 == stored[5].qs[i]);
 }
 
 TEST_CASE("int8 activations are packed with their scales and sums", "[quant][int8]") {
