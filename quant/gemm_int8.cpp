@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/cpu_features.h"
 #include "quant/half.h"
@@ -115,6 +116,15 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
   }
 }
 
+void q4k_row_as_int8_ref(const void* blocks, size_t n, uint8_t* q, float* scales) {
+  float values[BlockQ4K::kElements];
+  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
+    dequantize_row_q4k_ref(static_cast<const BlockQ4K*>(blocks) + b, values, BlockQ4K::kElements);
+    quantize_weight_row_int8_ref(values, BlockQ4K::kElements, BlockQ4K::kElements, q + b * BlockQ4K::kElements,
+                                 scales + b);
+  }
+}
+
 void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                         uint8_t* tile, float* tile_scales) {
   const size_t columns = blocks * block_columns, steps = block_columns / 4;
@@ -183,6 +193,8 @@ const Int8PromptKernels* int8_prompt_kernels() {
 #if !defined(__x86_64__)
 const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
+Q4kRowAsInt8Fn avx512_q4k_row_as_int8() { return nullptr; }
+Q4kRowAsInt8Fn avx2_q4k_row_as_int8() { return nullptr; }
 #endif
 
 }  // namespace smoe::quant

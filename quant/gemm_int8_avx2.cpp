@@ -170,8 +170,9 @@ bool runs_here() {
 
 const Int8PromptKernels* avx2_vnni_int8_kernels() {
   // The activations (a small part of a prompt's work) through the reference.
-  static const Int8PromptKernels kernels{"avx2-vnni", gemm_int8_tiles, quantize_weight_row, pack_tile,
-                                         quantize_activation_int8_ref};
+  static const Int8PromptKernels kernels{
+      "avx2-vnni",           gemm_int8_tiles, quantize_weight_row, pack_tile, quantize_activation_int8_ref,
+      avx2_q4k_row_as_int8()};
   return runs_here() ? &kernels : nullptr;
 }
 

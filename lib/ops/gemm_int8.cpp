@@ -29,8 +29,8 @@ void quantize_input(const float* x, size_t n_tokens, size_t in, size_t block_col
 }
 
 // y = x W^T for the activations quantized at W's block size and width.
-void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const quant::Int8Activations& activations,
-              float* y, int threads) {
+void multiply(quant::GemmInt8TilesFn kernel, quant::Q4kRowAsInt8Fn q4k_row_as_int8, const format::TensorView& w,
+              const quant::Int8Activations& activations, float* y, int threads) {
   const size_t rows = w.shape[0], n_tokens = activations.tokens;
   const size_t block_columns = activations.block_columns, blocks = activations.blocks;
   const size_t columns = blocks * block_columns;
@@ -38,6 +38,9 @@ void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const 
   // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
   // requantized (the same values; q8_row_as_int8).
   const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
+  // q4k weights requantized straight from their nibbles where the CPU has that kernel.
+  const quant::Q4kRowAsInt8Fn q4k_as_int8 =
+      w.type == quant::TensorType::q4k && block_columns == 256 ? q4k_row_as_int8 : nullptr;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -62,6 +65,8 @@ void multiply(quant::GemmInt8TilesFn kernel, const format::TensorView& w, const 
               float* q_scales = &scales[r * blocks + (column + done) / block_columns];
               if (q8_as_stored) {
                 quant::q8_row_as_int8(bytes, strip, q, q_scales);
+              } else if (q4k_as_int8 != nullptr) {
+                q4k_as_int8(bytes, strip, q, q_scales);
               } else {
                 quant::dequantize_row_fast(w.type, bytes, decoded.data(), strip);
                 quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q, q_scales);
@@ -100,7 +105,7 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);
     }
-    multiply(kernels->tiles, w, activations, output.y, threads);
+    multiply(kernels->tiles, kernels->q4k_row_as_int8, w, activations, output.y, threads);
   }
 }
 

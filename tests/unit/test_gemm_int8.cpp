@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
@@ -178,6 +179,40 @@ TEST_CASE("q8 rows taken as stored are their requantized values", "[quant][int8]
   q8_row_as_int8(stored.data(), columns, actual.data(), scales.data());
   CHECK(scales[5] == f16_to_f32(stored[5].d));
   for (size_t i = 0; i < 32; ++i) CHECK(int(actual[5 * 32 + i]) - 128 == stored[5].qs[i]);
+}
+
+TEST_CASE("q4k rows requantized from their nibbles are their decoded values requantized", "[quant][int8]") {
+  std::vector<Q4kRowAsInt8Fn> kernels;
+  for (const Q4kRowAsInt8Fn kernel : {avx512_q4k_row_as_int8(), avx2_q4k_row_as_int8()}) {
+    if (kernel != nullptr) kernels.push_back(kernel);
+  }
+  if (kernels.empty()) {
+    WARN("no AVX-512 or AVX2 here: q4k rows are decoded and requantized, not tested without decoding");
+    return;
+  }
+  const Q4kRowAsInt8Fn kernel = GENERATE_COPY(from_range(kernels));
+  const size_t rows = 16, columns = 1024, blocks = columns / 256;
+  const std::vector<float> x = adversarial_rows(rows, columns, 19);
+  std::vector<BlockQ4K> stored(rows * blocks);
+  for (size_t r = 0; r < rows; ++r) quantize_row_q4k_ref(&x[r * columns], &stored[r * blocks], columns);
+  // Blocks the quantizer does not write: infinite and NaN super-scales, zeros, one nibble
+  // everywhere (smallest = largest), an f16-subnormal scale.
+  stored[1].d = 0x7c00;
+  stored[2].dmin = 0x7e00;
+  stored[3].d = stored[3].dmin = 0;
+  std::memset(stored[4].qs, 0x77, sizeof(stored[4].qs));
+  stored[5].d = 0x0001;
+  std::vector<uint8_t> expected(rows * columns), actual(rows * columns);
+  std::vector<float> expected_scales(rows * blocks), scales(rows * blocks);
+  q4k_row_as_int8_ref(stored.data(), rows * columns, expected.data(), expected_scales.data());
+  kernel(stored.data(), rows * columns, actual.data(), scales.data());
+  for (size_t b = 0; b < rows * blocks; ++b) {
+    INFO("block " << b);
+    CHECK(std::memcmp(&actual[256 * b], &expected[256 * b], 256) == 0);
+    CHECK(std::memcmp(&scales[b], &expected_scales[b], sizeof(float)) == 0);
+  }
+  CHECK(std::isnan(expected_scales[1]));  // the cases above are what they are meant to be
+  CHECK(expected_scales[3] == 0.0f);
 }
 
 TEST_CASE("int8 activations are packed with their scales and sums", "[quant][int8]") {
