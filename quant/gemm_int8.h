@@ -9,8 +9,9 @@
 // granularity or finer: blocks of 32 for q8, q4 and q6k weights (q8's own blocks, so its values
 // come back exactly, and the q8a activations of decoding), 256 for q4k and q3k (q8k's).
 //
-// Layout, chosen for the kernel (12 weight rows x 32 tokens per tile, 24 zmm accumulators, one
-// pointer each for weights and activations):
+// Layout, chosen for the AVX-512 kernel (12 weight rows x 32 tokens per tile, 24 zmm
+// accumulators, one pointer each for weights and activations; the AVX-VNNI kernel takes each
+// tile in two halves of 6 rows x 16 tokens, 12 ymm accumulators):
 // - Activations: per group of 16 tokens and block, block / 4 steps of [16 tokens][4 bytes] (the
 //   s8 operand of vpdpbusd, one zmm per step).
 // - Weights: tiles of 12 rows, per block block / 4 steps of [12 rows][4 bytes] of u8 = int8

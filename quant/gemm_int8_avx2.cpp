@@ -161,6 +161,54 @@ void quantize_weight_row(const float* row, size_t columns, size_t block_columns,
   }
 }
 
+// One token's row into its lane of the activations (quantize_activation_int8_ref's bytes).
+// Rows with a partial last block go through the reference.
+template <size_t kBlock>
+void quantize_activation_blocks(const float* row, size_t token, Int8Activations& out) {
+  if (out.columns % kBlock != 0) {
+    quantize_activation_int8_ref(row, token, out);
+    return;
+  }
+  const size_t padded = out.padded_tokens, lane = token % kInt8TokenGroup;
+  int8_t* group = out.values.data() + (token / kInt8TokenGroup) * out.blocks * kBlock * kInt8TokenGroup;
+  for (size_t b = 0; b < out.blocks; ++b) {
+    const float* x = row + b * kBlock;
+    const Int8BlockScale s = block_scale<kBlock>(x);
+    const __m256 multiplier = _mm256_set1_ps(s.multiplier);
+    __m256i sum = _mm256_setzero_si256();
+    int8_t* block = group + b * kBlock * kInt8TokenGroup;
+    for (size_t i = 0; i < kBlock; i += 8) {
+      // A zero multiplier (NaN, infinity, denormal-sized block) gives zeros, as in the reference.
+      const __m256 scaled =
+          s.multiplier == 0.0f ? _mm256_setzero_ps() : _mm256_mul_ps(_mm256_loadu_ps(x + i), multiplier);
+      const __m256i values = _mm256_cvtps_epi32(scaled);  // MXCSR: nearest even
+      sum = _mm256_add_epi32(sum, values);
+      // Bytes 0..3 of the low lane and of the high one: steps i / 4 and i / 4 + 1 of this token.
+      const __m256i words = _mm256_packs_epi32(values, values);
+      const __m256i bytes = _mm256_packs_epi16(words, words);
+      int8_t* step = block + ((i / 4) * kInt8TokenGroup + lane) * 4;
+      const int32_t first = _mm256_cvtsi256_si32(bytes), second = _mm256_extract_epi32(bytes, 4);
+      std::memcpy(step, &first, 4);
+      std::memcpy(step + 4 * kInt8TokenGroup, &second, 4);
+    }
+    __m128i total = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    total = _mm_add_epi32(total, _mm_shuffle_epi32(total, 0x4e));
+    total = _mm_add_epi32(total, _mm_shuffle_epi32(total, 0xb1));
+    out.scales[b * padded + token] = s.scale;
+    out.offsets[b * padded + token] = -128 * _mm_cvtsi128_si32(total);
+  }
+}
+
+void quantize_activation(const float* row, size_t token, Int8Activations& out) {
+  if (out.block_columns == 256) {
+    quantize_activation_blocks<256>(row, token, out);
+  } else if (out.block_columns == 32) {
+    quantize_activation_blocks<32>(row, token, out);
+  } else {
+    quantize_activation_int8_ref(row, token, out);
+  }
+}
+
 bool runs_here() {
   const CpuFeatures& cpu = cpu_features();
   return cpu.avx2 && cpu.fma && cpu.f16c && cpu.avx_vnni;
@@ -169,10 +217,8 @@ bool runs_here() {
 }  // namespace
 
 const Int8PromptKernels* avx2_vnni_int8_kernels() {
-  // The activations (a small part of a prompt's work) through the reference.
-  static const Int8PromptKernels kernels{
-      "avx2-vnni",           gemm_int8_tiles, quantize_weight_row, pack_tile, quantize_activation_int8_ref,
-      avx2_q4k_row_as_int8()};
+  static const Int8PromptKernels kernels{"avx2-vnni", gemm_int8_tiles,     quantize_weight_row,
+                                         pack_tile,   quantize_activation, avx2_q4k_row_as_int8()};
   return runs_here() ? &kernels : nullptr;
 }
 

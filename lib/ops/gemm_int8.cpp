@@ -1,8 +1,9 @@
 // Prompt-time products in 8-bit integers (quant/gemm_int8.h) for quantized weights on CPUs
-// with AVX512-VNNI or AVX-VNNI and no AMX: the activations are quantized once, then each thread takes
-// chunks of 48 weight rows, decodes them to f32, requantizes them to int8 (688 KB for a
-// 14336-column chunk: it stays in L2 while every token passes over it) and runs the tile
-// kernel on them.
+// with AVX512-VNNI or AVX-VNNI and no AMX: the activations are quantized once, then each thread
+// takes chunks of 48 weight rows, brings them to int8 (688 KB for a 14336-column chunk: it stays
+// in L2 while every token passes over it) and runs the tile kernel on them. q8 rows are int8
+// already (taken as stored), q4k rows are requantized from their nibbles, other types decoded
+// to f32 in strips and requantized.
 #include <omp.h>
 
 #include <algorithm>
