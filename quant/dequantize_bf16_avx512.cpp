@@ -20,14 +20,15 @@ inline void store_bf16(uint16_t* out, __m512 values) {
 void dequantize_q4k(const void* src, uint16_t* dst, size_t n) {
   const auto* blocks = static_cast<const BlockQ4K*>(src);
   for (size_t b = 0; b < n / 256; ++b) {
-    q4k_block_values(blocks[b], [&](size_t at, __m512 values) { store_bf16(dst + 256 * b + at, values); });
+    q4k_block_values<Avx512Vector>(blocks[b],
+                                   [&](size_t at, __m512 values) { store_bf16(dst + 256 * b + at, values); });
   }
 }
 
 void dequantize_q8(const void* src, uint16_t* dst, size_t n) {
   const auto* blocks = static_cast<const BlockQ8*>(src);
   for (size_t b = 0; b < n / 32; ++b) {
-    q8_block_values(blocks[b], [&](size_t at, __m512 values) { store_bf16(dst + 32 * b + at, values); });
+    q8_block_values<Avx512Vector>(blocks[b], [&](size_t at, __m512 values) { store_bf16(dst + 32 * b + at, values); });
   }
 }
 

@@ -1,7 +1,9 @@
-// The AVX-512 decoding of q4k and q8 blocks to f32, shared by the f32 and bf16 row decoders
-// (dequantize_f32_avx512.cpp, dequantize_bf16_avx512.cpp), which differ only in how they store
-// each 16 values. Each value is computed as the scalar reference computes it (multiply, then
-// subtract: no fused multiply-add). Include only from files compiled with AVX-512 F and BW.
+// The decoding of q4k and q8 blocks to f32 vectors, shared by the f32 and bf16 row decoders
+// (dequantize_f32_avx512.cpp, dequantize_bf16_avx512.cpp, dequantize_f32_avx2.cpp), which differ
+// in their vector width (Vec: Avx2Vector or Avx512Vector, vector_x86.h) and in how they store
+// each vector of values. Each value is computed as the scalar reference computes it (multiply,
+// then subtract): include only from files compiled without -mfma or with -ffp-contract=off, so
+// that the compiler cannot fuse the two.
 #pragma once
 
 #include <immintrin.h>
@@ -10,45 +12,69 @@
 
 #include "quant/block_q4k.h"
 #include "quant/block_q8.h"
+#include "quant/dequantize_f32.h"
+#include "quant/vector_x86.h"
 
 namespace smoe::quant {
 
-// File-local to each includer: the two files are compiled with different flags (see
-// kernels_x86.h for why a shared definition would be a hazard).
+// File-local to each includer: the files are compiled with different flags (see kernels_x86.h
+// for why a shared definition would be a hazard).
 namespace {
 
-inline __m512 bytes_to_float(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)); }
-
-// store(offset, values): the block's 256 values, 16 at a time, offset within the block.
-template <class Store>
+// store(offset, values): the block's 256 values, Vec::kWidth at a time, offset within the block.
+template <class Vec, class Store>
 inline void q4k_block_values(const BlockQ4K& block, Store store) {
+  using V = typename Vec::V;
   const __m128i low_nibbles = _mm_set1_epi8(0x0f);
   const float d = _cvtsh_ss(block.d), dmin = _cvtsh_ss(block.dmin);
   uint8_t unpacked[16];
   q4k_unpack_scales(block.scales, unpacked);
   for (size_t chunk = 0; chunk < 4; ++chunk) {
     // Chunk c: low nibbles are sub-block 2c (weights 64c + 0..31), high nibbles 2c + 1.
-    const __m512 low_step = _mm512_set1_ps(d * float(unpacked[2 * chunk]));
-    const __m512 low_offset = _mm512_set1_ps(dmin * float(unpacked[8 + 2 * chunk]));
-    const __m512 high_step = _mm512_set1_ps(d * float(unpacked[2 * chunk + 1]));
-    const __m512 high_offset = _mm512_set1_ps(dmin * float(unpacked[8 + 2 * chunk + 1]));
-    for (size_t half = 0; half < 2; ++half) {
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block.qs + 32 * chunk + 16 * half));
+    const float factors[4] = {d * float(unpacked[2 * chunk]), dmin * float(unpacked[8 + 2 * chunk]),
+                              d * float(unpacked[2 * chunk + 1]), dmin * float(unpacked[8 + 2 * chunk + 1])};
+    const V low_step = Vec::broadcast(&factors[0]), low_offset = Vec::broadcast(&factors[1]);
+    const V high_step = Vec::broadcast(&factors[2]), high_offset = Vec::broadcast(&factors[3]);
+    for (size_t at = 0; at < 32; at += Vec::kWidth) {
+      const __m128i packed = Vec::load_bytes(block.qs + 32 * chunk + at);
       const __m128i low = _mm_and_si128(packed, low_nibbles);
       const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), low_nibbles);
-      store(64 * chunk + 16 * half, _mm512_sub_ps(_mm512_mul_ps(low_step, bytes_to_float(low)), low_offset));
-      store(64 * chunk + 32 + 16 * half, _mm512_sub_ps(_mm512_mul_ps(high_step, bytes_to_float(high)), high_offset));
+      store(64 * chunk + at, Vec::sub(Vec::mul(low_step, Vec::from_u8(low)), low_offset));
+      store(64 * chunk + 32 + at, Vec::sub(Vec::mul(high_step, Vec::from_u8(high)), high_offset));
     }
   }
 }
 
-// store(offset, values) for the block's 32 values, 16 at a time.
-template <class Store>
+// store(offset, values) for the block's 32 values, Vec::kWidth at a time.
+template <class Vec, class Store>
 inline void q8_block_values(const BlockQ8& block, Store store) {
-  const __m512 scale = _mm512_set1_ps(_cvtsh_ss(block.d));
-  const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
-  store(0, _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(values)))));
-  store(16, _mm512_mul_ps(scale, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(values, 1)))));
+  const float d = _cvtsh_ss(block.d);
+  const typename Vec::V scale = Vec::broadcast(&d);
+  for (size_t at = 0; at < 32; at += Vec::kWidth) {
+    const __m128i values = Vec::load_bytes(reinterpret_cast<const uint8_t*>(block.qs) + at);
+    store(at, Vec::mul(scale, Vec::from_s8(values)));
+  }
+}
+
+// The f32 row decoders of q4k and q8 (dequantize_f32.h) at Vec's width, nullptr for other types.
+template <class Vec>
+void dequantize_q4k_f32(const void* src, float* dst, size_t n) {
+  const auto* blocks = static_cast<const BlockQ4K*>(src);
+  for (size_t b = 0; b < n / 256; ++b) {
+    q4k_block_values<Vec>(blocks[b],
+                          [&](size_t at, typename Vec::V values) { Vec::store(dst + 256 * b + at, values); });
+  }
+}
+template <class Vec>
+void dequantize_q8_f32(const void* src, float* dst, size_t n) {
+  const auto* blocks = static_cast<const BlockQ8*>(src);
+  for (size_t b = 0; b < n / 32; ++b) {
+    q8_block_values<Vec>(blocks[b], [&](size_t at, typename Vec::V values) { Vec::store(dst + 32 * b + at, values); });
+  }
+}
+template <class Vec>
+DequantizeF32Fn f32_row_decoder(TensorType type) {
+  return type == TensorType::q4k ? dequantize_q4k_f32<Vec> : type == TensorType::q8 ? dequantize_q8_f32<Vec> : nullptr;
 }
 
 }  // namespace

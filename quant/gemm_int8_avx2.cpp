@@ -23,12 +23,6 @@ namespace {
 
 constexpr size_t kHalfRows = kInt8TileRows / 2;
 
-inline int32_t load_u32(const uint8_t* p) {
-  int32_t value;
-  std::memcpy(&value, p, 4);
-  return value;
-}
-
 // sum += u8 x s8 in place, VEX-encoded (an EVEX vpdpbusd would fault on these CPUs); inline asm
 // for the reason gemm_int8_avx512.cpp gives.
 inline void dpbusd(__m256i& sum, __m256i u8, __m256i s8) {
@@ -151,16 +145,6 @@ void quantize_weight_row_blocks(const float* row, size_t columns, uint8_t* q, fl
   }
 }
 
-void quantize_weight_row(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
-  if (block_columns == 256) {
-    quantize_weight_row_blocks<256>(row, columns, q, scales);
-  } else if (block_columns == 32) {
-    quantize_weight_row_blocks<32>(row, columns, q, scales);
-  } else {
-    quantize_weight_row_int8_ref(row, columns, block_columns, q, scales);
-  }
-}
-
 // One token's row into its lane of the activations (quantize_activation_int8_ref's bytes).
 // Rows with a partial last block go through the reference.
 template <size_t kBlock>
@@ -196,16 +180,6 @@ void quantize_activation_blocks(const float* row, size_t token, Int8Activations&
     total = _mm_add_epi32(total, _mm_shuffle_epi32(total, 0xb1));
     out.scales[b * padded + token] = s.scale;
     out.offsets[b * padded + token] = -128 * _mm_cvtsi128_si32(total);
-  }
-}
-
-void quantize_activation(const float* row, size_t token, Int8Activations& out) {
-  if (out.block_columns == 256) {
-    quantize_activation_blocks<256>(row, token, out);
-  } else if (out.block_columns == 32) {
-    quantize_activation_blocks<32>(row, token, out);
-  } else {
-    quantize_activation_int8_ref(row, token, out);
   }
 }
 

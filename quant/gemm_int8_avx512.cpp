@@ -18,12 +18,6 @@
 namespace smoe::quant {
 namespace {
 
-inline int32_t load_u32(const uint8_t* p) {
-  int32_t value;
-  std::memcpy(&value, p, 4);
-  return value;
-}
-
 // sum += u8 x s8 in place. Through the intrinsic, GCC 12 copied each accumulator to another
 // register and to the stack after every vpdpbusd, with the accumulators in an array or in
 // named variables alike; the kernel ran at 60 GMAC/s against 110 with this.
@@ -199,26 +193,6 @@ void quantize_activation_blocks(const float* row, size_t token, Int8Activations&
     }
     out.scales[b * padded + token] = s.scale;
     out.offsets[b * padded + token] = -128 * _mm512_reduce_add_epi32(sum);
-  }
-}
-
-void quantize_activation(const float* row, size_t token, Int8Activations& out) {
-  if (out.block_columns == 256) {
-    quantize_activation_blocks<256>(row, token, out);
-  } else if (out.block_columns == 32) {
-    quantize_activation_blocks<32>(row, token, out);
-  } else {
-    quantize_activation_int8_ref(row, token, out);
-  }
-}
-
-void quantize_weight_row(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
-  if (block_columns == 256) {
-    quantize_weight_row_blocks<256>(row, columns, q, scales);
-  } else if (block_columns == 32) {
-    quantize_weight_row_blocks<32>(row, columns, q, scales);
-  } else {
-    quantize_weight_row_int8_ref(row, columns, block_columns, q, scales);
   }
 }
 

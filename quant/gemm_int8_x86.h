@@ -1,12 +1,15 @@
-// The int8 tile packer (gemm_int8.h's layout) in SSE2 operations, compiled into the AVX-512 and
-// the AVX2 int8 prompt kernels: file-local to each includer (see kernels_x86.h for why a shared
-// definition compiled under one file's flags would be a hazard).
+// What the AVX-512 and the AVX2 int8 prompt kernels share: the tile packer (gemm_int8.h's
+// layout) in SSE2 operations, the 4-byte weight load and the dispatch on block size to each
+// file's quantizers. File-local
+// to each includer (see kernels_x86.h for why a shared definition compiled under one file's
+// flags would be a hazard).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "quant/gemm_int8.h"
 
@@ -14,6 +17,39 @@ namespace smoe::quant {
 namespace {
 
 constexpr size_t kTileStepBytes = 4 * kInt8TileRows;
+
+inline int32_t load_u32(const uint8_t* p) {
+  int32_t value;
+  std::memcpy(&value, p, 4);
+  return value;
+}
+
+// Each includer defines these for blocks of 32 and 256: its ISA's weight requantizer and
+// activation quantizer (quantize_weight_row_int8's and quantize_activation_int8's bytes).
+template <size_t kBlock>
+void quantize_weight_row_blocks(const float* row, size_t columns, uint8_t* q, float* scales);
+template <size_t kBlock>
+void quantize_activation_blocks(const float* row, size_t token, Int8Activations& out);
+
+// Those for the kernel table, other block sizes through the references.
+inline void quantize_weight_row(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
+  if (block_columns == 256) {
+    quantize_weight_row_blocks<256>(row, columns, q, scales);
+  } else if (block_columns == 32) {
+    quantize_weight_row_blocks<32>(row, columns, q, scales);
+  } else {
+    quantize_weight_row_int8_ref(row, columns, block_columns, q, scales);
+  }
+}
+inline void quantize_activation(const float* row, size_t token, Int8Activations& out) {
+  if (out.block_columns == 256) {
+    quantize_activation_blocks<256>(row, token, out);
+  } else if (out.block_columns == 32) {
+    quantize_activation_blocks<32>(row, token, out);
+  } else {
+    quantize_activation_int8_ref(row, token, out);
+  }
+}
 
 // Per block and group of 4 steps (16 bytes of each row), 4 rows at a time: 4 loads, a 4 x 4
 // transpose of dwords, 4 stores (a gather of 12 dwords per step measured twice as slow).
