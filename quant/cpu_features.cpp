@@ -10,6 +10,18 @@
 
 namespace smoe::quant {
 
+namespace {
+
+// Whether this CPU has x86 level `rank` (of isa_forced_below's list).
+bool level_available(int rank) {
+  const CpuFeatures& f = cpu_features();
+  const bool avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl;
+  const bool available[] = {true, avx2, avx2 && f.avx_vnni, avx512, avx512 && f.avx512_vnni};
+  return available[rank];
+}
+
+}  // namespace
+
 bool isa_forced_below(std::string_view level) {
   const char* forced = std::getenv("SMOE_ISA");
   if (forced == nullptr) return false;
@@ -21,7 +33,8 @@ bool isa_forced_below(std::string_view level) {
     return -1;
   };
   const int forced_rank = rank(forced), level_rank = rank(level);
-  return forced_rank >= 0 && level_rank >= 0 && forced_rank < level_rank;
+  // A level this CPU lacks forces nothing, as the kernel tables fall back to the best one then.
+  return forced_rank >= 0 && level_rank >= 0 && forced_rank < level_rank && level_available(forced_rank);
 }
 
 const CpuFeatures& cpu_features() {

@@ -13,6 +13,7 @@
 #include "quant/block_q8.h"
 #include "quant/cpu_features.h"
 #include "quant/half.h"
+#include "quant/kernels.h"
 
 namespace smoe::quant {
 namespace {
@@ -182,9 +183,12 @@ const Int8PromptKernels* int8_prompt_kernels() {
       if (name != "int8") std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is neither int8 nor bf16; ignored\n", path);
     }
     if (cpu_features().amx_bf16) return nullptr;
-    // A level forced below a table's leaves it out, as it does for the dot kernels.
-    if (const auto* kernels = avx512_vnni_int8_kernels(); kernels && !isa_forced_below("avx512-vnni")) return kernels;
-    if (const auto* kernels = avx2_vnni_int8_kernels(); kernels && !isa_forced_below("avx2-vnni")) return kernels;
+    // The int8 kernels of the dot kernels' instruction set (the CPU's best, or SMOE_ISA's): none
+    // where that is avx512 (AVX-512 without VNNI) or lower, even on a CPU that has AVX-VNNI.
+    const std::string_view isa = active_kernels().isa;
+    for (const Int8PromptKernels* kernels : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
+      if (kernels != nullptr && kernels->isa == isa) return kernels;
+    }
     return nullptr;
   }();
   return chosen;

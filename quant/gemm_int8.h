@@ -84,10 +84,13 @@ void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block
 void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
 
 // `n` weights of q8 blocks -> quantize_weight_row_int8's layout with blocks of 32 without
-// decoding: each value's byte + 128 and the block's f16 scale as f32. That is exactly what
-// requantizing the decoded values gives whenever a block's largest |q| is 127 (q8's own rule;
-// then max |d q| / 127 = d and rint(d q / d) = q in f32), and otherwise keeps the decode path's
-// exact products where requantizing would round.
+// decoding: each value's byte + 128 and the block's f16 scale as f32, so the products are the
+// decode path's. That is exactly what requantizing the decoded values gives whenever a block's
+// largest |q| is 127 and its scale d a positive normal f16 (then max |d q| / 127 = d and
+// rint(d q / d) = q in f32): q8's quantizer writes such blocks except where max |x| is below
+// ~7.8e-3 and d, an f16 subnormal, rounds up (largest |q| 126 or less). There, and for a
+// negative d an imported file may hold, the stored values are kept where requantizing would
+// round them again.
 void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 
 // `n` weights of q4k blocks -> quantize_weight_row_int8's layout with blocks of 256 (one per q4k
@@ -145,9 +148,9 @@ const Int8PromptKernels* avx512_vnni_int8_kernels();
 const Int8PromptKernels* avx2_vnni_int8_kernels();
 
 // The kernels prompts on quantized weights use, or nullptr where they do not take this path:
-// the best of the two the CPU runs, not below a level SMOE_ISA forces (avx2-vnni for the second),
-// on CPUs without AMX-BF16 (oneDNN's AMX matmul is faster there), unless SMOE_PROMPT is "bf16"
-// (which keeps oneDNN's path, for comparison).
+// those of the dot kernel table's instruction set (kernels.h's active_kernels(): the CPU's best
+// or SMOE_ISA's), on CPUs without AMX-BF16 (oneDNN's AMX matmul is faster there), unless
+// SMOE_PROMPT is "bf16" (which keeps oneDNN's path, for comparison).
 const Int8PromptKernels* int8_prompt_kernels();
 inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }
 

@@ -37,7 +37,8 @@ void multiply(quant::GemmInt8TilesFn kernel, quant::Q4kRowAsInt8Fn q4k_row_as_in
   const size_t columns = blocks * block_columns;
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
   // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
-  // requantized (the same values; q8_row_as_int8).
+  // requantized (the same values for q8's normal blocks, the stored ones otherwise:
+  // q8_row_as_int8).
   const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
   // q4k weights requantized straight from their nibbles where the CPU has that kernel.
   const quant::Q4kRowAsInt8Fn q4k_as_int8 =

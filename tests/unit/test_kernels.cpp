@@ -60,6 +60,35 @@ TEST_CASE("the kernel choice takes the forced instruction set in the preferred p
   }
 }
 
+TEST_CASE("SMOE_ISA forces a level below another only where the CPU has the forced one", "[kernels]") {
+  const char* saved = std::getenv("SMOE_ISA");
+  const std::string saved_value = saved ? saved : "";
+  const auto has = [](std::string_view isa) {
+    for (const Kernels* table : available_kernels()) {
+      if (table->isa == isa) return true;
+    }
+    return false;
+  };
+  unsetenv("SMOE_ISA");
+  CHECK_FALSE(isa_forced_below("avx512-vnni"));
+  setenv("SMOE_ISA", "no-such-isa", 1);
+  CHECK_FALSE(isa_forced_below("avx512-vnni"));
+  setenv("SMOE_ISA", "scalar", 1);
+  CHECK(isa_forced_below("avx2"));
+  CHECK_FALSE(isa_forced_below("scalar"));
+  for (const std::string_view isa : {"avx2", "avx2-vnni", "avx512"}) {
+    setenv("SMOE_ISA", std::string(isa).c_str(), 1);
+    INFO("SMOE_ISA=" << isa);
+    CHECK(isa_forced_below("avx512-vnni") == has(isa));  // a level the CPU lacks forces nothing
+    CHECK_FALSE(isa_forced_below(isa));
+  }
+  if (saved) {
+    setenv("SMOE_ISA", saved_value.c_str(), 1);
+  } else {
+    unsetenv("SMOE_ISA");
+  }
+}
+
 TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor does", "[kernels]") {
   const char* saved = std::getenv("SMOE_PREFETCH");
   const std::string saved_value = saved ? saved : "";
