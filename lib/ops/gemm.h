@@ -1,9 +1,9 @@
 // Prompt-time matrix products: a chunk of weight rows is decoded once, then multiplied with
 // every token of the batch (compute-bound work where a per-row dot product kernel would be
 // limited by re-reading activations). Quantized weights on CPUs with AVX512-VNNI or AVX-VNNI and
-// no AMX: requantized to int8 for smoe's own vpdpbusd kernels (gemm_int8.cpp); elsewhere through oneDNN,
-// decoded to bf16 on CPUs with native bf16, else to f32 (bf16 weights there used as stored), for
-// oneDNN's blocked matmul or sgemm (gemm_onednn.cpp).
+// no AMX: requantized to int8 for smoe's own vpdpbusd kernels (gemm_int8.cpp); elsewhere
+// through oneDNN, decoded to bf16 on CPUs with native bf16, else to f32 (bf16 weights there used
+// as stored), for oneDNN's blocked matmul or sgemm (gemm_onednn.cpp).
 #pragma once
 
 #include <cstddef>

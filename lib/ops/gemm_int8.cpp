@@ -30,7 +30,7 @@ void quantize_input(const float* x, size_t n_tokens, size_t in, size_t block_col
 }
 
 // y = x W^T for the activations quantized at W's block size and width.
-void multiply(quant::GemmInt8TilesFn kernel, quant::Q4kRowAsInt8Fn q4k_row_as_int8, const format::TensorView& w,
+void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView& w,
               const quant::Int8Activations& activations, float* y, int threads) {
   const size_t rows = w.shape[0], n_tokens = activations.tokens;
   const size_t block_columns = activations.block_columns, blocks = activations.blocks;
@@ -42,7 +42,7 @@ void multiply(quant::GemmInt8TilesFn kernel, quant::Q4kRowAsInt8Fn q4k_row_as_in
   const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
   // q4k weights requantized straight from their nibbles where the CPU has that kernel.
   const quant::Q4kRowAsInt8Fn q4k_as_int8 =
-      w.type == quant::TensorType::q4k && block_columns == 256 ? q4k_row_as_int8 : nullptr;
+      w.type == quant::TensorType::q4k && block_columns == 256 ? kernels.q4k_row_as_int8 : nullptr;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -83,7 +83,7 @@ void multiply(quant::GemmInt8TilesFn kernel, quant::Q4kRowAsInt8Fn q4k_row_as_in
       }
       // Into a chunk-wide buffer, then one copy per token: the tiles' scattered stores land in
       // a few pages instead of one page of y per token and tile.
-      kernel(tiles.data(), tile_scales.data(), count, activations, products.data(), kChunkRows);
+      kernels.tiles(tiles.data(), tile_scales.data(), count, activations, products.data(), kChunkRows);
       for (size_t t = 0; t < n_tokens; ++t) {
         std::copy_n(&products[t * kChunkRows], count, y + t * rows + first);
       }
@@ -107,7 +107,7 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);
     }
-    multiply(kernels->tiles, kernels->q4k_row_as_int8, w, activations, output.y, threads);
+    multiply(*kernels, w, activations, output.y, threads);
   }
 }
 
