@@ -10,7 +10,9 @@
 
 #include <cstddef>
 
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 #include "quant/dequantize_f32.h"
 #include "quant/vector_x86.h"
@@ -56,7 +58,53 @@ inline void q8_block_values(const BlockQ8& block, Store store) {
   }
 }
 
-// The f32 row decoders of q4k and q8 (dequantize_f32.h) at Vec's width, nullptr for other types.
+// The bytes of `v` shifted right by `bits` (16-bit lanes; the caller masks what crosses bytes).
+inline __m128i shift_right(__m128i v, int bits) { return _mm_srl_epi16(v, _mm_cvtsi32_si128(bits)); }
+
+// store(offset, values) for a 16-weight sub-block type's 256 values (q6k, q3k), Vec::kWidth at a
+// time: value p = (d x scale[p / 16]) x (q(p) - zero), with `signed_values(c, j, l)` the
+// kWidth values q - zero (int8) of weights 128c + 32j + l ... (as the references compute them).
+template <class Vec, class SignedValues, class Store>
+inline void sub_blocks_of_16_values(float d, const int8_t* scales, SignedValues signed_values, Store store) {
+  for (size_t c = 0; c < 2; ++c) {
+    for (int j = 0; j < 4; ++j) {
+      for (size_t l = 0; l < 32; l += Vec::kWidth) {
+        const size_t p = 128 * c + 32 * size_t(j) + l;
+        const float step = d * float(scales[p / 16]);
+        store(p, Vec::mul(Vec::broadcast(&step), Vec::from_s8(signed_values(c, j, l))));
+      }
+    }
+  }
+}
+
+template <class Vec, class Store>
+inline void q6k_block_values(const BlockQ6K& block, Store store) {
+  const auto values = [&](size_t c, int j, size_t l) {
+    // q6k_value: the nibble of ql[64c + 32 (j & 1) + l] at 4 (j >> 1), bits 2j of qh[32c + l] above.
+    const __m128i low = _mm_and_si128(
+        shift_right(Vec::load_bytes(block.ql + 64 * c + 32 * size_t(j & 1) + l), 4 * (j >> 1)), _mm_set1_epi8(0x0f));
+    const __m128i high = _mm_and_si128(shift_right(Vec::load_bytes(block.qh + 32 * c + l), 2 * j), _mm_set1_epi8(0x03));
+    return _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+  };
+  sub_blocks_of_16_values<Vec>(_cvtsh_ss(block.d), block.scales, values, store);
+}
+
+template <class Vec, class Store>
+inline void q3k_block_values(const BlockQ3K& block, Store store) {
+  int8_t scales[16];
+  q3k_unpack_scales(block.scales, scales);
+  const auto values = [&](size_t c, int j, size_t l) {
+    // q3k_value: bits 2j of qs[32c + l], bit 4c + j of hmask[l] above them.
+    const __m128i low = _mm_and_si128(shift_right(Vec::load_bytes(block.qs + 32 * c + l), 2 * j), _mm_set1_epi8(0x03));
+    const __m128i high =
+        _mm_and_si128(shift_right(Vec::load_bytes(block.hmask + l), int(4 * c) + j), _mm_set1_epi8(0x01));
+    return _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 2)), _mm_set1_epi8(4));
+  };
+  sub_blocks_of_16_values<Vec>(_cvtsh_ss(block.d), scales, values, store);
+}
+
+// The f32 row decoders of q4k, q8, q6k and q3k (dequantize_f32.h) at Vec's width, nullptr for
+// other types.
 template <class Vec>
 void dequantize_q4k_f32(const void* src, float* dst, size_t n) {
   const auto* blocks = static_cast<const BlockQ4K*>(src);
@@ -72,9 +120,38 @@ void dequantize_q8_f32(const void* src, float* dst, size_t n) {
     q8_block_values<Vec>(blocks[b], [&](size_t at, typename Vec::V values) { Vec::store(dst + 32 * b + at, values); });
   }
 }
+template <class Vec, class Block, class BlockValues>
+void dequantize_blocks_f32(const void* src, float* dst, size_t n, BlockValues block_values) {
+  const auto* blocks = static_cast<const Block*>(src);
+  for (size_t b = 0; b < n / Block::kElements; ++b) {
+    block_values(blocks[b],
+                 [&](size_t at, typename Vec::V values) { Vec::store(dst + Block::kElements * b + at, values); });
+  }
+}
+template <class Vec>
+void dequantize_q6k_f32(const void* src, float* dst, size_t n) {
+  dequantize_blocks_f32<Vec, BlockQ6K>(src, dst, n,
+                                       [](const BlockQ6K& block, auto store) { q6k_block_values<Vec>(block, store); });
+}
+template <class Vec>
+void dequantize_q3k_f32(const void* src, float* dst, size_t n) {
+  dequantize_blocks_f32<Vec, BlockQ3K>(src, dst, n,
+                                       [](const BlockQ3K& block, auto store) { q3k_block_values<Vec>(block, store); });
+}
 template <class Vec>
 DequantizeF32Fn f32_row_decoder(TensorType type) {
-  return type == TensorType::q4k ? dequantize_q4k_f32<Vec> : type == TensorType::q8 ? dequantize_q8_f32<Vec> : nullptr;
+  switch (type) {
+    case TensorType::q4k:
+      return dequantize_q4k_f32<Vec>;
+    case TensorType::q8:
+      return dequantize_q8_f32<Vec>;
+    case TensorType::q6k:
+      return dequantize_q6k_f32<Vec>;
+    case TensorType::q3k:
+      return dequantize_q3k_f32<Vec>;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace

@@ -237,7 +237,8 @@ TEST_CASE("int8 prompt products read wide column panels strip by strip as contig
 }
 
 TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int8]") {
-  const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4k, quant::TensorType::q6k);
+  const quant::TensorType type =
+      GENERATE(quant::TensorType::q8, quant::TensorType::q4k, quant::TensorType::q6k, quant::TensorType::q3k);
   const size_t columns = 2048;
   const StoredMatrix m = random_matrix(type, 3, columns, 41);
   std::vector<float> expected(columns), actual(columns);
