@@ -1,7 +1,7 @@
 // Weight rows decoded to f32 at prompt time (the int8 prompt path decodes every weight of a
-// chunk once): AVX-512 and AVX2 versions for q4k and q8, the types of the default recipe's experts and
-// attention, and dequantize_row() for everything else. The values are dequantize_row()'s, bit
-// for bit (multiply, then subtract: no fused multiply-add).
+// chunk once): AVX-512 and AVX2 versions for q4k, q8, q6k and q3k (dequantize_x86.h), and
+// dequantize_row() for everything else. The values are dequantize_row()'s, bit for bit (the
+// references' multiplies and subtractions, no fused multiply-add).
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
-// AVX2 (with F16C) decoders of q4k and q8 rows to f32, for the int8 prompt path on CPUs with
-// AVX-VNNI and no AVX-512 (compiled with -mavx2 -mf16c and no -mfma, so that GCC cannot fuse the
-// multiply and the subtraction: the values are the scalar references', bit for bit).
+// AVX2 (with F16C) decoders of q4k, q8, q6k and q3k rows to f32, for the int8 prompt path on
+// CPUs with AVX-VNNI and no AVX-512 (compiled with -mavx2 -mf16c and no -mfma, so that GCC cannot
+// fuse a multiply and a subtraction: the values are the scalar references', bit for bit).
 #include "quant/cpu_features.h"
 #include "quant/dequantize_f32.h"
 #include "quant/dequantize_x86.h"

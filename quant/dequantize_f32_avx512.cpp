@@ -1,5 +1,6 @@
-// AVX-512 (F, BW, with F16C) decoders of q4k and q8 rows to f32, compiled with those flags and
-// chosen only on CPUs that have them; the same values as the scalar references (dequantize_f32.h).
+// AVX-512 (F, BW, with F16C) decoders of q4k, q8, q6k and q3k rows to f32, compiled with those
+// flags and chosen only on CPUs that have them; the same values as the scalar references
+// (dequantize_f32.h).
 #include "quant/cpu_features.h"
 #include "quant/dequantize_f32.h"
 #include "quant/dequantize_x86.h"

@@ -1,9 +1,9 @@
-// The decoding of q4k and q8 blocks to f32 vectors, shared by the f32 and bf16 row decoders
-// (dequantize_f32_avx512.cpp, dequantize_bf16_avx512.cpp, dequantize_f32_avx2.cpp), which differ
-// in their vector width (Vec: Avx2Vector or Avx512Vector, vector_x86.h) and in how they store
-// each vector of values. Each value is computed as the scalar reference computes it (multiply,
-// then subtract): include only from files compiled without -mfma or with -ffp-contract=off, so
-// that the compiler cannot fuse the two.
+// The decoding of q4k, q8, q6k and q3k blocks to f32 vectors, shared by the f32 and bf16 row
+// decoders (dequantize_f32_avx512.cpp, dequantize_bf16_avx512.cpp, dequantize_f32_avx2.cpp),
+// which differ in their vector width (Vec: Avx2Vector or Avx512Vector, vector_x86.h) and in how
+// they store each vector of values. Each value is computed as the scalar reference computes it
+// (its multiplies, then its subtraction): include only from files compiled without -mfma or with
+// -ffp-contract=off, so that the compiler cannot fuse them.
 #pragma once
 
 #include <immintrin.h>
