@@ -17,6 +17,7 @@
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
 #include "quant/gemm_int8_x86.h"
+#include "quant/vector_x86.h"
 
 namespace smoe::quant {
 namespace {
@@ -118,10 +119,7 @@ inline Int8BlockScale block_scale(const float* x) {
     nonfinite = _mm256_or_ps(nonfinite, _mm256_cmp_ps(magnitude, infinity, _CMP_NLT_UQ));
     max_abs = _mm256_max_ps(max_abs, magnitude);
   }
-  __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(max_abs), _mm256_extractf128_ps(max_abs, 1));
-  max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
-  max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
-  return int8_block_scale(_mm_cvtss_f32(max4), _mm256_movemask_ps(nonfinite) == 0);
+  return int8_block_scale(Avx2Vector::reduce_max(max_abs), _mm256_movemask_ps(nonfinite) == 0);
 }
 
 // Blocks of 32 or 256 columns; a last partial block goes through the reference (its zero

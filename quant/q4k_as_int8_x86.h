@@ -19,6 +19,7 @@
 
 #include "quant/block_q4k.h"
 #include "quant/gemm_int8.h"
+#include "quant/vector_x86.h"
 
 namespace smoe::quant {
 namespace {
@@ -100,10 +101,7 @@ inline void q4k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256 extremes = _mm256_max_ps(_mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, smallest))),
                                           _mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, largest))));
-    __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(extremes), _mm256_extractf128_ps(extremes, 1));
-    max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
-    max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
-    const Int8BlockScale s = int8_block_scale(_mm_cvtss_f32(max4), true);
+    const Int8BlockScale s = int8_block_scale(Avx2Vector::reduce_max(extremes), true);
     scales[b] = s.scale;
     if (s.multiplier == 0.0f) {  // all zeros, or too small for a finite multiplier: zeros
       std::memset(out, 128, 256);

@@ -48,6 +48,11 @@ struct Avx2Vector {
     sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
     return _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
   }
+  static float reduce_max(V v) {
+    __m128 largest = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    largest = _mm_max_ps(largest, _mm_movehl_ps(largest, largest));
+    return _mm_cvtss_f32(_mm_max_ss(largest, _mm_movehdup_ps(largest)));
+  }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   // Lane l of the result = the sum of a[l]'s lanes.
   static V sum_lanes(const V (&a)[8]) {
