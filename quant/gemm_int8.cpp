@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
+#include "quant/convert_row.h"
 #include "quant/cpu_features.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
@@ -117,12 +117,14 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
   }
 }
 
-void q4k_row_as_int8_ref(const void* blocks, size_t n, uint8_t* q, float* scales) {
-  float values[BlockQ4K::kElements];
-  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
-    dequantize_row_q4k_ref(static_cast<const BlockQ4K*>(blocks) + b, values, BlockQ4K::kElements);
-    quantize_weight_row_int8_ref(values, BlockQ4K::kElements, BlockQ4K::kElements, q + b * BlockQ4K::kElements,
-                                 scales + b);
+void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales) {
+  const TypeTraits& traits = type_traits(type);
+  const size_t block_columns = int8_block_columns(type), type_block = traits.block_elements;
+  float values[256];  // the largest block of a quantized type
+  for (size_t b = 0; b < n / type_block; ++b) {
+    dequantize_row(type, static_cast<const std::byte*>(blocks) + b * traits.block_bytes, values, type_block);
+    quantize_weight_row_int8_ref(values, type_block, block_columns, q + b * type_block,
+                                 scales + b * type_block / block_columns);
   }
 }
 
@@ -197,8 +199,8 @@ const Int8PromptKernels* int8_prompt_kernels() {
 #if !defined(__x86_64__)
 const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
-Q4kRowAsInt8Fn avx512_q4k_row_as_int8() { return nullptr; }
-Q4kRowAsInt8Fn avx2_q4k_row_as_int8() { return nullptr; }
+RowAsInt8Fn avx512_row_as_int8(TensorType) { return nullptr; }
+RowAsInt8Fn avx2_row_as_int8(TensorType) { return nullptr; }
 #endif
 
 }  // namespace smoe::quant

@@ -93,14 +93,15 @@ void quantize_weight_row_int8(const float* row, size_t columns, size_t block_col
 // round them again.
 void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 
-// `n` weights of q4k blocks -> quantize_weight_row_int8's layout with blocks of 256 (one per q4k
-// block): the reference decodes them (dequantize_row) and requantizes the values
-// (quantize_weight_row_int8_ref); the AVX-512 and AVX2 versions give the same bytes and scales
-// without decoding (q4k_as_int8_x86.h; nullptr when not compiled in or the CPU lacks them).
-void q4k_row_as_int8_ref(const void* blocks, size_t n, uint8_t* q, float* scales);
-using Q4kRowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
-Q4kRowAsInt8Fn avx512_q4k_row_as_int8();
-Q4kRowAsInt8Fn avx2_q4k_row_as_int8();
+// `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
+// the reference decodes them (dequantize_row) and requantizes the values
+// (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4k, q6k and q3k give the
+// same bytes and scales without the f32 values in memory (row_as_int8_x86.h); the selectors
+// return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
+void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
+using RowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
+RowAsInt8Fn avx512_row_as_int8(TensorType type);
+RowAsInt8Fn avx2_row_as_int8(TensorType type);
 
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
 inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
@@ -138,7 +139,7 @@ struct Int8PromptKernels {
   QuantizeWeightRowInt8Fn quantize_weight_row;
   PackInt8TileFn pack_tile;
   QuantizeActivationInt8Fn quantize_activation;
-  Q4kRowAsInt8Fn q4k_row_as_int8;  // nullptr: q4k rows are decoded and requantized
+  RowAsInt8Fn (*row_as_int8)(TensorType type);  // nullptr: rows of `type` are decoded and requantized
 };
 
 // The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile) and the AVX-VNNI ones (ymm, VEX

@@ -190,7 +190,7 @@ bool runs_here() {
 
 const Int8PromptKernels* avx2_vnni_int8_kernels() {
   static const Int8PromptKernels kernels{"avx2-vnni", gemm_int8_tiles,     quantize_weight_row,
-                                         pack_tile,   quantize_activation, avx2_q4k_row_as_int8()};
+                                         pack_tile,   quantize_activation, avx2_row_as_int8};
   return runs_here() ? &kernels : nullptr;
 }
 

@@ -207,7 +207,7 @@ bool runs_here() {
 
 const Int8PromptKernels* avx512_vnni_int8_kernels() {
   static const Int8PromptKernels kernels{"avx512-vnni", gemm_int8_tiles,     quantize_weight_row,
-                                         pack_tile,     quantize_activation, avx512_q4k_row_as_int8()};
+                                         pack_tile,     quantize_activation, avx512_row_as_int8};
   return runs_here() ? &kernels : nullptr;
 }
 

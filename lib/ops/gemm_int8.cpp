@@ -2,8 +2,8 @@
 // with AVX512-VNNI or AVX-VNNI and no AMX: the activations are quantized once, then each thread
 // takes chunks of 48 weight rows, brings them to int8 (688 KB for a 14336-column chunk: it stays
 // in L2 while every token passes over it) and runs the tile kernel on them. q8 rows are int8
-// already (taken as stored), q4k rows are requantized from their nibbles, other types decoded
-// to f32 in strips and requantized.
+// already (taken as stored), q4k, q6k and q3k rows requantized straight from their blocks, other
+// types decoded to f32 in strips and requantized.
 #include <omp.h>
 
 #include <algorithm>
@@ -40,9 +40,9 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
   // requantized (the same values for q8's normal blocks, the stored ones otherwise:
   // q8_row_as_int8).
   const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
-  // q4k weights requantized straight from their nibbles where the CPU has that kernel.
-  const quant::Q4kRowAsInt8Fn q4k_as_int8 =
-      w.type == quant::TensorType::q4k && block_columns == 256 ? kernels.q4k_row_as_int8 : nullptr;
+  // q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that kernel.
+  const quant::RowAsInt8Fn as_int8 =
+      block_columns == quant::int8_block_columns(w.type) ? kernels.row_as_int8(w.type) : nullptr;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -67,8 +67,8 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
               float* q_scales = &scales[r * blocks + (column + done) / block_columns];
               if (q8_as_stored) {
                 quant::q8_row_as_int8(bytes, strip, q, q_scales);
-              } else if (q4k_as_int8 != nullptr) {
-                q4k_as_int8(bytes, strip, q, q_scales);
+              } else if (as_int8 != nullptr) {
+                as_int8(bytes, strip, q, q_scales);
               } else {
                 quant::dequantize_row_fast(w.type, bytes, decoded.data(), strip);
                 quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q, q_scales);

@@ -135,7 +135,9 @@ bool gemm_uses_int8(quant::TensorType type) {
   return quant::type_traits(type).is_quantized && quant::cpu_prefers_int8_prompts();
 }
 
-size_t gemm_min_tokens(quant::TensorType type) { return gemm_uses_int8(type) ? kInt8GemmMinTokens : kGemmMinTokens; }
+size_t gemm_min_tokens(quant::TensorType type) {
+  return gemm_uses_int8(type) ? int8_gemm_min_tokens(type) : kGemmMinTokens;
+}
 
 const char* quantized_prompt_products() {
   if (const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels()) {

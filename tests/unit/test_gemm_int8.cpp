@@ -12,8 +12,11 @@
 #include <random>
 #include <vector>
 
+#include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q6k.h"
 #include "quant/block_q8.h"
+#include "quant/convert_row.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
 #include "quant/half.h"
@@ -201,38 +204,84 @@ TEST_CASE("q8 rows taken as stored are their requantized values", "[quant][int8]
   CHECK(kept > 8);
 }
 
-TEST_CASE("q4k rows requantized from their nibbles are their decoded values requantized", "[quant][int8]") {
-  std::vector<Q4kRowAsInt8Fn> kernels;
-  for (const Q4kRowAsInt8Fn kernel : {avx512_q4k_row_as_int8(), avx2_q4k_row_as_int8()}) {
-    if (kernel != nullptr) kernels.push_back(kernel);
-  }
-  if (kernels.empty()) {
-    WARN("no AVX-512 or AVX2 here: q4k rows are decoded and requantized, not tested without decoding");
+// The requantizers of both builds the CPU runs for `type`, with their names.
+std::vector<std::pair<const char*, RowAsInt8Fn>> row_requantizers(TensorType type) {
+  std::vector<std::pair<const char*, RowAsInt8Fn>> found;
+  if (RowAsInt8Fn f = avx512_row_as_int8(type)) found.emplace_back("avx512", f);
+  if (RowAsInt8Fn f = avx2_row_as_int8(type)) found.emplace_back("avx2", f);
+  return found;
+}
+
+// Rows of `type` from adversarial values, then blocks its quantizer does not write (NaN and
+// infinite super-scales, zeros, one value everywhere, an f16-subnormal scale, the extreme sub-block
+// scales), through each requantizer against the reference.
+template <class Block, class Mend>
+void check_row_requantizers(TensorType type, Mend mend_blocks) {
+  const auto requantizers = row_requantizers(type);
+  if (requantizers.empty()) {
+    WARN("no AVX-512 or AVX2 here: " << type_name(type) << " rows are decoded and requantized, not tested without");
     return;
   }
-  const Q4kRowAsInt8Fn kernel = GENERATE_COPY(from_range(kernels));
-  const size_t rows = 16, columns = 1024, blocks = columns / 256;
+  const size_t rows = 16, columns = 1024, blocks = columns / 256,
+               int8_blocks_per_block = 256 / int8_block_columns(type);
   const std::vector<float> x = adversarial_rows(rows, columns, 19);
-  std::vector<BlockQ4K> stored(rows * blocks);
-  for (size_t r = 0; r < rows; ++r) quantize_row_q4k_ref(&x[r * columns], &stored[r * blocks], columns);
-  // Blocks the quantizer does not write: infinite and NaN super-scales, zeros, one nibble
-  // everywhere (smallest = largest), an f16-subnormal scale.
-  stored[1].d = 0x7c00;
-  stored[2].dmin = 0x7e00;
-  stored[3].d = stored[3].dmin = 0;
-  std::memset(stored[4].qs, 0x77, sizeof(stored[4].qs));
-  stored[5].d = 0x0001;
-  std::vector<uint8_t> expected(rows * columns), actual(rows * columns);
-  std::vector<float> expected_scales(rows * blocks), scales(rows * blocks);
-  q4k_row_as_int8_ref(stored.data(), rows * columns, expected.data(), expected_scales.data());
-  kernel(stored.data(), rows * columns, actual.data(), scales.data());
-  for (size_t b = 0; b < rows * blocks; ++b) {
-    INFO("block " << b);
-    CHECK(std::memcmp(&actual[256 * b], &expected[256 * b], 256) == 0);
-    CHECK(std::memcmp(&scales[b], &expected_scales[b], sizeof(float)) == 0);
+  std::vector<Block> stored(rows * blocks);
+  for (size_t r = 0; r < rows; ++r) quantize_row(type, &x[r * columns], &stored[r * blocks], columns);
+  mend_blocks(stored);
+  std::vector<uint8_t> expected(rows * columns);
+  std::vector<float> expected_scales(rows * blocks * int8_blocks_per_block);
+  row_as_int8_ref(type, stored.data(), rows * columns, expected.data(), expected_scales.data());
+  for (const auto& [name, requantize] : requantizers) {
+    INFO(type_name(type) << ", " << name);
+    std::vector<uint8_t> actual(expected.size());
+    std::vector<float> scales(expected_scales.size());
+    requantize(stored.data(), rows * columns, actual.data(), scales.data());
+    for (size_t b = 0; b < rows * blocks; ++b) {
+      INFO("block " << b);
+      CHECK(std::memcmp(&actual[256 * b], &expected[256 * b], 256) == 0);
+      CHECK(std::memcmp(&scales[b * int8_blocks_per_block], &expected_scales[b * int8_blocks_per_block],
+                        int8_blocks_per_block * sizeof(float)) == 0);
+    }
   }
-  CHECK(std::isnan(expected_scales[1]));  // the cases above are what they are meant to be
-  CHECK(expected_scales[3] == 0.0f);
+  CHECK(std::isnan(expected_scales[1 * int8_blocks_per_block]));  // the blocks are what they are meant to be
+  CHECK(expected_scales[3 * int8_blocks_per_block] == 0.0f);
+}
+
+TEST_CASE("q4k, q6k and q3k rows requantized without decoding are their decoded values requantized", "[quant][int8]") {
+  SECTION("q4k") {
+    check_row_requantizers<BlockQ4K>(TensorType::q4k, [](std::vector<BlockQ4K>& stored) {
+      stored[1].d = 0x7c00;     // infinite
+      stored[2].dmin = 0x7e00;  // NaN
+      stored[3].d = stored[3].dmin = 0;
+      std::memset(stored[4].qs, 0x77, sizeof(stored[4].qs));  // smallest nibble = largest
+      stored[5].d = 0x0001;                                   // f16-subnormal
+    });
+  }
+  SECTION("q6k") {
+    check_row_requantizers<BlockQ6K>(TensorType::q6k, [](std::vector<BlockQ6K>& stored) {
+      stored[1].d = 0x7e00;
+      stored[2].d = 0xfc00;  // -infinity
+      stored[3].d = 0;
+      std::memset(stored[4].ql, 0x00, sizeof(stored[4].ql));  // every value -32, the most negative
+      std::memset(stored[4].qh, 0x00, sizeof(stored[4].qh));
+      stored[5].d = 0x0001;
+      for (size_t s = 0; s < 16; ++s) stored[6].scales[s] = static_cast<int8_t>(s % 2 ? -128 : 127);
+      stored[7].scales[3] = 0;  // one sub-block of zeros, next to a live one in its int8 block
+      stored[8].d = static_cast<uint16_t>(stored[8].d | 0x8000u);  // a negative super-scale
+    });
+  }
+  SECTION("q3k") {
+    check_row_requantizers<BlockQ3K>(TensorType::q3k, [](std::vector<BlockQ3K>& stored) {
+      stored[1].d = 0x7c00;
+      stored[2].d = 0x7e00;
+      stored[3].d = 0;
+      std::memset(stored[4].qs, 0x00, sizeof(stored[4].qs));  // every value -4
+      std::memset(stored[4].hmask, 0x00, sizeof(stored[4].hmask));
+      stored[5].d = 0x0001;
+      std::memset(stored[6].scales, 0x00, sizeof(stored[6].scales));  // every sub-block scale -32
+      stored[7].d = static_cast<uint16_t>(stored[7].d | 0x8000u);
+    });
+  }
 }
 
 TEST_CASE("int8 activations are packed with their scales and sums", "[quant][int8]") {

@@ -1,0 +1,13 @@
+// The AVX-512 (F/BW/VL with F16C) build of row_as_int8_x86.h, chosen only on CPUs that have them.
+#include "quant/cpu_features.h"
+#include "quant/gemm_int8.h"
+#include "quant/row_as_int8_x86.h"
+
+namespace smoe::quant {
+
+RowAsInt8Fn avx512_row_as_int8(TensorType type) {
+  const CpuFeatures& cpu = cpu_features();
+  return cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.f16c ? row_as_int8_for(type) : nullptr;
+}
+
+}  // namespace smoe::quant
