@@ -95,7 +95,7 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 
 // `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
 // the reference decodes them (dequantize_row) and requantizes the values
-// (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4k, q6k and q3k give the
+// (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
 // same bytes and scales without the f32 values in memory (row_as_int8_x86.h); the selectors
 // return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);

@@ -21,19 +21,20 @@ inline constexpr size_t kGemmMinTokens = 32;
 // On the int8 path the crossover is lower, and depends on how cheaply a type's rows become int8
 // against how fast its dot kernel is: one thread, one 14336 x 4096 matrix from DRAM, best of 5,
 // the batch where ops::gemm overtakes the dot kernels (Zen 4, session 12; the Xeon of session
-// 11 agreed within 2 tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k 12 (from its
-// nibbles), q6k and q3k 14 (requantized from their blocks), q4 20 (decoded to f32 first).
+// 11 agreed within 2 tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from
+// their nibbles), q6k and q3k 14 (requantized from their blocks).
 inline constexpr size_t int8_gemm_min_tokens(quant::TensorType type) {
   switch (type) {
     case quant::TensorType::q8:
       return 8;
     case quant::TensorType::q4k:
+    case quant::TensorType::q4:
       return 12;
     case quant::TensorType::q6k:
     case quant::TensorType::q3k:
       return 14;
     default:
-      return 20;
+      return 16;
   }
 }
 

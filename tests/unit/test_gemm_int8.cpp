@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "quant/block_q3k.h"
+#include "quant/block_q4.h"
 #include "quant/block_q4k.h"
 #include "quant/block_q6k.h"
 #include "quant/block_q8.h"
@@ -222,8 +223,9 @@ void check_row_requantizers(TensorType type, Mend mend_blocks) {
     WARN("no AVX-512 or AVX2 here: " << type_name(type) << " rows are decoded and requantized, not tested without");
     return;
   }
-  const size_t rows = 16, columns = 1024, blocks = columns / 256,
-               int8_blocks_per_block = 256 / int8_block_columns(type);
+  constexpr size_t kBlock = Block::kElements;
+  const size_t rows = 16, columns = 1024, blocks = columns / kBlock;
+  const size_t int8_blocks_per_block = kBlock / int8_block_columns(type);
   const std::vector<float> x = adversarial_rows(rows, columns, 19);
   std::vector<Block> stored(rows * blocks);
   for (size_t r = 0; r < rows; ++r) quantize_row(type, &x[r * columns], &stored[r * blocks], columns);
@@ -238,7 +240,7 @@ void check_row_requantizers(TensorType type, Mend mend_blocks) {
     requantize(stored.data(), rows * columns, actual.data(), scales.data());
     for (size_t b = 0; b < rows * blocks; ++b) {
       INFO("block " << b);
-      CHECK(std::memcmp(&actual[256 * b], &expected[256 * b], 256) == 0);
+      CHECK(std::memcmp(&actual[kBlock * b], &expected[kBlock * b], kBlock) == 0);
       CHECK(std::memcmp(&scales[b * int8_blocks_per_block], &expected_scales[b * int8_blocks_per_block],
                         int8_blocks_per_block * sizeof(float)) == 0);
     }
@@ -247,7 +249,21 @@ void check_row_requantizers(TensorType type, Mend mend_blocks) {
   CHECK(expected_scales[3 * int8_blocks_per_block] == 0.0f);
 }
 
-TEST_CASE("q4k, q6k and q3k rows requantized without decoding are their decoded values requantized", "[quant][int8]") {
+TEST_CASE("q4, q4k, q6k and q3k rows requantized without decoding are their decoded values requantized",
+          "[quant][int8]") {
+  SECTION("q4") {
+    check_row_requantizers<BlockQ4>(TensorType::q4, [](std::vector<BlockQ4>& stored) {
+      stored[1].d = 0x7c00;  // infinite
+      stored[2].m = 0x7e00;  // NaN
+      stored[3].d = stored[3].m = 0;
+      std::memset(stored[4].qs, 0x77, sizeof(stored[4].qs));  // smallest nibble = largest
+      stored[5].d = 0x0001;                                   // f16-subnormal
+      stored[5].m = 0x0003;
+      stored[6].d = static_cast<uint16_t>(stored[6].d | 0x8000u);  // a negative scale (imports)
+      stored[7].m = 0x7bff;                                        // the largest f16 minimum
+      std::memset(stored[8].qs, 0xf0, sizeof(stored[8].qs));       // nibbles 0 and 15 only
+    });
+  }
   SECTION("q4k") {
     check_row_requantizers<BlockQ4K>(TensorType::q4k, [](std::vector<BlockQ4K>& stored) {
       stored[1].d = 0x7c00;     // infinite
