@@ -14,6 +14,9 @@
 //   gemm-int8/<isa>/<block>     an int8 prompt kernel alone (quant/gemm_int8.h: avx512-vnni,
 //                               avx2-vnni, or the scalar reference where neither runs): 48 rows x
 //                               4096 columns x 128 tokens, in cache (GFLOP/s, 2 per multiply-add)
+//   int8-rows/<type>/<build>    weight rows brought to int8 for those kernels (row_as_int8: avx512,
+//                               avx2, or "ref", decode + requantize), 64 rows of 4096 in cache
+//                               (input GB/s, and weights per second)
 //   gemm/<type>                 a prompt product as the model runs it: ops::gemm of a 14336 x 4096
 //                               matrix with 128 tokens (decode, requantize or convert, multiply),
 //                               on the path this CPU takes (the label; SMOE_PROMPT=bf16 for oneDNN's)
@@ -265,6 +268,32 @@ void gemm_benchmark(benchmark::State& state, TensorType type) {
   state.SetLabel(smoe::ops::quantized_prompt_products());
 }
 
+// Rows of `type` to int8 (quant/gemm_int8.h's row_as_int8), `requantize` nullptr: the reference.
+void int8_rows_benchmark(benchmark::State& state, TensorType type, RowAsInt8Fn requantize) {
+  constexpr size_t kRows = 64, kColumns = 4096;
+  const size_t row_bytes = *smoe::quant::row_bytes(type, kColumns);
+  std::vector<std::byte> bytes(kRows * row_bytes);
+  const std::vector<float> row = random_row(kColumns);
+  for (size_t r = 0; r < kRows; ++r) quantize_row(type, row.data(), bytes.data() + r * row_bytes, kColumns);
+  std::vector<uint8_t> q(kRows * kColumns);
+  std::vector<float> scales(kRows * kColumns / int8_block_columns(type));
+  const size_t scales_per_row = kColumns / int8_block_columns(type);
+  for (auto _ : state) {
+    for (size_t r = 0; r < kRows; ++r) {
+      const std::byte* in = bytes.data() + r * row_bytes;
+      if (requantize != nullptr) {
+        requantize(in, kColumns, &q[r * kColumns], &scales[r * scales_per_row]);
+      } else {
+        row_as_int8_ref(type, in, kColumns, &q[r * kColumns], &scales[r * scales_per_row]);
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+  state.counters["weights/s"] = benchmark::Counter(double(kRows * kColumns) * double(state.iterations()),
+                                                   benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
 const DotCase kDotCases[] = {{TensorType::q8, false},
                              {TensorType::q4, false},
                              {TensorType::q4k, true},
@@ -306,7 +335,17 @@ void register_benchmarks() {
           ->Unit(benchmark::kMillisecond);
     }
   }
-  for (const TensorType type : {TensorType::q8, TensorType::q4k}) {
+  for (const TensorType type : {TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k}) {
+    const std::string name = "int8-rows/" + std::string(type_name(type)) + "/";
+    benchmark::RegisterBenchmark((name + "ref").c_str(), int8_rows_benchmark, type, nullptr);
+    if (const RowAsInt8Fn f = avx512_row_as_int8(type)) {
+      benchmark::RegisterBenchmark((name + "avx512").c_str(), int8_rows_benchmark, type, f);
+    }
+    if (const RowAsInt8Fn f = avx2_row_as_int8(type)) {
+      benchmark::RegisterBenchmark((name + "avx2").c_str(), int8_rows_benchmark, type, f);
+    }
+  }
+  for (const TensorType type : {TensorType::q8, TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k}) {
     benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type)
         ->Unit(benchmark::kMillisecond);
   }
