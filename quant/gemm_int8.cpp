@@ -3,6 +3,7 @@
 #include "quant/gemm_int8.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -119,6 +120,7 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
 
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales) {
   const TypeTraits& traits = type_traits(type);
+  assert(traits.is_quantized && traits.block_elements % 32 == 0 && traits.block_elements <= 256);
   const size_t block_columns = int8_block_columns(type), type_block = traits.block_elements;
   float values[256];  // the largest block of a quantized type
   for (size_t b = 0; b < n / type_block; ++b) {

@@ -98,6 +98,7 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 // (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
 // same bytes and scales without the f32 values in memory (row_as_int8_x86.h); the selectors
 // return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
+// For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
 using RowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
 RowAsInt8Fn avx512_row_as_int8(TensorType type);

@@ -10,6 +10,7 @@
 
 #include "format/container.h"
 #include "ops/matmul.h"
+#include "quant/tensor_type.h"
 
 namespace smoe::ops {
 
@@ -33,7 +34,7 @@ inline constexpr size_t int8_gemm_min_tokens(quant::TensorType type) {
     case quant::TensorType::q6k:
     case quant::TensorType::q3k:
       return 14;
-    default:
+    default:  // no other type takes the int8 path (gemm_uses_int8); a new one starts here
       return 16;
   }
 }

@@ -244,6 +244,13 @@ void check_row_requantizers(TensorType type, Mend mend_blocks) {
       CHECK(std::memcmp(&scales[b * int8_blocks_per_block], &expected_scales[b * int8_blocks_per_block],
                         int8_blocks_per_block * sizeof(float)) == 0);
     }
+    // A length that is not a multiple of 8 blocks (q4 works in groups of eight): the same prefix.
+    const size_t short_blocks = rows * blocks - 3;
+    std::vector<uint8_t> prefix(short_blocks * kBlock);
+    std::vector<float> prefix_scales(short_blocks * int8_blocks_per_block);
+    requantize(stored.data(), short_blocks * kBlock, prefix.data(), prefix_scales.data());
+    CHECK(std::memcmp(prefix.data(), expected.data(), prefix.size()) == 0);
+    CHECK(std::memcmp(prefix_scales.data(), expected_scales.data(), prefix_scales.size() * sizeof(float)) == 0);
   }
   CHECK(std::isnan(expected_scales[1 * int8_blocks_per_block]));  // the blocks are what they are meant to be
   CHECK(expected_scales[3 * int8_blocks_per_block] == 0.0f);
