@@ -2,8 +2,8 @@
 // with AVX512-VNNI or AVX-VNNI and no AMX: the activations are quantized once, then each thread
 // takes chunks of 48 weight rows, brings them to int8 (688 KB for a 14336-column chunk: it stays
 // in L2 while every token passes over it) and runs the tile kernel on them. q8 rows are int8
-// already (taken as stored), q4, q4k, q6k and q3k rows requantized straight from their blocks, other
-// types decoded to f32 in strips and requantized.
+// already (taken as stored), q4, q4k, q6k and q3k rows requantized straight from their blocks,
+// other types decoded to f32 in strips and requantized.
 #include <omp.h>
 
 #include <algorithm>
@@ -40,7 +40,8 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
   // requantized (the same values for q8's normal blocks, the stored ones otherwise:
   // q8_row_as_int8).
   const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
-  // q4, q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that kernel.
+  // q4, q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that
+  // kernel.
   const quant::RowAsInt8Fn as_int8 =
       block_columns == quant::int8_block_columns(w.type) ? kernels.row_as_int8(w.type) : nullptr;
 #pragma omp parallel num_threads(threads)
