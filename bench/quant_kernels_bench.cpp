@@ -322,10 +322,7 @@ void register_benchmarks() {
       }
     }
   }
-  std::vector<const Int8PromptKernels*> int8_tables;
-  for (const Int8PromptKernels* table : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
-    if (table != nullptr) int8_tables.push_back(table);
-  }
+  std::vector<const Int8PromptKernels*> int8_tables = int8_kernel_tables();
   if (int8_tables.empty()) int8_tables.push_back(nullptr);  // the reference
   for (const Int8PromptKernels* table : int8_tables) {
     for (const size_t block_columns : {size_t{32}, size_t{256}}) {

@@ -188,19 +188,28 @@ const Int8PromptKernels* int8_prompt_kernels() {
     }
     if (cpu_features().amx_bf16) return nullptr;
     // The int8 kernels of the dot kernels' instruction set (the CPU's best, or SMOE_ISA's): none
-    // where that is avx512 (AVX-512 without VNNI) or lower, even on a CPU that has AVX-VNNI.
+    // where that is avx512 (AVX-512 without VNNI) or scalar.
     const std::string_view isa = active_kernels().isa;
-    for (const Int8PromptKernels* kernels : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
-      if (kernels != nullptr && kernels->isa == isa) return kernels;
+    for (const Int8PromptKernels* kernels : int8_kernel_tables()) {
+      if (kernels->isa == isa) return kernels;
     }
     return nullptr;
   }();
   return chosen;
 }
 
+std::vector<const Int8PromptKernels*> int8_kernel_tables() {
+  std::vector<const Int8PromptKernels*> tables;
+  for (const Int8PromptKernels* kernels : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels(), avx2_int8_kernels()}) {
+    if (kernels != nullptr) tables.push_back(kernels);
+  }
+  return tables;
+}
+
 #if !defined(__x86_64__)
 const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
+const Int8PromptKernels* avx2_int8_kernels() { return nullptr; }
 RowAsInt8Fn avx512_row_as_int8(TensorType) { return nullptr; }
 RowAsInt8Fn avx2_row_as_int8(TensorType) { return nullptr; }
 #endif

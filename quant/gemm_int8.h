@@ -1,9 +1,11 @@
-// Prompt-time matrix products in 8-bit integers, for CPUs with VNNI (AVX512-VNNI or AVX-VNNI)
-// and no AMX.
+// Prompt-time matrix products in 8-bit integers, for x86 CPUs with AVX2 and no AMX (with
+// AVX512-VNNI or AVX-VNNI where present).
 //
 // Why: a prompt multiplies each weight matrix by many tokens, so its speed is the multiply
 // rate. Without AMX, oneDNN's bf16 matmul issues one vdpbf16ps (32 multiply-adds) where
-// vpdpbusd does 64 in the same slot (Zen 4: both 0.75 TSC ticks per zmm instruction). Here the
+// vpdpbusd does 64 in the same slot (Zen 4: both 0.75 TSC ticks per zmm instruction); on AVX2
+// CPUs without bf16 or VNNI, oneDNN's f32 sgemm does 8 per FMA where four integer instructions
+// do 32 (gemm_int8_avx2.cpp). Here the
 // weights, decoded once per chunk of rows, and the activations are both requantized to int8
 // with one scale per block of a row (per token for activations), at the decode path's
 // granularity or finer: blocks of 32 for q8, q4 and q6k weights (q8's own blocks, so its values
@@ -11,7 +13,8 @@
 //
 // Layout, chosen for the AVX-512 kernel (12 weight rows x 32 tokens per tile, 24 zmm
 // accumulators, one pointer each for weights and activations; the AVX-VNNI kernel takes each
-// tile in two halves of 6 rows x 16 tokens, 12 ymm accumulators):
+// tile in two halves of 6 rows x 16 tokens, 12 ymm accumulators, the plain AVX2 one in quarters
+// of 3 rows x 16 tokens, 6 accumulators):
 // - Activations: per group of 16 tokens and block, block / 4 steps of [16 tokens][4 bytes] (the
 //   s8 operand of vpdpbusd, one zmm per step).
 // - Weights: tiles of 12 rows, per block block / 4 steps of [12 rows][4 bytes] of u8 = int8
@@ -135,7 +138,7 @@ using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t ro
                                 uint8_t* tile, float* tile_scales);
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
 struct Int8PromptKernels {
-  std::string_view isa;  // "avx512-vnni" or "avx2-vnni", as the dot kernel tables are named
+  std::string_view isa;  // "avx512-vnni", "avx2-vnni" or "avx2", as the dot kernel tables are named
   GemmInt8TilesFn tiles;
   QuantizeWeightRowInt8Fn quantize_weight_row;
   PackInt8TileFn pack_tile;
@@ -143,16 +146,20 @@ struct Int8PromptKernels {
   RowAsInt8Fn (*row_as_int8)(TensorType type);  // nullptr: rows of `type` are decoded and requantized
 };
 
-// The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile) and the AVX-VNNI ones (ymm, VEX
-// vpdpbusd: 6 rows x 16 tokens, for CPUs with AVX2 and AVX-VNNI but no AVX-512); nullptr when
-// not compiled in or the CPU lacks the features.
+// The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile), the AVX-VNNI ones (ymm, VEX
+// vpdpbusd: 6 rows x 16 tokens, for CPUs with AVX2 and AVX-VNNI but no AVX-512) and the plain
+// AVX2 ones (vpmaddubsw: 3 rows x 16 tokens); nullptr when not compiled in or the CPU lacks the
+// features. int8_kernel_tables(): those this CPU runs, best first.
 const Int8PromptKernels* avx512_vnni_int8_kernels();
 const Int8PromptKernels* avx2_vnni_int8_kernels();
+const Int8PromptKernels* avx2_int8_kernels();
+std::vector<const Int8PromptKernels*> int8_kernel_tables();
 
 // The kernels prompts on quantized weights use, or nullptr where they do not take this path:
 // those of the dot kernel table's instruction set (kernels.h's active_kernels(): the CPU's best
 // or SMOE_ISA's), on CPUs without AMX-BF16 (oneDNN's AMX matmul is faster there), unless
-// SMOE_PROMPT is "bf16" (which keeps oneDNN's path, for comparison).
+// SMOE_PROMPT is "bf16" (which keeps oneDNN's path, bf16 or f32, for comparison). CPUs whose
+// best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured against these).
 const Int8PromptKernels* int8_prompt_kernels();
 inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }
 

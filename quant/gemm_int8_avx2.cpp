@@ -1,13 +1,24 @@
-// AVX-VNNI kernels of the int8 prompt products, for CPUs with AVX2 and AVX-VNNI but no
-// AVX-512 (Intel's client cores since Alder Lake; compiled with -mavx2 -mavxvnni -mfma -mf16c,
-// chosen only on CPUs that have them). gemm_int8.h has the layout and gemm_int8.cpp the scalar
-// references these match. Without them such CPUs multiply prompts in f32 through oneDNN's
-// sgemm: 16 multiply-adds per ymm FMA against 32 per ymm vpdpbusd.
+// The plain AVX2 kernels of the int8 prompt products (compiled with -mavx2 -mfma -mf16c): the
+// weight requantizer, the activation quantizer and the tile packer, which the AVX-VNNI table
+// shares, and a tile product without VNNI, for AVX2 CPUs such as AMD Zen 1-3 and Intel's cores
+// from Haswell to Comet Lake. gemm_int8.h has the layout and gemm_int8.cpp the scalar references
+// these match. Without it those CPUs multiply prompts in f32 through oneDNN's sgemm, 8
+// multiply-adds per ymm FMA.
 //
-// With 16 ymm registers a 12-row tile is multiplied in two halves of 6 rows x 16 tokens (one
-// token group): 12 accumulators of 8 int32 (one per token), and per step of 4 columns two
-// activation loads and 6 broadcasts of 4 weight bytes feeding 12 vpdpbusd. Once per block the
-// int32 sums are scaled into f32 sums kept in L1.
+// Without vpdpbusd a step multiplies 32 byte pairs with vpmaddubsw (u8 x s8, adjacent products
+// summed into int16 with saturation) and sums those pairs into int32 with vpmaddwd by ones.
+// The tile's bytes are u8 = w + 128, which would saturate (255 x 127 x 2 > 32767), so the
+// kernel takes w back (xor 0x80) and multiplies |w| by a x sign(w): |w| <= 128 and |a| <= 127
+// keep each pair within 2 x 128 x 127 = 32512, exact, w = -128 included (q8 blocks taken as
+// stored may hold it; vpabsb gives 128 as an unsigned byte), and the sums need no -128 x sum(a)
+// offset. That is four instructions (vpsignb, vpmaddubsw, vpmaddwd, vpaddd) for 32
+// multiply-adds, against 8 per FMA: 1.5-2x oneDNN's f32 products on Zen 3 (docs/PERFORMANCE.md).
+//
+// With 16 ymm registers a 12-row tile is multiplied in quarters of 3 rows x 16 tokens: 6
+// accumulators of 8 int32, two activation vectors, per row w and |w| broadcast, two constants
+// and two temporaries (thirds of 4 rows spilled accumulators to the stack and measured no
+// faster). Once per block the int32 sums are scaled into f32 sums kept in L1, as in the
+// AVX-VNNI kernel.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -22,19 +33,16 @@
 namespace smoe::quant {
 namespace {
 
-constexpr size_t kHalfRows = kInt8TileRows / 2;
+constexpr size_t kQuarterRows = kInt8TileRows / 4;
 
-// sum += u8 x s8 in place, VEX-encoded (an EVEX vpdpbusd would fault on these CPUs); inline asm
-// for the reason gemm_int8_avx512.cpp gives.
-inline void dpbusd(__m256i& sum, __m256i u8, __m256i s8) {
-  __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(sum) : "x"(u8), "x"(s8));
-}
-
-#define SMOE_INT8_ROW(r)                                              \
-  {                                                                   \
-    const __m256i weights = _mm256_set1_epi32(load_u32(w + 4 * (r))); \
-    dpbusd(sum##r##a, weights, values0);                              \
-    dpbusd(sum##r##b, weights, values1);                              \
+#define SMOE_INT8_ROW(r)                                                                                           \
+  {                                                                                                                \
+    const __m256i weights = _mm256_xor_si256(_mm256_set1_epi32(load_u32(w + 4 * (r))), bias);                      \
+    const __m256i magnitudes = _mm256_abs_epi8(weights);                                                           \
+    sum##r##a = _mm256_add_epi32(                                                                                  \
+        sum##r##a, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(values0, weights)), ones)); \
+    sum##r##b = _mm256_add_epi32(                                                                                  \
+        sum##r##b, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(values1, weights)), ones)); \
   }
 #define SMOE_INT8_SCALE(r)                                                                                       \
   {                                                                                                              \
@@ -45,21 +53,19 @@ inline void dpbusd(__m256i& sum, __m256i u8, __m256i s8) {
     _mm256_store_ps(total + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum##r##b), _mm256_mul_ps(row_scale, scales1), \
                                                _mm256_load_ps(total + 8)));                                      \
   }
-#define SMOE_INT8_ROWS(M) M(0) M(1) M(2) M(3) M(4) M(5)
+#define SMOE_INT8_ROWS(M) M(0) M(1) M(2)
 
-// Rows `half` x 6 .. + 5 of one tile x token group `group` -> totals[row][token].
-void half_tile_product(const uint8_t* tile, const float* tile_scales, size_t half, const Int8Activations& a,
-                       size_t group, float (*totals)[kInt8TokenGroup]) {
+// Rows `quarter` x 3 .. + 2 of one tile x token group `group` -> totals[row][token].
+void quarter_tile_product(const uint8_t* tile, const float* tile_scales, size_t quarter, const Int8Activations& a,
+                          size_t group, float (*totals)[kInt8TokenGroup]) {
   const size_t blocks = a.blocks, padded = a.padded_tokens, steps = a.block_columns / 4;
   const size_t group_block_bytes = a.block_columns * kInt8TokenGroup;  // one block of one token group
   const int8_t* activations = a.values.data() + group * blocks * group_block_bytes;
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi16(1);
   for (size_t b = 0; b < blocks; ++b) {
-    const int32_t* offsets = a.offsets.data() + b * padded + group * kInt8TokenGroup;
-    const __m256i offsets0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets));
-    const __m256i offsets1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets + 8));
-    __m256i sum0a = offsets0, sum1a = offsets0, sum2a = offsets0, sum3a = offsets0, sum4a = offsets0, sum5a = offsets0;
-    __m256i sum0b = offsets1, sum1b = offsets1, sum2b = offsets1, sum3b = offsets1, sum4b = offsets1, sum5b = offsets1;
-    const uint8_t* w = tile + b * steps * kTileStepBytes + 4 * kHalfRows * half;
+    __m256i sum0a = _mm256_setzero_si256(), sum1a = sum0a, sum2a = sum0a;
+    __m256i sum0b = sum0a, sum1b = sum0a, sum2b = sum0a;
+    const uint8_t* w = tile + b * steps * kTileStepBytes + 4 * kQuarterRows * quarter;
     const int8_t* x = activations + b * group_block_bytes;
     for (size_t step = 0; step < steps; ++step, w += kTileStepBytes, x += 64) {
       const __m256i values0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));       // tokens 0..7
@@ -68,7 +74,7 @@ void half_tile_product(const uint8_t* tile, const float* tile_scales, size_t hal
     }
     const float* scales = a.scales.data() + b * padded + group * kInt8TokenGroup;
     const __m256 scales0 = _mm256_loadu_ps(scales), scales1 = _mm256_loadu_ps(scales + 8);
-    const float* block_scales = tile_scales + b * kInt8TileRows + kHalfRows * half;
+    const float* block_scales = tile_scales + b * kInt8TileRows + kQuarterRows * quarter;
     SMOE_INT8_ROWS(SMOE_INT8_SCALE)
   }
 }
@@ -86,8 +92,8 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
     const float* scales = tile_scales + (r / kInt8TileRows) * int8_tile_scales(a.blocks);
     for (size_t g = 0; g < groups; ++g) {
       alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
-      for (size_t half = 0; half * kHalfRows < count; ++half) {
-        half_tile_product(tile, scales, half, a, g, totals + kHalfRows * half);
+      for (size_t quarter = 0; quarter * kQuarterRows < count; ++quarter) {
+        quarter_tile_product(tile, scales, quarter, a, g, totals + kQuarterRows * quarter);
       }
       const size_t first_token = g * kInt8TokenGroup, tokens = std::min(kInt8TokenGroup, a.tokens - first_token);
       for (size_t row = 0; row < count; ++row) {
@@ -183,14 +189,14 @@ void quantize_activation_blocks(const float* row, size_t token, Int8Activations&
 
 bool runs_here() {
   const CpuFeatures& cpu = cpu_features();
-  return cpu.avx2 && cpu.fma && cpu.f16c && cpu.avx_vnni;
+  return cpu.avx2 && cpu.fma && cpu.f16c;
 }
 
 }  // namespace
 
-const Int8PromptKernels* avx2_vnni_int8_kernels() {
-  static const Int8PromptKernels kernels{"avx2-vnni", gemm_int8_tiles,     quantize_weight_row,
-                                         pack_tile,   quantize_activation, avx2_row_as_int8};
+const Int8PromptKernels* avx2_int8_kernels() {
+  static const Int8PromptKernels kernels{"avx2",    gemm_int8_tiles,     quantize_weight_row,
+                                         pack_tile, quantize_activation, avx2_row_as_int8};
   return runs_here() ? &kernels : nullptr;
 }
 

@@ -1,6 +1,6 @@
 // What the AVX-512 and the AVX2 int8 prompt kernels share: the tile packer (gemm_int8.h's
 // layout) in SSE2 operations, the 4-byte weight load and the dispatch on block size to each
-// file's quantizers. File-local
+// file's quantizers (the AVX-VNNI file, which has none, takes only the first two). File-local
 // to each includer (see kernels_x86.h for why a shared definition compiled under one file's
 // flags would be a hazard).
 #pragma once
@@ -53,8 +53,8 @@ inline void quantize_activation(const float* row, size_t token, Int8Activations&
 
 // Per block and group of 4 steps (16 bytes of each row), 4 rows at a time: 4 loads, a 4 x 4
 // transpose of dwords, 4 stores (a gather of 12 dwords per step measured twice as slow).
-void pack_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns, uint8_t* tile,
-               float* tile_scales) {
+inline void pack_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                      uint8_t* tile, float* tile_scales) {
   const size_t columns = blocks * block_columns, steps = block_columns / 4;
   const __m128i padding = _mm_set1_epi8(static_cast<char>(0x80));
   for (size_t b = 0; b < blocks; ++b) {

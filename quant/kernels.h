@@ -73,8 +73,9 @@ const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extensio
 
 // Every kernel table this machine can run, scalar first, each x86 one in both prefetch variants.
 std::vector<const Kernels*> available_kernels();
-// SMOE_PREFETCH=software|hardware, else hardware on AMD cores and software on the others
-// (measured on Zen 4 and Sapphire Rapids; taken to hold for their families).
+// SMOE_PREFETCH=software|hardware, else hardware on AMD cores with AVX-512 (Zen 4 and later)
+// and software on the others (measured on Zen 4, Zen 3 and Xeons; taken to hold for their
+// families).
 Prefetch preferred_prefetch();
 // The table of instruction set `isa` (the best in `tables`, the last, when `isa` is null or
 // not among them) in the `prefetch` variant, or its only variant. What active_kernels() runs.

@@ -1,12 +1,14 @@
 // Prompt-time matrix products: a chunk of weight rows is decoded once, then multiplied with
 // every token of the batch (compute-bound work where a per-row dot product kernel would be
-// limited by re-reading activations). Quantized weights on CPUs with AVX512-VNNI or AVX-VNNI and
-// no AMX: requantized to int8 for smoe's own vpdpbusd kernels (gemm_int8.cpp); elsewhere
+// limited by re-reading activations). Quantized weights on x86 CPUs with AVX2 and no AMX:
+// requantized to int8 for smoe's own kernels (vpdpbusd with VNNI, vpmaddubsw without;
+// gemm_int8.cpp); elsewhere
 // through oneDNN, decoded to bf16 on CPUs with native bf16, else to f32 (bf16 weights there used
 // as stored), for oneDNN's blocked matmul or sgemm (gemm_onednn.cpp).
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 #include "format/container.h"
 #include "ops/matmul.h"
@@ -20,24 +22,14 @@ namespace smoe::ops {
 // experts).
 inline constexpr size_t kGemmMinTokens = 32;
 // On the int8 path the crossover is lower, and depends on how cheaply a type's rows become int8
-// against how fast its dot kernel is: one thread, one 14336 x 4096 matrix from DRAM, best of 5,
-// the batch where ops::gemm overtakes the dot kernels (Zen 4, session 12; the Xeon of session
-// 11 agreed within 2 tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from
-// their nibbles), q6k and q3k 14 (requantized from their blocks).
-inline constexpr size_t int8_gemm_min_tokens(quant::TensorType type) {
-  switch (type) {
-    case quant::TensorType::q8:
-      return 8;
-    case quant::TensorType::q4k:
-    case quant::TensorType::q4:
-      return 12;
-    case quant::TensorType::q6k:
-    case quant::TensorType::q3k:
-      return 14;
-    default:  // no other type takes the int8 path (gemm_uses_int8); a new one starts here
-      return 16;
-  }
-}
+// against how fast its dot kernel is, and on the int8 kernels (`isa`, Int8PromptKernels::isa):
+// one thread, one 14336 x 4096 matrix from DRAM, best of 5, the batch where ops::gemm overtakes
+// the dot kernels. VNNI kernels (Zen 4, session 12; the Xeon of session 11 agreed within 2
+// tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from their nibbles), q6k
+// and q3k 14 (requantized from their blocks). The plain AVX2 kernel ("avx2": four instructions
+// for what one vpdpbusd does, against AVX2 dot kernels that lose less) on Zen 3, session 13:
+// q8 14, q4 and q3k 24, q4k and q6k 28.
+size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa);
 
 // Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where
 // quant::cpu_prefers_int8_prompts()).
@@ -50,7 +42,7 @@ size_t gemm_min_tokens(quant::TensorType type);
 void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
 
 // How gemm() multiplies quantized weights on this CPU: "int8 (avx512-vnni)", "int8 (avx2-vnni)",
-// "bf16 (oneDNN)" or "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
+// "int8 (avx2)", "bf16 (oneDNN)" or "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
 const char* quantized_prompt_products();
 
 // The int8 path of gemm() for quantized weights where quant::cpu_prefers_int8_prompts()

@@ -94,6 +94,24 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 
 }  // namespace
 
+size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
+  const bool plain_avx2 = isa == "avx2";
+  switch (type) {
+    case quant::TensorType::q8:
+      return plain_avx2 ? 14 : 8;
+    case quant::TensorType::q4:
+      return plain_avx2 ? 24 : 12;
+    case quant::TensorType::q4k:
+      return plain_avx2 ? 28 : 12;
+    case quant::TensorType::q6k:
+      return plain_avx2 ? 28 : 14;
+    case quant::TensorType::q3k:
+      return plain_avx2 ? 24 : 14;
+    default:  // no other type takes the int8 path (gemm_uses_int8); a new one starts here
+      return plain_avx2 ? 28 : 16;
+  }
+}
+
 void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
   const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels();
   quant::Int8Activations activations;  // the input's last quantization, reused while block size and width agree
@@ -101,8 +119,8 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
     const format::TensorView& w = *output.w;
     if (kernels == nullptr) {
       throw Error(w.name,
-                  "the int8 prompt kernels are not compiled in, this CPU lacks AVX512-VNNI and AVX-VNNI, or "
-                  "SMOE_PROMPT / SMOE_ISA turned them off");
+                  "the int8 prompt kernels are not compiled in, this CPU lacks AVX2 (or has AVX-512 without "
+                  "VNNI), or SMOE_PROMPT / SMOE_ISA turned them off");
     }
     const size_t block_columns = quant::int8_block_columns(w.type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {

@@ -1,8 +1,10 @@
 // Prompt-time matrix products through oneDNN: weight rows decoded in chunks (to bf16 or f32),
 // or bf16 rows used where they lie; and the choice of path (gemm()).
 //
-// Quantized weights (q8, q4, q4k, q6k, q3k) on CPUs with AVX512-VNNI and no AMX go to the int8
-// path (gemm_int8.cpp: twice the multiplies per instruction of bf16 there). Elsewhere, on CPUs
+// Quantized weights (q8, q4, q4k, q6k, q3k) on x86 CPUs without AMX whose dot kernel table has
+// int8 prompt kernels (avx512-vnni, avx2-vnni, avx2) go to the int8 path (gemm_int8.cpp: twice
+// the multiplies per instruction of bf16 with VNNI, about twice f32 sgemm's rate on plain
+// AVX2). Elsewhere, on CPUs
 // with native bf16 (AMX-BF16 or AVX512-BF16), they are decoded to bf16 and multiplied with
 // bf16-rounded activations by oneDNN's matmul primitive: half the decoded bytes of f32 and, with
 // AMX, about 4x the f32 sgemm rate (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096
@@ -10,7 +12,7 @@
 // of the decode path and the int8 prompts. bf16 weights on those CPUs go to the same primitive
 // straight from the mapped file (nothing to decode; the activations are rounded to bf16 as a
 // bf16 model computes anyway). Everything else (f32 and f16 weights, CPUs without bf16) decodes
-// to f32 and runs sgemm, so those exact weights keep exact products.
+// to f32 (dequantize_row_fast) and runs sgemm, so those exact weights keep exact products.
 #include <dnnl.h>
 #include <omp.h>
 
@@ -22,6 +24,7 @@
 #include "ops/gemm.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
+#include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
 #include "quant/half.h"
 #include "smoe/error.h"
@@ -55,7 +58,7 @@ void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, floa
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t r = 0; r < count; ++r) {
       format::for_each_row_piece(w, first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-        quant::dequantize_row(w.type, piece, &decoded[r * in + column], columns);
+        quant::dequantize_row_fast(w.type, piece, &decoded[r * in + column], columns);
       });
     }
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
@@ -136,7 +139,7 @@ bool gemm_uses_int8(quant::TensorType type) {
 }
 
 size_t gemm_min_tokens(quant::TensorType type) {
-  return gemm_uses_int8(type) ? int8_gemm_min_tokens(type) : kGemmMinTokens;
+  return gemm_uses_int8(type) ? int8_gemm_min_tokens(type, quant::int8_prompt_kernels()->isa) : kGemmMinTokens;
 }
 
 const char* quantized_prompt_products() {

@@ -1,8 +1,8 @@
 // The int8 prompt products (quant/gemm_int8.h): each kernel table the CPU runs (avx512-vnni,
-// avx2-vnni) against the scalar references (the same bytes for quantizing and packing, the same
+// avx2-vnni, avx2) against the scalar references (the same bytes for quantizing and packing, the same
 // products up to f32 rounding), and the references against what they stand for (values within
 // half a step, exact integer sums). The kernels' cases are skipped, with a warning, on CPUs
-// without AVX512-VNNI or AVX-VNNI.
+// without AVX2.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -27,21 +27,12 @@ using namespace smoe::quant;
 
 namespace {
 
-// The int8 kernel tables this CPU runs.
-std::vector<const Int8PromptKernels*> int8_tables() {
-  std::vector<const Int8PromptKernels*> tables;
-  for (const Int8PromptKernels* table : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels()}) {
-    if (table != nullptr) tables.push_back(table);
-  }
-  return tables;
-}
-
-#define SMOE_INT8_TABLE_OR_SKIP(kernels)                                             \
-  if (int8_tables().empty()) {                                                       \
-    WARN("no AVX512-VNNI or AVX-VNNI here: the int8 prompt kernels are not tested"); \
-    return;                                                                          \
-  }                                                                                  \
-  const Int8PromptKernels* kernels = GENERATE(from_range(int8_tables()));            \
+#define SMOE_INT8_TABLE_OR_SKIP(kernels)                                         \
+  if (int8_kernel_tables().empty()) {                                            \
+    WARN("no AVX2 here: the int8 prompt kernels are not tested");                \
+    return;                                                                      \
+  }                                                                              \
+  const Int8PromptKernels* kernels = GENERATE(from_range(int8_kernel_tables())); \
   INFO("kernels " << kernels->isa)
 
 // Random rows with adversarial blocks: all zeros, one huge outlier, equal values, tiny values,
@@ -372,7 +363,7 @@ TEST_CASE("the int8 tile product is the sum of its integer block products", "[qu
   }
 }
 
-TEST_CASE("the VNNI tile kernels compute the reference's products", "[quant][int8][kernels]") {
+TEST_CASE("the tile kernels compute the reference's products", "[quant][int8][kernels]") {
   SMOE_INT8_TABLE_OR_SKIP(kernels);
   const size_t block_columns = GENERATE(size_t{32}, size_t{256});
   const size_t rows = GENERATE(size_t{1}, size_t{6}, size_t{7}, size_t{12}, size_t{13}, size_t{30});  // 6: half tiles
@@ -401,6 +392,40 @@ TEST_CASE("the VNNI tile kernels compute the reference's products", "[quant][int
       } else {
         CHECK(std::fabs(actual[t * stride + r] - expected[t * stride + r]) <= 1e-5f * row_magnitude);
       }
+    }
+  }
+}
+
+TEST_CASE("the tile kernels are exact at the ends of the byte ranges", "[quant][int8][kernels]") {
+  // Weight bytes 0 (w = -128: q8 blocks taken as stored may hold it) to 255 against activations
+  // of +-127: the plain AVX2 kernel's vpmaddubsw pairs reach 2 x 128 x 127, one step short of
+  // saturating; a wrong sign of -128 or a saturated pair is off by thousands.
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t rows = 13, tokens = 17, columns = 2 * block_columns, blocks = 2;
+  INFO("block " << block_columns);
+  const uint8_t ends[] = {0, 0, 1, 2, 127, 128, 129, 254, 255, 255};
+  std::mt19937 random(21);
+  QuantizedRows q{std::vector<uint8_t>(rows * columns), std::vector<float>(rows * blocks, 1.0f)};
+  for (size_t i = 0; i < q.q.size(); ++i) {
+    // Runs of equal bytes in some rows: every pair of a vpmaddubsw at its largest.
+    q.q[i] = (i / columns) % 3 == 0 ? ends[(i / 64) % 10] : ends[random() % 10];
+  }
+  std::vector<float> x(tokens * columns);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = (i / columns) % 2 == 0 ? ((i / 64) % 2 ? 1.0f : -1.0f) : (random() % 2 ? 1.0f : -1.0f);
+  const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns);
+  Int8Activations a;
+  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  std::vector<float> actual(tokens * rows);
+  kernels->tiles(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), rows);
+  for (size_t t = 0; t < tokens; ++t) {
+    for (size_t r = 0; r < rows; ++r) {
+      double expected = 0;
+      for (size_t k = 0; k < columns; ++k) expected += (int(q.q[r * columns + k]) - 128) * 127.0 * x[t * columns + k];
+      expected *= double(a.scales[t]);  // every block's scale: 1 / 127 in f32
+      INFO("token " << t << " row " << r);
+      CHECK(std::fabs(actual[t * rows + r] - expected) <= 1e-5 * 128.0 * double(columns));
     }
   }
 }

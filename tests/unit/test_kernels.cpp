@@ -89,7 +89,7 @@ TEST_CASE("SMOE_ISA forces a level below another only where the CPU has the forc
   }
 }
 
-TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor does", "[kernels]") {
+TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor and AVX-512 do", "[kernels]") {
   const char* saved = std::getenv("SMOE_PREFETCH");
   const std::string saved_value = saved ? saved : "";
   setenv("SMOE_PREFETCH", "software", 1);
@@ -97,7 +97,8 @@ TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor does"
   setenv("SMOE_PREFETCH", "hardware", 1);
   CHECK(preferred_prefetch() == Prefetch::hardware);
   unsetenv("SMOE_PREFETCH");
-  CHECK(preferred_prefetch() == (cpu_features().amd ? Prefetch::hardware : Prefetch::software));
+  CHECK(preferred_prefetch() ==
+        (cpu_features().amd && cpu_features().avx512f ? Prefetch::hardware : Prefetch::software));
   if (saved) setenv("SMOE_PREFETCH", saved_value.c_str(), 1);
 }
 

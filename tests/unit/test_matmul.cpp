@@ -113,8 +113,10 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   const quant::TensorType type =
       GENERATE(quant::TensorType::f32, quant::TensorType::f16, quant::TensorType::bf16, quant::TensorType::q8,
                quant::TensorType::q4, quant::TensorType::q4k, quant::TensorType::q6k, quant::TensorType::q3k);
-  // decode, small batch, the int8 gemm's threshold (else a small batch), gemm path
-  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::int8_gemm_min_tokens(type), ops::kGemmMinTokens);
+  // decode, small batch, the largest small batch and this CPU's gemm threshold for the type (the
+  // int8 one where it applies), oneDNN's threshold
+  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type) - 1, ops::gemm_min_tokens(type),
+                                      ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2);
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
   const size_t rows = 37, columns = 768;  // 3 super-blocks; 37 rows split unevenly
