@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "quant/block_q4k.h"
 #include "quant/block_q8.h"
 #include "quant/convert_row.h"
 #include "quant/cpu_features.h"
@@ -173,6 +174,75 @@ void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t 
           for (size_t i = 0; i < 4; ++i) sum += int32_t(w[i]) * block[(j * kInt8TokenGroup + lane) * 4 + i];
         }
         total += scales[b * kInt8TileRows + row] * a.scales[b * padded + t] * float(sum);
+      }
+      y[t * y_stride + r] = total;
+    }
+  }
+}
+
+void q4k_row_nibbles_ref(const void* blocks, size_t n_blocks, uint8_t* q, int16_t* scale_minimums,
+                         float* super_scales) {
+  const auto* block = static_cast<const BlockQ4K*>(blocks);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    for (size_t j = 0; j < 8; ++j) {
+      uint8_t scale = 0, minimum = 0;
+      q4k_scale_min(block[b].scales, j, &scale, &minimum);
+      scale_minimums[16 * b + j] = scale;
+      scale_minimums[16 * b + 8 + j] = minimum;
+      const size_t chunk = j / 2, shift = 4 * (j % 2);
+      for (size_t l = 0; l < 32; ++l) q[256 * b + 32 * j + l] = (block[b].qs[32 * chunk + l] >> shift) & 15;
+    }
+    super_scales[2 * b] = f16_to_f32(block[b].d);
+    super_scales[2 * b + 1] = f16_to_f32(block[b].dmin);
+  }
+}
+
+void int8_sub_block_sums(const Int8Activations& a, std::vector<int16_t>& sums) {
+  assert(a.block_columns == 256);
+  const size_t padded = a.padded_tokens;
+  sums.assign(a.blocks * 4 * padded * 2, 0);
+  for (size_t t = 0; t < a.tokens; ++t) {
+    const int8_t* group = a.values.data() + (t / kInt8TokenGroup) * a.blocks * 256 * kInt8TokenGroup;
+    const size_t lane = t % kInt8TokenGroup;
+    for (size_t b = 0; b < a.blocks; ++b) {
+      const int8_t* block = group + b * 256 * kInt8TokenGroup;
+      for (size_t j = 0; j < 8; ++j) {
+        int sum = 0;  // |sum| <= 32 x 127
+        for (size_t k = 32 * j; k < 32 * j + 32; ++k) sum += block[((k / 4) * kInt8TokenGroup + lane) * 4 + k % 4];
+        sums[((b * 4 + j / 2) * padded + t) * 2 + j % 2] = static_cast<int16_t>(sum);
+      }
+    }
+  }
+}
+
+void gemm_q4k_tiles_ref(const uint8_t* tiles, const int16_t* scale_minimums, const float* super_scales, size_t rows,
+                        const Int8Activations& a, const int16_t* sub_sums, float* y, size_t y_stride) {
+  assert(a.block_columns == 256);
+  const size_t padded = a.padded_tokens, blocks = a.blocks;
+  for (size_t t = 0; t < a.tokens; ++t) {
+    const int8_t* group = a.values.data() + (t / kInt8TokenGroup) * blocks * 256 * kInt8TokenGroup;
+    const size_t lane = t % kInt8TokenGroup;
+    for (size_t r = 0; r < rows; ++r) {
+      const size_t tile = r / kInt8TileRows, row = r % kInt8TileRows;
+      const uint8_t* values = tiles + tile * int8_tile_bytes(blocks, 256);
+      const int16_t* scales = scale_minimums + tile * q4k_tile_scale_shorts(blocks);
+      const float* supers = super_scales + tile * q4k_tile_super_scales(blocks);
+      float total = 0.0f;
+      for (size_t b = 0; b < blocks; ++b) {
+        const int8_t* block = group + b * 256 * kInt8TokenGroup;
+        const int16_t* sm = scales + (b * kInt8TileRows + row) * 16;
+        int32_t scaled_dot = 0, scaled_minimum = 0;
+        for (size_t j = 0; j < 8; ++j) {
+          int32_t dot = 0;
+          for (size_t k = 32 * j; k < 32 * j + 32; ++k) {
+            const uint8_t q = values[((b * 64 + k / 4) * kInt8TileRows + row) * 4 + k % 4];
+            dot += int32_t(q) * block[((k / 4) * kInt8TokenGroup + lane) * 4 + k % 4];
+          }
+          scaled_dot += sm[j] * dot;
+          scaled_minimum += sm[8 + j] * sub_sums[((b * 4 + j / 2) * padded + t) * 2 + j % 2];
+        }
+        const float* ds = supers + (b * kInt8TileRows + row) * 2;
+        total += a.scales[b * padded + t] * (ds[0] * float(scaled_dot) - ds[1] * float(scaled_minimum));
       }
       y[t * y_stride + r] = total;
     }

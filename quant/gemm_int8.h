@@ -127,6 +127,38 @@ void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t b
 void gemm_int8_tiles_ref(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a,
                          float* y, size_t y_stride);
 
+// q4k weights multiplied as stored, for the plain AVX2 kernel (where its requantized-int8 tile
+// product needs four instructions per 32 multiply-adds): the tiles hold each weight's nibble
+// q (0..15) in the layout above (pack_int8_tile of rows of nibbles: blocks of 256 columns),
+// and per block and row the eight 6-bit scales and minimums as int16 ([block][row][16]) and
+// (d, dmin) as f32 ([block][row][2]); padding rows have zero scales. Then
+//   y[t][r] = sum_b a.scales[b][t] x (d x sum_j sc_j (q_j . a_j) - dmin x sum_j m_j sum(a_j))
+// over sub-blocks j of 32: the decode path's q4k x q8k product (dot_q4k_q8k_ref) with the int8
+// activations of 256-column blocks. Nibbles <= 15 against |a| <= 127 let eight steps of
+// vpmaddubsw pairs add up in int16 (8 x 2 x 15 x 127 = 30480) before one vpmaddwd by the
+// sub-block's scale: no sign trick, a quarter of the requantized product's instructions.
+inline size_t q4k_tile_scale_shorts(size_t blocks) { return blocks * kInt8TileRows * 16; }
+inline size_t q4k_tile_super_scales(size_t blocks) { return blocks * kInt8TileRows * 2; }
+
+// `blocks` q4k blocks of one row -> 256 nibbles each at `q` (row-major, for pack_int8_tile), the
+// unpacked scales and minimums at `scale_minimums` (16 int16 per block) and (d, dmin) at
+// `super_scales`. Reference and the AVX2 version (the same bytes; nullptr without AVX2).
+void q4k_row_nibbles_ref(const void* blocks, size_t n_blocks, uint8_t* q, int16_t* scale_minimums, float* super_scales);
+using Q4kRowNibblesFn = void (*)(const void* blocks, size_t n_blocks, uint8_t* q, int16_t* scale_minimums,
+                                 float* super_scales);
+
+// The per-sub-block sums of the activations (256-column blocks) the minimum terms need:
+// [block][pair of sub-blocks p][padded token][2] int16 (sub-blocks 2p and 2p + 1).
+void int8_sub_block_sums(const Int8Activations& a, std::vector<int16_t>& sums);
+
+// The product above for the `rows` rows of the packed q4k tiles (values as pack_int8_tile lays
+// them out, `scale_minimums` and `super_scales` per tile back to back) and t < a.tokens.
+void gemm_q4k_tiles_ref(const uint8_t* tiles, const int16_t* scale_minimums, const float* super_scales, size_t rows,
+                        const Int8Activations& a, const int16_t* sub_sums, float* y, size_t y_stride);
+using GemmQ4kTilesFn = void (*)(const uint8_t* tiles, const int16_t* scale_minimums, const float* super_scales,
+                                size_t rows, const Int8Activations& a, const int16_t* sub_sums, float* y,
+                                size_t y_stride);
+
 // One instruction set's kernels of the int8 prompt products, as the dot kernels come in
 // tables (kernels.h). The product equals the reference up to f32 rounding of the block sums
 // (fused multiply-adds); the others give the reference's bytes.
@@ -144,6 +176,9 @@ struct Int8PromptKernels {
   PackInt8TileFn pack_tile;
   QuantizeActivationInt8Fn quantize_activation;
   RowAsInt8Fn (*row_as_int8)(TensorType type);  // nullptr: rows of `type` are decoded and requantized
+  // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
+  Q4kRowNibblesFn q4k_row_nibbles = nullptr;
+  GemmQ4kTilesFn q4k_tiles = nullptr;
 };
 
 // The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile), the AVX-VNNI ones (ymm, VEX

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <limits>
 
+#include "quant/block_q4k.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
 #include "quant/gemm_int8_x86.h"
@@ -99,6 +100,111 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
       for (size_t row = 0; row < count; ++row) {
         for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
       }
+    }
+  }
+}
+
+// q4k tiles as stored (gemm_int8.h): pairs of rows x 16 tokens. Per sub-block of 32 columns,
+// eight steps of vpmaddubsw (nibble x activation pairs) add up in four int16 accumulators, then
+// one vpmaddwd by the row's 6-bit scale takes them into four int32 ones; per block the minimum
+// terms come from the activations' sub-block sums, two sub-blocks per vpmaddwd.
+void q4k_pair_product(const uint8_t* tile, const int16_t* scale_minimums, const float* super_scales, size_t pair,
+                      const Int8Activations& a, const int16_t* sub_sums, size_t group,
+                      float (*totals)[kInt8TokenGroup]) {
+  const size_t blocks = a.blocks, padded = a.padded_tokens;
+  constexpr size_t kGroupBlockBytes = 256 * kInt8TokenGroup;
+  const int8_t* activations = a.values.data() + group * blocks * kGroupBlockBytes;
+  const size_t row0 = 2 * pair, row1 = row0 + 1;
+  for (size_t b = 0; b < blocks; ++b) {
+    const int16_t* sm0 = scale_minimums + (b * kInt8TileRows + row0) * 16;
+    const int16_t* sm1 = sm0 + 16;
+    const uint8_t* w = tile + b * 64 * kTileStepBytes + 4 * row0;
+    const int8_t* x = activations + b * kGroupBlockBytes;
+    __m256i dot0a = _mm256_setzero_si256(), dot0b = dot0a, dot1a = dot0a, dot1b = dot0a;
+    for (size_t j = 0; j < 8; ++j) {
+      __m256i sum0a = _mm256_setzero_si256(), sum0b = sum0a, sum1a = sum0a, sum1b = sum0a;
+      // Unrolled in full, GCC 12 hoists all 32 products ahead of their sums and spills them.
+#pragma GCC unroll 2
+      for (size_t step = 0; step < 8; ++step, w += kTileStepBytes, x += 64) {
+        const __m256i values0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));       // tokens 0..7
+        const __m256i values1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));  // tokens 8..15
+        const __m256i weights0 = _mm256_set1_epi32(load_u32(w)), weights1 = _mm256_set1_epi32(load_u32(w + 4));
+        sum0a = _mm256_add_epi16(sum0a, _mm256_maddubs_epi16(weights0, values0));
+        sum0b = _mm256_add_epi16(sum0b, _mm256_maddubs_epi16(weights0, values1));
+        sum1a = _mm256_add_epi16(sum1a, _mm256_maddubs_epi16(weights1, values0));
+        sum1b = _mm256_add_epi16(sum1b, _mm256_maddubs_epi16(weights1, values1));
+      }
+      const __m256i scale0 = _mm256_set1_epi16(sm0[j]), scale1 = _mm256_set1_epi16(sm1[j]);
+      dot0a = _mm256_add_epi32(dot0a, _mm256_madd_epi16(sum0a, scale0));
+      dot0b = _mm256_add_epi32(dot0b, _mm256_madd_epi16(sum0b, scale0));
+      dot1a = _mm256_add_epi32(dot1a, _mm256_madd_epi16(sum1a, scale1));
+      dot1b = _mm256_add_epi32(dot1b, _mm256_madd_epi16(sum1b, scale1));
+    }
+    __m256i min0a = _mm256_setzero_si256(), min0b = min0a, min1a = min0a, min1b = min0a;
+    for (size_t p = 0; p < 4; ++p) {
+      const int16_t* sums = sub_sums + ((b * 4 + p) * padded + group * kInt8TokenGroup) * 2;
+      const __m256i sums_a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums));
+      const __m256i sums_b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + 16));
+      int32_t pair0, pair1;  // (m_2p, m_2p+1) of each row as two int16
+      std::memcpy(&pair0, sm0 + 8 + 2 * p, 4);
+      std::memcpy(&pair1, sm1 + 8 + 2 * p, 4);
+      const __m256i minimums0 = _mm256_set1_epi32(pair0), minimums1 = _mm256_set1_epi32(pair1);
+      min0a = _mm256_add_epi32(min0a, _mm256_madd_epi16(sums_a, minimums0));
+      min0b = _mm256_add_epi32(min0b, _mm256_madd_epi16(sums_b, minimums0));
+      min1a = _mm256_add_epi32(min1a, _mm256_madd_epi16(sums_a, minimums1));
+      min1b = _mm256_add_epi32(min1b, _mm256_madd_epi16(sums_b, minimums1));
+    }
+    const float* scales = a.scales.data() + b * padded + group * kInt8TokenGroup;
+    const __m256 scales_a = _mm256_loadu_ps(scales), scales_b = _mm256_loadu_ps(scales + 8);
+    const float* supers = super_scales + (b * kInt8TileRows + row0) * 2;
+    const auto accumulate = [&](float* total, const float* d_dmin, __m256i dot, __m256i minimum, __m256 scale) {
+      const __m256 inner = _mm256_fnmadd_ps(_mm256_set1_ps(d_dmin[1]), _mm256_cvtepi32_ps(minimum),
+                                            _mm256_mul_ps(_mm256_set1_ps(d_dmin[0]), _mm256_cvtepi32_ps(dot)));
+      _mm256_store_ps(total, _mm256_fmadd_ps(scale, inner, _mm256_load_ps(total)));
+    };
+    accumulate(totals[row0], supers, dot0a, min0a, scales_a);
+    accumulate(totals[row0] + 8, supers, dot0b, min0b, scales_b);
+    accumulate(totals[row1], supers + 2, dot1a, min1a, scales_a);
+    accumulate(totals[row1] + 8, supers + 2, dot1b, min1b, scales_b);
+  }
+}
+
+void gemm_q4k_tiles(const uint8_t* tiles, const int16_t* scale_minimums, const float* super_scales, size_t rows,
+                    const Int8Activations& a, const int16_t* sub_sums, float* y, size_t y_stride) {
+  const size_t groups = a.padded_tokens / kInt8TokenGroup, blocks = a.blocks;
+  for (size_t r = 0; r < rows; r += kInt8TileRows) {
+    const size_t count = std::min(kInt8TileRows, rows - r), tile = r / kInt8TileRows;
+    for (size_t g = 0; g < groups; ++g) {
+      alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
+      for (size_t pair = 0; 2 * pair < count; ++pair) {
+        q4k_pair_product(tiles + tile * int8_tile_bytes(blocks, 256),
+                         scale_minimums + tile * q4k_tile_scale_shorts(blocks),
+                         super_scales + tile * q4k_tile_super_scales(blocks), pair, a, sub_sums, g, totals);
+      }
+      const size_t first_token = g * kInt8TokenGroup, tokens = std::min(kInt8TokenGroup, a.tokens - first_token);
+      for (size_t row = 0; row < count; ++row) {
+        for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
+      }
+    }
+  }
+}
+
+// A q4k row's nibbles, scales and super-scales (q4k_row_nibbles_ref's values).
+void q4k_row_nibbles(const void* blocks, size_t n_blocks, uint8_t* q, int16_t* scale_minimums, float* super_scales) {
+  const auto* block = static_cast<const BlockQ4K*>(blocks);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    alignas(16) uint8_t unpacked[16];
+    q4k_unpack_scales(block[b].scales, unpacked);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(scale_minimums + 16 * b),
+                        _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(unpacked))));
+    super_scales[2 * b] = _cvtsh_ss(block[b].d);
+    super_scales[2 * b + 1] = _cvtsh_ss(block[b].dmin);
+    for (size_t chunk = 0; chunk < 4; ++chunk) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block[b].qs + 32 * chunk));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 256 * b + 64 * chunk), _mm256_and_si256(packed, low_nibbles));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 256 * b + 64 * chunk + 32),
+                          _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles));
     }
   }
 }
@@ -195,8 +301,9 @@ bool runs_here() {
 }  // namespace
 
 const Int8PromptKernels* avx2_int8_kernels() {
-  static const Int8PromptKernels kernels{"avx2",    gemm_int8_tiles,     quantize_weight_row,
-                                         pack_tile, quantize_activation, avx2_row_as_int8};
+  static const Int8PromptKernels kernels{"avx2",          gemm_int8_tiles,     quantize_weight_row,
+                                         pack_tile,       quantize_activation, avx2_row_as_int8,
+                                         q4k_row_nibbles, gemm_q4k_tiles};
   return runs_here() ? &kernels : nullptr;
 }
 

@@ -28,7 +28,7 @@ inline constexpr size_t kGemmMinTokens = 32;
 // tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from their nibbles), q6k
 // and q3k 14 (requantized from their blocks). The plain AVX2 kernel ("avx2": four instructions
 // for what one vpdpbusd does, against AVX2 dot kernels that lose less) on Zen 3, session 13:
-// q8 14, q4 and q3k 24, q4k and q6k 28.
+// q8 14, q4 and q3k 24, q6k 28, and q4k 12 (multiplied as stored there, no requantizing).
 size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa);
 
 // Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where

@@ -29,6 +29,57 @@ void quantize_input(const float* x, size_t n_tokens, size_t in, size_t block_col
   for (size_t t = 0; t < n_tokens; ++t) quant::quantize_activation_int8(x + t * in, t, activations);
 }
 
+// y = x W^T for q4k weights multiplied as stored (Int8PromptKernels::q4k_tiles): per chunk of
+// rows their nibbles packed into tiles, their scales beside them.
+void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorView& w,
+                  const quant::Int8Activations& activations, const int16_t* sub_sums, float* y, int threads) {
+  const size_t rows = w.shape[0], n_tokens = activations.tokens, blocks = activations.blocks;
+  const size_t columns = blocks * 256, chunks = (rows + kChunkRows - 1) / kChunkRows;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<uint8_t> nibbles(quant::kInt8TileRows * columns), tiles(kTiles * quant::int8_tile_bytes(blocks, 256));
+    std::vector<int16_t> row_scales(quant::kInt8TileRows * blocks * 16),
+        tile_scales(kTiles * quant::q4k_tile_scale_shorts(blocks));
+    std::vector<float> row_supers(quant::kInt8TileRows * blocks * 2),
+        tile_supers(kTiles * quant::q4k_tile_super_scales(blocks));
+    std::vector<float> unused_scales(quant::kInt8TileRows * blocks),
+        unused_tile_scales(quant::int8_tile_scales(blocks));
+    std::vector<float> products(n_tokens * kChunkRows);
+#pragma omp for schedule(static)
+    for (size_t chunk = 0; chunk < chunks; ++chunk) {
+      const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
+      std::fill(tile_scales.begin(), tile_scales.end(), int16_t{0});  // padding rows: zero scales
+      std::fill(tile_supers.begin(), tile_supers.end(), 0.0f);
+      for (size_t tile = 0; tile * quant::kInt8TileRows < count; ++tile) {
+        const size_t tile_first = first + tile * quant::kInt8TileRows;
+        const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
+        for (size_t r = 0; r < tile_rows; ++r) {
+          format::for_each_row_piece(
+              w, tile_first + r, [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
+                const size_t block = column / 256;
+                kernels.q4k_row_nibbles(piece, piece_columns / 256, &nibbles[r * columns + column],
+                                        &row_scales[(r * blocks + block) * 16], &row_supers[(r * blocks + block) * 2]);
+              });
+          for (size_t b = 0; b < blocks; ++b) {
+            std::copy_n(
+                &row_scales[(r * blocks + b) * 16], 16,
+                &tile_scales[tile * quant::q4k_tile_scale_shorts(blocks) + (b * quant::kInt8TileRows + r) * 16]);
+            std::copy_n(&row_supers[(r * blocks + b) * 2], 2,
+                        &tile_supers[tile * quant::q4k_tile_super_scales(blocks) + (b * quant::kInt8TileRows + r) * 2]);
+          }
+        }
+        kernels.pack_tile(nibbles.data(), unused_scales.data(), tile_rows, blocks, 256,
+                          &tiles[tile * quant::int8_tile_bytes(blocks, 256)], unused_tile_scales.data());
+      }
+      kernels.q4k_tiles(tiles.data(), tile_scales.data(), tile_supers.data(), count, activations, sub_sums,
+                        products.data(), kChunkRows);
+      for (size_t t = 0; t < n_tokens; ++t) {
+        std::copy_n(&products[t * kChunkRows], count, y + t * rows + first);
+      }
+    }
+  }
+}
+
 // y = x W^T for the activations quantized at W's block size and width.
 void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView& w,
               const quant::Int8Activations& activations, float* y, int threads) {
@@ -102,7 +153,7 @@ size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
     case quant::TensorType::q4:
       return plain_avx2 ? 24 : 12;
     case quant::TensorType::q4k:
-      return plain_avx2 ? 28 : 12;
+      return 12;  // the plain AVX2 table multiplies q4k as stored, as fast to start as VNNI's
     case quant::TensorType::q6k:
       return plain_avx2 ? 28 : 14;
     case quant::TensorType::q3k:
@@ -115,6 +166,7 @@ size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
 void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
   const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels();
   quant::Int8Activations activations;  // the input's last quantization, reused while block size and width agree
+  std::vector<int16_t> sub_sums;       // its sub-block sums, for q4k multiplied as stored
   for (const MatmulOutput& output : outputs) {
     const format::TensorView& w = *output.w;
     if (kernels == nullptr) {
@@ -125,8 +177,14 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
     const size_t block_columns = quant::int8_block_columns(w.type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);
+      sub_sums.clear();
     }
-    multiply(*kernels, w, activations, output.y, threads);
+    if (w.type == quant::TensorType::q4k && kernels->q4k_tiles != nullptr) {
+      if (sub_sums.empty()) quant::int8_sub_block_sums(activations, sub_sums);
+      multiply_q4k(*kernels, w, activations, sub_sums.data(), output.y, threads);
+    } else {
+      multiply(*kernels, w, activations, output.y, threads);
+    }
   }
 }
 
