@@ -86,22 +86,14 @@ void quarter_tile_product(const uint8_t* tile, const float* tile_scales, size_t 
 
 void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a, float* y,
                      size_t y_stride) {
-  const size_t groups = a.padded_tokens / kInt8TokenGroup;
-  for (size_t r = 0; r < rows; r += kInt8TileRows) {
-    const size_t count = std::min(kInt8TileRows, rows - r);
-    const uint8_t* tile = tiles + (r / kInt8TileRows) * int8_tile_bytes(a.blocks, a.block_columns);
-    const float* scales = tile_scales + (r / kInt8TileRows) * int8_tile_scales(a.blocks);
-    for (size_t g = 0; g < groups; ++g) {
-      alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
-      for (size_t quarter = 0; quarter * kQuarterRows < count; ++quarter) {
-        quarter_tile_product(tile, scales, quarter, a, g, totals + kQuarterRows * quarter);
-      }
-      const size_t first_token = g * kInt8TokenGroup, tokens = std::min(kInt8TokenGroup, a.tokens - first_token);
-      for (size_t row = 0; row < count; ++row) {
-        for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
-      }
-    }
-  }
+  for_each_tile_group(rows, a, y, y_stride,
+                      [&](size_t tile, size_t count, size_t group, float(*totals)[kInt8TokenGroup]) {
+                        const uint8_t* values = tiles + tile * int8_tile_bytes(a.blocks, a.block_columns);
+                        const float* scales = tile_scales + tile * int8_tile_scales(a.blocks);
+                        for (size_t quarter = 0; quarter * kQuarterRows < count; ++quarter) {
+                          quarter_tile_product(values, scales, quarter, a, group, totals + kQuarterRows * quarter);
+                        }
+                      });
 }
 
 // q4k tiles as stored (gemm_int8.h): pairs of rows x 16 tokens. Per sub-block of 32 columns,
@@ -171,22 +163,15 @@ void q4k_pair_product(const uint8_t* tile, const int16_t* scale_minimums, const 
 
 void gemm_q4k_tiles(const uint8_t* tiles, const int16_t* scale_minimums, const float* super_scales, size_t rows,
                     const Int8Activations& a, const int16_t* sub_sums, float* y, size_t y_stride) {
-  const size_t groups = a.padded_tokens / kInt8TokenGroup, blocks = a.blocks;
-  for (size_t r = 0; r < rows; r += kInt8TileRows) {
-    const size_t count = std::min(kInt8TileRows, rows - r), tile = r / kInt8TileRows;
-    for (size_t g = 0; g < groups; ++g) {
-      alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
-      for (size_t pair = 0; 2 * pair < count; ++pair) {
-        q4k_pair_product(tiles + tile * int8_tile_bytes(blocks, 256),
-                         scale_minimums + tile * q4k_tile_scale_shorts(blocks),
-                         super_scales + tile * q4k_tile_super_scales(blocks), pair, a, sub_sums, g, totals);
-      }
-      const size_t first_token = g * kInt8TokenGroup, tokens = std::min(kInt8TokenGroup, a.tokens - first_token);
-      for (size_t row = 0; row < count; ++row) {
-        for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
-      }
-    }
-  }
+  const size_t blocks = a.blocks;
+  for_each_tile_group(
+      rows, a, y, y_stride, [&](size_t tile, size_t count, size_t group, float(*totals)[kInt8TokenGroup]) {
+        for (size_t pair = 0; 2 * pair < count; ++pair) {
+          q4k_pair_product(tiles + tile * int8_tile_bytes(blocks, 256),
+                           scale_minimums + tile * q4k_tile_scale_shorts(blocks),
+                           super_scales + tile * q4k_tile_super_scales(blocks), pair, a, sub_sums, group, totals);
+        }
+      });
 }
 
 // A q4k row's nibbles, scales and super-scales (q4k_row_nibbles_ref's values).

@@ -78,22 +78,14 @@ void half_tile_product(const uint8_t* tile, const float* tile_scales, size_t hal
 
 void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a, float* y,
                      size_t y_stride) {
-  const size_t groups = a.padded_tokens / kInt8TokenGroup;
-  for (size_t r = 0; r < rows; r += kInt8TileRows) {
-    const size_t count = std::min(kInt8TileRows, rows - r);
-    const uint8_t* tile = tiles + (r / kInt8TileRows) * int8_tile_bytes(a.blocks, a.block_columns);
-    const float* scales = tile_scales + (r / kInt8TileRows) * int8_tile_scales(a.blocks);
-    for (size_t g = 0; g < groups; ++g) {
-      alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
-      for (size_t half = 0; half * kHalfRows < count; ++half) {
-        half_tile_product(tile, scales, half, a, g, totals + kHalfRows * half);
-      }
-      const size_t first_token = g * kInt8TokenGroup, tokens = std::min(kInt8TokenGroup, a.tokens - first_token);
-      for (size_t row = 0; row < count; ++row) {
-        for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
-      }
-    }
-  }
+  for_each_tile_group(rows, a, y, y_stride,
+                      [&](size_t tile, size_t count, size_t group, float(*totals)[kInt8TokenGroup]) {
+                        const uint8_t* values = tiles + tile * int8_tile_bytes(a.blocks, a.block_columns);
+                        const float* scales = tile_scales + tile * int8_tile_scales(a.blocks);
+                        for (size_t half = 0; half * kHalfRows < count; ++half) {
+                          half_tile_product(values, scales, half, a, group, totals + kHalfRows * half);
+                        }
+                      });
 }
 
 bool runs_here() {

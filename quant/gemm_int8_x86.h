@@ -1,6 +1,7 @@
 // What the AVX-512 and the AVX2 int8 prompt kernels share: the tile packer (gemm_int8.h's
 // layout) in SSE2 operations, the 4-byte weight load and the dispatch on block size to each
-// file's quantizers (the AVX-VNNI file, which has none, takes only the first two). File-local
+// file's quantizers (the AVX-VNNI file, which has none, takes only the first two), and the ymm
+// kernels' loop over tiles and token groups. File-local
 // to each includer (see kernels_x86.h for why a shared definition compiled under one file's
 // flags would be a hazard).
 #pragma once
@@ -48,6 +49,26 @@ inline void quantize_activation(const float* row, size_t token, Int8Activations&
     quantize_activation_blocks<32>(row, token, out);
   } else {
     quantize_activation_int8_ref(row, token, out);
+  }
+}
+
+// The ymm kernels' outer loops: per 12-row tile and group of 16 tokens, `part(tile, rows,
+// group, totals)` adds the tile's `rows` rows into totals[row][token] (zeroed, in L1), which are
+// then stored for the group's real tokens.
+template <class Part>
+inline void for_each_tile_group(size_t rows, const Int8Activations& a, float* y, size_t y_stride, Part part) {
+  const size_t groups = a.padded_tokens / kInt8TokenGroup;
+  for (size_t r = 0; r < rows; r += kInt8TileRows) {
+    const size_t count = rows - r < kInt8TileRows ? rows - r : kInt8TileRows;
+    for (size_t g = 0; g < groups; ++g) {
+      alignas(32) float totals[kInt8TileRows][kInt8TokenGroup] = {};
+      part(r / kInt8TileRows, count, g, totals);
+      const size_t first_token = g * kInt8TokenGroup;
+      const size_t tokens = a.tokens - first_token < kInt8TokenGroup ? a.tokens - first_token : kInt8TokenGroup;
+      for (size_t row = 0; row < count; ++row) {
+        for (size_t t = 0; t < tokens; ++t) y[(first_token + t) * y_stride + r + row] = totals[row][t];
+      }
+    }
   }
 }
 
