@@ -232,10 +232,10 @@ void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kern
     quantize_weight_row_int8_ref(&w[r * kColumns], kColumns, block_columns, &rows_q[r * kColumns],
                                  &row_scales[r * blocks]);
   }
+  const PackInt8TileFn pack = kernels ? kernels->pack_tile_ref : pack_int8_tile_ref;  // the kernel's layout
   for (size_t t = 0; t < kRows / kInt8TileRows; ++t) {
-    pack_int8_tile_ref(&rows_q[t * kInt8TileRows * kColumns], &row_scales[t * kInt8TileRows * blocks], kInt8TileRows,
-                       blocks, block_columns, &tiles[t * int8_tile_bytes(blocks, block_columns)],
-                       &tile_scales[t * int8_tile_scales(blocks)]);
+    pack(&rows_q[t * kInt8TileRows * kColumns], &row_scales[t * kInt8TileRows * blocks], kInt8TileRows, blocks,
+         block_columns, &tiles[t * int8_tile_bytes(blocks, block_columns)], &tile_scales[t * int8_tile_scales(blocks)]);
   }
   Int8Activations a;
   quantize_activations_int8(x.data(), kTokens, kColumns, block_columns, a);

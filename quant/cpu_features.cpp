@@ -54,6 +54,7 @@ const CpuFeatures& cpu_features() {
     if (osxsave) __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
     const bool ymm = (xcr0_low & 0x6) == 0x6;     // SSE and AVX state
     const bool zmm = (xcr0_low & 0xe6) == 0xe6;   // plus opmask and ZMM state
+    const bool tiles = (xcr0_low & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
     if (!ymm) {
       f.fma = f.f16c = false;
       return f;
@@ -65,6 +66,7 @@ const CpuFeatures& cpu_features() {
       f.avx512vl = zmm && (ebx & (1u << 31));
       f.avx512_vnni = zmm && (ecx & (1u << 11));
       f.amx_bf16 = edx & (1u << 22);
+      f.amx_int8 = tiles && (edx & (1u << 24)) && (edx & (1u << 25));  // AMX-TILE and AMX-INT8
     }
     if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) {
       f.avx_vnni = f.avx2 && (eax & (1u << 4));

@@ -149,6 +149,22 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
   }
 }
 
+void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                             uint8_t* tile, float* tile_scales) {
+  const size_t columns = blocks * block_columns;
+  for (size_t b = 0; b < blocks; ++b) {
+    for (size_t r = 0; r < kInt8TileRows; ++r) {
+      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
+      uint8_t* out = tile + (b * kInt8TileRows + r) * block_columns;
+      if (r < rows) {
+        std::memcpy(out, q + r * columns + b * block_columns, block_columns);
+      } else {
+        std::memset(out, 128, block_columns);
+      }
+    }
+  }
+}
+
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                     uint8_t* tile, float* tile_scales) {
   static const Int8PromptKernels* kernels = int8_prompt_kernels();
@@ -251,15 +267,21 @@ void gemm_q4k_tiles_ref(const uint8_t* tiles, const int16_t* scale_minimums, con
 
 const Int8PromptKernels* int8_prompt_kernels() {
   static const Int8PromptKernels* chosen = []() -> const Int8PromptKernels* {
+    bool without_amx = false;
     if (const char* path = std::getenv("SMOE_PROMPT")) {
       const std::string_view name(path);
       if (name == "bf16") return nullptr;
-      if (name != "int8") std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is neither int8 nor bf16; ignored\n", path);
+      without_amx = name == "int8";
+      if (name != "int8" && name != "amx") {
+        std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is none of amx, int8 and bf16; ignored\n", path);
+      }
     }
-    if (cpu_features().amx_bf16) return nullptr;
     // The int8 kernels of the dot kernels' instruction set (the CPU's best, or SMOE_ISA's): none
-    // where that is avx512 (AVX-512 without VNNI) or scalar.
+    // where that is avx512 (AVX-512 without VNNI) or scalar. AMX CPUs all have AVX512-VNNI: a
+    // lower SMOE_ISA turns AMX off too.
     const std::string_view isa = active_kernels().isa;
+    if (!without_amx && isa == "avx512-vnni" && amx_int8_kernels() != nullptr) return amx_int8_kernels();
+    if (!without_amx && cpu_features().amx_bf16) return nullptr;
     for (const Int8PromptKernels* kernels : int8_kernel_tables()) {
       if (kernels->isa == isa) return kernels;
     }
@@ -270,13 +292,15 @@ const Int8PromptKernels* int8_prompt_kernels() {
 
 std::vector<const Int8PromptKernels*> int8_kernel_tables() {
   std::vector<const Int8PromptKernels*> tables;
-  for (const Int8PromptKernels* kernels : {avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels(), avx2_int8_kernels()}) {
+  for (const Int8PromptKernels* kernels : {amx_int8_kernels(), avx512_vnni_int8_kernels(), avx2_vnni_int8_kernels(),
+                                          avx2_int8_kernels()}) {
     if (kernels != nullptr) tables.push_back(kernels);
   }
   return tables;
 }
 
 #if !defined(__x86_64__)
+const Int8PromptKernels* amx_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
 const Int8PromptKernels* avx2_int8_kernels() { return nullptr; }

@@ -1,4 +1,4 @@
-// Prompt-time matrix products in 8-bit integers, for x86 CPUs with AVX2 and no AMX (with
+// Prompt-time matrix products in 8-bit integers, for x86 CPUs with AVX2 (with AMX-INT8,
 // AVX512-VNNI or AVX-VNNI where present).
 //
 // Why: a prompt multiplies each weight matrix by many tokens, so its speed is the multiply
@@ -119,6 +119,11 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
                         uint8_t* tile, float* tile_scales);
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                     uint8_t* tile, float* tile_scales);
+// The AMX kernel's tiles, of the same size: values [block][12 rows][block_columns] (each row's
+// bytes of a block contiguous: the first operand of tdpbusd), scales [block][12] as above;
+// missing rows 128 with scale 0.
+void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+                             uint8_t* tile, float* tile_scales);
 
 // y[t * y_stride + r] = sum over blocks b of scale[r][b] x a.scales[b][t] x
 // sum_k (q[r][block b, k] - 128) x value[t][block b, k], for the `rows` rows of the packed
@@ -170,7 +175,7 @@ using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t ro
                                 uint8_t* tile, float* tile_scales);
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
 struct Int8PromptKernels {
-  std::string_view isa;  // "avx512-vnni", "avx2-vnni" or "avx2", as the dot kernel tables are named
+  std::string_view isa;  // "amx", or "avx512-vnni", "avx2-vnni", "avx2" as the dot kernel tables are named
   GemmInt8TilesFn tiles;
   QuantizeWeightRowInt8Fn quantize_weight_row;
   PackInt8TileFn pack_tile;
@@ -179,22 +184,29 @@ struct Int8PromptKernels {
   // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
   Q4kRowNibblesFn q4k_row_nibbles = nullptr;
   GemmQ4kTilesFn q4k_tiles = nullptr;
+  // The reference of pack_tile's layout: pack_int8_tile_ref, or pack_int8_tile_rows_ref (AMX).
+  PackInt8TileFn pack_tile_ref = pack_int8_tile_ref;
 };
 
-// The AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile), the AVX-VNNI ones (ymm, VEX
+// The AMX-INT8 kernel (tdpbusd on 12-row weight tiles and 16-token activation tiles, with the
+// AVX-512 table's quantizers; for CPUs with AMX-INT8 whose OS grants the tile state), the
+// AVX512-VNNI kernels (zmm: 12 rows x 32 tokens a tile), the AVX-VNNI ones (ymm, VEX
 // vpdpbusd: 6 rows x 16 tokens, for CPUs with AVX2 and AVX-VNNI but no AVX-512) and the plain
 // AVX2 ones (vpmaddubsw: 3 rows x 16 tokens); nullptr when not compiled in or the CPU lacks the
 // features. int8_kernel_tables(): those this CPU runs, best first.
+const Int8PromptKernels* amx_int8_kernels();
 const Int8PromptKernels* avx512_vnni_int8_kernels();
 const Int8PromptKernels* avx2_vnni_int8_kernels();
 const Int8PromptKernels* avx2_int8_kernels();
 std::vector<const Int8PromptKernels*> int8_kernel_tables();
 
-// The kernels prompts on quantized weights use, or nullptr where they do not take this path:
-// those of the dot kernel table's instruction set (kernels.h's active_kernels(): the CPU's best
-// or SMOE_ISA's), on CPUs without AMX-BF16 (oneDNN's AMX matmul is faster there), unless
-// SMOE_PROMPT is "bf16" (which keeps oneDNN's path, bf16 or f32, for comparison). CPUs whose
-// best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured against these).
+// The kernels prompts on quantized weights use, or nullptr where they do not take this path.
+// Where the dot kernel table (kernels.h's active_kernels(): the CPU's best or SMOE_ISA's) is
+// avx512-vnni and the CPU has AMX-INT8: the AMX kernel. Otherwise, on CPUs without AMX-BF16
+// (oneDNN's bf16 AMX matmul beats the VNNI kernels there): those of the dot table's instruction
+// set; CPUs whose best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured
+// against these). SMOE_PROMPT=bf16 keeps oneDNN's path (bf16 or f32) for comparison;
+// SMOE_PROMPT=int8 takes the dot table's int8 kernels without AMX even on AMX CPUs.
 const Int8PromptKernels* int8_prompt_kernels();
 inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }
 

@@ -82,56 +82,6 @@ inline __m256i reduce_sub_blocks(const __m256i* s, Op op) {
   return _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 2, 6, 1, 5, 3, 7));
 }
 
-inline void q4k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales) {
-  const auto* blocks = static_cast<const BlockQ4K*>(src);
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
-  for (size_t b = 0; b < n / 256; ++b) {
-    const BlockQ4K& block = blocks[b];
-    uint8_t* out = q + 256 * b;
-    const float d = _cvtsh_ss(block.d), dmin = _cvtsh_ss(block.dmin);
-    if (!std::isfinite(d) || !std::isfinite(dmin)) {  // NaN values: the reference's NaN scale and zeros
-      row_as_int8_ref(TensorType::q4k, &block, 256, out, scales + b);
-      continue;
-    }
-    uint8_t unpacked[16];  // 8 scales, 8 minimums
-    q4k_unpack_scales(block.scales, unpacked);
-    __m256i sub_blocks[8];  // sub-block 2c: chunk c's low nibbles; 2c + 1: its high ones
-    for (size_t c = 0; c < 4; ++c) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
-      sub_blocks[2 * c] = _mm256_and_si256(packed, low_nibbles);
-      sub_blocks[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-    }
-    // The reference's steps d x sc_j and offsets dmin x m_j, then v at each sub-block's extremes.
-    const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(unpacked));
-    const __m256 steps = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scale_bytes)));
-    const __m256 offsets =
-        _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scale_bytes, 8))));
-    const auto value = [&](__m256i nibble) {
-      return _mm256_sub_ps(_mm256_mul_ps(steps, _mm256_cvtepi32_ps(nibble)), offsets);
-    };
-    const auto smallest = [](__m256i x, __m256i y) { return _mm256_min_epu8(x, y); };
-    const auto largest = [](__m256i x, __m256i y) { return _mm256_max_epu8(x, y); };
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    const __m256 extremes = _mm256_max_ps(_mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, smallest))),
-                                          _mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, largest))));
-    const Int8BlockScale s = int8_block_scale(Avx2Vector::reduce_max(extremes), true);
-    scales[b] = s.scale;
-    if (s.multiplier == 0.0f) {  // all zeros, or too small for a finite multiplier: zeros
-      std::memset(out, 128, 256);
-      continue;
-    }
-    alignas(32) float step[8], offset[8];
-    _mm256_store_ps(step, steps);
-    _mm256_store_ps(offset, offsets);
-    for (size_t j = 0; j < 8; ++j) {
-      const __m128i table = sub_block_table(step[j], offset[j], s.multiplier);
-      const __m256i bytes = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), sub_blocks[j]);
-      // Sub-block 2c holds columns 64c .. 64c + 31, 2c + 1 the next 32.
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * j), bytes);
-    }
-  }
-}
-
 // int8_block_scale(max_abs[i], true) of eight blocks: the same divisions and conditions.
 inline void int8_block_scales(__m256 max_abs, __m256& scale, __m256& multiplier) {
   scale = _mm256_div_ps(max_abs, _mm256_set1_ps(127.0f));
@@ -140,6 +90,91 @@ inline void int8_block_scales(__m256 max_abs, __m256& scale, __m256& multiplier)
   const __m256 representable = _mm256_cmp_ps(multiplier, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
   scale = _mm256_and_ps(representable, scale);
   multiplier = _mm256_and_ps(representable, multiplier);
+}
+
+// The 16 bytes of q4k_unpack_scales (8 scales, 8 minimums) built in general registers and moved
+// into a vector: written to memory as four words and loaded as one vector, they stalled store
+// forwarding in every block.
+inline __m128i q4k_scale_bytes(const uint8_t* packed) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, packed, 4);
+  std::memcpy(&w1, packed + 4, 4);
+  std::memcpy(&w2, packed + 8, 4);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const uint32_t scales_high = (w2 & kLow4) | (((w0 >> 6) & kLow2) << 4);
+  const uint32_t minimums_high = ((w2 >> 4) & kLow4) | (((w1 >> 6) & kLow2) << 4);
+  return _mm_setr_epi32(static_cast<int>(w0 & kLow6), static_cast<int>(scales_high), static_cast<int>(w1 & kLow6),
+                        static_cast<int>(minimums_high));
+}
+
+// Eight blocks at a time: first each block's steps d x sc_j, offsets dmin x m_j and largest |v|,
+// then their scales in one vector division (int8_block_scales: two scalar divisions a block, each
+// waited on by the comparisons after it, were a fifth of the time), then the values.
+inline void q4k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales) {
+  const auto* blocks = static_cast<const BlockQ4K*>(src);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+  const auto load_sub_blocks = [&](const BlockQ4K& block, __m256i* sub_blocks) {
+    for (size_t c = 0; c < 4; ++c) {  // sub-block 2c: chunk c's low nibbles; 2c + 1: its high ones
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * c));
+      sub_blocks[2 * c] = _mm256_and_si256(packed, low_nibbles);
+      sub_blocks[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+    }
+  };
+  const size_t count = n / 256;
+  for (size_t first = 0; first < count; first += 8) {
+    const size_t group = std::min<size_t>(8, count - first);
+    alignas(32) float steps[8][8], offsets[8][8], max_abs[8] = {}, multipliers[8];
+    bool finite[8];
+    for (size_t j = 0; j < group; ++j) {
+      const BlockQ4K& block = blocks[first + j];
+      const float d = _cvtsh_ss(block.d), dmin = _cvtsh_ss(block.dmin);
+      finite[j] = std::isfinite(d) && std::isfinite(dmin);
+      if (!finite[j]) continue;  // NaN values: the reference's NaN scale and zeros, below
+      __m256i sub_blocks[8];
+      load_sub_blocks(block, sub_blocks);
+      // The reference's steps and offsets, then v at each sub-block's extremes.
+      const __m128i scale_bytes = q4k_scale_bytes(block.scales);
+      const __m256 step = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scale_bytes)));
+      const __m256 offset = _mm256_mul_ps(_mm256_set1_ps(dmin),
+                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scale_bytes, 8))));
+      _mm256_store_ps(steps[j], step);
+      _mm256_store_ps(offsets[j], offset);
+      const auto value = [&](__m256i nibble) {
+        return _mm256_sub_ps(_mm256_mul_ps(step, _mm256_cvtepi32_ps(nibble)), offset);
+      };
+      const auto smallest = [](__m256i x, __m256i y) { return _mm256_min_epu8(x, y); };
+      const auto largest = [](__m256i x, __m256i y) { return _mm256_max_epu8(x, y); };
+      const __m256 sign = _mm256_set1_ps(-0.0f);
+      max_abs[j] = Avx2Vector::reduce_max(_mm256_max_ps(_mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, smallest))),
+                                                        _mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, largest)))));
+    }
+    __m256 scale, multiplier;
+    int8_block_scales(_mm256_load_ps(max_abs), scale, multiplier);
+    alignas(32) float block_scales[8];
+    _mm256_store_ps(block_scales, scale);
+    _mm256_store_ps(multipliers, multiplier);
+    for (size_t j = 0; j < group; ++j) {
+      const BlockQ4K& block = blocks[first + j];
+      uint8_t* out = q + 256 * (first + j);
+      if (!finite[j]) {
+        row_as_int8_ref(TensorType::q4k, &block, 256, out, scales + first + j);
+        continue;
+      }
+      scales[first + j] = block_scales[j];
+      if (multipliers[j] == 0.0f) {  // all zeros, or too small for a finite multiplier: zeros
+        std::memset(out, 128, 256);
+        continue;
+      }
+      __m256i sub_blocks[8];
+      load_sub_blocks(block, sub_blocks);
+      for (size_t i = 0; i < 8; ++i) {
+        const __m128i table = sub_block_table(steps[j][i], offsets[j][i], multipliers[j]);
+        const __m256i bytes = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), sub_blocks[i]);
+        // Sub-block 2c holds columns 64c .. 64c + 31, 2c + 1 the next 32.
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * i), bytes);
+      }
+    }
+  }
 }
 
 // q4 (blocks of 32 with an f16 scale d and minimum m, v = d q + m, the int8 blocks' size): as

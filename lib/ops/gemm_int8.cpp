@@ -129,7 +129,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
           };
           format::for_each_row_piece(w, tile_first + r, requantize);
         }
-        quant::pack_int8_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns,
+        kernels.pack_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns,
                               &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)],
                               &tile_scales[tile * quant::int8_tile_scales(blocks)]);
       }

@@ -85,7 +85,7 @@ check "-n 0 is a usage error" test $? -eq 2
 # The prompt path is named; SMOE_PROMPT=bf16 keeps oneDNN's.
 verbose=$("$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 1 --verbose 2>&1 >/dev/null)
 check "smoe-chat --verbose names the prompt products" \
-  grep -Eq 'prompt products (int8 \(avx(512-vnni|2-vnni|2)\)|bf16 \(oneDNN\)|f32 \(oneDNN\))' <<<"$verbose"
+  grep -Eq 'prompt products (int8 \((amx|avx512-vnni|avx2-vnni|avx2)\)|bf16 \(oneDNN\)|f32 \(oneDNN\))' <<<"$verbose"
 verbose=$(SMOE_PROMPT=bf16 "$build/examples/smoe-chat" -m "$work/tiny.smoe" -p hi -n 1 --verbose 2>&1 >/dev/null)
 check "SMOE_PROMPT=bf16 keeps oneDNN's prompt products" grep -Eq 'prompt products (bf16|f32) \(oneDNN\)' <<<"$verbose"
 

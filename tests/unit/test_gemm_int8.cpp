@@ -1,5 +1,5 @@
-// The int8 prompt products (quant/gemm_int8.h): each kernel table the CPU runs (avx512-vnni,
-// avx2-vnni, avx2) against the scalar references (the same bytes for quantizing and packing, the same
+// The int8 prompt products (quant/gemm_int8.h): each kernel table the CPU runs (amx,
+// avx512-vnni, avx2-vnni, avx2) against the scalar references (the same bytes for quantizing and packing, the same
 // products up to f32 rounding), and the references against what they stand for (values within
 // half a step, exact integer sums). The kernels' cases are skipped, with a warning, on CPUs
 // without AVX2.
@@ -90,16 +90,17 @@ QuantizedRows quantize_rows(const std::vector<float>& x, size_t rows, size_t col
   return out;
 }
 
-// Tiles of `rows` quantized rows, by the reference packer.
-QuantizedRows pack_tiles(const QuantizedRows& rows_q, size_t rows, size_t blocks, size_t block_columns) {
+// Tiles of `rows` quantized rows, by a reference packer: gemm_int8_tiles_ref's layout, or a
+// kernel table's own (Int8PromptKernels::pack_tile_ref: AMX's rows).
+QuantizedRows pack_tiles(const QuantizedRows& rows_q, size_t rows, size_t blocks, size_t block_columns,
+                         PackInt8TileFn pack = pack_int8_tile_ref) {
   const size_t tiles = (rows + kInt8TileRows - 1) / kInt8TileRows;
   QuantizedRows out{std::vector<uint8_t>(tiles * int8_tile_bytes(blocks, block_columns)),
                     std::vector<float>(tiles * int8_tile_scales(blocks))};
   for (size_t t = 0; t < tiles; ++t) {
     const size_t first = t * kInt8TileRows, count = std::min(kInt8TileRows, rows - first);
-    pack_int8_tile_ref(&rows_q.q[first * blocks * block_columns], &rows_q.scales[first * blocks], count, blocks,
-                       block_columns, &out.q[t * int8_tile_bytes(blocks, block_columns)],
-                       &out.scales[t * int8_tile_scales(blocks)]);
+    pack(&rows_q.q[first * blocks * block_columns], &rows_q.scales[first * blocks], count, blocks, block_columns,
+         &out.q[t * int8_tile_bytes(blocks, block_columns)], &out.scales[t * int8_tile_scales(blocks)]);
   }
   return out;
 }
@@ -146,8 +147,8 @@ TEST_CASE("the int8 weight quantizers and packers give the reference's bytes", "
 
   std::vector<uint8_t> tile(int8_tile_bytes(blocks, block_columns)), expected_tile(tile.size());
   std::vector<float> tile_scales(int8_tile_scales(blocks)), expected_scales(tile_scales.size());
-  pack_int8_tile_ref(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, expected_tile.data(),
-                     expected_scales.data());
+  kernels->pack_tile_ref(expected.q.data(), expected.scales.data(), rows, blocks, block_columns,
+                         expected_tile.data(), expected_scales.data());
   kernels->pack_tile(expected.q.data(), expected.scales.data(), rows, blocks, block_columns, tile.data(),
                      tile_scales.data());
   CHECK(tile == expected_tile);
@@ -373,13 +374,15 @@ TEST_CASE("the tile kernels compute the reference's products", "[quant][int8][ke
   const size_t blocks = int8_blocks(columns, block_columns);
   const std::vector<float> w = adversarial_rows(rows, columns, 9),
                            x = smoe::test::normal_values(tokens * columns, 1.0f, 10);
-  const QuantizedRows tiles = pack_tiles(quantize_rows(w, rows, columns, block_columns), rows, blocks, block_columns);
+  const QuantizedRows q = quantize_rows(w, rows, columns, block_columns);
+  const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns),
+                      own_tiles = pack_tiles(q, rows, blocks, block_columns, kernels->pack_tile_ref);
   Int8Activations a;
   quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
   const size_t stride = rows + 3;  // a wider output row: only the product's columns are written
   std::vector<float> expected(tokens * stride, -1.0f), actual(tokens * stride, -1.0f);
   gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, expected.data(), stride);
-  kernels->tiles(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), stride);
+  kernels->tiles(own_tiles.q.data(), own_tiles.scales.data(), rows, a, actual.data(), stride);
   for (size_t r = 0; r < stride; ++r) {
     float row_magnitude = 0.0f;  // f32 rounding of block sums in another order: relative to the row's size
     for (size_t t = 0; t < tokens; ++t) row_magnitude = std::max(row_magnitude, std::fabs(expected[t * stride + r]));
@@ -414,7 +417,7 @@ TEST_CASE("the tile kernels are exact at the ends of the byte ranges", "[quant][
   std::vector<float> x(tokens * columns);
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = (i / columns) % 2 == 0 ? ((i / 64) % 2 ? 1.0f : -1.0f) : (random() % 2 ? 1.0f : -1.0f);
-  const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns);
+  const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns, kernels->pack_tile_ref);
   Int8Activations a;
   quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
   std::vector<float> actual(tokens * rows);
