@@ -11,8 +11,8 @@
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
 //                               measured read bandwidth.
-//   gemm-int8/<isa>/<block>     an int8 prompt kernel alone (quant/gemm_int8.h: avx512-vnni,
-//                               avx2-vnni, or the scalar reference where neither runs): 48 rows x
+//   gemm-int8/<isa>/<block>     an int8 prompt kernel alone (quant/gemm_int8.h: amx, avx512-vnni,
+//                               avx2-vnni, avx2, or the scalar reference where none runs): 48 rows x
 //                               4096 columns x 128 tokens, in cache (GFLOP/s, 2 per multiply-add)
 //   int8-rows/<type>/<build>    weight rows brought to int8 for those kernels (row_as_int8: avx512,
 //                               avx2, or "ref", decode + requantize), 64 rows of 4096 in cache
@@ -20,6 +20,8 @@
 //   gemm/<type>                 a prompt product as the model runs it: ops::gemm of a 14336 x 4096
 //                               matrix with 128 tokens (decode, requantize or convert, multiply),
 //                               on the path this CPU takes (the label; SMOE_PROMPT=bf16 for oneDNN's)
+//   gemm-down/<type>            the same for a 4096 x 14336 matrix (w2's shape: 1.8 MB of int8
+//                               activations, beside the weights, where L2 is 1-2 MB)
 // Filter with --benchmark_filter, e.g. 'dot/q4k' or 'matvec'.
 #include <benchmark/benchmark.h>
 
@@ -250,8 +252,10 @@ void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kern
   state.SetLabel(kernels ? std::string(kernels->isa) : "scalar reference");
 }
 
-void gemm_benchmark(benchmark::State& state, TensorType type) {
-  constexpr size_t kRows = 14336, kColumns = 4096, kTokens = 128;
+// kRows x kColumns: Mixtral 8x7B's w1 / w3 (14336 x 4096) or, `down`, w2 (4096 x 14336).
+void gemm_benchmark(benchmark::State& state, TensorType type, bool down) {
+  const size_t kRows = down ? 4096 : 14336, kColumns = down ? 14336 : 4096;
+  constexpr size_t kTokens = 128;
   const size_t row_bytes = *smoe::quant::row_bytes(type, kColumns);
   std::vector<std::byte> bytes(kRows * row_bytes);
   const std::vector<float> row = random_row(kColumns);
@@ -343,7 +347,11 @@ void register_benchmarks() {
     }
   }
   for (const TensorType type : {TensorType::q8, TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k}) {
-    benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type)
+    benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type, false)
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (const TensorType type : {TensorType::q8, TensorType::q4k}) {
+    benchmark::RegisterBenchmark(("gemm-down/" + std::string(type_name(type))).c_str(), gemm_benchmark, type, true)
         ->Unit(benchmark::kMillisecond);
   }
   for (const DotCase& c : kDotCases) {

@@ -151,18 +151,16 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
 
 void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                              uint8_t* tile, float* tile_scales) {
-  const size_t columns = blocks * block_columns;
-  for (size_t b = 0; b < blocks; ++b) {
-    for (size_t r = 0; r < kInt8TileRows; ++r) {
-      tile_scales[b * kInt8TileRows + r] = r < rows ? scales[r * blocks + b] : 0.0f;
-      uint8_t* out = tile + (b * kInt8TileRows + r) * block_columns;
-      if (r < rows) {
-        std::memcpy(out, q + r * columns + b * block_columns, block_columns);
-      } else {
-        std::memset(out, 128, block_columns);
-      }
+  const size_t columns = blocks * block_columns, stride = int8_tile_row_stride(blocks, block_columns);
+  for (size_t r = 0; r < kInt8TileRows; ++r) {
+    if (r < rows) {
+      std::memcpy(tile + r * stride, q + r * columns, columns);
+    } else {
+      std::memset(tile + r * stride, 128, columns);
     }
   }
+  std::memcpy(tile_scales, scales, rows * blocks * sizeof(float));
+  std::fill(tile_scales + rows * blocks, tile_scales + kInt8TileRows * blocks, 0.0f);
 }
 
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,

@@ -98,7 +98,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
-    std::vector<uint8_t> quantized(quant::kInt8TileRows * columns),
+    std::vector<uint8_t> quantized(kernels.rows_as_tiles ? 0 : quant::kInt8TileRows * columns),
         tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
     std::vector<float> products(n_tokens * kChunkRows);
     std::vector<float> scales(quant::kInt8TileRows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
@@ -108,30 +108,44 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
       for (size_t tile = 0; tile * quant::kInt8TileRows < count; ++tile) {
         const size_t tile_first = first + tile * quant::kInt8TileRows;
         const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
+        // Tiles that are the rows themselves (AMX's) are written in place.
+        uint8_t* tile_bytes = &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)];
+        float* tile_row_scales = &tile_scales[tile * quant::int8_tile_scales(blocks)];
+        uint8_t* row_bytes = kernels.rows_as_tiles ? tile_bytes : quantized.data();
+        float* row_scales = kernels.rows_as_tiles ? tile_row_scales : scales.data();
+        const size_t stride = kernels.rows_as_tiles ? quant::int8_tile_row_stride(blocks, block_columns) : columns;
         for (size_t r = 0; r < tile_rows; ++r) {
-          // Strips of 1024 columns decoded to f32 (4 KB: in L1) and requantized at once; pieces
-          // (panels) and strips start at whole blocks of the type and of the int8 blocks.
+          // Pieces (panels) start at whole blocks of the type and of the int8 blocks. Rows brought
+          // to int8 straight from their blocks take a piece at once (q4k's requantizer finds
+          // eight blocks' scales together); others are decoded to f32 in strips of 1024 columns
+          // (4 KB: in L1) and requantized.
           const auto requantize = [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
+            uint8_t* q = &row_bytes[r * stride + column];
+            float* q_scales = &row_scales[r * blocks + column / block_columns];
+            if (q8_as_stored) {
+              quant::q8_row_as_int8(piece, piece_columns, q, q_scales);
+              return;
+            }
+            if (as_int8 != nullptr) {
+              as_int8(piece, piece_columns, q, q_scales);
+              return;
+            }
             for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
               const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
-              const std::byte* bytes = piece + *quant::row_bytes(w.type, done);
-              uint8_t* q = &quantized[r * columns + column + done];
-              float* q_scales = &scales[r * blocks + (column + done) / block_columns];
-              if (q8_as_stored) {
-                quant::q8_row_as_int8(bytes, strip, q, q_scales);
-              } else if (as_int8 != nullptr) {
-                as_int8(bytes, strip, q, q_scales);
-              } else {
-                quant::dequantize_row_fast(w.type, bytes, decoded.data(), strip);
-                quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q, q_scales);
-              }
+              quant::dequantize_row_fast(w.type, piece + *quant::row_bytes(w.type, done), decoded.data(), strip);
+              quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q + done,
+                                              q_scales + done / block_columns);
             }
           };
           format::for_each_row_piece(w, tile_first + r, requantize);
         }
-        kernels.pack_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns,
-                              &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)],
-                              &tile_scales[tile * quant::int8_tile_scales(blocks)]);
+        if (kernels.rows_as_tiles) {  // padding rows: zeros
+          for (size_t r = tile_rows; r < quant::kInt8TileRows; ++r) std::fill_n(row_bytes + r * stride, columns, uint8_t{128});
+          std::fill(row_scales + tile_rows * blocks, row_scales + quant::kInt8TileRows * blocks, 0.0f);
+        } else {
+          kernels.pack_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns, tile_bytes,
+                            tile_row_scales);
+        }
       }
       // Into a chunk-wide buffer, then one copy per token: the tiles' scattered stores land in
       // a few pages instead of one page of y per token and tile.
