@@ -247,7 +247,7 @@ void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kern
     kernel(tiles.data(), tile_scales.data(), kRows, a, y.data(), kRows);
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kColumns * kTokens * double(state.iterations()),
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(kRows * kColumns * kTokens) * double(state.iterations()),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.SetLabel(kernels ? std::string(kernels->isa) : "scalar reference");
 }
@@ -267,7 +267,7 @@ void gemm_benchmark(benchmark::State& state, TensorType type, bool down) {
     smoe::ops::gemm(view, x.data(), kTokens, y.data(), 1);
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kRows * kColumns * kTokens * double(state.iterations()),
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(kRows * kColumns * kTokens) * double(state.iterations()),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.SetLabel(smoe::ops::quantized_prompt_products());
 }

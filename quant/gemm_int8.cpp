@@ -149,18 +149,27 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
   }
 }
 
+void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
+                         uint8_t* tile, float* tile_scales) {
+  for (size_t b = 0; b < blocks; ++b) {
+    tile_scales[b * kInt8TileRows + row] = scales[b];
+    std::memcpy(tile + (b * kInt8TileRows + row) * block_columns, q + b * block_columns, block_columns);
+  }
+}
+
 void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                              uint8_t* tile, float* tile_scales) {
-  const size_t columns = blocks * block_columns, stride = int8_tile_row_stride(blocks, block_columns);
   for (size_t r = 0; r < kInt8TileRows; ++r) {
     if (r < rows) {
-      std::memcpy(tile + r * stride, q + r * columns, columns);
-    } else {
-      std::memset(tile + r * stride, 128, columns);
+      place_int8_tile_row(q + r * blocks * block_columns, scales + r * blocks, r, blocks, block_columns, tile,
+                          tile_scales);
+      continue;
+    }
+    for (size_t b = 0; b < blocks; ++b) {
+      tile_scales[b * kInt8TileRows + r] = 0.0f;
+      std::memset(tile + (b * kInt8TileRows + r) * block_columns, 128, block_columns);
     }
   }
-  std::memcpy(tile_scales, scales, rows * blocks * sizeof(float));
-  std::fill(tile_scales + rows * blocks, tile_scales + kInt8TileRows * blocks, 0.0f);
 }
 
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,

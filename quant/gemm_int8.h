@@ -108,11 +108,7 @@ RowAsInt8Fn avx512_row_as_int8(TensorType type);
 RowAsInt8Fn avx2_row_as_int8(TensorType type);
 
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
-// (The room of 12 rows at int8_tile_row_stride: the layouts below fill blocks x block_columns x 12.)
-inline size_t int8_tile_row_stride(size_t blocks, size_t block_columns);
-inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) {
-  return kInt8TileRows * int8_tile_row_stride(blocks, block_columns);
-}
+inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
 inline size_t int8_tile_scales(size_t blocks) { return blocks * kInt8TileRows; }
 
 // `rows` (<= 12) row-major rows from quantize_weight_row_int8 (`q`: rows x block_columns x
@@ -123,13 +119,14 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
                         uint8_t* tile, float* tile_scales);
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                     uint8_t* tile, float* tile_scales);
-// The AMX kernel's tiles: the 12 rows as quantize_weight_row_int8 writes them, each at
-// int8_tile_row_stride (values [row][stride], scales [row][blocks]: a row's bytes of a block are
-// one row of tdpbusd's first operand); missing rows 128 with scale 0. A copy: callers fill such
-// tiles in place (Int8PromptKernels::rows_as_tiles). The stride is 64 bytes past the row: rows
-// of 4096 or 14336 bytes put a tile's 12 rows in one or two sets of L1 (the AMX kernel ran at
-// half speed on 4096-byte rows).
-inline size_t int8_tile_row_stride(size_t blocks, size_t block_columns) { return blocks * block_columns + 64; }
+// The AMX kernel's tiles, of the same size: values [block][12 rows][block_columns] (a block's
+// rows contiguous: a tile load of 12 rows streams one piece of memory; on rows of 4096 or 14336
+// bytes, 12 rows fell in one or two sets of L1 and the kernel ran at half speed), scales
+// [block][12]; missing rows 128 with scale 0. place_int8_tile_row puts one row (its
+// quantize_weight_row_int8 bytes and scales) in its place: callers that have one row at a time
+// (Int8PromptKernels::rows_as_tiles) place it while it is in L1.
+void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
+                         uint8_t* tile, float* tile_scales);
 void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                              uint8_t* tile, float* tile_scales);
 
@@ -192,8 +189,8 @@ struct Int8PromptKernels {
   // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
   Q4kRowNibblesFn q4k_row_nibbles = nullptr;
   GemmQ4kTilesFn q4k_tiles = nullptr;
-  // The reference of pack_tile's layout: pack_int8_tile_ref, or pack_int8_tile_rows_ref (AMX),
-  // whose tiles are the quantized rows themselves (rows_as_tiles: nothing to pack).
+  // The reference of pack_tile's layout: pack_int8_tile_ref, or pack_int8_tile_rows_ref (AMX,
+  // rows_as_tiles: rows are placed one at a time, place_int8_tile_row).
   PackInt8TileFn pack_tile_ref = pack_int8_tile_ref;
   bool rows_as_tiles = false;
 };

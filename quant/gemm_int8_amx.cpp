@@ -7,8 +7,8 @@
 // vpdpbusd does 64; oneDNN's bf16 AMX matmul, which prompts took before, does half the
 // multiplies per instruction and needs every weight decoded to bf16 in memory first.
 //
-// Tiles: weights are the first operand (u8 = value + 128, 12 rows of K bytes at the row
-// stride: the quantized rows as they are, pack_int8_tile_rows_ref's layout), activations the second (Int8Activations' layout
+// Tiles: weights are the first operand (u8 = value + 128, 12 rows of one block's K bytes, the
+// block's rows contiguous: pack_int8_tile_rows_ref's layout), activations the second (Int8Activations' layout
 // is AMX's: per block [K / 4][16 tokens][4 bytes]). Up to 2 x 2 of them: two 12-row weight tiles
 // against two groups of 16 tokens make four 12 x 16 int32 sums per step of K = 64 (32 for
 // blocks of 32 columns, whose scale changes every 32). Per block the sums are stored, their
@@ -56,21 +56,22 @@ void configure_tiles(size_t k) {
     config.rows[tile] = kInt8TileRows;
     config.bytes_per_row[tile] = 4 * kInt8TokenGroup;
   }
-  _tile_loadconfig(&config);
+  // Not _tile_loadconfig: GCC 12's declares only the first 8 bytes of the operand read, so the
+  // stores of the shapes after them can be dropped as dead (tilezero then faults).
+  __asm__ volatile("ldtilecfg %0" : : "m"(config));
 }
 
 // f32 totals of up to two weight tiles x two token groups: [tile][group][row][token].
 using Totals = float[2][2][kInt8TileRows][kInt8TokenGroup];
 
-// totals += scale_w[row] x scale_a[token] x (sums + offsets[token]) for one 12 x 16 sum tile;
-// the rows' scales `scale_stride` apart.
+// totals += scale_w[row] x scale_a[token] x (sums + offsets[token]) for one 12 x 16 sum tile.
 inline void scale_into(const int32_t (&sums)[kInt8TileRows][kInt8TokenGroup], const float* weight_scales,
-                       size_t scale_stride, const float* token_scales, const int32_t* offsets, float (&totals)[kInt8TileRows][kInt8TokenGroup]) {
+                       const float* token_scales, const int32_t* offsets, float (&totals)[kInt8TileRows][kInt8TokenGroup]) {
   const __m512 scales = _mm512_loadu_ps(token_scales);
   const __m512i offset = _mm512_loadu_si512(offsets);
   for (size_t r = 0; r < kInt8TileRows; ++r) {
     const __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_load_si512(sums[r]), offset));
-    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(weight_scales[r * scale_stride]), scales);
+    const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(weight_scales[r]), scales);
     _mm512_store_ps(totals[r], _mm512_fmadd_ps(sum, scale, _mm512_load_ps(totals[r])));
   }
 }
@@ -84,22 +85,34 @@ void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, c
   const size_t k = block_columns == 32 ? 32 : 64, steps = block_columns / k;
   const size_t group_block_bytes = block_columns * kInt8TokenGroup;
   const size_t tile_bytes = int8_tile_bytes(blocks, block_columns), scales_per_tile = int8_tile_scales(blocks);
-  const size_t row_bytes = int8_tile_row_stride(blocks, block_columns);
   const uint8_t* weights0 = tiles + tile * tile_bytes;
   const uint8_t* weights1 = weights0 + tile_bytes;
   const int8_t* tokens0 = a.values.data() + group * blocks * group_block_bytes;
   const int8_t* tokens1 = tokens0 + blocks * group_block_bytes;
-  alignas(64) int32_t sums[2][2][kInt8TileRows][kInt8TokenGroup];
+  // Block b's sums are scaled while the tiles multiply block b + 1 (software-pipelined: the
+  // AVX-512 scaling, a third of the time when it waited for each block's products, runs beside
+  // AMX), in two buffers of stored sums.
+  alignas(64) int32_t sums[2][2][2][kInt8TileRows][kInt8TokenGroup];  // [buffer][tile][group]
   std::fill_n(&totals[0][0][0][0], sizeof(Totals) / sizeof(float), 0.0f);
+  const auto scale_block = [&](size_t b) {
+    for (size_t i = 0; i < (kTwoTiles ? 2u : 1u); ++i) {
+      const float* weight_scales = tile_scales + (tile + i) * scales_per_tile + b * kInt8TileRows;
+      for (size_t j = 0; j < (kTwoGroups ? 2u : 1u); ++j) {
+        const size_t token_at = b * padded + (group + j) * kInt8TokenGroup;
+        scale_into(sums[b % 2][i][j], weight_scales, a.scales.data() + token_at, a.offsets.data() + token_at,
+                   totals[i][j]);
+      }
+    }
+  };
   for (size_t b = 0; b < blocks; ++b) {
     _tile_zero(4);
     if constexpr (kTwoGroups) _tile_zero(5);
     if constexpr (kTwoTiles) _tile_zero(6);
     if constexpr (kTwoTiles && kTwoGroups) _tile_zero(7);
     for (size_t s = 0; s < steps; ++s) {
-      const size_t weight_at = b * block_columns + s * k;
+      const size_t weight_at = b * kInt8TileRows * block_columns + s * k;  // row stride: block_columns
       const size_t token_at = b * group_block_bytes + s * k * kInt8TokenGroup;
-      _tile_loadd(0, weights0 + weight_at, row_bytes);
+      _tile_loadd(0, weights0 + weight_at, block_columns);
       _tile_loadd(2, tokens0 + token_at, 4 * kInt8TokenGroup);
       _tile_dpbusd(4, 0, 2);
       if constexpr (kTwoGroups) {
@@ -107,23 +120,19 @@ void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, c
         _tile_dpbusd(5, 0, 3);
       }
       if constexpr (kTwoTiles) {
-        _tile_loadd(1, weights1 + weight_at, row_bytes);
+        _tile_loadd(1, weights1 + weight_at, block_columns);
         _tile_dpbusd(6, 1, 2);
         if constexpr (kTwoGroups) _tile_dpbusd(7, 1, 3);
       }
     }
-    _tile_stored(4, sums[0][0], 4 * kInt8TokenGroup);
-    if constexpr (kTwoGroups) _tile_stored(5, sums[0][1], 4 * kInt8TokenGroup);
-    if constexpr (kTwoTiles) _tile_stored(6, sums[1][0], 4 * kInt8TokenGroup);
-    if constexpr (kTwoTiles && kTwoGroups) _tile_stored(7, sums[1][1], 4 * kInt8TokenGroup);
-    for (size_t i = 0; i < (kTwoTiles ? 2u : 1u); ++i) {
-      const float* weight_scales = tile_scales + (tile + i) * scales_per_tile + b;  // row stride: blocks
-      for (size_t j = 0; j < (kTwoGroups ? 2u : 1u); ++j) {
-        const size_t token_at = b * padded + (group + j) * kInt8TokenGroup;
-        scale_into(sums[i][j], weight_scales, blocks, a.scales.data() + token_at, a.offsets.data() + token_at, totals[i][j]);
-      }
-    }
+    if (b > 0) scale_block(b - 1);
+    auto& stored = sums[b % 2];
+    _tile_stored(4, stored[0][0], 4 * kInt8TokenGroup);
+    if constexpr (kTwoGroups) _tile_stored(5, stored[0][1], 4 * kInt8TokenGroup);
+    if constexpr (kTwoTiles) _tile_stored(6, stored[1][0], 4 * kInt8TokenGroup);
+    if constexpr (kTwoTiles && kTwoGroups) _tile_stored(7, stored[1][1], 4 * kInt8TokenGroup);
   }
+  if (blocks > 0) scale_block(blocks - 1);
 }
 
 void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a, float* y,
@@ -187,7 +196,7 @@ const Int8PromptKernels* amx_int8_kernels() {
     Int8PromptKernels table = *avx512_vnni_int8_kernels();
     table.isa = "amx";
     table.tiles = gemm_int8_tiles;
-    table.pack_tile = pack_int8_tile_rows_ref;  // a copy
+    table.pack_tile = pack_int8_tile_rows_ref;  // a copy per block and row
     table.pack_tile_ref = pack_int8_tile_rows_ref;
     table.rows_as_tiles = true;
     return table;

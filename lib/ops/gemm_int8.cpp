@@ -98,30 +98,29 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
-    std::vector<uint8_t> quantized(kernels.rows_as_tiles ? 0 : quant::kInt8TileRows * columns),
+    // One row at a time where rows are placed in their tiles straight away (AMX's), else a tile's.
+    const size_t buffered_rows = kernels.rows_as_tiles ? 1 : quant::kInt8TileRows;
+    std::vector<uint8_t> quantized(buffered_rows * columns),
         tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
     std::vector<float> products(n_tokens * kChunkRows);
-    std::vector<float> scales(quant::kInt8TileRows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
+    std::vector<float> scales(buffered_rows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
       const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
       for (size_t tile = 0; tile * quant::kInt8TileRows < count; ++tile) {
         const size_t tile_first = first + tile * quant::kInt8TileRows;
         const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
-        // Tiles that are the rows themselves (AMX's) are written in place.
         uint8_t* tile_bytes = &tiles[tile * quant::int8_tile_bytes(blocks, block_columns)];
         float* tile_row_scales = &tile_scales[tile * quant::int8_tile_scales(blocks)];
-        uint8_t* row_bytes = kernels.rows_as_tiles ? tile_bytes : quantized.data();
-        float* row_scales = kernels.rows_as_tiles ? tile_row_scales : scales.data();
-        const size_t stride = kernels.rows_as_tiles ? quant::int8_tile_row_stride(blocks, block_columns) : columns;
         for (size_t r = 0; r < tile_rows; ++r) {
+          const size_t buffered = kernels.rows_as_tiles ? 0 : r;
           // Pieces (panels) start at whole blocks of the type and of the int8 blocks. Rows brought
           // to int8 straight from their blocks take a piece at once (q4k's requantizer finds
           // eight blocks' scales together); others are decoded to f32 in strips of 1024 columns
           // (4 KB: in L1) and requantized.
           const auto requantize = [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
-            uint8_t* q = &row_bytes[r * stride + column];
-            float* q_scales = &row_scales[r * blocks + column / block_columns];
+            uint8_t* q = &quantized[buffered * columns + column];
+            float* q_scales = &scales[buffered * blocks + column / block_columns];
             if (q8_as_stored) {
               quant::q8_row_as_int8(piece, piece_columns, q, q_scales);
               return;
@@ -138,10 +137,18 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
             }
           };
           format::for_each_row_piece(w, tile_first + r, requantize);
+          if (kernels.rows_as_tiles) {  // the row's bytes in their places while in L1
+            quant::place_int8_tile_row(quantized.data(), scales.data(), r, blocks, block_columns, tile_bytes,
+                                       tile_row_scales);
+          }
         }
         if (kernels.rows_as_tiles) {  // padding rows: zeros
-          for (size_t r = tile_rows; r < quant::kInt8TileRows; ++r) std::fill_n(row_bytes + r * stride, columns, uint8_t{128});
-          std::fill(row_scales + tile_rows * blocks, row_scales + quant::kInt8TileRows * blocks, 0.0f);
+          const std::vector<uint8_t> zeros(columns, 128);
+          const std::vector<float> no_scales(blocks, 0.0f);
+          for (size_t r = tile_rows; r < quant::kInt8TileRows; ++r) {
+            quant::place_int8_tile_row(zeros.data(), no_scales.data(), r, blocks, block_columns, tile_bytes,
+                                       tile_row_scales);
+          }
         } else {
           kernels.pack_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns, tile_bytes,
                             tile_row_scales);
