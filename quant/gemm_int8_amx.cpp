@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
@@ -63,6 +64,9 @@ void configure_tiles(size_t k) {
 
 // f32 totals of up to two weight tiles x two token groups: [tile][group][row][token].
 using Totals = float[2][2][kInt8TileRows][kInt8TokenGroup];
+struct alignas(64) AlignedTotals {  // for std::vector (C++17's aligned new): the stores are aligned
+  Totals sums;
+};
 
 // totals += scale_w[row] x scale_a[token] x (sums + offsets[token]) for one 12 x 16 sum tile.
 inline void scale_into(const int32_t (&sums)[kInt8TileRows][kInt8TokenGroup], const float* weight_scales,
@@ -77,10 +81,10 @@ inline void scale_into(const int32_t (&sums)[kInt8TileRows][kInt8TokenGroup], co
 }
 
 // Weight tiles `tile` (and tile + 1: kTwoTiles) against token groups `group` (and group + 1:
-// kTwoGroups), all blocks, into totals (zeroed here).
+// kTwoGroups), blocks [first_block, end_block), added into totals.
 template <bool kTwoTiles, bool kTwoGroups>
 void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, const Int8Activations& a,
-                  size_t group, Totals& totals) {
+                  size_t group, size_t first_block, size_t end_block, Totals& totals) {
   const size_t blocks = a.blocks, padded = a.padded_tokens, block_columns = a.block_columns;
   const size_t k = block_columns == 32 ? 32 : 64, steps = block_columns / k;
   const size_t group_block_bytes = block_columns * kInt8TokenGroup;
@@ -93,7 +97,6 @@ void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, c
   // AVX-512 scaling, a third of the time when it waited for each block's products, runs beside
   // AMX), in two buffers of stored sums.
   alignas(64) int32_t sums[2][2][2][kInt8TileRows][kInt8TokenGroup];  // [buffer][tile][group]
-  std::fill_n(&totals[0][0][0][0], sizeof(Totals) / sizeof(float), 0.0f);
   const auto scale_block = [&](size_t b) {
     for (size_t i = 0; i < (kTwoTiles ? 2u : 1u); ++i) {
       const float* weight_scales = tile_scales + (tile + i) * scales_per_tile + b * kInt8TileRows;
@@ -104,7 +107,7 @@ void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, c
       }
     }
   };
-  for (size_t b = 0; b < blocks; ++b) {
+  for (size_t b = first_block; b < end_block; ++b) {
     _tile_zero(4);
     if constexpr (kTwoGroups) _tile_zero(5);
     if constexpr (kTwoTiles) _tile_zero(6);
@@ -125,14 +128,14 @@ void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, c
         if constexpr (kTwoGroups) _tile_dpbusd(7, 1, 3);
       }
     }
-    if (b > 0) scale_block(b - 1);
+    if (b > first_block) scale_block(b - 1);
     auto& stored = sums[b % 2];
     _tile_stored(4, stored[0][0], 4 * kInt8TokenGroup);
     if constexpr (kTwoGroups) _tile_stored(5, stored[0][1], 4 * kInt8TokenGroup);
     if constexpr (kTwoTiles) _tile_stored(6, stored[1][0], 4 * kInt8TokenGroup);
     if constexpr (kTwoTiles && kTwoGroups) _tile_stored(7, stored[1][1], 4 * kInt8TokenGroup);
   }
-  if (blocks > 0) scale_block(blocks - 1);
+  if (end_block > first_block) scale_block(end_block - 1);
 }
 
 void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows, const Int8Activations& a, float* y,
@@ -144,30 +147,40 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
   }
   configure_tiles(a.block_columns == 32 ? 32 : 64);
   const size_t tile_count = (rows + kInt8TileRows - 1) / kInt8TileRows, groups = a.padded_tokens / kInt8TokenGroup;
-  alignas(64) Totals totals;
-  for (size_t tile = 0; tile < tile_count; tile += 2) {
-    const bool two_tiles = tile + 1 < tile_count;
-    for (size_t group = 0; group < groups; group += 2) {
-      const bool two_groups = group + 1 < groups;
-      if (two_tiles && two_groups) {
-        tile_product<true, true>(tiles, tile_scales, tile, a, group, totals);
-      } else if (two_tiles) {
-        tile_product<true, false>(tiles, tile_scales, tile, a, group, totals);
-      } else if (two_groups) {
-        tile_product<false, true>(tiles, tile_scales, tile, a, group, totals);
-      } else {
-        tile_product<false, false>(tiles, tile_scales, tile, a, group, totals);
-      }
-      for (size_t i = 0; i < (two_tiles ? 2u : 1u); ++i) {
-        const size_t first_row = (tile + i) * kInt8TileRows, row_count = std::min(kInt8TileRows, rows - first_row);
-        for (size_t j = 0; j < (two_groups ? 2u : 1u); ++j) {
-          const size_t first_token = (group + j) * kInt8TokenGroup;
-          if (first_token >= a.tokens) break;
-          const size_t token_count = std::min(kInt8TokenGroup, a.tokens - first_token);
-          for (size_t t = 0; t < token_count; ++t) {
-            for (size_t r = 0; r < row_count; ++r) y[(first_token + t) * y_stride + first_row + r] = totals[i][j][r][t];
-          }
+  const size_t tile_pairs = (tile_count + 1) / 2, group_pairs = (groups + 1) / 2;
+  // Columns in spans whose activations (every token's) fit in half of L2 beside the weights, each
+  // span over every tile and group before the next: w2's 14336 columns x 128 tokens (1.8 MB)
+  // streamed once per pair of tiles from L3 ran at half the rate of 4096 columns.
+  constexpr size_t kSpanBytes = 768 << 10;
+  const size_t span_blocks = std::max<size_t>(1, kSpanBytes / (a.block_columns * a.padded_tokens));
+  std::vector<AlignedTotals> totals(tile_pairs * group_pairs);  // value-initialized: zeros
+  for (size_t first_block = 0; first_block < a.blocks; first_block += span_blocks) {
+    const size_t end_block = std::min(a.blocks, first_block + span_blocks);
+    for (size_t tile = 0; tile < tile_count; tile += 2) {
+      const bool two_tiles = tile + 1 < tile_count;
+      for (size_t group = 0; group < groups; group += 2) {
+        const bool two_groups = group + 1 < groups;
+        Totals& sums = totals[(tile / 2) * group_pairs + group / 2].sums;
+        if (two_tiles && two_groups) {
+          tile_product<true, true>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+        } else if (two_tiles) {
+          tile_product<true, false>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+        } else if (two_groups) {
+          tile_product<false, true>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+        } else {
+          tile_product<false, false>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
         }
+      }
+    }
+  }
+  for (size_t tile = 0; tile < tile_count; ++tile) {
+    const size_t first_row = tile * kInt8TileRows, row_count = std::min(kInt8TileRows, rows - first_row);
+    for (size_t group = 0; group * kInt8TokenGroup < a.tokens; ++group) {
+      const Totals& sums = totals[(tile / 2) * group_pairs + group / 2].sums;
+      const size_t first_token = group * kInt8TokenGroup;
+      const size_t token_count = std::min(kInt8TokenGroup, a.tokens - first_token);
+      for (size_t t = 0; t < token_count; ++t) {
+        for (size_t r = 0; r < row_count; ++r) y[(first_token + t) * y_stride + first_row + r] = sums[tile % 2][group % 2][r][t];
       }
     }
   }
