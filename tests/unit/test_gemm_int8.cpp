@@ -364,13 +364,10 @@ TEST_CASE("the int8 tile product is the sum of its integer block products", "[qu
   }
 }
 
-TEST_CASE("the tile kernels compute the reference's products", "[quant][int8][kernels]") {
-  SMOE_INT8_TABLE_OR_SKIP(kernels);
-  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
-  const size_t rows = GENERATE(size_t{1}, size_t{6}, size_t{7}, size_t{12}, size_t{13}, size_t{30});  // 6: half tiles
-  const size_t tokens = GENERATE(size_t{1}, size_t{16}, size_t{17}, size_t{40});  // one group, two, a short last
-  const size_t columns = block_columns == 32 ? 96 : 512;
-  INFO("block " << block_columns << " rows " << rows << " tokens " << tokens);
+// A kernel table's tile product of `rows` rows against `tokens` tokens against the reference's.
+void check_tile_kernel(const Int8PromptKernels* kernels, size_t block_columns, size_t rows, size_t tokens,
+                       size_t columns) {
+  INFO("block " << block_columns << " rows " << rows << " tokens " << tokens << " columns " << columns);
   const size_t blocks = int8_blocks(columns, block_columns);
   const std::vector<float> w = adversarial_rows(rows, columns, 9),
                            x = smoe::test::normal_values(tokens * columns, 1.0f, 10);
@@ -397,6 +394,22 @@ TEST_CASE("the tile kernels compute the reference's products", "[quant][int8][ke
       }
     }
   }
+}
+
+TEST_CASE("the tile kernels compute the reference's products", "[quant][int8][kernels]") {
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  const size_t rows = GENERATE(size_t{1}, size_t{6}, size_t{7}, size_t{12}, size_t{13}, size_t{30});  // 6: half tiles
+  const size_t tokens = GENERATE(size_t{1}, size_t{16}, size_t{17}, size_t{40});  // one group, two, a short last
+  check_tile_kernel(kernels, block_columns, rows, tokens, block_columns == 32 ? 96 : 512);
+}
+
+TEST_CASE("the tile kernels keep their sums over long rows and many tokens", "[quant][int8][kernels]") {
+  // The AMX kernel takes the columns in spans whose activations fit in L2 (768 KiB): 530 tokens
+  // of 4096 columns make three spans of blocks of 32, two of 256.
+  SMOE_INT8_TABLE_OR_SKIP(kernels);
+  const size_t block_columns = GENERATE(size_t{32}, size_t{256});
+  check_tile_kernel(kernels, block_columns, 25, 530, 4096);
 }
 
 TEST_CASE("the tile kernels are exact at the ends of the byte ranges", "[quant][int8][kernels]") {
