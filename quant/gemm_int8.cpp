@@ -149,11 +149,28 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
   }
 }
 
-void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
-                         uint8_t* tile, float* tile_scales) {
+namespace {
+template <size_t kBlock>  // a copy of constant size: moves in registers, not a call to memcpy per block
+void place_row_blocks(const uint8_t* q, const float* scales, size_t row, size_t blocks, uint8_t* tile,
+                      float* tile_scales) {
   for (size_t b = 0; b < blocks; ++b) {
     tile_scales[b * kInt8TileRows + row] = scales[b];
-    std::memcpy(tile + (b * kInt8TileRows + row) * block_columns, q + b * block_columns, block_columns);
+    std::memcpy(tile + (b * kInt8TileRows + row) * kBlock, q + b * kBlock, kBlock);
+  }
+}
+}  // namespace
+
+void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
+                         uint8_t* tile, float* tile_scales) {
+  if (block_columns == 32) {
+    place_row_blocks<32>(q, scales, row, blocks, tile, tile_scales);
+  } else if (block_columns == 256) {
+    place_row_blocks<256>(q, scales, row, blocks, tile, tile_scales);
+  } else {
+    for (size_t b = 0; b < blocks; ++b) {
+      tile_scales[b * kInt8TileRows + row] = scales[b];
+      std::memcpy(tile + (b * kInt8TileRows + row) * block_columns, q + b * block_columns, block_columns);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Prompt-time matrix products: a chunk of weight rows is decoded once, then multiplied with
 // every token of the batch (compute-bound work where a per-row dot product kernel would be
-// limited by re-reading activations). Quantized weights on x86 CPUs with AVX2 and no AMX:
-// requantized to int8 for smoe's own kernels (vpdpbusd with VNNI, vpmaddubsw without;
+// limited by re-reading activations). Quantized weights on x86 CPUs with AVX2: requantized to
+// int8 for smoe's own kernels (tdpbusd with AMX, vpdpbusd with VNNI, vpmaddubsw without;
 // gemm_int8.cpp); elsewhere
 // through oneDNN, decoded to bf16 on CPUs with native bf16, else to f32 (bf16 weights there used
 // as stored), for oneDNN's blocked matmul or sgemm (gemm_onednn.cpp).
@@ -28,7 +28,10 @@ inline constexpr size_t kGemmMinTokens = 32;
 // tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from their nibbles), q6k
 // and q3k 14 (requantized from their blocks). The plain AVX2 kernel ("avx2": four instructions
 // for what one vpdpbusd does, against AVX2 dot kernels that lose less) on Zen 3, session 13:
-// q8 14, q4 and q3k 24, q6k 28, and q4k 12 (multiplied as stored there, no requantizing).
+// q8 14, q4 and q3k 24, q6k 28, and q4k 12 (multiplied as stored there, no requantizing). The
+// AMX kernel ("amx", session 14's Xeon; each row a copy of one quantized row): q4k 10 and
+// q3k 12, the others as VNNI's (dot/gemm time ratios q8 0.84 / 1.15 at 6 / 8, q4k 0.85 / 1.08 at
+// 8 / 10, q4 1.00 / 1.15 at 12 / 14, q6k 0.95 / 1.08 at 12 / 14, q3k 0.95 / 1.13 at 10 / 12).
 size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa);
 
 // Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where

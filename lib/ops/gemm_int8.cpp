@@ -167,18 +167,18 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 }  // namespace
 
 size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
-  const bool plain_avx2 = isa == "avx2";
+  const bool plain_avx2 = isa == "avx2", amx = isa == "amx";
   switch (type) {
     case quant::TensorType::q8:
       return plain_avx2 ? 14 : 8;
     case quant::TensorType::q4:
       return plain_avx2 ? 24 : 12;
     case quant::TensorType::q4k:
-      return 12;  // the plain AVX2 table multiplies q4k as stored, as fast to start as VNNI's
+      return amx ? 10 : 12;  // the plain AVX2 table multiplies q4k as stored, as fast to start as VNNI's
     case quant::TensorType::q6k:
       return plain_avx2 ? 28 : 14;
     case quant::TensorType::q3k:
-      return plain_avx2 ? 24 : 14;
+      return plain_avx2 ? 24 : amx ? 12 : 14;
     default:  // no other type takes the int8 path (gemm_uses_int8); a new one starts here
       return plain_avx2 ? 28 : 16;
   }

@@ -1,11 +1,11 @@
 // Prompt-time matrix products through oneDNN: weight rows decoded in chunks (to bf16 or f32),
 // or bf16 rows used where they lie; and the choice of path (gemm()).
 //
-// Quantized weights (q8, q4, q4k, q6k, q3k) on x86 CPUs without AMX whose dot kernel table has
-// int8 prompt kernels (avx512-vnni, avx2-vnni, avx2) go to the int8 path (gemm_int8.cpp: twice
-// the multiplies per instruction of bf16 with VNNI, about twice f32 sgemm's rate on plain
-// AVX2). Elsewhere, on CPUs
-// with native bf16 (AMX-BF16 or AVX512-BF16), they are decoded to bf16 and multiplied with
+// Quantized weights (q8, q4, q4k, q6k, q3k) on x86 CPUs that have int8 prompt kernels
+// (quant::int8_prompt_kernels(): amx, or the dot kernel table's avx512-vnni, avx2-vnni, avx2) go
+// to the int8 path (gemm_int8.cpp: twice the multiplies per instruction of bf16 with AMX or
+// VNNI, about twice f32 sgemm's rate on plain AVX2). Elsewhere (SMOE_PROMPT=bf16, AMX-BF16 CPUs
+// whose OS refuses the tile state), on CPUs with native bf16 they are decoded to bf16 and multiplied with
 // bf16-rounded activations by oneDNN's matmul primitive: half the decoded bytes of f32 and, with
 // AMX, about 4x the f32 sgemm rate (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096
 // N=14336). bf16 activations (8 significant bits) are finer than the 8-bit integer activations
