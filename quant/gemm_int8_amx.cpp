@@ -8,12 +8,14 @@
 // multiplies per instruction and needs every weight decoded to bf16 in memory first.
 //
 // Tiles: weights are the first operand (u8 = value + 128, 12 rows of one block's K bytes, the
-// block's rows contiguous: pack_int8_tile_rows_ref's layout), activations the second (Int8Activations' layout
-// is AMX's: per block [K / 4][16 tokens][4 bytes]). Up to 2 x 2 of them: two 12-row weight tiles
-// against two groups of 16 tokens make four 12 x 16 int32 sums per step of K = 64 (32 for
-// blocks of 32 columns, whose scale changes every 32). Per block the sums are stored, their
-// +128 offsets taken off, scaled by the weight row's and the token's scales and added into f32
-// totals in L1, as the AVX-512 kernel does.
+// block's rows contiguous: pack_int8_tile_rows_ref's layout), activations the second
+// (Int8Activations' layout is AMX's: per block [K / 4][16 tokens][4 bytes]). Up to 2 x 2 of
+// them: two 12-row weight tiles against two groups of 16 tokens make four 12 x 16 int32 sums per
+// step of K = 64 (32 for blocks of 32 columns, whose scale changes every 32). Per block the sums
+// are stored, their +128 offsets taken off, scaled by the weight row's and the token's scales
+// and added into f32 totals in L1, as the AVX-512 kernel does; that scaling runs one block
+// behind the tiles' products, so that AVX-512 and AMX work side by side. Columns go in spans
+// whose activations fit in L2.
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -70,7 +72,8 @@ struct alignas(64) AlignedTotals {  // for std::vector (C++17's aligned new): th
 
 // totals += scale_w[row] x scale_a[token] x (sums + offsets[token]) for one 12 x 16 sum tile.
 inline void scale_into(const int32_t (&sums)[kInt8TileRows][kInt8TokenGroup], const float* weight_scales,
-                       const float* token_scales, const int32_t* offsets, float (&totals)[kInt8TileRows][kInt8TokenGroup]) {
+                       const float* token_scales, const int32_t* offsets,
+                       float (&totals)[kInt8TileRows][kInt8TokenGroup]) {
   const __m512 scales = _mm512_loadu_ps(token_scales);
   const __m512i offset = _mm512_loadu_si512(offsets);
   for (size_t r = 0; r < kInt8TileRows; ++r) {
@@ -83,8 +86,8 @@ inline void scale_into(const int32_t (&sums)[kInt8TileRows][kInt8TokenGroup], co
 // Weight tiles `tile` (and tile + 1: kTwoTiles) against token groups `group` (and group + 1:
 // kTwoGroups), blocks [first_block, end_block), added into totals.
 template <bool kTwoTiles, bool kTwoGroups>
-void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, const Int8Activations& a,
-                  size_t group, size_t first_block, size_t end_block, Totals& totals) {
+void tile_product(const uint8_t* tiles, const float* tile_scales, size_t tile, const Int8Activations& a, size_t group,
+                  size_t first_block, size_t end_block, Totals& totals) {
   const size_t blocks = a.blocks, padded = a.padded_tokens, block_columns = a.block_columns;
   const size_t k = block_columns == 32 ? 32 : 64, steps = block_columns / k;
   const size_t group_block_bytes = block_columns * kInt8TokenGroup;
@@ -160,15 +163,15 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
       const bool two_tiles = tile + 1 < tile_count;
       for (size_t group = 0; group < groups; group += 2) {
         const bool two_groups = group + 1 < groups;
-        Totals& sums = totals[(tile / 2) * group_pairs + group / 2].sums;
+        Totals& pair_totals = totals[(tile / 2) * group_pairs + group / 2].sums;
         if (two_tiles && two_groups) {
-          tile_product<true, true>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+          tile_product<true, true>(tiles, tile_scales, tile, a, group, first_block, end_block, pair_totals);
         } else if (two_tiles) {
-          tile_product<true, false>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+          tile_product<true, false>(tiles, tile_scales, tile, a, group, first_block, end_block, pair_totals);
         } else if (two_groups) {
-          tile_product<false, true>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+          tile_product<false, true>(tiles, tile_scales, tile, a, group, first_block, end_block, pair_totals);
         } else {
-          tile_product<false, false>(tiles, tile_scales, tile, a, group, first_block, end_block, sums);
+          tile_product<false, false>(tiles, tile_scales, tile, a, group, first_block, end_block, pair_totals);
         }
       }
     }
@@ -176,11 +179,12 @@ void gemm_int8_tiles(const uint8_t* tiles, const float* tile_scales, size_t rows
   for (size_t tile = 0; tile < tile_count; ++tile) {
     const size_t first_row = tile * kInt8TileRows, row_count = std::min(kInt8TileRows, rows - first_row);
     for (size_t group = 0; group * kInt8TokenGroup < a.tokens; ++group) {
-      const Totals& sums = totals[(tile / 2) * group_pairs + group / 2].sums;
+      const Totals& pair_totals = totals[(tile / 2) * group_pairs + group / 2].sums;
       const size_t first_token = group * kInt8TokenGroup;
       const size_t token_count = std::min(kInt8TokenGroup, a.tokens - first_token);
       for (size_t t = 0; t < token_count; ++t) {
-        for (size_t r = 0; r < row_count; ++r) y[(first_token + t) * y_stride + first_row + r] = sums[tile % 2][group % 2][r][t];
+        for (size_t r = 0; r < row_count; ++r)
+          y[(first_token + t) * y_stride + first_row + r] = pair_totals[tile % 2][group % 2][r][t];
       }
     }
   }

@@ -135,8 +135,8 @@ inline void q4k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
       // The reference's steps and offsets, then v at each sub-block's extremes.
       const __m128i scale_bytes = q4k_scale_bytes(block.scales);
       const __m256 step = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scale_bytes)));
-      const __m256 offset = _mm256_mul_ps(_mm256_set1_ps(dmin),
-                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scale_bytes, 8))));
+      const __m256 offset =
+          _mm256_mul_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scale_bytes, 8))));
       _mm256_store_ps(steps[j], step);
       _mm256_store_ps(offsets[j], offset);
       const auto value = [&](__m256i nibble) {
@@ -145,8 +145,9 @@ inline void q4k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
       const auto smallest = [](__m256i x, __m256i y) { return _mm256_min_epu8(x, y); };
       const auto largest = [](__m256i x, __m256i y) { return _mm256_max_epu8(x, y); };
       const __m256 sign = _mm256_set1_ps(-0.0f);
-      max_abs[j] = Avx2Vector::reduce_max(_mm256_max_ps(_mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, smallest))),
-                                                        _mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, largest)))));
+      max_abs[j] =
+          Avx2Vector::reduce_max(_mm256_max_ps(_mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, smallest))),
+                                               _mm256_andnot_ps(sign, value(reduce_sub_blocks(sub_blocks, largest)))));
     }
     __m256 scale, multiplier;
     int8_block_scales(_mm256_load_ps(max_abs), scale, multiplier);
