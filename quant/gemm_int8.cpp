@@ -302,10 +302,13 @@ const Int8PromptKernels* int8_prompt_kernels() {
     }
     // The int8 kernels of the dot kernels' instruction set (the CPU's best, or SMOE_ISA's): none
     // where that is avx512 (AVX-512 without VNNI) or scalar. AMX CPUs all have AVX512-VNNI: a
-    // lower SMOE_ISA turns AMX off too.
+    // lower SMOE_ISA turns AMX off too, and takes that level's int8 kernels, as a CPU of that
+    // level would. Where AMX-INT8 is refused (Linux before 5.16) but AMX-BF16 runs, oneDNN's
+    // bf16 matmul beats the VNNI kernels.
     const std::string_view isa = active_kernels().isa;
-    if (!without_amx && isa == "avx512-vnni" && amx_int8_kernels() != nullptr) return amx_int8_kernels();
-    if (!without_amx && cpu_features().amx_bf16) return nullptr;
+    const Int8PromptKernels* amx = amx_int8_kernels();
+    if (!without_amx && isa == "avx512-vnni" && amx != nullptr) return amx;
+    if (!without_amx && amx == nullptr && cpu_features().amx_bf16) return nullptr;
     for (const Int8PromptKernels* kernels : int8_kernel_tables()) {
       if (kernels->isa == isa) return kernels;
     }

@@ -209,10 +209,11 @@ std::vector<const Int8PromptKernels*> int8_kernel_tables();
 
 // The kernels prompts on quantized weights use, or nullptr where they do not take this path.
 // Where the dot kernel table (kernels.h's active_kernels(): the CPU's best or SMOE_ISA's) is
-// avx512-vnni and the CPU has AMX-INT8: the AMX kernel. Otherwise, on CPUs without AMX-BF16
-// (oneDNN's bf16 AMX matmul beats the VNNI kernels there): those of the dot table's instruction
-// set; CPUs whose best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured
-// against these). SMOE_PROMPT=bf16 keeps oneDNN's path (bf16 or f32) for comparison;
+// avx512-vnni and the CPU has AMX-INT8: the AMX kernel. Otherwise those of the dot table's
+// instruction set (a lower SMOE_ISA on an AMX CPU: that level's), except on CPUs with AMX-BF16
+// whose OS refuses the tile state to smoe (oneDNN's bf16 AMX matmul beats the VNNI kernels);
+// CPUs whose best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured against
+// these). SMOE_PROMPT=bf16 keeps oneDNN's path (bf16 or f32) for comparison;
 // SMOE_PROMPT=int8 takes the dot table's int8 kernels without AMX even on AMX CPUs.
 const Int8PromptKernels* int8_prompt_kernels();
 inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }

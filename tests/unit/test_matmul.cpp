@@ -196,7 +196,7 @@ TEST_CASE("int8 prompt products of q8 weights are the decode path's integer prod
   // the activations are quantized as q8a's: the prompt path and the decode path's dot kernels
   // then sum the same integer products, in another order.
   if (!quant::cpu_prefers_int8_prompts()) {
-    WARN("prompts do not take the int8 path here (no AVX512-VNNI, AMX present, or forced off)");
+    WARN("prompts do not take the int8 path here (no AVX2, AVX-512 without VNNI, or forced off)");
     return;
   }
   const int threads = GENERATE(1, 2);
@@ -219,7 +219,7 @@ TEST_CASE("int8 prompt products read wide column panels strip by strip as contig
   // 14336 columns in panels of 3584 (Mixtral 8x7B's w2): each panel piece is decoded in strips
   // of 1024 columns, the last one 512, each at its byte offset and its blocks' scales.
   if (!quant::cpu_prefers_int8_prompts()) {
-    WARN("prompts do not take the int8 path here (no AVX512-VNNI, AMX present, or forced off)");
+    WARN("prompts do not take the int8 path here (no AVX2, AVX-512 without VNNI, or forced off)");
     return;
   }
   const quant::TensorType type = GENERATE(quant::TensorType::q8, quant::TensorType::q4k);
