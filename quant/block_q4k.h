@@ -41,18 +41,28 @@ float q4k_error_bound(float lo, float hi, float d, float dmin);
 // The 6-bit (scale, minimum) pair of sub-block j.
 void q4k_scale_min(const uint8_t* scales, size_t j, uint8_t* scale, uint8_t* min);
 
-// All eight pairs at once with 32-bit word operations (branch-free, for the kernels):
-// out[0..7] are the scales, out[8..15] the minimums. Equals q4k_scale_min for every j.
-inline void q4k_unpack_scales(const uint8_t* packed, uint8_t* out) {
+// All eight pairs at once with 32-bit word operations (branch-free, for the kernels), as four
+// words: words[0..1] hold the scales' bytes, words[2..3] the minimums'. Kernels that want them in
+// a vector build it from these words (stored and reloaded as one vector, they stall store
+// forwarding).
+struct Q4kScaleWords {
   uint32_t words[4];
-  __builtin_memcpy(words, packed, 12);
+};
+inline Q4kScaleWords q4k_unpack_scale_words(const uint8_t* packed) {
+  uint32_t w0, w1, w2;
+  __builtin_memcpy(&w0, packed, 4);
+  __builtin_memcpy(&w1, packed + 4, 4);
+  __builtin_memcpy(&w2, packed + 8, 4);
   constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  words[3] = ((words[2] >> 4) & kLow4) | (((words[1] >> 6) & kLow2) << 4);
-  const uint32_t mins_low = words[1] & kLow6;
-  words[1] = (words[2] & kLow4) | (((words[0] >> 6) & kLow2) << 4);
-  words[2] = mins_low;
-  words[0] &= kLow6;
-  __builtin_memcpy(out, words, 16);
+  return {{w0 & kLow6, (w2 & kLow4) | (((w0 >> 6) & kLow2) << 4), w1 & kLow6,
+           ((w2 >> 4) & kLow4) | (((w1 >> 6) & kLow2) << 4)}};
+}
+
+// The same bytes in memory: out[0..7] are the scales, out[8..15] the minimums. Equals
+// q4k_scale_min for every j.
+inline void q4k_unpack_scales(const uint8_t* packed, uint8_t* out) {
+  const Q4kScaleWords unpacked = q4k_unpack_scale_words(packed);
+  __builtin_memcpy(out, unpacked.words, 16);
 }
 
 }  // namespace smoe::quant

@@ -149,44 +149,30 @@ void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size
   }
 }
 
-namespace {
-template <size_t kBlock>  // a copy of constant size: moves in registers, not a call to memcpy per block
-void place_row_blocks(const uint8_t* q, const float* scales, size_t row, size_t blocks, uint8_t* tile,
-                      float* tile_scales) {
-  for (size_t b = 0; b < blocks; ++b) {
-    tile_scales[b * kInt8TileRows + row] = scales[b];
-    std::memcpy(tile + (b * kInt8TileRows + row) * kBlock, q + b * kBlock, kBlock);
-  }
-}
-}  // namespace
-
 void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
                          uint8_t* tile, float* tile_scales) {
-  if (block_columns == 32) {
-    place_row_blocks<32>(q, scales, row, blocks, tile, tile_scales);
-  } else if (block_columns == 256) {
-    place_row_blocks<256>(q, scales, row, blocks, tile, tile_scales);
-  } else {
+  for (size_t b = 0; b < blocks; ++b) {
+    tile_scales[b * kInt8TileRows + row] = scales[b];
+    std::memcpy(tile + (b * kInt8TileRows + row) * block_columns, q + b * block_columns, block_columns);
+  }
+}
+
+void pad_int8_tile_rows(size_t rows, size_t blocks, size_t block_columns, uint8_t* tile, float* tile_scales) {
+  for (size_t r = rows; r < kInt8TileRows; ++r) {
     for (size_t b = 0; b < blocks; ++b) {
-      tile_scales[b * kInt8TileRows + row] = scales[b];
-      std::memcpy(tile + (b * kInt8TileRows + row) * block_columns, q + b * block_columns, block_columns);
+      tile_scales[b * kInt8TileRows + r] = 0.0f;
+      std::memset(tile + (b * kInt8TileRows + r) * block_columns, 128, block_columns);
     }
   }
 }
 
 void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                              uint8_t* tile, float* tile_scales) {
-  for (size_t r = 0; r < kInt8TileRows; ++r) {
-    if (r < rows) {
-      place_int8_tile_row(q + r * blocks * block_columns, scales + r * blocks, r, blocks, block_columns, tile,
-                          tile_scales);
-      continue;
-    }
-    for (size_t b = 0; b < blocks; ++b) {
-      tile_scales[b * kInt8TileRows + r] = 0.0f;
-      std::memset(tile + (b * kInt8TileRows + r) * block_columns, 128, block_columns);
-    }
+  for (size_t r = 0; r < rows; ++r) {
+    place_int8_tile_row(q + r * blocks * block_columns, scales + r * blocks, r, blocks, block_columns, tile,
+                        tile_scales);
   }
+  pad_int8_tile_rows(rows, blocks, block_columns, tile, tile_scales);
 }
 
 void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,

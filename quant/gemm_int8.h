@@ -124,9 +124,11 @@ void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t b
 // bytes, 12 rows fell in one or two sets of L1 and the kernel ran at half speed), scales
 // [block][12]; missing rows 128 with scale 0. place_int8_tile_row puts one row (its
 // quantize_weight_row_int8 bytes and scales) in its place: callers that have one row at a time
-// (Int8PromptKernels::rows_as_tiles) place it while it is in L1.
+// (Int8PromptKernels::rows_as_tiles) place it while it is in L1, then pad_int8_tile_rows makes
+// rows `rows`..11 the missing ones.
 void place_int8_tile_row(const uint8_t* q, const float* scales, size_t row, size_t blocks, size_t block_columns,
                          uint8_t* tile, float* tile_scales);
+void pad_int8_tile_rows(size_t rows, size_t blocks, size_t block_columns, uint8_t* tile, float* tile_scales);
 void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                              uint8_t* tile, float* tile_scales);
 

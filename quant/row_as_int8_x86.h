@@ -92,19 +92,13 @@ inline void int8_block_scales(__m256 max_abs, __m256& scale, __m256& multiplier)
   multiplier = _mm256_and_ps(representable, multiplier);
 }
 
-// The 16 bytes of q4k_unpack_scales (8 scales, 8 minimums) built in general registers and moved
-// into a vector: written to memory as four words and loaded as one vector, they stalled store
+// The 16 bytes of q4k_unpack_scales (8 scales, 8 minimums) moved from general registers into a
+// vector: written to memory as four words and loaded as one vector, they stalled store
 // forwarding in every block.
 inline __m128i q4k_scale_bytes(const uint8_t* packed) {
-  uint32_t w0, w1, w2;
-  std::memcpy(&w0, packed, 4);
-  std::memcpy(&w1, packed + 4, 4);
-  std::memcpy(&w2, packed + 8, 4);
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  const uint32_t scales_high = (w2 & kLow4) | (((w0 >> 6) & kLow2) << 4);
-  const uint32_t minimums_high = ((w2 >> 4) & kLow4) | (((w1 >> 6) & kLow2) << 4);
-  return _mm_setr_epi32(static_cast<int>(w0 & kLow6), static_cast<int>(scales_high), static_cast<int>(w1 & kLow6),
-                        static_cast<int>(minimums_high));
+  const Q4kScaleWords unpacked = q4k_unpack_scale_words(packed);
+  return _mm_setr_epi32(static_cast<int>(unpacked.words[0]), static_cast<int>(unpacked.words[1]),
+                        static_cast<int>(unpacked.words[2]), static_cast<int>(unpacked.words[3]));
 }
 
 // Eight blocks at a time: first each block's steps d x sc_j, offsets dmin x m_j and largest |v|,

@@ -142,13 +142,8 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
                                        tile_row_scales);
           }
         }
-        if (kernels.rows_as_tiles) {  // padding rows: zeros
-          const std::vector<uint8_t> zeros(columns, 128);
-          const std::vector<float> no_scales(blocks, 0.0f);
-          for (size_t r = tile_rows; r < quant::kInt8TileRows; ++r) {
-            quant::place_int8_tile_row(zeros.data(), no_scales.data(), r, blocks, block_columns, tile_bytes,
-                                       tile_row_scales);
-          }
+        if (kernels.rows_as_tiles) {
+          quant::pad_int8_tile_rows(tile_rows, blocks, block_columns, tile_bytes, tile_row_scales);
         } else {
           kernels.pack_tile(quantized.data(), scales.data(), tile_rows, blocks, block_columns, tile_bytes,
                             tile_row_scales);
