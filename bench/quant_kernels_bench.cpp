@@ -3,6 +3,11 @@
 //   dot/<type>/<isa>/<n>        one weight row x 8-bit activations (f32 ones for the f32, f16 and
 //                               bf16 weights), in cache: the compute bound
 //                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
+//   dot/q4k_x8/<isa>/<n>        eight interleaved q4k rows (block_q4k_x8.h) at once, in cache:
+//                               the same bytes as eight dot/q4k rows, compare their GB/s
+//   stream/<q4k|q4k_x8>/<isa>   1 GiB of q4k rows of 4096 (more than any cache), plain or
+//                               interleaved by eight, multiplied in turn by one thread: decoding's
+//                               one-core rate from DRAM without ops::matmul around it
 //   quantize/<q8a|q8k>/<isa>    the activation quantizers (input GB/s)
 //   attention/<keys|values>/<f16|i8>/<isa>[/dram]
 //                               4 query heads against 4096 cached positions of one KV head,
@@ -36,6 +41,7 @@
 #include "format/container.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
+#include "quant/block_q4k_x8.h"
 #include "quant/block_q8a.h"
 #include "quant/convert_row.h"
 #include "quant/gemm_int8.h"
@@ -133,6 +139,74 @@ void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, s
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weight_row.size()));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
+}
+
+// Eight q4k rows of n (distinct seeds) and the activations, as the q4k_x8 benchmarks use them.
+struct Q4kRows {
+  std::vector<BlockQ4K> rows;  // 8 x n / 256
+  std::vector<BlockQ8K> activations;
+};
+Q4kRows q4k_rows(const Kernels& kernels, size_t n) {
+  Q4kRows out{std::vector<BlockQ4K>(8 * n / 256), std::vector<BlockQ8K>(n / 256)};
+  for (size_t r = 0; r < 8; ++r) {
+    const std::vector<float> row = random_row(n, uint32_t(11 + r));
+    quantize_row(TensorType::q4k, row.data(), out.rows.data() + r * n / 256, n);
+  }
+  const std::vector<float> x = random_row(n, 3);
+  kernels.quantize_q8k(x.data(), out.activations.data(), n);
+  return out;
+}
+void interleave(const BlockQ4K* rows, size_t n, BlockQ4Kx8* out) {
+  const BlockQ4K* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = rows + r * n / 256;
+  interleave_q4k_x8(pointers, out, n);
+}
+
+void dot_q4k_x8_benchmark(benchmark::State& state, const Kernels* kernels, size_t n) {
+  const Q4kRows q = q4k_rows(*kernels, n);
+  std::vector<BlockQ4Kx8> blocks(n / 256);
+  interleave(q.rows.data(), n, blocks.data());
+  const PageAlignedCopy weights(blocks.data(), blocks.size() * sizeof(BlockQ4Kx8), 0);
+  const PageAlignedCopy activations(q.activations.data(), q.activations.size() * sizeof(BlockQ8K), 1024);
+  float out[8];
+  for (auto _ : state) {
+    kernels->dot_q4k_x8(reinterpret_cast<const BlockQ4Kx8*>(weights.data()),
+                        reinterpret_cast<const BlockQ8K*>(activations.data()), n, out);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(BlockQ4Kx8)));
+  state.counters["GFLOP/s"] = benchmark::Counter(16.0 * double(n) * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void stream_benchmark(benchmark::State& state, const Kernels* kernels, bool interleaved) {
+  constexpr size_t kColumns = 4096, kBlocks = kColumns / 256, kBytes = size_t{1} << 30;
+  constexpr size_t kGroups = kBytes / (8 * kBlocks * sizeof(BlockQ4K));  // of 8 rows
+  const Q4kRows q = q4k_rows(*kernels, kColumns);
+  std::vector<BlockQ4K, smoe::HugePageAllocator<BlockQ4K>> plain;
+  std::vector<BlockQ4Kx8, smoe::HugePageAllocator<BlockQ4Kx8>> blocks;
+  std::vector<BlockQ4Kx8> group(kBlocks);
+  if (interleaved) {
+    interleave(q.rows.data(), kColumns, group.data());
+    blocks.resize(kGroups * kBlocks);
+    for (size_t g = 0; g < kGroups; ++g) std::memcpy(&blocks[g * kBlocks], group.data(), sizeof(BlockQ4Kx8) * kBlocks);
+  } else {
+    plain.resize(kGroups * 8 * kBlocks);
+    for (size_t g = 0; g < kGroups; ++g) std::memcpy(&plain[g * 8 * kBlocks], q.rows.data(), sizeof(BlockQ4K) * 8 * kBlocks);
+  }
+  float out[8];
+  for (auto _ : state) {
+    for (size_t g = 0; g < kGroups; ++g) {
+      if (interleaved) {
+        kernels->dot_q4k_x8(&blocks[g * kBlocks], q.activations.data(), kColumns, out);
+      } else {
+        for (size_t r = 0; r < 8; ++r)
+          out[r] = kernels->dot_q4k(&plain[(g * 8 + r) * kBlocks], q.activations.data(), kColumns);
+      }
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kGroups * 8 * kBlocks * sizeof(BlockQ4K)));
 }
 
 void quantize_benchmark(benchmark::State& state, const Kernels* kernels, bool super_blocks) {
@@ -315,6 +389,15 @@ void register_benchmarks() {
         benchmark::RegisterBenchmark(("dot/" + std::string(type_name(c.type)) + "/" + isa + "/" + std::to_string(n)).c_str(),
                                      dot_benchmark, kernels, c, n);
       }
+    }
+    for (size_t n : {size_t{4096}, size_t{14336}}) {
+      benchmark::RegisterBenchmark(("dot/q4k_x8/" + isa + "/" + std::to_string(n)).c_str(), dot_q4k_x8_benchmark,
+                                   kernels, n);
+    }
+    for (const bool interleaved : {false, true}) {
+      benchmark::RegisterBenchmark(("stream/" + std::string(interleaved ? "q4k_x8/" : "q4k/") + isa).c_str(),
+                                   stream_benchmark, kernels, interleaved)
+          ->MinTime(2.0);
     }
     benchmark::RegisterBenchmark(("quantize/q8a/" + isa).c_str(), quantize_benchmark, kernels, false);
     benchmark::RegisterBenchmark(("quantize/q8k/" + isa).c_str(), quantize_benchmark, kernels, true);

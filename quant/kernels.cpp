@@ -12,7 +12,8 @@ const Kernels& scalar_kernels() {
   static const Kernels kernels{"scalar",        quantize_row_q8a_ref, quantize_row_q8k_ref, dot_q8_q8a_ref,
                                dot_q4_q8a_ref,  dot_q4k_q8k_ref,      dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                dot_rows_f32_ref, dot_rows_f16_ref,   dot_rows_bf16_ref,
-                               key_scores_ref<uint16_t>, value_sum_ref<uint16_t>, key_scores_ref<int8_t>, value_sum_ref<int8_t>};
+                               key_scores_ref<uint16_t>, value_sum_ref<uint16_t>, key_scores_ref<int8_t>, value_sum_ref<int8_t>,
+                               Prefetch::hardware, dot_q4k_x8_q8k_ref};
   return kernels;
 }
 

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "quant/block_q4k_x8.h"
 #include "quant/block_q8a.h"
 #include "quant/f16_vector.h"
 
@@ -55,6 +56,8 @@ struct Kernels {
   void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
                        size_t group, size_t n, float* out);
   Prefetch prefetch = Prefetch::hardware;  // scalar and NEON tables issue no prefetch instructions
+  // Eight interleaved q4k rows (block_q4k_x8.h) at once: out[r] = row r . activations, r < 8.
+  void (*dot_q4k_x8)(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) = nullptr;
 };
 
 // "avx2", or "avx2+prefetch" for the variant with prefetch instructions: what smoe-bench,

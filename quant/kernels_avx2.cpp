@@ -148,6 +148,34 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
   });
 }
 
+// Eight interleaved q4k rows (block_q4k_x8.h): each maddubs multiplies 4 nibbles of each row by
+// the same 4 activations (broadcast) into two int16 pair sums per row; the 8 steps of a
+// sub-block add up in int16 (8 x 2 x 15 x 127 = 30480), one madd and one multiply by the eight
+// rows' scales per sub-block. (The VNNI tables' kernel takes the high nibbles as 16 q, which
+// maddubs could saturate on.)
+template <Prefetch P>
+void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
+  dot_q4k_x8_blocks<P>(w, a, n, out, [](const uint8_t* qs, const int8_t* activations, __m256i scales_low,
+                                        __m256i scales_high) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (size_t g = 0; g < 8; ++g) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * g));
+      int32_t a_low, a_high;
+      __builtin_memcpy(&a_low, activations + 4 * g, 4);
+      __builtin_memcpy(&a_high, activations + 32 + 4 * g, 4);
+      low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), _mm256_set1_epi32(a_low)));
+      high = _mm256_add_epi16(
+          high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), _mm256_set1_epi32(a_high)));
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
+                                            _mm256_mullo_epi32(_mm256_madd_epi16(high, ones), scales_high));
+    return _mm256_slli_epi32(scaled, 4);  // 16 x, as dot_q4k_x8_blocks takes it
+  });
+}
+
 // Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, times the step's
 // two sub-block scales, into eight int32 sums. The formats' zero point (value - offset) is
 // taken off once per block instead (zero_point_products): offset * sum_j scale_j * sums16_j.
@@ -209,6 +237,8 @@ template float avx2_dot_q6k<Prefetch::software>(const BlockQ6K*, const BlockQ8K*
 template float avx2_dot_q6k<Prefetch::hardware>(const BlockQ6K*, const BlockQ8K*, size_t);
 template float avx2_dot_q3k<Prefetch::software>(const BlockQ3K*, const BlockQ8K*, size_t);
 template float avx2_dot_q3k<Prefetch::hardware>(const BlockQ3K*, const BlockQ8K*, size_t);
+template void avx2_dot_q4k_x8<Prefetch::software>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
+template void avx2_dot_q4k_x8<Prefetch::hardware>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
 
 namespace {
 
@@ -218,7 +248,8 @@ const Kernels& avx2_table() {
                                avx2_dot_q4<P>,   avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
                                dot_rows_f32<Avx2Vector, P>, dot_rows_f16<Avx2Vector, P>, dot_rows_bf16<Avx2Vector, P>,
                                key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
-                               key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P};
+                               key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P,
+                               avx2_dot_q4k_x8<P>};
   return kernels;
 }
 

@@ -19,7 +19,8 @@ const Kernels& avx512_table() {
                                avx2_dot_q4<P>, avx2_dot_q4k<P>,   avx2_dot_q6k<P>,    avx2_dot_q3k<P>,
                                dot_rows_f32<Avx512Vector, P>, dot_rows_f16<Avx512Vector, P>, dot_rows_bf16<Avx512Vector, P>,
                                key_scores<Avx512Vector, uint16_t>, value_sum<Avx512Vector, uint16_t>,
-                               key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>, P};
+                               key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>, P,
+                               avx2_dot_q4k_x8<P>};
   return kernels;
 }
 

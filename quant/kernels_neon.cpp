@@ -113,13 +113,29 @@ void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const flo
   dot_float_rows(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
 
+// q4k_x8 (block_q4k_x8.h): each block's eight rows de-interleaved and multiplied by the table's
+// q4k kernel. Correct, not fast: the interleaved layout's native NEON kernel (sdot by lane,
+// four rows per register) is not written yet; converters write q4k_x8 for x86 decoding.
+template <float (*DotQ4k)(const BlockQ4K*, const BlockQ8K*, size_t)>
+void dot_q4k_x8_by_rows(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
+  for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
+  BlockQ4K row;
+  for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
+    for (size_t r = 0; r < 8; ++r) {
+      deinterleave_q4k_x8(w + b, r, &row, BlockQ4Kx8::kElements);
+      out[r] += DotQ4k(&row, a + b, BlockQ4Kx8::kElements);
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels* neon_kernels() {
   static const Kernels kernels{"neon",          quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dot_q8<dot32_s8>,
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
-                                key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
+                                key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
+                                Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>};
   return &kernels;
 }
 
@@ -127,7 +143,8 @@ const Kernels* neon_dotprod_kernels() {
   static const Kernels kernels{"neon-dotprod", quantize_row_q8a_ref, quantize_row_q8k_ref, neon_dotprod_dot_q8,
                                     neon_dotprod_dot_q4, neon_dotprod_dot_q4k, dot_q6k_q8k_ref, dot_q3k_q8k_ref,
                                     neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
-                                    key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>};
+                                    key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
+                                    Prefetch::hardware, dot_q4k_x8_by_rows<neon_dotprod_dot_q4k>};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

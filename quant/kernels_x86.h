@@ -24,6 +24,7 @@ template <Prefetch P> float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, siz
 template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
+template <Prefetch P> void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out);
 
 // Everything below is file-local to each includer: one shared definition would be compiled
 // under one file's flags (AVX-512 instructions could reach the AVX2 table) wherever the
@@ -305,6 +306,69 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
     minimum_terms = _mm256_add_ps(minimum_terms, _mm256_zextps128_ps256(minimums));
   }
   return Avx2Vector::reduce(_mm256_sub_ps(total, minimum_terms));
+}
+
+// The block loop of the q4k_x8 kernels (eight interleaved rows, block_q4k_x8.h): per block the
+// 6-bit scales and minimums of all eight rows unpacked in four vectors, the minimum terms as
+// four multiply-adds of the minimums against pairs of the activations' sub-block sums, the
+// super-scales as one f16 conversion per eight rows. `chunk_sums(qs, activations, scales_low,
+// scales_high)` returns, per row (int32 lane r), 16 x the scaled sums of one 64-weight chunk's
+// two sub-blocks, given 256 bytes of interleaved values, the chunk's 64 activations and the
+// two sub-blocks' scales per row (int32): the instruction set's part.
+template <Prefetch P, class ChunkSums>
+inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, ChunkSums chunk_sums) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
+  const auto sum_pair = [](const int16_t* sums) {  // activation sums of sub-blocks 2p, 2p + 1
+    int32_t pair;
+    __builtin_memcpy(&pair, sums, 4);
+    return _mm256_set1_epi32(pair);
+  };
+  __m256 total = _mm256_setzero_ps(), minimum_terms = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
+    const BlockQ4Kx8& block = w[b];
+    const BlockQ8K& activations = a[b];
+    prefetch_ahead<P>(&block, int(sizeof(BlockQ4Kx8) / 64));
+    const __m256i scales_low = load(block.scales_low), minimums_low = load(block.minimums_low);
+    const __m256i high = load(block.high_bits);
+    // The unpacking of block_q4k_x8.h; 16-bit shifts, the bits crossing into a neighbouring
+    // byte are masked off. scales[0]: S[0..31] (sub-blocks 0..3), scales[1]: S[32..63].
+    const __m256i scales[2] = {
+        _mm256_or_si256(_mm256_and_si256(scales_low, low4), _mm256_and_si256(_mm256_slli_epi16(high, 4), bits45)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(scales_low, 4), low4),
+                        _mm256_and_si256(_mm256_slli_epi16(high, 2), bits45))};
+    const __m256i minimums0 = _mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high, bits45));
+    const __m256i minimums1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(minimums_low, 4), low4),
+                                              _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45));
+    // sum_j m_j * sums_j per row: M holds sub-blocks 2p and 2p + 1 of each row side by side.
+    __m256i minimum_sums =
+        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(minimums0)), sum_pair(activations.sums));
+    minimum_sums = _mm256_add_epi32(
+        minimum_sums,
+        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(minimums0, 1)), sum_pair(activations.sums + 2)));
+    minimum_sums = _mm256_add_epi32(
+        minimum_sums,
+        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(minimums1)), sum_pair(activations.sums + 4)));
+    minimum_sums = _mm256_add_epi32(
+        minimum_sums,
+        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(minimums1, 1)), sum_pair(activations.sums + 6)));
+    __m256i sums = _mm256_setzero_si256();
+    for (size_t c = 0; c < 4; ++c) {
+      // S[16c..16c + 15]: sub-block 2c's eight rows, then 2c + 1's.
+      const __m128i chunk_scales =
+          c % 2 ? _mm256_extracti128_si256(scales[c / 2], 1) : _mm256_castsi256_si128(scales[c / 2]);
+      sums = _mm256_add_epi32(sums, chunk_sums(block.qs + 256 * c, activations.qs + 64 * c,
+                                               _mm256_cvtepu8_epi32(chunk_scales),
+                                               _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8))));
+    }
+    const __m256 activation_scale = _mm256_set1_ps(activations.d);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.dmin)));
+    total = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_mul_ps(activation_scale, _mm256_set1_ps(1.0f / 16))),
+                            _mm256_cvtepi32_ps(sums), total);
+    minimum_terms = _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums), minimum_terms);
+  }
+  _mm256_storeu_ps(out, _mm256_sub_ps(total, minimum_terms));
 }
 
 }  // namespace

@@ -1,0 +1,108 @@
+// q4k_x8 (eight interleaved q4k rows): the layout converts to and from q4k bit for bit, its
+// scalar reference equals q4k's on every row, and every kernel table agrees with it on
+// quantized rows and on raw blocks at their extremes.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "quant/block_q4k_x8.h"
+#include "quant/half.h"
+#include "quant/kernels.h"
+#include "support/random_values.h"
+
+using namespace smoe::quant;
+
+namespace {
+
+constexpr double kOrderTolerance = 1e-5;  // relative to sum |w x|, as in test_kernels.cpp
+
+// Eight rows of n weights as q4k: quantized normal values (row r with spread scale * (r + 1)),
+// or raw random bytes (every scale, minimum and nibble pattern) with finite super-scales.
+std::vector<BlockQ4K> q4k_rows(size_t n, float scale, bool raw, uint32_t seed) {
+  std::vector<BlockQ4K> rows(8 * n / 256);
+  if (raw) {
+    std::mt19937 generator(seed);
+    auto* bytes = reinterpret_cast<uint8_t*>(rows.data());
+    for (size_t i = 0; i < rows.size() * sizeof(BlockQ4K); ++i) bytes[i] = static_cast<uint8_t>(generator());
+    for (BlockQ4K& block : rows) {
+      block.d = f32_to_f16(0.002f);
+      block.dmin = f32_to_f16(0.001f);
+    }
+    return rows;
+  }
+  for (size_t r = 0; r < 8; ++r) {
+    const std::vector<float> w = smoe::test::normal_values(n, scale * float(r + 1), seed + uint32_t(r));
+    quantize_row_q4k_ref(w.data(), rows.data() + r * n / 256, n);
+  }
+  return rows;
+}
+
+std::vector<BlockQ4Kx8> interleaved(const std::vector<BlockQ4K>& rows, size_t n) {
+  const BlockQ4K* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 256;
+  std::vector<BlockQ4Kx8> blocks(n / 256);
+  interleave_q4k_x8(pointers, blocks.data(), n);
+  return blocks;
+}
+
+}  // namespace
+
+TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
+  const bool raw = GENERATE(false, true);
+  const size_t n = 256 * 3;
+  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, raw, 5);
+  const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
+  std::vector<BlockQ4K> back(n / 256);
+  for (size_t r = 0; r < 8; ++r) {
+    deinterleave_q4k_x8(blocks.data(), r, back.data(), n);
+    REQUIRE(std::memcmp(back.data(), rows.data() + r * n / 256, sizeof(BlockQ4K) * n / 256) == 0);
+  }
+  // The unpacked scales are q4k's, in the documented order.
+  uint8_t scales[64], minimums[64];
+  q4k_x8_unpack_scales(blocks[1], scales, minimums);
+  for (size_t r = 0; r < 8; ++r) {
+    for (size_t j = 0; j < 8; ++j) {
+      uint8_t scale = 0, minimum = 0;
+      q4k_scale_min(rows[r * n / 256 + 1].scales, j, &scale, &minimum);
+      REQUIRE(scales[8 * j + r] == scale);
+      REQUIRE(minimums[q4k_x8_minimum_index(j, r)] == minimum);
+    }
+  }
+}
+
+TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t n = GENERATE(size_t{256}, size_t{256 * 7}, size_t{14336});
+  const bool raw = GENERATE(false, true);
+  const int activations = GENERATE(0, 1, 2);  // normal values with an outlier, all +127, alternating +-127
+  INFO("kernels " << kernels_name(*kernels) << " n " << n << " raw " << raw << " activations " << activations);
+  REQUIRE(kernels->dot_q4k_x8 != nullptr);
+  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, raw, 7);
+  const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
+
+  std::vector<float> x = smoe::test::normal_values(n, 1.0f, 8);
+  x[5] = 1000.0f;
+  for (size_t i = 0; i < n; ++i) {
+    if (activations == 1) x[i] = 1.0f;
+    if (activations == 2) x[i] = i % 2 ? -1.0f : 1.0f;
+  }
+  std::vector<BlockQ8K> a(n / 256);
+  quantize_row_q8k_ref(x.data(), a.data(), n);
+
+  float reference[8], candidate[8];
+  dot_q4k_x8_q8k_ref(blocks.data(), a.data(), n, reference);
+  kernels->dot_q4k_x8(blocks.data(), a.data(), n, candidate);
+  std::vector<float> dequantized(n);
+  for (size_t r = 0; r < 8; ++r) {
+    const BlockQ4K* row = rows.data() + r * n / 256;
+    // The reference sums in dot_q4k_q8k_ref's order: the same float, bit for bit.
+    REQUIRE(reference[r] == dot_q4k_q8k_ref(row, a.data(), n));
+    dequantize_row_q4k_ref(row, dequantized.data(), n);
+    double magnitude = 0;
+    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(dequantized[i]) * a[i / 256].d * a[i / 256].qs[i % 256]);
+    INFO("row " << r);
+    CHECK(candidate[r] == Approx(reference[r]).margin(kOrderTolerance * (magnitude + 1e-30)));
+  }
+}
