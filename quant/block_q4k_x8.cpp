@@ -24,7 +24,8 @@ void interleave_q4k_x8(const BlockQ4K* const rows[8], BlockQ4Kx8* out, size_t n)
       const BlockQ4K& row = rows[r][b];
       block.d[r] = row.d;
       block.dmin[r] = row.dmin;
-      for (size_t j = 0; j < 8; ++j) q4k_scale_min(row.scales, j, &scales[8 * j + r], &minimums[q4k_x8_minimum_index(j, r)]);
+      for (size_t j = 0; j < 8; ++j)
+        q4k_scale_min(row.scales, j, &scales[8 * j + r], &minimums[q4k_x8_minimum_index(j, r)]);
       for (size_t i = 0; i < 128; ++i) block.qs[interleaved_byte(r, i)] = row.qs[i];
     }
     for (size_t i = 0; i < 32; ++i) {
@@ -55,7 +56,8 @@ void deinterleave_q4k_x8(const BlockQ4Kx8* blocks, size_t row, BlockQ4K* out, si
     q4k.d = block.d[row];
     q4k.dmin = block.dmin[row];
     std::memset(q4k.scales, 0, sizeof(q4k.scales));
-    for (size_t j = 0; j < 8; ++j) q4k_set_scale_min(q4k.scales, j, scales[8 * j + row], minimums[q4k_x8_minimum_index(j, row)]);
+    for (size_t j = 0; j < 8; ++j)
+      q4k_set_scale_min(q4k.scales, j, scales[8 * j + row], minimums[q4k_x8_minimum_index(j, row)]);
     for (size_t i = 0; i < 128; ++i) q4k.qs[i] = block.qs[interleaved_byte(row, i)];
   }
 }
@@ -77,8 +79,7 @@ void dot_q4k_x8_q8k_ref(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float*
         scaled_dot += int32_t(scales[8 * j + r]) * dot;
         scaled_minimum += int32_t(minimums[q4k_x8_minimum_index(j, r)]) * a[b].sums[j];
       }
-      out[r] += a[b].d * (f16_to_f32(w[b].d[r]) * float(scaled_dot) -
-                          f16_to_f32(w[b].dmin[r]) * float(scaled_minimum));
+      out[r] += a[b].d * (f16_to_f32(w[b].d[r]) * float(scaled_dot) - f16_to_f32(w[b].dmin[r]) * float(scaled_minimum));
     }
   }
 }

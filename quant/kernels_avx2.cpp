@@ -155,25 +155,19 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // maddubs could saturate on.)
 template <Prefetch P>
 void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
-  dot_q4k_x8_blocks<P>(w, a, n, out, [](const uint8_t* qs, const int8_t* activations, __m256i scales_low,
-                                        __m256i scales_high) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (size_t g = 0; g < 8; ++g) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * g));
-      int32_t a_low, a_high;
-      __builtin_memcpy(&a_low, activations + 4 * g, 4);
-      __builtin_memcpy(&a_high, activations + 32 + 4 * g, 4);
-      low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), _mm256_set1_epi32(a_low)));
-      high = _mm256_add_epi16(
-          high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), _mm256_set1_epi32(a_high)));
-    }
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
-                                            _mm256_mullo_epi32(_mm256_madd_epi16(high, ones), scales_high));
-    return _mm256_slli_epi32(scaled, 4);  // 16 x, as dot_q4k_x8_blocks takes it
-  });
+  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  dot_q4k_x8_blocks<P>(
+      w, a, n, out,
+      [&](__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) {
+        low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), a_low));
+        high = _mm256_add_epi16(high,
+                                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
+      },
+      [&](__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
+        const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
+                                                _mm256_mullo_epi32(_mm256_madd_epi16(high, ones), scales_high));
+        return _mm256_slli_epi32(scaled, 4);  // 16 x, as dot_q4k_x8_blocks takes it
+      });
 }
 
 // Sixteen int16 pair sums of 32 unsigned values (0..63) times 32 activations, times the step's

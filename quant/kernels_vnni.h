@@ -135,22 +135,17 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // shift and a mask) and the low nibbles' sums scaled by 16 sc to match.
 template <Prefetch P>
 void dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
-  dot_q4k_x8_blocks<P>(w, a, n, out, [](const uint8_t* qs, const int8_t* activations, __m256i scales_low,
-                                        __m256i scales_high) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
-    __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (size_t g = 0; g < 8; ++g) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * g));
-      int32_t a_low, a_high;
-      __builtin_memcpy(&a_low, activations + 4 * g, 4);
-      __builtin_memcpy(&a_high, activations + 32 + 4 * g, 4);
-      low = dpbusd(low, _mm256_and_si256(packed, low4), _mm256_set1_epi32(a_low));
-      high = dpbusd(high, _mm256_and_si256(packed, high4), _mm256_set1_epi32(a_high));
-    }
-    return _mm256_add_epi32(_mm256_mullo_epi32(low, _mm256_slli_epi32(scales_low, 4)),
-                            _mm256_mullo_epi32(high, scales_high));
-  });
+  const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
+  dot_q4k_x8_blocks<P>(
+      w, a, n, out,
+      [&](__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) {
+        low = dpbusd(low, _mm256_and_si256(packed, low4), a_low);
+        high = dpbusd(high, _mm256_and_si256(packed, high4), a_high);
+      },
+      [](__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
+        return _mm256_add_epi32(_mm256_mullo_epi32(low, _mm256_slli_epi32(scales_low, 4)),
+                                _mm256_mullo_epi32(high, scales_high));
+      });
 }
 
 // The scale words of steps k and k + 1 (of 32 weights) in half c of a 16-weight sub-block type

@@ -311,12 +311,15 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
 // The block loop of the q4k_x8 kernels (eight interleaved rows, block_q4k_x8.h): per block the
 // 6-bit scales and minimums of all eight rows unpacked in four vectors, the minimum terms as
 // four multiply-adds of the minimums against pairs of the activations' sub-block sums, the
-// super-scales as one f16 conversion per eight rows. `chunk_sums(qs, activations, scales_low,
-// scales_high)` returns, per row (int32 lane r), 16 x the scaled sums of one 64-weight chunk's
-// two sub-blocks, given 256 bytes of interleaved values, the chunk's 64 activations and the
-// two sub-blocks' scales per row (int32): the instruction set's part.
-template <Prefetch P, class ChunkSums>
-inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, ChunkSums chunk_sums) {
+// super-scales as one f16 conversion per eight rows. The instruction set's part: per 64-weight
+// chunk, `step(low, high, packed, a_low, a_high)` for each of its eight 32-byte groups (4
+// weights of each row, both sub-blocks' nibbles; the 4 activations of each sub-block broadcast)
+// adds into the two sub-blocks' accumulators, and `scale(low, high, scales_low, scales_high)`
+// turns them, with the two sub-blocks' scales per row (int32), into 16 x the chunk's scaled
+// sums per row (int32 lane r).
+template <Prefetch P, class Step, class Scale>
+inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, Step step,
+                              Scale scale) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
   const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
   const auto sum_pair = [](const int16_t* sums) {  // activation sums of sub-blocks 2p, 2p + 1
@@ -329,16 +332,16 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
     const BlockQ4Kx8& block = w[b];
     const BlockQ8K& activations = a[b];
     const __m256i scales_low = load(block.scales_low), minimums_low = load(block.minimums_low);
-    const __m256i high = load(block.high_bits);
+    const __m256i high_bits = load(block.high_bits);
     // The unpacking of block_q4k_x8.h; 16-bit shifts, the bits crossing into a neighbouring
     // byte are masked off. scales[0]: S[0..31] (sub-blocks 0..3), scales[1]: S[32..63].
     const __m256i scales[2] = {
-        _mm256_or_si256(_mm256_and_si256(scales_low, low4), _mm256_and_si256(_mm256_slli_epi16(high, 4), bits45)),
+        _mm256_or_si256(_mm256_and_si256(scales_low, low4), _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bits45)),
         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(scales_low, 4), low4),
-                        _mm256_and_si256(_mm256_slli_epi16(high, 2), bits45))};
-    const __m256i minimums0 = _mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high, bits45));
+                        _mm256_and_si256(_mm256_slli_epi16(high_bits, 2), bits45))};
+    const __m256i minimums0 = _mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high_bits, bits45));
     const __m256i minimums1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(minimums_low, 4), low4),
-                                              _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45));
+                                              _mm256_and_si256(_mm256_srli_epi16(high_bits, 2), bits45));
     // sum_j m_j * sums_j per row: M holds sub-blocks 2p and 2p + 1 of each row side by side.
     __m256i minimum_sums =
         _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(minimums0)), sum_pair(activations.sums));
@@ -359,9 +362,18 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
       // S[16c..16c + 15]: sub-block 2c's eight rows, then 2c + 1's.
       const __m128i chunk_scales =
           c % 2 ? _mm256_extracti128_si256(scales[c / 2], 1) : _mm256_castsi256_si128(scales[c / 2]);
-      sums = _mm256_add_epi32(sums, chunk_sums(block.qs + 256 * c, activations.qs + 64 * c,
-                                               _mm256_cvtepu8_epi32(chunk_scales),
-                                               _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8))));
+      const uint8_t* qs = block.qs + 256 * c;
+      const int8_t* chunk_activations = activations.qs + 64 * c;
+      __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (size_t g = 0; g < 8; ++g) {
+        int32_t a_low, a_high;
+        __builtin_memcpy(&a_low, chunk_activations + 4 * g, 4);
+        __builtin_memcpy(&a_high, chunk_activations + 32 + 4 * g, 4);
+        step(low, high, load(qs + 32 * g), _mm256_set1_epi32(a_low), _mm256_set1_epi32(a_high));
+      }
+      sums = _mm256_add_epi32(sums, scale(low, high, _mm256_cvtepu8_epi32(chunk_scales),
+                                          _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8))));
     }
     const __m256 activation_scale = _mm256_set1_ps(activations.d);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));

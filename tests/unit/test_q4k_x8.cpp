@@ -101,7 +101,8 @@ TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]
     REQUIRE(reference[r] == dot_q4k_q8k_ref(row, a.data(), n));
     dequantize_row_q4k_ref(row, dequantized.data(), n);
     double magnitude = 0;
-    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(dequantized[i]) * a[i / 256].d * a[i / 256].qs[i % 256]);
+    for (size_t i = 0; i < n; ++i)
+      magnitude += std::fabs(double(dequantized[i]) * a[i / 256].d * a[i / 256].qs[i % 256]);
     INFO("row " << r);
     CHECK(candidate[r] == Approx(reference[r]).margin(kOrderTolerance * (magnitude + 1e-30)));
   }
