@@ -18,14 +18,19 @@ namespace {
 
 constexpr double kOrderTolerance = 1e-5;  // relative to sum |w x|, as in test_kernels.cpp
 
+enum class Weights { quantized, raw_random, raw_largest };
+
 // Eight rows of n weights as q4k: quantized normal values (row r with spread scale * (r + 1)),
-// or raw random bytes (every scale, minimum and nibble pattern) with finite super-scales.
-std::vector<BlockQ4K> q4k_rows(size_t n, float scale, bool raw, uint32_t seed) {
+// raw random bytes (every scale, minimum and nibble pattern), or every byte 0xff (nibbles 15,
+// scales and minimums 63: where int16 sums could saturate), raw ones with finite super-scales.
+std::vector<BlockQ4K> q4k_rows(size_t n, float scale, Weights weights, uint32_t seed) {
   std::vector<BlockQ4K> rows(8 * n / 256);
-  if (raw) {
+  if (weights != Weights::quantized) {
     std::mt19937 generator(seed);
     auto* bytes = reinterpret_cast<uint8_t*>(rows.data());
-    for (size_t i = 0; i < rows.size() * sizeof(BlockQ4K); ++i) bytes[i] = static_cast<uint8_t>(generator());
+    for (size_t i = 0; i < rows.size() * sizeof(BlockQ4K); ++i) {
+      bytes[i] = weights == Weights::raw_largest ? uint8_t{0xff} : static_cast<uint8_t>(generator());
+    }
     for (BlockQ4K& block : rows) {
       block.d = f32_to_f16(0.002f);
       block.dmin = f32_to_f16(0.001f);
@@ -50,9 +55,9 @@ std::vector<BlockQ4Kx8> interleaved(const std::vector<BlockQ4K>& rows, size_t n)
 }  // namespace
 
 TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
-  const bool raw = GENERATE(false, true);
+  const Weights weights = GENERATE(Weights::quantized, Weights::raw_random);
   const size_t n = 256 * 3;
-  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, raw, 5);
+  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 5);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
   std::vector<BlockQ4K> back(n / 256);
   for (size_t r = 0; r < 8; ++r) {
@@ -75,18 +80,20 @@ TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
 TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{256}, size_t{256 * 7}, size_t{14336});
-  const bool raw = GENERATE(false, true);
-  const int activations = GENERATE(0, 1, 2);  // normal values with an outlier, all +127, alternating +-127
-  INFO("kernels " << kernels_name(*kernels) << " n " << n << " raw " << raw << " activations " << activations);
+  const Weights weights = GENERATE(Weights::quantized, Weights::raw_random, Weights::raw_largest);
+  const int activations = GENERATE(0, 1, 2, 3);  // normal with an outlier, all +127, all -127, alternating
+  INFO("kernels " << kernels_name(*kernels) << " n " << n << " weights " << int(weights) << " activations "
+                  << activations);
   REQUIRE(kernels->dot_q4k_x8 != nullptr);
-  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, raw, 7);
+  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 7);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
 
   std::vector<float> x = smoe::test::normal_values(n, 1.0f, 8);
   x[5] = 1000.0f;
   for (size_t i = 0; i < n; ++i) {
     if (activations == 1) x[i] = 1.0f;
-    if (activations == 2) x[i] = i % 2 ? -1.0f : 1.0f;
+    if (activations == 2) x[i] = -1.0f;
+    if (activations == 3) x[i] = i % 2 ? -1.0f : 1.0f;
   }
   std::vector<BlockQ8K> a(n / 256);
   quantize_row_q8k_ref(x.data(), a.data(), n);
