@@ -14,16 +14,7 @@ namespace {
 
 constexpr size_t kSub = 32;  // weights per sub-block
 
-// Index of weight i (0..255) of a block in qs and the nibble it occupies.
-inline void locate(size_t i, size_t* byte, int* shift) {
-  const size_t chunk = i / 64, within = i % 64;
-  *byte = chunk * 32 + within % 32;
-  *shift = within < 32 ? 0 : 4;
-}
-
-}  // namespace
-
-void q4k_set_scale_min(uint8_t* scales, size_t j, uint8_t scale, uint8_t min) {
+void set_scale_min(uint8_t* scales, size_t j, uint8_t scale, uint8_t min) {
   if (j < 4) {
     scales[j] = static_cast<uint8_t>((scales[j] & 0xc0) | scale);
     scales[j + 4] = static_cast<uint8_t>((scales[j + 4] & 0xc0) | min);
@@ -33,6 +24,15 @@ void q4k_set_scale_min(uint8_t* scales, size_t j, uint8_t scale, uint8_t min) {
     scales[j] = static_cast<uint8_t>((scales[j] & 0x3f) | ((min >> 4) << 6));
   }
 }
+
+// Index of weight i (0..255) of a block in qs and the nibble it occupies.
+inline void locate(size_t i, size_t* byte, int* shift) {
+  const size_t chunk = i / 64, within = i % 64;
+  *byte = chunk * 32 + within % 32;
+  *shift = within < 32 ? 0 : 4;
+}
+
+}  // namespace
 
 void q4k_scale_min(const uint8_t* scales, size_t j, uint8_t* scale, uint8_t* min) {
   if (j < 4) {
@@ -92,7 +92,7 @@ void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float
     for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
       const float scale = d > 0 ? std::clamp(std::nearbyint(sub_scale[j] / d), 0.0f, 63.0f) : 0.0f;
       const float min = dmin > 0 ? std::clamp(std::nearbyint(sub_negmin[j] / dmin), 0.0f, 63.0f) : 0.0f;
-      q4k_set_scale_min(block.scales, j, static_cast<uint8_t>(scale), static_cast<uint8_t>(min));
+      set_scale_min(block.scales, j, static_cast<uint8_t>(scale), static_cast<uint8_t>(min));
     }
     // 3. The 4-bit values against the final grid of each sub-block.
     for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {

@@ -40,8 +40,6 @@ float q4k_error_bound(float lo, float hi, float d, float dmin);
 
 // The 6-bit (scale, minimum) pair of sub-block j.
 void q4k_scale_min(const uint8_t* scales, size_t j, uint8_t* scale, uint8_t* min);
-// Stores it (the other pairs' bits unchanged).
-void q4k_set_scale_min(uint8_t* scales, size_t j, uint8_t scale, uint8_t min);
 
 // All eight pairs at once with 32-bit word operations (branch-free, for the kernels), as four
 // words: words[0..1] hold the scales' bytes, words[2..3] the minimums'. Kernels that want them in

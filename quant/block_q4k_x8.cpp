@@ -47,18 +47,40 @@ void q4k_x8_unpack_scales(const BlockQ4Kx8& block, uint8_t scales[64], uint8_t m
   }
 }
 
+namespace {
+
+// Row r of one interleaved block as a q4k block, given the block's unpacked scales: the 6-bit
+// pairs packed as block_q4k.h lays them out (all twelve bytes written at once).
+void deinterleave_block_row(const BlockQ4Kx8& block, const uint8_t* scales, const uint8_t* minimums, size_t r,
+                            BlockQ4K& out) {
+  out.d = block.d[r];
+  out.dmin = block.dmin[r];
+  for (size_t j = 0; j < 4; ++j) {
+    const uint8_t scale = scales[8 * j + r], high_scale = scales[8 * (j + 4) + r];
+    const uint8_t minimum = minimums[q4k_x8_minimum_index(j, r)];
+    const uint8_t high_minimum = minimums[q4k_x8_minimum_index(j + 4, r)];
+    out.scales[j] = static_cast<uint8_t>(scale | (high_scale >> 4) << 6);
+    out.scales[j + 4] = static_cast<uint8_t>(minimum | (high_minimum >> 4) << 6);
+    out.scales[j + 8] = static_cast<uint8_t>((high_scale & 15) | (high_minimum & 15) << 4);
+  }
+  for (size_t g = 0; g < 32; ++g) std::memcpy(out.qs + 4 * g, block.qs + 32 * g + 4 * r, 4);
+}
+
+}  // namespace
+
 void deinterleave_q4k_x8(const BlockQ4Kx8* blocks, size_t row, BlockQ4K* out, size_t n) {
   for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
-    const BlockQ4Kx8& block = blocks[b];
-    BlockQ4K& q4k = out[b];
     uint8_t scales[64], minimums[64];
-    q4k_x8_unpack_scales(block, scales, minimums);
-    q4k.d = block.d[row];
-    q4k.dmin = block.dmin[row];
-    std::memset(q4k.scales, 0, sizeof(q4k.scales));
-    for (size_t j = 0; j < 8; ++j)
-      q4k_set_scale_min(q4k.scales, j, scales[8 * j + row], minimums[q4k_x8_minimum_index(j, row)]);
-    for (size_t i = 0; i < 128; ++i) q4k.qs[i] = block.qs[interleaved_byte(row, i)];
+    q4k_x8_unpack_scales(blocks[b], scales, minimums);
+    deinterleave_block_row(blocks[b], scales, minimums, row, out[b]);
+  }
+}
+
+void deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) {
+  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
+    uint8_t scales[64], minimums[64];
+    q4k_x8_unpack_scales(blocks[b], scales, minimums);
+    for (size_t r = 0; r < 8; ++r) deinterleave_block_row(blocks[b], scales, minimums, r, rows[r][b]);
   }
 }
 

@@ -54,6 +54,8 @@ constexpr size_t q4k_x8_minimum_index(size_t j, size_t r) { return 16 * (j / 2) 
 void interleave_q4k_x8(const BlockQ4K* const rows[8], BlockQ4Kx8* out, size_t n);
 // Row `row` (< 8) of n / 256 interleaved blocks -> its q4k blocks, bit for bit what went in.
 void deinterleave_q4k_x8(const BlockQ4Kx8* blocks, size_t row, BlockQ4K* out, size_t n);
+// All eight rows at once (each block's scales unpacked once): rows[r] gets row r's n / 256 blocks.
+void deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 
 // The unpacked 6-bit scales and minimums of one block (layout above).
 void q4k_x8_unpack_scales(const BlockQ4Kx8& block, uint8_t scales[64], uint8_t minimums[64]);

@@ -6,13 +6,14 @@
 #include "quant/block_q4.h"
 #include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
+#include "quant/block_q4k_x8.h"
 #include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 
 namespace smoe::quant {
 namespace {
 
-constexpr std::array<TypeTraits, 9> kTraits = {{
+constexpr std::array<TypeTraits, 10> kTraits = {{
     {"f32", 1, 4, false},
     {"f16", 1, 2, false},
     {"bf16", 1, 2, false},
@@ -22,6 +23,7 @@ constexpr std::array<TypeTraits, 9> kTraits = {{
     {"q4k", BlockQ4K::kElements, sizeof(BlockQ4K), true},
     {"q6k", BlockQ6K::kElements, sizeof(BlockQ6K), true},
     {"q3k", BlockQ3K::kElements, sizeof(BlockQ3K), true},
+    {"q4k_x8", BlockQ4Kx8::kElements, sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows, true, BlockQ4Kx8::kRows},
 }};
 
 }  // namespace
@@ -62,11 +64,16 @@ std::optional<uint64_t> tensor_bytes(TensorType type, std::span<const uint64_t> 
   for (size_t i = 0; i + 1 < shape.size(); ++i) {
     if (__builtin_mul_overflow(rows, shape[i], &rows)) return std::nullopt;
   }
+  if (rows % type_traits(type).row_group != 0 || (type_traits(type).row_group > 1 && shape.size() < 2)) {
+    return std::nullopt;
+  }
   const std::optional<uint64_t> one_row = row_bytes(type, shape.back());
   uint64_t bytes = 0;
   if (!one_row || __builtin_mul_overflow(rows, *one_row, &bytes)) return std::nullopt;
   return bytes;
 }
+
+TensorType row_type(TensorType type) { return type == TensorType::q4k_x8 ? TensorType::q4k : type; }
 
 double bits_per_weight(TensorType type) {
   const TypeTraits& traits = type_traits(type);

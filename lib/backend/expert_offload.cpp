@@ -14,23 +14,26 @@ namespace {
 
 constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
 
-// The ABI's tensors have contiguous rows (backend_abi.h): a matrix stored in column panels is
-// gathered into `rows_copy` for the upload (which copies it before returning), so backends
-// never see panels.
+// The ABI's tensors have contiguous rows of a row type (backend_abi.h): a matrix stored in
+// column panels or with interleaved rows (q4k_x8) is gathered into `rows_copy` for the upload
+// (which copies it before returning), as rows of quant::row_type, so backends never see
+// panels or interleaving.
 smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::byte>& rows_copy) {
   const void* data = view.data;
-  if (view.panel_columns != 0) {
-    const uint64_t rows = view.shape[0], panels = format::panel_count(view), row_bytes = view.bytes / rows;
-    const uint64_t piece_bytes = row_bytes / panels;
+  const quant::TensorType type = quant::row_type(view.type);
+  if (view.panel_columns != 0 || type != view.type) {
+    const uint64_t rows = view.shape[0], row_bytes = view.bytes / rows;
     rows_copy.resize(view.bytes);
+    format::RowReader reader(view);
     for (uint64_t r = 0; r < rows; ++r) {
-      for (uint64_t p = 0; p < panels; ++p) {
-        std::memcpy(&rows_copy[r * row_bytes + p * piece_bytes], format::panel_row(view, p, r), piece_bytes);
-      }
+      reader.for_each_piece(r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+        const uint64_t offset = *quant::row_bytes(type, column), bytes = *quant::row_bytes(type, columns);
+        std::memcpy(&rows_copy[r * row_bytes + offset], piece, bytes);
+      });
     }
     data = rows_copy.data();
   }
-  return {static_cast<uint32_t>(view.type), view.shape[0], view.shape[1], data, view.bytes};
+  return {static_cast<uint32_t>(type), view.shape[0], view.shape[1], data, view.bytes};
 }
 
 }  // namespace

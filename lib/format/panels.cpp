@@ -2,10 +2,31 @@
 #include "format/panels.h"
 
 #include <algorithm>
+#include <vector>
 
+#include "quant/block_q4k_x8.h"
 #include "quant/tensor_type.h"
 
 namespace smoe::format {
+
+const std::byte* RowReader::deinterleaved(uint64_t row) {
+  constexpr uint64_t kRows = quant::BlockQ4Kx8::kRows;
+  const uint64_t first = row - row % kRows, blocks = w_.shape.back() / quant::BlockQ4K::kElements;
+  auto* rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
+  if (first != group_first_) {
+    group_.resize(kRows * blocks * sizeof(quant::BlockQ4K));
+    rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
+    const uint64_t width = panel_width(w_), panels = panel_count(w_), panel_blocks = width / quant::BlockQ4K::kElements;
+    for (uint64_t p = 0; p < panels; ++p) {
+      quant::BlockQ4K* panel_rows[kRows];
+      for (uint64_t r = 0; r < kRows; ++r) panel_rows[r] = rows + r * blocks + p * panel_blocks;
+      quant::deinterleave_q4k_x8_rows(reinterpret_cast<const quant::BlockQ4Kx8*>(panel_row(w_, p, first)), panel_rows,
+                                      width);
+    }
+    group_first_ = first;
+  }
+  return reinterpret_cast<const std::byte*>(rows + (row - first) * blocks);
+}
 
 uint64_t choose_panel_columns(quant::TensorType type, uint64_t columns, uint64_t max_columns) {
   const quant::TypeTraits traits = quant::type_traits(type);

@@ -10,8 +10,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "format/container.h"
+#include "quant/tensor_type.h"
 
 namespace smoe::format {
 
@@ -19,18 +21,47 @@ namespace smoe::format {
 inline uint64_t panel_width(const TensorView& w) { return w.panel_columns != 0 ? w.panel_columns : w.shape.back(); }
 inline uint64_t panel_count(const TensorView& w) { return w.shape.back() / panel_width(w); }
 
-// First byte of row `row`'s columns [p W, (p + 1) W): panels are equal, back to back.
+// First byte of row `row`'s columns [p W, (p + 1) W): panels are equal, back to back. For an
+// interleaved type (q4k_x8), `row` must begin a group: the group's bytes in that panel.
 inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t row) {
   const uint64_t panel_bytes = w.bytes / panel_count(w);
   return w.data + panel * panel_bytes + row * (panel_bytes / w.shape[0]);
 }
 
-// Calls piece(bytes, first_column, columns) for each panel's part of row `row`, left to right
-// (once, with the whole row, for contiguous matrices).
+// Reads a matrix's rows piece by piece (one piece per column panel, left to right; the whole
+// row for contiguous matrices) as blocks of quant::row_type(w.type): rows of an interleaved type
+// (quant::TypeTraits::row_group > 1, q4k_x8) come de-interleaved, their group (every panel of
+// it) once into this reader's buffer and kept for the group's other rows, so callers that go
+// row by row de-interleave each group once. One reader per thread.
+class RowReader {
+ public:
+  explicit RowReader(const TensorView& w) : w_(w) {}
+
+  // Calls piece(bytes, first_column, columns) for each panel's part of row `row`.
+  template <class Piece>
+  void for_each_piece(uint64_t row, Piece piece) {
+    const uint64_t width = panel_width(w_), panels = panel_count(w_);
+    if (quant::type_traits(w_.type).row_group > 1) {
+      const std::byte* whole = deinterleaved(row);
+      const uint64_t piece_bytes = *quant::row_bytes(quant::row_type(w_.type), width);
+      for (uint64_t p = 0; p < panels; ++p) piece(whole + p * piece_bytes, p * width, width);
+      return;
+    }
+    for (uint64_t p = 0; p < panels; ++p) piece(panel_row(w_, p, row), p * width, width);
+  }
+
+ private:
+  const std::byte* deinterleaved(uint64_t row);  // row `row`, all its panels, as contiguous q4k blocks
+
+  const TensorView& w_;
+  uint64_t group_first_ = ~uint64_t{0};  // first row of the group in group_
+  std::vector<std::byte> group_;
+};
+
+// One row's pieces through a reader of its own (one-off reads; loops over rows keep a RowReader).
 template <class Piece>
 void for_each_row_piece(const TensorView& w, uint64_t row, Piece piece) {
-  const uint64_t width = panel_width(w), panels = panel_count(w);
-  for (uint64_t p = 0; p < panels; ++p) piece(panel_row(w, p, row), p * width, width);
+  RowReader(w).for_each_piece(row, piece);
 }
 
 // The column width the converter stores a matrix of `columns` columns of `type` in, for

@@ -45,6 +45,7 @@ void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorV
     std::vector<float> unused_scales(quant::kInt8TileRows * blocks),
         unused_tile_scales(quant::int8_tile_scales(blocks));
     std::vector<float> products(n_tokens * kChunkRows);
+    format::RowReader reader(w);
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
       const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
@@ -54,8 +55,8 @@ void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorV
         const size_t tile_first = first + tile * quant::kInt8TileRows;
         const size_t tile_rows = std::min(quant::kInt8TileRows, first + count - tile_first);
         for (size_t r = 0; r < tile_rows; ++r) {
-          format::for_each_row_piece(
-              w, tile_first + r, [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
+          reader.for_each_piece(
+              tile_first + r, [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
                 const size_t block = column / 256;
                 kernels.q4k_row_nibbles(piece, piece_columns / 256, &nibbles[r * columns + column],
                                         &row_scales[(r * blocks + block) * 16], &row_supers[(r * blocks + block) * 2]);
@@ -90,11 +91,12 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
   // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
   // requantized (the same values for q8's normal blocks, the stored ones otherwise:
   // q8_row_as_int8).
-  const bool q8_as_stored = w.type == quant::TensorType::q8 && block_columns == 32;
+  const quant::TensorType type = quant::row_type(w.type);  // rows as for_each_row_piece gives them
+  const bool q8_as_stored = type == quant::TensorType::q8 && block_columns == 32;
   // q4, q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that
   // kernel.
   const quant::RowAsInt8Fn as_int8 =
-      block_columns == quant::int8_block_columns(w.type) ? kernels.row_as_int8(w.type) : nullptr;
+      block_columns == quant::int8_block_columns(type) ? kernels.row_as_int8(type) : nullptr;
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -104,6 +106,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
         tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
     std::vector<float> products(n_tokens * kChunkRows);
     std::vector<float> scales(buffered_rows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
+    format::RowReader reader(w);
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
       const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
@@ -131,12 +134,12 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
             }
             for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
               const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
-              quant::dequantize_row_fast(w.type, piece + *quant::row_bytes(w.type, done), decoded.data(), strip);
+              quant::dequantize_row_fast(type, piece + *quant::row_bytes(type, done), decoded.data(), strip);
               quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q + done,
                                               q_scales + done / block_columns);
             }
           };
-          format::for_each_row_piece(w, tile_first + r, requantize);
+          reader.for_each_piece(tile_first + r, requantize);
           if (kernels.rows_as_tiles) {  // the row's bytes in their places while in L1
             quant::place_int8_tile_row(quantized.data(), scales.data(), r, blocks, block_columns, tile_bytes,
                                        tile_row_scales);
@@ -163,7 +166,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 
 size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
   const bool plain_avx2 = isa == "avx2", amx = isa == "amx";
-  switch (type) {
+  switch (quant::row_type(type)) {
     case quant::TensorType::q8:
       return plain_avx2 ? 14 : 8;
     case quant::TensorType::q4:
@@ -190,12 +193,13 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
                   "the int8 prompt kernels are not compiled in, this CPU lacks AVX2 (or has AVX-512 without "
                   "VNNI), or SMOE_PROMPT / SMOE_ISA turned them off");
     }
-    const size_t block_columns = quant::int8_block_columns(w.type), in = w.shape[1];
+    const quant::TensorType type = quant::row_type(w.type);  // q4k_x8's rows are q4k
+    const size_t block_columns = quant::int8_block_columns(type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);
       sub_sums.clear();
     }
-    if (w.type == quant::TensorType::q4k && kernels->q4k_tiles != nullptr) {
+    if (type == quant::TensorType::q4k && kernels->q4k_tiles != nullptr) {
       if (sub_sums.empty()) quant::int8_sub_block_sums(activations, sub_sums);
       multiply_q4k(*kernels, w, activations, sub_sums.data(), output.y, threads);
     } else {

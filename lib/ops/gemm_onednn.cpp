@@ -55,11 +55,15 @@ void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, floa
   std::vector<float> decoded(chunk_rows * in);  // (chunk_rows, in)
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t r = 0; r < count; ++r) {
-      format::for_each_row_piece(w, first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-        quant::dequantize_row_fast(w.type, piece, &decoded[r * in + column], columns);
-      });
+#pragma omp parallel num_threads(threads)
+    {
+      format::RowReader reader(w);
+#pragma omp for schedule(static)
+      for (size_t r = 0; r < count; ++r) {
+        reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+          quant::dequantize_row_fast(quant::row_type(w.type), piece, &decoded[r * in + column], columns);
+        });
+      }
     }
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
     const dnnl_status_t status =
@@ -94,11 +98,15 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
     const size_t count = std::min(chunk_rows, rows - first);
     const std::byte* chunk = w.data + first * row_bytes;  // bf16 in place only: contiguous rows
     if (!in_place) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (size_t r = 0; r < count; ++r) {
-        format::for_each_row_piece(w, first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-          quant::dequantize_row_bf16(w.type, piece, &decoded[r * in + column], columns);
-        });
+#pragma omp parallel num_threads(threads)
+      {
+        format::RowReader reader(w);
+#pragma omp for schedule(static)
+        for (size_t r = 0; r < count; ++r) {
+          reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+            quant::dequantize_row_bf16(quant::row_type(w.type), piece, &decoded[r * in + column], columns);
+          });
+        }
       }
     }
     const auto N = static_cast<memory::dim>(count);

@@ -47,13 +47,16 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
 // 27-39; contiguous rows 10-11 / 14-16). Shares are at least 128 rows (a 258 KB stream of a q4k
 // panel of 3584 columns): a small matrix goes to fewer threads.
 template <class GroupProducts>
-void for_each_thread_share(std::span<const MatmulOutput> outputs, int threads, GroupProducts group_products) {
+void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_multiple, int threads,
+                           GroupProducts group_products) {
   constexpr size_t kMinimumShare = 128;
 #pragma omp parallel num_threads(threads)
   {
     const auto thread = static_cast<size_t>(omp_get_thread_num()), count = static_cast<size_t>(omp_get_num_threads());
     for (const MatmulOutput& output : outputs) {
-      const size_t rows = output.w->shape[0], share = std::max(kMinimumShare, (rows + count - 1) / count);
+      const size_t rows = output.w->shape[0];
+      size_t share = std::max(kMinimumShare, (rows + count - 1) / count);
+      share = (share + row_multiple - 1) / row_multiple * row_multiple;  // whole groups of interleaved rows
       const size_t first = thread * share;
       if (first < rows) group_products(output, first, std::min(share, rows - first));
     }
@@ -63,11 +66,11 @@ void for_each_thread_share(std::span<const MatmulOutput> outputs, int threads, G
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
 // q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot
 // product with each token, by the kernels selected at run time (panel by panel, summed, for
-// matrices stored in column panels).
-template <class Activation, class Weight>
-void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const Weight*, const Activation*, size_t),
-                      void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
-                      int threads) {
+// matrices stored in column panels). `dot(rows, activations, columns, out)` multiplies
+// kRowsPerCall rows (a row, or a group of interleaved ones) into out[0..kRowsPerCall).
+template <class Activation, size_t kRowsPerCall, class Dot>
+void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*quantize)(const float*, Activation*, size_t),
+                      const float* x, size_t n_tokens, int threads) {
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
@@ -75,19 +78,29 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, float (*dot)(const 
   const auto products = [&](const MatmulOutput& output, size_t first, size_t count) {
     const format::TensorView& w = *output.w;
     const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
+    float sums[kRowsPerCall];
     for (size_t p = 0; p < panels; ++p) {
       const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
-      for (size_t r = first; r < first + count; ++r) {
-        const auto* row = reinterpret_cast<const Weight*>(format::panel_row(w, p, r));
+      for (size_t r = first; r < first + count; r += kRowsPerCall) {
+        const std::byte* stored = format::panel_row(w, p, r);
         for (size_t t = 0; t < n_tokens; ++t) {
-          const float product = dot(row, panel_activations + t * blocks, width);
-          output.y[t * rows + r] = p == 0 ? product : output.y[t * rows + r] + product;
+          dot(stored, panel_activations + t * blocks, width, sums);
+          float* y = output.y + t * rows + r;
+          for (size_t i = 0; i < kRowsPerCall; ++i) y[i] = p == 0 ? sums[i] : y[i] + sums[i];
         }
       }
     }
   };
-  if (paneled) return for_each_thread_share(outputs, threads, products);
-  for_each_row_group(outputs, 1, threads, products);
+  if (paneled) return for_each_thread_share(outputs, kRowsPerCall, threads, products);
+  for_each_row_group(outputs, kRowsPerCall, threads, products);
+}
+
+// One row per call of a row kernel of the table.
+template <class Weight, class Activation>
+auto row_dot(float (*dot)(const Weight*, const Activation*, size_t)) {
+  return [dot](const std::byte* row, const Activation* a, size_t n, float* out) {
+    *out = dot(reinterpret_cast<const Weight*>(row), a, n);
+  };
 }
 
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
@@ -119,14 +132,29 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
                 "matmul: column panels of " + std::string(quant::type_name(type)) + " weights");
   }
   switch (type) {
-    case quant::TensorType::q8: return matmul_quantized(outputs, kernels.dot_q8, kernels.quantize_q8a, x, n_tokens, threads);
-    case quant::TensorType::q4: return matmul_quantized(outputs, kernels.dot_q4, kernels.quantize_q8a, x, n_tokens, threads);
+    case quant::TensorType::q8:
+      return matmul_quantized<quant::BlockQ8A, 1>(outputs, row_dot(kernels.dot_q8), kernels.quantize_q8a, x, n_tokens,
+                                                  threads);
+    case quant::TensorType::q4:
+      return matmul_quantized<quant::BlockQ8A, 1>(outputs, row_dot(kernels.dot_q4), kernels.quantize_q8a, x, n_tokens,
+                                                  threads);
     case quant::TensorType::q4k:
-      return matmul_quantized(outputs, kernels.dot_q4k, kernels.quantize_q8k, x, n_tokens, threads);
+      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q4k), kernels.quantize_q8k, x, n_tokens,
+                                                  threads);
     case quant::TensorType::q6k:
-      return matmul_quantized(outputs, kernels.dot_q6k, kernels.quantize_q8k, x, n_tokens, threads);
+      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q6k), kernels.quantize_q8k, x, n_tokens,
+                                                  threads);
     case quant::TensorType::q3k:
-      return matmul_quantized(outputs, kernels.dot_q3k, kernels.quantize_q8k, x, n_tokens, threads);
+      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens,
+                                                  threads);
+    case quant::TensorType::q4k_x8: {
+      // Eight interleaved rows per call (block_q4k_x8.h); matrices of this type have whole groups.
+      const auto dot = [&kernels](const std::byte* group, const quant::BlockQ8K* a, size_t n, float* out) {
+        kernels.dot_q4k_x8(reinterpret_cast<const quant::BlockQ4Kx8*>(group), a, n, out);
+      };
+      return matmul_quantized<quant::BlockQ8K, quant::BlockQ4Kx8::kRows>(outputs, dot, kernels.quantize_q8k, x,
+                                                                         n_tokens, threads);
+    }
     case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
     case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
     case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_rows_bf16, x, n_tokens, threads);
@@ -163,7 +191,7 @@ void read_row(const format::TensorView& w, size_t row, float* out) {
   const size_t rows = w.shape[0];
   if (row >= rows) throw Error(w.name, "row " + std::to_string(row) + " out of range");
   format::for_each_row_piece(w, row, [&](const std::byte* piece, uint64_t first, uint64_t columns) {
-    quant::dequantize_row(w.type, piece, out + first, columns);
+    quant::dequantize_row(quant::row_type(w.type), piece, out + first, columns);
   });
 }
 

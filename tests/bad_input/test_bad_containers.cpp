@@ -144,6 +144,14 @@ std::vector<BadContainer> catalogue() {
       {"shape that is not whole blocks", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.shape[1] = 100; }); },
        "whole blocks"},
       {"unknown tensor type", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.type = 99; }); }, "unknown type id 99"},
+      {"interleaved rows that are not whole groups",
+       [](auto& b) {
+         edit_tensor(b, 3, [](auto& t) {
+           t.type = static_cast<uint32_t>(quant::TensorType::q4k_x8);
+           t.shape[0] = 12;
+         });
+       },
+       "whole groups of 8"},
       {"too many dimensions", [](auto& b) { edit_tensor(b, 3, [](auto& t) { t.n_dims = 9; }); }, "dimensions"},
       {"unterminated name",
        [](auto& b) { edit_tensor(b, 3, [](auto& t) { std::memset(t.name, 'a', sizeof(t.name)); }); },

@@ -100,6 +100,7 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
       }
       return;
     case TensorType::u8:
+    case TensorType::q4k_x8:  // checked row by row as q4k (row_type)
       break;
   }
   FAIL("unexpected type");

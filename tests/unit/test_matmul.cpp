@@ -11,6 +11,7 @@
 #include "format/panels.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
+#include "quant/block_q4k_x8.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/dequantize_f32.h"
@@ -56,6 +57,26 @@ StoredMatrix in_panels(const StoredMatrix& m, size_t width) {
   paneled.view.data = paneled.bytes.data();
   paneled.view.panel_columns = width;
   return paneled;
+}
+
+// q4k matrix m (contiguous or in panels, rows in whole groups of 8) with its rows interleaved by
+// eight (q4k_x8), the writer's layout: in each panel, each group's rows interleaved.
+StoredMatrix interleaved(const StoredMatrix& m) {
+  const size_t rows = m.view.shape[0], width = format::panel_width(m.view), panels = format::panel_count(m.view);
+  const size_t piece = *quant::row_bytes(quant::TensorType::q4k, width);
+  StoredMatrix out{std::vector<std::byte>(m.bytes.size()), m.view};
+  for (size_t p = 0; p < panels; ++p) {
+    for (size_t g = 0; g < rows / 8; ++g) {
+      const quant::BlockQ4K* group[8];
+      for (size_t r = 0; r < 8; ++r) {
+        group[r] = reinterpret_cast<const quant::BlockQ4K*>(format::panel_row(m.view, p, 8 * g + r));
+      }
+      quant::interleave_q4k_x8(group, reinterpret_cast<quant::BlockQ4Kx8*>(&out.bytes[(p * rows + 8 * g) * piece]), width);
+    }
+  }
+  out.view.type = quant::TensorType::q4k_x8;
+  out.view.data = out.bytes.data();
+  return out;
 }
 
 // Checks y (tokens, rows) against m's dequantized rows times x (tokens, columns) in double,
@@ -174,6 +195,47 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
   std::vector<float> row(columns), expected_row(columns);
   for (size_t r : {size_t{0}, size_t{137}, rows - 1}) {
     ops::read_row(view, r, row.data());
+    ops::read_row(m.view, r, expected_row.data());
+    CHECK(row == expected_row);
+  }
+}
+
+TEST_CASE("q4k rows interleaved by eight multiply and read back as the q4k rows do", "[ops][matmul][q4k_x8]") {
+  const bool paneled = GENERATE(false, true);
+  // decode, small batch, around the gemm threshold, oneDNN's threshold
+  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::gemm_min_tokens(quant::TensorType::q4k) - 1,
+                                 ops::gemm_min_tokens(quant::TensorType::q4k), ops::kGemmMinTokens);
+  const int threads = GENERATE(1, 2, 3);
+  INFO("paneled " << paneled << " tokens " << tokens << " threads " << threads);
+  // 296 rows (37 groups): thread shares of paneled matrices rounded to whole groups (128, 128, 40
+  // on three threads), groups split unevenly otherwise.
+  const size_t rows = 296, columns = 1024;
+  const StoredMatrix contiguous = random_matrix(quant::TensorType::q4k, rows, columns, 31);
+  const StoredMatrix m = paneled ? in_panels(contiguous, 256) : contiguous;
+  const StoredMatrix x8 = interleaved(m);
+  REQUIRE(ops::gemm_min_tokens(quant::TensorType::q4k_x8) == ops::gemm_min_tokens(quant::TensorType::q4k));
+
+  const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 13);
+  std::vector<float> expected(tokens * rows), y(tokens * rows);
+  ops::matmul(m.view, x.data(), tokens, expected.data(), threads);
+  ops::matmul(x8.view, x.data(), tokens, y.data(), threads);
+  // Decoding: the same integer products summed in another order; prompts: the same rows.
+  for (size_t i = 0; i < y.size(); ++i) {
+    INFO("output " << i);
+    CHECK(y[i] == Approx(expected[i]).margin(1e-5).epsilon(1e-5));
+  }
+  // Sharing an input with another interleaved matrix (one loop over both).
+  const StoredMatrix other = interleaved(random_matrix(quant::TensorType::q4k, 40, columns, 32));
+  std::vector<float> y_shared(tokens * rows), y_other(tokens * 40), expected_other(tokens * 40);
+  const ops::MatmulOutput outputs[] = {{&x8.view, y_shared.data()}, {&other.view, y_other.data()}};
+  ops::matmul_shared_input(outputs, x.data(), tokens, threads);
+  ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
+  CHECK(y_shared == y);
+  CHECK(y_other == expected_other);
+
+  std::vector<float> row(columns), expected_row(columns);
+  for (size_t r : {size_t{0}, size_t{7}, size_t{137}, rows - 1}) {
+    ops::read_row(x8.view, r, row.data());
     ops::read_row(m.view, r, expected_row.data());
     CHECK(row == expected_row);
   }

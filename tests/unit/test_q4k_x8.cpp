@@ -64,6 +64,11 @@ TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
     deinterleave_q4k_x8(blocks.data(), r, back.data(), n);
     REQUIRE(std::memcmp(back.data(), rows.data() + r * n / 256, sizeof(BlockQ4K) * n / 256) == 0);
   }
+  std::vector<BlockQ4K> all(8 * n / 256);
+  BlockQ4K* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = all.data() + r * n / 256;
+  deinterleave_q4k_x8_rows(blocks.data(), pointers, n);
+  REQUIRE(std::memcmp(all.data(), rows.data(), sizeof(BlockQ4K) * all.size()) == 0);
   // The unpacked scales are q4k's, in the documented order.
   uint8_t scales[64], minimums[64];
   q4k_x8_unpack_scales(blocks[1], scales, minimums);
