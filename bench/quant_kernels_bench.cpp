@@ -12,7 +12,7 @@
 //   attention/<keys|values>/<f16|i8>/<isa>[/dram]
 //                               4 query heads against 4096 cached positions of one KV head,
 //                               in cache, or from DRAM as at depth (compare with the matvecs)
-//   matvec/<type>/threads:<T>   a 14336 x 4096 matrix from DRAM (a set of matrices larger than
+//   matvec/<type>/threads:<T>   (q4k_x8 too) a 14336 x 4096 matrix from DRAM (a set of matrices larger than
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
 //                               measured read bandwidth.
@@ -267,11 +267,19 @@ struct MatrixSet {
   std::vector<smoe::format::TensorView> views;
 
   explicit MatrixSet(TensorType type) {
-    const std::vector<std::byte> row = quantized_row(type, kColumns);
-    const size_t matrix_bytes = row.size() * kRows;
+    // One row repeated; for q4k_x8 one q4k row eight times, interleaved, repeated.
+    std::vector<std::byte> row = quantized_row(row_type(type), kColumns);
+    if (type_traits(type).row_group > 1) {
+      std::vector<std::byte> group(8 * row.size());
+      const BlockQ4K* rows[8];
+      for (auto& r : rows) r = reinterpret_cast<const BlockQ4K*>(row.data());
+      interleave_q4k_x8(rows, reinterpret_cast<BlockQ4Kx8*>(group.data()), kColumns);
+      row = std::move(group);  // a "row" of 8 rows
+    }
+    const size_t matrix_bytes = *row_bytes(type, kColumns) * kRows;
     const size_t count = (kMinimumBytes + matrix_bytes - 1) / matrix_bytes;
     storage.resize(matrix_bytes * count);
-    for (size_t r = 0; r < kRows * count; ++r) std::memcpy(&storage[r * row.size()], row.data(), row.size());
+    for (size_t offset = 0; offset < storage.size(); offset += row.size()) std::memcpy(&storage[offset], row.data(), row.size());
     for (size_t m = 0; m < count; ++m) {
       views.push_back({"bench", type, {kRows, kColumns}, 0, matrix_bytes, 0, &storage[m * matrix_bytes]});
     }
@@ -437,8 +445,11 @@ void register_benchmarks() {
     benchmark::RegisterBenchmark(("gemm-down/" + std::string(type_name(type))).c_str(), gemm_benchmark, type, true)
         ->Unit(benchmark::kMillisecond);
   }
-  for (const DotCase& c : kDotCases) {
-    benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(c.type))).c_str(), matvec_benchmark, c.type)
+  std::vector<TensorType> matvec_types;
+  for (const DotCase& c : kDotCases) matvec_types.push_back(c.type);
+  matvec_types.push_back(TensorType::q4k_x8);
+  for (const TensorType type : matvec_types) {
+    benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(type))).c_str(), matvec_benchmark, type)
         ->ArgName("threads")
         ->Arg(1)
         ->Arg(2)

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "convert/interrupt_cleanup.h"
+#include "quant/block_q4k_x8.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 #include "util/checked_math.h"
@@ -87,6 +88,10 @@ void ContainerWriter::plan_layout(const format::Metadata& metadata) {
     const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
     if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
                                               std::string(quant::type_name(tensor.type)));
+    if (quant::type_traits(tensor.type).row_group > 1 && tensor.shape.size() != 2) {
+      throw Error(output_path_, "tensor '" + tensor.name + "' of type " + std::string(quant::type_name(tensor.type)) +
+                                    " must be a matrix");
+    }
     if (tensor.panel_columns != 0) {
       const quant::TypeTraits& traits = quant::type_traits(tensor.type);
       if (!traits.is_quantized || tensor.shape.size() != 2 || tensor.panel_columns % traits.block_elements != 0 ||
@@ -127,17 +132,17 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
   if (index != current_ || index >= tensors_.size()) throw Error(output_path_, "tensors written out of order");
   const PlannedTensor& tensor = tensors_[index];
   if (bytes > tensor.bytes - current_written_) throw Error(output_path_, "too many bytes for '" + tensor.name + "'");
-  if (tensor.panel_columns != 0) {
+  if (rearranged(tensor)) {
     pending_.insert(pending_.end(), static_cast<const std::byte*>(data), static_cast<const std::byte*>(data) + bytes);
     current_written_ += bytes;
-    write_panel_rows(tensor);
+    write_pending_rows(tensor);
   } else {
     write_at(tensor.offset + current_written_, data, bytes);
     current_hash_->update(data, bytes);
     current_written_ += bytes;
   }
   if (current_written_ == tensor.bytes) {
-    if (tensor.panel_columns != 0) hash_stored(tensor);
+    if (rearranged(tensor)) hash_stored(tensor);
     checksums_[index] = current_hash_->digest();
     current_hash_ = std::make_unique<Xxh3Stream>();
     ++current_;
@@ -145,18 +150,33 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
   }
 }
 
-// Writes the whole rows pending for paneled `tensor`: rows [first, first + n) are one
-// contiguous range in each panel, so a chunk of rows costs one write per panel and memory of
-// about one chunk (the caller's), never the tensor. A partial row waits for the next append.
-void ContainerWriter::write_panel_rows(const PlannedTensor& tensor) {
-  const uint64_t rows = tensor.shape[0], panels = tensor.shape[1] / tensor.panel_columns;
+// Writes the whole rows (whole groups of interleaved rows) pending for `tensor`, stored in
+// column panels and/or with rows interleaved (q4k_x8: the appended q4k rows interleaved by
+// eight, panel by panel): rows [first, first + n) are one contiguous range in each panel, so a
+// chunk of rows costs one write per panel and memory of about one chunk (the caller's), never
+// the tensor. A partial row or group waits for the next append.
+void ContainerWriter::write_pending_rows(const PlannedTensor& tensor) {
+  const uint64_t rows = tensor.shape[0], columns = tensor.shape[1];
+  const uint64_t width = tensor.panel_columns != 0 ? tensor.panel_columns : columns, panels = columns / width;
+  const uint64_t group = quant::type_traits(tensor.type).row_group;
   const uint64_t row_bytes = tensor.bytes / rows, piece = row_bytes / panels, panel_bytes = tensor.bytes / panels;
   // Rows before `first` are written: every appended byte but the pending ones.
-  const uint64_t count = pending_.size() / row_bytes, first = (current_written_ - pending_.size()) / row_bytes;
+  const uint64_t whole_rows = pending_.size() / row_bytes, count = whole_rows - whole_rows % group;
+  const uint64_t first = (current_written_ - pending_.size()) / row_bytes;
   if (count == 0) return;
   std::vector<std::byte> panel(count * piece);
   for (uint64_t p = 0; p < panels; ++p) {
-    for (uint64_t r = 0; r < count; ++r) std::memcpy(&panel[r * piece], &pending_[r * row_bytes + p * piece], piece);
+    if (group == 1) {
+      for (uint64_t r = 0; r < count; ++r) std::memcpy(&panel[r * piece], &pending_[r * row_bytes + p * piece], piece);
+    } else {
+      for (uint64_t g = 0; g < count / group; ++g) {
+        const quant::BlockQ4K* group_rows[quant::BlockQ4Kx8::kRows];
+        for (uint64_t r = 0; r < group; ++r) {
+          group_rows[r] = reinterpret_cast<const quant::BlockQ4K*>(&pending_[(g * group + r) * row_bytes + p * piece]);
+        }
+        quant::interleave_q4k_x8(group_rows, reinterpret_cast<quant::BlockQ4Kx8*>(&panel[g * group * piece]), width);
+      }
+    }
     write_at(tensor.offset + p * panel_bytes + first * piece, panel.data(), panel.size());
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count * row_bytes));

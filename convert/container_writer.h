@@ -43,8 +43,9 @@ class ContainerWriter {
   uint64_t file_bytes() const { return header_.file_bytes; }
   const std::string& temporary_path() const { return temporary_path_; }
 
-  // Appends bytes to tensor `index` (its rows in order, whatever its panels); tensors are
-  // written in plan order, each completely.
+  // Appends bytes to tensor `index`: its rows in order, whatever its panels, as rows of
+  // quant::row_type (q4k rows for q4k_x8, which the writer interleaves); tensors are written in
+  // plan order, each completely.
   void append(size_t index, const void* data, size_t bytes);
   // Writes tables and header, flushes to disk and renames to the output path.
   void finish();
@@ -52,7 +53,12 @@ class ContainerWriter {
  private:
   void plan_layout(const format::Metadata& metadata);
   void write_at(uint64_t offset, const void* data, size_t bytes);
-  void write_panel_rows(const PlannedTensor& tensor);
+  // Whether `tensor`'s rows are rearranged on the way to the file (column panels, interleaving):
+  // then they pass through pending_ and the checksum is taken of the bytes as stored.
+  static bool rearranged(const PlannedTensor& tensor) {
+    return tensor.panel_columns != 0 || quant::type_traits(tensor.type).row_group > 1;
+  }
+  void write_pending_rows(const PlannedTensor& tensor);
   void hash_stored(const PlannedTensor& tensor);
 
   std::string output_path_;
@@ -66,7 +72,7 @@ class ContainerWriter {
   size_t current_ = 0;           // tensor being written
   uint64_t current_written_ = 0;  // its bytes so far
   std::unique_ptr<Xxh3Stream> current_hash_;
-  std::vector<std::byte> pending_;  // appended bytes of a paneled tensor not yet written (< one chunk)
+  std::vector<std::byte> pending_;  // appended bytes of a rearranged tensor not yet written (< one chunk)
 };
 
 }  // namespace smoe::convert

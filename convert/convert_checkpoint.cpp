@@ -54,10 +54,12 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
                   std::vector<float>& rows_f32, std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
   const uint64_t row_elements = planned.shape.back();
-  const uint64_t out_row_bytes = *quant::row_bytes(planned.type, row_elements);
+  // Rows of the row type (q4k for q4k_x8: the writer interleaves them).
+  const quant::TensorType row_type = quant::row_type(planned.type);
+  const uint64_t out_row_bytes = *quant::row_bytes(row_type, row_elements);
   const uint64_t total_rows = planned.bytes / out_row_bytes;
   const uint64_t chunk_rows = std::max<uint64_t>(1, kChunkBytes / (row_elements * sizeof(float)));
-  const bool copy_blocks = source.stored_type() == planned.type;
+  const bool copy_blocks = source.stored_type() == row_type;
   // Importance is per input column, so the same vector serves every row of the tensor.
   const std::vector<float> importance =
       imatrix && !copy_blocks ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
@@ -73,7 +75,7 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
       // the thread count).
 #pragma omp parallel for schedule(static)
       for (uint64_t r = 0; r < rows; ++r) {
-        quant::quantize_row(planned.type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
+        quant::quantize_row(row_type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
                             row_elements, importance.empty() ? nullptr : importance.data());
       }
     }
@@ -138,7 +140,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
     if (!imatrix) throw Error("--expert-bits auto", "needs --imatrix (routing counts from `smoe-convert calibrate`)");
     report.expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
   }
-  std::vector<PlannedTensor> plan = plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns);
+  std::vector<PlannedTensor> plan =
+      plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave_q4k);
 
   format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
   if (imatrix) {

@@ -22,14 +22,15 @@ constexpr uint64_t kDistinctRows = 64;
 std::vector<std::byte> distinct_rows(const PlannedTensor& tensor, std::mt19937_64& generator) {
   const uint64_t row_elements = tensor.shape.back();
   const uint64_t rows = tensor.shape.size() == 2 ? std::min(tensor.shape[0], kDistinctRows) : 1;
-  const uint64_t row_bytes = *quant::row_bytes(tensor.type, row_elements);
+  const quant::TensorType type = quant::row_type(tensor.type);  // the writer interleaves q4k_x8's q4k rows
+  const uint64_t row_bytes = *quant::row_bytes(type, row_elements);
   std::normal_distribution<float> normal(0.0f, 0.02f);
   const bool is_norm = tensor.shape.size() == 1;
   std::vector<float> values(row_elements);
   std::vector<std::byte> bytes(rows * row_bytes);
   for (uint64_t r = 0; r < rows; ++r) {
     for (float& value : values) value = is_norm ? 1.0f + normal(generator) : normal(generator);
-    quant::quantize_row(tensor.type, values.data(), bytes.data() + r * row_bytes, row_elements);
+    quant::quantize_row(type, values.data(), bytes.data() + r * row_bytes, row_elements);
   }
   return bytes;
 }
@@ -81,7 +82,8 @@ uint64_t write_synthetic_model(const SynthOptions& options) {
   const std::string tokenizer = tokenizer_bytes.str();
 
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(metadata.hyperparameters);
-  std::vector<PlannedTensor> plan = plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns);
+  std::vector<PlannedTensor> plan =
+      plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave_q4k);
   metadata.chat_template = "{{ bos_token }}{% for message in messages %}[INST] ... [/INST]{% endfor %}";
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", "synthetic"},

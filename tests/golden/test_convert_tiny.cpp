@@ -11,6 +11,7 @@
 #include "convert/hf_checkpoint.h"
 #include "convert/inspect.h"
 #include "format/container.h"
+#include "format/panels.h"
 #include "model/tensor_schema.h"
 #include "quant/block_q4.h"
 #include "quant/block_q3k.h"
@@ -19,6 +20,7 @@
 #include "quant/block_q8.h"
 #include "quant/convert_row.h"
 #include "quant/half.h"
+#include "support/reference.h"
 #include "support/safetensors_builder.h"
 #include "support/temp_dir.h"
 #include "util/hashing.h"
@@ -134,6 +136,43 @@ TEST_CASE("the tiny model converts to every type and reads back within each form
     }
   }
   CHECK(container.failed_checksums().empty());
+}
+
+TEST_CASE("converting with --interleave stores q4k matrices as q4k_x8 whose rows read back as the plain ones", "[golden][convert][q4k_x8]") {
+  const format::Container plain = format::Container::open(test::tiny_container("q4k"));
+  const format::Container interleaved = format::Container::open(test::tiny_container_interleaved("q4k"));
+  CHECK(interleaved.failed_checksums().empty());
+  size_t interleaved_tensors = 0;
+  for (const format::TensorView& stored : interleaved.tensors()) {
+    const format::TensorView& reference = plain.require(stored.name);
+    INFO("tensor " << stored.name);
+    CHECK(stored.shape == reference.shape);
+    CHECK(stored.bytes == reference.bytes);
+    // Every multiplied q4k matrix with whole groups of rows (the tiny model's w2, 128 x 256),
+    // never the embeddings.
+    const bool interleavable = reference.type == TensorType::q4k && reference.shape.size() == 2 &&
+                               reference.shape[0] % 8 == 0 && stored.name != "token_embd";
+    CHECK(stored.type == (interleavable ? TensorType::q4k_x8 : reference.type));
+    if (stored.type != TensorType::q4k_x8) {
+      CHECK(std::memcmp(stored.data, reference.data, stored.bytes) == 0);
+      continue;
+    }
+    ++interleaved_tensors;
+    CHECK(std::memcmp(stored.data, reference.data, stored.bytes) != 0);  // rearranged
+    format::RowReader rows(stored), reference_rows(reference);
+    for (uint64_t r = 0; r < stored.shape[0]; ++r) {
+      std::vector<std::byte> row, reference_row;
+      const auto append_to = [](std::vector<std::byte>& out) {
+        return [&out](const std::byte* piece, uint64_t, uint64_t columns) {
+          out.insert(out.end(), piece, piece + *quant::row_bytes(TensorType::q4k, columns));
+        };
+      };
+      rows.for_each_piece(r, append_to(row));
+      reference_rows.for_each_piece(r, append_to(reference_row));
+      REQUIRE(row == reference_row);
+    }
+  }
+  CHECK(interleaved_tensors > 0);
 }
 
 TEST_CASE("each expert is one page-aligned range holding w1, w3, w2 back to back", "[golden][convert]") {

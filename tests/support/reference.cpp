@@ -43,14 +43,16 @@ const std::string& tiny_container(const std::string& type) { return tiny_contain
 
 namespace {
 
-const std::string& convert_tiny(const std::string& input_file, const std::string& type, uint64_t max_panel_columns) {
+const std::string& convert_tiny(const std::string& input_file, const std::string& type, uint64_t max_panel_columns,
+                                bool interleave = false) {
   static TempDir dir;
   static std::map<std::string, std::string> converted;
   static std::mutex mutex;
   const std::lock_guard lock(mutex);
   const std::string key =
       (input_file.empty() ? type : input_file + "-" + type) +
-      (max_panel_columns == convert::kDefaultPanelColumns ? "" : "-panels" + std::to_string(max_panel_columns));
+      (max_panel_columns == convert::kDefaultPanelColumns ? "" : "-panels" + std::to_string(max_panel_columns)) +
+      (interleave ? "-x8" : "");
   auto it = converted.find(key);
   if (it == converted.end()) {
     convert::ConvertOptions options;
@@ -59,6 +61,7 @@ const std::string& convert_tiny(const std::string& input_file, const std::string
     options.recipe = convert::make_recipe(type);
     options.hash_sources = false;
     options.max_panel_columns = max_panel_columns;
+    options.interleave_q4k = interleave;
     convert::convert_checkpoint(options);
     it = converted.emplace(key, options.output).first;
   }
@@ -69,6 +72,10 @@ const std::string& convert_tiny(const std::string& input_file, const std::string
 
 const std::string& tiny_container_from(const std::string& input_file, const std::string& type) {
   return convert_tiny(input_file, type, convert::kDefaultPanelColumns);
+}
+
+const std::string& tiny_container_interleaved(const std::string& type) {
+  return convert_tiny("", type, convert::kDefaultPanelColumns, true);
 }
 
 const std::string& tiny_container_in_panels(const std::string& type, uint64_t max_panel_columns) {

@@ -28,6 +28,8 @@ const std::string& tiny_container(const std::string& type);
 const std::string& tiny_container_in_panels(const std::string& type, uint64_t max_panel_columns);
 // The same from another input in the tiny model's directory (e.g. "mixtral-tiny-f16.gguf").
 const std::string& tiny_container_from(const std::string& input_file, const std::string& type);
+// The tiny model converted with its q4k matrices' rows interleaved by eight (--interleave).
+const std::string& tiny_container_interleaved(const std::string& type);
 
 // `path` loaded as the golden tests compare it with the reference: f32 KV cache, 512 positions.
 std::shared_ptr<const Model> load_for_comparison(const std::string& path);
