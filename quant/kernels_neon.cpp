@@ -113,9 +113,10 @@ void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const flo
   dot_float_rows(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
 
-// q4k_x8 (block_q4k_x8.h): each block's eight rows de-interleaved and multiplied by the table's
-// q4k kernel. Correct, not fast: the interleaved layout's native NEON kernel (sdot by lane,
-// four rows per register) is not written yet; converters write q4k_x8 for x86 decoding.
+// q4k_x8 (block_q4k_x8.h) on baseline NEON (no SDOT: ARMv8.0 cores such as the Cortex-A53): each
+// block's eight rows de-interleaved and multiplied by the table's q4k kernel. Correct, slower
+// than the plain layout there; the dot-product table has its own kernel
+// (neon_dotprod_dot_q4k_x8).
 template <float (*DotQ4k)(const BlockQ4K*, const BlockQ8K*, size_t)>
 void dot_q4k_x8_by_rows(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
   for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
@@ -135,7 +136,8 @@ const Kernels* neon_kernels() {
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
-                                Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>};
+                                Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>,
+                                deinterleave_q4k_x8_rows};
   return &kernels;
 }
 
@@ -144,7 +146,8 @@ const Kernels* neon_dotprod_kernels() {
                                     neon_dotprod_dot_q4, neon_dotprod_dot_q4k, dot_q6k_q8k_ref, dot_q3k_q8k_ref,
                                     neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                     key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
-                                    Prefetch::hardware, dot_q4k_x8_by_rows<neon_dotprod_dot_q4k>};
+                                    Prefetch::hardware, neon_dotprod_dot_q4k_x8,
+                                    deinterleave_q4k_x8_rows};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

@@ -25,6 +25,7 @@ template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, s
 template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out);
+void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 
 // Everything below is file-local to each includer: one shared definition would be compiled
 // under one file's flags (AVX-512 instructions could reach the AVX2 table) wherever the

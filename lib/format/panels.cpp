@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "quant/block_q4k_x8.h"
+#include "quant/kernels.h"
 #include "quant/tensor_type.h"
 
 namespace smoe::format {
@@ -20,8 +21,8 @@ const std::byte* RowReader::deinterleaved(uint64_t row) {
     for (uint64_t p = 0; p < panels; ++p) {
       quant::BlockQ4K* panel_rows[kRows];
       for (uint64_t r = 0; r < kRows; ++r) panel_rows[r] = rows + r * blocks + p * panel_blocks;
-      quant::deinterleave_q4k_x8_rows(reinterpret_cast<const quant::BlockQ4Kx8*>(panel_row(w_, p, first)), panel_rows,
-                                      width);
+      quant::active_kernels().deinterleave_q4k_x8_rows(
+          reinterpret_cast<const quant::BlockQ4Kx8*>(panel_row(w_, p, first)), panel_rows, width);
     }
     group_first_ = first;
   }

@@ -35,16 +35,17 @@ inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t 
 // row by row de-interleave each group once. One reader per thread.
 class RowReader {
  public:
-  explicit RowReader(const TensorView& w) : w_(w) {}
+  explicit RowReader(const TensorView& w)
+      : w_(w), interleaved_(quant::type_traits(w.type).row_group > 1),
+        piece_bytes_(*quant::row_bytes(quant::row_type(w.type), panel_width(w))) {}
 
   // Calls piece(bytes, first_column, columns) for each panel's part of row `row`.
   template <class Piece>
   void for_each_piece(uint64_t row, Piece piece) {
     const uint64_t width = panel_width(w_), panels = panel_count(w_);
-    if (quant::type_traits(w_.type).row_group > 1) {
+    if (interleaved_) {
       const std::byte* whole = deinterleaved(row);
-      const uint64_t piece_bytes = *quant::row_bytes(quant::row_type(w_.type), width);
-      for (uint64_t p = 0; p < panels; ++p) piece(whole + p * piece_bytes, p * width, width);
+      for (uint64_t p = 0; p < panels; ++p) piece(whole + p * piece_bytes_, p * width, width);
       return;
     }
     for (uint64_t p = 0; p < panels; ++p) piece(panel_row(w_, p, row), p * width, width);
@@ -54,6 +55,8 @@ class RowReader {
   const std::byte* deinterleaved(uint64_t row);  // row `row`, all its panels, as contiguous q4k blocks
 
   const TensorView& w_;
+  bool interleaved_;
+  uint64_t piece_bytes_;                  // a panel's part of a row, as row_type
   uint64_t group_first_ = ~uint64_t{0};  // first row of the group in group_
   std::vector<std::byte> group_;
 };

@@ -82,6 +82,20 @@ TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
   }
 }
 
+TEST_CASE("every table de-interleaves q4k_x8 rows as the reference does", "[kernels][q4k_x8]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const Weights weights = GENERATE(Weights::quantized, Weights::raw_random, Weights::raw_largest);
+  INFO("kernels " << kernels_name(*kernels) << " weights " << int(weights));
+  const size_t n = 256 * 5;
+  const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 9);
+  const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
+  std::vector<BlockQ4K> back(8 * n / 256);
+  BlockQ4K* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = back.data() + r * n / 256;
+  kernels->deinterleave_q4k_x8_rows(blocks.data(), pointers, n);
+  CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ4K) * back.size()) == 0);
+}
+
 TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{256}, size_t{256 * 7}, size_t{14336});
