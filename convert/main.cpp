@@ -113,9 +113,10 @@ int main(int argc, char** argv) {
   uint64_t max_panel_columns = convert::kDefaultPanelColumns;
   app.add_option("--panel-columns", max_panel_columns, panel_help)->capture_default_str();
   const char* interleave_help =
-      "store q4k matrices (all but the embeddings) with their rows interleaved by eight (type q4k_x8): "
-      "faster decoding on x86; older smoe builds cannot read such files";
-  bool interleave_q4k = false;
+      "store q4k matrices (all but the embeddings) with their rows interleaved by eight (type q4k_x8, the "
+      "default): decoding reads 8 rows per kernel call, 7-10% faster on x86; --no-interleave writes plain q4k "
+      "rows, which earlier smoe builds read too";
+  bool interleave_q4k = true;
   app.add_flag("--interleave,!--no-interleave", interleave_q4k, interleave_help);
 
   CLI::App* synth = app.add_subcommand("synth", "write a container with a real model's shapes and random weights");
