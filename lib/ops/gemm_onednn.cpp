@@ -49,22 +49,30 @@ bool uses_bf16(quant::TensorType type) {
   return (quant::type_traits(type).is_quantized || type == quant::TensorType::bf16) && quant::cpu_has_native_bf16();
 }
 
+// Rows [first, first + count) of w decoded into out (count, in) by decode(row type, piece, out,
+// columns), split across the threads, each reading through its own RowReader.
+template <class T>
+void decode_rows(const format::TensorView& w, size_t first, size_t count, size_t in, int threads, T* out,
+                 void (*decode)(quant::TensorType, const void*, T*, size_t)) {
+#pragma omp parallel num_threads(threads)
+  {
+    format::RowReader reader(w);
+#pragma omp for schedule(static)
+    for (size_t r = 0; r < count; ++r) {
+      reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
+        decode(quant::row_type(w.type), piece, &out[r * in + column], columns);
+      });
+    }
+  }
+}
+
 void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(float))));
   std::vector<float> decoded(chunk_rows * in);  // (chunk_rows, in)
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
-#pragma omp parallel num_threads(threads)
-    {
-      format::RowReader reader(w);
-#pragma omp for schedule(static)
-      for (size_t r = 0; r < count; ++r) {
-        reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-          quant::dequantize_row_fast(quant::row_type(w.type), piece, &decoded[r * in + column], columns);
-        });
-      }
-    }
+    decode_rows(w, first, count, in, threads, decoded.data(), quant::dequantize_row_fast);
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
     const dnnl_status_t status =
         dnnl_sgemm('N', 'T', static_cast<dnnl_dim_t>(n_tokens), static_cast<dnnl_dim_t>(count),
@@ -97,18 +105,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
     const std::byte* chunk = w.data + first * row_bytes;  // bf16 in place only: contiguous rows
-    if (!in_place) {
-#pragma omp parallel num_threads(threads)
-      {
-        format::RowReader reader(w);
-#pragma omp for schedule(static)
-        for (size_t r = 0; r < count; ++r) {
-          reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-            quant::dequantize_row_bf16(quant::row_type(w.type), piece, &decoded[r * in + column], columns);
-          });
-        }
-      }
-    }
+    if (!in_place) decode_rows(w, first, count, in, threads, decoded.data(), quant::dequantize_row_bf16);
     const auto N = static_cast<memory::dim>(count);
     const memory::desc source({M, K}, memory::data_type::bf16, memory::format_tag::ab);
     const memory::desc weights({K, N}, memory::data_type::bf16, memory::format_tag::ba);  // N rows of K

@@ -68,7 +68,7 @@ void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_mul
 // product with each token, by the kernels selected at run time (panel by panel, summed, for
 // matrices stored in column panels). `dot(rows, activations, columns, out)` multiplies
 // kRowsPerCall rows (a row, or a group of interleaved ones) into out[0..kRowsPerCall).
-template <class Activation, size_t kRowsPerCall, class Dot>
+template <size_t kRowsPerCall, class Activation, class Dot>
 void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*quantize)(const float*, Activation*, size_t),
                       const float* x, size_t n_tokens, int threads) {
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
@@ -133,27 +133,21 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
   }
   switch (type) {
     case quant::TensorType::q8:
-      return matmul_quantized<quant::BlockQ8A, 1>(outputs, row_dot(kernels.dot_q8), kernels.quantize_q8a, x, n_tokens,
-                                                  threads);
+      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q8), kernels.quantize_q8a, x, n_tokens, threads);
     case quant::TensorType::q4:
-      return matmul_quantized<quant::BlockQ8A, 1>(outputs, row_dot(kernels.dot_q4), kernels.quantize_q8a, x, n_tokens,
-                                                  threads);
+      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q4), kernels.quantize_q8a, x, n_tokens, threads);
     case quant::TensorType::q4k:
-      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q4k), kernels.quantize_q8k, x, n_tokens,
-                                                  threads);
+      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q4k), kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q6k:
-      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q6k), kernels.quantize_q8k, x, n_tokens,
-                                                  threads);
+      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q6k), kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q3k:
-      return matmul_quantized<quant::BlockQ8K, 1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens,
-                                                  threads);
+      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q4k_x8: {
       // Eight interleaved rows per call (block_q4k_x8.h); matrices of this type have whole groups.
       const auto dot = [&kernels](const std::byte* group, const quant::BlockQ8K* a, size_t n, float* out) {
         kernels.dot_q4k_x8(reinterpret_cast<const quant::BlockQ4Kx8*>(group), a, n, out);
       };
-      return matmul_quantized<quant::BlockQ8K, quant::BlockQ4Kx8::kRows>(outputs, dot, kernels.quantize_q8k, x,
-                                                                         n_tokens, threads);
+      return matmul_quantized<quant::BlockQ4Kx8::kRows>(outputs, dot, kernels.quantize_q8k, x, n_tokens, threads);
     }
     case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
     case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
