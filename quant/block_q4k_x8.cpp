@@ -68,14 +68,6 @@ void deinterleave_block_row(const BlockQ4Kx8& block, const uint8_t* scales, cons
 
 }  // namespace
 
-void deinterleave_q4k_x8(const BlockQ4Kx8* blocks, size_t row, BlockQ4K* out, size_t n) {
-  for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
-    uint8_t scales[64], minimums[64];
-    q4k_x8_unpack_scales(blocks[b], scales, minimums);
-    deinterleave_block_row(blocks[b], scales, minimums, row, out[b]);
-  }
-}
-
 void deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) {
   for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
     uint8_t scales[64], minimums[64];

@@ -52,9 +52,8 @@ constexpr size_t q4k_x8_minimum_index(size_t j, size_t r) { return 16 * (j / 2) 
 
 // Rows `rows[0..7]` (n weights each, a multiple of 256) -> n / 256 interleaved blocks.
 void interleave_q4k_x8(const BlockQ4K* const rows[8], BlockQ4Kx8* out, size_t n);
-// Row `row` (< 8) of n / 256 interleaved blocks -> its q4k blocks, bit for bit what went in.
-void deinterleave_q4k_x8(const BlockQ4Kx8* blocks, size_t row, BlockQ4K* out, size_t n);
-// All eight rows at once (each block's scales unpacked once): rows[r] gets row r's n / 256 blocks.
+// n / 256 interleaved blocks -> the eight rows' q4k blocks (rows[r] gets row r's n / 256), bit
+// for bit what went in; each block's scales unpacked once for the eight.
 void deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 
 // The unpacked 6-bit scales and minimums of one block (layout above).

@@ -162,8 +162,8 @@ void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* ou
       w, a, n, out,
       [&](__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) {
         low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), a_low));
-        high = _mm256_add_epi16(high,
-                                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
+        high =
+            _mm256_add_epi16(high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
       },
       [&](__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
         const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
@@ -178,13 +178,13 @@ void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* ou
 // transposed from sub-block order to row order. The scalar loop moved 4 bytes at a time: a fifth
 // of an interleaved model's prompt time (perf, pp512 on the synthetic file).
 void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30), bits67 = _mm256_set1_epi8(char(0xc0));
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits67 = _mm256_set1_epi8(char(0xc0));
   // Within each 128-bit lane: bytes 0..7 and 8..15 interleaved (r0 of both halves, r1, ...).
   const __m256i pair_rows = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2, 10, 3,
                                              11, 4, 12, 5, 13, 6, 14, 7, 15);
   // M's order [16 (j / 2) + 2 r + j % 2] -> [8 (j % 2) + r] within each lane (the S order).
-  const __m256i minimum_order = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
-                                                 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  const __m256i minimum_order = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8,
+                                                 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
   // 32 bytes in [j][r] order (j < 4) -> per row r the 4 bytes j = 0..3, as dword r of `out`.
   const auto by_row = [&](__m256i bytes, uint32_t out[8]) {
@@ -195,18 +195,11 @@ void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const row
   };
   for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
     const BlockQ4Kx8& block = blocks[b];
-    const __m256i scales_low = load(block.scales_low), minimums_low = load(block.minimums_low);
-    const __m256i high_bits = load(block.high_bits);
-    // S and M as in dot_q4k_x8_blocks; M reordered to S's [8 j + r].
-    const __m256i s0 = _mm256_or_si256(_mm256_and_si256(scales_low, low4),
-                                       _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bits45));
-    const __m256i s1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(scales_low, 4), low4),
-                                       _mm256_and_si256(_mm256_slli_epi16(high_bits, 2), bits45));
-    const __m256i m0 = _mm256_shuffle_epi8(
-        _mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high_bits, bits45)), minimum_order);
-    const __m256i m1 = _mm256_shuffle_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(minimums_low, 4), low4),
-                                                           _mm256_and_si256(_mm256_srli_epi16(high_bits, 2), bits45)),
-                                           minimum_order);
+    // S, and M reordered to S's [8 j + r].
+    const Q4kx8Scales unpacked = unpack_q4k_x8_scales(block);
+    const __m256i s0 = unpacked.scales[0], s1 = unpacked.scales[1];
+    const __m256i m0 = _mm256_shuffle_epi8(unpacked.minimums[0], minimum_order);
+    const __m256i m1 = _mm256_shuffle_epi8(unpacked.minimums[1], minimum_order);
     // q4k's packing (block_q4k.h), j < 4: scales[j] = sc_j | (sc_{j+4} >> 4) << 6,
     // scales[j + 4] = m_j | (m_{j+4} >> 4) << 6, scales[j + 8] = sc_{j+4} & 15 | (m_{j+4} & 15) << 4.
     const __m256i packed0 = _mm256_or_si256(s0, _mm256_and_si256(_mm256_slli_epi16(s1, 2), bits67));
@@ -238,7 +231,8 @@ void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const row
         u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
       }
       for (size_t r = 0; r < 4; ++r) {  // u[r] / u[r + 4]: rows r (lane 0) and r + 4 (lane 1) of groups 0..3 / 4..7
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r][b].qs + 32 * c), _mm256_permute2x128_si256(u[r], u[r + 4], 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r][b].qs + 32 * c),
+                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x20));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r + 4][b].qs + 32 * c),
                             _mm256_permute2x128_si256(u[r], u[r + 4], 0x31));
       }

@@ -120,12 +120,11 @@ void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const flo
 template <float (*DotQ4k)(const BlockQ4K*, const BlockQ8K*, size_t)>
 void dot_q4k_x8_by_rows(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
   for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
-  BlockQ4K row;
+  BlockQ4K rows[8];
+  BlockQ4K* const row_pointers[8] = {&rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5], &rows[6], &rows[7]};
   for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
-    for (size_t r = 0; r < 8; ++r) {
-      deinterleave_q4k_x8(w + b, r, &row, BlockQ4Kx8::kElements);
-      out[r] += DotQ4k(&row, a + b, BlockQ4Kx8::kElements);
-    }
+    deinterleave_q4k_x8_rows(w + b, row_pointers, BlockQ4Kx8::kElements);  // the block's scales unpacked once
+    for (size_t r = 0; r < 8; ++r) out[r] += DotQ4k(&rows[r], a + b, BlockQ4Kx8::kElements);
   }
 }
 

@@ -309,6 +309,27 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
   return Avx2Vector::reduce(_mm256_sub_ps(total, minimum_terms));
 }
 
+// A q4k_x8 block's 6-bit scales and minimums unpacked (block_q4k_x8.h's S and M, in its
+// orders): scales[0] = S[0..31] (sub-blocks 0..3), scales[1] = S[32..63], minimums[0] =
+// M[0..31], minimums[1] = M[32..63]. 16-bit shifts; the bits crossing into a neighbouring byte
+// are masked off.
+struct Q4kx8Scales {
+  __m256i scales[2], minimums[2];
+};
+inline Q4kx8Scales unpack_q4k_x8_scales(const BlockQ4Kx8& block) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
+  const __m256i scales_low = load(block.scales_low), minimums_low = load(block.minimums_low);
+  const __m256i high_bits = load(block.high_bits);
+  return {
+      {_mm256_or_si256(_mm256_and_si256(scales_low, low4), _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bits45)),
+       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(scales_low, 4), low4),
+                       _mm256_and_si256(_mm256_slli_epi16(high_bits, 2), bits45))},
+      {_mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high_bits, bits45)),
+       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(minimums_low, 4), low4),
+                       _mm256_and_si256(_mm256_srli_epi16(high_bits, 2), bits45))}};
+}
+
 // The block loop of the q4k_x8 kernels (eight interleaved rows, block_q4k_x8.h): per block the
 // 6-bit scales and minimums of all eight rows unpacked in four vectors, the minimum terms as
 // four multiply-adds of the minimums against pairs of the activations' sub-block sums, the
@@ -319,9 +340,7 @@ inline float dot_q4k_pairs(const BlockQ4K* w, const BlockQ8K* a, size_t n, Block
 // turns them, with the two sub-blocks' scales per row (int32), into 16 x the chunk's scaled
 // sums per row (int32 lane r).
 template <Prefetch P, class Step, class Scale>
-inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, Step step,
-                              Scale scale) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, Step step, Scale scale) {
   const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
   const auto sum_pair = [](const int16_t* sums) {  // activation sums of sub-blocks 2p, 2p + 1
     int32_t pair;
@@ -332,29 +351,16 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
   for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
     const BlockQ4Kx8& block = w[b];
     const BlockQ8K& activations = a[b];
-    const __m256i scales_low = load(block.scales_low), minimums_low = load(block.minimums_low);
-    const __m256i high_bits = load(block.high_bits);
-    // The unpacking of block_q4k_x8.h; 16-bit shifts, the bits crossing into a neighbouring
-    // byte are masked off. scales[0]: S[0..31] (sub-blocks 0..3), scales[1]: S[32..63].
-    const __m256i scales[2] = {
-        _mm256_or_si256(_mm256_and_si256(scales_low, low4), _mm256_and_si256(_mm256_slli_epi16(high_bits, 4), bits45)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(scales_low, 4), low4),
-                        _mm256_and_si256(_mm256_slli_epi16(high_bits, 2), bits45))};
-    const __m256i minimums0 = _mm256_or_si256(_mm256_and_si256(minimums_low, low4), _mm256_and_si256(high_bits, bits45));
-    const __m256i minimums1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(minimums_low, 4), low4),
-                                              _mm256_and_si256(_mm256_srli_epi16(high_bits, 2), bits45));
-    // sum_j m_j * sums_j per row: M holds sub-blocks 2p and 2p + 1 of each row side by side.
-    __m256i minimum_sums =
-        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(minimums0)), sum_pair(activations.sums));
-    minimum_sums = _mm256_add_epi32(
-        minimum_sums,
-        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(minimums0, 1)), sum_pair(activations.sums + 2)));
-    minimum_sums = _mm256_add_epi32(
-        minimum_sums,
-        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(minimums1)), sum_pair(activations.sums + 4)));
-    minimum_sums = _mm256_add_epi32(
-        minimum_sums,
-        _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(minimums1, 1)), sum_pair(activations.sums + 6)));
+    const Q4kx8Scales unpacked = unpack_q4k_x8_scales(block);
+    // sum_j m_j * sums_j per row: each 16 bytes of M hold sub-blocks 2p and 2p + 1 of each row
+    // side by side.
+    __m256i minimum_sums = _mm256_setzero_si256();
+    for (size_t p = 0; p < 4; ++p) {
+      const __m256i minimums = unpacked.minimums[p / 2];
+      const __m128i pair = p % 2 ? _mm256_extracti128_si256(minimums, 1) : _mm256_castsi256_si128(minimums);
+      const __m256i products = _mm256_madd_epi16(_mm256_cvtepu8_epi16(pair), sum_pair(activations.sums + 2 * p));
+      minimum_sums = _mm256_add_epi32(minimum_sums, products);
+    }
     __m256i sums = _mm256_setzero_si256();
     for (size_t c = 0; c < 4; ++c) {
       // A quarter of the block's 18 lines per chunk, spread out as the q4k kernels' requests are
@@ -365,7 +371,7 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
       prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 288 * c + 6144, 5);
       // S[16c..16c + 15]: sub-block 2c's eight rows, then 2c + 1's.
       const __m128i chunk_scales =
-          c % 2 ? _mm256_extracti128_si256(scales[c / 2], 1) : _mm256_castsi256_si128(scales[c / 2]);
+          c % 2 ? _mm256_extracti128_si256(unpacked.scales[c / 2], 1) : _mm256_castsi256_si128(unpacked.scales[c / 2]);
       const uint8_t* qs = block.qs + 256 * c;
       const int8_t* chunk_activations = activations.qs + 64 * c;
       __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
@@ -384,7 +390,8 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.dmin)));
     total = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_mul_ps(activation_scale, _mm256_set1_ps(1.0f / 16))),
                             _mm256_cvtepi32_ps(sums), total);
-    minimum_terms = _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums), minimum_terms);
+    minimum_terms =
+        _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums), minimum_terms);
   }
   _mm256_storeu_ps(out, _mm256_sub_ps(total, minimum_terms));
 }

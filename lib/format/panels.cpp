@@ -13,10 +13,10 @@ namespace smoe::format {
 const std::byte* RowReader::deinterleaved(uint64_t row) {
   constexpr uint64_t kRows = quant::BlockQ4Kx8::kRows;
   const uint64_t first = row - row % kRows, blocks = w_.shape.back() / quant::BlockQ4K::kElements;
-  auto* rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
+  const uint64_t row_bytes = blocks * sizeof(quant::BlockQ4K);
   if (first != group_first_) {
-    group_.resize(kRows * blocks * sizeof(quant::BlockQ4K));
-    rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
+    group_.resize(kRows * row_bytes);
+    auto* rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
     const uint64_t width = panel_width(w_), panels = panel_count(w_), panel_blocks = width / quant::BlockQ4K::kElements;
     for (uint64_t p = 0; p < panels; ++p) {
       quant::BlockQ4K* panel_rows[kRows];
@@ -26,7 +26,7 @@ const std::byte* RowReader::deinterleaved(uint64_t row) {
     }
     group_first_ = first;
   }
-  return reinterpret_cast<const std::byte*>(rows + (row - first) * blocks);
+  return group_.data() + (row - first) * row_bytes;
 }
 
 uint64_t choose_panel_columns(quant::TensorType type, uint64_t columns, uint64_t max_columns) {

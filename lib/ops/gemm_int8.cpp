@@ -91,7 +91,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
   // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
   // requantized (the same values for q8's normal blocks, the stored ones otherwise:
   // q8_row_as_int8).
-  const quant::TensorType type = quant::row_type(w.type);  // rows as for_each_row_piece gives them
+  const quant::TensorType type = quant::row_type(w.type);  // rows as RowReader gives them
   const bool q8_as_stored = type == quant::TensorType::q8 && block_columns == 32;
   // q4, q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that
   // kernel.

@@ -7,6 +7,12 @@ convert="$1"
 model="$2"
 source "$(dirname "$0")/check.sh"
 
+# check NAME EXPRESSION JSON: a Python assertion over `inspect --json --tensors` output, with j the
+# document and t its tensors by name.
+check_tensors() {
+  check "$1" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t={x["name"]: x for x in j["tensor_list"]}; assert '"$2" "$3"
+}
+
 "$convert" "$model" -o "$work/tiny-q8.smoe" --type q8 --attn q4 --quiet
 check "convert exits 0" test $? -eq 0
 check "output exists" test -s "$work/tiny-q8.smoe"
@@ -36,8 +42,8 @@ check "verify names the tensor" grep -q "checksum mismatch in tensor" <<<"$messa
 "$convert" "$model" -o "$work/tiny-panels.smoe" --type q8 --panel-columns 64 --quiet
 check "convert --panel-columns exits 0" test $? -eq 0
 json=$("$convert" inspect "$work/tiny-panels.smoe" --json --tensors)
-check "inspect shows format version 2 and the panels" \
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t={x["name"]: x for x in j["tensor_list"]}; assert j["format_version"]==2 and j["types"]["q8"]["in_column_panels"]>0 and t["layers.0.experts.0.w2"]["panel_columns"]==64 and t["layers.0.experts.0.w2"]["shape"]==[128,256]' "$json"
+check_tensors "inspect shows format version 2 and the panels" \
+  'j["format_version"]==2 and j["types"]["q8"]["in_column_panels"]>0 and t["layers.0.experts.0.w2"]["panel_columns"]==64 and t["layers.0.experts.0.w2"]["shape"]==[128,256]' "$json"
 "$convert" verify "$work/tiny-panels.smoe" >/dev/null
 check "verify passes on a file in panels" test $? -eq 0
 check "text inspect names the panels" grep -q "in column panels" <<<"$("$convert" inspect "$work/tiny-panels.smoe")"
@@ -48,14 +54,14 @@ check "a file without panels stays version 1" python3 -c 'import json,sys; asser
 "$convert" "$model" -o "$work/tiny-x8.smoe" --type q4k --quiet
 check "convert --type q4k exits 0" test $? -eq 0
 json=$("$convert" inspect "$work/tiny-x8.smoe" --json --tensors)
-check "inspect shows the interleaved matrices" \
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t={x["name"]: x for x in j["tensor_list"]}; assert t["layers.0.experts.0.w2"]["type"]=="q4k_x8" and t["token_embd"]["type"]!="q4k_x8"' "$json"
+check_tensors "inspect shows the interleaved matrices" \
+  't["layers.0.experts.0.w2"]["type"]=="q4k_x8" and t["token_embd"]["type"]!="q4k_x8"' "$json"
 "$convert" verify "$work/tiny-x8.smoe" >/dev/null
 check "verify passes on an interleaved file" test $? -eq 0
 "$convert" "$model" -o "$work/tiny-plain.smoe" --type q4k --no-interleave --quiet
 json=$("$convert" inspect "$work/tiny-plain.smoe" --json --tensors)
-check "--no-interleave keeps plain q4k rows" \
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); t={x["name"]: x for x in j["tensor_list"]}; assert t["layers.0.experts.0.w2"]["type"]=="q4k" and "q4k_x8" not in j["types"]' "$json"
+check_tensors "--no-interleave keeps plain q4k rows" \
+  't["layers.0.experts.0.w2"]["type"]=="q4k" and "q4k_x8" not in j["types"]' "$json"
 
 message=$("$convert" /no/such/model -o "$work/x.smoe" 2>&1)
 check "missing input exits 1" test $? -eq 1

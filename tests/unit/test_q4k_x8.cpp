@@ -52,6 +52,17 @@ std::vector<BlockQ4Kx8> interleaved(const std::vector<BlockQ4K>& rows, size_t n)
   return blocks;
 }
 
+// The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
+// as q4k_rows lays them.
+std::vector<BlockQ4K> deinterleaved(const std::vector<BlockQ4Kx8>& blocks, size_t n,
+                                    void (*deinterleave)(const BlockQ4Kx8*, BlockQ4K* const[8], size_t)) {
+  std::vector<BlockQ4K> rows(8 * n / 256);
+  BlockQ4K* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 256;
+  deinterleave(blocks.data(), pointers, n);
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
@@ -59,16 +70,8 @@ TEST_CASE("q4k_x8 interleaving is lossless", "[kernels][q4k_x8]") {
   const size_t n = 256 * 3;
   const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 5);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
-  std::vector<BlockQ4K> back(n / 256);
-  for (size_t r = 0; r < 8; ++r) {
-    deinterleave_q4k_x8(blocks.data(), r, back.data(), n);
-    REQUIRE(std::memcmp(back.data(), rows.data() + r * n / 256, sizeof(BlockQ4K) * n / 256) == 0);
-  }
-  std::vector<BlockQ4K> all(8 * n / 256);
-  BlockQ4K* pointers[8];
-  for (size_t r = 0; r < 8; ++r) pointers[r] = all.data() + r * n / 256;
-  deinterleave_q4k_x8_rows(blocks.data(), pointers, n);
-  REQUIRE(std::memcmp(all.data(), rows.data(), sizeof(BlockQ4K) * all.size()) == 0);
+  const std::vector<BlockQ4K> back = deinterleaved(blocks, n, deinterleave_q4k_x8_rows);
+  REQUIRE(std::memcmp(back.data(), rows.data(), sizeof(BlockQ4K) * back.size()) == 0);
   // The unpacked scales are q4k's, in the documented order.
   uint8_t scales[64], minimums[64];
   q4k_x8_unpack_scales(blocks[1], scales, minimums);
@@ -89,10 +92,7 @@ TEST_CASE("every table de-interleaves q4k_x8 rows as the reference does", "[kern
   const size_t n = 256 * 5;
   const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 9);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
-  std::vector<BlockQ4K> back(8 * n / 256);
-  BlockQ4K* pointers[8];
-  for (size_t r = 0; r < 8; ++r) pointers[r] = back.data() + r * n / 256;
-  kernels->deinterleave_q4k_x8_rows(blocks.data(), pointers, n);
+  const std::vector<BlockQ4K> back = deinterleaved(blocks, n, kernels->deinterleave_q4k_x8_rows);
   CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ4K) * back.size()) == 0);
 }
 
