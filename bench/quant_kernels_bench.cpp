@@ -3,8 +3,9 @@
 //   dot/<type>/<isa>/<n>        one weight row x 8-bit activations (f32 ones for the f32, f16 and
 //                               bf16 weights), in cache: the compute bound
 //                               of decoding (weight GB/s, and GFLOP/s at 2 flops per weight)
-//   dot/q4k_x8/<isa>/<n>        eight interleaved q4k rows (block_q4k_x8.h) at once, in cache:
-//                               the same bytes as eight dot/q4k rows, compare their GB/s
+//   dot/<q4k_x8|q8_x8>/<isa>/<n>  eight interleaved q4k / q8 rows (block_q4k_x8.h, block_q8_x8.h)
+//                               at once, in cache: the same bytes as eight dot/q4k or dot/q8 rows,
+//                               compare their GB/s
 //   stream/<q4k|q4k_x8>/<isa>   1 GiB of q4k rows of 4096 (more than any cache), plain or
 //                               interleaved by eight, multiplied in turn by one thread: decoding's
 //                               one-core rate from DRAM without ops::matmul around it
@@ -12,7 +13,7 @@
 //   attention/<keys|values>/<f16|i8>/<isa>[/dram]
 //                               4 query heads against 4096 cached positions of one KV head,
 //                               in cache, or from DRAM as at depth (compare with the matvecs)
-//   matvec/<type>/threads:<T>   (q4k_x8 too) a 14336 x 4096 matrix from DRAM (a set of matrices larger than
+//   matvec/<type>/threads:<T>   (q4k_x8, q8_x8 too) a 14336 x 4096 matrix from DRAM (a set of matrices larger than
 //                               any cache, used in turn) through ops::matmul, as decoding runs it,
 //                               with the table SMOE_ISA selects: compare with smoe-bench's
 //                               measured read bandwidth.
@@ -42,6 +43,8 @@
 #include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "quant/block_q4k_x8.h"
+#include "quant/block_q8_x8.h"
+#include "quant/interleave.h"
 #include "quant/block_q8a.h"
 #include "quant/convert_row.h"
 #include "quant/gemm_int8.h"
@@ -162,19 +165,43 @@ void interleave(const BlockQ4K* rows, size_t n, BlockQ4Kx8* out) {
   interleave_q4k_x8(pointers, out, n);
 }
 
-void dot_q4k_x8_benchmark(benchmark::State& state, const Kernels* kernels, size_t n) {
-  const Q4kRows q = q4k_rows(*kernels, n);
-  std::vector<BlockQ4Kx8> blocks(n / 256);
-  interleave(q.rows.data(), n, blocks.data());
-  const PageAlignedCopy weights(blocks.data(), blocks.size() * sizeof(BlockQ4Kx8), 0);
-  const PageAlignedCopy activations(q.activations.data(), q.activations.size() * sizeof(BlockQ8K), 1024);
+// Eight rows of an interleaved type (q4k_x8, q8_x8) at once, in cache.
+void dot_x8_benchmark(benchmark::State& state, const Kernels* kernels, TensorType type, size_t n) {
+  const TensorType row = row_type(type);
+  const bool super_blocks = row == TensorType::q4k;
+  std::vector<std::vector<std::byte>> rows;
+  const std::byte* pointers[8];
+  for (size_t r = 0; r < 8; ++r) {
+    const std::vector<float> values = random_row(n, uint32_t(11 + r));
+    rows.emplace_back(*row_bytes(row, n));
+    quantize_row(row, values.data(), rows.back().data(), n);
+    pointers[r] = rows.back().data();
+  }
+  std::vector<std::byte> blocks(8 * rows.front().size());
+  interleave_rows(type, pointers, blocks.data(), n);
+  const std::vector<float> x = random_row(n, 3);
+  std::vector<BlockQ8A> a32(n / 32);
+  std::vector<BlockQ8K> a256(n / 256);
+  if (super_blocks) {
+    kernels->quantize_q8k(x.data(), a256.data(), n);
+  } else {
+    kernels->quantize_q8a(x.data(), a32.data(), n);
+  }
+  const PageAlignedCopy weights(blocks.data(), blocks.size(), 0);
+  const PageAlignedCopy activations(super_blocks ? static_cast<const void*>(a256.data()) : a32.data(),
+                                    super_blocks ? a256.size() * sizeof(BlockQ8K) : a32.size() * sizeof(BlockQ8A), 1024);
   float out[8];
   for (auto _ : state) {
-    kernels->dot_q4k_x8(reinterpret_cast<const BlockQ4Kx8*>(weights.data()),
-                        reinterpret_cast<const BlockQ8K*>(activations.data()), n, out);
+    if (super_blocks) {
+      kernels->dot_q4k_x8(reinterpret_cast<const BlockQ4Kx8*>(weights.data()),
+                          reinterpret_cast<const BlockQ8K*>(activations.data()), n, out);
+    } else {
+      kernels->dot_q8_x8(reinterpret_cast<const BlockQ8x8*>(weights.data()),
+                         reinterpret_cast<const BlockQ8A*>(activations.data()), n, out);
+    }
     benchmark::DoNotOptimize(out);
   }
-  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size() * sizeof(BlockQ4Kx8)));
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size()));
   state.counters["GFLOP/s"] = benchmark::Counter(16.0 * double(n) * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
@@ -267,13 +294,13 @@ struct MatrixSet {
   std::vector<smoe::format::TensorView> views;
 
   explicit MatrixSet(TensorType type) {
-    // One row repeated; for q4k_x8 one q4k row eight times, interleaved, repeated.
+    // One row repeated; for q4k_x8 and q8_x8 one row eight times, interleaved, repeated.
     std::vector<std::byte> row = quantized_row(row_type(type), kColumns);
     if (type_traits(type).row_group > 1) {
       std::vector<std::byte> group(8 * row.size());
-      const BlockQ4K* rows[8];
-      for (auto& r : rows) r = reinterpret_cast<const BlockQ4K*>(row.data());
-      interleave_q4k_x8(rows, reinterpret_cast<BlockQ4Kx8*>(group.data()), kColumns);
+      const std::byte* rows[8];
+      for (auto& r : rows) r = row.data();
+      interleave_rows(type, rows, group.data(), kColumns);
       row = std::move(group);  // a "row" of 8 rows
     }
     const size_t matrix_bytes = *row_bytes(type, kColumns) * kRows;
@@ -398,9 +425,11 @@ void register_benchmarks() {
                                      dot_benchmark, kernels, c, n);
       }
     }
-    for (size_t n : {size_t{4096}, size_t{14336}}) {
-      benchmark::RegisterBenchmark(("dot/q4k_x8/" + isa + "/" + std::to_string(n)).c_str(), dot_q4k_x8_benchmark,
-                                   kernels, n);
+    for (const TensorType type : {TensorType::q4k_x8, TensorType::q8_x8}) {
+      for (size_t n : {size_t{4096}, size_t{14336}}) {
+        benchmark::RegisterBenchmark(("dot/" + std::string(type_name(type)) + "/" + isa + "/" + std::to_string(n)).c_str(),
+                                     dot_x8_benchmark, kernels, type, n);
+      }
     }
     for (const bool interleaved : {false, true}) {
       benchmark::RegisterBenchmark(("stream/" + std::string(interleaved ? "q4k_x8/" : "q4k/") + isa).c_str(),
@@ -448,6 +477,7 @@ void register_benchmarks() {
   std::vector<TensorType> matvec_types;
   for (const DotCase& c : kDotCases) matvec_types.push_back(c.type);
   matvec_types.push_back(TensorType::q4k_x8);
+  matvec_types.push_back(TensorType::q8_x8);
   for (const TensorType type : matvec_types) {
     benchmark::RegisterBenchmark(("matvec/" + std::string(type_name(type))).c_str(), matvec_benchmark, type)
         ->ArgName("threads")

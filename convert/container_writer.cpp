@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "convert/interrupt_cleanup.h"
-#include "quant/block_q4k_x8.h"
+#include "quant/interleave.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 #include "util/checked_math.h"
@@ -151,8 +151,8 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
 }
 
 // Writes the whole rows (whole groups of interleaved rows) pending for `tensor`, stored in
-// column panels and/or with rows interleaved (q4k_x8: the appended q4k rows interleaved by
-// eight, panel by panel): rows [first, first + n) are one contiguous range in each panel, so a
+// column panels and/or with rows interleaved (q4k_x8, q8_x8: the appended q4k / q8 rows
+// interleaved by eight, panel by panel): rows [first, first + n) are one contiguous range in each panel, so a
 // chunk of rows costs one write per panel and memory of about one chunk (the caller's), never
 // the tensor. A partial row or group waits for the next append.
 void ContainerWriter::write_pending_rows(const PlannedTensor& tensor) {
@@ -170,11 +170,9 @@ void ContainerWriter::write_pending_rows(const PlannedTensor& tensor) {
       for (uint64_t r = 0; r < count; ++r) std::memcpy(&panel[r * piece], &pending_[r * row_bytes + p * piece], piece);
     } else {
       for (uint64_t g = 0; g < count / group; ++g) {
-        const quant::BlockQ4K* group_rows[quant::BlockQ4Kx8::kRows];
-        for (uint64_t r = 0; r < group; ++r) {
-          group_rows[r] = reinterpret_cast<const quant::BlockQ4K*>(&pending_[(g * group + r) * row_bytes + p * piece]);
-        }
-        quant::interleave_q4k_x8(group_rows, reinterpret_cast<quant::BlockQ4Kx8*>(&panel[g * group * piece]), width);
+        const std::byte* group_rows[quant::kMaxRowGroup];
+        for (uint64_t r = 0; r < group; ++r) group_rows[r] = &pending_[(g * group + r) * row_bytes + p * piece];
+        quant::interleave_rows(tensor.type, group_rows, &panel[g * group * piece], width);
       }
     }
     write_at(tensor.offset + p * panel_bytes + first * piece, panel.data(), panel.size());

@@ -141,7 +141,7 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
     report.expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
   }
   std::vector<PlannedTensor> plan =
-      plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave_q4k);
+      plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
 
   format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
   if (imatrix) {

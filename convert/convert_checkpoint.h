@@ -24,7 +24,7 @@ struct ConvertOptions {
   std::string imatrix;         // optional importance matrix (smoe-convert calibrate) for q4/q4k
   bool expert_bits_auto = false;  // per-expert types from the imatrix's routing counts
   uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
-  bool interleave_q4k = true;  // q4k matrices as q4k_x8 (plan_model); --no-interleave: plain q4k rows
+  bool interleave = true;  // q4k / q8 matrices as q4k_x8 / q8_x8 (plan_model); --no-interleave: plain rows
 };
 
 struct ConvertReport {

@@ -7,16 +7,17 @@
 namespace smoe::convert {
 
 std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
-                                      uint64_t tokenizer_bytes, uint64_t max_panel_columns, bool interleave_q4k) {
+                                      uint64_t tokenizer_bytes, uint64_t max_panel_columns, bool interleave) {
   std::vector<PlannedTensor> plan;
   plan.reserve(specs.size() + 1);
   for (const model::TensorSpec& spec : specs) {
     PlannedTensor& tensor =
         plan.emplace_back(PlannedTensor{spec.name, recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
-    const uint32_t group = quant::type_traits(quant::TensorType::q4k_x8).row_group;
-    if (interleave_q4k && tensor.type == quant::TensorType::q4k && tensor.shape.size() == 2 &&
-        tensor.shape[0] % group == 0 && spec.group != model::TensorGroup::embeddings) {
-      tensor.type = quant::TensorType::q4k_x8;
+    const std::optional<quant::TensorType> interleaved = quant::interleaved_type(tensor.type);
+    if (interleave && interleaved && tensor.shape.size() == 2 &&
+        tensor.shape[0] % quant::type_traits(*interleaved).row_group == 0 &&
+        spec.group != model::TensorGroup::embeddings) {
+      tensor.type = *interleaved;
     }
     if (tensor.shape.size() == 2) {
       tensor.panel_columns = format::choose_panel_columns(tensor.type, tensor.shape[1], max_panel_columns);

@@ -15,12 +15,12 @@ namespace smoe::convert {
 inline constexpr uint64_t kDefaultPanelColumns = 4096;
 
 // `max_panel_columns`: widest column panel (format::choose_panel_columns); 0 = contiguous rows.
-// `interleave_q4k`: q4k matrices the model multiplies (all but the embeddings, which it reads
-// row by row) stored as q4k_x8 (block_q4k_x8.h: decoding's faster layout) where their rows
-// come in whole groups of 8.
+// `interleave`: q4k and q8 matrices the model multiplies (all but the embeddings, which it
+// reads row by row) stored as q4k_x8 / q8_x8 (block_q4k_x8.h, block_q8_x8.h: decoding's faster
+// layouts) where their rows come in whole groups of 8.
 std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
                                       uint64_t tokenizer_bytes, uint64_t max_panel_columns = kDefaultPanelColumns,
-                                      bool interleave_q4k = false);
+                                      bool interleave = false);
 
 // Average bits per weight over every weight tensor (the embedded tokenizer excluded).
 double plan_bits_per_weight(const std::vector<PlannedTensor>& plan);

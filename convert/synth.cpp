@@ -83,7 +83,7 @@ uint64_t write_synthetic_model(const SynthOptions& options) {
 
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(metadata.hyperparameters);
   std::vector<PlannedTensor> plan =
-      plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave_q4k);
+      plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
   metadata.chat_template = "{{ bos_token }}{% for message in messages %}[INST] ... [/INST]{% endfor %}";
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", "synthetic"},

@@ -23,7 +23,7 @@ struct SynthOptions {
   uint64_t seed = 1;
   bool show_progress = false;
   uint64_t max_panel_columns = kDefaultPanelColumns;  // as ConvertOptions::max_panel_columns
-  bool interleave_q4k = true;                         // as ConvertOptions::interleave_q4k
+  bool interleave = true;                         // as ConvertOptions::interleave
 };
 
 // Writes the container. Each tensor holds up to 64 distinct random rows (normal, std 0.02),

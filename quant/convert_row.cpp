@@ -45,7 +45,8 @@ void quantize_row(TensorType type, const float* src, void* dst, size_t n, const 
       quantize_row_q3k_ref(src, static_cast<BlockQ3K*>(dst), n, importance);
       return;
     case TensorType::u8:
-    case TensorType::q4k_x8:  // no row of its own: rows are q4k (row_type), interleaved by the writer
+    case TensorType::q4k_x8:  // no rows of their own: rows are q4k / q8 (row_type), interleaved by the writer
+    case TensorType::q8_x8:
       break;
   }
   throw std::invalid_argument("quantize_row: not a weight type");
@@ -82,7 +83,8 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
       dequantize_row_q3k_ref(static_cast<const BlockQ3K*>(src), dst, n);
       return;
     case TensorType::u8:
-    case TensorType::q4k_x8:  // de-interleaved rows are q4k (row_type)
+    case TensorType::q4k_x8:  // de-interleaved rows are q4k / q8 (row_type)
+    case TensorType::q8_x8:
       break;
   }
   throw std::invalid_argument("dequantize_row: not a weight type");

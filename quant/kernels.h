@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "quant/block_q4k_x8.h"
+#include "quant/block_q8_x8.h"
 #include "quant/block_q8a.h"
 #include "quant/f16_vector.h"
 
@@ -60,6 +61,8 @@ struct Kernels {
   void (*dot_q4k_x8)(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) = nullptr;
   // deinterleave_q4k_x8_rows (the prompt paths read q4k_x8 rows through it), bit for bit.
   void (*deinterleave_q4k_x8_rows)(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) = nullptr;
+  // Eight interleaved q8 rows (block_q8_x8.h) at once: out[r] = row r . activations, r < 8.
+  void (*dot_q8_x8)(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) = nullptr;
 };
 
 // "avx2", or "avx2+prefetch" for the variant with prefetch instructions: what smoe-bench,

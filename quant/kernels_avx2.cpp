@@ -172,6 +172,18 @@ void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* ou
       });
 }
 
+// Eight interleaved q8 rows (block_q8_x8.h): maddubs of |w| and the broadcast activations with
+// w's signs (maddubs needs one unsigned operand; |pair sum| <= 2 x 128 x 127 fits int16), one
+// madd to int32 per group (two groups' int16 sums could saturate).
+template <Prefetch P>
+void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  dot_q8_x8_blocks<P, false>(w, a, n, out, [&](__m256i sum, __m256i packed, __m256i activations) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(packed), _mm256_sign_epi8(activations, packed));
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
+  });
+}
+
 // q4k_x8 -> q4k rows: each chunk's eight 32-byte groups (4 bytes of each row) transposed as an
 // 8 x 8 matrix of dwords into the eight rows' 32 bytes, and each block's scales unpacked once
 // (dot_q4k_x8_blocks' unpacking), repacked into q4k's twelve bytes for all rows at once and
@@ -303,6 +315,8 @@ template float avx2_dot_q3k<Prefetch::software>(const BlockQ3K*, const BlockQ8K*
 template float avx2_dot_q3k<Prefetch::hardware>(const BlockQ3K*, const BlockQ8K*, size_t);
 template void avx2_dot_q4k_x8<Prefetch::software>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
 template void avx2_dot_q4k_x8<Prefetch::hardware>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
+template void avx2_dot_q8_x8<Prefetch::software>(const BlockQ8x8*, const BlockQ8A*, size_t, float*);
+template void avx2_dot_q8_x8<Prefetch::hardware>(const BlockQ8x8*, const BlockQ8A*, size_t, float*);
 
 namespace {
 
@@ -313,7 +327,7 @@ const Kernels& avx2_table() {
                                dot_rows_f32<Avx2Vector, P>, dot_rows_f16<Avx2Vector, P>, dot_rows_bf16<Avx2Vector, P>,
                                key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
                                key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P,
-                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows};
+                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows, avx2_dot_q8_x8<P>};
   return kernels;
 }
 

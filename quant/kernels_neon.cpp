@@ -128,6 +128,19 @@ void dot_q4k_x8_by_rows(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float*
   }
 }
 
+// q8_x8 (block_q8_x8.h) on baseline NEON likewise: each block's eight rows de-interleaved and
+// multiplied by the table's q8 kernel.
+template <float (*DotQ8)(const BlockQ8*, const BlockQ8A*, size_t)>
+void dot_q8_x8_by_rows(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
+  for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
+  BlockQ8 rows[8];
+  BlockQ8* const row_pointers[8] = {&rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5], &rows[6], &rows[7]};
+  for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
+    deinterleave_q8_x8_rows(w + b, row_pointers, BlockQ8x8::kElements);
+    for (size_t r = 0; r < 8; ++r) out[r] += DotQ8(&rows[r], a + b, BlockQ8x8::kElements);
+  }
+}
+
 }  // namespace
 
 const Kernels* neon_kernels() {
@@ -136,7 +149,7 @@ const Kernels* neon_kernels() {
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
                                 Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>,
-                                deinterleave_q4k_x8_rows};
+                                deinterleave_q4k_x8_rows, dot_q8_x8_by_rows<neon_dot_q8<dot32_s8>>};
   return &kernels;
 }
 
@@ -146,7 +159,7 @@ const Kernels* neon_dotprod_kernels() {
                                     neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                     key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
                                     Prefetch::hardware, neon_dotprod_dot_q4k_x8,
-                                    deinterleave_q4k_x8_rows};
+                                    deinterleave_q4k_x8_rows, neon_dotprod_dot_q8_x8};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

@@ -8,6 +8,7 @@
 #include <arm_neon.h>
 
 #include "quant/block_q4k_x8.h"
+#include "quant/block_q8_x8.h"
 #include "quant/block_q8a.h"
 #include "quant/half.h"
 
@@ -67,5 +68,6 @@ float neon_dotprod_dot_q8(const BlockQ8* w, const BlockQ8A* a, size_t n);
 float neon_dotprod_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n);
 float neon_dotprod_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n);
 void neon_dotprod_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out);
+void neon_dotprod_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out);
 
 }  // namespace smoe::quant

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "quant/block_q4k_x8.h"
+#include "quant/block_q8_x8.h"
 #include "quant/kernels_neon.h"
 
 namespace smoe::quant {
@@ -27,7 +28,33 @@ inline void q4k_x8_group(const uint8_t* qs, const int8x16_t* a_low, const int8x1
   }
 }
 
+// Group G (< 8) of a q8_x8 block: 16 bytes for rows 0..3 and 16 for rows 4..7, 4 weights a row,
+// times activations 4G..4G + 3 (lane G % 4 of their 16-byte half G / 4) by SDOT by lane.
+template <int G>
+inline void q8_x8_group(const int8_t* qs, const int8x16_t* activations, int32x4_t* sums) {
+  for (int half = 0; half < 2; ++half) {
+    sums[half] = vdotq_laneq_s32(sums[half], vld1q_s8(qs + 32 * G + 16 * half), activations[G / 4], G % 4);
+  }
+}
+
 }  // namespace
+
+// Eight interleaved q8 rows (block_q8_x8.h): the eight rows' integer sums of a block in two
+// vectors by SDOT by lane, then each row's float arithmetic in dot_q8_x8_q8a_ref's order.
+void neon_dotprod_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
+  for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
+  for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
+    const int8x16_t activations[2] = {vld1q_s8(a[b].qs), vld1q_s8(a[b].qs + 16)};
+    int32x4_t sums[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+    [&]<int... G>(std::integer_sequence<int, G...>) {
+      (q8_x8_group<G>(w[b].qs, activations, sums), ...);
+    }(std::make_integer_sequence<int, 8>{});
+    int32_t dots[8];
+    vst1q_s32(dots, sums[0]);
+    vst1q_s32(dots + 4, sums[1]);
+    for (size_t r = 0; r < 8; ++r) out[r] += f16_to_f32(w[b].d[r]) * a[b].d * float(dots[r]);
+  }
+}
 
 // Eight interleaved q4k rows (block_q4k_x8.h): per 64-weight chunk two int32 vectors a sub-block
 // (rows 0..3, 4..7) filled by SDOT by lane, scaled per row; the minimum terms and the block's

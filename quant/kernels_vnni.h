@@ -148,6 +148,17 @@ void dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
       });
 }
 
+// Eight interleaved q8 rows (block_q8_x8.h): one vpdpbusd per 32 weights (4 of each row times
+// the same 4 activations), the weights made unsigned by flipping their top bit (w + 128; the
+// block loop takes 128 x the activations' sum off): no sign instructions, no per-row scales.
+template <Prefetch P>
+void dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
+  const __m256i top_bit = _mm256_set1_epi8(static_cast<char>(0x80));
+  dot_q8_x8_blocks<P, true>(w, a, n, out, [&](__m256i sum, __m256i packed, __m256i activations) {
+    return dpbusd(sum, _mm256_xor_si256(packed, top_bit), activations);
+  });
+}
+
 // The scale words of steps k and k + 1 (of 32 weights) in half c of a 16-weight sub-block type
 // (q6k, q3k), in the order packs_epi32 leaves the four sub-blocks' sums of those steps: per
 // 128-bit lane [sub-block 2k x4, 2k + 2 x4 | 2k + 1 x4, 2k + 3 x4] (of the half's eight).
@@ -229,6 +240,7 @@ Kernels vnni_table(const Kernels& base, std::string_view isa) {
   table.dot_q6k = dot_q6k<P>;
   table.dot_q3k = dot_q3k<P>;
   table.dot_q4k_x8 = dot_q4k_x8<P>;
+  table.dot_q8_x8 = dot_q8_x8<P>;
   return table;
 }
 

@@ -10,6 +10,7 @@
 
 #include "quant/block_q4.h"
 #include "quant/block_q8.h"
+#include "quant/block_q8_x8.h"
 #include "quant/block_q8a.h"
 #include "quant/kernels.h"
 #include "quant/vector_x86.h"
@@ -25,6 +26,7 @@ template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, s
 template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out);
+template <Prefetch P> void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out);
 void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 
 // Everything below is file-local to each includer: one shared definition would be compiled
@@ -394,6 +396,41 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
         _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums), minimum_terms);
   }
   _mm256_storeu_ps(out, _mm256_sub_ps(total, minimum_terms));
+}
+
+// How much further ahead than kPrefetchBytes / kPrefetchL2Bytes the q8_x8 kernels prefetch.
+inline constexpr size_t kQ8x8PrefetchExtra = 6144;
+
+// The block loop of the q8_x8 kernels (eight interleaved rows, block_q8_x8.h): per block,
+// `step(sum, packed, activations)` for each of its eight 32-byte groups (4 weights of each row;
+// the 4 activations broadcast to every row's lane) adds the group's products into the rows'
+// int32 lanes of `sum` (two accumulators, even and odd groups, for the multiply latency); the
+// eight rows' f16 scales converted by one instruction and applied by one multiply-add. With
+// kWeightsOffset the steps multiply the weights plus 128 (vpdpbusd needs one unsigned operand,
+// and w ^ 0x80 = w + 128 is one instruction that handles -128 too), so 128 x the activations'
+// sum comes off each row's sum.
+template <Prefetch P, bool kWeightsOffset, class Step>
+inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out, Step step) {
+  __m256 total = _mm256_setzero_ps();
+  for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
+    const BlockQ8x8& block = w[b];
+    const BlockQ8A& activations = a[b];
+    prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + kQ8x8PrefetchExtra, 5);  // 272 bytes
+    __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+    for (size_t g = 0; g < 8; ++g) {
+      int32_t four;
+      __builtin_memcpy(&four, activations.qs + 4 * g, 4);
+      sums[g % 2] = step(sums[g % 2], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * g)),
+                         _mm256_set1_epi32(four));
+    }
+    __m256i dot = _mm256_add_epi32(sums[0], sums[1]);
+    if constexpr (kWeightsOffset) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(activations.sum * 128));
+    const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d))),
+                                        _mm256_set1_ps(activations.d));
+    total = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(dot), total);
+  }
+  _mm256_storeu_ps(out, total);
 }
 
 }  // namespace

@@ -7,13 +7,14 @@
 #include "quant/block_q3k.h"
 #include "quant/block_q4k.h"
 #include "quant/block_q4k_x8.h"
+#include "quant/block_q8_x8.h"
 #include "quant/block_q6k.h"
 #include "quant/block_q8.h"
 
 namespace smoe::quant {
 namespace {
 
-constexpr std::array<TypeTraits, 10> kTraits = {{
+constexpr std::array<TypeTraits, 11> kTraits = {{
     {"f32", 1, 4, false},
     {"f16", 1, 2, false},
     {"bf16", 1, 2, false},
@@ -24,6 +25,7 @@ constexpr std::array<TypeTraits, 10> kTraits = {{
     {"q6k", BlockQ6K::kElements, sizeof(BlockQ6K), true},
     {"q3k", BlockQ3K::kElements, sizeof(BlockQ3K), true},
     {"q4k_x8", BlockQ4Kx8::kElements, sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows, true, BlockQ4Kx8::kRows},
+    {"q8_x8", BlockQ8x8::kElements, sizeof(BlockQ8x8) / BlockQ8x8::kRows, true, BlockQ8x8::kRows},
 }};
 
 }  // namespace
@@ -73,7 +75,21 @@ std::optional<uint64_t> tensor_bytes(TensorType type, std::span<const uint64_t> 
   return bytes;
 }
 
-TensorType row_type(TensorType type) { return type == TensorType::q4k_x8 ? TensorType::q4k : type; }
+TensorType row_type(TensorType type) {
+  switch (type) {
+    case TensorType::q4k_x8: return TensorType::q4k;
+    case TensorType::q8_x8: return TensorType::q8;
+    default: return type;
+  }
+}
+
+std::optional<TensorType> interleaved_type(TensorType type) {
+  switch (type) {
+    case TensorType::q4k: return TensorType::q4k_x8;
+    case TensorType::q8: return TensorType::q8_x8;
+    default: return std::nullopt;
+  }
+}
 
 double bits_per_weight(TensorType type) {
   const TypeTraits& traits = type_traits(type);

@@ -25,6 +25,7 @@ enum class TensorType : uint32_t {
   q6k = 7,   // BlockQ6K: 256 weights in 16 sub-blocks, int8 sub-scales (6.5625 bits/weight)
   q3k = 8,   // BlockQ3K: 256 weights in 16 sub-blocks, 6-bit sub-scales (3.4375 bits/weight)
   q4k_x8 = 9,  // BlockQ4Kx8: q4k rows interleaved in groups of 8, the decode layout (block_q4k_x8.h; 4.5 bits/weight)
+  q8_x8 = 10,  // BlockQ8x8: q8 rows interleaved in groups of 8, the decode layout (block_q8_x8.h; 8.5 bits/weight)
 };
 
 // Storage geometry of one type: `block_elements` elements occupy `block_bytes` bytes; a row
@@ -34,7 +35,7 @@ struct TypeTraits {
   uint32_t block_elements;
   uint32_t block_bytes;  // per row: an interleaved type's block of 8 rows is 8 x this
   bool is_quantized;
-  uint32_t row_group = 1;  // rows stored interleaved in groups of this many (q4k_x8: 8)
+  uint32_t row_group = 1;  // rows stored interleaved in groups of this many (q4k_x8, q8_x8: 8)
 };
 
 // Traits of a known type; std::nullopt for an id this build does not know.
@@ -57,10 +58,13 @@ std::optional<uint64_t> row_bytes(TensorType type, uint64_t row_elements);
 // groups. A 0-dimensional shape is one element.
 std::optional<uint64_t> tensor_bytes(TensorType type, std::span<const uint64_t> shape);
 
-// The type of one row of `type` once read out of its group (q4k for q4k_x8, which
-// format::for_each_row_piece de-interleaves); `type` itself for the others. Row-wise code
-// (decoders, requantizers) takes this type.
+// The type of one row of `type` once read out of its group (q4k for q4k_x8, q8 for q8_x8, which
+// format::RowReader de-interleaves); `type` itself for the others. Row-wise code (decoders,
+// requantizers) takes this type.
 TensorType row_type(TensorType type);
+// The interleaved type storing rows of `type` (q4k_x8 for q4k, q8_x8 for q8); std::nullopt for
+// types without one.
+std::optional<TensorType> interleaved_type(TensorType type);
 
 // Bits per weight of `type`, e.g. 8.5 for q8.
 double bits_per_weight(TensorType type);

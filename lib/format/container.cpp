@@ -126,7 +126,7 @@ void Container::read_tensor_table() {
       }
     }
     const auto type = static_cast<quant::TensorType>(record.type);
-    if (traits->row_group > 1) {  // rows interleaved in groups (q4k_x8): a matrix of whole groups, paneled or not
+    if (traits->row_group > 1) {  // rows interleaved in groups (q4k_x8, q8_x8): a matrix of whole groups
       const bool matrix = record.n_dims == 2 || (record.n_dims == 3 && header_.version >= 2);
       if (!matrix || shape[record.n_dims - 2] % traits->row_group != 0) {
         throw Error(where, "tensor " + in_quotes(name) + " of type " + std::string(traits->name) +

@@ -4,25 +4,20 @@
 #include <algorithm>
 #include <vector>
 
-#include "quant/block_q4k_x8.h"
-#include "quant/kernels.h"
+#include "quant/interleave.h"
 #include "quant/tensor_type.h"
 
 namespace smoe::format {
 
 const std::byte* RowReader::deinterleaved(uint64_t row) {
-  constexpr uint64_t kRows = quant::BlockQ4Kx8::kRows;
-  const uint64_t first = row - row % kRows, blocks = w_.shape.back() / quant::BlockQ4K::kElements;
-  const uint64_t row_bytes = blocks * sizeof(quant::BlockQ4K);
+  const uint64_t group = quant::type_traits(w_.type).row_group, first = row - row % group;
+  const uint64_t width = panel_width(w_), panels = panel_count(w_), row_bytes = panels * piece_bytes_;
   if (first != group_first_) {
-    group_.resize(kRows * row_bytes);
-    auto* rows = reinterpret_cast<quant::BlockQ4K*>(group_.data());
-    const uint64_t width = panel_width(w_), panels = panel_count(w_), panel_blocks = width / quant::BlockQ4K::kElements;
+    group_.resize(group * row_bytes);
     for (uint64_t p = 0; p < panels; ++p) {
-      quant::BlockQ4K* panel_rows[kRows];
-      for (uint64_t r = 0; r < kRows; ++r) panel_rows[r] = rows + r * blocks + p * panel_blocks;
-      quant::active_kernels().deinterleave_q4k_x8_rows(
-          reinterpret_cast<const quant::BlockQ4Kx8*>(panel_row(w_, p, first)), panel_rows, width);
+      std::byte* panel_rows[quant::kMaxRowGroup];
+      for (uint64_t r = 0; r < group; ++r) panel_rows[r] = group_.data() + r * row_bytes + p * piece_bytes_;
+      quant::deinterleave_rows(w_.type, panel_row(w_, p, first), panel_rows, width);
     }
     group_first_ = first;
   }

@@ -22,7 +22,7 @@ inline uint64_t panel_width(const TensorView& w) { return w.panel_columns != 0 ?
 inline uint64_t panel_count(const TensorView& w) { return w.shape.back() / panel_width(w); }
 
 // First byte of row `row`'s columns [p W, (p + 1) W): panels are equal, back to back. For an
-// interleaved type (q4k_x8), `row` must begin a group: the group's bytes in that panel.
+// interleaved type (q4k_x8, q8_x8), `row` must begin a group: the group's bytes in that panel.
 inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t row) {
   const uint64_t panel_bytes = w.bytes / panel_count(w);
   return w.data + panel * panel_bytes + row * (panel_bytes / w.shape[0]);
@@ -30,7 +30,7 @@ inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t 
 
 // Reads a matrix's rows piece by piece (one piece per column panel, left to right; the whole
 // row for contiguous matrices) as blocks of quant::row_type(w.type): rows of an interleaved type
-// (quant::TypeTraits::row_group > 1, q4k_x8) come de-interleaved, their group (every panel of
+// (quant::TypeTraits::row_group > 1: q4k_x8, q8_x8) come de-interleaved, their group (every panel of
 // it) once into this reader's buffer and kept for the group's other rows, so callers that go
 // row by row de-interleave each group once. One reader per thread.
 class RowReader {
@@ -52,7 +52,7 @@ class RowReader {
   }
 
  private:
-  const std::byte* deinterleaved(uint64_t row);  // row `row`, all its panels, as contiguous q4k blocks
+  const std::byte* deinterleaved(uint64_t row);  // row `row`, all its panels, as contiguous row_type blocks
 
   const TensorView& w_;
   bool interleaved_;

@@ -103,6 +103,15 @@ auto row_dot(float (*dot)(const Weight*, const Activation*, size_t)) {
   };
 }
 
+// A group of interleaved rows (block_q4k_x8.h, block_q8_x8.h) per call of a group kernel of the
+// table; matrices of these types have whole groups (the container reader checks).
+template <class Block, class Activation>
+auto group_dot(void (*dot)(const Block*, const Activation*, size_t, float*)) {
+  return [dot](const std::byte* group, const Activation* a, size_t n, float* out) {
+    dot(reinterpret_cast<const Block*>(group), a, n, out);
+  };
+}
+
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
 // (the kernels take long rows several at a time, sharing the activations' loads).
 template <class Weight>
@@ -142,13 +151,12 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
       return matmul_quantized<1>(outputs, row_dot(kernels.dot_q6k), kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q3k:
       return matmul_quantized<1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens, threads);
-    case quant::TensorType::q4k_x8: {
-      // Eight interleaved rows per call (block_q4k_x8.h); matrices of this type have whole groups.
-      const auto dot = [&kernels](const std::byte* group, const quant::BlockQ8K* a, size_t n, float* out) {
-        kernels.dot_q4k_x8(reinterpret_cast<const quant::BlockQ4Kx8*>(group), a, n, out);
-      };
-      return matmul_quantized<quant::BlockQ4Kx8::kRows>(outputs, dot, kernels.quantize_q8k, x, n_tokens, threads);
-    }
+    case quant::TensorType::q4k_x8:
+      return matmul_quantized<quant::BlockQ4Kx8::kRows>(outputs, group_dot(kernels.dot_q4k_x8), kernels.quantize_q8k, x,
+                                                        n_tokens, threads);
+    case quant::TensorType::q8_x8:
+      return matmul_quantized<quant::BlockQ8x8::kRows>(outputs, group_dot(kernels.dot_q8_x8), kernels.quantize_q8a, x,
+                                                       n_tokens, threads);
     case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
     case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
     case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_rows_bf16, x, n_tokens, threads);

@@ -102,7 +102,8 @@ void check_row(TensorType type, const std::byte* stored, const float* source, si
       }
       return;
     case TensorType::u8:
-    case TensorType::q4k_x8:  // checked row by row as q4k (row_type)
+    case TensorType::q4k_x8:  // checked row by row as q4k / q8 (row_type)
+    case TensorType::q8_x8:
       break;
   }
   FAIL("unexpected type");
@@ -146,9 +147,11 @@ TEST_CASE("the tiny model converts to every type and reads back within each form
   CHECK(container.failed_checksums().empty());
 }
 
-TEST_CASE("converting with interleaving stores q4k matrices as q4k_x8 whose rows read back as the plain ones", "[golden][convert][q4k_x8]") {
-  const format::Container plain = format::Container::open(test::tiny_container("q4k"));
-  const format::Container interleaved = format::Container::open(test::tiny_container_interleaved("q4k"));
+TEST_CASE("converting with interleaving stores q4k and q8 matrices as q4k_x8 and q8_x8 whose rows read back as the plain ones", "[golden][convert][q4k_x8][q8_x8]") {
+  const std::string recipe = GENERATE(as<std::string>{}, "q4k", "q8", "q4");  // q4: q8 attention, q4 experts
+  INFO("recipe " << recipe);
+  const format::Container plain = format::Container::open(test::tiny_container(recipe));
+  const format::Container interleaved = format::Container::open(test::tiny_container_interleaved(recipe));
   CHECK(interleaved.failed_checksums().empty());
   size_t interleaved_tensors = 0;
   for (const format::TensorView& stored : interleaved.tensors()) {
@@ -156,12 +159,13 @@ TEST_CASE("converting with interleaving stores q4k matrices as q4k_x8 whose rows
     INFO("tensor " << stored.name);
     CHECK(stored.shape == reference.shape);
     CHECK(stored.bytes == reference.bytes);
-    // Every multiplied q4k matrix with whole groups of rows (the tiny model's w2, 128 x 256),
-    // never the embeddings.
-    const bool interleavable = reference.type == TensorType::q4k && reference.shape.size() == 2 &&
-                               reference.shape[0] % 8 == 0 && stored.name != "token_embd";
-    CHECK(stored.type == (interleavable ? TensorType::q4k_x8 : reference.type));
-    if (stored.type != TensorType::q4k_x8) {
+    // Every multiplied q4k or q8 matrix with whole groups of rows (the tiny model's q4k w2, 128 x
+    // 256), never the embeddings.
+    const std::optional<TensorType> interleaved_type = quant::interleaved_type(reference.type);
+    const bool interleavable =
+        interleaved_type && reference.shape.size() == 2 && reference.shape[0] % 8 == 0 && stored.name != "token_embd";
+    CHECK(stored.type == (interleavable ? *interleaved_type : reference.type));
+    if (!interleavable) {
       CHECK(std::memcmp(stored.data, reference.data, stored.bytes) == 0);
       continue;
     }
@@ -170,9 +174,9 @@ TEST_CASE("converting with interleaving stores q4k matrices as q4k_x8 whose rows
     format::RowReader rows(stored), reference_rows(reference);
     for (uint64_t r = 0; r < stored.shape[0]; ++r) {
       std::vector<std::byte> row, reference_row;
-      const auto append_to = [](std::vector<std::byte>& out) {
-        return [&out](const std::byte* piece, uint64_t, uint64_t columns) {
-          out.insert(out.end(), piece, piece + *quant::row_bytes(TensorType::q4k, columns));
+      const auto append_to = [&reference](std::vector<std::byte>& out) {
+        return [&out, &reference](const std::byte* piece, uint64_t, uint64_t columns) {
+          out.insert(out.end(), piece, piece + *quant::row_bytes(reference.type, columns));
         };
       };
       rows.for_each_piece(r, append_to(row));

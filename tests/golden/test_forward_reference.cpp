@@ -118,16 +118,20 @@ TEST_CASE("a model read into memory (--no-mmap) computes exactly what the mapped
   }
 }
 
-// Under the scalar kernels (ctest q4k_x8.scalar) both layouts' products are the same floats
-// (dot_q4k_x8_q8k_ref sums as dot_q4k_q8k_ref does): identical logits and text. The SIMD kernels
+// Under the scalar kernels (ctest interleaved.scalar) both layouts' products are the same floats
+// (dot_q4k_x8_q8k_ref sums as dot_q4k_q8k_ref does, dot_q8_x8_q8a_ref as dot_q8_q8a_ref):
+// identical logits and text. The SIMD kernels
 // sum the same integer products in another order, and on this tiny model a router's near tie
 // flips now and then under such last-bit differences: prompts then differ by up to ~0.12 in a
 // logit, 0.0004-0.004 on average over the prompt (measured, avx512-vnni and avx2), the others by
 // ~1e-6; the bound is 5x that.
-TEST_CASE("q4k rows interleaved by eight compute what the plain q4k rows do", "[golden][forward][q4k_x8]") {
+TEST_CASE("q4k and q8 rows interleaved by eight compute what the plain rows do", "[golden][forward][q4k_x8][q8_x8]") {
+  // q4k: every matrix q4k_x8 but the output's; q8: all q8_x8; q4: q8_x8 attention and output.
+  const std::string recipe = GENERATE(as<std::string>{}, "q4k", "q8", "q4");
+  INFO("recipe " << recipe);
   const bool scalar = quant::active_kernels().isa == "scalar";
-  const auto plain = test::load_for_comparison(test::tiny_container("q4k"));
-  const auto interleaved = test::load_for_comparison(test::tiny_container_interleaved("q4k"));
+  const auto plain = test::load_for_comparison(test::tiny_container(recipe));
+  const auto interleaved = test::load_for_comparison(test::tiny_container_interleaved(recipe));
   for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
     const std::vector<int32_t> ids = ids_of(prompt["ids"]);
     auto a = plain->create_session(), b = interleaved->create_session();

@@ -61,7 +61,7 @@ const std::string& convert_tiny(const std::string& input_file, const std::string
     options.recipe = convert::make_recipe(type);
     options.hash_sources = false;
     options.max_panel_columns = max_panel_columns;
-    options.interleave_q4k = interleave;  // plain q4k rows unless asked: both layouts stay covered
+    options.interleave = interleave;  // plain q4k rows unless asked: both layouts stay covered
     convert::convert_checkpoint(options);
     it = converted.emplace(key, options.output).first;
   }
