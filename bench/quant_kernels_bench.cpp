@@ -24,7 +24,8 @@
 //                               avx2, or "ref", decode + requantize), 64 rows of 4096 in cache
 //                               (input GB/s, and weights per second)
 //   gemm/<type>                 a prompt product as the model runs it: ops::gemm of a 14336 x 4096
-//                               matrix with 128 tokens (decode, requantize or convert, multiply),
+//                               matrix with 128 tokens (de-interleave, decode, requantize or
+//                               convert, multiply; q4k_x8 and q8_x8 too),
 //                               on the path this CPU takes (the label; SMOE_PROMPT=bf16 for oneDNN's)
 //   gemm-down/<type>            the same for a 4096 x 14336 matrix (w2's shape: 1.8 MB of int8
 //                               activations, beside the weights, where L2 is 1-2 MB)
@@ -368,7 +369,16 @@ void gemm_benchmark(benchmark::State& state, TensorType type, bool down) {
   const size_t row_bytes = *smoe::quant::row_bytes(type, kColumns);
   std::vector<std::byte> bytes(kRows * row_bytes);
   const std::vector<float> row = random_row(kColumns);
-  for (size_t r = 0; r < kRows; ++r) quantize_row(type, row.data(), bytes.data() + r * row_bytes, kColumns);
+  for (size_t r = 0; r < kRows; ++r) quantize_row(row_type(type), row.data(), bytes.data() + r * row_bytes, kColumns);
+  if (type_traits(type).row_group > 1) {  // q4k_x8, q8_x8: the rows interleaved by eight
+    std::vector<std::byte> group(8 * row_bytes);
+    for (size_t g = 0; g < kRows / 8; ++g) {
+      const std::byte* rows[8];
+      for (size_t r = 0; r < 8; ++r) rows[r] = bytes.data() + (8 * g + r) * row_bytes;
+      interleave_rows(type, rows, group.data(), kColumns);
+      std::memcpy(bytes.data() + 8 * g * row_bytes, group.data(), group.size());
+    }
+  }
   const smoe::format::TensorView view{"w", type, {kRows, kColumns}, 0, bytes.size(), 0, bytes.data()};
   const std::vector<float> x = random_row(kTokens * kColumns);
   std::vector<float> y(kTokens * kRows);
@@ -466,7 +476,8 @@ void register_benchmarks() {
       benchmark::RegisterBenchmark((name + "avx2").c_str(), int8_rows_benchmark, type, f);
     }
   }
-  for (const TensorType type : {TensorType::q8, TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k}) {
+  for (const TensorType type : {TensorType::q8, TensorType::q8_x8, TensorType::q4, TensorType::q4k, TensorType::q4k_x8,
+                                TensorType::q6k, TensorType::q3k}) {
     benchmark::RegisterBenchmark(("gemm/" + std::string(type_name(type))).c_str(), gemm_benchmark, type, false)
         ->Unit(benchmark::kMillisecond);
   }

@@ -48,7 +48,7 @@ void deinterleave_rows(TensorType interleaved, const std::byte* blocks, std::byt
     case TensorType::q8_x8: {
       BlockQ8* group[8];
       as_blocks(rows, group);
-      return deinterleave_q8_x8_rows(reinterpret_cast<const BlockQ8x8*>(blocks), group, n);
+      return active_kernels().deinterleave_q8_x8_rows(reinterpret_cast<const BlockQ8x8*>(blocks), group, n);
     }
     default: break;
   }

@@ -17,8 +17,7 @@ inline constexpr size_t kMaxRowGroup = 8;
 void interleave_rows(TensorType interleaved, const std::byte* const rows[], std::byte* out, size_t n);
 
 // The reverse, bit for bit: n weights of each row of a group of `interleaved` at `blocks` ->
-// rows[0..row_group) as row_type(interleaved) blocks. The kernels of active_kernels() where
-// the layout has them (q4k_x8's scales are repacked).
+// rows[0..row_group) as row_type(interleaved) blocks, by active_kernels()'s de-interleavers.
 void deinterleave_rows(TensorType interleaved, const std::byte* blocks, std::byte* const rows[], size_t n);
 
 }  // namespace smoe::quant

@@ -14,7 +14,7 @@ const Kernels& scalar_kernels() {
                                dot_rows_f32_ref, dot_rows_f16_ref,   dot_rows_bf16_ref,
                                key_scores_ref<uint16_t>, value_sum_ref<uint16_t>, key_scores_ref<int8_t>, value_sum_ref<int8_t>,
                                Prefetch::hardware, dot_q4k_x8_q8k_ref, deinterleave_q4k_x8_rows,
-                               dot_q8_x8_q8a_ref};
+                               dot_q8_x8_q8a_ref, deinterleave_q8_x8_rows};
   return kernels;
 }
 

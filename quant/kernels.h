@@ -63,6 +63,8 @@ struct Kernels {
   void (*deinterleave_q4k_x8_rows)(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) = nullptr;
   // Eight interleaved q8 rows (block_q8_x8.h) at once: out[r] = row r . activations, r < 8.
   void (*dot_q8_x8)(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) = nullptr;
+  // deinterleave_q8_x8_rows (the prompt paths read q8_x8 rows through it), bit for bit.
+  void (*deinterleave_q8_x8_rows)(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n) = nullptr;
 };
 
 // "avx2", or "avx2+prefetch" for the variant with prefetch instructions: what smoe-bench,

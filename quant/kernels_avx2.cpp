@@ -184,6 +184,41 @@ void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out)
   });
 }
 
+namespace {
+
+// Eight 32-byte groups of interleaved rows (group g: 4 bytes of each of 8 rows) -> each row's 32
+// bytes at rows[r]: the groups transposed as an 8 x 8 matrix of dwords. Four groups at a time,
+// in named registers: with arrays of eight GCC kept the vectors on the stack, stored in 16-byte
+// halves and reloaded whole (a store-forwarding stall per vector; gemm/q8_x8 lost 7%).
+inline void groups_to_rows(const uint8_t* groups, uint8_t* const rows[8]) {
+  const auto load = [groups](int g) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(groups + 32 * g)); };
+  // Groups 4h .. 4h + 3: per 128-bit lane l, dword r of the result k is row 4l + k's 4 bytes of group 4h + r.
+  const auto transpose4 = [&](int h, __m256i& u0, __m256i& u1, __m256i& u2, __m256i& u3) {
+    const __m256i v0 = load(4 * h), v1 = load(4 * h + 1), v2 = load(4 * h + 2), v3 = load(4 * h + 3);
+    const __m256i t0 = _mm256_unpacklo_epi32(v0, v1), t1 = _mm256_unpackhi_epi32(v0, v1);
+    const __m256i t2 = _mm256_unpacklo_epi32(v2, v3), t3 = _mm256_unpackhi_epi32(v2, v3);
+    u0 = _mm256_unpacklo_epi64(t0, t2);
+    u1 = _mm256_unpackhi_epi64(t0, t2);
+    u2 = _mm256_unpacklo_epi64(t1, t3);
+    u3 = _mm256_unpackhi_epi64(t1, t3);
+  };
+  __m256i a0, a1, a2, a3, b0, b1, b2, b3;
+  transpose4(0, a0, a1, a2, a3);
+  transpose4(1, b0, b1, b2, b3);
+  const auto store = [rows](int r, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r]), v); };
+  // a_k / b_k: rows k (lane 0) and k + 4 (lane 1) of groups 0..3 / 4..7.
+  store(0, _mm256_permute2x128_si256(a0, b0, 0x20));
+  store(4, _mm256_permute2x128_si256(a0, b0, 0x31));
+  store(1, _mm256_permute2x128_si256(a1, b1, 0x20));
+  store(5, _mm256_permute2x128_si256(a1, b1, 0x31));
+  store(2, _mm256_permute2x128_si256(a2, b2, 0x20));
+  store(6, _mm256_permute2x128_si256(a2, b2, 0x31));
+  store(3, _mm256_permute2x128_si256(a3, b3, 0x20));
+  store(7, _mm256_permute2x128_si256(a3, b3, 0x31));
+}
+
+}  // namespace
+
 // q4k_x8 -> q4k rows: each chunk's eight 32-byte groups (4 bytes of each row) transposed as an
 // 8 x 8 matrix of dwords into the eight rows' 32 bytes, and each block's scales unpacked once
 // (dot_q4k_x8_blocks' unpacking), repacked into q4k's twelve bytes for all rows at once and
@@ -197,7 +232,6 @@ void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const row
   // M's order [16 (j / 2) + 2 r + j % 2] -> [8 (j % 2) + r] within each lane (the S order).
   const __m256i minimum_order = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8,
                                                  10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-  const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
   // 32 bytes in [j][r] order (j < 4) -> per row r the 4 bytes j = 0..3, as dword r of `out`.
   const auto by_row = [&](__m256i bytes, uint32_t out[8]) {
     const __m256i pairs = _mm256_shuffle_epi8(bytes, pair_rows);  // lane 0: (j0, j1) per row, lane 1: (j2, j3)
@@ -229,26 +263,22 @@ void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const row
       for (size_t k = 0; k < 3; ++k) std::memcpy(out.scales + 4 * k, &words[k][r], 4);
     }
     for (size_t c = 0; c < 4; ++c) {
-      const uint8_t* qs = block.qs + 256 * c;
-      __m256i v[8], t[8], u[8];
-      for (size_t g = 0; g < 8; ++g) v[g] = load(qs + 32 * g);  // group g: 4 bytes of each row
-      for (size_t k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_epi32(v[k], v[k + 1]);
-        t[k + 1] = _mm256_unpackhi_epi32(v[k], v[k + 1]);
-      }
-      for (size_t k = 0; k < 8; k += 4) {
-        u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
-        u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
-        u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
-        u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
-      }
-      for (size_t r = 0; r < 4; ++r) {  // u[r] / u[r + 4]: rows r (lane 0) and r + 4 (lane 1) of groups 0..3 / 4..7
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r][b].qs + 32 * c),
-                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x20));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows[r + 4][b].qs + 32 * c),
-                            _mm256_permute2x128_si256(u[r], u[r + 4], 0x31));
-      }
+      uint8_t* chunk_rows[8];
+      for (size_t r = 0; r < 8; ++r) chunk_rows[r] = rows[r][b].qs + 32 * c;
+      groups_to_rows(block.qs + 256 * c, chunk_rows);
     }
+  }
+}
+
+// q8_x8 -> q8 rows: each block's eight groups transposed (groups_to_rows), its scales copied.
+void avx2_deinterleave_q8_x8_rows(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n) {
+  for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
+    uint8_t* block_rows[8];
+    for (size_t r = 0; r < 8; ++r) {
+      rows[r][b].d = blocks[b].d[r];
+      block_rows[r] = reinterpret_cast<uint8_t*>(rows[r][b].qs);
+    }
+    groups_to_rows(reinterpret_cast<const uint8_t*>(blocks[b].qs), block_rows);
   }
 }
 
@@ -327,7 +357,8 @@ const Kernels& avx2_table() {
                                dot_rows_f32<Avx2Vector, P>, dot_rows_f16<Avx2Vector, P>, dot_rows_bf16<Avx2Vector, P>,
                                key_scores<Avx2Vector, uint16_t>, value_sum<Avx2Vector, uint16_t>,
                                key_scores<Avx2Vector, int8_t>,   value_sum<Avx2Vector, int8_t>, P,
-                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows, avx2_dot_q8_x8<P>};
+                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows, avx2_dot_q8_x8<P>,
+                               avx2_deinterleave_q8_x8_rows};
   return kernels;
 }
 

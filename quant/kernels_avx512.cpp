@@ -20,7 +20,8 @@ const Kernels& avx512_table() {
                                dot_rows_f32<Avx512Vector, P>, dot_rows_f16<Avx512Vector, P>, dot_rows_bf16<Avx512Vector, P>,
                                key_scores<Avx512Vector, uint16_t>, value_sum<Avx512Vector, uint16_t>,
                                key_scores<Avx512Vector, int8_t>,   value_sum<Avx512Vector, int8_t>, P,
-                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows, avx2_dot_q8_x8<P>};
+                               avx2_dot_q4k_x8<P>, avx2_deinterleave_q4k_x8_rows, avx2_dot_q8_x8<P>,
+                               avx2_deinterleave_q8_x8_rows};
   return kernels;
 }
 

@@ -149,7 +149,8 @@ const Kernels* neon_kernels() {
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
                                 Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>,
-                                deinterleave_q4k_x8_rows, dot_q8_x8_by_rows<neon_dot_q8<dot32_s8>>};
+                                deinterleave_q4k_x8_rows, dot_q8_x8_by_rows<neon_dot_q8<dot32_s8>>,
+                                deinterleave_q8_x8_rows};
   return &kernels;
 }
 
@@ -159,7 +160,8 @@ const Kernels* neon_dotprod_kernels() {
                                     neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                     key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
                                     Prefetch::hardware, neon_dotprod_dot_q4k_x8,
-                                    deinterleave_q4k_x8_rows, neon_dotprod_dot_q8_x8};
+                                    deinterleave_q4k_x8_rows, neon_dotprod_dot_q8_x8,
+                                    deinterleave_q8_x8_rows};
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
 

@@ -72,6 +72,21 @@ TEST_CASE("q8_x8 interleaving is lossless and lays the bytes out as documented",
   }
 }
 
+TEST_CASE("every table de-interleaves q8_x8 rows as the reference does", "[kernels][q8_x8]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const Weights weights = GENERATE(Weights::quantized, Weights::raw_random);
+  INFO("kernels " << kernels_name(*kernels) << " weights " << int(weights));
+  const size_t n = 32 * 9;
+  const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 9);
+  const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
+  std::vector<BlockQ8> back(rows.size());
+  BlockQ8* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = back.data() + r * n / 32;
+  REQUIRE(kernels->deinterleave_q8_x8_rows != nullptr);
+  kernels->deinterleave_q8_x8_rows(blocks.data(), pointers, n);
+  CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ8) * back.size()) == 0);
+}
+
 TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
   const size_t n = GENERATE(size_t{32}, size_t{32 * 7}, size_t{4096}, size_t{14336});
