@@ -17,7 +17,8 @@ using format::TensorRecord;
 
 namespace {
 
-// One valid q8 container of the tiny model, shared by every case (read-only).
+// One valid q8 container of the tiny model, shared by every case (read-only): plain q8 rows
+// (not q8_x8), which the cases below edit as such.
 const std::vector<char>& valid_container() {
   static test::TempDir dir;
   static const std::vector<char> bytes = [] {
@@ -26,6 +27,7 @@ const std::vector<char>& valid_container() {
     options.output = dir.file("tiny-q8.smoe");
     options.recipe = convert::make_recipe("q8");
     options.hash_sources = false;
+    options.interleave = false;
     convert::convert_checkpoint(options);
     return test::read_file(options.output);
   }();
@@ -149,6 +151,14 @@ std::vector<BadContainer> catalogue() {
          edit_tensor(b, 3, [](auto& t) {
            t.type = static_cast<uint32_t>(quant::TensorType::q4k_x8);
            t.shape[0] = 12;
+         });
+       },
+       "whole groups of 8"},
+      {"interleaved q8 rows that are not whole groups",
+       [](auto& b) {
+         edit_tensor(b, 3, [](auto& t) {
+           t.type = static_cast<uint32_t>(quant::TensorType::q8_x8);
+           t.shape[0] = 20;
          });
        },
        "whole groups of 8"},
