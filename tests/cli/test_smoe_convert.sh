@@ -50,18 +50,19 @@ check "text inspect names the panels" grep -q "in column panels" <<<"$("$convert
 json=$("$convert" inspect "$work/tiny-q8.smoe" --json)
 check "a file without panels stays version 1" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["format_version"]==1' "$json"
 
-# Interleaved q4k rows (the default; --no-interleave: plain): the tiny model's w2 (128 x 256).
-"$convert" "$model" -o "$work/tiny-x8.smoe" --type q4k --quiet
-check "convert --type q4k exits 0" test $? -eq 0
+# Interleaved q4k and q8 rows (the default; --no-interleave: plain): with --type q4 the tiny
+# model's w2 (128 x 256) is q4k, its attention q8.
+"$convert" "$model" -o "$work/tiny-x8.smoe" --type q4 --quiet
+check "convert --type q4 exits 0" test $? -eq 0
 json=$("$convert" inspect "$work/tiny-x8.smoe" --json --tensors)
 check_tensors "inspect shows the interleaved matrices" \
-  't["layers.0.experts.0.w2"]["type"]=="q4k_x8" and t["token_embd"]["type"]!="q4k_x8"' "$json"
+  't["layers.0.experts.0.w2"]["type"]=="q4k_x8" and t["layers.0.attn.q"]["type"]=="q8_x8" and t["token_embd"]["type"] not in ("q4k_x8", "q8_x8")' "$json"
 "$convert" verify "$work/tiny-x8.smoe" >/dev/null
 check "verify passes on an interleaved file" test $? -eq 0
-"$convert" "$model" -o "$work/tiny-plain.smoe" --type q4k --no-interleave --quiet
+"$convert" "$model" -o "$work/tiny-plain.smoe" --type q4 --no-interleave --quiet
 json=$("$convert" inspect "$work/tiny-plain.smoe" --json --tensors)
-check_tensors "--no-interleave keeps plain q4k rows" \
-  't["layers.0.experts.0.w2"]["type"]=="q4k" and "q4k_x8" not in j["types"]' "$json"
+check_tensors "--no-interleave keeps plain q4k and q8 rows" \
+  't["layers.0.experts.0.w2"]["type"]=="q4k" and t["layers.0.attn.q"]["type"]=="q8" and "q4k_x8" not in j["types"] and "q8_x8" not in j["types"]' "$json"
 
 message=$("$convert" /no/such/model -o "$work/x.smoe" 2>&1)
 check "missing input exits 1" test $? -eq 1
