@@ -152,9 +152,9 @@ void ContainerWriter::append(size_t index, const void* data, size_t bytes) {
 
 // Writes the whole rows (whole groups of interleaved rows) pending for `tensor`, stored in
 // column panels and/or with rows interleaved (q4k_x8, q8_x8: the appended q4k / q8 rows
-// interleaved by eight, panel by panel): rows [first, first + n) are one contiguous range in each panel, so a
-// chunk of rows costs one write per panel and memory of about one chunk (the caller's), never
-// the tensor. A partial row or group waits for the next append.
+// interleaved by eight, panel by panel): rows [first, first + n) are one contiguous range in
+// each panel, so a chunk of rows costs one write per panel and memory of about one chunk (the
+// caller's), never the tensor. A partial row or group waits for the next append.
 void ContainerWriter::write_pending_rows(const PlannedTensor& tensor) {
   const uint64_t rows = tensor.shape[0], columns = tensor.shape[1];
   const uint64_t width = tensor.panel_columns != 0 ? tensor.panel_columns : columns, panels = columns / width;

@@ -44,8 +44,8 @@ class ContainerWriter {
   const std::string& temporary_path() const { return temporary_path_; }
 
   // Appends bytes to tensor `index`: its rows in order, whatever its panels, as rows of
-  // quant::row_type (q4k rows for q4k_x8, which the writer interleaves); tensors are written in
-  // plan order, each completely.
+  // quant::row_type (q4k / q8 rows for q4k_x8 / q8_x8, which the writer interleaves); tensors
+  // are written in plan order, each completely.
   void append(size_t index, const void* data, size_t bytes);
   // Writes tables and header, flushes to disk and renames to the output path.
   void finish();

@@ -54,7 +54,7 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
                   std::vector<float>& rows_f32, std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
   const uint64_t row_elements = planned.shape.back();
-  // Rows of the row type (q4k for q4k_x8: the writer interleaves them).
+  // Rows of the row type (q4k / q8 for q4k_x8 / q8_x8: the writer interleaves them).
   const quant::TensorType row_type = quant::row_type(planned.type);
   const uint64_t out_row_bytes = *quant::row_bytes(row_type, row_elements);
   const uint64_t total_rows = planned.bytes / out_row_bytes;

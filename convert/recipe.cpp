@@ -12,7 +12,7 @@ namespace {
 
 TensorType parse_weight_type(const std::string& name) {
   const std::optional<TensorType> type = quant::parse_type_name(name);
-  if (!type || *type == TensorType::u8) {
+  if (!type || *type == TensorType::u8 || quant::type_traits(*type).row_group > 1) {  // x8: layouts, --interleave
     throw Error("--type", "unknown tensor type '" + name + "' (choose f32, f16, bf16, q8, q6k, q4, q4k, q3k or keep)");
   }
   return *type;

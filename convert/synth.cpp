@@ -22,7 +22,7 @@ constexpr uint64_t kDistinctRows = 64;
 std::vector<std::byte> distinct_rows(const PlannedTensor& tensor, std::mt19937_64& generator) {
   const uint64_t row_elements = tensor.shape.back();
   const uint64_t rows = tensor.shape.size() == 2 ? std::min(tensor.shape[0], kDistinctRows) : 1;
-  const quant::TensorType type = quant::row_type(tensor.type);  // the writer interleaves q4k_x8's q4k rows
+  const quant::TensorType type = quant::row_type(tensor.type);  // the writer interleaves q4k_x8's / q8_x8's rows
   const uint64_t row_bytes = *quant::row_bytes(type, row_elements);
   std::normal_distribution<float> normal(0.0f, 0.02f);
   const bool is_norm = tensor.shape.size() == 1;

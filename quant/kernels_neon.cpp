@@ -113,31 +113,19 @@ void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const flo
   dot_float_rows(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
 
-// q4k_x8 (block_q4k_x8.h) on baseline NEON (no SDOT: ARMv8.0 cores such as the Cortex-A53): each
-// block's eight rows de-interleaved and multiplied by the table's q4k kernel. Correct, slower
-// than the plain layout there; the dot-product table has its own kernel
-// (neon_dotprod_dot_q4k_x8).
-template <float (*DotQ4k)(const BlockQ4K*, const BlockQ8K*, size_t)>
-void dot_q4k_x8_by_rows(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
+// The interleaved types (block_q4k_x8.h, block_q8_x8.h) on baseline NEON (no SDOT: ARMv8.0 cores
+// such as the Cortex-A53): each block's eight rows de-interleaved (q4k_x8's scales unpacked once
+// for the eight) and multiplied by the table's row kernel. Correct, slower than the plain layouts
+// there; the dot-product table has its own kernels (neon_dotprod_dot_q4k_x8, _q8_x8).
+template <class Interleaved, class Row, class Activation, void (*Deinterleave)(const Interleaved*, Row* const[8], size_t),
+          float (*RowDot)(const Row*, const Activation*, size_t)>
+void dot_x8_by_rows(const Interleaved* w, const Activation* a, size_t n, float* out) {
   for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
-  BlockQ4K rows[8];
-  BlockQ4K* const row_pointers[8] = {&rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5], &rows[6], &rows[7]};
-  for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
-    deinterleave_q4k_x8_rows(w + b, row_pointers, BlockQ4Kx8::kElements);  // the block's scales unpacked once
-    for (size_t r = 0; r < 8; ++r) out[r] += DotQ4k(&rows[r], a + b, BlockQ4Kx8::kElements);
-  }
-}
-
-// q8_x8 (block_q8_x8.h) on baseline NEON likewise: each block's eight rows de-interleaved and
-// multiplied by the table's q8 kernel.
-template <float (*DotQ8)(const BlockQ8*, const BlockQ8A*, size_t)>
-void dot_q8_x8_by_rows(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
-  for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
-  BlockQ8 rows[8];
-  BlockQ8* const row_pointers[8] = {&rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5], &rows[6], &rows[7]};
-  for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
-    deinterleave_q8_x8_rows(w + b, row_pointers, BlockQ8x8::kElements);
-    for (size_t r = 0; r < 8; ++r) out[r] += DotQ8(&rows[r], a + b, BlockQ8x8::kElements);
+  Row rows[8];
+  Row* const row_pointers[8] = {&rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5], &rows[6], &rows[7]};
+  for (size_t b = 0; b < n / Interleaved::kElements; ++b) {
+    Deinterleave(w + b, row_pointers, Interleaved::kElements);
+    for (size_t r = 0; r < 8; ++r) out[r] += RowDot(&rows[r], a + b, Interleaved::kElements);
   }
 }
 
@@ -148,8 +136,8 @@ const Kernels* neon_kernels() {
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
-                                Prefetch::hardware, dot_q4k_x8_by_rows<neon_dot_q4k<dot32_s8>>,
-                                deinterleave_q4k_x8_rows, dot_q8_x8_by_rows<neon_dot_q8<dot32_s8>>,
+                                Prefetch::hardware, dot_x8_by_rows<BlockQ4Kx8, BlockQ4K, BlockQ8K, deinterleave_q4k_x8_rows, neon_dot_q4k<dot32_s8>>,
+                                deinterleave_q4k_x8_rows, dot_x8_by_rows<BlockQ8x8, BlockQ8, BlockQ8A, deinterleave_q8_x8_rows, neon_dot_q8<dot32_s8>>,
                                 deinterleave_q8_x8_rows};
   return &kernels;
 }

@@ -15,7 +15,7 @@ namespace {
 constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
 
 // The ABI's tensors have contiguous rows of a row type (backend_abi.h): a matrix stored in
-// column panels or with interleaved rows (q4k_x8) is gathered into `rows_copy` for the upload
+// column panels or with interleaved rows (q4k_x8, q8_x8) is gathered into `rows_copy` for the upload
 // (which copies it before returning), as rows of quant::row_type, so backends never see
 // panels or interleaving.
 smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::byte>& rows_copy) {

@@ -193,7 +193,7 @@ void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* 
                   "the int8 prompt kernels are not compiled in, this CPU lacks AVX2 (or has AVX-512 without "
                   "VNNI), or SMOE_PROMPT / SMOE_ISA turned them off");
     }
-    const quant::TensorType type = quant::row_type(w.type);  // q4k_x8's rows are q4k
+    const quant::TensorType type = quant::row_type(w.type);  // q4k_x8's rows are q4k, q8_x8's q8
     const size_t block_columns = quant::int8_block_columns(type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
       quantize_input(x, n_tokens, in, block_columns, threads, activations);

@@ -11,7 +11,7 @@
 #include "format/panels.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
-#include "quant/block_q4k_x8.h"
+#include "quant/interleave.h"
 #include "quant/convert_row.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/dequantize_f32.h"
@@ -59,22 +59,21 @@ StoredMatrix in_panels(const StoredMatrix& m, size_t width) {
   return paneled;
 }
 
-// q4k matrix m (contiguous or in panels, rows in whole groups of 8) with its rows interleaved by
-// eight (q4k_x8), the writer's layout: in each panel, each group's rows interleaved.
+// q4k or q8 matrix m (contiguous or in panels, rows in whole groups of 8) with its rows
+// interleaved by eight (q4k_x8, q8_x8), the writer's layout: in each panel, each group's rows
+// interleaved.
 StoredMatrix interleaved(const StoredMatrix& m) {
   const size_t rows = m.view.shape[0], width = format::panel_width(m.view), panels = format::panel_count(m.view);
-  const size_t piece = *quant::row_bytes(quant::TensorType::q4k, width);
+  const size_t piece = *quant::row_bytes(m.view.type, width);
   StoredMatrix out{std::vector<std::byte>(m.bytes.size()), m.view};
+  out.view.type = *quant::interleaved_type(m.view.type);
   for (size_t p = 0; p < panels; ++p) {
     for (size_t g = 0; g < rows / 8; ++g) {
-      const quant::BlockQ4K* group[8];
-      for (size_t r = 0; r < 8; ++r) {
-        group[r] = reinterpret_cast<const quant::BlockQ4K*>(format::panel_row(m.view, p, 8 * g + r));
-      }
-      quant::interleave_q4k_x8(group, reinterpret_cast<quant::BlockQ4Kx8*>(&out.bytes[(p * rows + 8 * g) * piece]), width);
+      const std::byte* group[8];
+      for (size_t r = 0; r < 8; ++r) group[r] = format::panel_row(m.view, p, 8 * g + r);
+      quant::interleave_rows(out.view.type, group, &out.bytes[(p * rows + 8 * g) * piece], width);
     }
   }
-  out.view.type = quant::TensorType::q4k_x8;
   out.view.data = out.bytes.data();
   return out;
 }
@@ -200,20 +199,21 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
   }
 }
 
-TEST_CASE("q4k rows interleaved by eight multiply and read back as the q4k rows do", "[ops][matmul][q4k_x8]") {
+TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the plain rows do", "[ops][matmul][q4k_x8][q8_x8]") {
+  const quant::TensorType type = GENERATE(quant::TensorType::q4k, quant::TensorType::q8);
   const bool paneled = GENERATE(false, true);
   // decode, small batch, around the gemm threshold, oneDNN's threshold
-  const size_t tokens = GENERATE(size_t{1}, size_t{3}, ops::gemm_min_tokens(quant::TensorType::q4k) - 1,
-                                 ops::gemm_min_tokens(quant::TensorType::q4k), ops::kGemmMinTokens);
+  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type) - 1, ops::gemm_min_tokens(type),
+                                      ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2, 3);
-  INFO("paneled " << paneled << " tokens " << tokens << " threads " << threads);
+  INFO("type " << quant::type_name(type) << " paneled " << paneled << " tokens " << tokens << " threads " << threads);
   // 296 rows (37 groups): thread shares of paneled matrices rounded to whole groups (128, 128, 40
   // on three threads), groups split unevenly otherwise.
   const size_t rows = 296, columns = 1024;
-  const StoredMatrix contiguous = random_matrix(quant::TensorType::q4k, rows, columns, 31);
+  const StoredMatrix contiguous = random_matrix(type, rows, columns, 31);
   const StoredMatrix m = paneled ? in_panels(contiguous, 256) : contiguous;
   const StoredMatrix x8 = interleaved(m);
-  REQUIRE(ops::gemm_min_tokens(quant::TensorType::q4k_x8) == ops::gemm_min_tokens(quant::TensorType::q4k));
+  REQUIRE(ops::gemm_min_tokens(x8.view.type) == ops::gemm_min_tokens(type));
 
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 13);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
@@ -225,7 +225,7 @@ TEST_CASE("q4k rows interleaved by eight multiply and read back as the q4k rows 
     CHECK(y[i] == Approx(expected[i]).margin(1e-5).epsilon(1e-5));
   }
   // Sharing an input with another interleaved matrix (one loop over both).
-  const StoredMatrix other = interleaved(random_matrix(quant::TensorType::q4k, 40, columns, 32));
+  const StoredMatrix other = interleaved(random_matrix(type, 40, columns, 32));
   std::vector<float> y_shared(tokens * rows), y_other(tokens * 40), expected_other(tokens * 40);
   const ops::MatmulOutput outputs[] = {{&x8.view, y_shared.data()}, {&other.view, y_other.data()}};
   ops::matmul_shared_input(outputs, x.data(), tokens, threads);

@@ -107,13 +107,7 @@ TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]
   const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 7);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
 
-  std::vector<float> x = smoe::test::normal_values(n, 1.0f, 8);
-  x[5] = 1000.0f;
-  for (size_t i = 0; i < n; ++i) {
-    if (activations == 1) x[i] = 1.0f;
-    if (activations == 2) x[i] = -1.0f;
-    if (activations == 3) x[i] = i % 2 ? -1.0f : 1.0f;
-  }
+  const std::vector<float> x = smoe::test::adversarial_activations(n, activations, 8);
   std::vector<BlockQ8K> a(n / 256);
   quantize_row_q8k_ref(x.data(), a.data(), n);
 

@@ -52,6 +52,17 @@ std::vector<BlockQ8x8> interleaved(const std::vector<BlockQ8>& rows, size_t n) {
   return blocks;
 }
 
+// The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
+// as q8_rows lays them.
+std::vector<BlockQ8> deinterleaved(const std::vector<BlockQ8x8>& blocks, size_t n,
+                                   void (*deinterleave)(const BlockQ8x8*, BlockQ8* const[8], size_t)) {
+  std::vector<BlockQ8> rows(8 * n / 32);
+  BlockQ8* pointers[8];
+  for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 32;
+  deinterleave(blocks.data(), pointers, n);
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("q8_x8 interleaving is lossless and lays the bytes out as documented", "[kernels][q8_x8]") {
@@ -59,10 +70,7 @@ TEST_CASE("q8_x8 interleaving is lossless and lays the bytes out as documented",
   const size_t n = 32 * 5;
   const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 5);
   const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
-  std::vector<BlockQ8> back(rows.size());
-  BlockQ8* pointers[8];
-  for (size_t r = 0; r < 8; ++r) pointers[r] = back.data() + r * n / 32;
-  deinterleave_q8_x8_rows(blocks.data(), pointers, n);
+  const std::vector<BlockQ8> back = deinterleaved(blocks, n, deinterleave_q8_x8_rows);
   REQUIRE(std::memcmp(back.data(), rows.data(), sizeof(BlockQ8) * back.size()) == 0);
   // Group g holds at byte 4r + t row r's weight 4g + t (block 3 of each row).
   for (size_t r = 0; r < 8; ++r) {
@@ -79,11 +87,8 @@ TEST_CASE("every table de-interleaves q8_x8 rows as the reference does", "[kerne
   const size_t n = 32 * 9;
   const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 9);
   const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
-  std::vector<BlockQ8> back(rows.size());
-  BlockQ8* pointers[8];
-  for (size_t r = 0; r < 8; ++r) pointers[r] = back.data() + r * n / 32;
   REQUIRE(kernels->deinterleave_q8_x8_rows != nullptr);
-  kernels->deinterleave_q8_x8_rows(blocks.data(), pointers, n);
+  const std::vector<BlockQ8> back = deinterleaved(blocks, n, kernels->deinterleave_q8_x8_rows);
   CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ8) * back.size()) == 0);
 }
 
@@ -98,13 +103,7 @@ TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") 
   const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 7);
   const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
 
-  std::vector<float> x = smoe::test::normal_values(n, 1.0f, 8);
-  x[5] = 1000.0f;
-  for (size_t i = 0; i < n; ++i) {
-    if (activations == 1) x[i] = 1.0f;
-    if (activations == 2) x[i] = -1.0f;
-    if (activations == 3) x[i] = i % 2 ? -1.0f : 1.0f;
-  }
+  const std::vector<float> x = smoe::test::adversarial_activations(n, activations, 8);
   std::vector<BlockQ8A> a(n / 32);
   quantize_row_q8a_ref(x.data(), a.data(), n);
 

@@ -56,4 +56,7 @@ TEST_CASE("recipes: q4 keeps router and norms exact, falls back to f16 for short
   CHECK_THROWS_AS(convert::override_group(recipe, "norms", "q4"), Error);
   CHECK_THROWS_AS(convert::override_group(recipe, "mlp", "q4"), Error);
   CHECK_THROWS_AS(convert::make_recipe("q3"), Error);
+  // The interleaved layouts are the converter's choice (--interleave), not a recipe's type.
+  CHECK_THROWS_AS(convert::make_recipe("q8_x8"), Error);
+  CHECK_THROWS_AS(convert::override_group(recipe, "attn", "q4k_x8"), Error);
 }
