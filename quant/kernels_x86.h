@@ -413,10 +413,11 @@ inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* a, size_t n, fl
   for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
     const BlockQ8x8& block = w[b];
     const BlockQ8A& activations = a[b];
-    // 272 bytes, at the row kernels' distances (q4k_x8's, 6 KiB further, measured the same here:
-    // matvec/q8_x8 from DRAM, 3 alternating rounds on the Xeon, 14.9-15.3 / 30.1-30.9 GB/s at 1 / 2
-    // threads both).
-    prefetch_ahead<P>(&block, 5);
+    // 272 bytes, 6 KiB further ahead than the row kernels (q4k_x8's distances): matvec/q8_x8
+    // from DRAM measured the same either way (3 alternating rounds on the Xeon, 14.9-15.3 /
+    // 30.1-30.9 GB/s at 1 / 2 threads), but in situ the synthetic q8 file decoded 0.4-2% faster
+    // (tg64, 3 alternating rounds: 96-97% -> 98-100% of the read bandwidth on 1 and 2 threads).
+    prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 6144, 5);
     __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 #pragma GCC unroll 8
     for (size_t g = 0; g < 8; ++g) {
