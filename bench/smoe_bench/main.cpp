@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "format/container.h"
@@ -52,6 +53,16 @@ double weight_bytes_per_token(const format::Container& container) {
   }
   for (const format::ExpertRange& range : container.expert_ranges()) {
     bytes += double(range.bytes) * hp.num_experts_per_tok / hp.num_local_experts;
+  }
+  return bytes;
+}
+
+// Bytes of the file's weights by stored type ("q4k_x8", "q8", ...): which layouts a run
+// measured (files from converters before the interleaved layouts decode slower, docs/FORMAT.md).
+std::map<std::string, uint64_t> weight_bytes_by_type(const format::Container& container) {
+  std::map<std::string, uint64_t> bytes;
+  for (const format::TensorView& tensor : container.tensors()) {
+    if (tensor.type != quant::TensorType::u8) bytes[std::string(quant::type_name(tensor.type))] += tensor.bytes;
   }
   return bytes;
 }
@@ -202,6 +213,7 @@ int main(int argc, char** argv) {
         {"kv_cache_bytes", info.kv_cache_bytes},
         {"read_bandwidth_gb_s", bandwidth / 1e9},
         {"weight_bytes_per_token", bytes_per_token},
+        {"weight_bytes_by_type", weight_bytes_by_type(container)},
     };
     if (!prompt_rates.empty()) {
       const Summary pp = summarize(prompt_rates);
@@ -251,6 +263,16 @@ int main(int argc, char** argv) {
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",
                   bandwidth / 1e9, bandwidths.size());
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
+      std::string types;
+      uint64_t total = 0;
+      for (const auto& [type, bytes] : weight_bytes_by_type(container)) total += bytes;
+      for (const auto& [type, bytes] : weight_bytes_by_type(container)) {
+        char share[64];
+        std::snprintf(share, sizeof(share), "%s%s %.1f%%", types.empty() ? "" : ", ", type.c_str(),
+                      100.0 * double(bytes) / double(std::max<uint64_t>(total, 1)));
+        types += share;
+      }
+      std::printf("weight types             %s of the weight bytes\n", types.c_str());
       if (gpu_memory > 0) {
         std::printf("backend                  %s: %u experts resident (%.0f%% of expert bytes), served %.0f%% of expert "
                     "runs, %llu steps with CPU and device experts at once\n",

@@ -100,5 +100,11 @@ assert "reference" in r["backend"], r
 assert 0 < r["device_expert_byte_share"] < 1, r
 assert r["device_hit_rate"] > r["device_expert_byte_share"], r
 assert r["device_concurrent_steps"] > 0, r' "$bench"
+check "smoe-bench reports the weight bytes by stored type" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+types = r["weight_bytes_by_type"]
+assert set(types) == {"f32"}, types  # the f32 container
+assert 0 < types["f32"] < r["file_bytes"], r' "$bench"
 
 finish "runtime tools"
