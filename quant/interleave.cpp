@@ -24,12 +24,12 @@ void as_blocks(Byte* const rows[], Block* out[kMaxRowGroup]) {
 void interleave_rows(TensorType interleaved, const std::byte* const rows[], std::byte* out, size_t n) {
   switch (interleaved) {
     case TensorType::q4k_x8: {
-      const BlockQ4K* group[8];
+      const BlockQ4K* group[kMaxRowGroup];
       as_blocks(rows, group);
       return interleave_q4k_x8(group, reinterpret_cast<BlockQ4Kx8*>(out), n);
     }
     case TensorType::q8_x8: {
-      const BlockQ8* group[8];
+      const BlockQ8* group[kMaxRowGroup];
       as_blocks(rows, group);
       return interleave_q8_x8(group, reinterpret_cast<BlockQ8x8*>(out), n);
     }
@@ -41,12 +41,12 @@ void interleave_rows(TensorType interleaved, const std::byte* const rows[], std:
 void deinterleave_rows(TensorType interleaved, const std::byte* blocks, std::byte* const rows[], size_t n) {
   switch (interleaved) {
     case TensorType::q4k_x8: {
-      BlockQ4K* group[8];
+      BlockQ4K* group[kMaxRowGroup];
       as_blocks(rows, group);
       return active_kernels().deinterleave_q4k_x8_rows(reinterpret_cast<const BlockQ4Kx8*>(blocks), group, n);
     }
     case TensorType::q8_x8: {
-      BlockQ8* group[8];
+      BlockQ8* group[kMaxRowGroup];
       as_blocks(rows, group);
       return active_kernels().deinterleave_q8_x8_rows(reinterpret_cast<const BlockQ8x8*>(blocks), group, n);
     }

@@ -117,7 +117,8 @@ void neon_dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const flo
 // such as the Cortex-A53): each block's eight rows de-interleaved (q4k_x8's scales unpacked once
 // for the eight) and multiplied by the table's row kernel. Correct, slower than the plain layouts
 // there; the dot-product table has its own kernels (neon_dotprod_dot_q4k_x8, _q8_x8).
-template <class Interleaved, class Row, class Activation, void (*Deinterleave)(const Interleaved*, Row* const[8], size_t),
+template <class Interleaved, class Row, class Activation,
+          void (*Deinterleave)(const Interleaved*, Row* const[8], size_t),
           float (*RowDot)(const Row*, const Activation*, size_t)>
 void dot_x8_by_rows(const Interleaved* w, const Activation* a, size_t n, float* out) {
   for (size_t r = 0; r < 8; ++r) out[r] = 0.0f;
@@ -129,6 +130,11 @@ void dot_x8_by_rows(const Interleaved* w, const Activation* a, size_t n, float* 
   }
 }
 
+constexpr auto* neon_dot_q4k_x8 =
+    &dot_x8_by_rows<BlockQ4Kx8, BlockQ4K, BlockQ8K, deinterleave_q4k_x8_rows, neon_dot_q4k<dot32_s8>>;
+constexpr auto* neon_dot_q8_x8 =
+    &dot_x8_by_rows<BlockQ8x8, BlockQ8, BlockQ8A, deinterleave_q8_x8_rows, neon_dot_q8<dot32_s8>>;
+
 }  // namespace
 
 const Kernels* neon_kernels() {
@@ -136,8 +142,7 @@ const Kernels* neon_kernels() {
                                 neon_dot_q4<dot32_s8>, neon_dot_q4k<dot32_s8>,              dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
                                 neon_dot_rows_f32, neon_dot_rows_f16, neon_dot_rows_bf16,
                                 key_scores<uint16_t>, value_sum<uint16_t>, key_scores<int8_t>, value_sum<int8_t>,
-                                Prefetch::hardware, dot_x8_by_rows<BlockQ4Kx8, BlockQ4K, BlockQ8K, deinterleave_q4k_x8_rows, neon_dot_q4k<dot32_s8>>,
-                                deinterleave_q4k_x8_rows, dot_x8_by_rows<BlockQ8x8, BlockQ8, BlockQ8A, deinterleave_q8_x8_rows, neon_dot_q8<dot32_s8>>,
+                                Prefetch::hardware, neon_dot_q4k_x8, deinterleave_q4k_x8_rows, neon_dot_q8_x8,
                                 deinterleave_q8_x8_rows};
   return &kernels;
 }

@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
     if (bandwidths.empty()) bandwidths.push_back(probe.measure());
     const double bandwidth = summarize(bandwidths).median;
     const double huge_pages = model->weights_in_huge_pages();
+    const std::map<std::string, uint64_t> bytes_by_type = weight_bytes_by_type(container);
     nlohmann::json result = {
         {"model", model_path},
         {"file_bytes", info.file_bytes},
@@ -213,7 +214,7 @@ int main(int argc, char** argv) {
         {"kv_cache_bytes", info.kv_cache_bytes},
         {"read_bandwidth_gb_s", bandwidth / 1e9},
         {"weight_bytes_per_token", bytes_per_token},
-        {"weight_bytes_by_type", weight_bytes_by_type(container)},
+        {"weight_bytes_by_type", bytes_by_type},
     };
     if (!prompt_rates.empty()) {
       const Summary pp = summarize(prompt_rates);
@@ -265,8 +266,8 @@ int main(int argc, char** argv) {
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
       std::string types;
       uint64_t total = 0;
-      for (const auto& [type, bytes] : weight_bytes_by_type(container)) total += bytes;
-      for (const auto& [type, bytes] : weight_bytes_by_type(container)) {
+      for (const auto& [type, bytes] : bytes_by_type) total += bytes;
+      for (const auto& [type, bytes] : bytes_by_type) {
         char share[64];
         std::snprintf(share, sizeof(share), "%s%s %.1f%%", types.empty() ? "" : ", ", type.c_str(),
                       100.0 * double(bytes) / double(std::max<uint64_t>(total, 1)));
