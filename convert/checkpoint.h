@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "model/tensor_schema.h"
 #include "quant/tensor_type.h"
 #include "smoe/hyperparameters.h"
+#include "smoe/tokenizer.h"
 
 namespace smoe::convert {
 
@@ -47,6 +49,10 @@ class Checkpoint {
   const Hyperparameters& hyperparameters() const { return hyperparameters_; }
   const std::string& tokenizer_model() const { return tokenizer_model_; }  // serialized SentencePiece ModelProto
   const std::string& chat_template() const { return chat_template_; }      // empty when the release has none
+  // Added / special tokens, bos / eos and the end ids of every file of the release that lists them.
+  const TokenizerConfig& tokenizer_config() const { return tokenizer_config_; }
+  // Special-token strings for the chat template (bos_token, eos_token, unk_token, pad_token).
+  const std::map<std::string, std::string>& template_variables() const { return template_variables_; }
   const std::vector<SourceFile>& source_files() const { return source_files_; }  // every file read, for provenance
   // The source of one schema tensor, its shape and type checked; throws smoe::Error naming the
   // file and the tensor.
@@ -56,6 +62,8 @@ class Checkpoint {
   Hyperparameters hyperparameters_;
   std::string tokenizer_model_;
   std::string chat_template_;
+  TokenizerConfig tokenizer_config_;
+  std::map<std::string, std::string> template_variables_;
   std::vector<SourceFile> source_files_;
 };
 

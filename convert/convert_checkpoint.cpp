@@ -16,6 +16,7 @@
 #include "convert/progress.h"
 #include "format/metadata.h"
 #include "quant/convert_row.h"
+#include "smoe/chat.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 #include "util/hashing.h"
@@ -29,7 +30,9 @@ format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptio
                                 const std::vector<PlannedTensor>& plan) {
   format::Metadata metadata;
   metadata.hyperparameters = checkpoint.hyperparameters();
-  metadata.chat_template = checkpoint.chat_template();
+  metadata.chat_template = options.chat_template.empty() ? checkpoint.chat_template() : options.chat_template;
+  metadata.tokenizer = checkpoint.tokenizer_config();
+  metadata.template_variables = checkpoint.template_variables();
   nlohmann::json sources = nlohmann::json::array();
   for (const SourceFile& file : checkpoint.source_files()) {
     nlohmann::json entry = {{"file", std::filesystem::path(file.path).filename().string()}, {"bytes", file.bytes}};
@@ -120,6 +123,17 @@ std::vector<std::string> plan_keep(const std::vector<model::TensorSpec>& specs,
   return notes;
 }
 
+// A template the runtime cannot render is refused now, not when someone first chats.
+void check_chat_template(const std::string& source, const std::string& where) {
+  if (source.empty()) return;
+  try {
+    ChatTemplate parsed(source, {});
+  } catch (const Error& error) {
+    throw Error(where, std::string("smoe cannot render this chat template (") + error.what() +
+                           "); give a replacement with --chat-template FILE");
+  }
+}
+
 }  // namespace
 
 ConvertReport convert_checkpoint(const ConvertOptions& options) {
@@ -127,6 +141,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const std::unique_ptr<Checkpoint> checkpoint = open_checkpoint(options.input, options.from);
   std::unique_ptr<ImportanceMatrix> imatrix;
   if (!options.imatrix.empty()) imatrix = std::make_unique<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
+  check_chat_template(options.chat_template.empty() ? checkpoint->chat_template() : options.chat_template,
+                      options.chat_template.empty() ? options.input : "--chat-template");
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint->hyperparameters());
   // Every tensor is found and its shape and type checked before anything is written.
   std::vector<std::unique_ptr<TensorSource>> sources;

@@ -25,6 +25,7 @@ struct ConvertOptions {
   bool expert_bits_auto = false;  // per-expert types from the imatrix's routing counts
   uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
   bool interleave = true;  // q4k / q8 matrices as q4k_x8 / q8_x8 (plan_model); --no-interleave: plain rows
+  std::string chat_template;  // Jinja source replacing the release's template ("" = the release's own)
 };
 
 struct ConvertReport {

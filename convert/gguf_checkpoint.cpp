@@ -1,8 +1,11 @@
 // Reading Mixtral-type models from GGUF.
 #include "convert/gguf_checkpoint.h"
 
+#include <algorithm>
+
 #include "convert/ggml_blocks.h"
 #include "convert/sentencepiece_model.h"
+#include "convert/special_tokens.h"
 #include "format/metadata.h"
 #include "smoe/error.h"
 
@@ -166,6 +169,29 @@ void GgufCheckpoint::read_tokenizer() {
   tokenizer_model_ = build_sentencepiece_model(vocab);
   check_tokenizer_model(file.path(), tokenizer_model_, hyperparameters_.vocab_size);
   chat_template_ = file.get_string("tokenizer.chat_template").value_or("");
+
+  // GGUF's token list holds the added tokens too, typed CONTROL (special: "[INST]", often
+  // "<|im_end|>") or USER_DEFINED (added words, still matched whole before SentencePiece, as
+  // llama.cpp does); the rebuilt model keeps the types, and the added-token list names them.
+  AddedTokens added(hyperparameters_.vocab_size);
+  added.add_model_pieces(tokenizer_model_, file.path());
+  tokenizer_config_.added_tokens = added.list();
+  tokenizer_config_.end_ids = {vocab.eos_id};
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    if (!file.has(key)) continue;
+    const std::optional<uint64_t> value = file.get_uint(key);
+    if (!value || *value >= vocab.pieces.size()) throw Error(file.path(), std::string(key) + " is not a token id of the vocabulary");
+    const auto id = static_cast<int32_t>(*value);
+    if (std::find(tokenizer_config_.end_ids.begin(), tokenizer_config_.end_ids.end(), id) == tokenizer_config_.end_ids.end()) {
+      tokenizer_config_.end_ids.push_back(id);
+    }
+  }
+  const std::pair<const char*, int32_t> variables[] = {
+      {"bos_token", vocab.bos_id}, {"eos_token", vocab.eos_id}, {"unk_token", vocab.unk_id}, {"pad_token", vocab.pad_id}};
+  for (const auto& [name, id] : variables) {
+    if (id >= 0 && !vocab.pieces[size_t(id)].empty()) template_variables_[name] = vocab.pieces[size_t(id)];
+  }
+  check_named_ids(tokenizer_config_, hyperparameters_, static_cast<int32_t>(vocab.pieces.size()), file.path());
 }
 
 std::unique_ptr<TensorSource> GgufCheckpoint::tensor_source(const model::TensorSpec& spec) const {

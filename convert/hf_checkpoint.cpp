@@ -10,6 +10,7 @@
 
 #include "convert/release_files.h"
 #include "convert/safetensors_source.h"
+#include "convert/special_tokens.h"
 #include "format/metadata.h"
 #include "smoe/error.h"
 
@@ -58,6 +59,7 @@ HfCheckpoint HfCheckpoint::open(const std::string& path) {
   checkpoint.read_config((directory / "config.json").string());
   checkpoint.read_tokenizer((directory / "tokenizer.model").string());
   checkpoint.read_tokenizer_config((directory / "tokenizer_config.json").string());
+  checkpoint.read_special_tokens();
   std::string weights = path;
   if (is_directory) {
     const fs::path single = directory / "model.safetensors", index = directory / "model.safetensors.index.json";
@@ -139,6 +141,13 @@ void HfCheckpoint::read_tokenizer_config(const std::string& path) {
     }
   }
   throw Error(path, "chat_template is neither a string nor a list with a 'default' template");
+}
+
+void HfCheckpoint::read_special_tokens() {
+  ReleaseTokens tokens = read_hf_release_tokens(directory_, tokenizer_model_, hyperparameters_);
+  tokenizer_config_ = std::move(tokens.config);
+  template_variables_ = std::move(tokens.template_variables);
+  source_files_.insert(source_files_.end(), tokens.files.begin(), tokens.files.end());
 }
 
 void HfCheckpoint::open_weights(const std::string& weights_path) {

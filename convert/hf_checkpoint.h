@@ -1,5 +1,7 @@
 // A Hugging Face Mixtral release on disk: config.json, tokenizer.model, tokenizer_config.json
-// and the weights in model.safetensors or shards listed by model.safetensors.index.json.
+// and the weights in model.safetensors or shards listed by model.safetensors.index.json; the
+// added and special tokens also from tokenizer.json, added_tokens.json, special_tokens_map.json
+// and generation_config.json when present (convert/special_tokens.h).
 #pragma once
 
 #include <map>
@@ -35,6 +37,7 @@ class HfCheckpoint : public Checkpoint {
   void read_config(const std::string& path);
   void read_tokenizer(const std::string& path);
   void read_tokenizer_config(const std::string& path);
+  void read_special_tokens();
   void open_weights(const std::string& weights_path);
 
   std::string directory_;

@@ -45,6 +45,10 @@ nlohmann::json inspect_json(const format::Container& container, bool list_tensor
                              {"panel_columns", tensor.panel_columns}});
     }
   }
+  nlohmann::json special_tokens = nlohmann::json::array();
+  for (const SpecialToken& token : metadata.tokenizer.added_tokens) {
+    special_tokens.push_back({{"id", token.id}, {"text", token.text}, {"special", token.special}});
+  }
   nlohmann::json json = {
       {"file", container.path()},
       {"format_version", container.header().version},
@@ -60,6 +64,9 @@ nlohmann::json inspect_json(const format::Container& container, bool list_tensor
       {"provenance", metadata.provenance},
       {"chat_template", metadata.chat_template},
       {"tokenizer_bytes", container.tokenizer_model().size()},
+      {"special_tokens", special_tokens},
+      {"end_ids", metadata.tokenizer.end_ids},
+      {"template_variables", metadata.template_variables},
   };
   if (list_tensors) json["tensor_list"] = tensor_list;
   return json;
@@ -96,6 +103,17 @@ void print_inspect_text(const format::Container& container, bool list_tensors, s
   }
   out << "chat template    " << (container.metadata().chat_template.empty() ? "(none)" : "present") << " ("
       << container.metadata().chat_template.size() << " chars)\n";
+  const TokenizerConfig& tokenizer = container.metadata().tokenizer;
+  out << "special tokens   " << tokenizer.added_tokens.size() << (tokenizer.added_tokens.empty() ? " (the SentencePiece model's own)\n" : "\n");
+  for (const SpecialToken& token : tokenizer.added_tokens) {
+    out << "  " << std::right << std::setw(8) << token.id << "  " << std::left << std::setw(8)
+        << (token.special ? "special" : "added") << nlohmann::json(token.text).dump() << "\n";
+  }
+  out << "end tokens       " << nlohmann::json(tokenizer.end_ids).dump() << " (and eos_token_id "
+      << container.metadata().hyperparameters.eos_token_id << ")\n";
+  for (const auto& [name, text] : container.metadata().template_variables) {
+    out << "  " << std::left << std::setw(15) << name << nlohmann::json(text).dump() << "\n";
+  }
   if (list_tensors) {
     for (const nlohmann::json& tensor : json["tensor_list"]) {
       out << "  " << std::left << std::setw(30) << tensor["name"].get<std::string>() << std::setw(6)

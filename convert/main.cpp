@@ -17,6 +17,7 @@
 #include "convert/interrupt_cleanup.h"
 #include "convert/plan.h"
 #include "convert/synth.h"
+#include "convert/release_files.h"
 #include "format/container.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -25,24 +26,19 @@ namespace {
 
 using namespace smoe;
 
-int run_convert(const std::string& input, const std::string& output, const std::string& type,
-                const std::map<std::string, std::string>& overrides, bool quiet, bool hash_sources,
-                const std::string& imatrix, const std::string& expert_bits, const std::string& from,
-                uint64_t max_panel_columns, bool interleave) {
-  convert::ConvertOptions options;
-  options.input = input;
-  options.from = from;
-  options.output = output;
+// `options` holds the paths and flags; the recipe comes from --type and the group overrides.
+int run_convert(convert::ConvertOptions options, const std::string& type,
+                const std::map<std::string, std::string>& overrides, bool quiet, const std::string& chat_template_path) {
+  const std::string& output = options.output;
   options.recipe = convert::make_recipe(type);
   for (const auto& [group, group_type] : overrides) {
     if (!group_type.empty()) convert::override_group(options.recipe, group, group_type);
   }
   options.show_progress = !quiet && ::isatty(STDERR_FILENO);
-  options.hash_sources = hash_sources;
-  options.imatrix = imatrix;
-  options.expert_bits_auto = expert_bits == "auto";
-  options.max_panel_columns = max_panel_columns;
-  options.interleave = interleave;
+  if (!chat_template_path.empty()) {
+    options.chat_template = convert::read_small_file(chat_template_path, convert::kMaxJsonFileBytes);
+    if (options.chat_template.empty()) throw Error(chat_template_path, "the chat template is empty");
+  }
   const convert::ConvertReport report = convert::convert_checkpoint(options);
   for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
@@ -99,6 +95,9 @@ int main(int argc, char** argv) {
   }
   app.add_flag("-q,--quiet", quiet, "no progress bar or summary");
   app.add_flag("--no-source-hash", no_source_hash, "skip the SHA-256 of the source files in the provenance");
+  std::string chat_template_path;
+  app.add_option("--chat-template", chat_template_path,
+                 "store the Jinja chat template in FILE instead of the release's (e.g. one smoe cannot render)");
   std::string imatrix;
   app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights quantization errors)");
   std::string expert_bits = "uniform";
@@ -192,8 +191,16 @@ int main(int argc, char** argv) {
       std::cerr << app.help() << "\nsmoe-convert: give an input checkpoint and -o OUT.smoe\n";
       return 2;
     }
-    return run_convert(input, output, type, overrides, quiet, !no_source_hash, imatrix, expert_bits, from,
-                       max_panel_columns, interleave);
+    convert::ConvertOptions options;
+    options.input = input;
+    options.from = from;
+    options.output = output;
+    options.hash_sources = !no_source_hash;
+    options.imatrix = imatrix;
+    options.expert_bits_auto = expert_bits == "auto";
+    options.max_panel_columns = max_panel_columns;
+    options.interleave = interleave;
+    return run_convert(options, type, overrides, quiet, chat_template_path);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

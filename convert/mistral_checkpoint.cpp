@@ -4,17 +4,30 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "convert/builtin_templates.h"
 #include "convert/release_files.h"
 #include "convert/safetensors_source.h"
+#include "convert/sentencepiece_model.h"
+#include "convert/special_tokens.h"
 #include "format/metadata.h"
 #include "smoe/error.h"
 
 namespace smoe::convert {
 namespace fs = std::filesystem;
+namespace {
 
-const char* const kMistralChatTemplate =
-    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + "
-    "' [/INST]' }}{% else %}{{ message['content'] + eos_token }}{% endif %}{% endfor %}";
+// The SentencePiece models a Mistral release may ship, most preferred first: the v3 vocabulary
+// (with the [INST] and tool control tokens) when a release has both.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.model.v3", "tokenizer.model.v1", "tokenizer.model"};
+
+bool has_control_piece(const std::string& model, const std::string& path, const std::string& text) {
+  for (const SentencePieceEntry& entry : read_sentencepiece_pieces(model, path)) {
+    if (entry.type == kPieceControl && entry.piece == text) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::string mistral_tensor_name(const std::string& canonical_name) {
   static const std::pair<const char*, const char*> kLayerNames[] = {
@@ -43,12 +56,30 @@ MistralCheckpoint MistralCheckpoint::open(const std::string& directory) {
   const fs::path root(directory);
   checkpoint.read_params((root / "params.json").string());
 
-  const std::string tokenizer = (root / "tokenizer.model").string();
-  if (!fs::exists(tokenizer)) throw Error(tokenizer, "missing tokenizer.model (the SentencePiece model)");
+  std::string tokenizer;
+  for (const char* name : kTokenizerFiles) {
+    if (fs::exists(root / name, error)) {
+      tokenizer = (root / name).string();
+      break;
+    }
+  }
+  if (tokenizer.empty()) {
+    if (fs::exists(root / "tekken.json", error)) {
+      throw Error((root / "tekken.json").string(),
+                  "this release uses the Tekken tokenizer (tekken.json), which smoe does not support yet; only "
+                  "SentencePiece vocabularies (tokenizer.model, tokenizer.model.v3) can be converted");
+    }
+    throw Error((root / "tokenizer.model").string(), "missing tokenizer.model (the SentencePiece model)");
+  }
   checkpoint.tokenizer_model_ = read_small_file(tokenizer, kMaxTokenizerBytes);
   checkpoint.source_files_.push_back({tokenizer, checkpoint.tokenizer_model_.size()});
   check_tokenizer_model(tokenizer, checkpoint.tokenizer_model_, checkpoint.hyperparameters_.vocab_size);
-  checkpoint.chat_template_ = kMistralChatTemplate;
+  // The vocabulary's CONTROL pieces ([INST], [TOOL_CALLS], ...) are its special tokens.
+  ReleaseTokens tokens = sentencepiece_release_tokens(checkpoint.tokenizer_model_, tokenizer, checkpoint.hyperparameters_);
+  checkpoint.tokenizer_config_ = std::move(tokens.config);
+  checkpoint.template_variables_ = std::move(tokens.template_variables);
+  const bool v3 = has_control_piece(checkpoint.tokenizer_model_, tokenizer, "[INST]");
+  checkpoint.chat_template_ = v3 ? kMistralV3InstructTemplate : kMixtral8x7bInstructTemplate;
 
   std::vector<std::string> weights, pickles;
   for (const fs::directory_entry& entry : fs::directory_iterator(root, error)) {

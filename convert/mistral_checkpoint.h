@@ -35,7 +35,4 @@ class MistralCheckpoint : public Checkpoint {
 // Released tensor name of a canonical one ("layers.0.attn.q" -> "layers.0.attention.wq.weight").
 std::string mistral_tensor_name(const std::string& canonical_name);
 
-// Mistral's instruct template (the [INST] form), used when the release has no tokenizer_config.json.
-extern const char* const kMistralChatTemplate;
-
 }  // namespace smoe::convert

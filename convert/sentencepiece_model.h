@@ -1,12 +1,15 @@
-// Builds a serialized SentencePiece ModelProto from a vocabulary as GGUF stores it
-// (tokenizer.ggml.tokens / scores / token_type), so GGUF imports carry a tokenizer the runtime
-// loads like any tokenizer.model. Only the fields that affect encoding and decoding are
-// written; the settings are those of the Llama/Mistral tokenizers (BPE, byte fallback,
-// identity normalization, a dummy prefix space, no whitespace folding).
+// The SentencePiece ModelProto at the wire level. build_sentencepiece_model writes one from a
+// vocabulary as GGUF stores it (tokenizer.ggml.tokens / scores / token_type), so GGUF imports
+// carry a tokenizer the runtime loads like any tokenizer.model; only the fields that affect
+// encoding and decoding are written, with the settings of the Llama/Mistral tokenizers (BPE,
+// byte fallback, identity normalization, a dummy prefix space, no whitespace folding).
+// read_sentencepiece_pieces reads each piece's type back, which SentencePiece's own API does
+// not expose for USER_DEFINED pieces.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace smoe::convert {
@@ -19,6 +22,19 @@ struct SentencePieceVocab {
   bool add_dummy_prefix = true;
 };
 
+// SentencePiece's ModelProto.SentencePiece.Type values.
+inline constexpr int32_t kPieceNormal = 1, kPieceUnknown = 2, kPieceControl = 3, kPieceUserDefined = 4,
+                         kPieceUnused = 5, kPieceByte = 6;
+
 std::string build_sentencepiece_model(const SentencePieceVocab& vocab);
+
+struct SentencePieceEntry {
+  std::string piece;
+  int32_t type = kPieceNormal;
+};
+
+// The pieces of a serialized ModelProto in id order; throws smoe::Error naming `path` when the
+// bytes are not a well-formed protocol buffer.
+std::vector<SentencePieceEntry> read_sentencepiece_pieces(std::string_view model, const std::string& path);
 
 }  // namespace smoe::convert

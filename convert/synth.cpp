@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "convert/builtin_templates.h"
 #include "convert/container_writer.h"
 #include "convert/plan.h"
 #include "convert/progress.h"
@@ -84,7 +85,8 @@ uint64_t write_synthetic_model(const SynthOptions& options) {
   const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(metadata.hyperparameters);
   std::vector<PlannedTensor> plan =
       plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
-  metadata.chat_template = "{{ bos_token }}{% for message in messages %}[INST] ... [/INST]{% endfor %}";
+  metadata.chat_template =
+      options.preset == "mixtral-8x22b" ? kMixtral8x22bInstructTemplate : kMixtral8x7bInstructTemplate;
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", "synthetic"},
                          {"preset", options.preset},

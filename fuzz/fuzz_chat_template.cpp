@@ -1,4 +1,4 @@
-// libFuzzer target: the chat template renderer. The input is split at NUL bytes: the first
+// libFuzzer target: the Jinja chat template engine. The input is split at NUL bytes: the first
 // part is the template source, the rest alternate message roles and contents.
 #include <string>
 #include <vector>
@@ -18,7 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<smoe::ChatMessage> messages;
   for (size_t i = 1; i + 1 < parts.size(); i += 2) messages.push_back({parts[i], parts[i + 1]});
   try {
-    (void)smoe::ChatTemplate(parts[0]).render(messages);
+    const smoe::ChatTemplate chat_template(parts[0], {{"bos_token", "<s>"}, {"eos_token", "</s>"}});
+    smoe::ChatOptions options;
+    options.add_generation_prompt = parts.size() % 2 == 0;
+    (void)chat_template.render(messages, options);
   } catch (const smoe::Error&) {
   }
   return 0;

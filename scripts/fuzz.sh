@@ -34,6 +34,8 @@ for i, line in enumerate(lines):
 template = json.load(open(tiny / "tokenizer_config.json"))["chat_template"]
 (seeds / "chat_template/mistral").write_bytes(template.encode() + b"\0user\0Hello\0assistant\0Hi!\0user\0Bye")
 (seeds / "chat_template/system").write_bytes(template.encode() + b"\0system\0Be brief.\0user\0Hello")
+for path in sorted((tiny / "../chat_templates").glob("*.jinja")):  # the real templates of released models
+    (seeds / f"chat_template/{path.stem}").write_bytes(path.read_bytes() + b"\0system\0Be brief.\0user\0Hello\0assistant\0Hi")
 PY
 head -c 65536 "$tiny/mixtral-tiny-q8_0.gguf" >"$seeds/gguf/tiny-q8_0-head.gguf"
 cp "$tiny/mixtral-tiny-q8_0.gguf" "$seeds/gguf/"

@@ -8,6 +8,8 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libsentencepiece-dev libzstd-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
   libssl-dev libedit-dev
+  # Test references only: Python's Jinja2 renders the chat-template corpus, SentencePiece tokenizes it.
+  python3 python3-jinja2 python3-sentencepiece
 )
 # --neon: also the AArch64 cross compiler and qemu-user for the NEON kernel tests.
 [ "${1:-}" = "--neon" ] && packages+=(g++-aarch64-linux-gnu qemu-user)

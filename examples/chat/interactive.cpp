@@ -112,15 +112,14 @@ int run_interactive(const Model& model, const ChatOptions& options) {
     // Leave room for the answer: drop the oldest turns when the chat would not.
     const uint32_t reserve = std::min<uint32_t>(uint32_t(options.generate.max_tokens), session->context_size() / 4);
     try {
-      const size_t dropped = model.fit_chat(messages, session->context_size() - reserve);
+      const size_t dropped = model.fit_chat(messages, session->context_size() - reserve, options.rendering);
       if (dropped > 0) std::printf("(context full: dropped the %zu oldest messages)\n", dropped);
-    } catch (const Error&) {
-      std::printf("(this message does not fit the context of %u tokens with room for an answer)\n",
-                  session->context_size());
+    } catch (const Error& error) {  // too long for the context, or the template refused the chat
+      std::printf("(%s)\n", error.what());
       messages.pop_back();
       continue;
     }
-    std::vector<int32_t> ids = model.tokenize_chat(messages);
+    std::vector<int32_t> ids = model.tokenize_chat(messages, options.rendering);
     // Reuse the KV cache of the common prefix; evaluate the rest.
     const std::vector<int32_t>& cached = session->tokens();
     const auto mismatch = std::mismatch(cached.begin(), cached.end(), ids.begin(), ids.end());

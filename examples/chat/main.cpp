@@ -2,9 +2,12 @@
 //
 //   smoe-chat -m model.smoe                                   interactive chat
 //   smoe-chat -m model.smoe -p "text" -n 32 --greedy --raw --json
+//   smoe-chat -m model.smoe --messages chat.json [--tools tools.json] [--render]
 //   smoe-chat -m model.smoe --tokenize "text"                 token ids as a JSON array
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -16,20 +19,60 @@ namespace {
 
 using namespace smoe;
 
-int run_tokenize(const Model& model, const std::string& text) {
-  std::cout << nlohmann::json(model.tokenizer().encode(text, true)).dump() << "\n";
+// JSON text that is always valid UTF-8 (generated text is; this guards what a model file holds).
+std::string json_text(const nlohmann::json& json) { return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+std::string read_text_file(const std::string& path, const char* what) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) throw Error(path, std::string("cannot open the ") + what);
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  if (!stream.good() && !stream.eof()) throw Error(path, std::string("cannot read the ") + what);
+  return contents.str();
+}
+
+const char* stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::eos: return "end_token";
+    case StopReason::max_tokens: return "max_tokens";
+    case StopReason::callback: return "stopped";
+    case StopReason::context_full: return "context_full";
+  }
+  return "unknown";
+}
+
+int run_tokenize(const Model& model, const chat::ChatOptions& options) {
+  const Tokenizer& tokenizer = model.tokenizer();
+  const std::vector<int32_t> ids = options.parse_special ? tokenizer.encode_with_special(options.tokenize_text, true)
+                                                         : tokenizer.encode(options.tokenize_text, true);
+  std::cout << json_text(ids) << "\n";
+  return 0;
+}
+
+// The conversation of --messages, or the one -p (with --system) makes.
+std::vector<ChatMessage> conversation(const chat::ChatOptions& options) {
+  if (!options.messages_path.empty()) {
+    return chat_messages_from_json(read_text_file(options.messages_path, "messages file"), options.messages_path);
+  }
+  std::vector<ChatMessage> messages;
+  if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
+  messages.push_back({"user", options.prompt});
+  return messages;
+}
+
+int run_render(const Model& model, const chat::ChatOptions& options) {
+  const ChatPrompt prompt = model.apply_chat_template(conversation(options), options.rendering);
+  std::cout << json_text({{"text", prompt.text}, {"prompt_ids", prompt.ids}}) << "\n";
   return 0;
 }
 
 int run_once(const Model& model, const chat::ChatOptions& options) {
   std::vector<int32_t> prompt;
   if (options.raw) {
-    prompt = model.tokenizer().encode(options.prompt, true);
+    prompt = options.parse_special ? model.tokenizer().encode_with_special(options.prompt, true)
+                                   : model.tokenizer().encode(options.prompt, true);
   } else {
-    std::vector<ChatMessage> messages;
-    if (!options.system_prompt.empty()) messages.push_back({"system", options.system_prompt});
-    messages.push_back({"user", options.prompt});
-    prompt = model.tokenize_chat(messages);
+    prompt = model.tokenize_chat(conversation(options), options.rendering);
   }
   auto session = model.create_session();
   std::string text;
@@ -43,19 +86,20 @@ int run_once(const Model& model, const chat::ChatOptions& options) {
   });
   const RunStats& stats = session->stats();
   if (options.json) {
-    std::vector<int32_t> generated = result.tokens;
     const nlohmann::json out = {
         {"prompt_ids", prompt},
-        {"generated_ids", generated},
+        {"generated_ids", result.tokens},
         {"text", text},
+        {"stop_reason", stop_reason_name(result.stop_reason)},
         {"prompt_tokens_per_s", stats.prompt_tokens_per_second()},
         {"gen_tokens_per_s", stats.generated_tokens_per_second()},
     };
-    std::cout << out.dump() << "\n";
+    std::cout << json_text(out) << "\n";
   } else {
     std::printf("\n");
-    std::fprintf(stderr, "[prompt %zu tokens at %.1f tok/s; generated %zu tokens at %.1f tok/s]\n", prompt.size(),
-                 stats.prompt_tokens_per_second(), result.tokens.size(), stats.generated_tokens_per_second());
+    std::fprintf(stderr, "[prompt %zu tokens at %.1f tok/s; generated %zu tokens at %.1f tok/s; stop: %s]\n", prompt.size(),
+                 stats.prompt_tokens_per_second(), result.tokens.size(), stats.generated_tokens_per_second(),
+                 stop_reason_name(result.stop_reason));
   }
   return 0;
 }
@@ -71,8 +115,20 @@ int main(int argc, char** argv) {
   std::string kv = "f16";
   app.add_option("-m,--model", options.model_path, "the .smoe file")->required();
   app.add_option("-p,--prompt", options.prompt, "generate once from this prompt and exit");
-  app.add_option("--system", options.system_prompt, "system prompt (folded into the first user turn)");
-  app.add_option("--tokenize", options.tokenize_text, "print the token ids of TEXT (with BOS) as JSON and exit");
+  app.add_option("--system", options.system_prompt, "system prompt (a first message with role system)");
+  app.add_option("--messages", options.messages_path,
+                 "answer the conversation in FILE: a JSON list of {role, content[, tool_calls, tool_call_id, name]}");
+  std::string tools_path, template_path;
+  app.add_option("--tools", tools_path, "tool definitions for the template: a JSON list in OpenAI's form");
+  app.add_flag("--render", options.render,
+               "with -p or --messages: print {\"text\", \"prompt_ids\"} of the rendered chat and exit");
+  app.add_option("--chat-template", template_path, "use the Jinja chat template in FILE instead of the model's");
+  app.add_flag("--special-in-content", options.rendering.parse_special_in_content,
+               "treat special-token strings inside messages (\"[INST]\", \"<|im_end|>\") as special tokens, as "
+               "Hugging Face does (default: they stay text)");
+  auto* tokenize = app.add_option("--tokenize", options.tokenize_text, "print the token ids of TEXT (with BOS) as JSON and exit");
+  app.add_flag("--parse-special", options.parse_special,
+               "--tokenize and --raw: recognize special-token strings (\"<s>\", \"[INST]\") in the text");
   app.add_flag("--raw", options.raw, "use the prompt as is, without the chat template");
   app.add_option("--session", options.session_path,
                  "interactive: resume the conversation saved in FILE (if it exists) and save it after every answer");
@@ -110,9 +166,15 @@ int main(int argc, char** argv) {
     sampler.temperature = 0;
     sampler.repeat_penalty = 1;
   }
+  options.tokenize = tokenize->count() > 0;
   options.model.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
   options.model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   try {
+    if (!tools_path.empty()) options.rendering.tools = read_text_file(tools_path, "tools file");
+    if (!template_path.empty()) {
+      options.model.chat_template = read_text_file(template_path, "chat template");
+      if (options.model.chat_template.empty()) throw Error(template_path, "the chat template is empty");
+    }
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
@@ -129,8 +191,12 @@ int main(int argc, char** argv) {
                      double(info.offloaded_bytes) / (1 << 20));
       }
     }
-    if (!options.tokenize_text.empty()) return run_tokenize(*model, options.tokenize_text);
-    if (!options.prompt.empty()) return run_once(*model, options);
+    if (options.tokenize) return run_tokenize(*model, options);
+    if (options.render) {
+      if (options.prompt.empty() && options.messages_path.empty()) throw Error("--render", "give -p TEXT or --messages FILE");
+      return run_render(*model, options);
+    }
+    if (!options.prompt.empty() || !options.messages_path.empty()) return run_once(*model, options);
     return chat::run_interactive(*model, options);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-chat: error: %s\n", error.what());

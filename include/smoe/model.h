@@ -21,6 +21,12 @@ namespace smoe {
 
 class Session;
 
+// A chat rendered by the model's template and tokenized.
+struct ChatPrompt {
+  std::string text;             // the rendered template (message content exactly as given)
+  std::vector<int32_t> ids;     // its tokens: special-token strings as their ids, the rest by SentencePiece
+};
+
 struct ModelInfo {
   std::string path;                  // the .smoe file
   uint64_t file_bytes = 0;           // its size
@@ -62,15 +68,20 @@ class Model {
   OffloadStats offload_stats() const;
   const Tokenizer& tokenizer() const;
   const ChatTemplate& chat_template() const;
-  // Token ids of a chat (BOS first, EOS after each assistant turn), ready for generation.
-  std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages) const;
+  // Renders `messages` with the chat template and tokenizes the text as Hugging Face does
+  // (special-token strings matched first; no BOS added beyond what the template writes). With
+  // options.parse_special_in_content off (the default), special strings inside message
+  // content stay text. Throws smoe::Error when the template raises (e.g. roles out of order).
+  ChatPrompt apply_chat_template(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
+  // apply_chat_template(messages, options).ids: ready for generation.
+  std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
   // Context shifting for chats: drops the oldest user/assistant turns (never a leading system
   // message, never the last user message) until the chat takes at most `max_tokens` tokens.
   // Returns how many messages were dropped. Throws smoe::Error when even the system message
   // and the last user message alone do not fit. The dropped turns are recomputed from, not
   // patched: the next eval re-evaluates from the first changed token, so positions and RoPE
   // stay exact.
-  size_t fit_chat(std::vector<ChatMessage>& messages, uint32_t max_tokens) const;
+  size_t fit_chat(std::vector<ChatMessage>& messages, uint32_t max_tokens, const ChatOptions& options = {}) const;
   // A new conversation with its own KV cache. The session keeps the model alive.
   std::unique_ptr<Session> create_session() const;
 

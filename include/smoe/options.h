@@ -43,6 +43,8 @@ struct ModelOptions {
   // pages), and maps it otherwise, so a model larger than the free memory still runs.
   WeightLoading weight_loading = WeightLoading::automatic;
   std::string backend = "cuda";
+  // Jinja source that replaces the container's chat template ("" = the container's own).
+  std::string chat_template;
 };
 
 struct SamplerOptions {

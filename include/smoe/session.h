@@ -40,13 +40,14 @@ using RoutingCallback = std::function<void(uint32_t layer, uint32_t position, st
 struct GenerateOptions {
   int32_t max_tokens = 256;      // stop after this many new tokens
   SamplerOptions sampler;        // how to pick each token
-  bool stop_at_eos = true;       // stop when the model emits its end-of-sequence token
+  bool stop_at_eos = true;       // stop at the model's end tokens (EOS, a ChatML model's <|im_end|>: Tokenizer::end_ids)
 };
 
+// eos: one of the model's end tokens (Tokenizer::end_ids).
 enum class StopReason { max_tokens, eos, callback, context_full };
 
 struct GenerateResult {
-  std::vector<int32_t> tokens;   // the generated tokens (the EOS token included when it stopped there)
+  std::vector<int32_t> tokens;   // the generated tokens (the end token included when it stopped there)
   StopReason stop_reason = StopReason::max_tokens;
 };
 

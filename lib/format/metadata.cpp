@@ -99,12 +99,59 @@ Hyperparameters hyperparameters_from_json(const nlohmann::json& json, const std:
   return hp;
 }
 
+namespace {
+
+nlohmann::json tokenizer_to_json(const TokenizerConfig& tokenizer) {
+  nlohmann::json added = nlohmann::json::array();
+  for (const SpecialToken& token : tokenizer.added_tokens) {
+    added.push_back({{"id", token.id}, {"text", token.text}, {"special", token.special}});
+  }
+  return {{"type", "sentencepiece"}, {"tensor", kTokenizerTensor}, {"added_tokens", added}, {"end_ids", tokenizer.end_ids}};
+}
+
+// The tokenizer section; containers written before it listed special tokens have only its type
+// and tensor (SentencePiece's own control pieces are then the special tokens).
+TokenizerConfig tokenizer_from_json(const nlohmann::json& json, const Hyperparameters& hp, const std::string& where) {
+  TokenizerConfig tokenizer;
+  tokenizer.bos_id = static_cast<int32_t>(hp.bos_token_id);
+  tokenizer.eos_id = static_cast<int32_t>(hp.eos_token_id);
+  tokenizer.vocab_size = static_cast<int32_t>(hp.vocab_size);
+  if (!json.is_object()) throw Error(where, "metadata's tokenizer is not a JSON object");
+  auto token_id = [&](const nlohmann::json& value, const char* what) {
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() >= int64_t{hp.vocab_size}) {
+      throw Error(where, std::string("tokenizer ") + what + " " + value.dump() + " is not a token id below vocab_size " +
+                             std::to_string(hp.vocab_size));
+    }
+    return static_cast<int32_t>(value.get<int64_t>());
+  };
+  if (const auto added = json.find("added_tokens"); added != json.end()) {
+    if (!added->is_array() || added->size() > hp.vocab_size) throw Error(where, "tokenizer added_tokens is not a list of tokens");
+    for (const nlohmann::json& entry : *added) {
+      const auto id = entry.find("id"), text = entry.find("text"), special = entry.find("special");
+      if (!entry.is_object() || id == entry.end() || text == entry.end() || !text->is_string() ||
+          text->get<std::string>().empty() || (special != entry.end() && !special->is_boolean())) {
+        throw Error(where, "tokenizer added_tokens entry " + entry.dump() + " is not {id, text, special}");
+      }
+      tokenizer.added_tokens.push_back(
+          {token_id(*id, "added token id"), text->get<std::string>(), special == entry.end() || special->get<bool>()});
+    }
+  }
+  if (const auto ends = json.find("end_ids"); ends != json.end()) {
+    if (!ends->is_array() || ends->size() > hp.vocab_size) throw Error(where, "tokenizer end_ids is not a list of ids");
+    for (const nlohmann::json& id : *ends) tokenizer.end_ids.push_back(token_id(id, "end id"));
+  }
+  return tokenizer;
+}
+
+}  // namespace
+
 nlohmann::json metadata_to_json(const Metadata& metadata) {
   return {
       {"architecture", metadata.architecture},
       {"hyperparameters", hyperparameters_to_json(metadata.hyperparameters)},
       {"chat_template", metadata.chat_template},
-      {"tokenizer", {{"type", "sentencepiece"}, {"tensor", kTokenizerTensor}}},
+      {"template_variables", metadata.template_variables},
+      {"tokenizer", tokenizer_to_json(metadata.tokenizer)},
       {"provenance", metadata.provenance},
       {"recipe", metadata.recipe},
   };
@@ -126,6 +173,14 @@ Metadata metadata_from_json(const nlohmann::json& json, const std::string& where
   if (chat_template != json.end()) {
     if (!chat_template->is_string()) throw Error(where, "chat_template is not a string");
     metadata.chat_template = chat_template->get<std::string>();
+  }
+  metadata.tokenizer = tokenizer_from_json(json.value("tokenizer", nlohmann::json::object()), metadata.hyperparameters, where);
+  if (const auto variables = json.find("template_variables"); variables != json.end()) {
+    if (!variables->is_object()) throw Error(where, "template_variables is not a JSON object");
+    for (const auto& [name, value] : variables->items()) {
+      if (!value.is_string()) throw Error(where, "template variable '" + name + "' is not a string");
+      metadata.template_variables[name] = value.get<std::string>();
+    }
   }
   metadata.provenance = json.value("provenance", nlohmann::json::object());
   metadata.recipe = json.value("recipe", nlohmann::json::object());

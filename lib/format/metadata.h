@@ -2,10 +2,12 @@
 // (config.json names), the chat template, the tokenizer reference, provenance and recipe.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "smoe/hyperparameters.h"
+#include "smoe/tokenizer.h"
 
 namespace smoe::format {
 
@@ -16,6 +18,10 @@ struct Metadata {
   std::string architecture = kArchitecture;
   Hyperparameters hyperparameters;
   std::string chat_template;       // Jinja source as released; empty when the model has none
+  // Special and added tokens, end tokens (bos/eos ids and vocab_size mirror the hyperparameters).
+  TokenizerConfig tokenizer;
+  // Special-token strings the chat template sees: bos_token, eos_token, unk_token, pad_token...
+  std::map<std::string, std::string> template_variables;
   nlohmann::json provenance;       // {"converter": ..., "sources": [{"file", "sha256", "bytes"}]}
   nlohmann::json recipe;           // {"type": "q4", "groups": {"experts": "q4", ...}}
 };

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "ops/gemm.h"
 #include "quant/kernels.h"
@@ -28,6 +29,33 @@ bool read_into_memory(const std::string& path, WeightLoading loading) {
   return file_bytes + reserve <= *available;
 }
 
+// The SentencePiece model with the container's special tokens. Generation also ends at the
+// template's turn end ("<|im_end|>" in ChatML) and at the string the template calls eos_token,
+// when they are special tokens the template writes.
+std::unique_ptr<Tokenizer> load_tokenizer(const format::Container& container, const std::string& path,
+                                          const std::string& template_source) {
+  const format::Metadata& metadata = container.metadata();
+  const Hyperparameters& hp = metadata.hyperparameters;
+  TokenizerConfig config = metadata.tokenizer;
+  config.vocab_size = static_cast<int32_t>(hp.vocab_size);
+  config.bos_id = static_cast<int32_t>(hp.bos_token_id);
+  config.eos_id = static_cast<int32_t>(hp.eos_token_id);
+  const std::span<const std::byte> bytes = container.tokenizer_model();
+  const std::string_view model_bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto tokenizer = std::make_unique<Tokenizer>(model_bytes, path, config);
+  std::vector<std::string> turn_ends = {"<|im_end|>", "<|eot_id|>", "<|end|>", "<|end_of_turn|>", "<end_of_turn>"};
+  if (const auto eos = metadata.template_variables.find("eos_token"); eos != metadata.template_variables.end()) {
+    turn_ends.push_back(eos->second);
+  }
+  const size_t configured = config.end_ids.size();
+  for (const std::string& end : turn_ends) {
+    const int32_t id = tokenizer->special_id(end);
+    if (id >= 0 && template_source.find(end) != std::string::npos && !tokenizer->is_end(id)) config.end_ids.push_back(id);
+  }
+  if (config.end_ids.size() == configured) return tokenizer;
+  return std::make_unique<Tokenizer>(model_bytes, path, config);
+}
+
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -46,16 +74,21 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
 
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(""), nullptr});
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(), nullptr});
   impl->weights = model::ModelWeights::bind(impl->container);
-  const std::span<const std::byte> tokenizer_bytes = impl->container.tokenizer_model();
-  impl->tokenizer = std::make_unique<Tokenizer>(
-      std::string_view(reinterpret_cast<const char*>(tokenizer_bytes.data()), tokenizer_bytes.size()), path,
-      static_cast<int32_t>(hp.bos_token_id), static_cast<int32_t>(hp.eos_token_id));
-  if (impl->tokenizer->vocab_size() > static_cast<int32_t>(hp.vocab_size)) {
-    throw Error(path, "tokenizer has more pieces than vocab_size");
+  const format::Metadata& metadata = impl->container.metadata();
+  const std::string& template_source = options.chat_template.empty() ? metadata.chat_template : options.chat_template;
+  impl->tokenizer = load_tokenizer(impl->container, path, template_source);
+  std::map<std::string, std::string> variables = metadata.template_variables;
+  for (const auto& [name, id] : {std::pair{"bos_token", hp.bos_token_id}, std::pair{"eos_token", hp.eos_token_id}}) {
+    if (!variables.contains(name)) variables[name] = impl->tokenizer->token_bytes(int32_t(id), true);
   }
-  impl->chat_template = ChatTemplate(impl->container.metadata().chat_template);
+  try {
+    impl->chat_template = ChatTemplate(template_source, std::move(variables));
+  } catch (const Error& error) {
+    throw Error(path, std::string(options.chat_template.empty() ? "its chat template: " : "the given chat template: ") +
+                          error.what());
+  }
   ModelInfo& info = impl->info;
   info.path = path;
   info.file_bytes = impl->container.file_bytes();
@@ -112,42 +145,6 @@ OffloadStats Model::offload_stats() const {
 double Model::weights_in_huge_pages() const { return impl_->container.mapping().huge_page_fraction(); }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }
-
-size_t Model::fit_chat(std::vector<ChatMessage>& messages, uint32_t max_tokens) const {
-  const size_t first_turn = !messages.empty() && messages.front().role == "system" ? 1 : 0;
-  size_t dropped = 0;
-  while (tokenize_chat(messages).size() > max_tokens) {
-    // Keep the last user message (and its answer in progress): drop the oldest pair before it.
-    if (messages.size() < first_turn + 3) {
-      throw Error(impl_->info.path, "the last message alone needs more than " + std::to_string(max_tokens) +
-                                        " tokens of context");
-    }
-    const size_t count = messages[first_turn + 1].role == "assistant" ? 2 : 1;
-    messages.erase(messages.begin() + long(first_turn), messages.begin() + long(first_turn + count));
-    dropped += count;
-  }
-  return dropped;
-}
-
-std::vector<int32_t> Model::tokenize_chat(const std::vector<ChatMessage>& messages) const {
-  // The rendered text carries "<s>" / "</s>" markers: they become BOS / EOS ids, and each text
-  // segment between them is encoded on its own (as Hugging Face's legacy Llama tokenizer does).
-  const std::string text = impl_->chat_template.render(messages);
-  std::vector<int32_t> ids;
-  size_t at = 0;
-  while (at < text.size()) {
-    const size_t bos = text.find("<s>", at), eos = text.find("</s>", at);
-    const size_t next = std::min(bos, eos);
-    if (next > at) {
-      const std::vector<int32_t> segment = impl_->tokenizer->encode(std::string_view(text).substr(at, next - at), false);
-      ids.insert(ids.end(), segment.begin(), segment.end());
-    }
-    if (next == std::string::npos) break;
-    ids.push_back(next == bos ? impl_->tokenizer->bos_id() : impl_->tokenizer->eos_id());
-    at = next + (next == bos ? 3 : 4);
-  }
-  return ids;
-}
 
 std::unique_ptr<Session> Model::create_session() const {
   const std::shared_ptr<const Model> self = self_.lock();

@@ -103,7 +103,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     const int32_t token = sampler.sample(logits, impl_->tokens);
     result.tokens.push_back(token);
     ++impl_->stats.generated_tokens;
-    const bool is_eos = options.stop_at_eos && token == tokenizer.eos_id();
+    const bool is_eos = options.stop_at_eos && tokenizer.is_end(token);
     const std::string piece = is_eos ? text.flush() : text.push(tokenizer.token_bytes(token));
     if (on_token && !on_token(token, piece)) {
       result.stop_reason = StopReason::callback;

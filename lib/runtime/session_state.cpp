@@ -117,7 +117,7 @@ void Session::save(const std::string& path, const std::vector<ChatMessage>& mess
   std::ostringstream rng_state;
   rng_state << data->rng;
   info["rng_state"] = rng_state.str();
-  for (const ChatMessage& message : messages) info["messages"].push_back({{"role", message.role}, {"content", message.content}});
+  info["messages"] = nlohmann::json::parse(chat_messages_to_json(messages));
   const std::string json = info.dump();
 
   std::string payload;
@@ -229,9 +229,7 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
     std::istringstream rng_state(info.at("rng_state").get<std::string>());
     rng_state >> data->rng;
     if (!rng_state) throw Error(path, "corrupt: sampler state");
-    for (const nlohmann::json& message : info.at("messages")) {
-      messages.push_back({message.at("role").get<std::string>(), message.at("content").get<std::string>()});
-    }
+    messages = chat_messages_from_json(info.at("messages").dump(), path);
   } catch (const nlohmann::json::exception& failure) {
     throw Error(path, std::string("corrupt metadata: ") + failure.what());
   }
