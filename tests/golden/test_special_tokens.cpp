@@ -40,10 +40,11 @@ std::vector<ExpectedToken> v3_tokens() {
   return tokens;
 }
 
-std::vector<ExpectedToken> chatml_tokens(bool im_start_special = true) {
+// <|im_end|> at `im_end_id`, <|im_start|> after it.
+std::vector<ExpectedToken> chatml_tokens(bool im_start_special = true, int32_t im_end_id = 4096) {
   std::vector<ExpectedToken> tokens = kV1Tokens;
-  tokens.push_back({4096, "<|im_end|>", true});
-  tokens.push_back({4097, "<|im_start|>", im_start_special});
+  tokens.push_back({im_end_id, "<|im_end|>", true});
+  tokens.push_back({im_end_id + 1, "<|im_start|>", im_start_special});
   return tokens;
 }
 
@@ -318,6 +319,14 @@ struct BadRelease {
   std::vector<std::string> expected;                // substrings of the error message
 };
 
+// The release without its tokenizer files: only tokenizer.model, with `vocab_size` embedding rows.
+void only_the_model_vocabulary(test::HfRelease& release, uint32_t vocab_size) {
+  release.vocab_size = vocab_size;
+  for (const char* name : {"added_tokens.json", "special_tokens_map.json", "tokenizer_config.json", "generation_config.json"}) {
+    release.files.erase(name);
+  }
+}
+
 std::vector<BadRelease> bad_releases() {
   return {
       {"an id with two strings in two files",
@@ -366,22 +375,12 @@ std::vector<BadRelease> bad_releases() {
        {"special_tokens_map.json", "eos_token"}},
       {"embeddings with fewer rows than vocab_size",
        [](auto& r) {
-         r.vocab_size = 4096;
-         r.files.erase("added_tokens.json");
-         r.files.erase("special_tokens_map.json");
-         r.files.erase("tokenizer_config.json");
-         r.files.erase("generation_config.json");
+         only_the_model_vocabulary(r, 4096);
          r.config["vocab_size"] = 4098;
        },
        {"model.embed_tokens.weight", "4098"}},
       {"a SentencePiece model larger than vocab_size",
-       [](auto& r) {
-         r.vocab_size = 4000;
-         r.files.erase("added_tokens.json");
-         r.files.erase("special_tokens_map.json");
-         r.files.erase("tokenizer_config.json");
-         r.files.erase("generation_config.json");
-       },
+       [](auto& r) { only_the_model_vocabulary(r, 4000); },
        {"tokenizer.model", "4096 pieces", "4000"}},
   };
 }
@@ -529,4 +528,55 @@ TEST_CASE("a v3 model renders Mixtral-8x22B's tool template with [INST] and the 
   test::write_hf_release(dir.path() / "ends", release);
   const auto model = Model::load(convert_release((dir.path() / "ends").string(), dir, "ends.smoe"));
   check_stops_at(*model, model->tokenize_chat(chat, options), 2);
+}
+
+TEST_CASE("a 32002-token ChatML vocabulary as fine-tunes ship it matches the sentencepiece reference",
+          "[vocab][golden][chat]") {
+  // The layout of real ChatML fine-tunes of Mixtral (Nous-Hermes-2, Dolphin): Mistral's 32000-piece
+  // SentencePiece model, <|im_end|> = 32000 and <|im_start|> = 32001 past it, vocab_size 32002.
+  test::TempDir dir;
+  const std::vector<ExpectedToken> tokens = chatml_tokens(true, 32000);
+  test::HfRelease release;
+  release.tokenizer_model = test::padded_tokenizer_model(32000);
+  release.vocab_size = 32002;
+  release.files["added_tokens.json"] = R"({"<|im_end|>": 32000, "<|im_start|>": 32001})";
+  release.files["special_tokens_map.json"] =
+      R"({"bos_token": "<s>", "eos_token": "<|im_end|>", "unk_token": "<unk>",
+          "additional_special_tokens": ["<|im_start|>"]})";
+  release.files["tokenizer_config.json"] = nlohmann::json{
+      {"bos_token", "<s>"}, {"eos_token", "<|im_end|>"}, {"unk_token", "<unk>"},
+      {"chat_template", chat_template_file("openhermes-2.5-mistral-7b-chatml.jinja")}}.dump();
+  release.files["generation_config.json"] = R"({"bos_token_id": 1, "eos_token_id": 32000})";
+  test::write_hf_release(dir.path(), release);
+  const std::string padded_model = dir.file("tokenizer.model");
+
+  // The fixture: the padding pieces never win a merge, so text encodes as with the 4096-piece model.
+  const std::vector<std::string> ordinary = {"Hello, how are you today?",
+                                             "  leading spaces and caf\xc3\xa9 \xe2\x9c\x93",
+                                             "zzq zzq00001 \xe2\x96\x81zzq", "[INST] Hello [/INST]"};
+  CHECK(python_reference(dir, padded_model, kV1Tokens, ordinary)["ids"] ==
+        python_reference(dir, test::tiny_model_dir() + "/tokenizer.model", kV1Tokens, ordinary)["ids"]);
+
+  const auto model = Model::load(convert_release(dir.path().string(), dir));
+  const Tokenizer& tokenizer = model->tokenizer();
+  CHECK(tokenizer.vocab_size() == 32002);
+  CHECK(tokenizer.decode({4096, 31999}, false) == "zzq00001 zzq27904");  // the padding, in order
+  check_tokens_listed(tokenizer, tokens);
+  CHECK(contains(tokenizer.end_ids(), 32000));
+
+  std::vector<ChatMessage> chat = {{"system", "You are Hermes."}, {"user", "Hello"}, {"assistant", "Hi there!"},
+                                   {"user", "Wie geht's? \xe2\x9c\x93"}};
+  const ChatPrompt rendered = model->apply_chat_template(chat);
+  CHECK(rendered.text ==
+        "<|im_start|>system\nYou are Hermes.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"
+        "Hi there!<|im_end|>\n<|im_start|>user\nWie geht's? \xe2\x9c\x93<|im_end|>\n<|im_start|>assistant\n");
+  std::vector<std::string> texts = kTexts;
+  texts.push_back(rendered.text);
+  texts.insert(texts.end(), ordinary.begin(), ordinary.end());
+  check_against_reference(dir, tokenizer, padded_model, tokens, texts);
+  const nlohmann::json rendered_reference = python_reference(dir, padded_model, tokens, {rendered.text});
+  CHECK(rendered.ids == rendered_reference["ids"][0].get<std::vector<int32_t>>());
+  CHECK(std::count(rendered.ids.begin(), rendered.ids.end(), 32000) == 4);
+  CHECK(std::count(rendered.ids.begin(), rendered.ids.end(), 32001) == 5);
+  CHECK(model->tokenize_chat(hello()) == tokenizer.encode_with_special(kChatmlPrompt, false));
 }

@@ -1,6 +1,7 @@
 // Writing tiny random Mixtral releases (Hugging Face, GGUF, Mistral) around a given vocabulary.
 #include "support/release_builder.h"
 
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -126,6 +127,27 @@ std::string v3_tokenizer_model() {
     if (field.key == ((1 << 3) | 2) && ++pieces_seen == 3) {  // after <unk>, <s>, </s>
       for (const std::string& text : kV3ControlTokens) model += piece_record(text, 0.0f, 3);
     }
+  }
+  return model;
+}
+
+std::string padded_tokenizer_model(uint32_t total_pieces) {
+  const std::string original = tiny_tokenizer_model();
+  const uint32_t original_count = piece_count(original);
+  if (total_pieces < original_count) {
+    throw std::invalid_argument("padded_tokenizer_model: fewer pieces than the tiny model's");
+  }
+  std::string padding;
+  for (uint32_t i = 1; i <= total_pieces - original_count; ++i) {
+    char text[32];
+    std::snprintf(text, sizeof text, "\xe2\x96\x81zzq%05u", i);  // "▁zzq00001"
+    padding += piece_record(text, -1e6f - float(i), 1);
+  }
+  std::string model;
+  uint32_t pieces_seen = 0;
+  for (const WireField& field : wire_fields(original)) {
+    model += field.whole;
+    if (field.key == ((1 << 3) | 2) && ++pieces_seen == original_count) model += padding;  // after the last piece
   }
   return model;
 }

@@ -69,4 +69,10 @@ std::string v3_tokenizer_model();
 // The tiny model's tokenizer.model bytes.
 std::string tiny_tokenizer_model();
 
+// The tiny model's tokenizer.model grown to `total_pieces` pieces (the 32000 of Llama's and
+// Mistral's v1 vocabulary, past which fine-tunes add their tokens): NORMAL pieces "▁zzq00001",
+// "▁zzq00002"... appended with scores far below every merge's, so no ordinary text encodes
+// differently. `total_pieces` must be at least the tiny model's 4096.
+std::string padded_tokenizer_model(uint32_t total_pieces);
+
 }  // namespace smoe::test
