@@ -73,7 +73,7 @@ struct Callable {
 struct LoopState {
   int64_t index0 = 0;
   std::shared_ptr<const List> items;
-  int64_t length() const { return static_cast<int64_t>(items->items.size()); }
+  int64_t length() const;  // defined below, once Value is complete
 };
 
 class Value {
@@ -163,5 +163,7 @@ int compare(const Value& a, const Value& b, const char* op);
 // The items `for x in value` visits: list items, dict keys, string characters; Undefined
 // gives none. Raises for values that are not iterable.
 std::vector<Value> iterate(const Value& value);
+
+inline int64_t LoopState::length() const { return static_cast<int64_t>(items->items.size()); }
 
 }  // namespace smoe::text::jinja
