@@ -101,10 +101,10 @@ float call_dot(const Kernels& k, TensorType type, const std::byte* w, const void
 
 // A copy of `bytes` at `offset` into a 4 KiB page. Every dot benchmark reads its weights from
 // the start of a page (as an expert's first row lies in the file) and its activations from 1 KiB
-// into one: from wherever the heap put them, the same AVX2 q4 kernel measured 10 GiB/s in one
-// table's run and 15-18 in another's (blocks of 20, 110 or 210 bytes straddle cache lines
-// differently at each offset), more than the kernels differ. (Both at the start of their pages
-// measured ~10% slower than any other pair of offsets tried in a harness.)
+// into one: from wherever the heap put them, the same kernel measured up to 1.8x apart between
+// two runs (blocks of 20, 110 or 210 bytes straddle cache lines differently at each offset),
+// more than the kernels differ. (Both at the start of their pages measured slower than any
+// other pair of offsets tried.)
 class PageAlignedCopy {
  public:
   PageAlignedCopy(const void* bytes, size_t size, size_t offset)

@@ -9,11 +9,11 @@
 // Values: the output of 4 heads x 16 (AVX2) or 64 (AVX-512) dims stays in registers while a
 // chunk of 8 positions streams past (their rows stay in L1 for the next dims), instead of
 // loading and storing the output once per position; each pass over a chunk prefetches the same
-// dims of the next chunk. 4 x 64 dims a pass instead of 4 x 32: in cache 21 -> 24 GiB/s.
-// Prefetch distances, measured from DRAM (smoe-bench-kernels attention/.../dram, Xeon, 2 MiB
-// pages, GiB/s): keys 4 rows (1 KiB) ahead 14.9, 16 rows 11.5, none 14.0; values in chunks of
-// 8 rows 14.6, 16 rows 13.1, 64 rows 9.3 (a pass then touches one line of each of 64 rows,
-// 256 bytes apart across four pages, which the hardware prefetchers do not follow). An L2
+// dims of the next chunk (4 x 64 dims a pass measured faster than 4 x 32).
+// Prefetch distances, chosen from DRAM measurements (smoe-bench-kernels attention/.../dram):
+// keys 4 rows (1 KiB) ahead, farther being slower; values in chunks of 8 rows, since a pass
+// over a larger chunk touches one line of each of many rows, 256 bytes apart across pages,
+// which the hardware prefetchers do not follow (64 rows read about 35% slower). An L2
 // prefetch further ahead (as the dot kernels have) did not help either stream.
 #pragma once
 

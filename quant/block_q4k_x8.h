@@ -3,8 +3,8 @@
 // Why: a q4k row's dot product spends more instructions on its per-sub-block scales (int32
 // sums packed to int16, scale words shuffled, one more multiply per 64 weights) than on the
 // products themselves, and one core turns q4k bytes into products only ~1.5x faster than DRAM
-// delivers them (Xeon, 2026-12: 25 GB/s in cache against 16 from DRAM; Zen 4 33 against 25), so
-// computing and streaming do not fully overlap. With eight rows side by side, each vpdpbusd
+// delivers them, so computing and streaming do not fully overlap. With eight rows side by
+// side, each vpdpbusd
 // multiplies 4 weights of each of the 8 rows by the same 4 activations (broadcast), its int32
 // lanes are the 8 rows' running sums of one sub-block, and the sub-block scales apply to 8 rows
 // in one multiply per 32 weights: half the instructions per weight (docs/PERFORMANCE.md).

@@ -3,8 +3,8 @@
 // Why: a q8 row's dot product spends as many instructions on its 32-weight blocks' scales
 // (one f16 scale per block converted, broadcast and multiplied, the block's int32 sums
 // converted to float) as on the products, so one core turns q8 bytes into products only
-// ~1.5-2x faster than DRAM delivers them (Xeon, 2026-12: 36 GB/s in cache against 16 from
-// DRAM; Zen 4 ~40 against 25) and computing and streaming overlap badly, as they did for q4k
+// ~1.5-2x faster than DRAM delivers them and computing and streaming overlap badly, as they
+// did for q4k
 // (block_q4k_x8.h). With eight rows side by side each vpdpbusd multiplies 4 weights of each of
 // the 8 rows by the same 4 activations (broadcast), its int32 lanes are the 8 rows' sums, and
 // one conversion and one multiply-add apply the 8 rows' scales: per 256 weights 8 multiplies

@@ -34,10 +34,10 @@ float dot_float_row(const T* w, const float* x, size_t n) {
 }
 
 // Rows at least this long go four at a time, each activation vector loaded once for the four.
-// Alone, bf16 rows of 14336 (an expert's w2) streamed from DRAM at 9-11 GB/s against 21-27 of a
-// plain read (Zen 4, one core: their 57 KB of f32 activations do not stay in L1 beside the
-// weights passing through), four at a time at 16-19. Rows of 4096 stream at the plain read's
-// speed alone and slower four at a time (16 GB/s).
+// Alone, bf16 rows of 14336 (an expert's w2) streamed from DRAM at about half a plain read's
+// rate: their 57 KB of f32 activations do not stay in L1 beside the weights passing through.
+// Four at a time recovers much of it. Rows of 4096 stream at the plain read's speed alone and
+// slower four at a time.
 constexpr size_t kLongRow = 8192;
 
 template <class Vec, Prefetch P, class T>

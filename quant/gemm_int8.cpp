@@ -43,10 +43,9 @@ void quantize_block(const float* x, size_t count, size_t block, Int8BlockScale s
 
 size_t int8_block_columns(TensorType type) {
   // Blocks of 256 are ~20% faster (one f32 update per 64 vpdpbusd per accumulator instead of per
-  // 8), blocks of 32 closer to the weights: on mixtral-small's prompts, mean KLD against f32
-  // q6k 0.0044 / 0.0035, q4k 0.0294 / 0.0288, q3k 0.1125 / 0.1114 (bf16 prompts: 0.0028,
-  // 0.0283, 0.1109; session 10, with a multiplier of 127 / max then). The 4- and 3-bit types'
-  // own error dwarfs the difference.
+  // 8), blocks of 32 closer to the weights. q6k's error shrinks visibly with blocks of 32
+  // (mixtral-small, mean KLD 0.0044 with 256); for the 4- and 3-bit types their own error
+  // dwarfs the difference (docs/QUANTIZATION.md).
   return type == TensorType::q4k || type == TensorType::q3k ? 256 : 32;
 }
 

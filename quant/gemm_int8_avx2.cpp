@@ -12,7 +12,7 @@
 // keep each pair within 2 x 128 x 127 = 32512, exact, w = -128 included (q8 blocks taken as
 // stored may hold it; vpabsb gives 128 as an unsigned byte), and the sums need no -128 x sum(a)
 // offset. That is four instructions (vpsignb, vpmaddubsw, vpmaddwd, vpaddd) for 32
-// multiply-adds, against 8 per FMA: 1.5-2x oneDNN's f32 products on Zen 3 (docs/PERFORMANCE.md).
+// multiply-adds, against 8 per FMA: 1.5-2x oneDNN's f32 products (docs/PERFORMANCE.md).
 //
 // With 16 ymm registers a 12-row tile is multiplied in quarters of 3 rows x 16 tokens: 6
 // accumulators of 8 int32, two activation vectors, per row w and |w| broadcast, two constants

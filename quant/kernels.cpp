@@ -44,8 +44,8 @@ Prefetch preferred_prefetch() {
     if (std::string_view(forced) == "software") return Prefetch::software;
     if (std::string_view(forced) == "hardware") return Prefetch::hardware;
   }
-  // Zen 4 (the first AMD core with AVX-512) keeps up without the instructions; Zen 3 does not
-  // (one-thread decode 64-73% of the read bandwidth without them, 69-78% with).
+  // Zen 4 (the first AMD core with AVX-512) keeps up without the instructions; Zen 3 does not:
+  // its one-thread decode reads a larger share of the bandwidth with them (docs/PERFORMANCE.md).
   const CpuFeatures& features = cpu_features();
   return features.amd && features.avx512f ? Prefetch::hardware : Prefetch::software;
 }

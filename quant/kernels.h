@@ -21,11 +21,10 @@ namespace smoe::quant {
 
 // How the weight dot kernels get their bytes from DRAM ahead of use: with prefetch instructions
 // (2 KiB ahead into L1, 4 KiB into L2) or from the hardware prefetchers alone. It depends on the
-// core (docs/PERFORMANCE.md): on the Xeon the instructions made one-core q4k decode 1.65x
-// faster; on Zen 4 they cost 7-12% of one core's decode speed (the hardware prefetchers keep up,
-// and the instructions take load slots). Every x86 table exists in both variants. The attention
-// kernels prefetch the KV cache's rows in both: on Zen 4 too that is faster (keys 10.9 -> 14.5
-// GiB/s, values 10.6 -> 13.6 from DRAM, smoe-bench-kernels attention/.../dram).
+// core: on Intel cores the instructions made one-core q4k decode 1.65x faster; on Zen 4 they
+// cost speed instead (its hardware prefetchers keep up, and the instructions take load slots;
+// docs/PERFORMANCE.md). Every x86 table exists in both variants. The attention kernels
+// prefetch the KV cache's rows in both: that measured faster on Zen 4 too.
 enum class Prefetch { software, hardware };
 
 struct Kernels {

@@ -109,8 +109,8 @@ namespace {
 
 }  // namespace
 
-// q4 x q8a: dot_q4_quads (kernels_x86.h) with maddubs + madd per block. Zen 4, one core, in
-// cache (fixed-buffer harness): 17-20 GB/s, the one-block-a-step kernel it replaced 11-14.
+// q4 x q8a: dot_q4_quads (kernels_x86.h) with maddubs + madd per block: four blocks a step
+// share the per-block scalar work, about 1.5x one block a step in cache (docs/PERFORMANCE.md).
 template <Prefetch P>
 float avx2_dot_q4(const BlockQ4* w, const BlockQ8A* a, size_t n) {
   // A lambda: passed by pointer, dot_u8_s8 was called rather than inlined (dot_q4 in

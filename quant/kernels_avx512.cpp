@@ -1,8 +1,8 @@
 // The "avx512" table (AVX-512 F, BW, VL): 512-bit attention kernels (attention_x86.h), and the
-// AVX2 weight dot products, which measured faster than
-// 512-bit versions without VNNI on both hosts we have (q4k 10-20% on Zen 4; q8 25.4 against
-// 27.7 GB/s in cache on Sapphire Rapids, where 512-bit multiplies issue on one port and 256-bit
-// ones on two). The table still exists apart from "avx2": AVX-512 CPUs get the bf16 prompt
+// AVX2 weight dot products, which measured faster than 512-bit versions without VNNI on
+// both AMD and Intel cores (q4k by 10-20% on Zen 4; Intel cores issue 512-bit multiplies on
+// one port, 256-bit ones on two; docs/PERFORMANCE.md). The table still exists apart from
+// "avx2": AVX-512 CPUs get the bf16 prompt
 // path (dequantize_bf16_avx512.cpp) and, with VNNI, the avx512-vnni table built on this one.
 #include "quant/attention_x86.h"
 #include "quant/float_dot_x86.h"

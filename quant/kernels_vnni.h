@@ -2,36 +2,32 @@
 // (kernels_avx512_vnni.cpp: the EVEX vpdpbusd of AVX512-VNNI with AVX512-VL) and "avx2-vnni"
 // (kernels_avx2_vnni.cpp: the same instructions VEX-encoded, AVX-VNNI, which Intel's client cores
 // since Alder Lake have without AVX-512). Everything here is file-local to each includer, so each
-// compiles under its own flags; the measurements below are the avx512-vnni table's. Decoding
-// streams every weight once, so a kernel must turn bytes into products well faster than one core
-// reads DRAM (17 GB/s on the Xeon, 28 GB/s on the Zen 4 host), or the two costs add up instead
-// of overlapping. Here:
+// compiles under its own flags. Decoding streams every weight once, so a kernel must turn bytes
+// into products well faster than one core reads DRAM, or the two costs add up instead of
+// overlapping. Here:
 // - q4k: two blocks a step, on 256-bit registers. Each 64-weight chunk is two vpdpbusd (nibbles
 //   x activations, one sub-block each, int32 sums of 4 products that fit in int16), packed to
 //   int16 and multiplied by the two sub-block scales in one vpdpwssd: 3 multiplies per 64
 //   weights instead of 4 and half the scale shuffles of madd-then-scale; the two blocks' scales,
 //   super-scales and minimum terms are handled together (dot_q4k_pairs, shared with the AVX2
-//   kernel): the per-block work was a third of the kernel's instructions. Zen 4, one
-//   core, alternating A/B against the former single-block vpdpwssd kernel (docs/PERFORMANCE.md):
-//   in cache x1.16, from DRAM x1.04. 512-bit versions ran slower on both hosts: on the Xeon
+//   kernel): the per-block work was a third of the kernel's instructions (x1.16 in cache
+//   against one block a step, docs/PERFORMANCE.md). 512-bit versions ran slower: on Intel cores
 //   512-bit multiplies issue on one port, 256-bit ones on two; Zen 4 splits them in halves.
 // - q8: |w| x sign(a, w) in one vpdpbusd per block instead of maddubs + madd, four blocks a
-//   step (dot_q8_quads, shared with the AVX2 kernel). Zen 4, one core, against the one-block
-//   AVX2 kernel it replaced (both without prefetch instructions): in cache x1.33, from DRAM
-//   x1.12; the four-block AVX2 kernel alone measured x1.17 / x1.03. On the Xeon, vpdpbusd
-//   one block a step had measured the same 27-28 GB/s in cache as AVX2 (the per-block scales).
+//   step (dot_q8_quads, shared with the AVX2 kernel): one block a step, vpdpbusd gained nothing
+//   over AVX2, the per-block scales being the cost; four a step, x1.33 in cache
+//   (docs/PERFORMANCE.md).
 // - q4 (32-weight blocks with an f16 scale and minimum): four blocks a step (dot_q4_quads, shared
 //   with the AVX2 kernel: the per-block scalars gathered once for the four) with one vpdpbusd
-//   per block instead of maddubs + madd. Zen 4, one core, in cache (fixed-buffer harness):
-//   19-21 GB/s, the one-block AVX2 kernel it replaced 11-14; gathering the scalars by permutes
-//   of 64-byte loads measured 16.
+//   per block instead of maddubs + madd: about 1.6x the one-block AVX2 kernel in cache;
+//   gathering the scalars by permutes of 64-byte loads measured slower.
 // - q6k, q3k (sub-blocks of 16 with their own scales): vpdpbusd per 32 weights, the sums of two
 //   steps packed to int16 and scaled by one vpdpwssd (add_scaled_step_pair), as for q4k: 3
 //   multiplies per 64 weights instead of 4; q6k's values by one vpternlog select of nibble and
 //   high bits, q3k's (q3k_values, shared with AVX2) by the one vpternlog GCC folds its and/or
-//   into (~10% faster than adding 4 under a byte mask). Zen 4, one core, against the AVX2
-//   kernels: in cache q6k x1.23, q3k x1.5-1.6; from DRAM q6k x1.1, q3k x1.2 (PERFORMANCE.md).
-//   q3k stays compute-bound: its loads and vpdpbusd alone take a third of its time.
+//   into (faster than adding 4 under a byte mask). Both beat the AVX2 kernels, q3k most (about
+//   x1.5 in cache, docs/PERFORMANCE.md). q3k stays compute-bound: its loads and vpdpbusd
+//   alone take a third of its time.
 // Each function matches its scalar reference (block_q8a.cpp) up to float summation order;
 // test_kernels.cpp checks it for every table the CPU runs.
 #pragma once

@@ -38,10 +38,10 @@ namespace {
 // Software prefetch of weight bytes this far ahead of the current block, into L1, and further
 // ahead into L2. Decoding streams each weight once from DRAM; the hardware prefetchers restart
 // at every 4 KiB page boundary. Asking ~2 KiB ahead measured 1.65x faster q4k decode on one
-// core; adding the L2 request 4 KiB ahead another +4.5% on 1 and 2 threads (q4 synth file,
-// tg128 22.3 -> 23.3 and 44.3 -> 46.4 tok/s, docs/PERFORMANCE.md): more lines are on their way
-// than L1's fill buffers alone let the first prefetch have (all measured on the Xeon). On Zen 4
-// the same requests made decode slower (the Prefetch::hardware variant, kernels.h). Prefetching
+// Intel core; the L2 request 4 KiB ahead adds a little more, since more lines are then on
+// their way than L1's fill buffers alone let the first prefetch have (docs/PERFORMANCE.md).
+// Where the hardware prefetchers keep up (Zen 4) the same requests made decode slower (the
+// Prefetch::hardware variant, kernels.h). Prefetching
 // past the end of a row is harmless (no faults).
 inline constexpr size_t kPrefetchBytes = 2048;
 inline constexpr size_t kPrefetchL2Bytes = 4096;
@@ -368,9 +368,8 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
     for (size_t c = 0; c < 4; ++c) {
       // A quarter of the block's 18 lines per chunk, spread out as the q4k kernels' requests are
       // (all 18 at the block's start measured slower from DRAM), and 6 KiB further ahead than
-      // theirs: 8 KiB into L1, 10 KiB into L2 (matvec/q4k_x8 from DRAM against matvec/q4k in the
-      // same runs, 3 alternating rounds on the Xeon: x1.16 / x1.09 at 1 / 2 threads, x1.12 /
-      // x1.07 at the q4k kernels' distances).
+      // theirs: 8 KiB into L1, 10 KiB into L2, since eight rows' blocks arrive as one stream
+      // that outruns the row kernels' distances (matvec/q4k_x8, docs/PERFORMANCE.md).
       prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 288 * c + 6144, 5);
       // S[16c..16c + 15]: sub-block 2c's eight rows, then 2c + 1's.
       const __m128i chunk_scales =
@@ -413,10 +412,9 @@ inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* a, size_t n, fl
   for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
     const BlockQ8x8& block = w[b];
     const BlockQ8A& activations = a[b];
-    // 272 bytes, 6 KiB further ahead than the row kernels (q4k_x8's distances): matvec/q8_x8
-    // from DRAM measured the same either way (3 alternating rounds on the Xeon, 14.9-15.3 /
-    // 30.1-30.9 GB/s at 1 / 2 threads), but in situ the synthetic q8 file decoded 0.4-2% faster
-    // (tg64, 3 alternating rounds: 96-97% -> 98-100% of the read bandwidth on 1 and 2 threads).
+    // 272 bytes, 6 KiB further ahead than the row kernels (q4k_x8's distances): alone the
+    // kernel measured the same either way, but whole decoding of a q8 file ran up to 2% faster
+    // (docs/PERFORMANCE.md).
     prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 6144, 5);
     __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 #pragma GCC unroll 8

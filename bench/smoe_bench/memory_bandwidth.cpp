@@ -31,8 +31,8 @@ uint64_t sum_slice(const uint64_t* data, size_t count) {
 ReadBandwidthProbe::ReadBandwidthProbe(int threads, size_t bytes)
     : threads_(threads),
       count_(bytes / sizeof(uint64_t)),
-      // In 2 MiB pages, as the weights are: with 4 KiB pages this pass measured 9-14% less on
-      // the reference host, which would flatter the efficiency figure. Allocated, not a
+      // In 2 MiB pages, as the weights are: with 4 KiB pages this pass measured 9-14% less,
+      // which would flatter the efficiency figure. Allocated, not a
       // vector, so that the reading threads touch their slices first.
       buffer_(HugePageAllocator<uint64_t>().allocate(count_), Release{count_}) {
   uint64_t* buffer = buffer_.get();

@@ -2,10 +2,10 @@
 //
 // Why panels: a matrix-vector product streams each weight row once against the same
 // activations. With rows of 14336 columns (Mixtral's down projection) the 8-bit activations
-// are 17 KB, and the weight stream passing through a 32 KB L1 evicts them: on the Zen 4 host
-// the q4k down projections ran at 10-15 GB/s from DRAM where the 4096-column ones ran at
-// 19-24, on the same bytes. Stored as panels of <= 4096 columns, each panel is one sequential
-// stream against 4-5 KB of activations that stay in L1 (docs/PERFORMANCE.md, session 9).
+// are 17 KB, and the weight stream passing through a 32 KB L1 evicts them: the down
+// projections read from DRAM at about half the rate of the 4096-column matrices, on the same
+// bytes. Stored as panels of <= 4096 columns, each panel is one sequential stream against
+// 4-5 KB of activations that stay in L1 (docs/PERFORMANCE-HISTORY.md, column panels).
 #pragma once
 
 #include <cstddef>

@@ -22,16 +22,12 @@ namespace smoe::ops {
 // experts).
 inline constexpr size_t kGemmMinTokens = 32;
 // On the int8 path the crossover is lower, and depends on how cheaply a type's rows become int8
-// against how fast its dot kernel is, and on the int8 kernels (`isa`, Int8PromptKernels::isa):
-// one thread, one 14336 x 4096 matrix from DRAM, best of 5, the batch where ops::gemm overtakes
-// the dot kernels. VNNI kernels (Zen 4, session 12; the Xeon of session 11 agreed within 2
-// tokens for q8, q4k and q3k): q8 8 (taken as stored), q4k and q4 12 (from their nibbles), q6k
-// and q3k 14 (requantized from their blocks). The plain AVX2 kernel ("avx2": four instructions
-// for what one vpdpbusd does, against AVX2 dot kernels that lose less) on Zen 3, session 13:
-// q8 14, q4 and q3k 24, q6k 28, and q4k 12 (multiplied as stored there, no requantizing). The
-// AMX kernel ("amx", session 14's Xeon; each row a copy of one quantized row): q4k 10 and
-// q3k 12, the others as VNNI's (dot/gemm time ratios q8 0.84 / 1.15 at 6 / 8, q4k 0.85 / 1.08 at
-// 8 / 10, q4 1.00 / 1.15 at 12 / 14, q6k 0.95 / 1.08 at 12 / 14, q3k 0.95 / 1.13 at 10 / 12).
+// against how fast its dot kernel is, and on the int8 kernels (`isa`, Int8PromptKernels::isa).
+// Each threshold is the batch where ops::gemm overtook the dot kernels on one 14336 x 4096
+// matrix from DRAM, one thread. Types taken as stored (q8) or from their nibbles (q4, q4k)
+// cross earlier than requantized ones (q6k, q3k); the plain AVX2 kernel ("avx2") needs larger
+// batches, its dot kernels losing less to it; AMX crosses earliest. The probe and the
+// crossovers per kernel: docs/PERFORMANCE-HISTORY.md.
 size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa);
 
 // Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where

@@ -7,8 +7,8 @@
 // VNNI, about twice f32 sgemm's rate on plain AVX2). Elsewhere (SMOE_PROMPT=bf16, AMX-BF16 CPUs
 // whose OS refuses the tile state), on CPUs with native bf16 they are decoded to bf16 and multiplied with
 // bf16-rounded activations by oneDNN's matmul primitive: half the decoded bytes of f32 and, with
-// AMX, about 4x the f32 sgemm rate (600 vs 160 GFLOP/s on one Sapphire Rapids core, M=512 K=4096
-// N=14336). bf16 activations (8 significant bits) are finer than the 8-bit integer activations
+// AMX, about 4x the f32 sgemm rate (docs/PERFORMANCE.md). bf16 activations (8 significant
+// bits) are finer than the 8-bit integer activations
 // of the decode path and the int8 prompts. bf16 weights on those CPUs go to the same primitive
 // straight from the mapped file (nothing to decode; the activations are rounded to bf16 as a
 // bf16 model computes anyway). Everything else (f32 and f16 weights, CPUs without bf16) decodes

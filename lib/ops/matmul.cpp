@@ -42,10 +42,10 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
 // thread and output with that thread's share of the output's rows (an equal share of each
 // matrix, so matrices of different heights still balance), which the caller reads panel by
 // panel: each panel's part of the share is one contiguous stream, read against that panel's
-// activations only. The longest streams measured best (Zen 4 host, w2 from DRAM, GB/s at 1 / 2
-// threads: groups of 128 rows 19-21 / 25-31, 512 rows 17-24 / 28-29, a thread's share 22-24 /
-// 27-39; contiguous rows 10-11 / 14-16). Shares are at least 128 rows (a 258 KB stream of a q4k
-// panel of 3584 columns): a small matrix goes to fewer threads.
+// activations only. The longest streams measured best: a thread's whole share read faster than
+// groups of 128 or 512 rows (docs/PERFORMANCE-HISTORY.md, column panels). Shares are at
+// least 128 rows (a 258 KB stream of a q4k panel of 3584 columns): a small matrix goes to
+// fewer threads.
 template <class GroupProducts>
 void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_multiple, int threads,
                            GroupProducts group_products) {

@@ -1,4 +1,4 @@
-// The forward pass against Hugging Face transformers on the tiny model (issue #3's bar):
+// The forward pass against Hugging Face transformers on the tiny model (the correctness bar):
 // logits at every position, greedy continuations, the router's choices, and perplexity.
 #include <catch2/catch.hpp>
 #include <cmath>

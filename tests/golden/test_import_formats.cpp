@@ -1,4 +1,4 @@
-// Importing the checkpoints people already have (issue #7): the tiny model's GGUF files
+// Importing the checkpoints people already have: the tiny model's GGUF files
 // (llama.cpp's convert_hf_to_gguf output, f16 and Q8_0) and a Mistral-layout copy built here
 // from the Hugging Face files, each against the transformers reference.
 #include <catch2/catch.hpp>

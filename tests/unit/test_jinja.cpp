@@ -145,6 +145,11 @@ TEST_CASE("jinja: set, namespace, macros, with, filter blocks", "[jinja]") {
         "[1, 2]3");
   CHECK(render("{% print 'a', 1 %}") ==
         "a1");
+  // Hugging Face's {% generation %} tag (its AssistantTracker extension): the body as is, in a
+  // scope of its own.
+  CHECK(render("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{% set x = 'in' %}{{ m.content }}"
+               "{{ x }}{% endgeneration %}{% else %}[{{ m.content }}]{% endif %}\n{% endfor %}{{ x }}") ==
+        "[You are helpful.][Hi  there\n]Hello!in[Bye]");
 }
 
 TEST_CASE("jinja: filters", "[jinja]") {

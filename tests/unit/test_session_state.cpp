@@ -1,4 +1,4 @@
-// Saved sessions, prompt-cache snapshots and chat context shifting (issue #9).
+// Saved sessions, prompt-cache snapshots and chat context shifting.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>

@@ -155,6 +155,13 @@ class Parser {
     if (tag == "macro") return parse_macro();
     if (tag == "filter") return parse_filter_block();
     if (tag == "with") return parse_with();
+    if (tag == "generation") {
+      // Hugging Face's AssistantTracker tag marks the assistant's text (for training masks);
+      // rendering, it is a call block: its body in a scope of its own.
+      auto stmt = make_stmt(StmtKind::kWith, next().line);
+      stmt->bodies.push_back(parse_statements({"endgeneration"}, true));
+      return stmt;
+    }
     if (tag == "print") {
       auto stmt = make_stmt(StmtKind::kPrint, next().line);
       std::vector<ExprPtr> items;
