@@ -127,6 +127,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
   app.add_option("--gpu-mem", gpu_memory, "accelerator memory for the hottest experts, e.g. 8G (0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
+  uint64_t ram = 0;
+  app.add_option("--ram", ram, "memory for the weights read in and the KV cache, e.g. 12G (default: the cgroup's "
+                               "limit or the free memory)")
+      ->transform(CLI::AsSizeValue(false));
   std::string backend = "cuda";
   app.add_option("--backend", backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
@@ -140,6 +144,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
     options.gpu_memory = gpu_memory;
+    options.ram_budget = ram;
     options.backend = backend;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
@@ -209,6 +214,8 @@ int main(int argc, char** argv) {
         {"kv", kv},
         {"backend", info.backend},
         {"weights", info.weight_loading == WeightLoading::read ? "read" : "mapped"},
+        {"memory_budget_bytes", info.memory_budget},
+        {"memory_budget_source", info.memory_budget_source},
         {"weights_in_huge_pages", huge_pages},
         {"offloaded_experts", info.offloaded_experts},
         {"kv_cache_bytes", info.kv_cache_bytes},
@@ -259,6 +266,8 @@ int main(int argc, char** argv) {
       std::printf("model %s (%.2f GiB), %d threads, kernels %s, prompt products %s, depth %zu\n", model_path.c_str(),
                   double(info.file_bytes) / (1u << 30), info.threads, info.kernels.c_str(),
                   info.prompt_products.c_str(), depth);
+      std::printf("memory budget            %.2f GiB (%s)\n", double(info.memory_budget) / (1u << 30),
+                  info.memory_budget_source.c_str());
       std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
                   info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",

@@ -147,6 +147,10 @@ int main(int argc, char** argv) {
   auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
                                                  "into huge-page memory when it fits, for faster decoding)");
   app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  app.add_option("--ram", options.model.ram_budget,
+                 "memory smoe may use for the weights it reads in and the KV cache, e.g. 12G (default: the process's "
+                 "real limit, its cgroup's or the free memory)")
+      ->transform(CLI::AsSizeValue(false));
   app.add_option("--backend", options.model.backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
@@ -178,6 +182,8 @@ int main(int argc, char** argv) {
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();
+      std::fprintf(stderr, "memory budget %.2f GiB (%s)\n", double(info.memory_budget) / (1 << 30),
+                   info.memory_budget_source.c_str());
       std::fprintf(stderr,
                    "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s, prompt "
                    "products %s\n",

@@ -43,6 +43,8 @@ struct ModelInfo {
   uint32_t offloaded_experts = 0;    // experts resident on it at load
   uint64_t offloaded_bytes = 0;      // their bytes
   WeightLoading weight_loading = WeightLoading::map;  // how the weights were loaded: map or read
+  uint64_t memory_budget = 0;        // bytes the load decided with (0 = unknown)
+  std::string memory_budget_source;  // where that came from: "MemAvailable", "cgroup v1 limit 1.20 GiB", "--ram 8.00 GiB"
 };
 
 // What the accelerator did since the model was loaded (all zero on the CPU alone).

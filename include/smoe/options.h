@@ -38,10 +38,14 @@ struct ModelOptions {
   // plugin libsmoe-<backend>.so; without it (or without a device) the model runs on the CPU
   // after one warning.
   uint64_t gpu_memory = 0;
-  // automatic reads the file into memory when its size plus max(1 GiB, 1/8 of it) is at most
-  // MemAvailable (decoding measured up to 16% faster than from a mapping split into 4 KiB
+  // automatic reads the file into memory when its size plus max(1 GiB, 1/8 of it) fits the
+  // memory budget (decoding measured up to 16% faster than from a mapping split into 4 KiB
   // pages), and maps it otherwise, so a model larger than the free memory still runs.
   WeightLoading weight_loading = WeightLoading::automatic;
+  // Bytes of memory smoe may use for the weights it reads in and the KV cache (--ram); 0 = the
+  // process's real limit: its memory cgroup's (a container's or a pod's limit minus its usage)
+  // or MemAvailable, whichever is smaller.
+  uint64_t ram_budget = 0;
   std::string backend = "cuda";
   // Jinja source that replaces the container's chat template ("" = the container's own).
   std::string chat_template;

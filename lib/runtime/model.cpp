@@ -17,13 +17,12 @@ namespace smoe {
 
 namespace {
 
-// WeightLoading::automatic reads the file when it fits in MemAvailable with room to spare
+// WeightLoading::automatic reads the file when it fits the memory budget with room to spare
 // (max(1 GiB, 1/8 of the file) for the KV cache, activations and everything else running).
-bool read_into_memory(const std::string& path, WeightLoading loading) {
+bool read_into_memory(const std::string& path, WeightLoading loading, std::optional<uint64_t> available) {
   if (loading != WeightLoading::automatic) return loading == WeightLoading::read;
   std::error_code error;
   const uint64_t file_bytes = std::filesystem::file_size(path, error);
-  const std::optional<uint64_t> available = available_memory_bytes();
   if (error || !available) return false;  // Container::open reports a missing file
   const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, file_bytes / 8);
   return file_bytes + reserve <= *available;
@@ -63,7 +62,16 @@ Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
-  const bool read_weights = read_into_memory(path, options.weight_loading);
+  const MemoryBudget budget = memory_budget(options.ram_budget);
+  const bool read_weights = read_into_memory(path, options.weight_loading, budget.bytes);
+  if (read_weights) {  // a forced read that cannot fit is an error here, not an OOM kill half-way
+    std::error_code error;
+    const uint64_t file_bytes = std::filesystem::file_size(path, error);
+    if (!error) {
+      require_memory(file_bytes, budget.bytes, path, "reading the weights into memory",
+                     "the budget is " + budget.source + "; map the file instead (--mmap)");
+    }
+  }
   format::Container container = format::Container::open(path, read_weights);
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
@@ -74,7 +82,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
 
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(), nullptr});
+  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(), nullptr, options.ram_budget});
   impl->weights = model::ModelWeights::bind(impl->container);
   const format::Metadata& metadata = impl->container.metadata();
   const std::string& template_source = options.chat_template.empty() ? metadata.chat_template : options.chat_template;
@@ -102,6 +110,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kernels = quant::kernels_name(quant::active_kernels());
   info.prompt_products = ops::quantized_prompt_products();
   info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
+  info.memory_budget = budget.bytes.value_or(0);
+  info.memory_budget_source = budget.source;
   if (options.gpu_memory > 0) {
     std::string why;
     std::unique_ptr<backend::Plugin> plugin = backend::Plugin::load(options.backend, why);
@@ -150,7 +160,7 @@ std::unique_ptr<Session> Model::create_session() const {
   const std::shared_ptr<const Model> self = self_.lock();
   const Hyperparameters& hp = impl_->info.hyperparameters;
   // Checked before allocating: a context too large for this machine is an error, not an OOM kill.
-  require_memory(impl_->info.kv_cache_bytes, available_memory_bytes(), impl_->info.path,
+  require_memory(impl_->info.kv_cache_bytes, memory_budget(impl_->ram_option).bytes, impl_->info.path,
                  "the KV cache for a context of " + std::to_string(impl_->info.context_size) + " tokens",
                  "use a smaller context (-c) or --kv q8");
   try {

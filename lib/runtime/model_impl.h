@@ -22,6 +22,7 @@ struct Model::Impl {
   std::unique_ptr<Tokenizer> tokenizer;
   ChatTemplate chat_template;
   std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
+  uint64_t ram_option = 0;  // ModelOptions::ram_budget, for the KV cache check of each session
 };
 
 struct Session::Impl {

@@ -232,4 +232,11 @@ check "inspect lists the special token <s>" grep -Eq '^ +1 +special "<s>"' <<<"$
 check "inspect lists the special token </s>" grep -Eq '^ +2 +special "</s>"' <<<"$out"
 check "inspect lists the end ids" grep -Eq '^end tokens +\[2\]' <<<"$out"
 
+# A forced read that cannot fit the memory budget is refused, not OOM-killed; --verbose says the budget.
+run out err rc "$chat" -m "$work/tiny.smoe" -t 1 --ram 1K --no-mmap -p Hello -n 1
+check "--ram 1K --no-mmap exits 1 (got $rc)" test "$rc" -eq 1
+check "--ram 1K --no-mmap says the budget and the way out" grep -q "the budget is --ram .*--mmap" <<<"$err"
+run out err rc "$chat" -m "$work/tiny.smoe" -t 1 --verbose -p Hello -n 1
+check "--verbose prints the memory budget" grep -Eq "^memory budget [0-9.]+ GiB \((MemAvailable|cgroup v[12] limit)" <<<"$err"
+
 finish "chat cli"
