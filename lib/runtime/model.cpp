@@ -18,14 +18,21 @@ namespace smoe {
 namespace {
 
 // WeightLoading::automatic reads the file when it fits the memory budget with room to spare
-// (max(1 GiB, 1/8 of the file) for the KV cache, activations and everything else running).
-bool read_into_memory(const std::string& path, WeightLoading loading, std::optional<uint64_t> available) {
-  if (loading != WeightLoading::automatic) return loading == WeightLoading::read;
+// (max(1 GiB, 1/8 of the file) for the KV cache, activations and everything else running). A
+// forced read that cannot fit the budget is an error here, not an OOM kill half-way.
+bool read_into_memory(const std::string& path, WeightLoading loading, const MemoryBudget& budget) {
+  if (loading == WeightLoading::map) return false;
   std::error_code error;
   const uint64_t file_bytes = std::filesystem::file_size(path, error);
-  if (error || !available) return false;  // Container::open reports a missing file
+  if (error) return loading == WeightLoading::read;  // Container::open reports a missing file
+  if (loading == WeightLoading::read) {
+    require_memory(file_bytes, budget.bytes, path, "reading the weights into memory",
+                   "the budget is " + budget.source + "; map the file instead (--mmap)");
+    return true;
+  }
+  if (!budget.bytes) return false;
   const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, file_bytes / 8);
-  return file_bytes + reserve <= *available;
+  return file_bytes + reserve <= *budget.bytes;
 }
 
 // The SentencePiece model with the container's special tokens. Generation also ends at the
@@ -63,15 +70,7 @@ Model::~Model() = default;
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
   const MemoryBudget budget = memory_budget(options.ram_budget);
-  const bool read_weights = read_into_memory(path, options.weight_loading, budget.bytes);
-  if (read_weights) {  // a forced read that cannot fit is an error here, not an OOM kill half-way
-    std::error_code error;
-    const uint64_t file_bytes = std::filesystem::file_size(path, error);
-    if (!error) {
-      require_memory(file_bytes, budget.bytes, path, "reading the weights into memory",
-                     "the budget is " + budget.source + "; map the file instead (--mmap)");
-    }
-  }
+  const bool read_weights = read_into_memory(path, options.weight_loading, budget);
   format::Container container = format::Container::open(path, read_weights);
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);

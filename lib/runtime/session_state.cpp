@@ -20,6 +20,7 @@
 
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
+#include "text/chat_messages_json.h"
 
 namespace smoe {
 namespace {
@@ -103,21 +104,20 @@ void Session::restore(const SessionSnapshot& snapshot) {
 void Session::save(const std::string& path, const std::vector<ChatMessage>& messages) const {
   const std::shared_ptr<const SessionSnapshot::Data> data = capture(*impl_);
   const runtime::KvCache& cache = impl_->cache;
-  nlohmann::json info = {{"kv_type", std::string(kv_type_name(data->kv_type))},
-                         {"layers", cache.layers()},
-                         {"kv_width", cache.kv_width()},
-                         {"slice", cache.slice()},
-                         {"vocab", impl_->model->info().hyperparameters.vocab_size},
-                         {"position", data->tokens.size()},
-                         {"logits", data->logits.size()},
-                         {"kv_bytes", data->kv.size()},
-                         {"rng_started", data->rng_started},
-                         {"rng_seed", data->rng_seed},
-                         {"messages", nlohmann::json::array()}};
+  nlohmann::ordered_json info = {{"kv_type", std::string(kv_type_name(data->kv_type))},
+                                 {"layers", cache.layers()},
+                                 {"kv_width", cache.kv_width()},
+                                 {"slice", cache.slice()},
+                                 {"vocab", impl_->model->info().hyperparameters.vocab_size},
+                                 {"position", data->tokens.size()},
+                                 {"logits", data->logits.size()},
+                                 {"kv_bytes", data->kv.size()},
+                                 {"rng_started", data->rng_started},
+                                 {"rng_seed", data->rng_seed}};
   std::ostringstream rng_state;
   rng_state << data->rng;
   info["rng_state"] = rng_state.str();
-  info["messages"] = nlohmann::json::parse(chat_messages_to_json(messages));
+  info["messages"] = text::messages_to_json(messages, text::ToolArguments::text);
   const std::string json = info.dump();
 
   std::string payload;
@@ -207,8 +207,8 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
   if (payload_bytes < 8) throw Error(path, "corrupt: no metadata");
   const uint64_t json_bytes = get<uint64_t>(payload.data());
   if (json_bytes > kMaxJsonBytes || json_bytes > payload_bytes - 8) throw Error(path, "corrupt: metadata length out of range");
-  const nlohmann::json info = nlohmann::json::parse(reinterpret_cast<const char*>(payload.data()) + 8,
-                                                    reinterpret_cast<const char*>(payload.data()) + 8 + json_bytes, nullptr, false);
+  const nlohmann::ordered_json info = nlohmann::ordered_json::parse(reinterpret_cast<const char*>(payload.data()) + 8,
+                                                            reinterpret_cast<const char*>(payload.data()) + 8 + json_bytes, nullptr, false);
   if (info.is_discarded() || !info.is_object()) throw Error(path, "corrupt: metadata is not JSON");
   std::vector<ChatMessage> messages;
   uint64_t position = 0, logits = 0, kv_bytes = 0;
@@ -229,7 +229,7 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
     std::istringstream rng_state(info.at("rng_state").get<std::string>());
     rng_state >> data->rng;
     if (!rng_state) throw Error(path, "corrupt: sampler state");
-    messages = chat_messages_from_json(info.at("messages").dump(), path);
+    messages = text::messages_from_json(info.at("messages"), path);
   } catch (const nlohmann::json::exception& failure) {
     throw Error(path, std::string("corrupt metadata: ") + failure.what());
   }

@@ -3,6 +3,7 @@
 #include "smoe/chat.h"
 
 #include "smoe/error.h"
+#include "text/chat_messages_json.h"
 #include "text/jinja/template.h"
 
 namespace smoe {
@@ -10,33 +11,6 @@ namespace smoe {
 struct ChatTemplate::Compiled {
   std::shared_ptr<const text::jinja::Template> program;
 };
-
-namespace {
-
-// The message as a dict in OpenAI's / Hugging Face's form; keys in that order (tojson keeps it).
-nlohmann::ordered_json message_to_json(const ChatMessage& message) {
-  nlohmann::ordered_json json = {{"role", message.role}, {"content", message.content}};
-  if (!message.tool_calls.empty()) {
-    nlohmann::ordered_json calls = nlohmann::ordered_json::array();
-    for (const ToolCall& call : message.tool_calls) {
-      // Templates index arguments as a mapping (arguments|tojson, arguments.items()): pass JSON
-      // text as the value it spells, anything else as the string.
-      nlohmann::ordered_json arguments = nlohmann::ordered_json::parse(call.arguments, nullptr, false);
-      if (arguments.is_discarded()) arguments = call.arguments;
-      nlohmann::ordered_json entry = nlohmann::ordered_json::object();
-      if (!call.id.empty()) entry["id"] = call.id;
-      entry["type"] = "function";
-      entry["function"] = {{"name", call.name}, {"arguments", arguments}};
-      calls.push_back(std::move(entry));
-    }
-    json["tool_calls"] = std::move(calls);
-  }
-  if (!message.tool_call_id.empty()) json["tool_call_id"] = message.tool_call_id;
-  if (!message.name.empty()) json["name"] = message.name;
-  return json;
-}
-
-}  // namespace
 
 ChatTemplate::ChatTemplate() = default;
 ChatTemplate::~ChatTemplate() = default;
@@ -54,9 +28,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, const
   }
   nlohmann::ordered_json variables = nlohmann::ordered_json::object();
   for (const auto& [name, value] : variables_) variables[name] = value;
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const ChatMessage& message : messages) list.push_back(message_to_json(message));
-  variables["messages"] = std::move(list);
+  variables["messages"] = text::messages_to_json(messages, text::ToolArguments::value);
   // As transformers' apply_chat_template: tools is None when the caller gives none.
   variables["tools"] = nullptr;
   if (!options.tools.empty()) {

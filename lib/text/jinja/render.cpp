@@ -7,22 +7,12 @@ namespace smoe::text::jinja {
 
 const Value* Scope::find(const std::string& name) const {
   for (const Scope* scope = this; scope; scope = scope->parent_.get()) {
-    for (const auto& [key, value] : scope->variables_) {
-      if (key == name) return &value;
-    }
+    if (const Value* value = scope->variables_.find(name)) return value;
   }
   return nullptr;
 }
 
-void Scope::set(const std::string& name, Value value) {
-  for (auto& [key, existing] : variables_) {
-    if (key == name) {
-      existing = std::move(value);
-      return;
-    }
-  }
-  variables_.emplace_back(name, std::move(value));
-}
+void Scope::set(const std::string& name, Value value) { variables_.set(name, std::move(value)); }
 
 namespace {
 

@@ -32,7 +32,7 @@ class Scope {
 
  private:
   std::shared_ptr<Scope> parent_;
-  std::vector<std::pair<std::string, Value>> variables_;
+  Namespace variables_;  // the same insertion-ordered name table as a namespace() object
 };
 
 class Renderer {
