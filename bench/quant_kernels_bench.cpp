@@ -43,14 +43,14 @@
 #include "format/container.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
-#include "quant/block_q4k_x8.h"
-#include "quant/block_q8_x8.h"
-#include "quant/interleave.h"
-#include "quant/block_q8a.h"
-#include "quant/convert_row.h"
+#include "quant/formats/block_q4k_x8.h"
+#include "quant/formats/block_q8_x8.h"
+#include "quant/formats/interleave.h"
+#include "quant/formats/block_q8a.h"
+#include "quant/formats/convert_row.h"
 #include "quant/gemm_int8.h"
 #include "quant/kernels.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "util/huge_pages.h"
 
 namespace {
@@ -326,12 +326,12 @@ void matvec_benchmark(benchmark::State& state, TensorType type) {
   std::vector<float> y(MatrixSet::kRows);
   size_t next = 0;
   for (auto _ : state) {
-    smoe::ops::matmul(set->views[next], x.data(), 1, y.data(), threads);
+    smoe::ops::matmul(set->views[next], x.data(), 1, y.data(), {smoe::ops::default_cpu_plan(), threads});
     next = (next + 1) % set->views.size();
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(set->views.front().bytes));
-  state.SetLabel(kernels_name(active_kernels()));
+  state.SetLabel(smoe::ops::default_cpu_plan().kernels_name());
 }
 
 void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kernels, size_t block_columns) {
@@ -350,7 +350,7 @@ void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kern
          block_columns, &tiles[t * int8_tile_bytes(blocks, block_columns)], &tile_scales[t * int8_tile_scales(blocks)]);
   }
   Int8Activations a;
-  quantize_activations_int8(x.data(), kTokens, kColumns, block_columns, a);
+  quantize_activations_int8(kernels, x.data(), kTokens, kColumns, block_columns, a);
   std::vector<float> y(kTokens * kRows);
   const GemmInt8TilesFn kernel = kernels ? kernels->tiles : gemm_int8_tiles_ref;
   for (auto _ : state) {
@@ -359,7 +359,7 @@ void int8_tiles_benchmark(benchmark::State& state, const Int8PromptKernels* kern
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(kRows * kColumns * kTokens) * double(state.iterations()),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  state.SetLabel(kernels ? std::string(kernels->isa) : "scalar reference");
+  state.SetLabel(kernels ? std::string(int8_kernels_name(*kernels)) : "scalar reference");
 }
 
 // kRows x kColumns: Mixtral 8x7B's w1 / w3 (14336 x 4096) or, `down`, w2 (4096 x 14336).
@@ -383,12 +383,12 @@ void gemm_benchmark(benchmark::State& state, TensorType type, bool down) {
   const std::vector<float> x = random_row(kTokens * kColumns);
   std::vector<float> y(kTokens * kRows);
   for (auto _ : state) {
-    smoe::ops::gemm(view, x.data(), kTokens, y.data(), 1);
+    smoe::ops::gemm(view, x.data(), kTokens, y.data(), {smoe::ops::default_cpu_plan(), 1});
     benchmark::ClobberMemory();
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(kRows * kColumns * kTokens) * double(state.iterations()),
                                                  benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  state.SetLabel(smoe::ops::quantized_prompt_products());
+  state.SetLabel(smoe::ops::default_cpu_plan().prompt_products());
 }
 
 // Rows of `type` to int8 (quant/gemm_int8.h's row_as_int8), `requantize` nullptr: the reference.
@@ -460,7 +460,7 @@ void register_benchmarks() {
   if (int8_tables.empty()) int8_tables.push_back(nullptr);  // the reference
   for (const Int8PromptKernels* table : int8_tables) {
     for (const size_t block_columns : {size_t{32}, size_t{256}}) {
-      const std::string isa = table ? std::string(table->isa) : "scalar";
+      const std::string isa = table ? std::string(int8_kernels_name(*table)) : "scalar";
       benchmark::RegisterBenchmark(("gemm-int8/" + isa + "/" + std::to_string(block_columns)).c_str(),
                                    int8_tiles_benchmark, table, block_columns)
           ->Unit(benchmark::kMillisecond);

@@ -7,7 +7,8 @@
 #include <unordered_set>
 
 #include "convert/importance_matrix.h"
-#include "runtime/model_impl.h"
+#include "runtime/calibration_hooks.h"
+#include "smoe/model.h"
 #include "smoe/error.h"
 #include "util/token_file.h"
 
@@ -63,8 +64,7 @@ CalibrateReport calibrate(const CalibrateOptions& options) {
 
   ImportanceMatrix matrix;
   auto session = model->create_session();
-  Session::Impl& internals = SessionInternals::of(*session);
-  internals.transformer.set_activation_observer([&](const format::TensorView& weight, const float* x, size_t rows) {
+  runtime::set_activation_observer(*session, [&](const format::TensorView& weight, const float* x, size_t rows) {
     matrix.add(weight.name, x, rows, weight.shape.back());
   });
   const uint32_t experts = model->info().hyperparameters.num_local_experts;

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/tensor_schema.h"
-#include "quant/tensor_type.h"
+#include "format/tensor_schema.h"
+#include "quant/formats/tensor_type.h"
 #include "smoe/hyperparameters.h"
 #include "smoe/tokenizer.h"
 
@@ -56,7 +56,7 @@ class Checkpoint {
   const std::vector<SourceFile>& source_files() const { return source_files_; }  // every file read, for provenance
   // The source of one schema tensor, its shape and type checked; throws smoe::Error naming the
   // file and the tensor.
-  virtual std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const = 0;
+  virtual std::unique_ptr<TensorSource> tensor_source(const format::TensorSpec& spec) const = 0;
 
  protected:
   Hyperparameters hyperparameters_;

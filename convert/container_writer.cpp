@@ -10,7 +10,7 @@
 #include <filesystem>
 
 #include "convert/interrupt_cleanup.h"
-#include "quant/interleave.h"
+#include "quant/formats/interleave.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 #include "util/checked_math.h"

@@ -15,7 +15,7 @@
 #include "convert/importance_matrix.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "smoe/chat.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -92,12 +92,12 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
 // that type and the rows fit it; the rest is requantized to the nearest type with at least as
 // many bits, and reported. Norms and the router stay f32 (exact for any source type), and
 // groups given explicitly (--experts q4k) keep their override.
-std::vector<std::string> plan_keep(const std::vector<model::TensorSpec>& specs,
+std::vector<std::string> plan_keep(const std::vector<format::TensorSpec>& specs,
                                    const std::vector<std::unique_ptr<TensorSource>>& sources, Recipe& recipe) {
   std::map<std::string, std::pair<uint32_t, std::string>> requantized;  // source type -> (tensors, target)
   for (size_t i = 0; i < specs.size(); ++i) {
-    const model::TensorSpec& spec = specs[i];
-    if (spec.group == model::TensorGroup::norms || spec.group == model::TensorGroup::router ||
+    const format::TensorSpec& spec = specs[i];
+    if (spec.group == format::TensorGroup::norms || spec.group == format::TensorGroup::router ||
         recipe.overridden.contains(spec.group)) {
       continue;
     }
@@ -143,10 +143,10 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   if (!options.imatrix.empty()) imatrix = std::make_unique<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
   check_chat_template(options.chat_template.empty() ? checkpoint->chat_template() : options.chat_template,
                       options.chat_template.empty() ? options.input : "--chat-template");
-  const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(checkpoint->hyperparameters());
+  const std::vector<format::TensorSpec> specs = format::mixtral_tensor_specs(checkpoint->hyperparameters());
   // Every tensor is found and its shape and type checked before anything is written.
   std::vector<std::unique_ptr<TensorSource>> sources;
-  for (const model::TensorSpec& spec : specs) sources.push_back(checkpoint->tensor_source(spec));
+  for (const format::TensorSpec& spec : specs) sources.push_back(checkpoint->tensor_source(spec));
 
   const std::string& tokenizer = checkpoint->tokenizer_model();
   Recipe recipe = options.recipe;

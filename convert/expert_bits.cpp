@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "smoe/error.h"
 
 namespace smoe::convert {
@@ -92,10 +92,10 @@ double relative_squared_error(TensorType type) {
   return measured.at(type);
 }
 
-ExpertBitsSummary plan_expert_bits(const std::vector<model::TensorSpec>& specs, const ImportanceMatrix& imatrix,
+ExpertBitsSummary plan_expert_bits(const std::vector<format::TensorSpec>& specs, const ImportanceMatrix& imatrix,
                                    const std::string& imatrix_path, Recipe& recipe) {
   int32_t layers = 0, experts_per_layer = 0;
-  for (const model::TensorSpec& spec : specs) {
+  for (const format::TensorSpec& spec : specs) {
     layers = std::max(layers, spec.layer + 1);
     experts_per_layer = std::max(experts_per_layer, spec.expert + 1);
   }
@@ -103,9 +103,9 @@ ExpertBitsSummary plan_expert_bits(const std::vector<model::TensorSpec>& specs, 
 
   // Bytes and error of every expert in every candidate type, after short-row fallbacks.
   std::map<std::pair<int32_t, int32_t>, Expert> by_id;
-  const TensorType uniform_type = recipe.types.at(model::TensorGroup::experts);
-  for (const model::TensorSpec& spec : specs) {
-    if (spec.group != model::TensorGroup::experts) continue;
+  const TensorType uniform_type = recipe.types.at(format::TensorGroup::experts);
+  for (const format::TensorSpec& spec : specs) {
+    if (spec.group != format::TensorGroup::experts) continue;
     Expert& expert = by_id[{spec.layer, spec.expert}];
     expert.layer = spec.layer;
     expert.expert = spec.expert;
@@ -120,7 +120,7 @@ ExpertBitsSummary plan_expert_bits(const std::vector<model::TensorSpec>& specs, 
     const double frequency = fractions[size_t(spec.layer)][size_t(spec.expert)];
     for (ExpertOption& option : expert.options) {
       Recipe trial = recipe;
-      trial.types[model::TensorGroup::experts] = option.type;
+      trial.types[format::TensorGroup::experts] = option.type;
       const TensorType stored = trial.type_for(spec);
       option.bytes += *quant::tensor_bytes(stored, spec.shape);
       // Never-routed experts still get a tiny weight, so ties go to the smaller type.

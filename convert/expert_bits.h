@@ -18,7 +18,7 @@
 
 #include "convert/importance_matrix.h"
 #include "convert/recipe.h"
-#include "model/tensor_schema.h"
+#include "format/tensor_schema.h"
 
 namespace smoe::convert {
 
@@ -32,7 +32,7 @@ struct ExpertBitsSummary {
 
 // Fills recipe.expert_types from the "routing.L" counts of `imatrix`. Throws smoe::Error
 // naming `imatrix_path` when the counts are missing or do not match the model.
-ExpertBitsSummary plan_expert_bits(const std::vector<model::TensorSpec>& specs, const ImportanceMatrix& imatrix,
+ExpertBitsSummary plan_expert_bits(const std::vector<format::TensorSpec>& specs, const ImportanceMatrix& imatrix,
                                    const std::string& imatrix_path, Recipe& recipe);
 
 // Relative mean squared error of `type` on Gaussian weights (measured once, cached).

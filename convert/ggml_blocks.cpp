@@ -6,13 +6,13 @@
 #include <cstring>
 #include <vector>
 
-#include "quant/block_q3k.h"
-#include "quant/block_q4.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q6k.h"
-#include "quant/block_q8.h"
-#include "quant/convert_row.h"
-#include "quant/half.h"
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
+#include "quant/formats/block_q8.h"
+#include "quant/formats/convert_row.h"
+#include "quant/formats/half.h"
 #include "smoe/error.h"
 
 namespace smoe::convert {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::convert {
 

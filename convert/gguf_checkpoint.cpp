@@ -68,7 +68,7 @@ struct GgufLocation {
   std::string per_expert_name;  // the older layout: one 2-D tensor per expert
 };
 
-GgufLocation gguf_location(const model::TensorSpec& spec) {
+GgufLocation gguf_location(const format::TensorSpec& spec) {
   if (spec.name == "token_embd") return {"token_embd.weight", -1, ""};
   if (spec.name == "output_norm") return {"output_norm.weight", -1, ""};
   if (spec.name == "output") return {"output.weight", -1, ""};
@@ -194,7 +194,7 @@ void GgufCheckpoint::read_tokenizer() {
   check_named_ids(tokenizer_config_, hyperparameters_, static_cast<int32_t>(vocab.pieces.size()), file.path());
 }
 
-std::unique_ptr<TensorSource> GgufCheckpoint::tensor_source(const model::TensorSpec& spec) const {
+std::unique_ptr<TensorSource> GgufCheckpoint::tensor_source(const format::TensorSpec& spec) const {
   const GgufFile& file = *file_;
   GgufLocation location = gguf_location(spec);
   const GgufTensorInfo* info = file.find_tensor(location.name);

@@ -19,7 +19,7 @@ class GgufCheckpoint : public Checkpoint {
   static GgufCheckpoint open(const std::string& path);  // throws smoe::Error naming the file
 
   std::string_view format() const override { return "gguf"; }
-  std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
+  std::unique_ptr<TensorSource> tensor_source(const format::TensorSpec& spec) const override;
 
  private:
   void read_hyperparameters();

@@ -186,7 +186,7 @@ HfCheckpoint::Located HfCheckpoint::tensor(const std::string& hf_name) const {
   return {it->second, tensor};
 }
 
-std::unique_ptr<TensorSource> HfCheckpoint::tensor_source(const model::TensorSpec& spec) const {
+std::unique_ptr<TensorSource> HfCheckpoint::tensor_source(const format::TensorSpec& spec) const {
   std::string hf_name = hf_tensor_name(spec.name);
   if (spec.name == "output" && tied_embeddings_) hf_name = hf_tensor_name("token_embd");
   const Located located = tensor(hf_name);

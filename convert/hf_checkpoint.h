@@ -24,7 +24,7 @@ class HfCheckpoint : public Checkpoint {
   std::string_view format() const override { return "huggingface"; }
   const std::string& directory() const { return directory_; }
   bool tied_embeddings() const { return tied_embeddings_; }
-  std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
+  std::unique_ptr<TensorSource> tensor_source(const format::TensorSpec& spec) const override;
 
   struct Located {
     const SafetensorsFile* file;

@@ -134,7 +134,7 @@ void MistralCheckpoint::read_params(const std::string& path) {
   format::validate_hyperparameters(hp, path);
 }
 
-std::unique_ptr<TensorSource> MistralCheckpoint::tensor_source(const model::TensorSpec& spec) const {
+std::unique_ptr<TensorSource> MistralCheckpoint::tensor_source(const format::TensorSpec& spec) const {
   const std::string name = mistral_tensor_name(spec.name);
   const auto it = shard_by_tensor_.find(name);
   if (it == shard_by_tensor_.end()) throw Error(directory_, "missing tensor '" + name + "'");

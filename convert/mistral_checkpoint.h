@@ -22,7 +22,7 @@ class MistralCheckpoint : public Checkpoint {
   static MistralCheckpoint open(const std::string& directory);
 
   std::string_view format() const override { return "mistral"; }
-  std::unique_ptr<TensorSource> tensor_source(const model::TensorSpec& spec) const override;
+  std::unique_ptr<TensorSource> tensor_source(const format::TensorSpec& spec) const override;
 
  private:
   void read_params(const std::string& path);

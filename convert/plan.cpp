@@ -6,17 +6,17 @@
 
 namespace smoe::convert {
 
-std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
+std::vector<PlannedTensor> plan_model(const std::vector<format::TensorSpec>& specs, const Recipe& recipe,
                                       uint64_t tokenizer_bytes, uint64_t max_panel_columns, bool interleave) {
   std::vector<PlannedTensor> plan;
   plan.reserve(specs.size() + 1);
-  for (const model::TensorSpec& spec : specs) {
+  for (const format::TensorSpec& spec : specs) {
     PlannedTensor& tensor =
         plan.emplace_back(PlannedTensor{spec.name, recipe.type_for(spec), spec.shape, spec.layer, spec.expert});
     const std::optional<quant::TensorType> interleaved = quant::interleaved_type(tensor.type);
     if (interleave && interleaved && tensor.shape.size() == 2 &&
         tensor.shape[0] % quant::type_traits(*interleaved).row_group == 0 &&
-        spec.group != model::TensorGroup::embeddings) {
+        spec.group != format::TensorGroup::embeddings) {
       tensor.type = *interleaved;
     }
     if (tensor.shape.size() == 2) {

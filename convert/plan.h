@@ -6,7 +6,7 @@
 
 #include "convert/container_writer.h"
 #include "convert/recipe.h"
-#include "model/tensor_schema.h"
+#include "format/tensor_schema.h"
 
 namespace smoe::convert {
 
@@ -18,7 +18,7 @@ inline constexpr uint64_t kDefaultPanelColumns = 4096;
 // `interleave`: q4k and q8 matrices the model multiplies (all but the embeddings, which it
 // reads row by row) stored as q4k_x8 / q8_x8 (block_q4k_x8.h, block_q8_x8.h: decoding's faster
 // layouts) where their rows come in whole groups of 8.
-std::vector<PlannedTensor> plan_model(const std::vector<model::TensorSpec>& specs, const Recipe& recipe,
+std::vector<PlannedTensor> plan_model(const std::vector<format::TensorSpec>& specs, const Recipe& recipe,
                                       uint64_t tokenizer_bytes, uint64_t max_panel_columns = kDefaultPanelColumns,
                                       bool interleave = false);
 

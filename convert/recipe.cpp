@@ -5,7 +5,7 @@
 
 namespace smoe::convert {
 
-using model::TensorGroup;
+using format::TensorGroup;
 using quant::TensorType;
 
 namespace {
@@ -52,7 +52,7 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
   const TensorType parsed = parse_weight_type(type);
   for (TensorGroup candidate : {TensorGroup::embeddings, TensorGroup::attention, TensorGroup::experts,
                                 TensorGroup::output, TensorGroup::router, TensorGroup::norms}) {
-    if (model::group_name(candidate) != group) continue;
+    if (format::group_name(candidate) != group) continue;
     if (candidate == TensorGroup::norms && parsed != TensorType::f32) {
       throw Error("--norms", "norms are always stored in f32");
     }
@@ -63,7 +63,7 @@ void override_group(Recipe& recipe, const std::string& group, const std::string&
   throw Error("--" + group, "unknown tensor group");
 }
 
-TensorType Recipe::type_for(const model::TensorSpec& spec) const {
+TensorType Recipe::type_for(const format::TensorSpec& spec) const {
   const uint64_t row = spec.shape.back();
   TensorType wanted = types.at(spec.group);
   if (spec.group == TensorGroup::experts) {
@@ -83,7 +83,7 @@ nlohmann::json Recipe::to_json() const {
   nlohmann::json groups = nlohmann::json::object();
   for (const auto& [group, type] : types) {
     const bool kept = keep && group != TensorGroup::norms && group != TensorGroup::router && !overridden.contains(group);
-    groups[std::string(model::group_name(group))] = kept ? std::string_view("keep") : quant::type_name(type);
+    groups[std::string(format::group_name(group))] = kept ? std::string_view("keep") : quant::type_name(type);
   }
   nlohmann::json json = {{"type", base}, {"groups", groups}, {"fallback", quant::type_name(fallback)}};
   if (!expert_types.empty()) {

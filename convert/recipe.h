@@ -11,14 +11,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/tensor_schema.h"
-#include "quant/tensor_type.h"
+#include "format/tensor_schema.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::convert {
 
 struct Recipe {
   std::string base;                                       // the --type it started from
-  std::map<model::TensorGroup, quant::TensorType> types;  // one entry per group
+  std::map<format::TensorGroup, quant::TensorType> types;  // one entry per group
   quant::TensorType fallback = quant::TensorType::f16;    // for rows that fit no block type
   // Per-expert types ((layer, expert) -> type) that replace the experts group's type; filled by
   // `--expert-bits auto` (expert_bits.h), empty otherwise.
@@ -26,12 +26,12 @@ struct Recipe {
   // `--type keep`: per-tensor types taken from the source's blocks (filled by the converter).
   bool keep = false;
   std::map<std::string, quant::TensorType> tensor_types;
-  std::set<model::TensorGroup> overridden;  // groups set by --attn/--experts/..., which keep leaves alone
+  std::set<format::TensorGroup> overridden;  // groups set by --attn/--experts/..., which keep leaves alone
 
   // The type a tensor is written in. Rows that are not whole blocks of the wanted type step
   // down: q4k, q3k (256) -> q4 (32) -> fallback; q6k (256) -> q8 (32) -> fallback;
   // q8 and q4 (32) -> fallback.
-  quant::TensorType type_for(const model::TensorSpec& spec) const;
+  quant::TensorType type_for(const format::TensorSpec& spec) const;
   nlohmann::json to_json() const;
 };
 

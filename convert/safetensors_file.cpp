@@ -5,7 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "smoe/error.h"
 #include "util/checked_math.h"
 

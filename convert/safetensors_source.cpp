@@ -41,7 +41,7 @@ void SafetensorsTensorSource::release_rows(uint64_t first, uint64_t rows) const 
 }
 
 void check_safetensors_tensor(const SafetensorsFile& file, const SourceTensor& tensor, const std::string& released_name,
-                              const model::TensorSpec& spec, const char* config_name) {
+                              const format::TensorSpec& spec, const char* config_name) {
   if (tensor.shape != spec.shape) {
     throw Error(file.path(), "tensor '" + released_name + "' has shape " + shape_string(tensor.shape) + " but " +
                                  config_name + " implies " + shape_string(spec.shape));

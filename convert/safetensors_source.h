@@ -28,6 +28,6 @@ class SafetensorsTensorSource : public TensorSource {
 
 // Checks a safetensors tensor's shape and dtype against a schema entry; throws naming the file.
 void check_safetensors_tensor(const SafetensorsFile& file, const SourceTensor& tensor, const std::string& released_name,
-                              const model::TensorSpec& spec, const char* config_name);
+                              const format::TensorSpec& spec, const char* config_name);
 
 }  // namespace smoe::convert

@@ -11,7 +11,7 @@
 #include "convert/plan.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 
@@ -82,7 +82,7 @@ uint64_t write_synthetic_model(const SynthOptions& options) {
   tokenizer_bytes << tokenizer_file.rdbuf();
   const std::string tokenizer = tokenizer_bytes.str();
 
-  const std::vector<model::TensorSpec> specs = model::mixtral_tensor_specs(metadata.hyperparameters);
+  const std::vector<format::TensorSpec> specs = format::mixtral_tensor_specs(metadata.hyperparameters);
   std::vector<PlannedTensor> plan =
       plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
   metadata.chat_template =

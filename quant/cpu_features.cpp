@@ -1,41 +1,11 @@
 // CPUID leaves 1 and 7 (sub-leaves 0 and 1); XCR0 says whether the OS saves the YMM / ZMM state.
 #include "quant/cpu_features.h"
 
-#include <cstdlib>
-#include <iterator>
-
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 namespace smoe::quant {
-
-namespace {
-
-// Whether this CPU has x86 level `rank` (of isa_forced_below's list).
-bool level_available(int rank) {
-  const CpuFeatures& f = cpu_features();
-  const bool avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl;
-  const bool available[] = {true, avx2, avx2 && f.avx_vnni, avx512, avx512 && f.avx512_vnni};
-  return available[rank];
-}
-
-}  // namespace
-
-bool isa_forced_below(std::string_view level) {
-  const char* forced = std::getenv("SMOE_ISA");
-  if (forced == nullptr) return false;
-  constexpr std::string_view kLevels[] = {"scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni"};
-  const auto rank = [&](std::string_view name) {
-    for (size_t i = 0; i < std::size(kLevels); ++i) {
-      if (kLevels[i] == name) return static_cast<int>(i);
-    }
-    return -1;
-  };
-  const int forced_rank = rank(forced), level_rank = rank(level);
-  // A level this CPU lacks forces nothing, as the kernel tables fall back to the best one then.
-  return forced_rank >= 0 && level_rank >= 0 && forced_rank < level_rank && level_available(forced_rank);
-}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = [] {

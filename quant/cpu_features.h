@@ -3,8 +3,6 @@
 // "f16c"). All false on other architectures.
 #pragma once
 
-#include <string_view>
-
 namespace smoe::quant {
 
 struct CpuFeatures {
@@ -17,9 +15,5 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
-
-// Whether SMOE_ISA forces an x86 level below `level`, of scalar < avx2 < avx2-vnni < avx512 <
-// avx512-vnni. Unknown names, and levels this CPU lacks, force nothing, as for the kernel tables.
-bool isa_forced_below(std::string_view level);
 
 }  // namespace smoe::quant

@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "quant/cpu_features.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 
 namespace smoe::quant {
 
@@ -22,17 +22,12 @@ void dequantize_row_bf16_ref(TensorType type, const void* src, uint16_t* dst, si
   for (size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(row[i]);
 }
 
-bool cpu_has_native_bf16() {
-  static const bool native = [] {
-    if (isa_forced_below("avx512")) return false;
-    const CpuFeatures& cpu = cpu_features();
-    return cpu.avx512_bf16 && cpu.avx512bw && cpu.avx512vl;
-  }();
-  return native;
+bool multiplies_bf16(Isa isa, const CpuFeatures& features) {
+  return isa_at_least(isa, Isa::avx512) && features.avx512_bf16 && features.avx512bw && features.avx512vl;
 }
 
-void dequantize_row_bf16(TensorType type, const void* src, uint16_t* dst, size_t n) {
-  if (cpu_has_native_bf16()) {
+void dequantize_row_bf16(Isa isa, TensorType type, const void* src, uint16_t* dst, size_t n) {
+  if (multiplies_bf16(isa, cpu_features())) {
     if (const DequantizeBf16Fn kernel = avx512_dequantize_bf16(type)) {
       kernel(src, dst, n);
       return;

@@ -9,19 +9,21 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quant/tensor_type.h"
+#include "quant/isa.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::quant {
 
 // Scalar reference: dequantize_row() then round to bf16. `n` whole blocks of `type`.
 void dequantize_row_bf16_ref(TensorType type, const void* src, uint16_t* dst, size_t n);
 
-// The fastest version this CPU runs (the reference where no kernel exists for `type`).
-void dequantize_row_bf16(TensorType type, const void* src, uint16_t* dst, size_t n);
+// The AVX-512 version where `isa` is avx512 or above and this CPU has AVX512-BF16, else the
+// reference (also where no kernel exists for `type`).
+void dequantize_row_bf16(Isa isa, TensorType type, const void* src, uint16_t* dst, size_t n);
 
-// Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX-BF16) and SMOE_ISA
-// does not force a level below avx512: the prompt path uses bf16 only then.
-bool cpu_has_native_bf16();
+// Whether a CPU with `features`, running kernels of level `isa`, multiplies bf16 matrices
+// natively (AVX512-BF16): oneDNN's prompt path uses bf16 only then.
+bool multiplies_bf16(Isa isa, const CpuFeatures& features);
 
 // The AVX-512 kernels (nullptr when not compiled in or the CPU lacks AVX512-BF16).
 using DequantizeBf16Fn = void (*)(const void* src, uint16_t* dst, size_t n);

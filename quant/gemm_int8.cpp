@@ -10,11 +10,11 @@
 #include <cstring>
 #include <string_view>
 
-#include "quant/block_q4k.h"
-#include "quant/block_q8.h"
-#include "quant/convert_row.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q8.h"
+#include "quant/formats/convert_row.h"
 #include "quant/cpu_features.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "quant/kernels.h"
 
 namespace smoe::quant {
@@ -82,15 +82,14 @@ void quantize_activation_int8_ref(const float* row, size_t token, Int8Activation
   }
 }
 
-void quantize_activation_int8(const float* row, size_t token, Int8Activations& out) {
-  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+void quantize_activation_int8(const Int8PromptKernels* kernels, const float* row, size_t token, Int8Activations& out) {
   (kernels ? kernels->quantize_activation : quantize_activation_int8_ref)(row, token, out);
 }
 
-void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
-                               Int8Activations& out) {
+void quantize_activations_int8(const Int8PromptKernels* kernels, const float* x, size_t tokens, size_t columns,
+                               size_t block_columns, Int8Activations& out) {
   resize_int8_activations(tokens, columns, block_columns, out);
-  for (size_t t = 0; t < tokens; ++t) quantize_activation_int8(x + t * columns, t, out);
+  for (size_t t = 0; t < tokens; ++t) quantize_activation_int8(kernels, x + t * columns, t, out);
 }
 
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
@@ -103,8 +102,8 @@ void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block
   }
 }
 
-void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales) {
-  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+void quantize_weight_row_int8(const Int8PromptKernels* kernels, const float* row, size_t columns, size_t block_columns,
+                              uint8_t* q, float* scales) {
   (kernels ? kernels->quantize_weight_row : quantize_weight_row_int8_ref)(row, columns, block_columns, q, scales);
 }
 
@@ -174,9 +173,8 @@ void pack_int8_tile_rows_ref(const uint8_t* q, const float* scales, size_t rows,
   pad_int8_tile_rows(rows, blocks, block_columns, tile, tile_scales);
 }
 
-void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
-                    uint8_t* tile, float* tile_scales) {
-  static const Int8PromptKernels* kernels = int8_prompt_kernels();
+void pack_int8_tile(const Int8PromptKernels* kernels, const uint8_t* q, const float* scales, size_t rows, size_t blocks,
+                    size_t block_columns, uint8_t* tile, float* tile_scales) {
   (kernels ? kernels->pack_tile : pack_int8_tile_ref)(q, scales, rows, blocks, block_columns, tile, tile_scales);
 }
 
@@ -274,32 +272,18 @@ void gemm_q4k_tiles_ref(const uint8_t* tiles, const int16_t* scale_minimums, con
   }
 }
 
-const Int8PromptKernels* int8_prompt_kernels() {
-  static const Int8PromptKernels* chosen = []() -> const Int8PromptKernels* {
-    bool without_amx = false;
-    if (const char* path = std::getenv("SMOE_PROMPT")) {
-      const std::string_view name(path);
-      if (name == "bf16") return nullptr;
-      without_amx = name == "int8";
-      if (name != "int8" && name != "amx") {
-        std::fprintf(stderr, "smoe: SMOE_PROMPT=%s is none of amx, int8 and bf16; ignored\n", path);
-      }
-    }
-    // The int8 kernels of the dot kernels' instruction set (the CPU's best, or SMOE_ISA's): none
-    // where that is avx512 (AVX-512 without VNNI) or scalar. AMX CPUs all have AVX512-VNNI: a
-    // lower SMOE_ISA turns AMX off too, and takes that level's int8 kernels, as a CPU of that
-    // level would. Where AMX-INT8 is refused (Linux before 5.16) but AMX-BF16 runs, oneDNN's
-    // bf16 matmul beats the VNNI kernels.
-    const std::string_view isa = active_kernels().isa;
-    const Int8PromptKernels* amx = amx_int8_kernels();
-    if (!without_amx && isa == "avx512-vnni" && amx != nullptr) return amx;
-    if (!without_amx && amx == nullptr && cpu_features().amx_bf16) return nullptr;
-    for (const Int8PromptKernels* kernels : int8_kernel_tables()) {
-      if (kernels->isa == isa) return kernels;
-    }
-    return nullptr;
-  }();
-  return chosen;
+std::string_view int8_kernels_name(const Int8PromptKernels& kernels) {
+  return kernels.amx ? "amx" : isa_name(kernels.isa);
+}
+
+const Int8PromptKernels* int8_kernels_for(Isa isa, bool amx) {
+  if (amx && isa == Isa::avx512_vnni) {
+    if (const Int8PromptKernels* tiles = amx_int8_kernels()) return tiles;
+  }
+  for (const Int8PromptKernels* kernels : int8_kernel_tables()) {
+    if (!kernels->amx && kernels->isa == isa) return kernels;
+  }
+  return nullptr;
 }
 
 std::vector<const Int8PromptKernels*> int8_kernel_tables() {

@@ -30,9 +30,13 @@
 #include <string_view>
 #include <vector>
 
-#include "quant/tensor_type.h"
+#include "quant/isa.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::quant {
+
+// The kernel table (below); nullptr in the functions that take one: the references.
+struct Int8PromptKernels;
 
 inline constexpr size_t kInt8TokenGroup = 16;  // tokens per activation vector
 inline constexpr size_t kInt8TileRows = 12;    // weight rows per tile
@@ -72,19 +76,21 @@ struct Int8Activations {
 // x (tokens, columns) row-major -> out, blocks of `block_columns` (32 or 256); padding tokens
 // and columns are zeros. In two parts for callers that share the tokens out over threads:
 // resize (and zero) `out`, then quantize each token's row into it.
-void quantize_activations_int8(const float* x, size_t tokens, size_t columns, size_t block_columns,
+void quantize_activations_int8(const Int8PromptKernels* kernels, const float* x, size_t tokens, size_t columns,
+                               size_t block_columns,
                                Int8Activations& out);
 void resize_int8_activations(size_t tokens, size_t columns, size_t block_columns, Int8Activations& out);
 // The reference and the fastest version (the same bytes).
 void quantize_activation_int8_ref(const float* row, size_t token, Int8Activations& out);
-void quantize_activation_int8(const float* row, size_t token, Int8Activations& out);
+void quantize_activation_int8(const Int8PromptKernels* kernels, const float* row, size_t token, Int8Activations& out);
 
 // One weight row (columns,) f32 -> int8_blocks(columns, block_columns) x block_columns bytes of
 // value + 128 at `q` and one scale per block at `scales` (value ~= scale x (q - 128),
 // int8_block_scale), row-major. Reference and the fastest version this CPU runs (the same
 // bits: both round x * multiplier to nearest even). block_columns: 32 or 256.
 void quantize_weight_row_int8_ref(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
-void quantize_weight_row_int8(const float* row, size_t columns, size_t block_columns, uint8_t* q, float* scales);
+void quantize_weight_row_int8(const Int8PromptKernels* kernels, const float* row, size_t columns, size_t block_columns,
+                              uint8_t* q, float* scales);
 
 // `n` weights of q8 blocks -> quantize_weight_row_int8's layout with blocks of 32 without
 // decoding: each value's byte + 128 and the block's f16 scale as f32, so the products are the
@@ -99,7 +105,7 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 // `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
 // the reference decodes them (dequantize_row) and requantizes the values
 // (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
-// same bytes and scales without the f32 values in memory (row_as_int8_x86.h); the selectors
+// same bytes and scales without the f32 values in memory (x86/row_as_int8.h); the selectors
 // return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
 // For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
@@ -117,7 +123,8 @@ inline size_t int8_tile_scales(size_t blocks) { return blocks * kInt8TileRows; }
 // (the same bytes).
 void pack_int8_tile_ref(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                         uint8_t* tile, float* tile_scales);
-void pack_int8_tile(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
+void pack_int8_tile(const Int8PromptKernels* kernels, const uint8_t* q, const float* scales, size_t rows, size_t blocks,
+                    size_t block_columns,
                     uint8_t* tile, float* tile_scales);
 // The AMX kernel's tiles, of the same size: values [block][12 rows][block_columns] (a block's
 // rows contiguous: a tile load of 12 rows streams one piece of memory; on rows of 4096 or 14336
@@ -182,12 +189,13 @@ using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t ro
                                 uint8_t* tile, float* tile_scales);
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
 struct Int8PromptKernels {
-  std::string_view isa;  // "amx", or "avx512-vnni", "avx2-vnni", "avx2" as the dot kernel tables are named
-  GemmInt8TilesFn tiles;
-  QuantizeWeightRowInt8Fn quantize_weight_row;
-  PackInt8TileFn pack_tile;
-  QuantizeActivationInt8Fn quantize_activation;
-  RowAsInt8Fn (*row_as_int8)(TensorType type);  // nullptr: rows of `type` are decoded and requantized
+  Isa isa = Isa::avx2;  // the dot kernels' level these go with (avx512-vnni for AMX's)
+  bool amx = false;     // tdpbusd tiles
+  GemmInt8TilesFn tiles = nullptr;
+  QuantizeWeightRowInt8Fn quantize_weight_row = nullptr;
+  PackInt8TileFn pack_tile = nullptr;
+  QuantizeActivationInt8Fn quantize_activation = nullptr;
+  RowAsInt8Fn (*row_as_int8)(TensorType type) = nullptr;  // nullptr: rows of `type` are decoded and requantized
   // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
   Q4kRowNibblesFn q4k_row_nibbles = nullptr;
   GemmQ4kTilesFn q4k_tiles = nullptr;
@@ -209,15 +217,11 @@ const Int8PromptKernels* avx2_vnni_int8_kernels();
 const Int8PromptKernels* avx2_int8_kernels();
 std::vector<const Int8PromptKernels*> int8_kernel_tables();
 
-// The kernels prompts on quantized weights use, or nullptr where they do not take this path.
-// Where the dot kernel table (kernels.h's active_kernels(): the CPU's best or SMOE_ISA's) is
-// avx512-vnni and the CPU has AMX-INT8: the AMX kernel. Otherwise those of the dot table's
-// instruction set (a lower SMOE_ISA on an AMX CPU: that level's), except on CPUs with AMX-BF16
-// whose OS refuses the tile state to smoe (oneDNN's bf16 AMX matmul beats the VNNI kernels);
-// CPUs whose best table is avx512 (AVX-512 without VNNI) keep oneDNN's (not measured against
-// these). SMOE_PROMPT=bf16 keeps oneDNN's path (bf16 or f32) for comparison;
-// SMOE_PROMPT=int8 takes the dot table's int8 kernels without AMX even on AMX CPUs.
-const Int8PromptKernels* int8_prompt_kernels();
-inline bool cpu_prefers_int8_prompts() { return int8_prompt_kernels() != nullptr; }
+// "amx", or the level's name ("avx512-vnni", "avx2-vnni", "avx2").
+std::string_view int8_kernels_name(const Int8PromptKernels& kernels);
+// The int8 prompt kernels that go with dot kernels of `isa` (nullptr where there are none: scalar,
+// avx512 without VNNI, arm, or not on this CPU); with `amx`, AMX's where `isa` is avx512-vnni and
+// this CPU and OS run AMX-INT8.
+const Int8PromptKernels* int8_kernels_for(Isa isa, bool amx);
 
 }  // namespace smoe::quant

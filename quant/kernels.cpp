@@ -1,25 +1,36 @@
-// Kernel tables and their one-time selection.
+// The scalar kernel table and the lookup of the others.
 #include "quant/kernels.h"
-
-#include <cstdlib>
-#include <string_view>
-
-#include "quant/cpu_features.h"
 
 namespace smoe::quant {
 
 const Kernels& scalar_kernels() {
-  static const Kernels kernels{"scalar",        quantize_row_q8a_ref, quantize_row_q8k_ref, dot_q8_q8a_ref,
-                               dot_q4_q8a_ref,  dot_q4k_q8k_ref,      dot_q6k_q8k_ref,      dot_q3k_q8k_ref,
-                               dot_rows_f32_ref, dot_rows_f16_ref,   dot_rows_bf16_ref,
-                               key_scores_ref<uint16_t>, value_sum_ref<uint16_t>, key_scores_ref<int8_t>, value_sum_ref<int8_t>,
-                               Prefetch::hardware, dot_q4k_x8_q8k_ref, deinterleave_q4k_x8_rows,
-                               dot_q8_x8_q8a_ref, deinterleave_q8_x8_rows};
+  static const Kernels kernels{
+      .isa = Isa::scalar,
+      .quantize_q8a = quantize_row_q8a_ref,
+      .quantize_q8k = quantize_row_q8k_ref,
+      .dot_q8 = dot_q8_q8a_ref,
+      .dot_q4 = dot_q4_q8a_ref,
+      .dot_q4k = dot_q4k_q8k_ref,
+      .dot_q6k = dot_q6k_q8k_ref,
+      .dot_q3k = dot_q3k_q8k_ref,
+      .dot_rows_f32 = dot_rows_f32_ref,
+      .dot_rows_f16 = dot_rows_f16_ref,
+      .dot_rows_bf16 = dot_rows_bf16_ref,
+      .key_scores_f16 = key_scores_ref<uint16_t>,
+      .value_sum_f16 = value_sum_ref<uint16_t>,
+      .key_scores_i8 = key_scores_ref<int8_t>,
+      .value_sum_i8 = value_sum_ref<int8_t>,
+      .prefetch = Prefetch::hardware,
+      .dot_q4k_x8 = dot_q4k_x8_q8k_ref,
+      .deinterleave_q4k_x8_rows = deinterleave_q4k_x8_rows,
+      .dot_q8_x8 = dot_q8_x8_q8a_ref,
+      .deinterleave_q8_x8_rows = deinterleave_q8_x8_rows,
+  };
   return kernels;
 }
 
 std::string kernels_name(const Kernels& kernels) {
-  return std::string(kernels.isa) + (kernels.prefetch == Prefetch::software ? "+prefetch" : "");
+  return std::string(isa_name(kernels.isa)) + (kernels.prefetch == Prefetch::software ? "+prefetch" : "");
 }
 
 std::vector<const Kernels*> available_kernels() {
@@ -39,34 +50,23 @@ const Kernels* neon_kernels() { return nullptr; }
 const Kernels* neon_dotprod_kernels() { return nullptr; }
 #endif
 
-Prefetch preferred_prefetch() {
-  if (const char* forced = std::getenv("SMOE_PREFETCH")) {
-    if (std::string_view(forced) == "software") return Prefetch::software;
-    if (std::string_view(forced) == "hardware") return Prefetch::hardware;
-  }
+Prefetch preferred_prefetch(const CpuFeatures& features) {
   // Zen 4 (the first AMD core with AVX-512) keeps up without the instructions; Zen 3 does not:
   // its one-thread decode reads a larger share of the bandwidth with them (docs/PERFORMANCE.md).
-  const CpuFeatures& features = cpu_features();
   return features.amd && features.avx512f ? Prefetch::hardware : Prefetch::software;
 }
 
-const Kernels& choose_kernels(const std::vector<const Kernels*>& tables, const char* isa, Prefetch prefetch) {
-  std::string_view chosen_isa = tables.back()->isa;
-  if (isa != nullptr) {
-    for (const Kernels* table : tables) {
-      if (table->isa == isa) chosen_isa = table->isa;
-    }
+const Kernels* kernels_for(Isa isa, Prefetch prefetch) {
+  switch (isa) {
+    case Isa::scalar: return &scalar_kernels();
+    case Isa::avx2: return avx2_kernels(prefetch);
+    case Isa::avx2_vnni: return avx2_vnni_kernels(prefetch);
+    case Isa::avx512: return avx512_kernels(prefetch);
+    case Isa::avx512_vnni: return avx512_vnni_kernels(prefetch);
+    case Isa::neon: return neon_kernels();
+    case Isa::neon_dotprod: return neon_dotprod_kernels();
   }
-  const Kernels* chosen = nullptr;
-  for (const Kernels* table : tables) {
-    if (table->isa == chosen_isa && (chosen == nullptr || table->prefetch == prefetch)) chosen = table;
-  }
-  return *chosen;
-}
-
-const Kernels& active_kernels() {
-  static const Kernels& chosen = choose_kernels(available_kernels(), std::getenv("SMOE_ISA"), preferred_prefetch());
-  return chosen;
+  return nullptr;
 }
 
 }  // namespace smoe::quant

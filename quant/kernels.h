@@ -1,10 +1,8 @@
 // Run-time selection of the weight x activation kernels by CPU features.
 //
 // One table per instruction set; the scalar reference is always available and every other
-// table is tested against it. SMOE_ISA=scalar|avx2|avx2-vnni|avx512|avx512-vnni|neon|neon-dotprod
-// forces a level (lower than the CPU's best) for testing and comparison; an unknown or
-// unsupported value falls back to the best one.
-// SMOE_PREFETCH=software|hardware picks the prefetch variant (see Prefetch).
+// table is tested against it. Which one runs is the CPU plan's choice (ops/cpu_plan.h), made
+// once per model.
 #pragma once
 
 #include <cstddef>
@@ -12,10 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "quant/block_q4k_x8.h"
-#include "quant/block_q8_x8.h"
-#include "quant/block_q8a.h"
-#include "quant/f16_vector.h"
+#include "quant/formats/block_q4k_x8.h"
+#include "quant/formats/block_q8_x8.h"
+#include "quant/formats/block_q8a.h"
+#include "quant/formats/f16_vector.h"
+#include "quant/isa.h"
 
 namespace smoe::quant {
 
@@ -28,19 +27,19 @@ namespace smoe::quant {
 enum class Prefetch { software, hardware };
 
 struct Kernels {
-  std::string_view isa;  // "scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni", "neon", "neon-dotprod"
-  void (*quantize_q8a)(const float* x, BlockQ8A* out, size_t n);
-  void (*quantize_q8k)(const float* x, BlockQ8K* out, size_t n);
-  float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n);
-  float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n);
-  float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n);
-  float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n);
-  float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n);
+  Isa isa = Isa::scalar;
+  void (*quantize_q8a)(const float* x, BlockQ8A* out, size_t n) = nullptr;
+  void (*quantize_q8k)(const float* x, BlockQ8K* out, size_t n) = nullptr;
+  float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n) = nullptr;
+  float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n) = nullptr;
+  float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n) = nullptr;
+  float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n) = nullptr;
+  float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n) = nullptr;
   // Unquantized weight rows against f32 activations (not rounded), for f32, f16 and bf16
   // weights: out[r] = sum_i w[r * stride + i] * x[i] for r < rows (stride in elements).
-  void (*dot_rows_f32)(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
-  void (*dot_rows_f16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
-  void (*dot_rows_bf16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out);
+  void (*dot_rows_f32)(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
+  void (*dot_rows_f16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
+  void (*dot_rows_bf16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
   // Attention over one KV head's cached positions (rows of n values, contiguous), for the
   // `group` query heads that share it (grouped-query attention):
   //   scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]          p < count, j < group
@@ -48,13 +47,13 @@ struct Kernels {
   // over an f16 cache, and over an int8 (q8) cache; row p is scales[p] times the stored row
   // (scales may be nullptr: unscaled, as the f16 cache is).
   void (*key_scores_f16)(const uint16_t* keys, const float* scales, size_t count, const float* q, size_t group,
-                         size_t n, float* scores, size_t stride);
+                         size_t n, float* scores, size_t stride) = nullptr;
   void (*value_sum_f16)(const float* weights, size_t stride, const uint16_t* values, const float* scales, size_t count,
-                        size_t group, size_t n, float* out);
+                        size_t group, size_t n, float* out) = nullptr;
   void (*key_scores_i8)(const int8_t* keys, const float* scales, size_t count, const float* q, size_t group, size_t n,
-                        float* scores, size_t stride);
+                        float* scores, size_t stride) = nullptr;
   void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
-                       size_t group, size_t n, float* out);
+                       size_t group, size_t n, float* out) = nullptr;
   Prefetch prefetch = Prefetch::hardware;  // scalar and NEON tables issue no prefetch instructions
   // Eight interleaved q4k rows (block_q4k_x8.h) at once: out[r] = row r . activations, r < 8.
   void (*dot_q4k_x8)(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) = nullptr;
@@ -82,15 +81,12 @@ const Kernels* neon_dotprod_kernels();  // AArch64 with the dot-product extensio
 
 // Every kernel table this machine can run, scalar first, each x86 one in both prefetch variants.
 std::vector<const Kernels*> available_kernels();
-// SMOE_PREFETCH=software|hardware, else hardware on AMD cores with AVX-512 (Zen 4 and later)
-// and software on the others (measured on Zen 4, Zen 3 and Xeons; taken to hold for their
-// families).
-Prefetch preferred_prefetch();
-// The table of instruction set `isa` (the best in `tables`, the last, when `isa` is null or
-// not among them) in the `prefetch` variant, or its only variant. What active_kernels() runs.
-const Kernels& choose_kernels(const std::vector<const Kernels*>& tables, const char* isa, Prefetch prefetch);
-// The table chosen once at first use: the best instruction set available (or SMOE_ISA) in its
-// preferred_prefetch() variant.
-const Kernels& active_kernels();
+// The prefetch variant measured faster on this CPU: hardware on AMD cores with AVX-512 (Zen 4
+// and later), software on the others (measured on Zen 4, Zen 3 and Xeons; taken to hold for
+// their families).
+Prefetch preferred_prefetch(const CpuFeatures& features);
+// The table of `isa` in the `prefetch` variant (or its only variant), or nullptr where this
+// machine does not run `isa`.
+const Kernels* kernels_for(Isa isa, Prefetch prefetch);
 
 }  // namespace smoe::quant

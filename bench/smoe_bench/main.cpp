@@ -22,7 +22,7 @@
 #include "format/container.h"
 #include "memory_bandwidth.h"
 #include "ops/gemm.h"
-#include "quant/kernels.h"
+#include "runtime/model_impl.h"
 #include "smoe/smoe.h"
 
 namespace {
@@ -83,7 +83,7 @@ double weight_flops_per_token(const format::Container& container) {
 }
 
 // FLOP/s of the prompt path (ops::gemm) on the first expert's w1 with `tokens` tokens.
-double measure_prompt_peak(const format::Container& container, size_t tokens, int threads) {
+double measure_prompt_peak(const format::Container& container, size_t tokens, const ops::CpuContext& cpu) {
   const format::TensorView& w = *container.expert_range(0, 0).w1;
   const size_t rows = w.shape[0], in = w.shape[1];
   std::vector<float> x(tokens * in), y(tokens * rows);
@@ -91,7 +91,7 @@ double measure_prompt_peak(const format::Container& container, size_t tokens, in
   std::vector<double> rates;
   for (int pass = 0; pass < 4; ++pass) {
     const auto start = Clock::now();
-    ops::gemm(w, x.data(), tokens, y.data(), threads);
+    ops::gemm(w, x.data(), tokens, y.data(), cpu);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (pass > 0) rates.push_back(2.0 * double(tokens) * double(rows) * double(in) / seconds);  // pass 0 warms up
   }
@@ -133,6 +133,13 @@ int main(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false));
   std::string backend = "cuda";
   app.add_option("--backend", backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
+  std::string isa, prefetch, prompt_products;
+  app.add_option("--isa", isa, "kernel level below this CPU's best: scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, "
+                               "neon-dotprod (default: the best; SMOE_ISA where set)");
+  app.add_option("--prefetch", prefetch, "x86 kernels' prefetch variant: software or hardware (default: this CPU's "
+                                         "measured choice; SMOE_PREFETCH where set)");
+  app.add_option("--prompt-products", prompt_products,
+                 "how prompts multiply quantized weights: amx (the best), int8 (never AMX) or onednn (SMOE_PROMPT)");
   app.add_option("--kv", kv, "KV cache type: f16, f32 or q8")->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -146,6 +153,9 @@ int main(int argc, char** argv) {
     options.gpu_memory = gpu_memory;
     options.ram_budget = ram;
     options.backend = backend;
+    options.isa = isa;
+    options.prefetch = prefetch;
+    options.prompt_products = prompt_products;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
     const auto model = Model::load(model_path, options);
@@ -207,9 +217,9 @@ int main(int argc, char** argv) {
         {"model", model_path},
         {"file_bytes", info.file_bytes},
         {"threads", info.threads},
-        {"isa", std::string(quant::active_kernels().isa)},
+        {"isa", info.kernels.substr(0, info.kernels.find('+'))},
         {"prompt_products", info.prompt_products},
-        {"prefetch", quant::active_kernels().prefetch == quant::Prefetch::software ? "software" : "hardware"},
+        {"prefetch", info.kernels.find("+prefetch") != std::string::npos ? "software" : "hardware"},
         {"depth", depth},
         {"kv", kv},
         {"backend", info.backend},
@@ -225,7 +235,8 @@ int main(int argc, char** argv) {
     };
     if (!prompt_rates.empty()) {
       const Summary pp = summarize(prompt_rates);
-      const double peak = measure_prompt_peak(container, std::max<size_t>(prompt_tokens, ops::kGemmMinTokens), info.threads);
+      const double peak = measure_prompt_peak(container, std::max<size_t>(prompt_tokens, ops::kGemmMinTokens),
+                                             {ModelInternals::of(*model).cpu_plan, info.threads});
       const double flops_per_token = weight_flops_per_token(container);
       result["prompt_gemm_peak_gflop_s"] = peak / 1e9;
       result["prompt_flops_per_token"] = flops_per_token;

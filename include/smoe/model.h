@@ -88,9 +88,9 @@ class Model {
   std::unique_ptr<Session> create_session() const;
 
   struct Impl;
-  const Impl& impl() const { return *impl_; }
 
  private:
+  friend struct ModelInternals;  // lib/'s access to the implementation (runtime/model_impl.h)
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   std::weak_ptr<const Model> self_;

@@ -49,6 +49,12 @@ struct ModelOptions {
   std::string backend = "cuda";
   // Jinja source that replaces the container's chat template ("" = the container's own).
   std::string chat_template;
+  // Which CPU kernels run, for comparisons and tests ("" = this CPU's best; then the
+  // environment variables SMOE_ISA, SMOE_PREFETCH and SMOE_PROMPT, where set, decide). An
+  // unknown name, or a level this CPU lacks, is an error at load.
+  std::string isa;              // "scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni", "neon", "neon-dotprod"
+  std::string prefetch;         // "software" or "hardware": the x86 dot kernels' prefetch variant
+  std::string prompt_products;  // "amx" (the best), "int8" (never AMX) or "onednn" (bf16 or f32)
 };
 
 struct SamplerOptions {

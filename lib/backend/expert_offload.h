@@ -20,38 +20,44 @@
 
 #include "backend/device_worker.h"
 #include "backend/plugin.h"
+#include "model/expert_runner.h"
 #include "model/model_weights.h"
 #include "smoe/hyperparameters.h"
 
 namespace smoe::backend {
 
-class ExpertOffload {
+class ExpertOffload final : public model::ExpertRunner {
  public:
   // First placement until `budget_bytes` is used: hottest first by `profile` (layers * experts
   // routing fractions from calibration, stored in the container by smoe-convert --imatrix), or,
   // without one, the same number of experts in every layer.
   ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
                 uint64_t budget_bytes, const std::vector<double>& profile = {});
-  ~ExpertOffload();
+  ~ExpertOffload() override;
 
   // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).
   // Returns false when it is not (or the device failed: that expert then stays on the CPU).
-  bool forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out);
+  bool forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out) override;
   // Runs `job` (calls of forward()) on the accelerator's worker thread, so the caller can
   // compute CPU experts meanwhile; wait on the future before using the outputs.
-  std::future<void> run_concurrently(std::function<void()> job) { return worker_.submit(std::move(job)); }
+  std::future<void> run_concurrently(std::function<void()> job) override { return worker_.submit(std::move(job)); }
   // Counts expert runs the caller did on the CPU without asking forward() (not resident), and
   // steps where CPU and device experts ran at the same time.
-  void record_cpu_runs(uint64_t count);
-  void record_concurrent_step();
+  void record_cpu_runs(uint64_t count) override;
+  void record_concurrent_step() override;
   uint64_t concurrent_steps() const;
   // Adds a batch's selections (layers * experts counts) to the decayed statistics.
   void record(std::span<const uint64_t> selections);
   // Re-places experts by the statistics if the hottest set changed (between batches).
   void replace();
+  // record() then replace().
+  void finish_batch(std::span<const uint64_t> selections) override {
+    record(selections);
+    replace();
+  }
 
   uint32_t resident_experts() const;
-  bool resident(uint32_t layer, uint32_t expert) const;
+  bool resident(uint32_t layer, uint32_t expert) const override;
   uint64_t resident_bytes() const;
   uint64_t budget_bytes() const { return budget_; }
   std::string description() const;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "model/tensor_schema.h"
+#include "format/tensor_schema.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 #include "util/checked_math.h"
@@ -213,7 +213,7 @@ void Container::read_expert_table() {
     const char* names[3] = {"w1", "w3", "w2"};
     uint64_t expected_offset = record.offset;
     for (int m = 0; m < 3; ++m) {
-      if (matrices[m]->name != model::expert_tensor_name(record.layer, record.expert, names[m])) {
+      if (matrices[m]->name != format::expert_tensor_name(record.layer, record.expert, names[m])) {
         throw Error(where, label + " lists tensor " + in_quotes(matrices[m]->name) + " where " + names[m] + " belongs");
       }
       if (matrices[m]->offset != expected_offset) {
@@ -249,7 +249,7 @@ void Container::read_expert_table() {
 
 void Container::check_schema() const {
   const std::string& where = path();
-  for (const model::TensorSpec& spec : model::mixtral_tensor_specs(metadata_.hyperparameters)) {
+  for (const format::TensorSpec& spec : format::mixtral_tensor_specs(metadata_.hyperparameters)) {
     const TensorView* tensor = find(spec.name);
     if (!tensor) throw Error(where, "missing tensor " + in_quotes(spec.name));
     if (tensor->shape != spec.shape) {

@@ -12,7 +12,7 @@
 
 #include "format/layout.h"
 #include "format/metadata.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "util/mapped_file.h"
 
 namespace smoe::format {

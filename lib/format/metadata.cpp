@@ -187,4 +187,15 @@ Metadata metadata_from_json(const nlohmann::json& json, const std::string& where
   return metadata;
 }
 
+std::vector<double> routing_profile(const Metadata& metadata) {
+  std::vector<double> profile;
+  const auto found = metadata.recipe.find("routing_profile");
+  if (found == metadata.recipe.end() || !found->is_array()) return profile;
+  for (const nlohmann::json& layer : *found) {
+    if (!layer.is_array()) break;
+    for (const nlohmann::json& fraction : layer) profile.push_back(fraction.is_number() ? fraction.get<double>() : 0.0);
+  }
+  return profile;
+}
+
 }  // namespace smoe::format

@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "smoe/hyperparameters.h"
 #include "smoe/tokenizer.h"
@@ -25,6 +26,10 @@ struct Metadata {
   nlohmann::json provenance;       // {"converter": ..., "sources": [{"file", "sha256", "bytes"}]}
   nlohmann::json recipe;           // {"type": "q4", "groups": {"experts": "q4", ...}}
 };
+
+// The calibration's routing fractions (layers * experts, layer-major) the converter stored in
+// the recipe ("routing_profile"), or empty when it stored none.
+std::vector<double> routing_profile(const Metadata& metadata);
 
 nlohmann::json metadata_to_json(const Metadata& metadata);
 // Parses and validates; `where` names the file in error messages.

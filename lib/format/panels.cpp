@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "quant/interleave.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/interleave.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::format {
 
@@ -17,7 +17,7 @@ const std::byte* RowReader::deinterleaved(uint64_t row) {
     for (uint64_t p = 0; p < panels; ++p) {
       std::byte* panel_rows[quant::kMaxRowGroup];
       for (uint64_t r = 0; r < group; ++r) panel_rows[r] = group_.data() + r * row_bytes + p * piece_bytes_;
-      quant::deinterleave_rows(w_.type, panel_row(w_, p, first), panel_rows, width);
+      quant::deinterleave_rows(kernels_, w_.type, panel_row(w_, p, first), panel_rows, width);
     }
     group_first_ = first;
   }

@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "format/container.h"
-#include "quant/tensor_type.h"
+#include "quant/kernels.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::format {
 
@@ -32,11 +33,12 @@ inline const std::byte* panel_row(const TensorView& w, uint64_t panel, uint64_t 
 // row for contiguous matrices) as blocks of quant::row_type(w.type): rows of an interleaved type
 // (quant::TypeTraits::row_group > 1: q4k_x8, q8_x8) come de-interleaved, their group (every panel of
 // it) once into this reader's buffer and kept for the group's other rows, so callers that go
-// row by row de-interleave each group once. One reader per thread.
+// row by row de-interleave each group once, by the de-interleavers of `kernels`. One reader per
+// thread.
 class RowReader {
  public:
-  explicit RowReader(const TensorView& w)
-      : w_(w), interleaved_(quant::type_traits(w.type).row_group > 1),
+  explicit RowReader(const TensorView& w, const quant::Kernels& kernels = quant::scalar_kernels())
+      : w_(w), kernels_(kernels), interleaved_(quant::type_traits(w.type).row_group > 1),
         piece_bytes_(*quant::row_bytes(quant::row_type(w.type), panel_width(w))) {}
 
   // Calls piece(bytes, first_column, columns) for each panel's part of row `row`.
@@ -55,6 +57,7 @@ class RowReader {
   const std::byte* deinterleaved(uint64_t row);  // row `row`, all its panels, as contiguous row_type blocks
 
   const TensorView& w_;
+  const quant::Kernels& kernels_;
   bool interleaved_;
   uint64_t piece_bytes_;                  // a panel's part of a row, as row_type
   uint64_t group_first_ = ~uint64_t{0};  // first row of the group in group_

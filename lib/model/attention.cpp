@@ -10,7 +10,8 @@
 
 namespace smoe::model {
 
-void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads) {
+void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
+                            const ops::CpuContext& cpu) {
   const LayerWeights& w = weights_.layers[layer];
   const size_t dim = hp_.hidden_size, head_dim = hp_.head_dim;
   const size_t heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
@@ -23,7 +24,7 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
   k_.resize(n * kv_width);     // (n, kv_heads * head_dim)
   v_.resize(n * kv_width);
   const ops::MatmulOutput projections[] = {{w.wq, q_.data()}, {w.wk, k_.data()}, {w.wv, v_.data()}};
-  linear_shared_input(projections, xn_.data(), n, threads);
+  linear_shared_input(projections, xn_.data(), n, cpu);
   for (size_t t = 0; t < n; ++t) {
     const uint32_t position = first_position + static_cast<uint32_t>(t);
     rope_.apply(&q_[t * q_width], heads, position);
@@ -33,13 +34,13 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, r
 
   attention_out_.assign(n * q_width, 0.0f);
   if (n >= kBatchedAttentionTokens) {
-    batched_attention(layer, n, first_position, cache, threads);
+    batched_attention(layer, n, first_position, cache, cpu);
   } else {
-    decode_attention(layer, n, first_position, cache, threads);
+    decode_attention(layer, n, first_position, cache, cpu);
   }
 
   projected_.resize(n * dim);
-  linear(*w.wo, attention_out_.data(), n, projected_.data(), threads);
+  linear(*w.wo, attention_out_.data(), n, projected_.data(), cpu);
   for (size_t i = 0; i < n * dim; ++i) x_[i] += projected_[i];
 }
 
@@ -52,14 +53,16 @@ uint32_t Transformer::first_visible(uint32_t position) const {
 
 // softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
 // KV head, for the `group` query heads that share it (each K/V row is read once for all).
-void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache,
-                                   int threads) {
+void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
+                                   const ops::CpuContext& cpu) {
+  const quant::Kernels& kernels = *cpu.plan.kernels;
+  const auto softmax = cpu.plan.elementwise.softmax;
   const size_t head_dim = hp_.head_dim, heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
   const size_t q_width = heads * head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
   const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
   const auto width = static_cast<uint32_t>(head_dim);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(cpu.threads)
   {
     std::vector<float> scores(group * (last_position + 1));  // (group, span)
 #pragma omp for collapse(2) schedule(static)
@@ -70,11 +73,11 @@ void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_posi
         const size_t span = position - start + 1;
         const auto kv_offset = static_cast<uint32_t>(g * head_dim);
         const float* queries = &q_[t * q_width + g * group * head_dim];  // (group, head_dim)
-        cache.key_scores(layer, start, static_cast<uint32_t>(span), kv_offset, queries, static_cast<uint32_t>(group), width,
+        cache.key_scores(kernels, layer, start, static_cast<uint32_t>(span), kv_offset, queries, static_cast<uint32_t>(group), width,
                          scores.data(), span);
-        for (size_t j = 0; j < group; ++j) ops::softmax(&scores[j * span], span, scale);
+        for (size_t j = 0; j < group; ++j) softmax(&scores[j * span], span, scale);
         float* out = &attention_out_[t * q_width + g * group * head_dim];  // (group, head_dim)
-        cache.add_values(layer, start, static_cast<uint32_t>(span), kv_offset, scores.data(), span,
+        cache.add_values(kernels, layer, start, static_cast<uint32_t>(span), kv_offset, scores.data(), span,
                          static_cast<uint32_t>(group), width, out);
       }
     }
@@ -85,8 +88,10 @@ void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_posi
 // converted to f32 once, and S = Q K^T and O = softmax(S) V are two oneDNN sgemm calls for
 // all the batch's tokens and the query heads sharing that KV head, in blocks of query tokens
 // (bounding S's memory). Causality and the sliding window are a mask on S.
-void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache,
-                                    int threads) {
+void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
+                                    const ops::CpuContext& cpu) {
+  const int threads = cpu.threads;
+  const auto softmax = cpu.plan.elementwise.softmax;
   const size_t head_dim = hp_.head_dim, heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
   const size_t q_width = heads * head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
@@ -116,7 +121,7 @@ void Transformer::batched_attention(uint32_t layer, size_t n, uint32_t first_pos
         float* row = &scores[r * span];
         // Visible: [first_visible(position), position] relative to first; the rest gets zero weight.
         const size_t begin = first_visible(position) - first, end = position - first + 1;
-        ops::softmax(row + begin, end - begin);
+        softmax(row + begin, end - begin, 1.0f);
         std::fill(row, row + begin, 0.0f);
         std::fill(row + end, row + span, 0.0f);
       }

@@ -15,8 +15,8 @@
 namespace smoe::model {
 
 void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position,
-                                     std::vector<uint64_t>& expert_counts, const RoutingObserver& observer,
-                                     int threads) {
+                                     const ForwardContext& context) {
+  const ops::CpuContext& cpu = context.cpu;
   const LayerWeights& w = weights_.layers[layer];
   const size_t dim = hp_.hidden_size;
   const size_t experts = hp_.num_local_experts, top_k = hp_.num_experts_per_tok;
@@ -25,7 +25,7 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     ops::rms_norm(&x_[t * dim], w.ffn_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[t * dim]);
   }
   router_logits_.resize(n * experts);  // (n, experts), f32
-  linear(*w.router, xn_.data(), n, router_logits_.data(), threads);
+  linear(*w.router, xn_.data(), n, router_logits_.data(), cpu);
 
   // Route: per token the top-k experts (ties to the lower index) and their gate weights.
   std::vector<std::vector<std::pair<uint32_t, float>>> tokens_of_expert(experts);  // (token, gate)
@@ -37,12 +37,12 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     std::partial_sort(order.begin(), order.begin() + long(top_k), order.end(),
                       [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     for (size_t j = 0; j < top_k; ++j) chosen_logits[j] = logits[order[j]];
-    ops::softmax(chosen_logits.data(), top_k);
+    cpu.plan.elementwise.softmax(chosen_logits.data(), top_k, 1.0f);
     for (size_t j = 0; j < top_k; ++j) {
       tokens_of_expert[order[j]].emplace_back(static_cast<uint32_t>(t), chosen_logits[j]);
-      ++expert_counts[size_t{layer} * experts + order[j]];
+      ++batch_counts_[size_t{layer} * experts + order[j]];
     }
-    if (observer) observer(layer, first_position + static_cast<uint32_t>(t), {order.data(), top_k});
+    if (context.routing != nullptr && *context.routing) (*context.routing)(layer, first_position + static_cast<uint32_t>(t), {order.data(), top_k});
   }
 
   // Each chosen expert runs once over its group of tokens. Experts resident on an accelerator
@@ -60,28 +60,28 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     for (size_t i = 0; i < group.size(); ++i) {
       std::copy_n(&xn_[group[i].first * dim], dim, &expert_in_[(first_row[e] + i) * dim]);
     }
-    const bool resident = offload_ && offload_->resident(layer, static_cast<uint32_t>(e));
+    const bool resident = runner_ && runner_->resident(layer, static_cast<uint32_t>(e));
     (resident ? on_device : on_cpu).push_back(static_cast<uint32_t>(e));
   }
   std::vector<char> served(experts, 0);  // by the device
   const auto run_on_device = [&] {
     for (const uint32_t e : on_device) {
-      served[e] = offload_->forward(layer, e, &expert_in_[first_row[e] * dim], tokens_of_expert[e].size(),
+      served[e] = runner_->forward(layer, e, &expert_in_[first_row[e] * dim], tokens_of_expert[e].size(),
                                     &expert_out_[first_row[e] * dim]);
     }
   };
   std::future<void> device_done;
   if (!on_device.empty() && !on_cpu.empty()) {
-    device_done = offload_->run_concurrently(run_on_device);
-    offload_->record_concurrent_step();
+    device_done = runner_->run_concurrently(run_on_device);
+    runner_->record_concurrent_step();
   } else if (!on_device.empty()) {
     run_on_device();
   }
-  if (offload_) offload_->record_cpu_runs(on_cpu.size());
-  for (const uint32_t e : on_cpu) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), threads);
+  if (runner_) runner_->record_cpu_runs(on_cpu.size());
+  for (const uint32_t e : on_cpu) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), cpu);
   if (device_done.valid()) device_done.get();
   for (const uint32_t e : on_device) {  // a device that failed leaves its experts to the CPU
-    if (!served[e]) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), threads);
+    if (!served[e]) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), cpu);
   }
 
   for (size_t e = 0; e < experts; ++e) {
@@ -96,16 +96,17 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
 
 // Expert(x) = w2 (silu(w1 x) * (w3 x)) for the m rows of expert_in_ from `first_row`, into
 // the same rows of expert_out_.
-void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, int threads) {
+void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m,
+                                const ops::CpuContext& cpu) {
   const ExpertWeights& w = weights_.layers[layer].experts[expert];
   const size_t dim = hp_.hidden_size, ffn = hp_.intermediate_size;
   gate_.resize(m * ffn);
   up_.resize(m * ffn);
   const float* in = &expert_in_[first_row * dim];
   const ops::MatmulOutput projections[] = {{w.w1, gate_.data()}, {w.w3, up_.data()}};  // (m, ffn) each
-  linear_shared_input(projections, in, m, threads);
-  ops::silu_mul(gate_.data(), up_.data(), m * ffn);
-  linear(*w.w2, gate_.data(), m, &expert_out_[first_row * dim], threads);  // (m, dim)
+  linear_shared_input(projections, in, m, cpu);
+  cpu.plan.elementwise.silu_mul(gate_.data(), up_.data(), m * ffn);
+  linear(*w.w2, gate_.data(), m, &expert_out_[first_row * dim], cpu);  // (m, dim)
 }
 
 }  // namespace smoe::model

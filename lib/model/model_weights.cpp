@@ -1,8 +1,8 @@
 // Binding canonical tensor names to typed views.
 #include "model/model_weights.h"
 
-#include "model/tensor_schema.h"
-#include "quant/convert_row.h"
+#include "format/tensor_schema.h"
+#include "quant/formats/convert_row.h"
 
 namespace smoe::model {
 namespace {

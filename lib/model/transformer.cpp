@@ -9,30 +9,36 @@ namespace smoe::model {
 Transformer::Transformer(const Hyperparameters& hp, const ModelWeights& weights)
     : hp_(hp), weights_(weights), rope_(hp.head_dim, hp.rope_theta) {}
 
-void Transformer::linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads) {
+void Transformer::linear(const format::TensorView& w, const float* x, size_t n, float* y, const ops::CpuContext& cpu) {
   if (activation_observer_) activation_observer_(w, x, n);
-  ops::matmul(w, x, n, y, threads);
+  ops::matmul(w, x, n, y, cpu);
 }
 
-void Transformer::linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n, int threads) {
+void Transformer::linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n,
+                                      const ops::CpuContext& cpu) {
   if (activation_observer_) {
     for (const ops::MatmulOutput& output : outputs) activation_observer_(*output.w, x, n);
   }
-  ops::matmul_shared_input(outputs, x, n, threads);
+  ops::matmul_shared_input(outputs, x, n, cpu);
 }
 
-void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache,
-                          bool all_logits, std::vector<float>& logits, std::vector<uint64_t>& expert_counts,
-                          const RoutingObserver& observer, int threads) {
+void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
+                          std::vector<float>& logits, const ForwardContext& context) {
   const size_t n = tokens.size(), dim = hp_.hidden_size;
   x_.resize(n * dim);
   xn_.resize(n * dim);
   for (size_t t = 0; t < n; ++t) ops::read_row(*weights_.token_embd, static_cast<size_t>(tokens[t]), &x_[t * dim]);
 
+  batch_counts_.assign(size_t{hp_.num_hidden_layers} * hp_.num_local_experts, 0);
   for (uint32_t layer = 0; layer < hp_.num_hidden_layers; ++layer) {
-    attention(layer, n, first_position, cache, threads);
-    mixture_of_experts(layer, n, first_position, expert_counts, observer, threads);
+    attention(layer, n, first_position, cache, context.cpu);
+    mixture_of_experts(layer, n, first_position, context);
   }
+  if (context.expert_counts != nullptr) {
+    context.expert_counts->resize(batch_counts_.size());
+    for (size_t i = 0; i < batch_counts_.size(); ++i) (*context.expert_counts)[i] += batch_counts_[i];
+  }
+  if (runner_ != nullptr) runner_->finish_batch(batch_counts_);  // re-placed between batches
 
   // Final norm and output projection, for every token or only the last.
   const size_t first = all_logits ? 0 : n - 1, count = n - first;
@@ -40,7 +46,7 @@ void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_positi
     ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[(t - first) * dim]);
   }
   logits.resize(count * hp_.vocab_size);
-  linear(*weights_.output, xn_.data(), count, logits.data(), threads);
+  linear(*weights_.output, xn_.data(), count, logits.data(), context.cpu);
 }
 
 }  // namespace smoe::model

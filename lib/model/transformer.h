@@ -13,12 +13,13 @@
 #include <span>
 #include <vector>
 
-#include "backend/expert_offload.h"
 #include "format/container.h"
+#include "model/expert_runner.h"
+#include "model/kv_cache.h"
 #include "model/model_weights.h"
+#include "ops/cpu_plan.h"
 #include "ops/matmul.h"
 #include "ops/rope.h"
-#include "runtime/kv_cache.h"
 
 namespace smoe::model {
 
@@ -29,45 +30,52 @@ using RoutingObserver = std::function<void(uint32_t layer, uint32_t position, st
 // to collect activation statistics per tensor (and so per expert).
 using ActivationObserver = std::function<void(const format::TensorView& weight, const float* x, size_t n_tokens)>;
 
+// What one forward call needs besides its tokens: how the CPU runs it, and where routing goes.
+struct ForwardContext {
+  ops::CpuContext cpu;
+  std::vector<uint64_t>* expert_counts = nullptr;  // (layers * experts): accumulates each choice
+  const RoutingObserver* routing = nullptr;        // called per layer and token when set
+};
+
 class Transformer {
  public:
   Transformer(const Hyperparameters& hp, const ModelWeights& weights);
 
   // Evaluates `tokens` at positions [first_position, first_position + n) against `cache`.
   // Writes logits (n, vocab) when all_logits, else only the last token's (vocab,).
-  // `expert_counts` (layers * experts) accumulates how often each expert was chosen.
-  void forward(std::span<const int32_t> tokens, uint32_t first_position, runtime::KvCache& cache, bool all_logits,
-               std::vector<float>& logits, std::vector<uint64_t>& expert_counts, const RoutingObserver& observer,
-               int threads);
+  void forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
+               std::vector<float>& logits, const ForwardContext& context);
 
   void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
   // Experts resident on an accelerator run there (nullptr: all on the CPU).
-  void set_expert_offload(backend::ExpertOffload* offload) { offload_ = offload; }
+  void set_expert_runner(ExpertRunner* runner) { runner_ = runner; }
 
  private:
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
-  void linear(const format::TensorView& w, const float* x, size_t n, float* y, int threads);
+  void linear(const format::TensorView& w, const float* x, size_t n, float* y, const ops::CpuContext& cpu);
   // The same for several matrices sharing the input x, in one pass where they can (ops::matmul_shared_input).
-  void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n, int threads);
-  void attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n,
+                           const ops::CpuContext& cpu);
+  void attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache, const ops::CpuContext& cpu);
   // Per token and position (decoding, small batches) / as matrix products (prompt batches).
-  void decode_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
-  void batched_attention(uint32_t layer, size_t n, uint32_t first_position, runtime::KvCache& cache, int threads);
+  void decode_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache, const ops::CpuContext& cpu);
+  void batched_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
+                         const ops::CpuContext& cpu);
   uint32_t first_visible(uint32_t position) const;  // the sliding window's start
   static constexpr size_t kBatchedAttentionTokens = 32;  // from this many tokens per batch
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
-  void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, std::vector<uint64_t>& expert_counts,
-                          const RoutingObserver& observer, int threads);
-  void expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, int threads);
+  void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, const ForwardContext& context);
+  void expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, const ops::CpuContext& cpu);
 
   const Hyperparameters& hp_;
   const ModelWeights& weights_;
   ops::RopeTable rope_;
   ActivationObserver activation_observer_;
-  backend::ExpertOffload* offload_ = nullptr;
+  ExpertRunner* runner_ = nullptr;
   // Scratch, sized for the current batch.
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;
+  std::vector<uint64_t> batch_counts_;  // this batch's choices, for the expert runner
 };
 
 }  // namespace smoe::model

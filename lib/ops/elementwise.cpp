@@ -1,6 +1,6 @@
-// Element-wise operations: the exp-heavy ones through the xsimd kernels (elementwise_simd.h),
-// dispatched once to the best instruction set; their scalar references; and RMSNorm (a plain
-// loop: one per token and layer, not worth a kernel).
+// Element-wise operations: the exp-heavy ones through the xsimd kernels (elementwise_simd.h)
+// of the CPU plan's level; their scalar references; and RMSNorm (a plain loop: one per token
+// and layer, not worth a kernel).
 #include "ops/elementwise.h"
 
 #include <algorithm>
@@ -17,15 +17,41 @@ void rms_norm(const float* x, const float* weight, size_t n, float eps, float* o
   for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void silu_mul(float* gate, const float* up, size_t n) {
-  static auto kernel = xsimd::dispatch<simd::Architectures>(simd::SiluMul{});
-  kernel(gate, up, n);
+namespace {
+
+// Function pointers to the per-arch instantiations (elementwise_<arch>.cpp).
+template <class Arch>
+void silu_mul_on(float* gate, const float* up, size_t n) {
+  simd::SiluMul{}(Arch{}, gate, up, n);
 }
 
-void softmax(float* x, size_t n, float scale) {
-  if (n == 0) return;
-  static auto kernel = xsimd::dispatch<simd::Architectures>(simd::Softmax{});
-  kernel(x, n, scale);
+template <class Arch>
+void softmax_on(float* x, size_t n, float scale) {
+  if (n != 0) simd::Softmax{}(Arch{}, x, n, scale);
+}
+
+template <class Arch>
+constexpr ElementwiseKernels kernels_of() {
+  return {.silu_mul = silu_mul_on<Arch>, .softmax = softmax_on<Arch>};
+}
+
+}  // namespace
+
+ElementwiseKernels elementwise_kernels(quant::Isa isa) {
+  using quant::Isa;
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx2:
+    case Isa::avx2_vnni: return kernels_of<xsimd::fma3<xsimd::avx2>>();
+    case Isa::avx512:
+    case Isa::avx512_vnni: return kernels_of<xsimd::avx512f>();
+#elif defined(__aarch64__)
+    case Isa::neon:
+    case Isa::neon_dotprod: return kernels_of<xsimd::neon64>();
+#endif
+    default: break;
+  }
+  return {.silu_mul = silu_mul_ref, .softmax = softmax_ref};
 }
 
 void silu_mul_ref(float* gate, const float* up, size_t n) {

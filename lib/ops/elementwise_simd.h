@@ -1,7 +1,7 @@
 // Vectorised element-wise kernels written once with xsimd and compiled per instruction set:
 // each functor's operator() is a template over an xsimd architecture, defined in
 // elementwise_simd_impl.h and instantiated in elementwise_<arch>.cpp under that arch's flags
-// (xsimd 8.1 picks SSE2 without them). xsimd::dispatch picks the best one the CPU runs, once.
+// (xsimd 8.1 picks SSE2 without them). The CPU plan takes the one of its level (ops::elementwise_kernels).
 // The scalar references stay in elementwise.cpp; test_elementwise.cpp compares every arch
 // with them.
 #pragma once
@@ -10,12 +10,6 @@
 #include <xsimd/xsimd.hpp>
 
 namespace smoe::ops::simd {
-
-#if defined(__x86_64__)
-using Architectures = xsimd::arch_list<xsimd::avx512f, xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
-#elif defined(__aarch64__)
-using Architectures = xsimd::arch_list<xsimd::neon64>;
-#endif
 
 // In-place softmax of scale * x (n,), scale > 0 (attention folds 1/sqrt(head_dim) in).
 struct Softmax {

@@ -11,8 +11,9 @@
 #include <string_view>
 
 #include "format/container.h"
+#include "ops/cpu_plan.h"
 #include "ops/matmul.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 
 namespace smoe::ops {
 
@@ -22,34 +23,32 @@ namespace smoe::ops {
 // experts).
 inline constexpr size_t kGemmMinTokens = 32;
 // On the int8 path the crossover is lower, and depends on how cheaply a type's rows become int8
-// against how fast its dot kernel is, and on the int8 kernels (`isa`, Int8PromptKernels::isa).
+// against how fast its dot kernel is, and on the int8 kernels (`kernels`: AMX, or the level's).
 // Each threshold is the batch where ops::gemm overtook the dot kernels on one 14336 x 4096
 // matrix from DRAM, one thread. Types taken as stored (q8) or from their nibbles (q4, q4k)
 // cross earlier than requantized ones (q6k, q3k); the plain AVX2 kernel ("avx2") needs larger
 // batches, its dot kernels losing less to it; AMX crosses earliest. The probe and the
 // crossovers per kernel: docs/PERFORMANCE-HISTORY.md.
-size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa);
+size_t int8_gemm_min_tokens(quant::TensorType type, const quant::Int8PromptKernels& kernels);
 
-// Whether gemm() multiplies weights of `type` in int8 on this CPU (quantized weights where
-// quant::cpu_prefers_int8_prompts()).
-bool gemm_uses_int8(quant::TensorType type);
+// Whether gemm() multiplies weights of `type` in int8 under `plan` (quantized weights where the
+// plan has int8 prompt kernels).
+bool gemm_uses_int8(quant::TensorType type, const CpuPlan& plan);
 
-// The smallest batch that goes through gemm() for weights of `type` on this CPU.
-size_t gemm_min_tokens(quant::TensorType type);
+// The smallest batch that goes through gemm() for weights of `type` under `plan`.
+size_t gemm_min_tokens(quant::TensorType type, const CpuPlan& plan);
 
 // W (out, in) @ x (n_tokens, in) -> y (n_tokens, out), for any weight type.
-void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu);
 
-// How gemm() multiplies quantized weights on this CPU: "int8 (avx512-vnni)", "int8 (avx2-vnni)",
-// "int8 (avx2)", "bf16 (oneDNN)" or "f32 (oneDNN)" (SMOE_PROMPT=bf16 and SMOE_ISA can change it).
-const char* quantized_prompt_products();
-
-// The int8 path of gemm() for quantized weights where quant::cpu_prefers_int8_prompts()
+// The int8 path of gemm() for quantized weights where the plan has int8 prompt kernels
 // (gemm_int8.cpp); exposed for tests and comparisons.
-void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu);
+
 // The same for several matrices with one input (q, k, v; w1, w3): the input is quantized once
 // for consecutive matrices of one int8 block size and width, not once per matrix.
-void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads);
+void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens,
+                            const CpuContext& cpu);
 
 // Plain f32 matrix products through oneDNN's sgemm (row-major):
 //   C (m, n) = alpha A (m, k) B^T, B given as (n, k)      [sgemm_nt]

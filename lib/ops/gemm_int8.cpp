@@ -22,20 +22,21 @@ constexpr size_t kTiles = 4;
 constexpr size_t kStripColumns = 1024;
 constexpr size_t kChunkRows = kTiles * quant::kInt8TileRows;
 
-void quantize_input(const float* x, size_t n_tokens, size_t in, size_t block_columns, int threads,
-                    quant::Int8Activations& activations) {
+void quantize_input(const quant::Int8PromptKernels& kernels, const float* x, size_t n_tokens, size_t in,
+                    size_t block_columns, int threads, quant::Int8Activations& activations) {
   quant::resize_int8_activations(n_tokens, in, block_columns, activations);
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (size_t t = 0; t < n_tokens; ++t) quant::quantize_activation_int8(x + t * in, t, activations);
+  for (size_t t = 0; t < n_tokens; ++t) quant::quantize_activation_int8(&kernels, x + t * in, t, activations);
 }
 
 // y = x W^T for q4k weights multiplied as stored (Int8PromptKernels::q4k_tiles): per chunk of
 // rows their nibbles packed into tiles, their scales beside them.
-void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorView& w,
-                  const quant::Int8Activations& activations, const int16_t* sub_sums, float* y, int threads) {
+void multiply_q4k(const CpuContext& cpu, const format::TensorView& w, const quant::Int8Activations& activations,
+                  const int16_t* sub_sums, float* y) {
+  const quant::Int8PromptKernels& kernels = *cpu.plan.int8_prompt;
   const size_t rows = w.shape[0], n_tokens = activations.tokens, blocks = activations.blocks;
   const size_t columns = blocks * 256, chunks = (rows + kChunkRows - 1) / kChunkRows;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(cpu.threads)
   {
     std::vector<uint8_t> nibbles(quant::kInt8TileRows * columns), tiles(kTiles * quant::int8_tile_bytes(blocks, 256));
     std::vector<int16_t> row_scales(quant::kInt8TileRows * blocks * 16),
@@ -45,7 +46,7 @@ void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorV
     std::vector<float> unused_scales(quant::kInt8TileRows * blocks),
         unused_tile_scales(quant::int8_tile_scales(blocks));
     std::vector<float> products(n_tokens * kChunkRows);
-    format::RowReader reader(w);
+    format::RowReader reader(w, *cpu.plan.kernels);
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
       const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
@@ -82,8 +83,9 @@ void multiply_q4k(const quant::Int8PromptKernels& kernels, const format::TensorV
 }
 
 // y = x W^T for the activations quantized at W's block size and width.
-void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView& w,
-              const quant::Int8Activations& activations, float* y, int threads) {
+void multiply(const CpuContext& cpu, const format::TensorView& w, const quant::Int8Activations& activations,
+              float* y) {
+  const quant::Int8PromptKernels& kernels = *cpu.plan.int8_prompt;
   const size_t rows = w.shape[0], n_tokens = activations.tokens;
   const size_t block_columns = activations.block_columns, blocks = activations.blocks;
   const size_t columns = blocks * block_columns;
@@ -97,7 +99,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
   // kernel.
   const quant::RowAsInt8Fn as_int8 =
       block_columns == quant::int8_block_columns(type) ? kernels.row_as_int8(type) : nullptr;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(cpu.threads)
   {
     std::vector<float> decoded(kStripColumns);
     // One row at a time where rows are placed in their tiles straight away (AMX's), else a tile's.
@@ -106,7 +108,7 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
         tiles(kTiles * quant::int8_tile_bytes(blocks, block_columns));
     std::vector<float> products(n_tokens * kChunkRows);
     std::vector<float> scales(buffered_rows * blocks), tile_scales(kTiles * quant::int8_tile_scales(blocks));
-    format::RowReader reader(w);
+    format::RowReader reader(w, *cpu.plan.kernels);
 #pragma omp for schedule(static)
     for (size_t chunk = 0; chunk < chunks; ++chunk) {
       const size_t first = chunk * kChunkRows, count = std::min(kChunkRows, rows - first);
@@ -134,8 +136,8 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
             }
             for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
               const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
-              quant::dequantize_row_fast(type, piece + *quant::row_bytes(type, done), decoded.data(), strip);
-              quant::quantize_weight_row_int8(decoded.data(), strip, block_columns, q + done,
+              quant::dequantize_row_fast(cpu.plan.isa, type, piece + *quant::row_bytes(type, done), decoded.data(), strip);
+              quant::quantize_weight_row_int8(&kernels, decoded.data(), strip, block_columns, q + done,
                                               q_scales + done / block_columns);
             }
           };
@@ -164,8 +166,8 @@ void multiply(const quant::Int8PromptKernels& kernels, const format::TensorView&
 
 }  // namespace
 
-size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
-  const bool plain_avx2 = isa == "avx2", amx = isa == "amx";
+size_t int8_gemm_min_tokens(quant::TensorType type, const quant::Int8PromptKernels& kernels) {
+  const bool amx = kernels.amx, plain_avx2 = !amx && kernels.isa == quant::Isa::avx2;
   switch (quant::row_type(type)) {
     case quant::TensorType::q8:
       return plain_avx2 ? 14 : 8;
@@ -182,35 +184,36 @@ size_t int8_gemm_min_tokens(quant::TensorType type, std::string_view isa) {
   }
 }
 
-void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
-  const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels();
+void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens,
+                            const CpuContext& cpu) {
+  const quant::Int8PromptKernels* kernels = cpu.plan.int8_prompt;
   quant::Int8Activations activations;  // the input's last quantization, reused while block size and width agree
   std::vector<int16_t> sub_sums;       // its sub-block sums, for q4k multiplied as stored
   for (const MatmulOutput& output : outputs) {
     const format::TensorView& w = *output.w;
     if (kernels == nullptr) {
       throw Error(w.name,
-                  "the int8 prompt kernels are not compiled in, this CPU lacks AVX2 (or has AVX-512 without "
-                  "VNNI), or SMOE_PROMPT / SMOE_ISA turned them off");
+                  "the CPU plan has no int8 prompt kernels (" + cpu.plan.kernels_name() + ", prompts " +
+                      cpu.plan.prompt_products() + ")");
     }
     const quant::TensorType type = quant::row_type(w.type);  // q4k_x8's rows are q4k, q8_x8's q8
     const size_t block_columns = quant::int8_block_columns(type), in = w.shape[1];
     if (activations.values.empty() || activations.block_columns != block_columns || activations.columns != in) {
-      quantize_input(x, n_tokens, in, block_columns, threads, activations);
+      quantize_input(*kernels, x, n_tokens, in, block_columns, cpu.threads, activations);
       sub_sums.clear();
     }
     if (type == quant::TensorType::q4k && kernels->q4k_tiles != nullptr) {
       if (sub_sums.empty()) quant::int8_sub_block_sums(activations, sub_sums);
-      multiply_q4k(*kernels, w, activations, sub_sums.data(), output.y, threads);
+      multiply_q4k(cpu, w, activations, sub_sums.data(), output.y);
     } else {
-      multiply(*kernels, w, activations, output.y, threads);
+      multiply(cpu, w, activations, output.y);
     }
   }
 }
 
-void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+void gemm_int8(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
   const MatmulOutput output{&w, y};
-  gemm_int8_shared_input({&output, 1}, x, n_tokens, threads);
+  gemm_int8_shared_input({&output, 1}, x, n_tokens, cpu);
 }
 
 }  // namespace smoe::ops

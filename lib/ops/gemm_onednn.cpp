@@ -2,10 +2,10 @@
 // or bf16 rows used where they lie; and the choice of path (gemm()).
 //
 // Quantized weights (q8, q4, q4k, q6k, q3k) on x86 CPUs that have int8 prompt kernels
-// (quant::int8_prompt_kernels(): amx, or the dot kernel table's avx512-vnni, avx2-vnni, avx2) go
-// to the int8 path (gemm_int8.cpp: twice the multiplies per instruction of bf16 with AMX or
-// VNNI, about twice f32 sgemm's rate on plain AVX2). Elsewhere (SMOE_PROMPT=bf16, AMX-BF16 CPUs
-// whose OS refuses the tile state), on CPUs with native bf16 they are decoded to bf16 and multiplied with
+// (CpuPlan::int8_prompt: amx, or the level's avx512-vnni, avx2-vnni, avx2) go to the int8 path
+// (gemm_int8.cpp: twice the multiplies per instruction of bf16 with AMX or VNNI, about twice f32
+// sgemm's rate on plain AVX2). Elsewhere (the onednn prompt path, AMX-BF16 CPUs whose OS refuses
+// the tile state), on CPUs with native bf16 they are decoded to bf16 and multiplied with
 // bf16-rounded activations by oneDNN's matmul primitive: half the decoded bytes of f32 and, with
 // AMX, about 4x the f32 sgemm rate (docs/PERFORMANCE.md). bf16 activations (8 significant
 // bits) are finer than the 8-bit integer activations
@@ -22,11 +22,11 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {
@@ -45,34 +45,34 @@ class ScopedOmpThreads {
   int previous_;
 };
 
-bool uses_bf16(quant::TensorType type) {
-  return (quant::type_traits(type).is_quantized || type == quant::TensorType::bf16) && quant::cpu_has_native_bf16();
+bool uses_bf16(quant::TensorType type, const CpuPlan& plan) {
+  return (quant::type_traits(type).is_quantized || type == quant::TensorType::bf16) && plan.onednn_bf16;
 }
 
 // Rows [first, first + count) of w decoded into out (count, in) by decode(row type, piece, out,
 // columns), split across the threads, each reading through its own RowReader.
 template <class T>
-void decode_rows(const format::TensorView& w, size_t first, size_t count, size_t in, int threads, T* out,
-                 void (*decode)(quant::TensorType, const void*, T*, size_t)) {
-#pragma omp parallel num_threads(threads)
+void decode_rows(const format::TensorView& w, size_t first, size_t count, size_t in, const CpuContext& cpu, T* out,
+                 void (*decode)(quant::Isa, quant::TensorType, const void*, T*, size_t)) {
+#pragma omp parallel num_threads(cpu.threads)
   {
-    format::RowReader reader(w);
+    format::RowReader reader(w, *cpu.plan.kernels);
 #pragma omp for schedule(static)
     for (size_t r = 0; r < count; ++r) {
       reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-        decode(quant::row_type(w.type), piece, &out[r * in + column], columns);
+        decode(cpu.plan.isa, quant::row_type(w.type), piece, &out[r * in + column], columns);
       });
     }
   }
 }
 
-void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(float))));
   std::vector<float> decoded(chunk_rows * in);  // (chunk_rows, in)
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
-    decode_rows(w, first, count, in, threads, decoded.data(), quant::dequantize_row_fast);
+    decode_rows(w, first, count, in, cpu, decoded.data(), quant::dequantize_row_fast);
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
     const dnnl_status_t status =
         dnnl_sgemm('N', 'T', static_cast<dnnl_dim_t>(n_tokens), static_cast<dnnl_dim_t>(count),
@@ -82,7 +82,7 @@ void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, floa
   }
 }
 
-void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
   using dnnl::memory;
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t row_bytes = w.bytes / rows;
@@ -96,7 +96,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
       in_place ? rows : std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(uint16_t))));
   // Plain locals: the OpenMP loops below must see this call's buffers, not per-thread ones.
   std::vector<uint16_t> activations(n_tokens * in), decoded(in_place ? 0 : chunk_rows * in);
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(cpu.threads) schedule(static)
   for (size_t i = 0; i < n_tokens * in; ++i) activations[i] = quant::f32_to_bf16(x[i]);
 
   static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -105,7 +105,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
     const std::byte* chunk = w.data + first * row_bytes;  // bf16 in place only: contiguous rows
-    if (!in_place) decode_rows(w, first, count, in, threads, decoded.data(), quant::dequantize_row_bf16);
+    if (!in_place) decode_rows(w, first, count, in, cpu, decoded.data(), quant::dequantize_row_bf16);
     const auto N = static_cast<memory::dim>(count);
     const memory::desc source({M, K}, memory::data_type::bf16, memory::format_tag::ab);
     const memory::desc weights({K, N}, memory::data_type::bf16, memory::format_tag::ba);  // N rows of K
@@ -139,31 +139,23 @@ void sgemm_nn(const float* a, const float* b, size_t m, size_t n, size_t k, floa
   }
 }
 
-bool gemm_uses_int8(quant::TensorType type) {
-  return quant::type_traits(type).is_quantized && quant::cpu_prefers_int8_prompts();
+bool gemm_uses_int8(quant::TensorType type, const CpuPlan& plan) {
+  return quant::type_traits(type).is_quantized && plan.int8_prompt != nullptr;
 }
 
-size_t gemm_min_tokens(quant::TensorType type) {
-  return gemm_uses_int8(type) ? int8_gemm_min_tokens(type, quant::int8_prompt_kernels()->isa) : kGemmMinTokens;
+size_t gemm_min_tokens(quant::TensorType type, const CpuPlan& plan) {
+  return gemm_uses_int8(type, plan) ? int8_gemm_min_tokens(type, *plan.int8_prompt) : kGemmMinTokens;
 }
 
-const char* quantized_prompt_products() {
-  if (const quant::Int8PromptKernels* kernels = quant::int8_prompt_kernels()) {
-    static const std::string name = "int8 (" + std::string(kernels->isa) + ")";
-    return name.c_str();
-  }
-  return quant::cpu_has_native_bf16() ? "bf16 (oneDNN)" : "f32 (oneDNN)";
-}
-
-void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
-  const ScopedOmpThreads scoped(threads);
+void gemm(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
+  const ScopedOmpThreads scoped(cpu.threads);
   try {
-    if (gemm_uses_int8(w.type)) {
-      gemm_int8(w, x, n_tokens, y, threads);
-    } else if (uses_bf16(w.type)) {
-      gemm_bf16(w, x, n_tokens, y, threads);
+    if (gemm_uses_int8(w.type, cpu.plan)) {
+      gemm_int8(w, x, n_tokens, y, cpu);
+    } else if (uses_bf16(w.type, cpu.plan)) {
+      gemm_bf16(w, x, n_tokens, y, cpu);
     } else {
-      gemm_f32(w, x, n_tokens, y, threads);
+      gemm_f32(w, x, n_tokens, y, cpu);
     }
   } catch (const dnnl::error& error) {
     throw Error(w.name, std::string("oneDNN matmul failed: ") + error.what());

@@ -1,4 +1,4 @@
-// Row-parallel matrix products for small batches (decoding), by the dot kernels of quant::active_kernels();
+// Row-parallel matrix products for small batches (decoding), by the CPU plan's dot kernels;
 // larger batches go to gemm().
 #include "ops/matmul.h"
 
@@ -10,9 +10,9 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "quant/kernels.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {
@@ -65,7 +65,7 @@ void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_mul
 
 // Quantized weights: the activations are quantized to 8 bits once per call (blocks of 32 for
 // q8/q4, of 256 for the super-block types q4k/q6k/q3k), then each row is an integer dot
-// product with each token, by the kernels selected at run time (panel by panel, summed, for
+// product with each token, by the CPU plan's kernels (panel by panel, summed, for
 // matrices stored in column panels). `dot(rows, activations, columns, out)` multiplies
 // kRowsPerCall rows (a row, or a group of interleaved ones) into out[0..kRowsPerCall).
 template <size_t kRowsPerCall, class Activation, class Dot>
@@ -132,8 +132,9 @@ void matmul_float(std::span<const MatmulOutput> outputs,
 }
 
 // Small batches of matrices of one type and width, by the kernels of that type.
-void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
-  const quant::Kernels& kernels = quant::active_kernels();
+void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
+  const quant::Kernels& kernels = *cpu.plan.kernels;
+  const int threads = cpu.threads;
   const quant::TensorType type = outputs.front().w->type;
   // The container admits column panels only for the block-quantized types (their kernels below).
   if (outputs.front().w->panel_columns != 0 && !quant::type_traits(type).is_quantized) {
@@ -167,26 +168,27 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
 
 }  // namespace
 
-void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads) {
-  bool fusable = !outputs.empty() && n_tokens < gemm_min_tokens(outputs.front().w->type);
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
+  bool fusable = !outputs.empty() && n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan);
   for (const MatmulOutput& output : outputs) {
     fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
               output.w->shape[1] == outputs.front().w->shape[1];
   }
-  if (fusable) return matmul_small_batch(outputs, x, n_tokens, threads);
+  if (fusable) return matmul_small_batch(outputs, x, n_tokens, cpu);
   // Prompts on the int8 path: the input quantized once for all the matrices.
   const bool int8 = std::all_of(outputs.begin(), outputs.end(), [&](const MatmulOutput& output) {
-    return output.w->shape.size() == 2 && gemm_uses_int8(output.w->type) && n_tokens >= gemm_min_tokens(output.w->type);
+    return output.w->shape.size() == 2 && gemm_uses_int8(output.w->type, cpu.plan) &&
+           n_tokens >= gemm_min_tokens(output.w->type, cpu.plan);
   });
-  if (int8) return gemm_int8_shared_input(outputs, x, n_tokens, threads);
-  for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, threads);
+  if (int8) return gemm_int8_shared_input(outputs, x, n_tokens, cpu);
+  for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, cpu);
 }
 
-void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads) {
+void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
-  if (n_tokens >= gemm_min_tokens(w.type)) return gemm(w, x, n_tokens, y, threads);
+  if (n_tokens >= gemm_min_tokens(w.type, cpu.plan)) return gemm(w, x, n_tokens, y, cpu);
   const MatmulOutput output{&w, y};
-  matmul_small_batch({&output, 1}, x, n_tokens, threads);
+  matmul_small_batch({&output, 1}, x, n_tokens, cpu);
 }
 
 void read_row(const format::TensorView& w, size_t row, float* out) {

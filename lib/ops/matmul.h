@@ -6,6 +6,7 @@
 #include <span>
 
 #include "format/container.h"
+#include "ops/cpu_plan.h"
 
 namespace smoe::ops {
 
@@ -13,8 +14,8 @@ namespace smoe::ops {
 // Rows of W are split across `threads` OpenMP threads; each row is read from memory once per
 // call, whatever n_tokens is (batched prompts read each weight once). Float weights (f32, f16,
 // bf16) multiply f32 activations exactly; quantized weights (q8, q4, q4k, q6k, q3k) multiply
-// activations quantized to 8 bits (blocks of 32; of 256 for the super-block types), with the kernels quant::active_kernels() chose.
-void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, int threads);
+// activations quantized to 8 bits (blocks of 32; of 256 for the super-block types), with the kernels of the CPU plan.
+void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu);
 
 // Several matrices sharing one input (attention's q, k, v; an expert's w1 and w3):
 // outputs[i].y = x W_i^T. For small batches of one quantized type and width the activations
@@ -25,7 +26,7 @@ struct MatmulOutput {
   const format::TensorView* w;
   float* y;  // (n_tokens, w rows)
 };
-void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, int threads);
+void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu);
 
 // One row of an embedding-like matrix as f32: W[row] -> out (in,).
 void read_row(const format::TensorView& w, size_t row, float* out);

@@ -6,8 +6,7 @@
 #include <filesystem>
 #include <map>
 
-#include "ops/gemm.h"
-#include "quant/kernels.h"
+#include "ops/cpu_plan.h"
 #include "runtime/model_impl.h"
 #include "smoe/error.h"
 #include "util/checked_math.h"
@@ -64,6 +63,23 @@ std::unique_ptr<Tokenizer> load_tokenizer(const format::Container& container, co
 
 }  // namespace
 
+namespace {
+
+// ModelOptions' CPU overrides where set, else the environment's; a bad name or a level this
+// CPU lacks is the caller's error.
+ops::CpuPlan resolve_cpu_plan(const ModelOptions& options, const std::string& path) {
+  try {
+    const ops::CpuOverrides given{.isa = ops::parse_isa_override(options.isa),
+                                  .prefetch = ops::parse_prefetch_override(options.prefetch),
+                                  .prompt = ops::parse_prompt_override(options.prompt_products)};
+    return ops::make_cpu_plan(quant::cpu_features(), ops::merge(given, ops::cpu_overrides_from_environment()));
+  } catch (const std::invalid_argument& e) {
+    throw Error(path, std::string("CPU options: ") + e.what());
+  }
+}
+
+}  // namespace
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
@@ -81,7 +97,8 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
 
-  auto impl = std::unique_ptr<Impl>(new Impl{std::move(container), {}, {}, nullptr, ChatTemplate(), nullptr, options.ram_budget});
+  auto impl = std::unique_ptr<Impl>(new Impl{.container = std::move(container), .ram_option = options.ram_budget});
+  impl->cpu_plan = resolve_cpu_plan(options, path);
   impl->weights = model::ModelWeights::bind(impl->container);
   const format::Metadata& metadata = impl->container.metadata();
   const std::string& template_source = options.chat_template.empty() ? metadata.chat_template : options.chat_template;
@@ -105,9 +122,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_type = options.kv_type;
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   info.kv_cache_bytes =
-      kv_elements ? runtime::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
-  info.kernels = quant::kernels_name(quant::active_kernels());
-  info.prompt_products = ops::quantized_prompt_products();
+      kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
+  info.kernels = impl->cpu_plan.kernels_name();
+  info.prompt_products = impl->cpu_plan.prompt_products();
   info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
   info.memory_budget = budget.bytes.value_or(0);
   info.memory_budget_source = budget.source;
@@ -117,16 +134,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     if (!plugin) {
       std::fprintf(stderr, "smoe: no %s backend (%s); running on the CPU\n", options.backend.c_str(), why.c_str());
     } else {
-      std::vector<double> profile;  // calibration routing fractions, when the converter stored them
-      const nlohmann::json& recipe = impl->container.metadata().recipe;
-      if (const auto found = recipe.find("routing_profile"); found != recipe.end() && found->is_array()) {
-        for (const nlohmann::json& layer : *found) {
-          if (!layer.is_array()) break;
-          for (const nlohmann::json& fraction : layer) profile.push_back(fraction.is_number() ? fraction.get<double>() : 0.0);
-        }
-      }
       impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
-                                                               impl->weights, options.gpu_memory, profile);
+                                                               impl->weights, options.gpu_memory,
+                                                               format::routing_profile(impl->container.metadata()));
       info.backend = impl->offload->description();
       info.offloaded_experts = impl->offload->resident_experts();
       info.offloaded_bytes = impl->offload->resident_bytes();
@@ -164,13 +174,14 @@ std::unique_ptr<Session> Model::create_session() const {
                  "use a smaller context (-c) or --kv q8");
   try {
     auto impl = std::unique_ptr<Session::Impl>(new Session::Impl{
-        self,
-        runtime::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
-                         hp.head_dim, impl_->info.kv_type),
-        model::Transformer(hp, impl_->weights),
-        {}, {}, {}, {}, false, 0, {}});
+        .model = self,
+        .model_impl = impl_.get(),
+        .cache = model::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
+                                hp.head_dim, impl_->info.kv_type),
+        .transformer = model::Transformer(hp, impl_->weights),
+    });
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
-    impl->transformer.set_expert_offload(impl_->offload.get());
+    impl->transformer.set_expert_runner(impl_->offload.get());
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   } catch (const std::bad_alloc&) {
     throw Error(impl_->info.path, "not enough memory for a KV cache of " + std::to_string(impl_->info.kv_cache_bytes) +

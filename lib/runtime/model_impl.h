@@ -6,9 +6,10 @@
 
 #include "backend/expert_offload.h"
 #include "format/container.h"
+#include "model/kv_cache.h"
 #include "model/model_weights.h"
 #include "model/transformer.h"
-#include "runtime/kv_cache.h"
+#include "ops/cpu_plan.h"
 #include "smoe/model.h"
 #include "smoe/sampler.h"
 #include "smoe/session.h"
@@ -21,13 +22,15 @@ struct Model::Impl {
   ModelInfo info;
   std::unique_ptr<Tokenizer> tokenizer;
   ChatTemplate chat_template;
+  ops::CpuPlan cpu_plan;                              // which kernels run, decided at load
   std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
   uint64_t ram_option = 0;  // ModelOptions::ram_budget, for the KV cache check of each session
 };
 
 struct Session::Impl {
   std::shared_ptr<const Model> model;  // keeps the mapping alive
-  runtime::KvCache cache;
+  const Model::Impl* model_impl = nullptr;  // model's
+  model::KvCache cache;
   model::Transformer transformer;
   std::vector<int32_t> tokens;
   std::vector<float> logits;
@@ -51,7 +54,10 @@ struct SessionSnapshot::Data {
   std::mt19937_64 rng;
 };
 
-// Access to a session's implementation for library-internal tools (calibration).
+// Access to the implementations for lib/ and the tests.
+struct ModelInternals {
+  static const Model::Impl& of(const Model& model) { return *model.impl_; }
+};
 struct SessionInternals {
   static Session::Impl& of(Session& session) { return *session.impl_; }
 };

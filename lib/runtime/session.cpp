@@ -53,16 +53,10 @@ static std::span<const float> evaluate(Session::Impl& s, std::span<const int32_t
   }
   model::RoutingObserver observer;
   if (s.routing_callback) observer = s.routing_callback;
-  backend::ExpertOffload* offload = s.model->impl().offload.get();
-  std::vector<uint64_t> counts_before;
-  if (offload) counts_before = s.stats.expert_counts;
-  s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits,
-                        s.stats.expert_counts, observer, compute_threads(info.threads));
-  if (offload) {  // the batch's selections feed the placement, re-placed between batches
-    for (size_t i = 0; i < counts_before.size(); ++i) counts_before[i] = s.stats.expert_counts[i] - counts_before[i];
-    offload->record(counts_before);
-    offload->replace();
-  }
+  const model::ForwardContext context{.cpu = {s.model_impl->cpu_plan, compute_threads(info.threads)},
+                                      .expert_counts = &s.stats.expert_counts,
+                                      .routing = &observer};
+  s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits, context);
   s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
   return s.logits;
 }

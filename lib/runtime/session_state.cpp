@@ -44,7 +44,7 @@ T get(const std::byte* data) {
 
 std::shared_ptr<SessionSnapshot::Data> capture(const Session::Impl& s) {
   auto data = std::make_shared<SessionSnapshot::Data>();
-  const format::Container& container = s.model->impl().container;
+  const format::Container& container = s.model_impl->container;
   data->model_checksum = container.header().index_checksum;
   data->model_bytes = container.file_bytes();
   data->kv_type = s.cache.type();
@@ -60,7 +60,7 @@ std::shared_ptr<SessionSnapshot::Data> capture(const Session::Impl& s) {
 
 // The state belongs to this session's model: same container index checksum and size.
 void check_model(const Session::Impl& s, uint64_t checksum, uint64_t bytes, const std::string& where) {
-  const format::Container& container = s.model->impl().container;
+  const format::Container& container = s.model_impl->container;
   if (checksum != container.header().index_checksum || bytes != container.file_bytes()) {
     throw Error(where, "was saved with a different model (identity " + std::to_string(checksum) + ", " +
                            std::to_string(bytes) + " bytes) than " + s.model->info().path);
@@ -103,7 +103,7 @@ void Session::restore(const SessionSnapshot& snapshot) {
 
 void Session::save(const std::string& path, const std::vector<ChatMessage>& messages) const {
   const std::shared_ptr<const SessionSnapshot::Data> data = capture(*impl_);
-  const runtime::KvCache& cache = impl_->cache;
+  const model::KvCache& cache = impl_->cache;
   nlohmann::ordered_json info = {{"kv_type", std::string(kv_type_name(data->kv_type))},
                                  {"layers", cache.layers()},
                                  {"kv_width", cache.kv_width()},
@@ -186,7 +186,7 @@ std::vector<ChatMessage> Session::load(const std::string& path) {
                           std::to_string(compressed_bytes));
   }
   // The largest payload this session could have written: bound the allocation before it.
-  const runtime::KvCache& cache = impl_->cache;
+  const model::KvCache& cache = impl_->cache;
   const uint32_t vocab = impl_->model->info().hyperparameters.vocab_size;
   const uint64_t most = 8 + kMaxJsonBytes + uint64_t{cache.context()} * 4 + uint64_t{vocab} * 4 + cache.exported_bytes(cache.context());
   if (payload_bytes > most) throw Error(path, "payload of " + std::to_string(payload_bytes) + " bytes is larger than any session of this model");

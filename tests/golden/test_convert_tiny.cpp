@@ -12,14 +12,14 @@
 #include "convert/inspect.h"
 #include "format/container.h"
 #include "format/panels.h"
-#include "model/tensor_schema.h"
-#include "quant/block_q4.h"
-#include "quant/block_q3k.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q6k.h"
-#include "quant/block_q8.h"
-#include "quant/convert_row.h"
-#include "quant/half.h"
+#include "format/tensor_schema.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
+#include "quant/formats/block_q8.h"
+#include "quant/formats/convert_row.h"
+#include "quant/formats/half.h"
 #include "support/reference.h"
 #include "support/safetensors_builder.h"
 #include "support/temp_dir.h"
@@ -119,7 +119,7 @@ TEST_CASE("the tiny model converts to every type and reads back within each form
   const convert::HfCheckpoint source = convert::HfCheckpoint::open(test::tiny_model_dir());
   const convert::Recipe recipe = convert::make_recipe(type);
 
-  for (const model::TensorSpec& spec : model::mixtral_tensor_specs(container.metadata().hyperparameters)) {
+  for (const format::TensorSpec& spec : format::mixtral_tensor_specs(container.metadata().hyperparameters)) {
     const format::TensorView& stored = container.require(spec.name);
     // q4k matrices are stored interleaved by default (q4k_x8), their rows read back as q4k.
     const TensorType row_type = quant::row_type(stored.type);

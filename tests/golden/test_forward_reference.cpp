@@ -6,7 +6,6 @@
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "convert/convert_checkpoint.h"
-#include "quant/kernels.h"
 #include "support/reference.h"
 #include "support/temp_dir.h"
 
@@ -129,8 +128,8 @@ TEST_CASE("q4k and q8 rows interleaved by eight compute what the plain rows do",
   // q4k: every matrix q4k_x8 but the output's; q8: all q8_x8; q4: q8_x8 attention and output.
   const std::string recipe = GENERATE(as<std::string>{}, "q4k", "q8", "q4");
   INFO("recipe " << recipe);
-  const bool scalar = quant::active_kernels().isa == "scalar";
   const auto plain = test::load_for_comparison(test::tiny_container(recipe));
+  const bool scalar = plain->info().kernels == "scalar";
   const auto interleaved = test::load_for_comparison(test::tiny_container_interleaved(recipe));
   for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
     const std::vector<int32_t> ids = ids_of(prompt["ids"]);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "backend/backend_abi.h"
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "convert/hf_checkpoint.h"
 #include "convert/mistral_checkpoint.h"
-#include "model/tensor_schema.h"
+#include "format/tensor_schema.h"
 #include "support/gguf_builder.h"
 #include "support/random_values.h"
 #include "support/safetensors_builder.h"
@@ -90,7 +90,7 @@ RawSafetensors random_weights(const Hyperparameters& hp, std::string (*released_
                               const WeightEdit& edit = {}) {
   RawSafetensors file;
   uint32_t seed = 1;
-  for (const model::TensorSpec& spec : model::mixtral_tensor_specs(hp)) {
+  for (const format::TensorSpec& spec : format::mixtral_tensor_specs(hp)) {
     uint64_t elements = 1;
     for (uint64_t dim : spec.shape) elements *= dim;
     const bool norm = spec.shape.size() == 1;
@@ -235,7 +235,7 @@ void write_gguf_release(const std::string& path, const GgufVocab& vocab, uint32_
   if (vocab.eot_id >= 0) gguf.add_u32("tokenizer.ggml.eot_token_id", uint32_t(vocab.eot_id));
   if (!vocab.chat_template.empty()) gguf.add_string("tokenizer.chat_template", vocab.chat_template);
   const RawSafetensors weights = random_weights(hp, [](const std::string& name) { return name; }, edit_weights);
-  for (const model::TensorSpec& spec : model::mixtral_tensor_specs(hp)) {
+  for (const format::TensorSpec& spec : format::mixtral_tensor_specs(hp)) {
     std::string name;
     if (spec.name == "token_embd" || spec.name == "output_norm" || spec.name == "output") {
       name = spec.name + ".weight";

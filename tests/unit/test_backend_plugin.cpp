@@ -61,7 +61,7 @@ TEST_CASE("experts on a backend plugin give the CPU's results within a budget", 
   CHECK(worst_difference(*cpu, *hybrid) <= 1e-3f);
   // Both sides served experts, and in some steps at the same time (device experts on the
   // worker thread while the CPU computed the others).
-  const backend::ExpertOffload& offload = *hybrid->impl().offload;
+  const backend::ExpertOffload& offload = *ModelInternals::of(*hybrid).offload;
   CHECK(offload.hits() > 0);
   CHECK(offload.misses() > 0);
   CHECK(offload.concurrent_steps() > 0);
@@ -112,7 +112,7 @@ TEST_CASE("placement follows the router: the most chosen experts end up on the d
   const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const uint64_t expert_bytes = 3 * 128 * 256 * 4;
   const auto model = load("reference", expert_bytes * 8);  // 8 of the 32 experts
-  const backend::ExpertOffload& offload = *model->impl().offload;
+  const backend::ExpertOffload& offload = *ModelInternals::of(*model).offload;
   auto session = model->create_session();
   for (const nlohmann::json& prompt : test::tiny_reference().json["prompts"]) {
     session->reset();
@@ -152,7 +152,7 @@ TEST_CASE("a calibration routing profile in the container places the hottest exp
   model_options.backend = "reference";
   model_options.gpu_memory = 3 * 128 * 256 * 4 * 4;  // four experts
   const auto model = Model::load(options.output, model_options);
-  const backend::ExpertOffload& offload = *model->impl().offload;
+  const backend::ExpertOffload& offload = *ModelInternals::of(*model).offload;
   REQUIRE(offload.resident_experts() == 4);
   for (uint32_t layer = 0; layer < 4; ++layer) CHECK(offload.resident(layer, 5));
 }

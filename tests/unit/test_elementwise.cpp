@@ -16,7 +16,7 @@ namespace {
 
 std::vector<float> values(size_t n, float spread, uint32_t seed) { return smoe::test::normal_values(n, spread, seed); }
 
-// Runs `check(name, arch)` for every architecture of simd::Architectures the CPU has.
+// Runs `check(name, arch)` for every architecture with an instantiation that the CPU has.
 template <class Check>
 void for_each_architecture(Check check) {
   const auto available = xsimd::available_architectures();
@@ -50,9 +50,15 @@ TEST_CASE("vectorised softmax matches the scalar reference", "[elementwise]") {
     }
     CHECK(total == Approx(1.0).epsilon(1e-5));
   });
-  std::vector<float> dispatched = x;
-  softmax(dispatched.data(), n, scale);
-  for (size_t i = 0; i < n; ++i) CHECK(dispatched[i] == Approx(expected[i]).epsilon(1e-5).margin(1e-9));
+  // The kernels a CPU plan takes for each level this CPU runs.
+  for (const smoe::quant::Isa isa : {smoe::quant::Isa::scalar, smoe::quant::Isa::avx2, smoe::quant::Isa::avx512,
+                                     smoe::quant::Isa::neon}) {
+    if (!smoe::quant::cpu_runs(isa, smoe::quant::cpu_features())) continue;
+    INFO("plan level " << isa);
+    std::vector<float> planned = x;
+    elementwise_kernels(isa).softmax(planned.data(), n, scale);
+    for (size_t i = 0; i < n; ++i) CHECK(planned[i] == Approx(expected[i]).epsilon(1e-5).margin(1e-9));
+  }
 }
 
 TEST_CASE("vectorised SwiGLU gate matches the scalar reference", "[elementwise]") {
@@ -71,4 +77,12 @@ TEST_CASE("vectorised SwiGLU gate matches the scalar reference", "[elementwise]"
       CHECK(actual[i] == Approx(expected[i]).epsilon(1e-5).margin(1e-7));
     }
   });
+  for (const smoe::quant::Isa isa : {smoe::quant::Isa::scalar, smoe::quant::Isa::avx2, smoe::quant::Isa::avx512,
+                                     smoe::quant::Isa::neon}) {
+    if (!smoe::quant::cpu_runs(isa, smoe::quant::cpu_features())) continue;
+    INFO("plan level " << isa);
+    std::vector<float> planned = gate;
+    elementwise_kernels(isa).silu_mul(planned.data(), up.data(), n);
+    for (size_t i = 0; i < n; ++i) CHECK(planned[i] == Approx(expected[i]).epsilon(1e-5).margin(1e-7));
+  }
 }

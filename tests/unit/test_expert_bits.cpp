@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "convert/expert_bits.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "smoe/error.h"
 
 using namespace smoe;
@@ -46,7 +46,7 @@ double bits(TensorType type) { return quant::bits_per_weight(type); }
 
 TEST_CASE("expert-bits auto gives hot experts more bits at the same total size", "[expert_bits][recipe]") {
   const Hyperparameters hp = small_model();
-  const auto specs = model::mixtral_tensor_specs(hp);
+  const auto specs = format::mixtral_tensor_specs(hp);
   // Expert e gets 2^e tokens: strongly skewed, as in real routers' tails.
   const convert::ImportanceMatrix matrix = routing(hp, [](uint32_t, uint32_t e) { return 1 << e; });
   convert::Recipe recipe = convert::make_recipe("q4");
@@ -64,8 +64,8 @@ TEST_CASE("expert-bits auto gives hot experts more bits at the same total size",
     CHECK(bits(recipe.expert_types.at({layer, 7})) > bits(TensorType::q4k));
   }
   // The choice reaches the tensors and the recipe written into the file.
-  for (const model::TensorSpec& spec : specs) {
-    if (spec.group == model::TensorGroup::experts && spec.expert == 0) CHECK(recipe.type_for(spec) == TensorType::q3k);
+  for (const format::TensorSpec& spec : specs) {
+    if (spec.group == format::TensorGroup::experts && spec.expert == 0) CHECK(recipe.type_for(spec) == TensorType::q3k);
   }
   CHECK(recipe.to_json()["expert_types"][1][0] == "q3k");
 }
@@ -74,7 +74,7 @@ TEST_CASE("expert-bits auto leaves evenly routed experts in the uniform type", "
   const Hyperparameters hp = small_model();
   const convert::ImportanceMatrix matrix = routing(hp, [](uint32_t, uint32_t) { return 100; });
   convert::Recipe recipe = convert::make_recipe("q4");
-  const auto summary = convert::plan_expert_bits(model::mixtral_tensor_specs(hp), matrix, "test.imatrix", recipe);
+  const auto summary = convert::plan_expert_bits(format::mixtral_tensor_specs(hp), matrix, "test.imatrix", recipe);
   for (const auto& [id, type] : recipe.expert_types) CHECK(type == TensorType::q4k);
   CHECK(summary.planned_bytes == summary.uniform_bytes);
 }
@@ -82,7 +82,7 @@ TEST_CASE("expert-bits auto leaves evenly routed experts in the uniform type", "
 TEST_CASE("expert-bits auto refuses an importance matrix without matching routing counts", "[expert_bits][bad_input]") {
   const Hyperparameters hp = small_model();
   convert::Recipe recipe = convert::make_recipe("q4");
-  const auto specs = model::mixtral_tensor_specs(hp);
+  const auto specs = format::mixtral_tensor_specs(hp);
   CHECK_THROWS_WITH(convert::plan_expert_bits(specs, convert::ImportanceMatrix{}, "calib.imatrix", recipe),
                     Catch::Contains("calib.imatrix") && Catch::Contains("no routing counts for layer 0"));
   Hyperparameters fewer = hp;

@@ -44,7 +44,7 @@ TEST_CASE("a decode step reads only the pages of the experts the router chose", 
   options.context_size = 64;
   options.weight_loading = WeightLoading::map;  // pages of a mapping can be dropped and counted
   const auto model = Model::load(test::tiny_container("q4"), options);
-  const format::Container& container = model->impl().container;
+  const format::Container& container = ModelInternals::of(*model).container;
   auto session = model->create_session();
   const std::vector<int32_t> prompt = model->tokenizer().encode("Le fichier de configuration", true);
   session->eval(prompt);

@@ -12,15 +12,15 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q3k.h"
-#include "quant/block_q4.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q6k.h"
-#include "quant/block_q8.h"
-#include "quant/convert_row.h"
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
+#include "quant/formats/block_q8.h"
+#include "quant/formats/convert_row.h"
 #include "quant/cpu_features.h"
 #include "quant/gemm_int8.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "support/random_values.h"
 
 using namespace smoe::quant;
@@ -304,7 +304,7 @@ TEST_CASE("int8 activations are packed with their scales and sums", "[quant][int
   const size_t tokens = GENERATE(size_t{1}, size_t{17}), columns = 300;
   const std::vector<float> x = adversarial_rows(tokens, columns, 11);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  quantize_activations_int8(nullptr, x.data(), tokens, columns, block_columns, a);
   REQUIRE(a.padded_tokens % kInt8TokenGroup == 0);
   REQUIRE(a.blocks == int8_blocks(columns, block_columns));
   for (size_t t = 0; t < a.padded_tokens; ++t) {
@@ -336,7 +336,7 @@ TEST_CASE("the int8 tile product is the sum of its integer block products", "[qu
   const QuantizedRows q = quantize_rows(w, rows, columns, block_columns);
   const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  quantize_activations_int8(nullptr, x.data(), tokens, columns, block_columns, a);
   std::vector<float> y(tokens * rows);
   gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, y.data(), rows);
   for (size_t t = 0; t < tokens; ++t) {
@@ -375,7 +375,7 @@ void check_tile_kernel(const Int8PromptKernels* kernels, size_t block_columns, s
   const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns),
                       own_tiles = pack_tiles(q, rows, blocks, block_columns, kernels->pack_tile_ref);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  quantize_activations_int8(kernels, x.data(), tokens, columns, block_columns, a);
   const size_t stride = rows + 3;  // a wider output row: only the product's columns are written
   std::vector<float> expected(tokens * stride, -1.0f), actual(tokens * stride, -1.0f);
   gemm_int8_tiles_ref(tiles.q.data(), tiles.scales.data(), rows, a, expected.data(), stride);
@@ -432,7 +432,7 @@ TEST_CASE("the tile kernels are exact at the ends of the byte ranges", "[quant][
     x[i] = (i / columns) % 2 == 0 ? ((i / 64) % 2 ? 1.0f : -1.0f) : (random() % 2 ? 1.0f : -1.0f);
   const QuantizedRows tiles = pack_tiles(q, rows, blocks, block_columns, kernels->pack_tile_ref);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, block_columns, a);
+  quantize_activations_int8(kernels, x.data(), tokens, columns, block_columns, a);
   std::vector<float> actual(tokens * rows);
   kernels->tiles(tiles.q.data(), tiles.scales.data(), rows, a, actual.data(), rows);
   for (size_t t = 0; t < tokens; ++t) {

@@ -9,11 +9,11 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q4k.h"
-#include "quant/block_q8a.h"
-#include "quant/convert_row.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q8a.h"
+#include "quant/formats/convert_row.h"
 #include "quant/gemm_int8.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "support/random_values.h"
 
 using namespace smoe::quant;
@@ -89,7 +89,7 @@ TEST_CASE("the q4k tile product is the decode path's q4k x q8k product", "[quant
   const std::vector<float> x = activations(tokens, columns, 32);
   const Q4kTiles tiles = pack_q4k_tiles(stored, rows, blocks);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, 256, a);
+  quantize_activations_int8(nullptr, x.data(), tokens, columns, 256, a);
   std::vector<int16_t> sums;
   int8_sub_block_sums(a, sums);
   std::vector<float> y(tokens * rows);
@@ -145,7 +145,7 @@ TEST_CASE("the q4k tile kernels compute the reference's products", "[quant][int8
   const std::vector<float> x = activations(tokens, columns, 52);
   const Q4kTiles tiles = pack_q4k_tiles(stored, rows, blocks);
   Int8Activations a;
-  quantize_activations_int8(x.data(), tokens, columns, 256, a);
+  quantize_activations_int8(nullptr, x.data(), tokens, columns, 256, a);
   std::vector<int16_t> sums;
   int8_sub_block_sums(a, sums);
   const size_t stride = rows + 2;  // only the product's columns are written

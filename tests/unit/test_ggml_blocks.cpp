@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "convert/ggml_blocks.h"
-#include "quant/convert_row.h"
-#include "quant/half.h"
+#include "quant/formats/convert_row.h"
+#include "quant/formats/half.h"
 
 using namespace smoe;
 using namespace smoe::convert;

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "quant/half.h"
+#include "quant/formats/half.h"
 
 using namespace smoe::quant;
 

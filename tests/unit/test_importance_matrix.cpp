@@ -6,8 +6,8 @@
 #include <random>
 
 #include "convert/importance_matrix.h"
-#include "quant/block_q4.h"
-#include "quant/block_q4k.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
 #include "smoe/error.h"
 #include "support/temp_dir.h"
 

@@ -9,10 +9,10 @@
 #include <random>
 #include <set>
 
-#include "quant/convert_row.h"
+#include "quant/formats/convert_row.h"
 #include "quant/cpu_features.h"
 #include "quant/dequantize_bf16.h"
-#include "quant/half.h"
+#include "quant/formats/half.h"
 #include "quant/kernels.h"
 #include "support/random_values.h"
 
@@ -26,7 +26,7 @@ std::vector<float> values(size_t n, float spread, uint32_t seed) { return smoe::
 constexpr double kOrderTolerance = 1e-5;
 
 // The x86 tables (avx2, avx2-vnni, avx512, avx512-vnni) exist in both prefetch variants.
-bool is_x86_table(const Kernels& kernels) { return kernels.isa.starts_with("avx"); }
+bool is_x86_table(const Kernels& kernels) { return isa_at_least(kernels.isa, Isa::avx2); }
 
 }  // namespace
 
@@ -35,7 +35,7 @@ TEST_CASE("every x86 table exists in both prefetch variants, named apart", "[ker
   for (const Kernels* kernels : available_kernels()) {
     CHECK(names.insert(kernels_name(*kernels)).second);
     if (is_x86_table(*kernels)) {
-      const std::string other = std::string(kernels->isa) + (kernels->prefetch == Prefetch::software ? "" : "+prefetch");
+      const std::string other = std::string(isa_name(kernels->isa)) + (kernels->prefetch == Prefetch::software ? "" : "+prefetch");
       bool found = false;
       for (const Kernels* candidate : available_kernels()) found = found || kernels_name(*candidate) == other;
       CHECK(found);
@@ -43,63 +43,21 @@ TEST_CASE("every x86 table exists in both prefetch variants, named apart", "[ker
   }
 }
 
-TEST_CASE("the kernel choice takes the forced instruction set in the preferred prefetch variant", "[kernels]") {
-  const std::vector<const Kernels*> tables = available_kernels();
-  const std::string_view best = tables.back()->isa;
+TEST_CASE("kernels_for gives each level's table in the asked prefetch variant", "[kernels]") {
   for (const Prefetch prefetch : {Prefetch::software, Prefetch::hardware}) {
-    const Kernels& unforced = choose_kernels(tables, nullptr, prefetch);
-    CHECK(unforced.isa == best);
-    CHECK(&choose_kernels(tables, "no-such-isa", prefetch) == &unforced);
-    CHECK(choose_kernels(tables, "scalar", prefetch).isa == "scalar");
-    for (const Kernels* table : tables) {
-      const Kernels& chosen = choose_kernels(tables, std::string(table->isa).c_str(), prefetch);
-      CHECK(chosen.isa == table->isa);
-      // x86 tables exist in both variants; the others only leave prefetching to the hardware.
-      CHECK(chosen.prefetch == (is_x86_table(*table) ? prefetch : Prefetch::hardware));
-    }
-  }
-}
-
-TEST_CASE("SMOE_ISA forces a level below another only where the CPU has the forced one", "[kernels]") {
-  const char* saved = std::getenv("SMOE_ISA");
-  const std::string saved_value = saved ? saved : "";
-  const auto has = [](std::string_view isa) {
+    CHECK(kernels_for(Isa::scalar, prefetch) == &scalar_kernels());
     for (const Kernels* table : available_kernels()) {
-      if (table->isa == isa) return true;
+      const Kernels* chosen = kernels_for(table->isa, prefetch);
+      REQUIRE(chosen != nullptr);
+      CHECK(chosen->isa == table->isa);
+      // x86 tables exist in both variants; the others only leave prefetching to the hardware.
+      CHECK(chosen->prefetch == (is_x86_table(*table) ? prefetch : Prefetch::hardware));
     }
-    return false;
-  };
-  unsetenv("SMOE_ISA");
-  CHECK_FALSE(isa_forced_below("avx512-vnni"));
-  setenv("SMOE_ISA", "no-such-isa", 1);
-  CHECK_FALSE(isa_forced_below("avx512-vnni"));
-  setenv("SMOE_ISA", "scalar", 1);
-  CHECK(isa_forced_below("avx2"));
-  CHECK_FALSE(isa_forced_below("scalar"));
-  for (const std::string_view isa : {"avx2", "avx2-vnni", "avx512"}) {
-    setenv("SMOE_ISA", std::string(isa).c_str(), 1);
-    INFO("SMOE_ISA=" << isa);
-    CHECK(isa_forced_below("avx512-vnni") == has(isa));  // a level the CPU lacks forces nothing
-    CHECK_FALSE(isa_forced_below(isa));
   }
-  if (saved) {
-    setenv("SMOE_ISA", saved_value.c_str(), 1);
-  } else {
-    unsetenv("SMOE_ISA");
+  for (const Isa isa : {Isa::avx2, Isa::avx2_vnni, Isa::avx512, Isa::avx512_vnni, Isa::neon, Isa::neon_dotprod}) {
+    INFO(isa);
+    CHECK((kernels_for(isa, Prefetch::hardware) != nullptr) == cpu_runs(isa, cpu_features()));
   }
-}
-
-TEST_CASE("SMOE_PREFETCH chooses the prefetch variant, else the CPU vendor and AVX-512 do", "[kernels]") {
-  const char* saved = std::getenv("SMOE_PREFETCH");
-  const std::string saved_value = saved ? saved : "";
-  setenv("SMOE_PREFETCH", "software", 1);
-  CHECK(preferred_prefetch() == Prefetch::software);
-  setenv("SMOE_PREFETCH", "hardware", 1);
-  CHECK(preferred_prefetch() == Prefetch::hardware);
-  unsetenv("SMOE_PREFETCH");
-  CHECK(preferred_prefetch() ==
-        (cpu_features().amd && cpu_features().avx512f ? Prefetch::hardware : Prefetch::software));
-  if (saved) setenv("SMOE_PREFETCH", saved_value.c_str(), 1);
 }
 
 TEST_CASE("kernels agree with the scalar references", "[kernels]") {
@@ -420,8 +378,9 @@ TEST_CASE("bf16 row decoders give the reference's bits", "[kernels][bf16]") {
   quantize_row(type, w.data(), stored.data(), n);
   std::vector<uint16_t> expected(n), actual(n);
   dequantize_row_bf16_ref(type, stored.data(), expected.data(), n);
-  dequantize_row_bf16(type, stored.data(), actual.data(), n);
-  INFO("type " << type_name(type) << (cpu_has_native_bf16() ? " (native bf16)" : " (reference only)"));
+  const Isa best = available_kernels().back()->isa;
+  dequantize_row_bf16(best, type, stored.data(), actual.data(), n);
+  INFO("type " << type_name(type) << (multiplies_bf16(best, cpu_features()) ? " (native bf16)" : " (reference only)"));
   CHECK(actual == expected);
   std::vector<float> decoded(n);
   dequantize_row(type, stored.data(), decoded.data(), n);

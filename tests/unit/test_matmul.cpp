@@ -11,17 +11,21 @@
 #include "format/panels.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
-#include "quant/interleave.h"
-#include "quant/convert_row.h"
+#include "quant/formats/interleave.h"
+#include "quant/formats/convert_row.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "support/random_values.h"
 
 using namespace smoe;
 
 namespace {
+
+// The plan these products run under: this CPU's best, or the environment's (the ctest variants).
+const ops::CpuPlan& plan() { return ops::default_cpu_plan(); }
+ops::CpuContext cpu(int threads) { return {plan(), threads}; }
 
 struct StoredMatrix {
   std::vector<std::byte> bytes;
@@ -112,10 +116,10 @@ TEST_CASE("matrices sharing an input multiply as they do one by one", "[ops][mat
 
   std::vector<float> ya(tokens * 96), yb(tokens * 32), yc(tokens * 33);
   const ops::MatmulOutput outputs[] = {{&a.view, ya.data()}, {&b.view, yb.data()}, {&c.view, yc.data()}};
-  ops::matmul_shared_input(outputs, x.data(), tokens, threads);
+  ops::matmul_shared_input(outputs, x.data(), tokens, cpu(threads));
   for (const ops::MatmulOutput& output : outputs) {
     std::vector<float> expected(tokens * output.w->shape[0]);
-    ops::matmul(*output.w, x.data(), tokens, expected.data(), threads);
+    ops::matmul(*output.w, x.data(), tokens, expected.data(), cpu(threads));
     CHECK(std::equal(expected.begin(), expected.end(), output.y));
   }
 
@@ -124,8 +128,8 @@ TEST_CASE("matrices sharing an input multiply as they do one by one", "[ops][mat
                                            16, columns, 4);
   std::vector<float> y_other(tokens * 16), expected_other(tokens * 16);
   const ops::MatmulOutput mixed[] = {{&a.view, ya.data()}, {&other.view, y_other.data()}};
-  ops::matmul_shared_input(mixed, x.data(), tokens, threads);
-  ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
+  ops::matmul_shared_input(mixed, x.data(), tokens, cpu(threads));
+  ops::matmul(other.view, x.data(), tokens, expected_other.data(), cpu(threads));
   CHECK(y_other == expected_other);
 }
 
@@ -135,7 +139,7 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
                quant::TensorType::q4, quant::TensorType::q4k, quant::TensorType::q6k, quant::TensorType::q3k);
   // decode, small batch, the largest small batch and this CPU's gemm threshold for the type (the
   // int8 one where it applies), oneDNN's threshold
-  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type) - 1, ops::gemm_min_tokens(type),
+  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type, plan()) - 1, ops::gemm_min_tokens(type, plan()),
                                       ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2);
   INFO("type " << quant::type_name(type) << " tokens " << tokens << " threads " << threads);
@@ -143,7 +147,7 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   const StoredMatrix m = random_matrix(type, rows, columns, 5);
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 11);
   std::vector<float> y(tokens * rows);
-  ops::matmul(m.view, x.data(), tokens, y.data(), threads);
+  ops::matmul(m.view, x.data(), tokens, y.data(), cpu(threads));
 
   // Float weights multiply f32 activations (summation order apart); quantized ones multiply
   // activations rounded to 8 bits (the gemm path: to 8 bits as well where prompts take the int8
@@ -153,7 +157,7 @@ TEST_CASE("matmul multiplies every weight type as its dequantized rows do", "[op
   constexpr double kFloatTolerance = 1e-5, kBf16ActivationTolerance = 0x1p-8 + 1e-5, kQuantizedTolerance = 1e-2;
   const bool quantized = quant::type_traits(type).is_quantized;
   const bool bf16_activations =
-      type == quant::TensorType::bf16 && tokens >= ops::kGemmMinTokens && quant::cpu_has_native_bf16();
+      type == quant::TensorType::bf16 && tokens >= ops::kGemmMinTokens && plan().onednn_bf16;
   const double tolerance = quantized ? kQuantizedTolerance : bf16_activations ? kBf16ActivationTolerance : kFloatTolerance;
   check_against_dequantized(m, x, tokens, y.data(), tolerance);
 }
@@ -175,8 +179,8 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
 
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 12);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
-  ops::matmul(m.view, x.data(), tokens, expected.data(), threads);
-  ops::matmul(view, x.data(), tokens, y.data(), threads);
+  ops::matmul(m.view, x.data(), tokens, expected.data(), cpu(threads));
+  ops::matmul(view, x.data(), tokens, y.data(), cpu(threads));
   // The same products; the panels' partial sums are added in another order.
   for (size_t i = 0; i < y.size(); ++i) {
     INFO("output " << i);
@@ -186,8 +190,8 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
   const StoredMatrix other = random_matrix(type, 40, columns, 22);
   std::vector<float> y_shared(tokens * rows), y_other(tokens * 40), expected_other(tokens * 40);
   const ops::MatmulOutput outputs[] = {{&view, y_shared.data()}, {&other.view, y_other.data()}};
-  ops::matmul_shared_input(outputs, x.data(), tokens, threads);
-  ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
+  ops::matmul_shared_input(outputs, x.data(), tokens, cpu(threads));
+  ops::matmul(other.view, x.data(), tokens, expected_other.data(), cpu(threads));
   CHECK(y_shared == y);
   CHECK(y_other == expected_other);
 
@@ -203,7 +207,7 @@ TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the pl
   const quant::TensorType type = GENERATE(quant::TensorType::q4k, quant::TensorType::q8);
   const bool paneled = GENERATE(false, true);
   // decode, small batch, around the gemm threshold, oneDNN's threshold
-  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type) - 1, ops::gemm_min_tokens(type),
+  const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type, plan()) - 1, ops::gemm_min_tokens(type, plan()),
                                       ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2, 3);
   INFO("type " << quant::type_name(type) << " paneled " << paneled << " tokens " << tokens << " threads " << threads);
@@ -213,12 +217,12 @@ TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the pl
   const StoredMatrix contiguous = random_matrix(type, rows, columns, 31);
   const StoredMatrix m = paneled ? in_panels(contiguous, 256) : contiguous;
   const StoredMatrix x8 = interleaved(m);
-  REQUIRE(ops::gemm_min_tokens(x8.view.type) == ops::gemm_min_tokens(type));
+  REQUIRE(ops::gemm_min_tokens(x8.view.type, plan()) == ops::gemm_min_tokens(type, plan()));
 
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 13);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
-  ops::matmul(m.view, x.data(), tokens, expected.data(), threads);
-  ops::matmul(x8.view, x.data(), tokens, y.data(), threads);
+  ops::matmul(m.view, x.data(), tokens, expected.data(), cpu(threads));
+  ops::matmul(x8.view, x.data(), tokens, y.data(), cpu(threads));
   // Decoding: the same integer products summed in another order; prompts: the same rows.
   for (size_t i = 0; i < y.size(); ++i) {
     INFO("output " << i);
@@ -228,8 +232,8 @@ TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the pl
   const StoredMatrix other = interleaved(random_matrix(type, 40, columns, 32));
   std::vector<float> y_shared(tokens * rows), y_other(tokens * 40), expected_other(tokens * 40);
   const ops::MatmulOutput outputs[] = {{&x8.view, y_shared.data()}, {&other.view, y_other.data()}};
-  ops::matmul_shared_input(outputs, x.data(), tokens, threads);
-  ops::matmul(other.view, x.data(), tokens, expected_other.data(), threads);
+  ops::matmul_shared_input(outputs, x.data(), tokens, cpu(threads));
+  ops::matmul(other.view, x.data(), tokens, expected_other.data(), cpu(threads));
   CHECK(y_shared == y);
   CHECK(y_other == expected_other);
 
@@ -257,7 +261,7 @@ TEST_CASE("int8 prompt products of q8 weights are the decode path's integer prod
   // Blocks of 32 give q8 weights back exactly (the block's largest |value| is 127 steps), and
   // the activations are quantized as q8a's: the prompt path and the decode path's dot kernels
   // then sum the same integer products, in another order.
-  if (!quant::cpu_prefers_int8_prompts()) {
+  if (!(plan().int8_prompt != nullptr)) {
     WARN("prompts do not take the int8 path here (no AVX2, AVX-512 without VNNI, or forced off)");
     return;
   }
@@ -266,9 +270,9 @@ TEST_CASE("int8 prompt products of q8 weights are the decode path's integer prod
   const StoredMatrix m = random_matrix(quant::TensorType::q8, rows, columns, 21);
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 22);
   std::vector<float> prompt(tokens * rows), decode(rows);
-  ops::gemm_int8(m.view, x.data(), tokens, prompt.data(), threads);
+  ops::gemm_int8(m.view, x.data(), tokens, prompt.data(), cpu(threads));
   for (size_t t = 0; t < tokens; ++t) {
-    ops::matmul(m.view, &x[t * columns], 1, decode.data(), threads);
+    ops::matmul(m.view, &x[t * columns], 1, decode.data(), cpu(threads));
     for (size_t r = 0; r < rows; ++r) {
       INFO("token " << t << " row " << r);
       CHECK(prompt[t * rows + r] == Approx(decode[r]).epsilon(1e-5).margin(1e-5));
@@ -280,7 +284,7 @@ TEST_CASE("int8 prompt products read wide column panels strip by strip as contig
           "[ops][matmul][int8][panels]") {
   // 14336 columns in panels of 3584 (Mixtral 8x7B's w2): each panel piece is decoded in strips
   // of 1024 columns, the last one 512, each at its byte offset and its blocks' scales.
-  if (!quant::cpu_prefers_int8_prompts()) {
+  if (!(plan().int8_prompt != nullptr)) {
     WARN("prompts do not take the int8 path here (no AVX2, AVX-512 without VNNI, or forced off)");
     return;
   }
@@ -293,8 +297,8 @@ TEST_CASE("int8 prompt products read wide column panels strip by strip as contig
   const format::TensorView& view = paneled.view;
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 32);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
-  ops::gemm_int8(m.view, x.data(), tokens, expected.data(), threads);
-  ops::gemm_int8(view, x.data(), tokens, y.data(), threads);
+  ops::gemm_int8(m.view, x.data(), tokens, expected.data(), cpu(threads));
+  ops::gemm_int8(view, x.data(), tokens, y.data(), cpu(threads));
   CHECK(y == expected);  // the same bytes requantized the same way: the same products
   // And the contiguous ones against the dequantized rows (the requantization's error bound).
   check_against_dequantized(m, x, tokens, expected.data(), 1e-2, 7);
@@ -309,7 +313,7 @@ TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int
   for (size_t r = 0; r < 3; ++r) {
     const std::byte* stored = m.bytes.data() + r * (m.bytes.size() / 3);
     quant::dequantize_row(type, stored, expected.data(), columns);
-    quant::dequantize_row_fast(type, stored, actual.data(), columns);
+    quant::dequantize_row_fast(plan().isa, type, stored, actual.data(), columns);
     CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
     for (const quant::DequantizeF32Fn kernel : {quant::avx512_dequantize_f32(type), quant::avx2_dequantize_f32(type)}) {
       if (kernel == nullptr) continue;

@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q4k_x8.h"
-#include "quant/half.h"
+#include "quant/formats/block_q4k_x8.h"
+#include "quant/formats/half.h"
 #include "quant/kernels.h"
 #include "support/random_values.h"
 

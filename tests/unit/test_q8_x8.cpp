@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q8_x8.h"
-#include "quant/half.h"
+#include "quant/formats/block_q8_x8.h"
+#include "quant/formats/half.h"
 #include "quant/kernels.h"
 #include "support/random_values.h"
 

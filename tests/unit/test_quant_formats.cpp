@@ -6,10 +6,10 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q4.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q8.h"
-#include "quant/half.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q8.h"
+#include "quant/formats/half.h"
 
 using namespace smoe::quant;
 

@@ -7,11 +7,11 @@
 #include <random>
 #include <vector>
 
-#include "quant/block_q3k.h"
-#include "quant/block_q4k.h"
-#include "quant/block_q6k.h"
-#include "quant/block_q8a.h"
-#include "quant/half.h"
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
+#include "quant/formats/block_q8a.h"
+#include "quant/formats/half.h"
 
 using namespace smoe::quant;
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "convert/recipe.h"
-#include "quant/tensor_type.h"
+#include "quant/formats/tensor_type.h"
 #include "smoe/error.h"
 
 using namespace smoe;
@@ -38,12 +38,12 @@ TEST_CASE("unknown type ids are reported, not guessed", "[types]") {
 
 TEST_CASE("recipes: q4 keeps router and norms exact, falls back to f16 for short rows", "[recipe]") {
   convert::Recipe recipe = convert::make_recipe("q4");
-  const model::TensorSpec expert{"layers.0.experts.0.w1", model::TensorGroup::experts, {256, 128}, 0, 0};
-  const model::TensorSpec odd_expert{"layers.0.experts.0.w1", model::TensorGroup::experts, {256, 100}, 0, 0};
-  const model::TensorSpec router{"layers.0.router", model::TensorGroup::router, {8, 128}, 0};
-  const model::TensorSpec norm{"layers.0.attn_norm", model::TensorGroup::norms, {128}, 0};
-  const model::TensorSpec attention{"layers.0.attn.q", model::TensorGroup::attention, {128, 128}, 0};
-  const model::TensorSpec wide_expert{"layers.0.experts.0.w2", model::TensorGroup::experts, {128, 512}, 0, 0};
+  const format::TensorSpec expert{"layers.0.experts.0.w1", format::TensorGroup::experts, {256, 128}, 0, 0};
+  const format::TensorSpec odd_expert{"layers.0.experts.0.w1", format::TensorGroup::experts, {256, 100}, 0, 0};
+  const format::TensorSpec router{"layers.0.router", format::TensorGroup::router, {8, 128}, 0};
+  const format::TensorSpec norm{"layers.0.attn_norm", format::TensorGroup::norms, {128}, 0};
+  const format::TensorSpec attention{"layers.0.attn.q", format::TensorGroup::attention, {128, 128}, 0};
+  const format::TensorSpec wide_expert{"layers.0.experts.0.w2", format::TensorGroup::experts, {128, 512}, 0, 0};
   CHECK(recipe.type_for(wide_expert) == TensorType::q4k);
   CHECK(recipe.type_for(expert) == TensorType::q4);  // rows of 128: q4k -> q4
   CHECK(recipe.type_for(odd_expert) == TensorType::f16);

@@ -1,0 +1,52 @@
+// The "avx512" table (AVX-512 F, BW, VL): 512-bit attention kernels (x86/attention.h), and the
+// AVX2 weight dot products, which measured faster than 512-bit versions without VNNI on
+// both AMD and Intel cores (q4k by 10-20% on Zen 4; Intel cores issue 512-bit multiplies on
+// one port, 256-bit ones on two; docs/PERFORMANCE.md). The table still exists apart from
+// "avx2": AVX-512 CPUs get the bf16 prompt
+// path (dequantize_bf16_avx512.cpp) and, with VNNI, the avx512-vnni table built on this one.
+#include "quant/x86/attention.h"
+#include "quant/x86/float_dot.h"
+#include "quant/cpu_features.h"
+#include "quant/kernels.h"
+#include "quant/x86/kernels.h"
+
+namespace smoe::quant {
+namespace {
+
+template <Prefetch P>
+const Kernels& avx512_table() {
+  static const Kernels kernels{
+      .isa = Isa::avx512,
+      .quantize_q8a = avx2_quantize_q8a,
+      .quantize_q8k = avx2_quantize_q8k,
+      .dot_q8 = avx2_dot_q8<P>,
+      .dot_q4 = avx2_dot_q4<P>,
+      .dot_q4k = avx2_dot_q4k<P>,
+      .dot_q6k = avx2_dot_q6k<P>,
+      .dot_q3k = avx2_dot_q3k<P>,
+      .dot_rows_f32 = dot_rows_f32<Avx512Vector, P>,
+      .dot_rows_f16 = dot_rows_f16<Avx512Vector, P>,
+      .dot_rows_bf16 = dot_rows_bf16<Avx512Vector, P>,
+      .key_scores_f16 = key_scores<Avx512Vector, uint16_t>,
+      .value_sum_f16 = value_sum<Avx512Vector, uint16_t>,
+      .key_scores_i8 = key_scores<Avx512Vector, int8_t>,
+      .value_sum_i8 = value_sum<Avx512Vector, int8_t>,
+      .prefetch = P,
+      .dot_q4k_x8 = avx2_dot_q4k_x8<P>,
+      .deinterleave_q4k_x8_rows = avx2_deinterleave_q4k_x8_rows,
+      .dot_q8_x8 = avx2_dot_q8_x8<P>,
+      .deinterleave_q8_x8_rows = avx2_deinterleave_q8_x8_rows,
+  };
+  return kernels;
+}
+
+}  // namespace
+
+const Kernels* avx512_kernels(Prefetch prefetch) {
+  const CpuFeatures& cpu = cpu_features();
+  const bool supported = cpu.avx512f && cpu.avx512bw && cpu.avx512vl && avx2_kernels() != nullptr;
+  if (!supported) return nullptr;
+  return prefetch == Prefetch::software ? &avx512_table<Prefetch::software>() : &avx512_table<Prefetch::hardware>();
+}
+
+}  // namespace smoe::quant
