@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include "openai_request.h"
 #include "smoe/error.h"
 
@@ -65,9 +67,13 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
                           std::to_string(*out.params.max_tokens) + " in the completion).",
                       "max_tokens", "context_length_exceeded");
   }
-  out.generation.max_tokens = out.params.max_tokens ? *out.params.max_tokens : int32_t(room);
+  // Without max_tokens: a chat answer may take the rest of the context; a text completion gets
+  // OpenAI's documented default of 16 tokens.
+  const int64_t default_max = endpoint == Endpoint::chat ? room : std::min<int64_t>(16, room);
+  out.generation.max_tokens = out.params.max_tokens ? *out.params.max_tokens : int32_t(default_max);
   out.generation.sampler = out.params.sampler;
   out.generation.stop = out.params.stop;
+  out.generation.ignore_eos = out.params.ignore_eos;
   out.generation.deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.request_timeout_s));
   return out;

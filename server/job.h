@@ -23,6 +23,7 @@ struct GenerationRequest {
   int32_t max_tokens = 16;         // new tokens at most (prompt + max_tokens fits the context)
   SamplerOptions sampler;          // temperature 0 = greedy
   std::vector<std::string> stop;   // stop strings: generation ends before the first one
+  bool ignore_eos = false;         // go on past the model's end tokens (benchmarks: a fixed length)
   Clock::time_point deadline = Clock::time_point::max();  // the request fails after this
 };
 

@@ -17,11 +17,20 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxStopStrings = 16;
+// Deeper bodies are refused while parsing: writing or walking a value recurses once per level,
+// and a 4 MiB body of brackets would overflow the stack. Real requests nest a few levels.
+constexpr int kMaxNesting = 64;
 
 json parse_object(std::string_view body) {
   json root;
+  const json::parser_callback_t limit_depth = [](int depth, json::parse_event_t event, json&) {
+    if (depth >= kMaxNesting && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start)) {
+      throw bad_request("the body nests deeper than " + std::to_string(kMaxNesting) + " levels");
+    }
+    return true;
+  };
   try {
-    root = json::parse(body);
+    root = json::parse(body, limit_depth);
   } catch (const json::parse_error& error) {
     throw bad_request(std::string("the body is not valid JSON: ") + error.what());
   }
@@ -112,6 +121,7 @@ CompletionParams parse_params(const json& root, const SamplerOptions& defaults) 
     }
   }
   params.stream = boolean(root, "stream");
+  params.ignore_eos = boolean(root, "ignore_eos");
   if (const json* options = field(root, "stream_options")) {
     if (!options->is_object()) throw bad_request("'stream_options' must be an object", "stream_options");
     params.include_usage = boolean(*options, "include_usage");

@@ -22,6 +22,7 @@ struct CompletionParams {
   std::vector<std::string> stop;     // "stop": a string or a list of strings
   bool stream = false;               // answer as server-sent events
   bool include_usage = false;        // stream_options.include_usage: a last chunk with usage
+  bool ignore_eos = false;           // llama.cpp's extension: generate past end tokens (benchmarks)
 };
 
 struct ChatRequest {

@@ -194,7 +194,7 @@ void Scheduler::after_step(Slot& slot, const SequenceStep& step) {
   const int32_t token = slot.sampler->sample(step.logits, slot.session->tokens());
   ++slot.usage.completion_tokens;
   metrics_.add_tokens(0, 0, 1);
-  if (tokenizer.is_end(token)) return finish(slot, FinishReason::stop);
+  if (!slot.job->request().ignore_eos && tokenizer.is_end(token)) return finish(slot, FinishReason::stop);
   slot.job->append_text(slot.stop.push(slot.utf8.push(tokenizer.token_bytes(token))));
   if (slot.stop.stopped()) return finish(slot, FinishReason::stop);
   if (int32_t(slot.usage.completion_tokens) >= slot.job->request().max_tokens) return finish(slot, FinishReason::length);

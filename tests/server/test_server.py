@@ -236,6 +236,14 @@ expect_error("a prompt longer than the context is 400 context_length_exceeded", 
              request(server, "POST", "/v1/completions", {"prompt": "word " * 5000}), code="context_length_exceeded")
 expect_error("an unknown model is 404", 404,
              request(server, "POST", "/v1/chat/completions", chat("hi", model="gpt-4")), code="model_not_found")
+expect_error("a body nested 30000 deep is 400", 400, request(server, "POST", "/v1/chat/completions",
+                                                            raw=b'{"tools": ' + b"[" * 30000 + b"]" * 30000 + b"}"))
+expect_error("content nested 30000 deep is 400", 400, request(server, "POST", "/v1/chat/completions", raw=(
+    b'{"messages": [{"role": "user", "content": ' + b"[" * 30000 + b"]" * 30000 + b"}]}")))
+expect_error("invalid UTF-8 is 400", 400, request(server, "POST", "/v1/chat/completions",
+                                                  raw=b'{"messages": [{"role": "user", "content": "\xff"}]}'))
+expect_error("a message whose content is a number is 400", 400, request(server, "POST", "/v1/chat/completions", {
+    "messages": [{"role": "user", "content": 5}]}), param="messages")
 expect_error("an unknown route is 404", 404, request(server, "GET", "/v1/nothing"))
 expect_error("a body over --max-body is 413", 413,
              request(server, "POST", "/v1/chat/completions", chat("x" * 100000)))

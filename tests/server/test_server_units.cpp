@@ -104,4 +104,7 @@ TEST_CASE("server chat requests refuse malformed bodies naming the field", "[ser
   CHECK(refused_param("{" + user + R"(, "n": 2})") == "n");
   CHECK(refused_param("{" + user + R"(, "tools": {}})") == "tools");
   CHECK(refused_param("{" + user + R"(, "max_tokens": 12, "seed": null})").empty());
+  // Nesting deep enough to overflow the stack of anything recursive is refused while parsing.
+  CHECK(refused_param("{" + user + R"(, "tools": )" + std::string(100000, '[') + std::string(100000, ']') + "}") ==
+        "(none)");
 }
