@@ -86,9 +86,11 @@ int main(int argc, char** argv) {
                         .model = nullptr,
                         .scheduler = nullptr};
   httplib::Server http;
-  // A streaming request holds its connection thread while it waits and generates: enough
-  // threads for every slot and every queued request, plus a few for /health and /metrics.
-  const size_t http_threads = std::min<size_t>(size_t(options.scheduler.slots) + options.scheduler.max_queued, 1024) + 4;
+  // httplib gives each connection a thread while it is open: a request holds one while it waits
+  // and generates, an idle keep-alive connection (a proxy's pool) for up to 5 s. Enough for every
+  // slot and queued request plus 64 more for probes, /metrics and proxies' idle connections;
+  // idle threads cost address space, not memory.
+  const size_t http_threads = std::min<size_t>(size_t(options.scheduler.slots) + options.scheduler.max_queued, 1024) + 64;
   http.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
   register_routes(http, context);
   int port = options.port;
