@@ -7,9 +7,11 @@ Starts the server on a free port, waits for /health, then checks the OpenAI endp
 usage, streaming, greedy determinism alone and under concurrency, the reference greedy text),
 errors (400, 401, 404, 413), a client leaving mid-stream, /metrics, curl, and SIGTERM.
 """
+import atexit
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +125,7 @@ def metric(server, name):
 
 
 work = tempfile.mkdtemp(prefix="smoe-server-test-")
+atexit.register(shutil.rmtree, work, ignore_errors=True)
 model = os.path.join(work, "tiny.smoe")
 # f32 weights and KV cache: the greedy text then matches the reference implementation's.
 subprocess.run([convert_binary, tiny_dir, "-o", model, "--type", "f32", "--quiet"], check=True)
