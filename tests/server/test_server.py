@@ -51,6 +51,7 @@ class Server:
         self.log = open(os.path.join(work, f"server-{self.port}.log"), "w+")
         self.process = subprocess.Popen([server_binary, "-m", model, "--port", str(self.port), *extra],
                                         stdout=self.log, stderr=subprocess.STDOUT)
+        atexit.register(lambda: self.process.poll() is None and self.process.kill())  # a failed check leaves none behind
         deadline = time.time() + 30
         while time.time() < deadline:
             status, body = request(self, "GET", "/health")
