@@ -14,6 +14,8 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# smoe-server's HTTP: Debian ships cpp-httplib compiled (libcpp-httplib-dev) with a pkg-config file only.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 if(SMOE_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)                    # Catch2 v2: Catch2::Catch2
 endif()

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libsentencepiece-dev libzstd-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libxxhash-dev
-  libssl-dev libedit-dev
+  libssl-dev libedit-dev libcpp-httplib-dev
   # Test references only: Python's Jinja2 renders the chat-template corpus, SentencePiece tokenizes it.
   python3 python3-jinja2 python3-sentencepiece
 )

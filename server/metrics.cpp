@@ -1,0 +1,87 @@
+// Prometheus exposition (text format 0.0.4): HELP and TYPE lines, then samples.
+#include "metrics.h"
+
+#include <sstream>
+
+namespace smoe::server {
+
+void Metrics::count_request(const std::string& endpoint, int status) {
+  std::lock_guard lock(mutex_);
+  ++requests_[{endpoint, status}];
+}
+
+void Metrics::add_tokens(uint64_t prompt_evaluated, uint64_t prompt_reused, uint64_t generated) {
+  std::lock_guard lock(mutex_);
+  prompt_tokens_ += prompt_evaluated;
+  prompt_tokens_reused_ += prompt_reused;
+  generated_tokens_ += generated;
+}
+
+void Metrics::add_step_seconds(double seconds) {
+  std::lock_guard lock(mutex_);
+  step_seconds_ += seconds;
+  ++steps_;
+}
+
+void Metrics::add_expert_counts(std::span<const uint64_t> counts, uint32_t experts_per_layer) {
+  std::lock_guard lock(mutex_);
+  if (expert_counts_.size() != counts.size()) expert_counts_.assign(counts.size(), 0);
+  experts_per_layer_ = experts_per_layer;
+  for (size_t i = 0; i < counts.size(); ++i) expert_counts_[i] += counts[i];
+}
+
+void Metrics::set_slots(uint32_t queued, uint32_t active, uint32_t total) {
+  std::lock_guard lock(mutex_);
+  queued_ = queued;
+  active_ = active;
+  slots_ = total;
+}
+
+void Metrics::set_model_loaded(bool loaded) {
+  std::lock_guard lock(mutex_);
+  model_loaded_ = loaded;
+}
+
+std::string Metrics::prometheus_text() const {
+  std::lock_guard lock(mutex_);
+  std::ostringstream out;
+  const auto header = [&](const char* name, const char* type, const char* help) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  header("smoe_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
+  for (const auto& [key, count] : requests_) {
+    out << "smoe_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << count << '\n';
+  }
+  header("smoe_prompt_tokens_total", "counter", "Prompt tokens evaluated.");
+  out << "smoe_prompt_tokens_total " << prompt_tokens_ << '\n';
+  header("smoe_prompt_tokens_reused_total", "counter", "Prompt tokens found in a slot's cache and not evaluated again.");
+  out << "smoe_prompt_tokens_reused_total " << prompt_tokens_reused_ << '\n';
+  header("smoe_generated_tokens_total", "counter", "Tokens generated.");
+  out << "smoe_generated_tokens_total " << generated_tokens_ << '\n';
+  header("smoe_step_seconds_total", "counter", "Seconds the scheduler spent evaluating (prompts and decoding).");
+  out << "smoe_step_seconds_total " << step_seconds_ << '\n';
+  header("smoe_steps_total", "counter", "Scheduler steps (each advances every active slot once).");
+  out << "smoe_steps_total " << steps_ << '\n';
+  // Throughput while busy: idle time does not dilute it (rate() of the counters gives wall-clock rates).
+  header("smoe_generated_tokens_per_second", "gauge", "Generated tokens per second of scheduler work since start.");
+  out << "smoe_generated_tokens_per_second " << (step_seconds_ > 0 ? double(generated_tokens_) / step_seconds_ : 0.0)
+      << '\n';
+  header("smoe_queue_depth", "gauge", "Requests waiting for a free slot.");
+  out << "smoe_queue_depth " << queued_ << '\n';
+  header("smoe_active_slots", "gauge", "Slots generating now.");
+  out << "smoe_active_slots " << active_ << '\n';
+  header("smoe_slots", "gauge", "Slots (--parallel).");
+  out << "smoe_slots " << slots_ << '\n';
+  header("smoe_model_loaded", "gauge", "1 once the model is loaded.");
+  out << "smoe_model_loaded " << (model_loaded_ ? 1 : 0) << '\n';
+  if (experts_per_layer_ > 0) {
+    header("smoe_expert_selections_total", "counter", "Times the router chose each expert, by layer.");
+    for (size_t i = 0; i < expert_counts_.size(); ++i) {
+      out << "smoe_expert_selections_total{layer=\"" << i / experts_per_layer_ << "\",expert=\""
+          << i % experts_per_layer_ << "\"} " << expert_counts_[i] << '\n';
+    }
+  }
+  return out.str();
+}
+
+}  // namespace smoe::server

@@ -1,0 +1,90 @@
+// OpenAI's response objects: chat.completion / chat.completion.chunk and text_completion.
+#include "openai_response.h"
+
+#include <chrono>
+#include <random>
+
+namespace smoe::server {
+namespace {
+
+using nlohmann::json;
+
+std::string random_id(const char* prefix) {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string id = prefix;
+  std::uniform_int_distribution<size_t> pick(0, sizeof(kAlphabet) - 2);
+  for (int i = 0; i < 24; ++i) id += kAlphabet[pick(generator)];
+  return id;
+}
+
+json base(const ResponseHeader& header, const char* object) {
+  return {{"id", header.id}, {"object", object}, {"created", header.created}, {"model", header.model}};
+}
+
+json finish_json(std::optional<FinishReason> finish) {
+  return finish ? json(finish_reason_name(*finish)) : json(nullptr);
+}
+
+}  // namespace
+
+ResponseHeader make_header(Endpoint endpoint, const std::string& model) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return {endpoint, random_id(endpoint == Endpoint::chat ? "chatcmpl-" : "cmpl-"),
+          std::chrono::duration_cast<std::chrono::seconds>(now).count(), model};
+}
+
+json usage_json(const Usage& usage) {
+  return {{"prompt_tokens", usage.prompt_tokens},
+          {"completion_tokens", usage.completion_tokens},
+          {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+}
+
+json answer_json(const ResponseHeader& header, const std::string& text, FinishReason finish, const Usage& usage) {
+  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason_name(finish)}};
+  json out;
+  if (header.endpoint == Endpoint::chat) {
+    out = base(header, "chat.completion");
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  } else {
+    out = base(header, "text_completion");
+    choice["text"] = text;
+  }
+  out["choices"] = json::array({choice});
+  out["usage"] = usage_json(usage);
+  return out;
+}
+
+json chunk_json(const ResponseHeader& header, const std::string& text, bool first, std::optional<FinishReason> finish) {
+  json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_json(finish)}};
+  json out;
+  if (header.endpoint == Endpoint::chat) {
+    out = base(header, "chat.completion.chunk");
+    json delta = json::object();
+    if (first) delta["role"] = "assistant";
+    if (!text.empty() || (first && !finish)) delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    out = base(header, "text_completion");
+    choice["text"] = text;
+  }
+  out["choices"] = json::array({choice});
+  return out;
+}
+
+json usage_chunk_json(const ResponseHeader& header, const Usage& usage) {
+  json out = base(header, header.endpoint == Endpoint::chat ? "chat.completion.chunk" : "text_completion");
+  out["choices"] = json::array();
+  out["usage"] = usage_json(usage);
+  return out;
+}
+
+json models_json(const std::string& model, int64_t created) {
+  return {{"object", "list"},
+          {"data", json::array({{{"id", model}, {"object", "model"}, {"created", created}, {"owned_by", "smoe"}}})}};
+}
+
+std::string json_text(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace smoe::server

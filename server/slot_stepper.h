@@ -1,0 +1,41 @@
+// The one place the scheduler evaluates tokens: every active sequence advances by one step.
+//
+// The scheduler fills one SequenceStep per active slot (a chunk of its prompt, or the one token
+// it sampled last) and calls step() once per round; sampling, stop conditions and streaming
+// stay in the scheduler. SequentialStepper evaluates the sequences one after another, each
+// with all compute threads. A batched stepper can evaluate them together (one pass over the
+// weights for all sequences, which is what makes several streams faster than one) without
+// any change to the scheduler or the HTTP layer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "smoe/session.h"
+
+namespace smoe::server {
+
+struct SequenceStep {
+  Session* session = nullptr;        // the sequence: its KV cache and tokens so far (one per slot)
+  std::span<const int32_t> tokens;   // appended to the session and evaluated: a prompt chunk or one token
+  std::span<const float> logits;     // out: (vocab,) logits after the last of `tokens`, valid until the next step
+  std::string error;                 // out: why this sequence failed ("" = evaluated); the others go on
+};
+
+class SlotStepper {
+ public:
+  virtual ~SlotStepper() = default;
+  // Evaluates every step's tokens in its session. Called from the scheduler thread only; the
+  // sessions are distinct. Failures are reported per step, never thrown.
+  virtual void step(std::span<SequenceStep> steps) = 0;
+};
+
+// Session::eval per sequence, in order.
+class SequentialStepper final : public SlotStepper {
+ public:
+  void step(std::span<SequenceStep> steps) override;
+};
+
+}  // namespace smoe::server
