@@ -4,7 +4,7 @@
 # decode tokens/s and efficiency (the share of the measured read bandwidth), and pp tokens/s,
 # as medians over the rounds with the after/before ratio.
 #
-# Usage: bench/compare_builds.sh BEFORE_BENCH AFTER_BENCH ROUNDS "THREADS..." MODEL...
+# Usage: [PROMPT=512] [GEN=64] bench/compare_builds.sh BEFORE_BENCH AFTER_BENCH ROUNDS "THREADS..." MODEL...
 #   BEFORE_BENCH / AFTER_BENCH: smoe-bench binaries; a directory "lib" beside one is put on
 #   LD_LIBRARY_PATH for it (copy a build's bench/smoe-bench and lib/libsmoe.so* there to keep it).
 # Example: bench/compare_builds.sh /tmp/before/smoe-bench build/bench/smoe-bench 3 "1 2" /tmp/synth2-q4.smoe
@@ -16,8 +16,8 @@ trap 'rm -f "$results"' EXIT
 run() {  # label binary model threads
   local lib
   lib="$(dirname "$2")/lib"
-  LD_LIBRARY_PATH="${lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$2" -m "$3" -t "$4" -p 512 -n 64 -r 3 --json |
-    /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(sys.argv[1], sys.argv[2], sys.argv[3], r["gen_tokens_per_s"], r["decode_bandwidth_efficiency"], r["prompt_tokens_per_s"])' \
+  LD_LIBRARY_PATH="${lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$2" -m "$3" -t "$4" -p "${PROMPT:-512}" -n "${GEN:-64}" -r 3 --json |
+    /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(sys.argv[1], sys.argv[2], sys.argv[3], r.get("gen_tokens_per_s", 0), r.get("decode_bandwidth_efficiency", 0), r.get("prompt_tokens_per_s", 0))' \
       "$1" "$(basename "$3")" "$4" >>"$results"
 }
 for round in $(seq "$rounds"); do
@@ -39,5 +39,6 @@ for model, threads in keys:
     tb, ta = median("before", 3), median("after", 3)
     eb, ea = median("before", 4), median("after", 4)
     pb, pa = median("before", 5), median("after", 5)
-    print(f"{model:28} {threads:>3} | {tb:9.2f} {ta:9.2f} {ta/tb:6.3f} | {eb:10.1%} {ea:9.1%} | {pb:9.1f} {pa:9.1f} {pa/pb:6.3f}")
+    ratio = lambda a, b: a / b if b else float("nan")
+    print(f"{model:28} {threads:>3} | {tb:9.2f} {ta:9.2f} {ratio(ta, tb):6.3f} | {eb:10.1%} {ea:9.1%} | {pb:9.1f} {pa:9.1f} {ratio(pa, pb):6.3f}")
 PY

@@ -15,9 +15,4 @@ void dequantize_row_fast(Isa isa, TensorType type, const void* src, float* dst, 
   }
 }
 
-#if !defined(__x86_64__)
-DequantizeF32Fn avx512_dequantize_f32(TensorType) { return nullptr; }
-DequantizeF32Fn avx2_dequantize_f32(TensorType) { return nullptr; }
-#endif
-
 }  // namespace smoe::quant

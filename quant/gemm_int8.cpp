@@ -295,13 +295,4 @@ std::vector<const Int8PromptKernels*> int8_kernel_tables() {
   return tables;
 }
 
-#if !defined(__x86_64__)
-const Int8PromptKernels* amx_int8_kernels() { return nullptr; }
-const Int8PromptKernels* avx512_vnni_int8_kernels() { return nullptr; }
-const Int8PromptKernels* avx2_vnni_int8_kernels() { return nullptr; }
-const Int8PromptKernels* avx2_int8_kernels() { return nullptr; }
-RowAsInt8Fn avx512_row_as_int8(TensorType) { return nullptr; }
-RowAsInt8Fn avx2_row_as_int8(TensorType) { return nullptr; }
-#endif
-
 }  // namespace smoe::quant

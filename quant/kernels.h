@@ -57,10 +57,18 @@ struct Kernels {
   Prefetch prefetch = Prefetch::hardware;  // scalar and NEON tables issue no prefetch instructions
   // Eight interleaved q4k rows (block_q4k_x8.h) at once: out[r] = row r . activations, r < 8.
   void (*dot_q4k_x8)(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) = nullptr;
+  // The same for `tokens` activation rows a[0..tokens) at once, out[8 t + r]: each token's
+  // eight sums exactly as dot_q4k_x8 gives them (several sequences decoded together share the
+  // weights' unpacking). nullptr: dot_q4k_x8 per token.
+  void (*dot_q4k_x8_tokens)(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n,
+                            float* out) = nullptr;
   // deinterleave_q4k_x8_rows (the prompt paths read q4k_x8 rows through it), bit for bit.
   void (*deinterleave_q4k_x8_rows)(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) = nullptr;
   // Eight interleaved q8 rows (block_q8_x8.h) at once: out[r] = row r . activations, r < 8.
   void (*dot_q8_x8)(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) = nullptr;
+  // The same for `tokens` activation rows at once, as dot_q4k_x8_tokens.
+  void (*dot_q8_x8_tokens)(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n,
+                           float* out) = nullptr;
   // deinterleave_q8_x8_rows (the prompt paths read q8_x8 rows through it), bit for bit.
   void (*deinterleave_q8_x8_rows)(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n) = nullptr;
 };

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   try {
     context.model = Model::load(options.model_path, options.model);
     context.scheduler =
-        std::make_unique<Scheduler>(context.model, options.scheduler, metrics, std::make_unique<SequentialStepper>());
+        std::make_unique<Scheduler>(context.model, options.scheduler, metrics, std::make_unique<BatchedStepper>());
     print_model(context.model->info(), options);
     metrics.set_model_loaded(true);
     context.phase = ServerContext::Phase::ready;

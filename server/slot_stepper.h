@@ -3,9 +3,9 @@
 // The scheduler fills one SequenceStep per active slot (a chunk of its prompt, or the one token
 // it sampled last) and calls step() once per round; sampling, stop conditions and streaming
 // stay in the scheduler. SequentialStepper evaluates the sequences one after another, each
-// with all compute threads. A batched stepper can evaluate them together (one pass over the
-// weights for all sequences, which is what makes several streams faster than one) without
-// any change to the scheduler or the HTTP layer.
+// with all compute threads; BatchedStepper (the server's) evaluates the single-token steps
+// together: one pass over the weights for all sequences, which is what makes several streams
+// faster than one on the same memory bandwidth.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,14 @@ class SlotStepper {
 
 // Session::eval per sequence, in order.
 class SequentialStepper final : public SlotStepper {
+ public:
+  void step(std::span<SequenceStep> steps) override;
+};
+
+// The sequences that advance by one token are evaluated together (Session::eval_together:
+// one pass over the weights, each chosen expert read once for all of them; each sequence's
+// logits exactly those of evaluating it alone); prompt chunks one after another.
+class BatchedStepper final : public SlotStepper {
  public:
   void step(std::span<SequenceStep> steps) override;
 };

@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false));
   std::string backend = "cuda";
   app.add_option("--backend", backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
+  size_t batch = 1;
+  app.add_option("-b,--batch", batch,
+                 "sessions decoded together (Session::eval_together): aggregate generation tokens/s of all of them")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   std::string isa, prefetch, prompt_products;
   app.add_option("--isa", isa, "kernel level below this CPU's best: scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, "
                                "neon-dotprod (default: the best; SMOE_ISA where set)");
@@ -157,7 +161,7 @@ int main(int argc, char** argv) {
     options.prefetch = prefetch;
     options.prompt_products = prompt_products;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
-    options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 1, 16));
+    options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 2, 16));
     const auto model = Model::load(model_path, options);
     const format::Container container = format::Container::open(model_path);
     const ModelInfo& info = model->info();
@@ -165,6 +169,9 @@ int main(int argc, char** argv) {
     const std::vector<int32_t> context = synthetic_prompt(depth, vocab);
     const std::vector<int32_t> prompt = synthetic_prompt(prompt_tokens, vocab);
     auto session = model->create_session();
+    // The other sessions of a batch (--batch): each decodes its own sequence beside `session`.
+    std::vector<std::unique_ptr<Session>> others;
+    for (size_t i = 1; i < batch; ++i) others.push_back(model->create_session());
     const bench::ReadBandwidthProbe probe(info.threads);
 
     // The read bandwidth is measured after every generation repetition, and each repetition's
@@ -189,7 +196,34 @@ int main(int argc, char** argv) {
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         if (repetition > 0) prompt_rates.push_back(double(prompt_tokens) / seconds);
       }
-      if (generate_tokens > 0) {
+      if (generate_tokens > 0 && batch > 1) {
+        // Every session at the same depth, each starting from its own token, then greedy
+        // decoding of all of them together.
+        std::vector<Session*> sessions = {session.get()};
+        for (auto& other : others) sessions.push_back(other.get());
+        std::vector<int32_t> tokens(batch);
+        for (size_t i = 0; i < batch; ++i) {
+          sessions[i]->restore(at_depth);
+          const int32_t first[1] = {static_cast<int32_t>(1 + i)};
+          sessions[i]->eval(first);
+          tokens[i] = static_cast<int32_t>(3 + i);
+        }
+        const auto start = Clock::now();
+        for (size_t step = 0; step < generate_tokens; ++step) {
+          Session::eval_together(sessions, tokens);
+          for (size_t i = 0; i < batch; ++i) {
+            const std::span<const float> logits = sessions[i]->logits();
+            tokens[i] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+          }
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        if (repetition > 0) {
+          generate_rates.push_back(double(generate_tokens * batch) / seconds);
+          bandwidths.push_back(probe.measure(5));
+          efficiencies.push_back(0);
+          efficiencies_with_kv.push_back(0);
+        }
+      } else if (generate_tokens > 0) {
         restore_depth();
         const std::vector<int32_t> first = {1};
         session->eval(first);
@@ -250,6 +284,7 @@ int main(int argc, char** argv) {
     if (!generate_rates.empty()) {
       const Summary tg = summarize(generate_rates);
       result["gen_tokens"] = generate_tokens;
+      result["batch"] = batch;
       result["gen_tokens_per_s"] = tg.median;
       result["gen_tokens_per_s_min"] = tg.min;
       result["gen_tokens_per_s_max"] = tg.max;
@@ -309,7 +344,11 @@ int main(int argc, char** argv) {
                     repetitions, result["prompt_gflop_s"].get<double>(),
                     100 * result["prompt_compute_efficiency"].get<double>(), result["prompt_gemm_peak_gflop_s"].get<double>());
       }
-      if (!generate_rates.empty()) {
+      if (!generate_rates.empty() && batch > 1) {
+        std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs), %zu sessions decoded together, all of them\n",
+                    generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
+                    result["gen_tokens_per_s_max"].get<double>(), repetitions, batch);
+      } else if (!generate_rates.empty()) {
         std::printf("tg%-5zu %10.2f tok/s  (min %.2f, max %.2f, %d runs)  %.1f GB/s = %.0f%% of read bandwidth (median of runs)\n",
                     generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,

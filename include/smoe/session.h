@@ -78,6 +78,18 @@ class Session {
   // As eval(), but returns the logits after every token: (tokens.size(), vocab).
   std::span<const float> eval_all(std::span<const int32_t> tokens);
 
+  // Appends tokens[i] to sessions[i], for every i, and evaluates them together: one pass over
+  // the weights for all of them (each chosen expert is read once for every session routed to
+  // it), attention per session. Several conversations decode faster together than one after
+  // another on the same memory bandwidth. Each session ends exactly as sessions[i]->eval()
+  // of its token alone would leave it: the same logits, bit for bit. The sessions must be
+  // distinct sessions of one model, each with room for one more token, and the tokens inside
+  // the vocabulary; otherwise throws smoe::Error and no session changes. No other call may
+  // use these sessions meanwhile.
+  static void eval_together(std::span<Session* const> sessions, std::span<const int32_t> tokens);
+  // The logits after the last evaluated token (vocab,); empty before any evaluation.
+  std::span<const float> logits() const;
+
   // Evaluates `prompt` (may be empty to continue), then samples up to max_tokens tokens,
   // streaming each to `on_token`. The sampler's random stream continues from the previous
   // generate() of this session while the seed stays the same (a new seed restarts it), so a

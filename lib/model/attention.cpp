@@ -10,9 +10,9 @@
 
 namespace smoe::model {
 
-void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
-                            const ops::CpuContext& cpu) {
+void Transformer::attention(uint32_t layer, const ops::CpuContext& cpu) {
   const LayerWeights& w = weights_.layers[layer];
+  const size_t n = rows_.size();
   const size_t dim = hp_.hidden_size, head_dim = hp_.head_dim;
   const size_t heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
   const size_t q_width = heads * head_dim, kv_width = kv_heads * head_dim;
@@ -26,17 +26,17 @@ void Transformer::attention(uint32_t layer, size_t n, uint32_t first_position, K
   const ops::MatmulOutput projections[] = {{w.wq, q_.data()}, {w.wk, k_.data()}, {w.wv, v_.data()}};
   linear_shared_input(projections, xn_.data(), n, cpu);
   for (size_t t = 0; t < n; ++t) {
-    const uint32_t position = first_position + static_cast<uint32_t>(t);
+    const uint32_t position = rows_[t].position;
     rope_.apply(&q_[t * q_width], heads, position);
     rope_.apply(&k_[t * kv_width], kv_heads, position);
-    cache.store(layer, position, &k_[t * kv_width], &v_[t * kv_width]);
+    rows_[t].cache->store(layer, position, &k_[t * kv_width], &v_[t * kv_width]);
   }
 
   attention_out_.assign(n * q_width, 0.0f);
-  if (n >= kBatchedAttentionTokens) {
-    batched_attention(layer, n, first_position, cache, cpu);
+  if (one_sequence_ && n >= kBatchedAttentionTokens) {
+    batched_attention(layer, n, rows_.front().position, *rows_.front().cache, cpu);
   } else {
-    decode_attention(layer, n, first_position, cache, cpu);
+    decode_attention(layer, cpu);
   }
 
   projected_.resize(n * dim);
@@ -51,16 +51,18 @@ uint32_t Transformer::first_visible(uint32_t position) const {
   return window && position >= window ? position - window + 1 : 0;
 }
 
-// softmax(q k^T / sqrt(head_dim)) v over positions [window start, position], per token and
-// KV head, for the `group` query heads that share it (each K/V row is read once for all).
-void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
-                                   const ops::CpuContext& cpu) {
+// softmax(q k^T / sqrt(head_dim)) v over positions [window start, position] of the row's own
+// cache, per row and KV head, for the `group` query heads that share it (each K/V row is read
+// once for all).
+void Transformer::decode_attention(uint32_t layer, const ops::CpuContext& cpu) {
+  const size_t n = rows_.size();
   const quant::Kernels& kernels = *cpu.plan.kernels;
   const auto softmax = cpu.plan.elementwise.softmax;
   const size_t head_dim = hp_.head_dim, heads = hp_.num_attention_heads, kv_heads = hp_.num_key_value_heads;
   const size_t q_width = heads * head_dim, group = heads / kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
-  const uint32_t last_position = first_position + static_cast<uint32_t>(n) - 1;
+  uint32_t last_position = 0;
+  for (const SequenceRow& row : rows_) last_position = std::max(last_position, row.position);
   const auto width = static_cast<uint32_t>(head_dim);
 #pragma omp parallel num_threads(cpu.threads)
   {
@@ -68,7 +70,8 @@ void Transformer::decode_attention(uint32_t layer, size_t n, uint32_t first_posi
 #pragma omp for collapse(2) schedule(static)
     for (size_t t = 0; t < n; ++t) {
       for (size_t g = 0; g < kv_heads; ++g) {
-        const uint32_t position = first_position + static_cast<uint32_t>(t);
+        const uint32_t position = rows_[t].position;
+        const KvCache& cache = *rows_[t].cache;
         const uint32_t start = first_visible(position);
         const size_t span = position - start + 1;
         const auto kv_offset = static_cast<uint32_t>(g * head_dim);

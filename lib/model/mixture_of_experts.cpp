@@ -14,10 +14,9 @@
 
 namespace smoe::model {
 
-void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position,
-                                     const ForwardContext& context) {
-  const ops::CpuContext& cpu = context.cpu;
+void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu) {
   const LayerWeights& w = weights_.layers[layer];
+  const size_t n = rows_.size();
   const size_t dim = hp_.hidden_size;
   const size_t experts = hp_.num_local_experts, top_k = hp_.num_experts_per_tok;
 
@@ -41,8 +40,10 @@ void Transformer::mixture_of_experts(uint32_t layer, size_t n, uint32_t first_po
     for (size_t j = 0; j < top_k; ++j) {
       tokens_of_expert[order[j]].emplace_back(static_cast<uint32_t>(t), chosen_logits[j]);
       ++batch_counts_[size_t{layer} * experts + order[j]];
+      if (rows_[t].expert_counts != nullptr) ++(*rows_[t].expert_counts)[size_t{layer} * experts + order[j]];
     }
-    if (context.routing != nullptr && *context.routing) (*context.routing)(layer, first_position + static_cast<uint32_t>(t), {order.data(), top_k});
+    const RoutingObserver* routing = rows_[t].routing;
+    if (routing != nullptr && *routing) (*routing)(layer, rows_[t].position, {order.data(), top_k});
   }
 
   // Each chosen expert runs once over its group of tokens. Experts resident on an accelerator
@@ -105,7 +106,9 @@ void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_ro
   const float* in = &expert_in_[first_row * dim];
   const ops::MatmulOutput projections[] = {{w.w1, gate_.data()}, {w.w3, up_.data()}};  // (m, ffn) each
   linear_shared_input(projections, in, m, cpu);
-  cpu.plan.elementwise.silu_mul(gate_.data(), up_.data(), m * ffn);
+  // Row by row: a row's gate is computed the same whatever else is in the batch (the vector
+  // kernels' tails fall at each row's end).
+  for (size_t r = 0; r < m; ++r) cpu.plan.elementwise.silu_mul(&gate_[r * ffn], &up_[r * ffn], ffn);
   linear(*w.w2, gate_.data(), m, &expert_out_[first_row * dim], cpu);  // (m, dim)
 }
 

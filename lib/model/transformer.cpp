@@ -24,26 +24,48 @@ void Transformer::linear_shared_input(std::span<const ops::MatmulOutput> outputs
 
 void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
                           std::vector<float>& logits, const ForwardContext& context) {
-  const size_t n = tokens.size(), dim = hp_.hidden_size;
+  const size_t n = tokens.size();
+  rows_.resize(n);
+  for (size_t t = 0; t < n; ++t) {
+    rows_[t] = {&cache, first_position + static_cast<uint32_t>(t), context.expert_counts, context.routing};
+  }
+  one_sequence_ = true;
+  run_layers(tokens, all_logits ? 0 : n - 1, logits, context);
+}
+
+void Transformer::forward_rows(std::span<const int32_t> tokens, std::span<const SequenceRow> rows,
+                               std::vector<float>& logits, const ForwardContext& context) {
+  rows_.assign(rows.begin(), rows.end());
+  one_sequence_ = false;
+  ForwardContext per_row = context;
+  per_row.cpu.rows_one_by_one = true;  // each row's products exactly as if it were alone
+  run_layers(tokens, 0, logits, per_row);
+}
+
+void Transformer::run_layers(std::span<const int32_t> tokens, size_t first_logit, std::vector<float>& logits,
+                             const ForwardContext& context) {
+  const size_t n = tokens.size(), dim = hp_.hidden_size, experts = hp_.num_local_experts;
   x_.resize(n * dim);
   xn_.resize(n * dim);
   for (size_t t = 0; t < n; ++t) ops::read_row(*weights_.token_embd, static_cast<size_t>(tokens[t]), &x_[t * dim]);
 
-  batch_counts_.assign(size_t{hp_.num_hidden_layers} * hp_.num_local_experts, 0);
-  for (uint32_t layer = 0; layer < hp_.num_hidden_layers; ++layer) {
-    attention(layer, n, first_position, cache, context.cpu);
-    mixture_of_experts(layer, n, first_position, context);
+  batch_counts_.assign(size_t{hp_.num_hidden_layers} * experts, 0);
+  for (const SequenceRow& row : rows_) {
+    if (row.expert_counts != nullptr && row.expert_counts->size() != batch_counts_.size()) {
+      row.expert_counts->resize(batch_counts_.size());
+    }
   }
-  if (context.expert_counts != nullptr) {
-    context.expert_counts->resize(batch_counts_.size());
-    for (size_t i = 0; i < batch_counts_.size(); ++i) (*context.expert_counts)[i] += batch_counts_[i];
+  for (uint32_t layer = 0; layer < hp_.num_hidden_layers; ++layer) {
+    attention(layer, context.cpu);
+    mixture_of_experts(layer, context.cpu);
   }
   if (runner_ != nullptr) runner_->finish_batch(batch_counts_);  // re-placed between batches
 
-  // Final norm and output projection, for every token or only the last.
-  const size_t first = all_logits ? 0 : n - 1, count = n - first;
-  for (size_t t = first; t < n; ++t) {
-    ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps), &xn_[(t - first) * dim]);
+  // Final norm and output projection, for the rows asked for.
+  const size_t count = n - first_logit;
+  for (size_t t = first_logit; t < n; ++t) {
+    ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps),
+                  &xn_[(t - first_logit) * dim]);
   }
   logits.resize(count * hp_.vocab_size);
   linear(*weights_.output, xn_.data(), count, logits.data(), context.cpu);

@@ -37,6 +37,15 @@ struct ForwardContext {
   const RoutingObserver* routing = nullptr;        // called per layer and token when set
 };
 
+// The sequence one row of a batch belongs to: its KV cache, the row's position in it, and
+// where its routing goes (as ForwardContext's, per sequence).
+struct SequenceRow {
+  KvCache* cache = nullptr;
+  uint32_t position = 0;
+  std::vector<uint64_t>* expert_counts = nullptr;
+  const RoutingObserver* routing = nullptr;
+};
+
 class Transformer {
  public:
   Transformer(const Hyperparameters& hp, const ModelWeights& weights);
@@ -45,6 +54,13 @@ class Transformer {
   // Writes logits (n, vocab) when all_logits, else only the last token's (vocab,).
   void forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
                std::vector<float>& logits, const ForwardContext& context);
+  // One new token of each of several sequences (distinct caches), evaluated together: every
+  // matrix is read once for all the rows and each chosen expert once for the rows routed to
+  // it, while attention runs per sequence. Each row computes exactly what forward() gives
+  // that token alone (the products take the per-row kernels whatever the batch). Writes logits
+  // (rows, vocab). `context`'s expert_counts and routing are unused: rows carry their own.
+  void forward_rows(std::span<const int32_t> tokens, std::span<const SequenceRow> rows, std::vector<float>& logits,
+                    const ForwardContext& context);
 
   void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
   // Experts resident on an accelerator run there (nullptr: all on the CPU).
@@ -56,15 +72,20 @@ class Transformer {
   // The same for several matrices sharing the input x, in one pass where they can (ops::matmul_shared_input).
   void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n,
                            const ops::CpuContext& cpu);
-  void attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache, const ops::CpuContext& cpu);
-  // Per token and position (decoding, small batches) / as matrix products (prompt batches).
-  void decode_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache, const ops::CpuContext& cpu);
+  // The layers and the output projection over rows_ (x_ holds their embeddings): logits for
+  // rows [first_logit, n).
+  void run_layers(std::span<const int32_t> tokens, size_t first_logit, std::vector<float>& logits,
+                  const ForwardContext& context);
+  void attention(uint32_t layer, const ops::CpuContext& cpu);
+  // Per row with its own cache and position (decoding, small batches, several sequences) / as
+  // matrix products over one sequence's consecutive rows (prompt batches).
+  void decode_attention(uint32_t layer, const ops::CpuContext& cpu);
   void batched_attention(uint32_t layer, size_t n, uint32_t first_position, KvCache& cache,
                          const ops::CpuContext& cpu);
   uint32_t first_visible(uint32_t position) const;  // the sliding window's start
   static constexpr size_t kBatchedAttentionTokens = 32;  // from this many tokens per batch
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
-  void mixture_of_experts(uint32_t layer, size_t n, uint32_t first_position, const ForwardContext& context);
+  void mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu);
   void expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, const ops::CpuContext& cpu);
 
   const Hyperparameters& hp_;
@@ -76,6 +97,8 @@ class Transformer {
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;
   std::vector<uint64_t> batch_counts_;  // this batch's choices, for the expert runner
+  std::vector<SequenceRow> rows_;       // the batch's rows: whose, and at which position
+  bool one_sequence_ = true;            // rows_ are consecutive positions of one cache
 };
 
 }  // namespace smoe::model

@@ -67,6 +67,10 @@ const CpuPlan& default_cpu_plan();
 struct CpuContext {
   const CpuPlan& plan;
   int threads = 1;
+  // Each row of a batch multiplied by the decoding kernels, as a lone token would be, however
+  // many rows there are (no prompt-time matrix products): for a batch of several sequences'
+  // next tokens, which must come out as each would alone.
+  bool rows_one_by_one = false;
 };
 
 }  // namespace smoe::ops

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "format/panels.h"
@@ -68,25 +69,35 @@ void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_mul
 // product with each token, by the CPU plan's kernels (panel by panel, summed, for
 // matrices stored in column panels). `dot(rows, activations, columns, out)` multiplies
 // kRowsPerCall rows (a row, or a group of interleaved ones) into out[0..kRowsPerCall).
-template <size_t kRowsPerCall, class Activation, class Dot>
+// `tokens_dot(rows, activations, tokens, columns, out)`, where given (has_tokens_dot), multiplies
+// the rows by every token's activations in one call (out[kRowsPerCall t + i]).
+template <size_t kRowsPerCall, class Activation, class Dot, class TokensDot = std::nullptr_t>
 void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*quantize)(const float*, Activation*, size_t),
-                      const float* x, size_t n_tokens, int threads) {
+                      const float* x, size_t n_tokens, int threads, bool has_tokens_dot = false,
+                      TokensDot tokens_dot = nullptr) {
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
   const bool paneled = std::any_of(outputs.begin(), outputs.end(), [](auto& o) { return o.w->panel_columns != 0; });
+  const bool together = has_tokens_dot && n_tokens > 1;  // every token's sums of a row group in one call
   const auto products = [&](const MatmulOutput& output, size_t first, size_t count) {
     const format::TensorView& w = *output.w;
     const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
-    float sums[kRowsPerCall];
+    std::vector<float> sums(kRowsPerCall * (together ? n_tokens : 1));
+    std::vector<const Activation*> token_activations(together ? n_tokens : 0);
     for (size_t p = 0; p < panels; ++p) {
       const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
+      for (size_t t = 0; t < token_activations.size(); ++t) token_activations[t] = panel_activations + t * blocks;
       for (size_t r = first; r < first + count; r += kRowsPerCall) {
         const std::byte* stored = format::panel_row(w, p, r);
+        if constexpr (!std::is_same_v<TokensDot, std::nullptr_t>) {
+          if (together) tokens_dot(stored, token_activations.data(), n_tokens, width, sums.data());
+        }
         for (size_t t = 0; t < n_tokens; ++t) {
-          dot(stored, panel_activations + t * blocks, width, sums);
+          const float* row_sums = together ? &sums[t * kRowsPerCall] : sums.data();
+          if (!together) dot(stored, panel_activations + t * blocks, width, sums.data());
           float* y = output.y + t * rows + r;
-          for (size_t i = 0; i < kRowsPerCall; ++i) y[i] = p == 0 ? sums[i] : y[i] + sums[i];
+          for (size_t i = 0; i < kRowsPerCall; ++i) y[i] = p == 0 ? row_sums[i] : y[i] + row_sums[i];
         }
       }
     }
@@ -153,11 +164,19 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
     case quant::TensorType::q3k:
       return matmul_quantized<1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens, threads);
     case quant::TensorType::q4k_x8:
-      return matmul_quantized<quant::BlockQ4Kx8::kRows>(outputs, group_dot(kernels.dot_q4k_x8), kernels.quantize_q8k, x,
-                                                        n_tokens, threads);
+      return matmul_quantized<quant::BlockQ4Kx8::kRows>(
+          outputs, group_dot(kernels.dot_q4k_x8), kernels.quantize_q8k, x, n_tokens, threads,
+          kernels.dot_q4k_x8_tokens != nullptr,
+          [&](const std::byte* group, const quant::BlockQ8K* const* a, size_t tokens, size_t n, float* out) {
+            kernels.dot_q4k_x8_tokens(reinterpret_cast<const quant::BlockQ4Kx8*>(group), a, tokens, n, out);
+          });
     case quant::TensorType::q8_x8:
-      return matmul_quantized<quant::BlockQ8x8::kRows>(outputs, group_dot(kernels.dot_q8_x8), kernels.quantize_q8a, x,
-                                                       n_tokens, threads);
+      return matmul_quantized<quant::BlockQ8x8::kRows>(
+          outputs, group_dot(kernels.dot_q8_x8), kernels.quantize_q8a, x, n_tokens, threads,
+          kernels.dot_q8_x8_tokens != nullptr,
+          [&](const std::byte* group, const quant::BlockQ8A* const* a, size_t tokens, size_t n, float* out) {
+            kernels.dot_q8_x8_tokens(reinterpret_cast<const quant::BlockQ8x8*>(group), a, tokens, n, out);
+          });
     case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
     case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
     case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_rows_bf16, x, n_tokens, threads);
@@ -169,14 +188,14 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
 }  // namespace
 
 void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
-  bool fusable = !outputs.empty() && n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan);
+  bool fusable = !outputs.empty() && (cpu.rows_one_by_one || n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan));
   for (const MatmulOutput& output : outputs) {
     fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
               output.w->shape[1] == outputs.front().w->shape[1];
   }
   if (fusable) return matmul_small_batch(outputs, x, n_tokens, cpu);
   // Prompts on the int8 path: the input quantized once for all the matrices.
-  const bool int8 = std::all_of(outputs.begin(), outputs.end(), [&](const MatmulOutput& output) {
+  const bool int8 = !cpu.rows_one_by_one && std::all_of(outputs.begin(), outputs.end(), [&](const MatmulOutput& output) {
     return output.w->shape.size() == 2 && gemm_uses_int8(output.w->type, cpu.plan) &&
            n_tokens >= gemm_min_tokens(output.w->type, cpu.plan);
   });
@@ -186,7 +205,7 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
 
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {
   if (w.shape.size() != 2) throw Error(w.name, "matmul needs a matrix");
-  if (n_tokens >= gemm_min_tokens(w.type, cpu.plan)) return gemm(w, x, n_tokens, y, cpu);
+  if (!cpu.rows_one_by_one && n_tokens >= gemm_min_tokens(w.type, cpu.plan)) return gemm(w, x, n_tokens, y, cpu);
   const MatmulOutput output{&w, y};
   matmul_small_batch({&output, 1}, x, n_tokens, cpu);
 }

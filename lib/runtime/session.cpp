@@ -69,6 +69,50 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens) {
   return logits;
 }
 
+void Session::eval_together(std::span<Session* const> sessions, std::span<const int32_t> tokens) {
+  if (sessions.empty()) return;
+  const Model::Impl& model = *sessions.front()->impl_->model_impl;
+  const ModelInfo& info = model.info;
+  if (tokens.size() != sessions.size()) {
+    throw Error(info.path, "eval_together: " + std::to_string(tokens.size()) + " tokens for " +
+                               std::to_string(sessions.size()) + " sessions");
+  }
+  std::vector<model::SequenceRow> rows(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (sessions[i] == nullptr) throw Error(info.path, "eval_together: session " + std::to_string(i) + " is null");
+    Session::Impl& s = *sessions[i]->impl_;
+    if (s.model_impl != &model) throw Error(info.path, "eval_together: the sessions belong to different models");
+    for (size_t j = 0; j < i; ++j) {
+      if (sessions[j] == sessions[i]) throw Error(info.path, "eval_together: a session is given twice");
+    }
+    if (s.tokens.size() >= info.context_size) {
+      throw Error(info.path, "context full: session " + std::to_string(i) + " holds " + std::to_string(s.tokens.size()) +
+                                 " tokens, the context is " + std::to_string(info.context_size));
+    }
+    if (tokens[i] < 0 || uint32_t(tokens[i]) >= info.hyperparameters.vocab_size) {
+      throw Error(info.path, "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
+                                 std::to_string(info.hyperparameters.vocab_size));
+    }
+    rows[i] = {&s.cache, static_cast<uint32_t>(s.tokens.size()), &s.stats.expert_counts,
+               s.routing_callback ? &s.routing_callback : nullptr};
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Session::Impl& first = *sessions.front()->impl_;
+  std::vector<float> logits;
+  first.transformer.forward_rows(tokens, rows, logits, {.cpu = {model.cpu_plan, compute_threads(info.threads)}});
+  const double seconds = seconds_since(start);
+  const size_t vocab = info.hyperparameters.vocab_size;
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    Session::Impl& s = *sessions[i]->impl_;
+    s.logits.assign(logits.begin() + long(i * vocab), logits.begin() + long((i + 1) * vocab));
+    s.tokens.push_back(tokens[i]);
+    s.stats.prompt_tokens += 1;
+    s.stats.prompt_seconds += seconds;
+  }
+}
+
+std::span<const float> Session::logits() const { return impl_->logits; }
+
 std::span<const float> Session::eval_all(std::span<const int32_t> tokens) {
   const auto start = std::chrono::steady_clock::now();
   const std::span<const float> logits = evaluate(*impl_, tokens, true);

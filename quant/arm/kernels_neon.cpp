@@ -164,35 +164,18 @@ const Kernels* neon_kernels() {
 }
 
 const Kernels* neon_dotprod_kernels() {
-  static const Kernels kernels{
-      .isa = Isa::neon_dotprod,
-      .quantize_q8a = quantize_row_q8a_ref,
-      .quantize_q8k = quantize_row_q8k_ref,
-      .dot_q8 = neon_dotprod_dot_q8,
-      .dot_q4 = neon_dotprod_dot_q4,
-      .dot_q4k = neon_dotprod_dot_q4k,
-      .dot_q6k = dot_q6k_q8k_ref,
-      .dot_q3k = dot_q3k_q8k_ref,
-      .dot_rows_f32 = neon_dot_rows_f32,
-      .dot_rows_f16 = neon_dot_rows_f16,
-      .dot_rows_bf16 = neon_dot_rows_bf16,
-      .key_scores_f16 = key_scores<uint16_t>,
-      .value_sum_f16 = value_sum<uint16_t>,
-      .key_scores_i8 = key_scores<int8_t>,
-      .value_sum_i8 = value_sum<int8_t>,
-      .prefetch = Prefetch::hardware,
-      .dot_q4k_x8 = neon_dotprod_dot_q4k_x8,
-      .deinterleave_q4k_x8_rows = deinterleave_q4k_x8_rows,
-      .dot_q8_x8 = neon_dotprod_dot_q8_x8,
-      .deinterleave_q8_x8_rows = deinterleave_q8_x8_rows,
-  };
+  // NEON's table with the SDOT integer dot products.
+  static const Kernels kernels = [] {
+    Kernels table = *neon_kernels();
+    table.isa = Isa::neon_dotprod;
+    table.dot_q8 = neon_dotprod_dot_q8;
+    table.dot_q4 = neon_dotprod_dot_q4;
+    table.dot_q4k = neon_dotprod_dot_q4k;
+    table.dot_q4k_x8 = neon_dotprod_dot_q4k_x8;
+    table.dot_q8_x8 = neon_dotprod_dot_q8_x8;
+    return table;
+  }();
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;
 }
-
-const Kernels* avx2_kernels(Prefetch) { return nullptr; }
-const Kernels* avx2_vnni_kernels(Prefetch) { return nullptr; }
-const Kernels* avx512_kernels(Prefetch) { return nullptr; }
-const Kernels* avx512_vnni_kernels(Prefetch) { return nullptr; }
-DequantizeBf16Fn avx512_dequantize_bf16(TensorType) { return nullptr; }
 
 }  // namespace smoe::quant

@@ -26,6 +26,10 @@ template <Prefetch P> float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, s
 template <Prefetch P> float avx2_dot_q6k(const BlockQ6K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> float avx2_dot_q3k(const BlockQ3K* w, const BlockQ8K* a, size_t n);
 template <Prefetch P> void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out);
+template <Prefetch P>
+void avx2_dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n, float* out);
+template <Prefetch P>
+void avx2_dot_q8_x8_tokens(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n, float* out);
 template <Prefetch P> void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out);
 void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 void avx2_deinterleave_q8_x8_rows(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n);
@@ -342,29 +346,35 @@ inline Q4kx8Scales unpack_q4k_x8_scales(const BlockQ4Kx8& block) {
 // adds into the two sub-blocks' accumulators, and `scale(low, high, scales_low, scales_high)`
 // turns them, with the two sub-blocks' scales per row (int32), into 16 x the chunk's scaled
 // sums per row (int32 lane r).
-template <Prefetch P, class Step, class Scale>
-inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out, Step step, Scale scale) {
+template <Prefetch P, size_t T, class Step, class Scale>
+inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t n, float* out, Step step,
+                              Scale scale) {
   const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
   const auto sum_pair = [](const int16_t* sums) {  // activation sums of sub-blocks 2p, 2p + 1
     int32_t pair;
     __builtin_memcpy(&pair, sums, 4);
     return _mm256_set1_epi32(pair);
   };
-  __m256 total = _mm256_setzero_ps(), minimum_terms = _mm256_setzero_ps();
+  // T tokens' activations against the same rows: the weights' loads, masks and scales are
+  // shared; each token's arithmetic is the one-token kernel's, in the same order.
+  __m256 total[T], minimum_terms[T];
+  for (size_t t = 0; t < T; ++t) total[t] = minimum_terms[t] = _mm256_setzero_ps();
   for (size_t b = 0; b < n / BlockQ4Kx8::kElements; ++b) {
     const BlockQ4Kx8& block = w[b];
-    const BlockQ8K& activations = a[b];
     const Q4kx8Scales unpacked = unpack_q4k_x8_scales(block);
     // sum_j m_j * sums_j per row: each 16 bytes of M hold sub-blocks 2p and 2p + 1 of each row
     // side by side.
-    __m256i minimum_sums = _mm256_setzero_si256();
-    for (size_t p = 0; p < 4; ++p) {
-      const __m256i minimums = unpacked.minimums[p / 2];
-      const __m128i pair = p % 2 ? _mm256_extracti128_si256(minimums, 1) : _mm256_castsi256_si128(minimums);
-      const __m256i products = _mm256_madd_epi16(_mm256_cvtepu8_epi16(pair), sum_pair(activations.sums + 2 * p));
-      minimum_sums = _mm256_add_epi32(minimum_sums, products);
+    __m256i minimum_sums[T], sums[T];
+#pragma GCC unroll 4
+    for (size_t t = 0; t < T; ++t) {
+      minimum_sums[t] = sums[t] = _mm256_setzero_si256();
+      for (size_t p = 0; p < 4; ++p) {
+        const __m256i minimums = unpacked.minimums[p / 2];
+        const __m128i pair = p % 2 ? _mm256_extracti128_si256(minimums, 1) : _mm256_castsi256_si128(minimums);
+        const __m256i products = _mm256_madd_epi16(_mm256_cvtepu8_epi16(pair), sum_pair(a[t][b].sums + 2 * p));
+        minimum_sums[t] = _mm256_add_epi32(minimum_sums[t], products);
+      }
     }
-    __m256i sums = _mm256_setzero_si256();
     for (size_t c = 0; c < 4; ++c) {
       // A quarter of the block's 18 lines per chunk, spread out as the q4k kernels' requests are
       // (all 18 at the block's start measured slower from DRAM), and 6 KiB further ahead than
@@ -375,27 +385,51 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
       const __m128i chunk_scales =
           c % 2 ? _mm256_extracti128_si256(unpacked.scales[c / 2], 1) : _mm256_castsi256_si128(unpacked.scales[c / 2]);
       const uint8_t* qs = block.qs + 256 * c;
-      const int8_t* chunk_activations = activations.qs + 64 * c;
-      __m256i low = _mm256_setzero_si256(), high = _mm256_setzero_si256();
+      __m256i low[T], high[T];
+      for (size_t t = 0; t < T; ++t) low[t] = high[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
       for (size_t g = 0; g < 8; ++g) {
-        int32_t a_low, a_high;
-        __builtin_memcpy(&a_low, chunk_activations + 4 * g, 4);
-        __builtin_memcpy(&a_high, chunk_activations + 32 + 4 * g, 4);
-        step(low, high, load(qs + 32 * g), _mm256_set1_epi32(a_low), _mm256_set1_epi32(a_high));
+        const __m256i packed = load(qs + 32 * g);
+#pragma GCC unroll 4
+        for (size_t t = 0; t < T; ++t) {
+          const int8_t* chunk_activations = a[t][b].qs + 64 * c;
+          int32_t a_low, a_high;
+          __builtin_memcpy(&a_low, chunk_activations + 4 * g, 4);
+          __builtin_memcpy(&a_high, chunk_activations + 32 + 4 * g, 4);
+          step(low[t], high[t], packed, _mm256_set1_epi32(a_low), _mm256_set1_epi32(a_high));
+        }
       }
-      sums = _mm256_add_epi32(sums, scale(low, high, _mm256_cvtepu8_epi32(chunk_scales),
-                                          _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8))));
+      const __m256i scales_low = _mm256_cvtepu8_epi32(chunk_scales);
+      const __m256i scales_high = _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8));
+#pragma GCC unroll 4
+      for (size_t t = 0; t < T; ++t) sums[t] = _mm256_add_epi32(sums[t], scale(low[t], high[t], scales_low, scales_high));
     }
-    const __m256 activation_scale = _mm256_set1_ps(activations.d);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.dmin)));
-    total = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_mul_ps(activation_scale, _mm256_set1_ps(1.0f / 16))),
-                            _mm256_cvtepi32_ps(sums), total);
-    minimum_terms =
-        _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums), minimum_terms);
+#pragma GCC unroll 4
+    for (size_t t = 0; t < T; ++t) {
+      const __m256 activation_scale = _mm256_set1_ps(a[t][b].d);
+      total[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_mul_ps(activation_scale, _mm256_set1_ps(1.0f / 16))),
+                                 _mm256_cvtepi32_ps(sums[t]), total[t]);
+      minimum_terms[t] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, activation_scale), _mm256_cvtepi32_ps(minimum_sums[t]),
+                                         minimum_terms[t]);
+    }
   }
-  _mm256_storeu_ps(out, _mm256_sub_ps(total, minimum_terms));
+  for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(total[t], minimum_terms[t]));
+}
+
+// dot_q4k_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
+template <Prefetch P, class Step, class Scale>
+inline void dot_q4k_x8_token_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n, float* out,
+                                    Step step, Scale scale) {
+  size_t t = 0;
+  for (; t + 4 <= tokens; t += 4) dot_q4k_x8_blocks<P, 4>(w, a + t, n, out + 8 * t, step, scale);
+  switch (tokens - t) {
+    case 3: return dot_q4k_x8_blocks<P, 3>(w, a + t, n, out + 8 * t, step, scale);
+    case 2: return dot_q4k_x8_blocks<P, 2>(w, a + t, n, out + 8 * t, step, scale);
+    case 1: return dot_q4k_x8_blocks<P, 1>(w, a + t, n, out + 8 * t, step, scale);
+    default: return;
+  }
 }
 
 // The block loop of the q8_x8 kernels (eight interleaved rows, block_q8_x8.h): per block,
@@ -406,31 +440,55 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, 
 // kWeightsOffset the steps multiply the weights plus 128 (vpdpbusd needs one unsigned operand,
 // and w ^ 0x80 = w + 128 is one instruction that handles -128 too), so 128 x the activations'
 // sum comes off each row's sum.
-template <Prefetch P, bool kWeightsOffset, class Step>
-inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out, Step step) {
-  __m256 total = _mm256_setzero_ps();
+template <Prefetch P, bool kWeightsOffset, size_t T, class Step>
+inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_t n, float* out, Step step) {
+  // T tokens against the same rows (as dot_q4k_x8_blocks): shared weight loads and scales,
+  // each token's arithmetic the one-token kernel's.
+  __m256 total[T];
+  for (size_t t = 0; t < T; ++t) total[t] = _mm256_setzero_ps();
   for (size_t b = 0; b < n / BlockQ8x8::kElements; ++b) {
     const BlockQ8x8& block = w[b];
-    const BlockQ8A& activations = a[b];
     // 272 bytes, 6 KiB further ahead than the row kernels (q4k_x8's distances): alone the
     // kernel measured the same either way, but whole decoding of a q8 file ran up to 2% faster
     // (docs/PERFORMANCE.md).
     prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 6144, 5);
-    __m256i sums[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    __m256i sums[T][2];
+    for (size_t t = 0; t < T; ++t) sums[t][0] = sums[t][1] = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (size_t g = 0; g < 8; ++g) {
-      int32_t four;
-      __builtin_memcpy(&four, activations.qs + 4 * g, 4);
-      sums[g % 2] = step(sums[g % 2], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * g)),
-                         _mm256_set1_epi32(four));
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * g));
+#pragma GCC unroll 4
+      for (size_t t = 0; t < T; ++t) {
+        int32_t four;
+        __builtin_memcpy(&four, a[t][b].qs + 4 * g, 4);
+        sums[t][g % 2] = step(sums[t][g % 2], packed, _mm256_set1_epi32(four));
+      }
     }
-    __m256i dot = _mm256_add_epi32(sums[0], sums[1]);
-    if constexpr (kWeightsOffset) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(activations.sum * 128));
-    const __m256 scales = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d))),
-                                        _mm256_set1_ps(activations.d));
-    total = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(dot), total);
+    const __m256 weight_scales = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
+#pragma GCC unroll 4
+    for (size_t t = 0; t < T; ++t) {
+      const BlockQ8A& activations = a[t][b];
+      __m256i dot = _mm256_add_epi32(sums[t][0], sums[t][1]);
+      if constexpr (kWeightsOffset) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(activations.sum * 128));
+      const __m256 scales = _mm256_mul_ps(weight_scales, _mm256_set1_ps(activations.d));
+      total[t] = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(dot), total[t]);
+    }
   }
-  _mm256_storeu_ps(out, total);
+  for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + 8 * t, total[t]);
+}
+
+// dot_q8_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
+template <Prefetch P, bool kWeightsOffset, class Step>
+inline void dot_q8_x8_token_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n, float* out,
+                                   Step step) {
+  size_t t = 0;
+  for (; t + 4 <= tokens; t += 4) dot_q8_x8_blocks<P, kWeightsOffset, 4>(w, a + t, n, out + 8 * t, step);
+  switch (tokens - t) {
+    case 3: return dot_q8_x8_blocks<P, kWeightsOffset, 3>(w, a + t, n, out + 8 * t, step);
+    case 2: return dot_q8_x8_blocks<P, kWeightsOffset, 2>(w, a + t, n, out + 8 * t, step);
+    case 1: return dot_q8_x8_blocks<P, kWeightsOffset, 1>(w, a + t, n, out + 8 * t, step);
+    default: return;
+  }
 }
 
 }  // namespace

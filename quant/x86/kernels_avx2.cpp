@@ -154,34 +154,54 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // the same 4 activations (broadcast) into two int16 pair sums per row; the 8 steps of a
 // sub-block add up in int16 (8 x 2 x 15 x 127 = 30480), one madd and one multiply by the eight
 // rows' scales per sub-block. (The VNNI tables' kernel takes the high nibbles as 16 q, which
-// maddubs could saturate on.)
+// maddubs could saturate on.) The instruction set's part of dot_q4k_x8_blocks: a step of one
+// 32-byte group, and the scaling.
+struct Avx2Q4kx8 {
+  __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+  void operator()(__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) const {
+    low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), a_low));
+    high = _mm256_add_epi16(high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
+  }
+  __m256i scale(__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) const {
+    const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
+                                            _mm256_mullo_epi32(_mm256_madd_epi16(high, ones), scales_high));
+    return _mm256_slli_epi32(scaled, 4);  // 16 x, as dot_q4k_x8_blocks takes it
+  }
+};
+
 template <Prefetch P>
 void avx2_dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  dot_q4k_x8_blocks<P>(
-      w, a, n, out,
-      [&](__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) {
-        low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), a_low));
-        high =
-            _mm256_add_epi16(high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
-      },
-      [&](__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
-        const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
-                                                _mm256_mullo_epi32(_mm256_madd_epi16(high, ones), scales_high));
-        return _mm256_slli_epi32(scaled, 4);  // 16 x, as dot_q4k_x8_blocks takes it
-      });
+  const Avx2Q4kx8 kernel;
+  const BlockQ8K* const rows[1] = {a};
+  dot_q4k_x8_blocks<P, 1>(w, rows, n, out, kernel, [&](auto... v) { return kernel.scale(v...); });
+}
+
+template <Prefetch P>
+void avx2_dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n, float* out) {
+  const Avx2Q4kx8 kernel;
+  dot_q4k_x8_token_blocks<P>(w, a, tokens, n, out, kernel, [&](auto... v) { return kernel.scale(v...); });
 }
 
 // Eight interleaved q8 rows (block_q8_x8.h): maddubs of |w| and the broadcast activations with
 // w's signs (maddubs needs one unsigned operand; |pair sum| <= 2 x 128 x 127 fits int16), one
 // madd to int32 per group (two groups' int16 sums could saturate).
-template <Prefetch P>
-void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  dot_q8_x8_blocks<P, false>(w, a, n, out, [&](__m256i sum, __m256i packed, __m256i activations) {
+struct Avx2Q8x8 {
+  __m256i ones = _mm256_set1_epi16(1);
+  __m256i operator()(__m256i sum, __m256i packed, __m256i activations) const {
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(packed), _mm256_sign_epi8(activations, packed));
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
-  });
+  }
+};
+
+template <Prefetch P>
+void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
+  const BlockQ8A* const rows[1] = {a};
+  dot_q8_x8_blocks<P, false, 1>(w, rows, n, out, Avx2Q8x8{});
+}
+
+template <Prefetch P>
+void avx2_dot_q8_x8_tokens(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n, float* out) {
+  dot_q8_x8_token_blocks<P, false>(w, a, tokens, n, out, Avx2Q8x8{});
 }
 
 namespace {
@@ -345,6 +365,14 @@ template float avx2_dot_q3k<Prefetch::software>(const BlockQ3K*, const BlockQ8K*
 template float avx2_dot_q3k<Prefetch::hardware>(const BlockQ3K*, const BlockQ8K*, size_t);
 template void avx2_dot_q4k_x8<Prefetch::software>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
 template void avx2_dot_q4k_x8<Prefetch::hardware>(const BlockQ4Kx8*, const BlockQ8K*, size_t, float*);
+template void avx2_dot_q4k_x8_tokens<Prefetch::software>(const BlockQ4Kx8*, const BlockQ8K* const*, size_t, size_t,
+                                                         float*);
+template void avx2_dot_q4k_x8_tokens<Prefetch::hardware>(const BlockQ4Kx8*, const BlockQ8K* const*, size_t, size_t,
+                                                         float*);
+template void avx2_dot_q8_x8_tokens<Prefetch::software>(const BlockQ8x8*, const BlockQ8A* const*, size_t, size_t,
+                                                        float*);
+template void avx2_dot_q8_x8_tokens<Prefetch::hardware>(const BlockQ8x8*, const BlockQ8A* const*, size_t, size_t,
+                                                        float*);
 template void avx2_dot_q8_x8<Prefetch::software>(const BlockQ8x8*, const BlockQ8A*, size_t, float*);
 template void avx2_dot_q8_x8<Prefetch::hardware>(const BlockQ8x8*, const BlockQ8A*, size_t, float*);
 
@@ -370,8 +398,10 @@ const Kernels& avx2_table() {
       .value_sum_i8 = value_sum<Avx2Vector, int8_t>,
       .prefetch = P,
       .dot_q4k_x8 = avx2_dot_q4k_x8<P>,
+      .dot_q4k_x8_tokens = avx2_dot_q4k_x8_tokens<P>,
       .deinterleave_q4k_x8_rows = avx2_deinterleave_q4k_x8_rows,
       .dot_q8_x8 = avx2_dot_q8_x8<P>,
+      .dot_q8_x8_tokens = avx2_dot_q8_x8_tokens<P>,
       .deinterleave_q8_x8_rows = avx2_deinterleave_q8_x8_rows,
   };
   return kernels;

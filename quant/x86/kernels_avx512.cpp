@@ -15,28 +15,19 @@ namespace {
 
 template <Prefetch P>
 const Kernels& avx512_table() {
-  static const Kernels kernels{
-      .isa = Isa::avx512,
-      .quantize_q8a = avx2_quantize_q8a,
-      .quantize_q8k = avx2_quantize_q8k,
-      .dot_q8 = avx2_dot_q8<P>,
-      .dot_q4 = avx2_dot_q4<P>,
-      .dot_q4k = avx2_dot_q4k<P>,
-      .dot_q6k = avx2_dot_q6k<P>,
-      .dot_q3k = avx2_dot_q3k<P>,
-      .dot_rows_f32 = dot_rows_f32<Avx512Vector, P>,
-      .dot_rows_f16 = dot_rows_f16<Avx512Vector, P>,
-      .dot_rows_bf16 = dot_rows_bf16<Avx512Vector, P>,
-      .key_scores_f16 = key_scores<Avx512Vector, uint16_t>,
-      .value_sum_f16 = value_sum<Avx512Vector, uint16_t>,
-      .key_scores_i8 = key_scores<Avx512Vector, int8_t>,
-      .value_sum_i8 = value_sum<Avx512Vector, int8_t>,
-      .prefetch = P,
-      .dot_q4k_x8 = avx2_dot_q4k_x8<P>,
-      .deinterleave_q4k_x8_rows = avx2_deinterleave_q4k_x8_rows,
-      .dot_q8_x8 = avx2_dot_q8_x8<P>,
-      .deinterleave_q8_x8_rows = avx2_deinterleave_q8_x8_rows,
-  };
+  // avx2's table with the float and attention loops zmm-wide.
+  static const Kernels kernels = [] {
+    Kernels table = *avx2_kernels(P);
+    table.isa = Isa::avx512;
+    table.dot_rows_f32 = dot_rows_f32<Avx512Vector, P>;
+    table.dot_rows_f16 = dot_rows_f16<Avx512Vector, P>;
+    table.dot_rows_bf16 = dot_rows_bf16<Avx512Vector, P>;
+    table.key_scores_f16 = key_scores<Avx512Vector, uint16_t>;
+    table.value_sum_f16 = value_sum<Avx512Vector, uint16_t>;
+    table.key_scores_i8 = key_scores<Avx512Vector, int8_t>;
+    table.value_sum_i8 = value_sum<Avx512Vector, int8_t>;
+    return table;
+  }();
   return kernels;
 }
 

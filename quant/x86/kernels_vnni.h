@@ -129,30 +129,48 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // leave the 8 rows' sums in one register, scaled by one multiply: no packing, no scale
 // shuffles. The high nibbles are taken in place (& 0xf0, 16 q: one instruction instead of a
 // shift and a mask) and the low nibbles' sums scaled by 16 sc to match.
+struct VnniQ4kx8 {
+  __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
+  void operator()(__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) const {
+    low = dpbusd(low, _mm256_and_si256(packed, low4), a_low);
+    high = dpbusd(high, _mm256_and_si256(packed, high4), a_high);
+  }
+  static __m256i scale(__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
+    return _mm256_add_epi32(_mm256_mullo_epi32(low, _mm256_slli_epi32(scales_low, 4)),
+                            _mm256_mullo_epi32(high, scales_high));
+  }
+};
+
 template <Prefetch P>
 void dot_q4k_x8(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
-  dot_q4k_x8_blocks<P>(
-      w, a, n, out,
-      [&](__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) {
-        low = dpbusd(low, _mm256_and_si256(packed, low4), a_low);
-        high = dpbusd(high, _mm256_and_si256(packed, high4), a_high);
-      },
-      [](__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) {
-        return _mm256_add_epi32(_mm256_mullo_epi32(low, _mm256_slli_epi32(scales_low, 4)),
-                                _mm256_mullo_epi32(high, scales_high));
-      });
+  const BlockQ8K* const rows[1] = {a};
+  dot_q4k_x8_blocks<P, 1>(w, rows, n, out, VnniQ4kx8{}, VnniQ4kx8::scale);
+}
+
+template <Prefetch P>
+void dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n, float* out) {
+  dot_q4k_x8_token_blocks<P>(w, a, tokens, n, out, VnniQ4kx8{}, VnniQ4kx8::scale);
 }
 
 // Eight interleaved q8 rows (block_q8_x8.h): one vpdpbusd per 32 weights (4 of each row times
 // the same 4 activations), the weights made unsigned by flipping their top bit (w + 128; the
 // block loop takes 128 x the activations' sum off): no sign instructions, no per-row scales.
+struct VnniQ8x8 {
+  __m256i top_bit = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256i operator()(__m256i sum, __m256i packed, __m256i activations) const {
+    return dpbusd(sum, _mm256_xor_si256(packed, top_bit), activations);
+  }
+};
+
 template <Prefetch P>
 void dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) {
-  const __m256i top_bit = _mm256_set1_epi8(static_cast<char>(0x80));
-  dot_q8_x8_blocks<P, true>(w, a, n, out, [&](__m256i sum, __m256i packed, __m256i activations) {
-    return dpbusd(sum, _mm256_xor_si256(packed, top_bit), activations);
-  });
+  const BlockQ8A* const rows[1] = {a};
+  dot_q8_x8_blocks<P, true, 1>(w, rows, n, out, VnniQ8x8{});
+}
+
+template <Prefetch P>
+void dot_q8_x8_tokens(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n, float* out) {
+  dot_q8_x8_token_blocks<P, true>(w, a, tokens, n, out, VnniQ8x8{});
 }
 
 // The scale words of steps k and k + 1 (of 32 weights) in half c of a 16-weight sub-block type
@@ -236,7 +254,9 @@ Kernels vnni_table(const Kernels& base, Isa isa) {
   table.dot_q6k = dot_q6k<P>;
   table.dot_q3k = dot_q3k<P>;
   table.dot_q4k_x8 = dot_q4k_x8<P>;
+  table.dot_q4k_x8_tokens = dot_q4k_x8_tokens<P>;
   table.dot_q8_x8 = dot_q8_x8<P>;
+  table.dot_q8_x8_tokens = dot_q8_x8_tokens<P>;
   return table;
 }
 

@@ -263,10 +263,12 @@ connection.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-T
 received = connection.recv(4096)
 connection.close()
 check("the stream had started", b"200 OK" in received, received[:200])
-deadline = time.time() + 10
+# Generous: under a loaded CI machine (ctest -j beside compute-bound tests) steps slow down.
+deadline = time.time() + 30
 while metric(server, "smoe_active_slots") != 0 and time.time() < deadline:
     time.sleep(0.05)
-check("the slot is free after the client left", metric(server, "smoe_active_slots") == 0)
+check("the slot is free after the client left", metric(server, "smoe_active_slots") == 0,
+      metric(server, "smoe_active_slots"))
 left_after = metric(server, "smoe_generated_tokens_total") - generated_before
 check("generation stopped when the client left", left_after < 4000, left_after)
 status, body = request(server, "POST", "/v1/chat/completions", chat("Still there?", max_tokens=4))

@@ -127,3 +127,27 @@ TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]
     CHECK(candidate[r] == Approx(reference[r]).margin(kOrderTolerance * (magnitude + 1e-30)));
   }
 }
+
+TEST_CASE("the q4k_x8 kernels of several tokens give each token's one-token sums, bit for bit", "[kernels][q4k_x8]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t tokens = GENERATE(size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{9});
+  const size_t n = GENERATE(size_t{256}, size_t{256 * 7});
+  INFO("kernels " << kernels_name(*kernels) << " tokens " << tokens << " n " << n);
+  if (kernels->dot_q4k_x8_tokens == nullptr) return;  // one token at a time
+  const std::vector<BlockQ4Kx8> blocks = interleaved(q4k_rows(n, 0.02f, Weights::quantized, 11), n);
+  std::vector<std::vector<BlockQ8K>> a(tokens, std::vector<BlockQ8K>(n / 256));
+  std::vector<const BlockQ8K*> pointers;
+  for (size_t t = 0; t < tokens; ++t) {
+    const std::vector<float> x = smoe::test::adversarial_activations(n, int(t % 4), 20 + uint32_t(t));
+    quantize_row_q8k_ref(x.data(), a[t].data(), n);
+    pointers.push_back(a[t].data());
+  }
+  std::vector<float> together(8 * tokens);
+  kernels->dot_q4k_x8_tokens(blocks.data(), pointers.data(), tokens, n, together.data());
+  for (size_t t = 0; t < tokens; ++t) {
+    float alone[8];
+    kernels->dot_q4k_x8(blocks.data(), a[t].data(), n, alone);
+    INFO("token " << t);
+    for (size_t r = 0; r < 8; ++r) CHECK(together[8 * t + r] == alone[r]);
+  }
+}

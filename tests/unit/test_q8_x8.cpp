@@ -122,3 +122,28 @@ TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") 
     CHECK(candidate[r] == Approx(reference[r]).margin(kOrderTolerance * (magnitude + 1e-30)));
   }
 }
+
+TEST_CASE("the q8_x8 kernels of several tokens give each token's one-token sums, bit for bit", "[kernels][q8_x8]") {
+  const Kernels* kernels = GENERATE(from_range(available_kernels()));
+  const size_t tokens = GENERATE(size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{9});
+  const size_t n = GENERATE(size_t{32 * 7}, size_t{4096});
+  const Weights weights = GENERATE(Weights::quantized, Weights::raw_lowest);
+  INFO("kernels " << kernels_name(*kernels) << " tokens " << tokens << " n " << n << " weights " << int(weights));
+  if (kernels->dot_q8_x8_tokens == nullptr) return;  // one token at a time
+  const std::vector<BlockQ8x8> blocks = interleaved(q8_rows(n, 0.02f, weights, 13), n);
+  std::vector<std::vector<BlockQ8A>> a(tokens, std::vector<BlockQ8A>(n / 32));
+  std::vector<const BlockQ8A*> pointers;
+  for (size_t t = 0; t < tokens; ++t) {
+    const std::vector<float> x = smoe::test::adversarial_activations(n, int(t % 4), 30 + uint32_t(t));
+    quantize_row_q8a_ref(x.data(), a[t].data(), n);
+    pointers.push_back(a[t].data());
+  }
+  std::vector<float> together(8 * tokens);
+  kernels->dot_q8_x8_tokens(blocks.data(), pointers.data(), tokens, n, together.data());
+  for (size_t t = 0; t < tokens; ++t) {
+    float alone[8];
+    kernels->dot_q8_x8(blocks.data(), a[t].data(), n, alone);
+    INFO("token " << t);
+    for (size_t r = 0; r < 8; ++r) CHECK(together[8 * t + r] == alone[r]);
+  }
+}
