@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   });
 
   try {
+    options.model.load_progress = terminal_load_progress(options.model_path);
     context.model = Model::load(options.model_path, options.model);
     context.scheduler =
         std::make_unique<Scheduler>(context.model, options.scheduler, metrics, std::make_unique<BatchedStepper>());

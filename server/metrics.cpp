@@ -48,32 +48,29 @@ std::string Metrics::prometheus_text() const {
   const auto header = [&](const char* name, const char* type, const char* help) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   };
+  // A metric without labels: its header and its one value.
+  const auto single = [&](const char* name, const char* type, const char* help, auto value) {
+    header(name, type, help);
+    out << name << ' ' << value << '\n';
+  };
   header("smoe_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
   for (const auto& [key, count] : requests_) {
     out << "smoe_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << count << '\n';
   }
-  header("smoe_prompt_tokens_total", "counter", "Prompt tokens evaluated.");
-  out << "smoe_prompt_tokens_total " << prompt_tokens_ << '\n';
-  header("smoe_prompt_tokens_reused_total", "counter", "Prompt tokens found in a slot's cache and not evaluated again.");
-  out << "smoe_prompt_tokens_reused_total " << prompt_tokens_reused_ << '\n';
-  header("smoe_generated_tokens_total", "counter", "Tokens generated.");
-  out << "smoe_generated_tokens_total " << generated_tokens_ << '\n';
-  header("smoe_step_seconds_total", "counter", "Seconds the scheduler spent evaluating (prompts and decoding).");
-  out << "smoe_step_seconds_total " << step_seconds_ << '\n';
-  header("smoe_steps_total", "counter", "Scheduler steps (each advances every active slot once).");
-  out << "smoe_steps_total " << steps_ << '\n';
+  single("smoe_prompt_tokens_total", "counter", "Prompt tokens evaluated.", prompt_tokens_);
+  single("smoe_prompt_tokens_reused_total", "counter", "Prompt tokens found in a slot's cache and not evaluated again.",
+         prompt_tokens_reused_);
+  single("smoe_generated_tokens_total", "counter", "Tokens generated.", generated_tokens_);
+  single("smoe_step_seconds_total", "counter", "Seconds the scheduler spent evaluating (prompts and decoding).",
+         step_seconds_);
+  single("smoe_steps_total", "counter", "Scheduler steps (each advances every active slot once).", steps_);
   // Throughput while busy: idle time does not dilute it (rate() of the counters gives wall-clock rates).
-  header("smoe_generated_tokens_per_second", "gauge", "Generated tokens per second of scheduler work since start.");
-  out << "smoe_generated_tokens_per_second " << (step_seconds_ > 0 ? double(generated_tokens_) / step_seconds_ : 0.0)
-      << '\n';
-  header("smoe_queue_depth", "gauge", "Requests waiting for a free slot.");
-  out << "smoe_queue_depth " << queued_ << '\n';
-  header("smoe_active_slots", "gauge", "Slots generating now.");
-  out << "smoe_active_slots " << active_ << '\n';
-  header("smoe_slots", "gauge", "Slots (--parallel).");
-  out << "smoe_slots " << slots_ << '\n';
-  header("smoe_model_loaded", "gauge", "1 once the model is loaded.");
-  out << "smoe_model_loaded " << (model_loaded_ ? 1 : 0) << '\n';
+  single("smoe_generated_tokens_per_second", "gauge", "Generated tokens per second of scheduler work since start.",
+         (step_seconds_ > 0 ? double(generated_tokens_) / step_seconds_ : 0.0));
+  single("smoe_queue_depth", "gauge", "Requests waiting for a free slot.", queued_);
+  single("smoe_active_slots", "gauge", "Slots generating now.", active_);
+  single("smoe_slots", "gauge", "Slots (--parallel).", slots_);
+  single("smoe_model_loaded", "gauge", "1 once the model is loaded.", (model_loaded_ ? 1 : 0));
   if (experts_per_layer_ > 0) {
     header("smoe_expert_selections_total", "counter", "Times the router chose each expert, by layer.");
     for (size_t i = 0; i < expert_counts_.size(); ++i) {

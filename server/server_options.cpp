@@ -58,6 +58,9 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
                                                  "into huge-page memory when it fits, for faster decoding)");
   app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  app.add_option("--moe-min-weight", model.moe_min_weight,
+                 "skip chosen experts after the first whose routing weight is below this (0 = off)")
+      ->check(CLI::Range(0.0f, 0.999f));
   app.add_option("--ram", model.ram_budget,
                  "memory smoe may use for the weights it reads in and the KV caches, e.g. 12G (default: the process's "
                  "real limit, its cgroup's or the free memory)")

@@ -102,6 +102,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"f16", "f32", "q8"}))->capture_default_str();
   app.add_option("--kl-base", kl_base_path, "base .smoe (or --save-logits file): report KL divergence and top-1 agreement");
   app.add_option("--save-logits", save_logits_path, "save this model's logits (f32) for a later --kl-base");
+  float moe_min_weight = 0.0f;
+  app.add_option("--moe-min-weight", moe_min_weight,
+                 "skip chosen experts after the first whose routing weight is below this (0 = off; the --kl-base "
+                 "model always runs every chosen expert)")
+      ->check(CLI::Range(0.0f, 0.999f));
   app.add_flag("--json", json, "end with one JSON object");
   try {
     app.parse(argc, argv);
@@ -117,7 +122,9 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.context_size = window;
     options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
-    const auto model = Model::load(model_path, options);
+    ModelOptions test_options = options;
+    test_options.moe_min_weight = moe_min_weight;
+    const auto model = Model::load(model_path, test_options);
     const std::vector<int32_t> tokens =
         tokens_path.empty() ? tokenize_text_file(model->tokenizer(), text_path) : read_token_file(tokens_path);
     const size_t windows = tokens.size() / window;
@@ -163,6 +170,14 @@ int main(int argc, char** argv) {
                 scored, windows, double(windows * window) / seconds);
     nlohmann::json result = {{"ppl", std::exp(mean_nll)}, {"mean_nll", mean_nll}, {"tokens", scored},
                              {"windows", windows}, {"tokens_per_s", double(windows * window) / seconds}};
+    if (moe_min_weight > 0) {
+      const RunStats& stats = session->stats();
+      uint64_t run = 0;
+      for (const uint64_t count : stats.expert_counts) run += count;
+      const double skipped = double(stats.skipped_experts) / double(std::max<uint64_t>(1, run + stats.skipped_experts));
+      std::printf("experts skipped %.2f%% of the chosen (--moe-min-weight %g)\n", 100 * skipped, moe_min_weight);
+      result["experts_skipped_share"] = skipped;
+    }
     if (base) {
       std::printf("kld_mean %.6f  kld_p99 %.6f  top1_agreement %.4f  (against %s)\n", kl.mean(), kl.percentile(0.99),
                   kl.top1_agreement(), kl_base_path.c_str());

@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
   app.add_option("-b,--batch", batch,
                  "sessions decoded together (Session::eval_together): aggregate generation tokens/s of all of them")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  float moe_min_weight = 0.0f;
+  app.add_option("--moe-min-weight", moe_min_weight,
+                 "skip chosen experts after the first whose routing weight is below this (0 = off)")
+      ->check(CLI::Range(0.0f, 0.999f));
   std::string isa, prefetch, prompt_products;
   app.add_option("--isa", isa, "kernel level below this CPU's best: scalar, avx2, avx2-vnni, avx512, avx512-vnni, neon, "
                                "neon-dotprod (default: the best; SMOE_ISA where set)");
@@ -158,10 +162,12 @@ int main(int argc, char** argv) {
     options.ram_budget = ram;
     options.backend = backend;
     options.isa = isa;
+    options.moe_min_weight = moe_min_weight;
     options.prefetch = prefetch;
     options.prompt_products = prompt_products;
     options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 2, 16));
+    if (!json) options.load_progress = terminal_load_progress(model_path);
     const auto model = Model::load(model_path, options);
     const format::Container container = format::Container::open(model_path);
     const ModelInfo& info = model->info();

@@ -152,6 +152,10 @@ int main(int argc, char** argv) {
                  "real limit, its cgroup's or the free memory)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--backend", options.model.backend, "backend plugin name (libsmoe-NAME.so)")->capture_default_str();
+  app.add_option("--moe-min-weight", options.model.moe_min_weight,
+                 "skip chosen experts after the first whose routing weight is below this: fewer bytes per token, "
+                 "some quality (0 = off; docs/QUANTIZATION.md)")
+      ->check(CLI::Range(0.0f, 0.999f));
   SamplerOptions& sampler = options.generate.sampler;
   app.add_flag("--greedy", greedy, "always pick the most likely token (same as --temp 0)");
   app.add_option("--temp", sampler.temperature, "temperature (0 = greedy)")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
       options.model.chat_template = read_text_file(template_path, "chat template");
       if (options.model.chat_template.empty()) throw Error(template_path, "the chat template is empty");
     }
+    options.model.load_progress = terminal_load_progress(options.model_path);
     const auto model = Model::load(options.model_path, options.model);
     if (options.verbose) {
       const ModelInfo& info = model->info();

@@ -34,6 +34,7 @@ struct ModelInfo {
   std::string recipe;                // quantization recipe name, e.g. "q4"
   uint32_t context_size = 0;         // tokens per session (ModelOptions::context_size resolved)
   KvType kv_type = KvType::f16;      // KV cache element type
+  float moe_min_weight = 0.0f;        // ModelOptions::moe_min_weight (0: every chosen expert runs)
   int threads = 1;                   // compute threads (ModelOptions::threads resolved)
   uint64_t kv_cache_bytes = 0;       // KV cache memory of one session
   std::string kernels;  // kernels in use: instruction set and prefetch variant, e.g. "avx512-vnni", "avx2+prefetch", "scalar"

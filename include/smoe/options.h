@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,16 @@ enum class WeightLoading : uint8_t {
   map,        // map the file: instant when cached, pages shared with other processes (--mmap)
   read,       // read into memory with huge pages (llama.cpp's --no-mmap)
 };
+
+// Called while a model's file is read into memory (WeightLoading::read, or automatic when it
+// reads), after each piece, with the bytes read so far and the file's size; the last call has
+// done == total. Not called for a mapped file (its pages are read on first use).
+using LoadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// A LoadProgress for command-line tools: once loading has taken a second, one line on stderr,
+// redrawn in place ("loading NAME: 45% of 3.1 GB, 1.2 GB/s"), ended when done. Prints nothing
+// when stderr is not a terminal.
+LoadProgress terminal_load_progress(std::string name);
 
 // "f16", "f32" or "q8": the names the CLIs' --kv and saved sessions use.
 std::string_view kv_type_name(KvType type);
@@ -55,6 +66,14 @@ struct ModelOptions {
   std::string isa;              // "scalar", "avx2", "avx2-vnni", "avx512", "avx512-vnni", "neon", "neon-dotprod"
   std::string prefetch;         // "software" or "hardware": the x86 dot kernels' prefetch variant
   std::string prompt_products;  // "amx" (the best), "int8" (never AMX) or "onednn" (bf16 or f32)
+  // Adaptive top-k, a dial between quality and bytes per token: a chosen expert after the
+  // first whose routing weight (the softmax over the top-k logits) is below this is skipped,
+  // and the weights of the experts that run are scaled to sum to 1. Fewer experts read and
+  // computed per token; 0 = off (Mixtral's own top-k). In [0, 1). docs/QUANTIZATION.md has its
+  // measured KL divergence.
+  float moe_min_weight = 0.0f;
+  // Reports reading the file into memory (see LoadProgress); empty: silent.
+  LoadProgress load_progress;
 };
 
 struct SamplerOptions {

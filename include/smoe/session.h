@@ -23,7 +23,8 @@ struct RunStats {
   double prompt_seconds = 0;
   uint64_t generated_tokens = 0;       // tokens produced by generate()
   double generate_seconds = 0;
-  std::vector<uint64_t> expert_counts;  // (layers * experts): how often each expert was chosen
+  std::vector<uint64_t> expert_counts;  // (layers * experts): how often each expert was chosen and run
+  uint64_t skipped_experts = 0;         // choices skipped by ModelOptions::moe_min_weight
   double prompt_tokens_per_second() const { return prompt_seconds > 0 ? double(prompt_tokens) / prompt_seconds : 0; }
   double generated_tokens_per_second() const {
     return generate_seconds > 0 ? double(generated_tokens) / generate_seconds : 0;

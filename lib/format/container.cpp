@@ -29,9 +29,10 @@ void check_section(const std::string& path, const char* what, uint64_t offset, u
 
 }  // namespace
 
-Container Container::open(const std::string& path, bool into_memory) {
+Container Container::open(const std::string& path, bool into_memory,
+                          const std::function<void(uint64_t, uint64_t)>& progress) {
   Container container;
-  container.file_ = into_memory ? MappedFile::read_into_memory(path) : MappedFile::open(path);
+  container.file_ = into_memory ? MappedFile::read_into_memory(path, progress) : MappedFile::open(path);
   container.read_header();
   container.read_metadata();
   container.read_tensor_table();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,7 +46,9 @@ class Container {
  public:
   // Maps and validates `path`; throws smoe::Error naming the file and the problem.
   // `into_memory`: read the file into memory (MappedFile::read_into_memory) instead of mapping it.
-  static Container open(const std::string& path, bool into_memory = false);
+  // `progress`: MappedFile::read_into_memory's, when reading into memory.
+  static Container open(const std::string& path, bool into_memory = false,
+                        const std::function<void(uint64_t, uint64_t)>& progress = {});
 
   const std::string& path() const { return file_.path(); }
   uint64_t file_bytes() const { return file_.size(); }

@@ -37,13 +37,23 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
                       [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     for (size_t j = 0; j < top_k; ++j) chosen_logits[j] = logits[order[j]];
     cpu.plan.elementwise.softmax(chosen_logits.data(), top_k, 1.0f);
-    for (size_t j = 0; j < top_k; ++j) {
+    // Adaptive top-k: experts after the first below the minimum weight are skipped, the
+    // others' weights scaled to sum to 1 (the weights are in decreasing order).
+    size_t kept = top_k;
+    while (kept > 1 && chosen_logits[kept - 1] < moe_min_weight_) --kept;
+    if (kept < top_k) {
+      float sum = 0.0f;
+      for (size_t j = 0; j < kept; ++j) sum += chosen_logits[j];
+      for (size_t j = 0; j < kept; ++j) chosen_logits[j] /= sum;
+      if (rows_[t].skipped_experts != nullptr) *rows_[t].skipped_experts += top_k - kept;
+    }
+    for (size_t j = 0; j < kept; ++j) {
       tokens_of_expert[order[j]].emplace_back(static_cast<uint32_t>(t), chosen_logits[j]);
       ++batch_counts_[size_t{layer} * experts + order[j]];
       if (rows_[t].expert_counts != nullptr) ++(*rows_[t].expert_counts)[size_t{layer} * experts + order[j]];
     }
     const RoutingObserver* routing = rows_[t].routing;
-    if (routing != nullptr && *routing) (*routing)(layer, rows_[t].position, {order.data(), top_k});
+    if (routing != nullptr && *routing) (*routing)(layer, rows_[t].position, {order.data(), kept});
   }
 
   // Each chosen expert runs once over its group of tokens. Experts resident on an accelerator

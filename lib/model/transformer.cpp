@@ -6,8 +6,8 @@
 
 namespace smoe::model {
 
-Transformer::Transformer(const Hyperparameters& hp, const ModelWeights& weights)
-    : hp_(hp), weights_(weights), rope_(hp.head_dim, hp.rope_theta) {}
+Transformer::Transformer(const Hyperparameters& hp, const ModelWeights& weights, float moe_min_weight)
+    : hp_(hp), weights_(weights), moe_min_weight_(moe_min_weight), rope_(hp.head_dim, hp.rope_theta) {}
 
 void Transformer::linear(const format::TensorView& w, const float* x, size_t n, float* y, const ops::CpuContext& cpu) {
   if (activation_observer_) activation_observer_(w, x, n);
@@ -27,7 +27,8 @@ void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_positi
   const size_t n = tokens.size();
   rows_.resize(n);
   for (size_t t = 0; t < n; ++t) {
-    rows_[t] = {&cache, first_position + static_cast<uint32_t>(t), context.expert_counts, context.routing};
+    rows_[t] = {&cache, first_position + static_cast<uint32_t>(t), context.expert_counts, context.routing,
+                context.skipped_experts};
   }
   one_sequence_ = true;
   run_layers(tokens, all_logits ? 0 : n - 1, logits, context);

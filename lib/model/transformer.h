@@ -35,6 +35,7 @@ struct ForwardContext {
   ops::CpuContext cpu;
   std::vector<uint64_t>* expert_counts = nullptr;  // (layers * experts): accumulates each choice
   const RoutingObserver* routing = nullptr;        // called per layer and token when set
+  uint64_t* skipped_experts = nullptr;             // accumulates the choices moe_min_weight skipped
 };
 
 // The sequence one row of a batch belongs to: its KV cache, the row's position in it, and
@@ -44,11 +45,13 @@ struct SequenceRow {
   uint32_t position = 0;
   std::vector<uint64_t>* expert_counts = nullptr;
   const RoutingObserver* routing = nullptr;
+  uint64_t* skipped_experts = nullptr;
 };
 
 class Transformer {
  public:
-  Transformer(const Hyperparameters& hp, const ModelWeights& weights);
+  // moe_min_weight: ModelOptions::moe_min_weight (0: every chosen expert runs).
+  Transformer(const Hyperparameters& hp, const ModelWeights& weights, float moe_min_weight = 0.0f);
 
   // Evaluates `tokens` at positions [first_position, first_position + n) against `cache`.
   // Writes logits (n, vocab) when all_logits, else only the last token's (vocab,).
@@ -90,6 +93,7 @@ class Transformer {
 
   const Hyperparameters& hp_;
   const ModelWeights& weights_;
+  float moe_min_weight_;
   ops::RopeTable rope_;
   ActivationObserver activation_observer_;
   ExpertRunner* runner_ = nullptr;

@@ -85,9 +85,12 @@ Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
   if (options.threads < 0) throw Error(path, "threads must be 0 (all cores) or positive, got " + std::to_string(options.threads));
+  if (!(options.moe_min_weight >= 0.0f && options.moe_min_weight < 1.0f)) {
+    throw Error(path, "moe_min_weight must be in [0, 1), got " + std::to_string(options.moe_min_weight));
+  }
   const MemoryBudget budget = memory_budget(options.ram_budget);
   const bool read_weights = read_into_memory(path, options.weight_loading, budget);
-  format::Container container = format::Container::open(path, read_weights);
+  format::Container container = format::Container::open(path, read_weights, options.load_progress);
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
   if (context > hp.max_position_embeddings) {
@@ -120,6 +123,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.recipe = impl->container.metadata().recipe.value("type", "");
   info.context_size = context;
   info.kv_type = options.kv_type;
+  info.moe_min_weight = options.moe_min_weight;
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   info.kv_cache_bytes =
       kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
@@ -178,7 +182,7 @@ std::unique_ptr<Session> Model::create_session() const {
         .model_impl = impl_.get(),
         .cache = model::KvCache(hp.num_hidden_layers, impl_->info.context_size, hp.num_key_value_heads * hp.head_dim,
                                 hp.head_dim, impl_->info.kv_type),
-        .transformer = model::Transformer(hp, impl_->weights),
+        .transformer = model::Transformer(hp, impl_->weights, impl_->info.moe_min_weight),
     });
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
     impl->transformer.set_expert_runner(impl_->offload.get());

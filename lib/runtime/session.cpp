@@ -55,7 +55,8 @@ static std::span<const float> evaluate(Session::Impl& s, std::span<const int32_t
   if (s.routing_callback) observer = s.routing_callback;
   const model::ForwardContext context{.cpu = {s.model_impl->cpu_plan, compute_threads(info.threads)},
                                       .expert_counts = &s.stats.expert_counts,
-                                      .routing = &observer};
+                                      .routing = &observer,
+                                      .skipped_experts = &s.stats.skipped_experts};
   s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits, context);
   s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
   return s.logits;
@@ -94,7 +95,7 @@ void Session::eval_together(std::span<Session* const> sessions, std::span<const 
                                  std::to_string(info.hyperparameters.vocab_size));
     }
     rows[i] = {&s.cache, static_cast<uint32_t>(s.tokens.size()), &s.stats.expert_counts,
-               s.routing_callback ? &s.routing_callback : nullptr};
+               s.routing_callback ? &s.routing_callback : nullptr, &s.stats.skipped_experts};
   }
   const auto start = std::chrono::steady_clock::now();
   Session::Impl& first = *sessions.front()->impl_;

@@ -50,7 +50,7 @@ MappedFile MappedFile::open(const std::string& path) {
   return file;
 }
 
-MappedFile MappedFile::read_into_memory(const std::string& path) {
+MappedFile MappedFile::read_into_memory(const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat info {};
@@ -74,7 +74,8 @@ MappedFile MappedFile::read_into_memory(const std::string& path) {
   ::madvise(memory, file.size_, MADV_HUGEPAGE);  // advisory
   uint64_t done = 0;
   while (done < file.size_) {
-    const ssize_t got = ::pread(fd, static_cast<char*>(memory) + done, std::min<uint64_t>(file.size_ - done, 1u << 30),
+    // 64 MiB a read: as fast as larger ones, and often enough for a progress line.
+    const ssize_t got = ::pread(fd, static_cast<char*>(memory) + done, std::min<uint64_t>(file.size_ - done, 64u << 20),
                                 static_cast<off_t>(done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
@@ -84,6 +85,7 @@ MappedFile MappedFile::read_into_memory(const std::string& path) {
       throw Error(path, got == 0 ? "file shrank while reading" : std::string("read failed: ") + std::strerror(saved));
     }
     done += static_cast<uint64_t>(got);
+    if (progress) progress(done, file.size_);
   }
   ::close(fd);
   ::mprotect(memory, file.size_, PROT_READ);

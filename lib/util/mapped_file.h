@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -17,7 +18,9 @@ class MappedFile {
   // file's page cache stays, reclaimable by the kernel, for other readers): decoding streams every weight once per token,
   // and 2 MiB pages keep the hardware prefetchers and the TLB from restarting every 4 KiB
   // (measured +11% decode speed on 2 threads, docs/PERFORMANCE.md). Costs the read at load.
-  static MappedFile read_into_memory(const std::string& path);
+  // `progress(done, total)` after each piece read (pieces of 64 MiB), when given.
+  static MappedFile read_into_memory(const std::string& path,
+                                     const std::function<void(uint64_t, uint64_t)>& progress = {});
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;
