@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "smoe/error.h"
@@ -108,4 +109,33 @@ TEST_CASE("eval_together refuses bad batches and leaves every session as it was"
   CHECK_THROWS_WITH(Session::eval_together(pair, std::vector<int32_t>{5, 5}), Catch::Contains("context full"));
   CHECK(a->position() == 3);
   CHECK(b->position() == 16);
+}
+
+TEST_CASE("two threads decode their own batches of one model together, as each would alone", "[runtime][batch][threads]") {
+  ModelOptions options;
+  options.context_size = 64;
+  options.threads = 1;
+  const auto model = Model::load(test::tiny_container("q4"), options);
+  // Each thread: three sessions decoded together for a few steps; the tokens are compared
+  // with the same run on this thread alone.
+  const auto run = [&] {
+    auto sessions = prompted_sessions(*model, 3);
+    std::vector<Session*> batch;
+    for (auto& session : sessions) batch.push_back(session.get());
+    std::vector<int32_t> next(3);
+    for (int step = 0; step < 5; ++step) {
+      for (size_t i = 0; i < 3; ++i) next[i] = greedy(sessions[i]->logits());
+      Session::eval_together(batch, next);
+    }
+    std::vector<std::vector<int32_t>> tokens;
+    for (auto& session : sessions) tokens.push_back(session->tokens());
+    return tokens;
+  };
+  const auto expected = run();
+  std::vector<std::vector<int32_t>> first, second;
+  std::thread a([&] { first = run(); }), b([&] { second = run(); });
+  a.join();
+  b.join();
+  CHECK(first == expected);
+  CHECK(second == expected);
 }
