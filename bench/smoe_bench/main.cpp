@@ -299,6 +299,13 @@ int main(int argc, char** argv) {
       result["kv_bytes_per_token"] = kv_bytes_per_token;
       result["decode_bandwidth_efficiency_with_kv"] = summarize(efficiencies_with_kv).median;
       result["kv_cache_in_huge_pages"] = session->kv_cache_in_huge_pages();
+      if (moe_min_weight > 0) {  // the share of chosen experts adaptive top-k skipped
+        const RunStats& stats = session->stats();
+        uint64_t run = 0;
+        for (const uint64_t count : stats.expert_counts) run += count;
+        result["experts_skipped_share"] =
+            double(stats.skipped_experts) / double(std::max<uint64_t>(1, run + stats.skipped_experts));
+      }
     }
     if (gpu_memory > 0) {
       // Hot placement beats blind placement when the device serves a larger share of the
@@ -359,6 +366,10 @@ int main(int argc, char** argv) {
                     generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,
                     result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());
+        if (result.contains("experts_skipped_share")) {
+          std::printf("       experts skipped by --moe-min-weight: %.1f%% of the chosen\n",
+                      100 * result["experts_skipped_share"].get<double>());
+        }
         if (depth > 0) {
           std::printf("       with the KV cache's %.1f MB per token: %.0f%% of read bandwidth (cache %.0f%% in 2 MiB pages)\n",
                       kv_bytes_per_token / 1e6, 100 * result["decode_bandwidth_efficiency_with_kv"].get<double>(),
