@@ -23,6 +23,7 @@
 #include "memory_bandwidth.h"
 #include "ops/gemm.h"
 #include "runtime/model_impl.h"
+#include "util/memory.h"
 #include "smoe/smoe.h"
 
 namespace {
@@ -178,7 +179,12 @@ int main(int argc, char** argv) {
     // The other sessions of a batch (--batch): each decodes its own sequence beside `session`.
     std::vector<std::unique_ptr<Session>> others;
     for (size_t i = 1; i < batch; ++i) others.push_back(model->create_session());
-    const bench::ReadBandwidthProbe probe(info.threads);
+    // The read probe's buffer: 1 GiB, or a quarter of what the memory budget still allows after
+    // loading (at least 64 MiB, well beyond the caches), so that under a memory limit the
+    // benchmark is not killed by its own probe.
+    const uint64_t left = memory_budget(ram).bytes.value_or(uint64_t{1} << 30);
+    const bench::ReadBandwidthProbe probe(info.threads,
+                                          std::clamp<uint64_t>(left / 4, uint64_t{64} << 20, uint64_t{1} << 30));
 
     // The read bandwidth is measured after every generation repetition, and each repetition's
     // efficiency uses its own measurement (a shared machine's speed drifts over a run).
