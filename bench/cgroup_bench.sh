@@ -61,15 +61,19 @@ run_limited() {
   local name="$1"; shift
   local group="$base/smoe-bench-$$-$name"
   mkdir "$group" 2>/dev/null || { echo "cgroup_bench: cannot create $group (a read-only cgroup tree?); not run" >&2; return 77; }
-  if [ "$version" = 2 ]; then
-    echo "$limit_bytes" >"$group/memory.max"
-    [ -f "$group/memory.swap.max" ] && echo 0 >"$group/memory.swap.max"
-  else
-    echo "$limit_bytes" >"$group/memory.limit_in_bytes"
+  local limit_file="$group/memory.limit_in_bytes"
+  [ "$version" = 2 ] && limit_file="$group/memory.max"
+  if ! { echo "$limit_bytes" >"$limit_file"; } 2>/dev/null; then
+    echo "cgroup_bench: cannot set $limit_file (the memory controller is not delegated here); not run" >&2
+    rmdir "$group" 2>/dev/null
+    return 77
   fi
+  if [ "$version" = 2 ] && [ -f "$group/memory.swap.max" ]; then echo 0 >"$group/memory.swap.max" 2>/dev/null || true; fi
   [ "$drop" = 1 ] && { sync; echo 3 >/proc/sys/vm/drop_caches; }
   local status=0
-  bash -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' cgroup_bench "$group" "$@" || status=$?
+  # A process that cannot join the cgroup must not run outside it: 77, not run.
+  bash -c 'echo $$ > "$1/cgroup.procs" 2>/dev/null || exit 77; shift; exec "$@"' cgroup_bench "$group" "$@" ||
+    status=$?
   local peak="unknown" oom=0
   if [ "$version" = 2 ]; then
     [ -f "$group/memory.peak" ] && peak=$(cat "$group/memory.peak")
@@ -85,6 +89,7 @@ run_limited() {
 
 status=0
 run_limited command "$@" || status=$?
+# 77 from joining or limiting (or from the command itself: then it said so) means not run.
 if [ -n "$llama" ]; then
   if command -v llama-bench >/dev/null; then
     run_limited llama-bench llama-bench -m "$llama" -p 0 -n 16 || true
