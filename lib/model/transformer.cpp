@@ -51,11 +51,6 @@ void Transformer::run_layers(std::span<const int32_t> tokens, size_t first_logit
   for (size_t t = 0; t < n; ++t) ops::read_row(*weights_.token_embd, static_cast<size_t>(tokens[t]), &x_[t * dim]);
 
   batch_counts_.assign(size_t{hp_.num_hidden_layers} * experts, 0);
-  for (const SequenceRow& row : rows_) {
-    if (row.expert_counts != nullptr && row.expert_counts->size() != batch_counts_.size()) {
-      row.expert_counts->resize(batch_counts_.size());
-    }
-  }
   for (uint32_t layer = 0; layer < hp_.num_hidden_layers; ++layer) {
     attention(layer, context.cpu);
     mixture_of_experts(layer, context.cpu);

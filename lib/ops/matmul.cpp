@@ -83,19 +83,32 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*qua
   const auto products = [&](const MatmulOutput& output, size_t first, size_t count) {
     const format::TensorView& w = *output.w;
     const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
-    std::vector<float> sums(kRowsPerCall * (together ? n_tokens : 1));
-    std::vector<const Activation*> token_activations(together ? n_tokens : 0);
+    float one_token_sums[kRowsPerCall];
+    // Several tokens at once: their sums and activation pointers, in buffers kept per thread
+    // (this runs per row group: no allocation on the decoding path).
+    thread_local std::vector<float> token_sums;
+    thread_local std::vector<const Activation*> token_activations;
+    if (together) {
+      token_sums.resize(kRowsPerCall * n_tokens);
+      token_activations.resize(n_tokens);
+    }
     for (size_t p = 0; p < panels; ++p) {
       const Activation* panel_activations = &activations[p * (width / Activation::kElements)];
-      for (size_t t = 0; t < token_activations.size(); ++t) token_activations[t] = panel_activations + t * blocks;
+      if (together) {
+        for (size_t t = 0; t < n_tokens; ++t) token_activations[t] = panel_activations + t * blocks;
+      }
       for (size_t r = first; r < first + count; r += kRowsPerCall) {
         const std::byte* stored = format::panel_row(w, p, r);
         if constexpr (!std::is_same_v<TokensDot, std::nullptr_t>) {
-          if (together) tokens_dot(stored, token_activations.data(), n_tokens, width, sums.data());
+          if (together) tokens_dot(stored, token_activations.data(), n_tokens, width, token_sums.data());
         }
         for (size_t t = 0; t < n_tokens; ++t) {
-          const float* row_sums = together ? &sums[t * kRowsPerCall] : sums.data();
-          if (!together) dot(stored, panel_activations + t * blocks, width, sums.data());
+          const float* row_sums = one_token_sums;
+          if (together) {
+            row_sums = &token_sums[t * kRowsPerCall];
+          } else {
+            dot(stored, panel_activations + t * blocks, width, one_token_sums);
+          }
           float* y = output.y + t * rows + r;
           for (size_t i = 0; i < kRowsPerCall; ++i) y[i] = p == 0 ? row_sums[i] : y[i] + row_sums[i];
         }

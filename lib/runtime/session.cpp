@@ -32,6 +32,16 @@ void validate(const GenerateOptions& options, const std::string& where) {
   if (s.repeat_last_n < 0) fail("repeat_last_n is negative");
 }
 
+// Every id inside the vocabulary, or smoe::Error naming the first that is not.
+void require_in_vocabulary(const ModelInfo& info, std::span<const int32_t> tokens) {
+  for (const int32_t token : tokens) {
+    if (token < 0 || uint32_t(token) >= info.hyperparameters.vocab_size) {
+      throw Error(info.path, "token id " + std::to_string(token) + " is outside the vocabulary of " +
+                                 std::to_string(info.hyperparameters.vocab_size));
+    }
+  }
+}
+
 }  // namespace
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -45,17 +55,10 @@ static std::span<const float> evaluate(Session::Impl& s, std::span<const int32_t
                                " tokens exceed the context of " + std::to_string(info.context_size) +
                                " (reset the session or load with a larger context)");
   }
-  for (int32_t token : tokens) {
-    if (token < 0 || uint32_t(token) >= info.hyperparameters.vocab_size) {
-      throw Error(info.path, "token id " + std::to_string(token) + " is outside the vocabulary of " +
-                                 std::to_string(info.hyperparameters.vocab_size));
-    }
-  }
-  model::RoutingObserver observer;
-  if (s.routing_callback) observer = s.routing_callback;
+  require_in_vocabulary(info, tokens);
   const model::ForwardContext context{.cpu = {s.model_impl->cpu_plan, compute_threads(info.threads)},
                                       .expert_counts = &s.stats.expert_counts,
-                                      .routing = &observer,
+                                      .routing = s.routing_callback ? &s.routing_callback : nullptr,
                                       .skipped_experts = &s.stats.skipped_experts};
   s.transformer.forward(tokens, static_cast<uint32_t>(s.tokens.size()), s.cache, all_logits, s.logits, context);
   s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
@@ -78,6 +81,7 @@ void Session::eval_together(std::span<Session* const> sessions, std::span<const 
     throw Error(info.path, "eval_together: " + std::to_string(tokens.size()) + " tokens for " +
                                std::to_string(sessions.size()) + " sessions");
   }
+  require_in_vocabulary(info, tokens);
   std::vector<model::SequenceRow> rows(sessions.size());
   for (size_t i = 0; i < sessions.size(); ++i) {
     if (sessions[i] == nullptr) throw Error(info.path, "eval_together: session " + std::to_string(i) + " is null");
@@ -89,10 +93,6 @@ void Session::eval_together(std::span<Session* const> sessions, std::span<const 
     if (s.tokens.size() >= info.context_size) {
       throw Error(info.path, "context full: session " + std::to_string(i) + " holds " + std::to_string(s.tokens.size()) +
                                  " tokens, the context is " + std::to_string(info.context_size));
-    }
-    if (tokens[i] < 0 || uint32_t(tokens[i]) >= info.hyperparameters.vocab_size) {
-      throw Error(info.path, "token id " + std::to_string(tokens[i]) + " is outside the vocabulary of " +
-                                 std::to_string(info.hyperparameters.vocab_size));
     }
     rows[i] = {&s.cache, static_cast<uint32_t>(s.tokens.size()), &s.stats.expert_counts,
                s.routing_callback ? &s.routing_callback : nullptr, &s.stats.skipped_experts};
