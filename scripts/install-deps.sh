@@ -10,6 +10,8 @@ packages=(
   libssl-dev libedit-dev libcpp-httplib-dev
   # Test references only: Python's Jinja2 renders the chat-template corpus, SentencePiece tokenizes it.
   python3 python3-jinja2 python3-sentencepiece
+  # smoe-server's end-to-end test talks to it with curl as well as Python's standard library.
+  curl
 )
 # --neon: also the AArch64 cross compiler and qemu-user for the NEON kernel tests.
 [ "${1:-}" = "--neon" ] && packages+=(g++-aarch64-linux-gnu qemu-user)
