@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 
 #include "format/container.h"
+#include "disk_bandwidth.h"
+#include "expert_cache_report.h"
 #include "memory_bandwidth.h"
 #include "ops/gemm.h"
 #include "runtime/model_impl.h"
@@ -125,7 +127,21 @@ int main(int argc, char** argv) {
   uint64_t gpu_memory = 0;
   bool mmap = false, no_mmap = false;
   auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file (default: read it into memory when it fits)");
-  app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  auto* no_mmap_flag =
+      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  bool expert_cache = false, no_lookahead = false;
+  uint32_t expert_slots = 0;
+  std::string cache_policy = "frequency";
+  app.add_flag("--expert-cache", expert_cache,
+               "read all but the experts into memory and the experts from disk on demand into an expert cache "
+               "(default: when the file does not fit the memory budget)")
+      ->excludes(mmap_flag)
+      ->excludes(no_mmap_flag);
+  app.add_option("--expert-slots", expert_slots, "experts the expert cache holds (default: as many as the budget allows)");
+  app.add_option("--cache-policy", cache_policy, "expert cache replacement: frequency, lru or random")
+      ->check(CLI::IsMember({"frequency", "lru", "random"}))
+      ->capture_default_str();
+  app.add_flag("--no-lookahead", no_lookahead, "expert cache: do not read the next layer's likely experts ahead");
   app.add_option("--gpu-mem", gpu_memory, "accelerator memory for the hottest experts, e.g. 8G (0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
   uint64_t ram = 0;
@@ -166,7 +182,15 @@ int main(int argc, char** argv) {
     options.moe_min_weight = moe_min_weight;
     options.prefetch = prefetch;
     options.prompt_products = prompt_products;
-    options.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
+    options.weight_loading = mmap             ? WeightLoading::map
+                             : no_mmap        ? WeightLoading::read
+                             : expert_cache   ? WeightLoading::expert_cache
+                                              : WeightLoading::automatic;
+    options.expert_cache_slots = expert_slots;
+    options.expert_cache_policy = cache_policy == "lru"      ? ExpertCachePolicy::lru
+                                  : cache_policy == "random" ? ExpertCachePolicy::random
+                                                             : ExpertCachePolicy::frequency;
+    options.expert_lookahead = !no_lookahead;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 2, 16));
     if (!json) options.load_progress = terminal_load_progress(model_path);
     const auto model = Model::load(model_path, options);
@@ -185,6 +209,13 @@ int main(int argc, char** argv) {
     const uint64_t left = memory_budget(ram).bytes.value_or(uint64_t{1} << 30);
     const bench::ReadBandwidthProbe probe(info.threads,
                                           std::clamp<uint64_t>(left / 4, uint64_t{64} << 20, uint64_t{1} << 30));
+
+    const bool from_disk = info.weight_loading == WeightLoading::expert_cache;
+    std::unique_ptr<bench::DiskReadProbe> disk_probe;
+    if (from_disk) disk_probe = std::make_unique<bench::DiskReadProbe>(container);
+    // Per generation repetition with an expert cache: its statistics' change, the disk's rate.
+    std::vector<ExpertCacheStats> cache_runs;
+    std::vector<double> disk_rates, generate_seconds;
 
     // The read bandwidth is measured after every generation repetition, and each repetition's
     // efficiency uses its own measurement (a shared machine's speed drifts over a run).
@@ -240,6 +271,7 @@ int main(int argc, char** argv) {
         const std::vector<int32_t> first = {1};
         session->eval(first);
         int32_t token = 3;
+        const ExpertCacheStats cache_before = model->expert_cache_stats();
         const auto start = Clock::now();
         for (size_t i = 0; i < generate_tokens; ++i) {
           const int32_t next[1] = {token};
@@ -252,6 +284,11 @@ int main(int argc, char** argv) {
           bandwidths.push_back(probe.measure(5));
           efficiencies.push_back(bytes_per_token * generate_rates.back() / bandwidths.back());
           efficiencies_with_kv.push_back((bytes_per_token + kv_bytes_per_token) * generate_rates.back() / bandwidths.back());
+          generate_seconds.push_back(seconds);
+          if (from_disk) {
+            cache_runs.push_back(bench::difference(model->expert_cache_stats(), cache_before));
+            disk_rates.push_back(disk_probe->measure());
+          }
         }
       }
     }
@@ -313,6 +350,16 @@ int main(int argc, char** argv) {
             double(stats.skipped_experts) / double(std::max<uint64_t>(1, run + stats.skipped_experts));
       }
     }
+    if (from_disk) {
+      result["weights"] = "expert cache";
+      result["resident_weight_bytes"] = info.resident_weight_bytes;
+      result["expert_cache_slots"] = info.expert_cache_slots;
+      result["expert_slot_bytes"] = info.expert_slot_bytes;
+      result["direct_reads"] = info.direct_reads;
+      result["cache_policy"] = cache_policy;
+      result["lookahead"] = !no_lookahead;
+      if (!cache_runs.empty()) bench::add_expert_cache_results(result, cache_runs, disk_rates, generate_seconds, generate_tokens);
+    }
     if (gpu_memory > 0) {
       // Hot placement beats blind placement when the device serves a larger share of the
       // expert runs than it holds of the expert bytes.
@@ -333,8 +380,15 @@ int main(int argc, char** argv) {
                   info.prompt_products.c_str(), depth);
       std::printf("memory budget            %.2f GiB (%s)\n", double(info.memory_budget) / (1u << 30),
                   info.memory_budget_source.c_str());
-      std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
-                  info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
+      if (from_disk) {
+        std::printf("weights                  %.0f MB read into memory; experts from disk into %u slots of %.0f MB (%s "
+                    "reads), policy %s, lookahead %s\n",
+                    double(info.resident_weight_bytes) / 1e6, info.expert_cache_slots, double(info.expert_slot_bytes) / 1e6,
+                    info.direct_reads ? "direct" : "buffered", cache_policy.c_str(), no_lookahead ? "off" : "on");
+      } else {
+        std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
+                    info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
+      }
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",
                   bandwidth / 1e9, bandwidths.size());
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
@@ -372,6 +426,7 @@ int main(int argc, char** argv) {
                     generate_tokens, result["gen_tokens_per_s"].get<double>(), result["gen_tokens_per_s_min"].get<double>(),
                     result["gen_tokens_per_s_max"].get<double>(), repetitions,
                     result["decode_bandwidth_gb_s"].get<double>(), 100 * result["decode_bandwidth_efficiency"].get<double>());
+        if (result.contains("expert_cache_hit_rate")) bench::print_expert_cache_results(result);
         if (result.contains("experts_skipped_share")) {
           std::printf("       experts skipped by --moe-min-weight: %.1f%% of the chosen\n",
                       100 * result["experts_skipped_share"].get<double>());

@@ -43,7 +43,11 @@ struct ModelInfo {
   std::string backend;               // the accelerator backend in use ("" = CPU only), e.g. "cuda (NVIDIA ...)"
   uint32_t offloaded_experts = 0;    // experts resident on it at load
   uint64_t offloaded_bytes = 0;      // their bytes
-  WeightLoading weight_loading = WeightLoading::map;  // how the weights were loaded: map or read
+  WeightLoading weight_loading = WeightLoading::map;  // how the weights were loaded: map, read or expert_cache
+  uint64_t resident_weight_bytes = 0;  // weights read into memory (read: the file; expert_cache: all but the experts)
+  uint32_t expert_cache_slots = 0;     // expert_cache: experts held in memory at once
+  uint64_t expert_slot_bytes = 0;      // the bytes of one slot (the largest expert)
+  bool direct_reads = false;           // expert_cache: reads bypass the page cache (O_DIRECT)
   uint64_t memory_budget = 0;        // bytes the load decided with (0 = unknown)
   std::string memory_budget_source;  // where that came from: "MemAvailable", "cgroup v1 limit 1.20 GiB", "--ram 8.00 GiB"
 };
@@ -55,6 +59,20 @@ struct OffloadStats {
   uint64_t concurrent_steps = 0;  // MoE steps in which both ran at the same time
   uint32_t resident_experts = 0;  // experts on the device now
   uint64_t resident_bytes = 0;    // their bytes
+};
+
+// What the expert cache did since the model was loaded (WeightLoading::expert_cache; else zero).
+struct ExpertCacheStats {
+  uint64_t chosen = 0;          // experts the CPU ran, per MoE step
+  uint64_t hits = 0;            // of those, already in memory or being read ahead when chosen
+  uint64_t bytes_read = 0;      // read from disk
+  double read_seconds = 0;      // time with at least one read in flight (bytes_read / read_seconds = the disk's rate)
+  double wait_seconds = 0;      // time the forward pass waited for reads
+  uint64_t lookahead_reads = 0;     // experts read because the lookahead predicted them
+  uint64_t lookahead_checked = 0;   // chosen experts in steps the lookahead had predicted
+  uint64_t lookahead_correct = 0;   // of those, predicted
+  double hit_rate() const { return chosen ? double(hits) / double(chosen) : 0; }
+  double lookahead_accuracy() const { return lookahead_checked ? double(lookahead_correct) / double(lookahead_checked) : 0; }
 };
 
 class Model {
@@ -69,6 +87,8 @@ class Model {
   double weights_in_huge_pages() const;
   // Accelerator statistics (hit rate = device_runs / (device_runs + cpu_runs)); thread-safe.
   OffloadStats offload_stats() const;
+  // Expert cache statistics (WeightLoading::expert_cache); thread-safe.
+  ExpertCacheStats expert_cache_stats() const;
   const Tokenizer& tokenizer() const;
   const ChatTemplate& chat_template() const;
   // Renders `messages` with the chat template and tokenizes the text as Hugging Face does

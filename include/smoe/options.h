@@ -24,6 +24,17 @@ enum class WeightLoading : uint8_t {
   automatic,  // read when the file fits in available memory with room to spare, else map
   map,        // map the file: instant when cached, pages shared with other processes (--mmap)
   read,       // read into memory with huge pages (llama.cpp's --no-mmap)
+  // Everything but the experts read into memory; experts read from disk on demand into an
+  // expert cache sized by the memory budget (--expert-cache): for models larger than memory.
+  expert_cache,
+};
+
+// Which expert an expert cache evicts for a new one (docs/PERFORMANCE.md, "Models larger than
+// memory", compares them on real routing).
+enum class ExpertCachePolicy : uint8_t {
+  frequency,  // the one chosen least often lately (routing counts with exponential decay)
+  lru,        // the least recently chosen
+  random,     // a random one
 };
 
 // Called while a model's file is read into memory (WeightLoading::read, or automatic when it
@@ -57,6 +68,14 @@ struct ModelOptions {
   // process's real limit: its memory cgroup's (a container's or a pod's limit minus its usage)
   // or MemAvailable, whichever is smaller.
   uint64_t ram_budget = 0;
+  // WeightLoading::expert_cache (which automatic picks when the file does not fit the budget but
+  // everything except the experts does, with room for a few experts): expert slots in memory
+  // (0 = as many as the budget holds), the replacement policy, and lookahead (while a layer
+  // computes, the next layer's router is applied to the current hidden state and the experts it
+  // would choose are read ahead).
+  uint32_t expert_cache_slots = 0;
+  ExpertCachePolicy expert_cache_policy = ExpertCachePolicy::frequency;
+  bool expert_lookahead = true;
   std::string backend = "cuda";
   // Jinja source that replaces the container's chat template ("" = the container's own).
   std::string chat_template;

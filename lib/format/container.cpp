@@ -42,6 +42,25 @@ Container Container::open(const std::string& path, bool into_memory,
   return container;
 }
 
+uint64_t Container::non_expert_bytes() const {
+  uint64_t expert_bytes = 0;
+  for (const ExpertRange& range : experts_) expert_bytes += range.bytes;
+  return file_.size() - std::min(file_.size(), expert_bytes);
+}
+
+uint64_t Container::read_into_memory(bool with_experts, const std::function<void(uint64_t, uint64_t)>& progress) {
+  std::vector<MappedFile::Range> skip;
+  if (!with_experts) {
+    for (const ExpertRange& range : experts_) skip.push_back({range.offset, range.bytes});
+  }
+  std::sort(skip.begin(), skip.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+  MappedFile copy = MappedFile::read_into_memory(path(), progress, skip);
+  if (copy.size() != file_.size()) throw Error(path(), "the file changed size while it was read");
+  file_ = std::move(copy);
+  for (TensorView& tensor : tensors_) tensor.data = file_.data() + tensor.offset;
+  return with_experts ? file_.size() : non_expert_bytes();
+}
+
 void Container::read_header() {
   const std::string& where = path();
   if (file_.size() < sizeof(FileHeader)) {

@@ -49,6 +49,13 @@ class Container {
   // `progress`: MappedFile::read_into_memory's, when reading into memory.
   static Container open(const std::string& path, bool into_memory = false,
                         const std::function<void(uint64_t, uint64_t)>& progress = {});
+  // Replaces the mapping by a copy in memory (MappedFile::read_into_memory) of the whole file,
+  // or of everything but the expert ranges, which are then left untouched (no memory; their
+  // views must not be read: an expert cache reads them, and failed_checksums() would fail them).
+  // `progress` as open()'s. Returns the bytes read.
+  uint64_t read_into_memory(bool with_experts, const std::function<void(uint64_t, uint64_t)>& progress = {});
+  // Bytes of the file outside expert ranges.
+  uint64_t non_expert_bytes() const;
 
   const std::string& path() const { return file_.path(); }
   uint64_t file_bytes() const { return file_.size(); }

@@ -89,10 +89,24 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
     run_on_device();
   }
   if (runner_) runner_->record_cpu_runs(on_cpu.size());
-  for (const uint32_t e : on_cpu) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), cpu);
+  if (store_ != nullptr) {
+    run_from_store(layer, on_cpu, first_row, tokens_of_expert, cpu);
+  } else {
+    for (const uint32_t e : on_cpu) {
+      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
+    }
+  }
   if (device_done.valid()) device_done.get();
-  for (const uint32_t e : on_device) {  // a device that failed leaves its experts to the CPU
-    if (!served[e]) expert_on_cpu(layer, e, first_row[e], tokens_of_expert[e].size(), cpu);
+  std::vector<uint32_t> failed;  // a device that failed leaves its experts to the CPU
+  for (const uint32_t e : on_device) {
+    if (!served[e]) failed.push_back(e);
+  }
+  if (store_ != nullptr) {
+    run_from_store(layer, failed, first_row, tokens_of_expert, cpu);
+  } else {
+    for (const uint32_t e : failed) {
+      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
+    }
   }
 
   for (size_t e = 0; e < experts; ++e) {
@@ -105,11 +119,98 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
   }
 }
 
+namespace {
+
+// What a step holds in the expert store, given back if an error (a failed read) ends it early.
+class StoreLease {
+ public:
+  StoreLease(ExpertStore& store, uint32_t layer) : store_(store), layer_(layer) {}
+  ~StoreLease() {
+    if (held_ >= 0) store_.release(layer_, uint32_t(held_));
+    if (!kept_.empty()) store_.abandon(layer_, kept_);
+  }
+  std::vector<uint32_t>& kept() { return kept_; }  // requested and slotted, not fetched yet
+  const ExpertWeights& fetch(uint32_t expert) {
+    const bool kept = std::erase(kept_, expert) > 0;
+    const ExpertWeights& weights = store_.fetch(layer_, expert, kept);
+    held_ = expert;
+    return weights;
+  }
+  void release() {
+    store_.release(layer_, uint32_t(held_));
+    held_ = -1;
+  }
+
+ private:
+  ExpertStore& store_;
+  uint32_t layer_;
+  std::vector<uint32_t> kept_;
+  int64_t held_ = -1;
+};
+
+}  // namespace
+
+// The experts from the store: all requested at once (their reads start together), the next
+// layer's likely experts read ahead behind them, then each run as soon as it is in memory,
+// those already there (or on their way) first.
+void Transformer::run_from_store(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
+                                 const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
+                                 const ops::CpuContext& cpu) {
+  if (chosen.empty()) return;
+  std::vector<uint8_t> slotted(chosen.size());
+  store_->request(layer, chosen, slotted);
+  StoreLease lease(*store_, layer);
+  std::vector<uint32_t> order;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (slotted[i]) lease.kept().push_back(chosen[i]);
+  }
+  order = lease.kept();
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (!slotted[i]) order.push_back(chosen[i]);
+  }
+  if (store_->wants_lookahead() && layer + 1 < hp_.num_hidden_layers) {
+    const std::vector<uint32_t> predicted = predict_experts(layer + 1, cpu);
+    store_->prefetch(layer + 1, predicted);
+  }
+  for (const uint32_t e : order) {
+    const ExpertWeights& w = lease.fetch(e);
+    expert_on_cpu(w, first_row[e], tokens_of_expert[e].size(), cpu);
+    lease.release();
+  }
+}
+
+// Lookahead: the experts layer `layer` would choose for the rows' current hidden states (its
+// own norm and router applied to x_, which the layers in between will still change): the union
+// of each row's top-k, in ascending order. Not reported to the activation observer.
+std::vector<uint32_t> Transformer::predict_experts(uint32_t layer, const ops::CpuContext& cpu) {
+  const LayerWeights& w = weights_.layers[layer];
+  const size_t n = rows_.size(), dim = hp_.hidden_size;
+  const size_t experts = hp_.num_local_experts, top_k = hp_.num_experts_per_tok;
+  lookahead_in_.resize(n * dim);
+  lookahead_logits_.resize(n * experts);
+  for (size_t t = 0; t < n; ++t) {
+    ops::rms_norm(&x_[t * dim], w.ffn_norm.data(), dim, float(hp_.rms_norm_eps), &lookahead_in_[t * dim]);
+  }
+  ops::matmul(*w.router, lookahead_in_.data(), n, lookahead_logits_.data(), cpu);
+  std::vector<uint8_t> wanted(experts, 0);
+  std::vector<uint32_t> order(experts);
+  for (size_t t = 0; t < n; ++t) {
+    const float* logits = &lookahead_logits_[t * experts];
+    std::iota(order.begin(), order.end(), 0u);
+    std::partial_sort(order.begin(), order.begin() + long(top_k), order.end(),
+                      [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    for (size_t j = 0; j < top_k; ++j) wanted[order[j]] = 1;
+  }
+  std::vector<uint32_t> predicted;
+  for (uint32_t e = 0; e < experts; ++e) {
+    if (wanted[e]) predicted.push_back(e);
+  }
+  return predicted;
+}
+
 // Expert(x) = w2 (silu(w1 x) * (w3 x)) for the m rows of expert_in_ from `first_row`, into
 // the same rows of expert_out_.
-void Transformer::expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m,
-                                const ops::CpuContext& cpu) {
-  const ExpertWeights& w = weights_.layers[layer].experts[expert];
+void Transformer::expert_on_cpu(const ExpertWeights& w, size_t first_row, size_t m, const ops::CpuContext& cpu) {
   const size_t dim = hp_.hidden_size, ffn = hp_.intermediate_size;
   gate_.resize(m * ffn);
   up_.resize(m * ffn);

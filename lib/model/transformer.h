@@ -15,6 +15,7 @@
 
 #include "format/container.h"
 #include "model/expert_runner.h"
+#include "model/expert_store.h"
 #include "model/kv_cache.h"
 #include "model/model_weights.h"
 #include "ops/cpu_plan.h"
@@ -68,6 +69,8 @@ class Transformer {
   void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
   // Experts resident on an accelerator run there (nullptr: all on the CPU).
   void set_expert_runner(ExpertRunner* runner) { runner_ = runner; }
+  // The CPU's experts come from this store instead of the weights' views (nullptr: all in memory).
+  void set_expert_store(ExpertStore* store) { store_ = store; }
 
  private:
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
@@ -89,7 +92,11 @@ class Transformer {
   static constexpr size_t kBatchedAttentionTokens = 32;  // from this many tokens per batch
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu);
-  void expert_on_cpu(uint32_t layer, uint32_t expert, size_t first_row, size_t m, const ops::CpuContext& cpu);
+  void expert_on_cpu(const ExpertWeights& w, size_t first_row, size_t m, const ops::CpuContext& cpu);
+  void run_from_store(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
+                      const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
+                      const ops::CpuContext& cpu);
+  std::vector<uint32_t> predict_experts(uint32_t layer, const ops::CpuContext& cpu);
 
   const Hyperparameters& hp_;
   const ModelWeights& weights_;
@@ -97,9 +104,11 @@ class Transformer {
   ops::RopeTable rope_;
   ActivationObserver activation_observer_;
   ExpertRunner* runner_ = nullptr;
+  ExpertStore* store_ = nullptr;
   // Scratch, sized for the current batch.
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;
+  std::vector<float> lookahead_in_, lookahead_logits_;
   std::vector<uint64_t> batch_counts_;  // this batch's choices, for the expert runner
   std::vector<SequenceRow> rows_;       // the batch's rows: whose, and at which position
   bool one_sequence_ = true;            // rows_ are consecutive positions of one cache

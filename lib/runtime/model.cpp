@@ -8,6 +8,7 @@
 
 #include "ops/cpu_plan.h"
 #include "runtime/model_impl.h"
+#include "runtime/weight_placement.h"
 #include "smoe/error.h"
 #include "util/checked_math.h"
 #include "util/memory.h"
@@ -15,24 +16,6 @@
 namespace smoe {
 
 namespace {
-
-// WeightLoading::automatic reads the file when it fits the memory budget with room to spare
-// (max(1 GiB, 1/8 of the file) for the KV cache, activations and everything else running). A
-// forced read that cannot fit the budget is an error here, not an OOM kill half-way.
-bool read_into_memory(const std::string& path, WeightLoading loading, const MemoryBudget& budget) {
-  if (loading == WeightLoading::map) return false;
-  std::error_code error;
-  const uint64_t file_bytes = std::filesystem::file_size(path, error);
-  if (error) return loading == WeightLoading::read;  // Container::open reports a missing file
-  if (loading == WeightLoading::read) {
-    require_memory(file_bytes, budget.bytes, path, "reading the weights into memory",
-                   "the budget is " + budget.source + "; map the file instead (--mmap)");
-    return true;
-  }
-  if (!budget.bytes) return false;
-  const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, file_bytes / 8);
-  return file_bytes + reserve <= *budget.bytes;
-}
 
 // The SentencePiece model with the container's special tokens. Generation also ends at the
 // template's turn end ("<|im_end|>" in ChatML) and at the string the template calls eos_token,
@@ -89,8 +72,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     throw Error(path, "moe_min_weight must be in [0, 1), got " + std::to_string(options.moe_min_weight));
   }
   const MemoryBudget budget = memory_budget(options.ram_budget);
-  const bool read_weights = read_into_memory(path, options.weight_loading, budget);
-  format::Container container = format::Container::open(path, read_weights, options.load_progress);
+  format::Container container = format::Container::open(path);  // mapped: validated before deciding
   const Hyperparameters hp = container.metadata().hyperparameters;
   const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
   if (context > hp.max_position_embeddings) {
@@ -99,6 +81,21 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   }
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
   const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
+  const uint64_t kv_cache_bytes =
+      kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
+  const WeightPlacement placement =
+      place_weights(options, budget,
+                    {.file_bytes = container.file_bytes(),
+                     .non_expert_bytes = container.non_expert_bytes(),
+                     .expert_slot_bytes = backend::ExpertCache::slot_bytes(container),
+                     .kv_cache_bytes = kv_cache_bytes,
+                     .experts = static_cast<uint32_t>(container.expert_ranges().size()),
+                     .experts_per_token = hp.num_experts_per_tok},
+                    path);
+  uint64_t resident_weight_bytes = 0;
+  if (placement.loading != WeightLoading::map) {
+    resident_weight_bytes = container.read_into_memory(placement.loading == WeightLoading::read, options.load_progress);
+  }
 
   auto impl = std::unique_ptr<Impl>(new Impl{.container = std::move(container), .ram_option = options.ram_budget});
   impl->cpu_plan = resolve_cpu_plan(options, path);
@@ -125,11 +122,18 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.kv_type = options.kv_type;
   info.moe_min_weight = options.moe_min_weight;
   info.threads = options.threads > 0 ? options.threads : omp_get_max_threads();
-  info.kv_cache_bytes =
-      kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
+  info.kv_cache_bytes = kv_cache_bytes;
   info.kernels = impl->cpu_plan.kernels_name();
   info.prompt_products = impl->cpu_plan.prompt_products();
-  info.weight_loading = read_weights ? WeightLoading::read : WeightLoading::map;
+  info.weight_loading = placement.loading;
+  info.resident_weight_bytes = resident_weight_bytes;
+  if (placement.loading == WeightLoading::expert_cache) {
+    impl->expert_cache = std::make_unique<backend::ExpertCache>(impl->container, placement.expert_slots,
+                                                                options.expert_cache_policy, options.expert_lookahead);
+    info.expert_cache_slots = impl->expert_cache->slots();
+    info.expert_slot_bytes = impl->expert_cache->slot_size();
+    info.direct_reads = impl->expert_cache->direct_reads();
+  }
   info.memory_budget = budget.bytes.value_or(0);
   info.memory_budget_source = budget.source;
   if (options.gpu_memory > 0) {
@@ -138,8 +142,15 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     if (!plugin) {
       std::fprintf(stderr, "smoe: no %s backend (%s); running on the CPU\n", options.backend.c_str(), why.c_str());
     } else {
+      // Experts read from disk on demand are not in memory: uploads read them through a mapping.
+      const model::ModelWeights* source = &impl->weights;
+      if (impl->expert_cache) {
+        impl->offload_container = std::make_unique<format::Container>(format::Container::open(path));
+        impl->offload_weights = model::ModelWeights::bind(*impl->offload_container);
+        source = &impl->offload_weights;
+      }
       impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
-                                                               impl->weights, options.gpu_memory,
+                                                               *source, options.gpu_memory,
                                                                format::routing_profile(impl->container.metadata()));
       info.backend = impl->offload->description();
       info.offloaded_experts = impl->offload->resident_experts();
@@ -165,6 +176,10 @@ OffloadStats Model::offload_stats() const {
   return stats;
 }
 
+ExpertCacheStats Model::expert_cache_stats() const {
+  return impl_->expert_cache ? impl_->expert_cache->stats() : ExpertCacheStats{};
+}
+
 double Model::weights_in_huge_pages() const { return impl_->container.mapping().huge_page_fraction(); }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 const ChatTemplate& Model::chat_template() const { return impl_->chat_template; }
@@ -186,6 +201,7 @@ std::unique_ptr<Session> Model::create_session() const {
     });
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
     impl->transformer.set_expert_runner(impl_->offload.get());
+    impl->transformer.set_expert_store(impl_->expert_cache.get());
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   } catch (const std::bad_alloc&) {
     throw Error(impl_->info.path, "not enough memory for a KV cache of " + std::to_string(impl_->info.kv_cache_bytes) +

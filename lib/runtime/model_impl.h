@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "backend/expert_cache.h"
 #include "backend/expert_offload.h"
 #include "format/container.h"
 #include "model/kv_cache.h"
@@ -24,6 +25,10 @@ struct Model::Impl {
   ChatTemplate chat_template;
   ops::CpuPlan cpu_plan;                              // which kernels run, decided at load
   std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
+  std::unique_ptr<backend::ExpertCache> expert_cache;  // WeightLoading::expert_cache only
+  // With both an expert cache and an offload: a mapping of the file the offload uploads from.
+  std::unique_ptr<format::Container> offload_container;
+  model::ModelWeights offload_weights;
   uint64_t ram_option = 0;  // ModelOptions::ram_budget, for the KV cache check of each session
 };
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "smoe/error.h"
 #include "util/huge_pages.h"
@@ -50,7 +51,8 @@ MappedFile MappedFile::open(const std::string& path) {
   return file;
 }
 
-MappedFile MappedFile::read_into_memory(const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
+MappedFile MappedFile::read_into_memory(const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress,
+                                        std::span<const Range> skip) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat info {};
@@ -66,26 +68,42 @@ MappedFile MappedFile::read_into_memory(const std::string& path, const std::func
     ::close(fd);
     return file;
   }
-  void* memory = ::mmap(nullptr, file.size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* memory = ::mmap(nullptr, file.size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) {
     ::close(fd);
     throw Error(path, "cannot allocate " + std::to_string(file.size_) + " bytes to read the file into memory");
   }
   ::madvise(memory, file.size_, MADV_HUGEPAGE);  // advisory
+  // The pieces to read: the file minus `skip`.
+  std::vector<Range> pieces;
+  uint64_t at = 0, total = 0;
+  for (const Range& gap : skip) {
+    const uint64_t begin = std::min(gap.offset, file.size_), end = std::min(file.size_, begin + std::min(gap.bytes, file.size_ - begin));
+    if (begin > at) pieces.push_back({at, begin - at});
+    at = std::max(at, end);
+  }
+  if (at < file.size_) pieces.push_back({at, file.size_ - at});
+  for (const Range& piece : pieces) total += piece.bytes;
   uint64_t done = 0;
-  while (done < file.size_) {
-    // 64 MiB a read: as fast as larger ones, and often enough for a progress line.
-    const ssize_t got = ::pread(fd, static_cast<char*>(memory) + done, std::min<uint64_t>(file.size_ - done, 64u << 20),
-                                static_cast<off_t>(done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      const int saved = errno;
-      ::munmap(memory, file.size_);
-      ::close(fd);
-      throw Error(path, got == 0 ? "file shrank while reading" : std::string("read failed: ") + std::strerror(saved));
+  for (const Range& piece : pieces) {
+    uint64_t piece_done = 0;
+    while (piece_done < piece.bytes) {
+      // 64 MiB a read: as fast as larger ones, and often enough for a progress line.
+      const uint64_t offset = piece.offset + piece_done;
+      const ssize_t got = ::pread(fd, static_cast<char*>(memory) + offset, std::min<uint64_t>(piece.bytes - piece_done, 64u << 20),
+                                  static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        const int saved = errno;
+        ::munmap(memory, file.size_);
+        ::close(fd);
+        throw Error(path, got == 0 ? "file shrank while reading" : std::string("read failed: ") + std::strerror(saved));
+      }
+      piece_done += static_cast<uint64_t>(got);
+      done += static_cast<uint64_t>(got);
+      if (progress) progress(done, total);
     }
-    done += static_cast<uint64_t>(got);
-    if (progress) progress(done, file.size_);
+    if (!skip.empty()) ::posix_fadvise(fd, static_cast<off_t>(piece.offset), static_cast<off_t>(piece.bytes), POSIX_FADV_DONTNEED);
   }
   ::close(fd);
   ::mprotect(memory, file.size_, PROT_READ);

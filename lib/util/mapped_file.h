@@ -19,8 +19,15 @@ class MappedFile {
   // and 2 MiB pages keep the hardware prefetchers and the TLB from restarting every 4 KiB
   // (measured +11% decode speed on 2 threads, docs/PERFORMANCE.md). Costs the read at load.
   // `progress(done, total)` after each piece read (pieces of 64 MiB), when given.
+  // `skip`: byte ranges (ascending, not overlapping) left unread: their pages are never touched,
+  // so they take no memory (an expert cache reads them itself); the file's pages read are then
+  // dropped from the page cache too, since memory is short. `progress` counts the bytes read.
+  struct Range {
+    uint64_t offset, bytes;
+  };
   static MappedFile read_into_memory(const std::string& path,
-                                     const std::function<void(uint64_t, uint64_t)>& progress = {});
+                                     const std::function<void(uint64_t, uint64_t)>& progress = {},
+                                     std::span<const Range> skip = {});
 
   MappedFile() = default;
   MappedFile(MappedFile&& other) noexcept;

@@ -1,0 +1,58 @@
+// place_weights: the arithmetic of the load decision.
+#include "runtime/weight_placement.h"
+
+#include <algorithm>
+
+#include "smoe/error.h"
+
+namespace smoe {
+
+namespace {
+
+// Slots the budget holds after everything else (0 when unknown or nothing is left).
+uint32_t slots_that_fit(const MemoryBudget& budget, const WeightSizes& sizes) {
+  if (!budget.bytes || sizes.expert_slot_bytes == 0) return 0;
+  const uint64_t other = sizes.non_expert_bytes + sizes.kv_cache_bytes + kExpertCacheReserve;
+  if (*budget.bytes <= other) return 0;
+  return static_cast<uint32_t>(std::min<uint64_t>(sizes.experts, (*budget.bytes - other) / sizes.expert_slot_bytes));
+}
+
+}  // namespace
+
+WeightPlacement place_weights(const ModelOptions& options, const MemoryBudget& budget, const WeightSizes& sizes,
+                              const std::string& path) {
+  const uint32_t given_slots = std::min(options.expert_cache_slots, sizes.experts);
+  switch (options.weight_loading) {
+    case WeightLoading::map:
+      return {WeightLoading::map};
+    case WeightLoading::read:
+      require_memory(sizes.file_bytes, budget.bytes, path, "reading the weights into memory",
+                     "the budget is " + budget.source + "; map the file (--mmap) or read experts on demand (--expert-cache)");
+      return {WeightLoading::read};
+    case WeightLoading::expert_cache: {
+      if (sizes.experts == 0) throw Error(path, "has no expert ranges to cache");
+      const uint32_t slots = given_slots ? given_slots : slots_that_fit(budget, sizes);
+      if (slots == 0) {
+        throw Error(path, "the memory budget (" + budget.source + ") holds no expert slot of " +
+                              std::to_string(sizes.expert_slot_bytes) + " bytes beside the other " +
+                              std::to_string(sizes.non_expert_bytes) + " bytes of weights; map the file (--mmap)");
+      }
+      require_memory(sizes.non_expert_bytes + uint64_t{slots} * sizes.expert_slot_bytes, budget.bytes, path,
+                     "the weights outside the experts and " + std::to_string(slots) + " expert slots",
+                     "use fewer slots (--expert-slots) or map the file (--mmap)");
+      return {WeightLoading::expert_cache, slots};
+    }
+    case WeightLoading::automatic:
+      break;
+  }
+  if (!budget.bytes) return {WeightLoading::map};
+  const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, sizes.file_bytes / 8);
+  if (sizes.file_bytes + reserve <= *budget.bytes) return {WeightLoading::read};
+  const uint32_t slots = given_slots ? given_slots : slots_that_fit(budget, sizes);
+  if (sizes.experts > 0 && slots >= std::max<uint32_t>(1, sizes.experts_per_token)) {
+    return {WeightLoading::expert_cache, slots};
+  }
+  return {WeightLoading::map};
+}
+
+}  // namespace smoe

@@ -1,0 +1,201 @@
+// Experts read from disk on demand (WeightLoading::expert_cache): every output identical to the
+// model read whole into memory, whatever the slots, policy, lookahead or number of sessions on
+// threads; the load decision by budget; the replacement policies; direct reads; and a file that
+// fails under a running model is a clear error, not a crash or a hang.
+#include <catch2/catch.hpp>
+#include <omp.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "backend/replacement_policy.h"
+#include "runtime/weight_placement.h"
+#include "smoe/error.h"
+#include "smoe/model.h"
+#include "smoe/session.h"
+#include "support/reference.h"
+#include "support/temp_dir.h"
+#include "util/direct_reader.h"
+
+using namespace smoe;
+
+namespace {
+
+struct Output {
+  std::vector<float> prompt_logits;  // every prompt position
+  std::vector<int32_t> generated;    // greedy
+  std::vector<float> last_logits;
+};
+
+ModelOptions options_with(WeightLoading loading, uint32_t slots = 0, ExpertCachePolicy policy = ExpertCachePolicy::frequency,
+                          bool lookahead = true) {
+  ModelOptions options;
+  options.threads = 1;
+  options.context_size = 256;
+  options.weight_loading = loading;
+  options.expert_cache_slots = slots;
+  options.expert_cache_policy = policy;
+  options.expert_lookahead = lookahead;
+  return options;
+}
+
+Output run(const Model& model, size_t prompt_index = 0) {
+  auto session = model.create_session();
+  const auto ids = test::tiny_reference().json["prompts"][prompt_index]["ids"].get<std::vector<int32_t>>();
+  Output output;
+  const std::span<const float> all = session->eval_all(ids);
+  output.prompt_logits.assign(all.begin(), all.end());
+  GenerateOptions generate;
+  generate.max_tokens = 12;
+  generate.sampler.temperature = 0;
+  generate.stop_at_eos = false;
+  output.generated = session->generate({}, generate, nullptr).tokens;
+  const std::span<const float> last = session->logits();
+  output.last_logits.assign(last.begin(), last.end());
+  return output;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("expert cache: outputs identical to the model read into memory", "[runtime][expert_cache]") {
+  const std::string path = test::tiny_container("q4");
+  const auto resident = Model::load(path, options_with(WeightLoading::read));
+  const Output expected = run(*resident);
+  REQUIRE(expected.generated.size() == 12);
+  const uint32_t layers = resident->info().hyperparameters.num_hidden_layers;
+
+  const auto [slots, policy, lookahead] = GENERATE(table<uint32_t, ExpertCachePolicy, bool>({
+      {2 * 4, ExpertCachePolicy::frequency, true},  // two slots per layer of the tiny model
+      {2 * 4, ExpertCachePolicy::lru, false},
+      {1, ExpertCachePolicy::random, true},         // every expert read again
+      {0, ExpertCachePolicy::frequency, true},      // as many as the budget holds: all of them
+  }));
+  REQUIRE(layers == 4);
+  CAPTURE(slots, int(policy), lookahead);
+  const auto cached = Model::load(path, options_with(WeightLoading::expert_cache, slots, policy, lookahead));
+  REQUIRE(cached->info().weight_loading == WeightLoading::expert_cache);
+  CHECK(cached->info().expert_cache_slots == (slots ? slots : cached->info().hyperparameters.num_local_experts * layers));
+  CHECK(cached->info().resident_weight_bytes < cached->info().file_bytes);
+  const Output got = run(*cached);
+  CHECK(same_bits(got.prompt_logits, expected.prompt_logits));
+  CHECK(got.generated == expected.generated);
+  CHECK(same_bits(got.last_logits, expected.last_logits));
+
+  const ExpertCacheStats stats = cached->expert_cache_stats();
+  CHECK(stats.chosen > 0);
+  CHECK(stats.hits <= stats.chosen);
+  CHECK(stats.bytes_read > 0);
+  if (slots == 1) CHECK(stats.hits < stats.chosen);
+  if (lookahead) CHECK(stats.lookahead_checked > 0);
+  if (!lookahead) CHECK(stats.lookahead_reads == 0);
+}
+
+TEST_CASE("expert cache: sessions on threads sharing two slots agree with the resident model",
+          "[runtime][expert_cache][threads]") {
+  const std::string path = test::tiny_container("q4");
+  const auto resident = Model::load(path, options_with(WeightLoading::read));
+  const auto cached = Model::load(path, options_with(WeightLoading::expert_cache, 2));
+  constexpr size_t kThreads = 4;
+  const size_t prompts = test::tiny_reference().json["prompts"].size();
+  std::vector<Output> expected(kThreads), got(kThreads);
+  for (size_t i = 0; i < kThreads; ++i) expected[i] = run(*resident, i % prompts);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kThreads; ++i) threads.emplace_back([&, i] { got[i] = run(*cached, i % prompts); });
+  for (std::thread& thread : threads) thread.join();
+  for (size_t i = 0; i < kThreads; ++i) {
+    CHECK(same_bits(got[i].prompt_logits, expected[i].prompt_logits));
+    CHECK(got[i].generated == expected[i].generated);
+  }
+}
+
+TEST_CASE("expert cache: a file cut short under a running model is an error naming it", "[runtime][expert_cache]") {
+  test::TempDir dir;
+  const std::string path = dir.file("model.smoe");
+  std::filesystem::copy_file(test::tiny_container("q4"), path);
+  const auto model = Model::load(path, options_with(WeightLoading::expert_cache, 1));
+  // The experts fill most of the file: half of it leaves many of them unreadable.
+  std::filesystem::resize_file(path, model->info().file_bytes / 2);
+  auto session = model->create_session();
+  const auto ids = test::tiny_reference().json["prompts"][0]["ids"].get<std::vector<int32_t>>();
+  CHECK_THROWS_WITH(session->eval(ids), Catch::Contains(path));
+}
+
+TEST_CASE("weight placement follows the memory budget", "[runtime][expert_cache][memory]") {
+  const WeightSizes sizes{.file_bytes = 26'000'000'000,
+                          .non_expert_bytes = 1'600'000'000,
+                          .expert_slot_bytes = 100'000'000,
+                          .kv_cache_bytes = 500'000'000,
+                          .experts = 256,
+                          .experts_per_token = 2};
+  const auto place = [&](WeightLoading loading, std::optional<uint64_t> budget, uint32_t slots = 0) {
+    ModelOptions options;
+    options.weight_loading = loading;
+    options.expert_cache_slots = slots;
+    return place_weights(options, {budget, "test"}, sizes, "m.smoe");
+  };
+  CHECK(place(WeightLoading::automatic, 64'000'000'000).loading == WeightLoading::read);
+  const WeightPlacement laptop = place(WeightLoading::automatic, 12'000'000'000);
+  CHECK(laptop.loading == WeightLoading::expert_cache);
+  CHECK(laptop.expert_slots == (12'000'000'000 - 1'600'000'000 - 500'000'000 - kExpertCacheReserve) / 100'000'000);
+  CHECK(place(WeightLoading::automatic, 2'000'000'000).loading == WeightLoading::map);  // not even two slots
+  CHECK(place(WeightLoading::automatic, std::nullopt).loading == WeightLoading::map);
+  CHECK(place(WeightLoading::expert_cache, std::nullopt, 7).expert_slots == 7);
+  CHECK(place(WeightLoading::expert_cache, 64'000'000'000, 999).expert_slots == 256);  // at most every expert
+  CHECK_THROWS_WITH(place(WeightLoading::expert_cache, 2'000'000'000), Catch::Contains("m.smoe") && Catch::Contains("slot"));
+  CHECK_THROWS_WITH(place(WeightLoading::expert_cache, 2'000'000'000, 10), Catch::Contains("m.smoe"));
+  CHECK_THROWS_WITH(place(WeightLoading::read, 12'000'000'000), Catch::Contains("m.smoe"));
+  CHECK(place(WeightLoading::map, 1).loading == WeightLoading::map);
+}
+
+TEST_CASE("replacement policies evict the least frequent, the least recent, or any", "[runtime][expert_cache]") {
+  const std::vector<size_t> candidates = {0, 1, 2};
+  backend::ReplacementPolicy frequency(ExpertCachePolicy::frequency, 3), lru(ExpertCachePolicy::lru, 3);
+  // Key 0 used often long ago, key 1 once recently, key 2 twice in between.
+  for (uint64_t tick = 1; tick <= 10; ++tick) {
+    frequency.record_use(0, tick);
+    lru.record_use(0, tick);
+  }
+  for (const uint64_t tick : {20, 21}) {
+    frequency.record_use(2, tick);
+    lru.record_use(2, tick);
+  }
+  frequency.record_use(1, 30);
+  lru.record_use(1, 30);
+  CHECK(candidates[lru.choose_victim(candidates, 31)] == 0);
+  CHECK(candidates[frequency.choose_victim(candidates, 31)] == 1);  // 10 uses outweigh 20 ticks of decay
+  // Five half-lives later the others are used once more: the old counts have decayed below one
+  // use, and the frequent-but-old one goes.
+  const uint64_t later = 31 + 5 * uint64_t(backend::ReplacementPolicy::kHalfLifeTicks);
+  frequency.record_use(1, later);
+  frequency.record_use(2, later);
+  CHECK(candidates[frequency.choose_victim(candidates, later + 1)] == 0);
+  backend::ReplacementPolicy random(ExpertCachePolicy::random, 3);
+  std::vector<int> seen(3, 0);
+  for (int i = 0; i < 200; ++i) ++seen[random.choose_victim(candidates, 1)];
+  for (const int count : seen) CHECK(count > 20);
+}
+
+TEST_CASE("direct reads return the file's bytes, and reading past its end fails", "[runtime][expert_cache]") {
+  test::TempDir dir;
+  const std::string path = dir.file("data.bin");
+  std::vector<char> bytes(3 * DirectReader::kPieceBytes / 2 + 12345);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char(i * 2654435761u >> 13);
+  test::write_file(path, bytes);
+  DirectReader reader(path);
+  const uint64_t offset = 8 * DirectReader::kAlignment;
+  const uint64_t length = bytes.size() - offset;
+  std::vector<std::byte> buffer(length + 2 * DirectReader::kAlignment);
+  std::byte* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(buffer.data()) + DirectReader::kAlignment - 1) /
+                                                    DirectReader::kAlignment * DirectReader::kAlignment);
+  reader.read_now(offset, length, aligned);
+  CHECK(std::memcmp(aligned, bytes.data() + offset, length) == 0);
+  CHECK(reader.bytes_read() == length);
+  CHECK_THROWS_WITH(reader.read_now(bytes.size() / DirectReader::kAlignment * DirectReader::kAlignment, 2 * DirectReader::kAlignment, aligned),
+                    Catch::Contains(path));
+}
