@@ -57,7 +57,7 @@ void print_model(const ModelInfo& info, const ServerOptions& options) {
                "smoe-server: model %s as '%s': %.1f MiB (%s), recipe %s, %u slots of %u tokens, KV %.1f MiB per slot, "
                "%d threads, kernels %s, memory budget %.2f GiB (%s)\n",
                info.path.c_str(), options.model_name.c_str(), double(info.file_bytes) / (1 << 20),
-               info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", info.recipe.c_str(),
+               describe_weight_loading(info).c_str(), info.recipe.c_str(),
                options.scheduler.slots, info.context_size, double(info.kv_cache_bytes) / (1 << 20), info.threads,
                info.kernels.c_str(), double(info.memory_budget) / (1 << 30), info.memory_budget_source.c_str());
 }

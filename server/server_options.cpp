@@ -57,7 +57,15 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
       ->transform(CLI::AsSizeValue(false));
   auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
                                                  "into huge-page memory when it fits, for faster decoding)");
-  app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  auto* no_mmap_flag =
+      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  bool expert_cache = false;
+  app.add_flag("--expert-cache", expert_cache,
+               "read everything but the experts into memory and the experts from disk on demand into an expert cache (default: when the file does not fit the memory budget but the rest does)")
+      ->excludes(mmap_flag)
+      ->excludes(no_mmap_flag);
+  app.add_option("--expert-slots", model.expert_cache_slots,
+                 "experts the expert cache holds in memory (default: as many as the memory budget allows)");
   app.add_option("--moe-min-weight", model.moe_min_weight,
                  "skip chosen experts after the first whose routing weight is below this (0 = off)")
       ->check(CLI::Range(0.0f, 0.999f));
@@ -82,7 +90,10 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
-  model.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
+  model.weight_loading = mmap           ? WeightLoading::map
+                                : no_mmap      ? WeightLoading::read
+                                : expert_cache ? WeightLoading::expert_cache
+                                               : WeightLoading::automatic;
   model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   options.log_requests = !quiet;
   if (options.model_name.empty()) options.model_name = model_name_of(options.model_path);

@@ -146,7 +146,15 @@ int main(int argc, char** argv) {
   bool mmap = false, no_mmap = false;
   auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
                                                  "into huge-page memory when it fits, for faster decoding)");
-  app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  auto* no_mmap_flag =
+      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
+  bool expert_cache = false;
+  app.add_flag("--expert-cache", expert_cache,
+               "read everything but the experts into memory and the experts from disk on demand into an expert cache (default: when the file does not fit the memory budget but the rest does)")
+      ->excludes(mmap_flag)
+      ->excludes(no_mmap_flag);
+  app.add_option("--expert-slots", options.model.expert_cache_slots,
+                 "experts the expert cache holds in memory (default: as many as the memory budget allows)");
   app.add_option("--ram", options.model.ram_budget,
                  "memory smoe may use for the weights it reads in and the KV cache, e.g. 12G (default: the process's "
                  "real limit, its cgroup's or the free memory)")
@@ -175,7 +183,10 @@ int main(int argc, char** argv) {
     sampler.repeat_penalty = 1;
   }
   options.tokenize = tokenize->count() > 0;
-  options.model.weight_loading = mmap ? WeightLoading::map : no_mmap ? WeightLoading::read : WeightLoading::automatic;
+  options.model.weight_loading = mmap           ? WeightLoading::map
+                                : no_mmap      ? WeightLoading::read
+                                : expert_cache ? WeightLoading::expert_cache
+                                               : WeightLoading::automatic;
   options.model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   try {
     if (!tools_path.empty()) options.rendering.tools = read_text_file(tools_path, "tools file");
@@ -193,7 +204,7 @@ int main(int argc, char** argv) {
                    "model %s: %.1f MiB (%s), recipe %s, context %u, KV %s (%.1f MiB), %d threads, kernels %s, prompt "
                    "products %s\n",
                    info.path.c_str(), double(info.file_bytes) / (1 << 20),
-                   info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", info.recipe.c_str(),
+                   describe_weight_loading(info).c_str(), info.recipe.c_str(),
                    info.context_size, std::string(kv_type_name(info.kv_type)).c_str(),
                    double(info.kv_cache_bytes) / (1 << 20), info.threads, info.kernels.c_str(),
                    info.prompt_products.c_str());

@@ -61,6 +61,10 @@ struct OffloadStats {
   uint64_t resident_bytes = 0;    // their bytes
 };
 
+// How the weights were loaded, for a log line: "read into memory", "mapped", or "expert cache:
+// 303 MB in memory, experts from disk into 5 slots of 101 MB".
+std::string describe_weight_loading(const ModelInfo& info);
+
 // What the expert cache did since the model was loaded (WeightLoading::expert_cache; else zero).
 struct ExpertCacheStats {
   uint64_t chosen = 0;          // experts the CPU ran, per MoE step

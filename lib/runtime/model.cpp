@@ -63,6 +63,21 @@ ops::CpuPlan resolve_cpu_plan(const ModelOptions& options, const std::string& pa
 
 }  // namespace
 
+std::string describe_weight_loading(const ModelInfo& info) {
+  switch (info.weight_loading) {
+    case WeightLoading::read:
+      return "read into memory";
+    case WeightLoading::expert_cache: {
+      char text[160];
+      std::snprintf(text, sizeof(text), "expert cache: %.0f MB in memory, experts from disk into %u slots of %.0f MB",
+                    double(info.resident_weight_bytes) / 1e6, info.expert_cache_slots, double(info.expert_slot_bytes) / 1e6);
+      return text;
+    }
+    default:
+      return "mapped";
+  }
+}
+
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
