@@ -119,9 +119,12 @@ void ExpertCache::request(uint32_t layer, std::span<const uint32_t> experts, std
   std::lock_guard lock(mutex_);
   if (layer == 0) ++tick_;
   std::vector<uint32_t>& predicted = predicted_[layer];
-  if (!predicted.empty()) {
+  if (!predicted.empty() && !experts.empty()) {
+    size_t correct = 0;
+    for (const uint32_t e : experts) correct += std::count(predicted.begin(), predicted.end(), e);
     stats_.lookahead_checked += experts.size();
-    for (const uint32_t e : experts) stats_.lookahead_correct += std::count(predicted.begin(), predicted.end(), e);
+    stats_.lookahead_correct += correct;
+    lookahead_accuracy_ += kAccuracyWeight * (double(correct) / double(experts.size()) - lookahead_accuracy_);
     predicted.clear();
   }
   for (uint32_t e = 0; e < experts_per_layer_; ++e) {  // this layer's reads ahead have had their chance
@@ -214,6 +217,7 @@ void ExpertCache::abandon(uint32_t layer, std::span<const uint32_t> experts) {
 void ExpertCache::prefetch(uint32_t layer, std::span<const uint32_t> experts) {
   std::lock_guard lock(mutex_);
   predicted_[layer].assign(experts.begin(), experts.end());
+  if (lookahead_accuracy_ < kMinLookaheadAccuracy) return;  // scored, not read: see the header
   for (const uint32_t e : experts) {
     const size_t key = size_t{layer} * experts_per_layer_ + e;
     if (entries_[key].slot >= 0) continue;
