@@ -193,7 +193,9 @@ int main(int argc, char** argv) {
     options.expert_lookahead = !no_lookahead;
     options.context_size = static_cast<uint32_t>(std::max<size_t>(depth + prompt_tokens + generate_tokens + 2, 16));
     if (!json) options.load_progress = terminal_load_progress(model_path);
+    const auto load_start = Clock::now();
     const auto model = Model::load(model_path, options);
+    const double load_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
     const format::Container container = format::Container::open(model_path);
     const ModelInfo& info = model->info();
     const uint32_t vocab = info.hyperparameters.vocab_size;
@@ -307,6 +309,7 @@ int main(int argc, char** argv) {
         {"kv", kv},
         {"backend", info.backend},
         {"weights", info.weight_loading == WeightLoading::read ? "read" : "mapped"},
+        {"load_seconds", load_seconds},
         {"memory_budget_bytes", info.memory_budget},
         {"memory_budget_source", info.memory_budget_source},
         {"weights_in_huge_pages", huge_pages},
@@ -389,6 +392,8 @@ int main(int argc, char** argv) {
         std::printf("weights                  %s, %.0f%% in 2 MiB pages\n",
                     info.weight_loading == WeightLoading::read ? "read into memory" : "mapped", 100 * std::max(0.0, huge_pages));
       }
+      std::printf("load                     %.2f s (%.2f GB/s of weights read into memory)\n", load_seconds,
+                  double(info.resident_weight_bytes) / 1e9 / load_seconds);
       std::printf("memory read bandwidth    %8.1f GB/s (measured beside each repetition: median over %zu)\n",
                   bandwidth / 1e9, bandwidths.size());
       std::printf("weight bytes per token   %8.1f MB\n", bytes_per_token / 1e6);
