@@ -24,6 +24,7 @@
 // summed in f32.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -105,13 +106,19 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 // `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
 // the reference decodes them (dequantize_row) and requantizes the values
 // (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
-// same bytes and scales without the f32 values in memory (x86/row_as_int8.h); the selectors
-// return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
-// For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
+// same bytes and scales without the f32 values in memory (x86/row_as_int8.h; x86 builds only),
+// named by the x86 int8 tables' rows (Int8TypeKernels). For the block-quantized types (q8, q4,
+// q4k, q6k, q3k) only.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
 using RowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
-RowAsInt8Fn avx512_row_as_int8(TensorType type);
-RowAsInt8Fn avx2_row_as_int8(TensorType type);
+void avx512_q4_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx512_q4k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx512_q6k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx512_q3k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx2_q4_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx2_q4k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx2_q6k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+void avx2_q3k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
 inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
@@ -188,6 +195,15 @@ using QuantizeWeightRowInt8Fn = void (*)(const float* row, size_t columns, size_
 using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                                 uint8_t* tile, float* tile_scales);
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
+// One weight type's part of an int8 table (its row).
+struct Int8TypeKernels {
+  // Rows of the type straight to quantize_weight_row_int8's layout (row_as_int8_ref's bytes);
+  // nullptr: decoded (TypeKernels::to_f32) and requantized.
+  RowAsInt8Fn row_as_int8 = nullptr;
+  // The smallest batch that goes through the int8 path (ops::int8_gemm_min_tokens); 0: the
+  // table's default_min_tokens.
+  uint32_t min_tokens = 0;
+};
 struct Int8PromptKernels {
   Isa isa = Isa::avx2;  // the dot kernels' level these go with (avx512-vnni for AMX's)
   bool amx = false;     // tdpbusd tiles
@@ -195,7 +211,6 @@ struct Int8PromptKernels {
   QuantizeWeightRowInt8Fn quantize_weight_row = nullptr;
   PackInt8TileFn pack_tile = nullptr;
   QuantizeActivationInt8Fn quantize_activation = nullptr;
-  RowAsInt8Fn (*row_as_int8)(TensorType type) = nullptr;  // nullptr: rows of `type` are decoded and requantized
   // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
   Q4kRowNibblesFn q4k_row_nibbles = nullptr;
   GemmQ4kTilesFn q4k_tiles = nullptr;
@@ -203,6 +218,11 @@ struct Int8PromptKernels {
   // rows_as_tiles: rows are placed one at a time, place_int8_tile_row).
   PackInt8TileFn pack_tile_ref = pack_int8_tile_ref;
   bool rows_as_tiles = false;
+  // Each weight type's row, by type id (rows_by_type), and the crossover of types without one.
+  std::array<Int8TypeKernels, kTensorTypeCount> types{};
+  uint32_t default_min_tokens = 16;
+
+  const Int8TypeKernels& for_type(TensorType type) const { return types[static_cast<size_t>(type)]; }
 };
 
 // The AMX-INT8 kernel (tdpbusd on 12-row weight tiles and 16-token activation tiles, with the

@@ -5,8 +5,10 @@
 // refuses the file with a clear message instead of guessing.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -49,6 +51,21 @@ struct TypeTraits {
   // One row of `n` elements -> dst (n,) f32 (dequantize_row); nullptr as above.
   void (*dequantize_row)(const void* src, float* dst, size_t n) = nullptr;
 };
+
+// A table's rows of some types, by type: rows_by_type<Row>({{TensorType::q4k, {...}}, ...}) is
+// the array indexed by type id, with those rows in their places and default rows elsewhere.
+// The kernel tables (kernels.h, gemm_int8.h) are filled so, each row by field name.
+template <class Row>
+struct RowOfType {
+  TensorType type;
+  Row row;
+};
+template <class Row>
+std::array<Row, kTensorTypeCount> rows_by_type(std::initializer_list<RowOfType<Row>> rows) {
+  std::array<Row, kTensorTypeCount> table{};
+  for (const RowOfType<Row>& entry : rows) table.at(static_cast<size_t>(entry.type)) = entry.row;
+  return table;
+}
 
 // Traits of a known type; std::nullopt for an id this build does not know.
 std::optional<TypeTraits> type_traits(uint32_t type_id);

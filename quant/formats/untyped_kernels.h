@@ -28,13 +28,14 @@ struct KernelParameters<Result (*)(Parameters...)> {
 template <auto kKernel, size_t I>
 using ParameterOf = typename KernelParameters<decltype(kKernel)>::template At<I>;
 
-// Casts an untyped pointer (`const void*`, `void* const*`, ...) to the kernel's parameter type.
+// Casts an untyped pointer (`const void*`, or `const void* const*` for an array of pointers to
+// blocks, which the kernel reads as the Block pointers they are) to the kernel's parameter type.
 template <class Typed, class Untyped>
 inline Typed typed(Untyped pointer) {
   if constexpr (std::is_void_v<std::remove_cv_t<std::remove_pointer_t<Untyped>>>) {
     return static_cast<Typed>(pointer);
   } else {
-    return reinterpret_cast<Typed>(pointer);  // arrays of block pointers: void* const* -> Block* const*
+    return reinterpret_cast<Typed>(pointer);
   }
 }
 
@@ -57,10 +58,15 @@ void group_tokens_dot_kernel(const void* w, const void* const* a, size_t tokens,
   kDot(typed<ParameterOf<kDot, 0>>(w), typed<ParameterOf<kDot, 1>>(a), tokens, n, out);
 }
 
-// void (const Group*, Row* const rows[8], size_t n): a group's blocks back to its rows.
+// void (const Group*, Row* const rows[8], size_t n): a group's blocks back to its rows (the row
+// pointers copied as Row pointers).
 template <auto kDeinterleave>
 void deinterleave_kernel(const void* blocks, void* const rows[], size_t n) {
-  kDeinterleave(typed<ParameterOf<kDeinterleave, 0>>(blocks), typed<ParameterOf<kDeinterleave, 1>>(rows), n);
+  using RowPointer = std::remove_cv_t<std::remove_pointer_t<ParameterOf<kDeinterleave, 1>>>;  // Block*
+  constexpr size_t kRows = 8;  // the interleaved types' groups (block_q4k_x8.h, block_q8_x8.h)
+  RowPointer typed_rows[kRows];
+  for (size_t r = 0; r < kRows; ++r) typed_rows[r] = static_cast<RowPointer>(rows[r]);
+  kDeinterleave(typed<ParameterOf<kDeinterleave, 0>>(blocks), typed_rows, n);
 }
 
 // void (const W* w, size_t stride, size_t rows, const float* x, size_t n, float* out): float

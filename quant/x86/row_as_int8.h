@@ -373,21 +373,5 @@ inline void q3k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
   }
 }
 
-// The requantizer of `type`, nullptr for types without one.
-inline RowAsInt8Fn row_as_int8_for(TensorType type) {
-  switch (type) {
-    case TensorType::q4:
-      return q4_row_as_int8;
-    case TensorType::q4k:
-      return q4k_row_as_int8;
-    case TensorType::q6k:
-      return q6k_row_as_int8;
-    case TensorType::q3k:
-      return q3k_row_as_int8;
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace
 }  // namespace smoe::quant
