@@ -455,7 +455,8 @@ void register_benchmarks() {
     const std::string name = "int8-rows/" + std::string(type_name(type)) + "/";
     benchmark::RegisterBenchmark((name + "ref").c_str(), int8_rows_benchmark, type, nullptr);
     // The AVX-512 and AVX2 builds, from the int8 tables that name them.
-    for (const auto& [build, table] : {std::pair{"avx512", avx512_vnni_int8_kernels()}, std::pair{"avx2", avx2_int8_kernels()}}) {
+    for (const auto& [build, table] :
+         {std::pair{"avx512", avx512_vnni_int8_kernels()}, std::pair{"avx2", avx2_int8_kernels()}}) {
       if (table == nullptr) continue;
       if (const RowAsInt8Fn f = table->for_type(type).row_as_int8) {
         benchmark::RegisterBenchmark((name + build).c_str(), int8_rows_benchmark, type, f);

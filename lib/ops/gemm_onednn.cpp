@@ -22,11 +22,11 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
-#include "quant/formats/convert_row.h"
 #include "quant/dequantize_bf16.h"
-#include "quant/kernels.h"
-#include "quant/gemm_int8.h"
+#include "quant/formats/convert_row.h"
 #include "quant/formats/half.h"
+#include "quant/gemm_int8.h"
+#include "quant/kernels.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {

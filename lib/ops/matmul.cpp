@@ -143,8 +143,7 @@ void matmul_float(std::span<const MatmulOutput> outputs, const quant::TypeKernel
 // container reader checks).
 template <class Activation>
 void matmul_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t row_group,
-                   void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
-                   int threads) {
+                   void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens, int threads) {
   if (row_group == 1) {
     const auto dot = kernels.dot;
     return matmul_quantized<1>(
@@ -156,7 +155,8 @@ void matmul_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKerne
   const auto group_dot = kernels.group_dot;
   const auto group_tokens_dot = kernels.group_tokens_dot;
   return matmul_quantized<kGroup>(
-      outputs, [group_dot](const std::byte* group, const Activation* a, size_t n, float* out) { group_dot(group, a, n, out); },
+      outputs,
+      [group_dot](const std::byte* group, const Activation* a, size_t n, float* out) { group_dot(group, a, n, out); },
       quantize, x, n_tokens, threads, group_tokens_dot != nullptr,
       [group_tokens_dot](const std::byte* group, const Activation* const* a, size_t tokens, size_t n, float* out) {
         // The kernel reads the pointers as the Activation pointers they are.
@@ -178,10 +178,12 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
   }
   const quant::TypeKernels& row = kernels.for_type(type);
   const bool has_kernel = row.activations == quant::ActivationBlocks::none ? row.dot_rows != nullptr
-                          : traits.row_group == 1                         ? row.dot != nullptr
-                                                  : traits.row_group == quant::BlockQ4Kx8::kRows && row.group_dot != nullptr;
+                          : traits.row_group == 1
+                              ? row.dot != nullptr
+                              : traits.row_group == quant::BlockQ4Kx8::kRows && row.group_dot != nullptr;
   if (!has_kernel) {
-    throw Error(outputs.front().w->name, "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));
+    throw Error(outputs.front().w->name,
+                "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));
   }
   switch (row.activations) {
     case quant::ActivationBlocks::q8a:

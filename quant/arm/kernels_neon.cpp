@@ -4,11 +4,11 @@
 #include <arm_neon.h>
 #include <sys/auxv.h>
 
+#include "quant/arm/kernels_neon.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/formats/half.h"
 #include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
-#include "quant/arm/kernels_neon.h"
 
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)

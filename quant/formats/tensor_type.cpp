@@ -4,13 +4,13 @@
 #include <array>
 #include <cstring>
 
-#include "quant/formats/block_q4.h"
 #include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q4k_x8.h"
-#include "quant/formats/block_q8_x8.h"
 #include "quant/formats/block_q6k.h"
 #include "quant/formats/block_q8.h"
+#include "quant/formats/block_q8_x8.h"
 #include "quant/formats/half.h"
 #include "quant/formats/untyped_kernels.h"
 
@@ -39,38 +39,73 @@ void bf16_to_f32_row(const void* src, float* dst, size_t n) {
 
 // One row per type, in id order (checked below).
 constexpr std::array<TypeTraits, kTensorTypeCount> kTraits = {{
-    {.type = TensorType::f32, .name = "f32", .block_elements = 1, .block_bytes = 4,
-     .quantize_row = copy_f32, .dequantize_row = copy_f32},
-    {.type = TensorType::f16, .name = "f16", .block_elements = 1, .block_bytes = 2,
-     .quantize_row = f32_to_f16_row, .dequantize_row = f16_to_f32_row},
-    {.type = TensorType::bf16, .name = "bf16", .block_elements = 1, .block_bytes = 2,
-     .quantize_row = f32_to_bf16_row, .dequantize_row = bf16_to_f32_row},
-    {.type = TensorType::q8, .name = "q8", .block_elements = BlockQ8::kElements, .block_bytes = sizeof(BlockQ8),
+    {.type = TensorType::f32,
+     .name = "f32",
+     .block_elements = 1,
+     .block_bytes = 4,
+     .quantize_row = copy_f32,
+     .dequantize_row = copy_f32},
+    {.type = TensorType::f16,
+     .name = "f16",
+     .block_elements = 1,
+     .block_bytes = 2,
+     .quantize_row = f32_to_f16_row,
+     .dequantize_row = f16_to_f32_row},
+    {.type = TensorType::bf16,
+     .name = "bf16",
+     .block_elements = 1,
+     .block_bytes = 2,
+     .quantize_row = f32_to_bf16_row,
+     .dequantize_row = bf16_to_f32_row},
+    {.type = TensorType::q8,
+     .name = "q8",
+     .block_elements = BlockQ8::kElements,
+     .block_bytes = sizeof(BlockQ8),
      .is_quantized = true,
      .quantize_row = quantize_kernel<quantize_row_q8_ref>,
      .dequantize_row = decode_kernel<dequantize_row_q8_ref>},
-    {.type = TensorType::q4, .name = "q4", .block_elements = BlockQ4::kElements, .block_bytes = sizeof(BlockQ4),
+    {.type = TensorType::q4,
+     .name = "q4",
+     .block_elements = BlockQ4::kElements,
+     .block_bytes = sizeof(BlockQ4),
      .is_quantized = true,
      .quantize_row = quantize_kernel<quantize_row_q4_ref>,
      .dequantize_row = decode_kernel<dequantize_row_q4_ref>},
     {.type = TensorType::u8, .name = "u8", .block_elements = 1, .block_bytes = 1},
-    {.type = TensorType::q4k, .name = "q4k", .block_elements = BlockQ4K::kElements, .block_bytes = sizeof(BlockQ4K),
+    {.type = TensorType::q4k,
+     .name = "q4k",
+     .block_elements = BlockQ4K::kElements,
+     .block_bytes = sizeof(BlockQ4K),
      .is_quantized = true,
      .quantize_row = quantize_kernel<quantize_row_q4k_ref>,
      .dequantize_row = decode_kernel<dequantize_row_q4k_ref>},
-    {.type = TensorType::q6k, .name = "q6k", .block_elements = BlockQ6K::kElements, .block_bytes = sizeof(BlockQ6K),
+    {.type = TensorType::q6k,
+     .name = "q6k",
+     .block_elements = BlockQ6K::kElements,
+     .block_bytes = sizeof(BlockQ6K),
      .is_quantized = true,
      .quantize_row = quantize_kernel<quantize_row_q6k_ref>,
      .dequantize_row = decode_kernel<dequantize_row_q6k_ref>},
-    {.type = TensorType::q3k, .name = "q3k", .block_elements = BlockQ3K::kElements, .block_bytes = sizeof(BlockQ3K),
+    {.type = TensorType::q3k,
+     .name = "q3k",
+     .block_elements = BlockQ3K::kElements,
+     .block_bytes = sizeof(BlockQ3K),
      .is_quantized = true,
      .quantize_row = quantize_kernel<quantize_row_q3k_ref>,
      .dequantize_row = decode_kernel<dequantize_row_q3k_ref>},
-    {.type = TensorType::q4k_x8, .name = "q4k_x8", .block_elements = BlockQ4Kx8::kElements,
-     .block_bytes = sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows, .is_quantized = true, .row_group = BlockQ4Kx8::kRows,
+    {.type = TensorType::q4k_x8,
+     .name = "q4k_x8",
+     .block_elements = BlockQ4Kx8::kElements,
+     .block_bytes = sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows,
+     .is_quantized = true,
+     .row_group = BlockQ4Kx8::kRows,
      .interleaves = TensorType::q4k},
-    {.type = TensorType::q8_x8, .name = "q8_x8", .block_elements = BlockQ8x8::kElements,
-     .block_bytes = sizeof(BlockQ8x8) / BlockQ8x8::kRows, .is_quantized = true, .row_group = BlockQ8x8::kRows,
+    {.type = TensorType::q8_x8,
+     .name = "q8_x8",
+     .block_elements = BlockQ8x8::kElements,
+     .block_bytes = sizeof(BlockQ8x8) / BlockQ8x8::kRows,
+     .is_quantized = true,
+     .row_group = BlockQ8x8::kRows,
      .interleaves = TensorType::q8},
 }};
 

@@ -1,8 +1,8 @@
 // AVX-512 (F, BW, VL, BF16) decoders of q4k, q8, q6k and q3k rows to bf16, compiled with those
 // flags; the avx512 tables' rows name them on CPUs that have AVX512-BF16. Each f32 value is
-// computed exactly as the scalar reference computes it (x86/dequantize.h: no fused multiply-add) and rounded to nearest-even
-// bf16 by vcvtneps2bf16, so the bits match dequantize_row_bf16_ref for every normal value (the
-// instruction treats f32 denormals as zero).
+// computed exactly as the scalar reference computes it (x86/dequantize.h: no fused multiply-add) and rounded to
+// nearest-even bf16 by vcvtneps2bf16, so the bits match dequantize_row_bf16_ref for every normal value (the instruction
+// treats f32 denormals as zero).
 #include <immintrin.h>
 
 #include "quant/formats/block_q4k.h"

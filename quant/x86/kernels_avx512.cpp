@@ -4,13 +4,13 @@
 // one port, 256-bit ones on two; docs/PERFORMANCE.md). The table still exists apart from
 // "avx2": AVX-512 CPUs get zmm row decoders for the prompt paths (to f32, and to bf16 with
 // AVX512-BF16) and, with VNNI, the avx512-vnni table built on this one.
-#include "quant/x86/attention.h"
-#include "quant/x86/float_dot.h"
 #include "quant/cpu_features.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/dequantize_f32.h"
 #include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
+#include "quant/x86/attention.h"
+#include "quant/x86/float_dot.h"
 #include "quant/x86/kernels.h"
 
 namespace smoe::quant {
@@ -30,16 +30,15 @@ const Kernels& avx512_table() {
     const bool bf16 = cpu_features().avx512_bf16;
     const auto to_bf16 = [bf16](auto decoder) { return bf16 ? decoder : nullptr; };
     table.types = with_faster_rows(
-        table.types,
-        {
-            {TensorType::f32, {.dot_rows = dot_rows_kernel<dot_rows_f32<Avx512Vector, P>>}},
-            {TensorType::f16, {.dot_rows = dot_rows_kernel<dot_rows_f16<Avx512Vector, P>>}},
-            {TensorType::bf16, {.dot_rows = dot_rows_kernel<dot_rows_bf16<Avx512Vector, P>>}},
-            {TensorType::q8, {.to_f32 = avx512_q8_to_f32, .to_bf16 = to_bf16(avx512_q8_to_bf16)}},
-            {TensorType::q4k, {.to_f32 = avx512_q4k_to_f32, .to_bf16 = to_bf16(avx512_q4k_to_bf16)}},
-            {TensorType::q6k, {.to_f32 = avx512_q6k_to_f32, .to_bf16 = to_bf16(avx512_q6k_to_bf16)}},
-            {TensorType::q3k, {.to_f32 = avx512_q3k_to_f32, .to_bf16 = to_bf16(avx512_q3k_to_bf16)}},
-        });
+        table.types, {
+                         {TensorType::f32, {.dot_rows = dot_rows_kernel<dot_rows_f32<Avx512Vector, P>>}},
+                         {TensorType::f16, {.dot_rows = dot_rows_kernel<dot_rows_f16<Avx512Vector, P>>}},
+                         {TensorType::bf16, {.dot_rows = dot_rows_kernel<dot_rows_bf16<Avx512Vector, P>>}},
+                         {TensorType::q8, {.to_f32 = avx512_q8_to_f32, .to_bf16 = to_bf16(avx512_q8_to_bf16)}},
+                         {TensorType::q4k, {.to_f32 = avx512_q4k_to_f32, .to_bf16 = to_bf16(avx512_q4k_to_bf16)}},
+                         {TensorType::q6k, {.to_f32 = avx512_q6k_to_f32, .to_bf16 = to_bf16(avx512_q6k_to_bf16)}},
+                         {TensorType::q3k, {.to_f32 = avx512_q3k_to_f32, .to_bf16 = to_bf16(avx512_q3k_to_bf16)}},
+                     });
     return table;
   }();
   return kernels;

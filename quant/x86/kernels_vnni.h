@@ -249,20 +249,19 @@ template <Prefetch P>
 Kernels vnni_table(const Kernels& base, Isa isa) {
   Kernels table = base;
   table.isa = isa;
-  table.types = with_faster_rows(
-      base.types, {
-                      {TensorType::q8, {.dot = dot_kernel<dot_q8<P>>}},
-                      {TensorType::q4, {.dot = dot_kernel<dot_q4<P>>}},
-                      {TensorType::q4k, {.dot = dot_kernel<dot_q4k<P>>}},
-                      {TensorType::q6k, {.dot = dot_kernel<dot_q6k<P>>}},
-                      {TensorType::q3k, {.dot = dot_kernel<dot_q3k<P>>}},
-                      {TensorType::q4k_x8,
-                       {.group_dot = group_dot_kernel<dot_q4k_x8<P>>,
-                        .group_tokens_dot = group_tokens_dot_kernel<dot_q4k_x8_tokens<P>>}},
-                      {TensorType::q8_x8,
-                       {.group_dot = group_dot_kernel<dot_q8_x8<P>>,
-                        .group_tokens_dot = group_tokens_dot_kernel<dot_q8_x8_tokens<P>>}},
-                  });
+  table.types = with_faster_rows(base.types, {
+                                                 {TensorType::q8, {.dot = dot_kernel<dot_q8<P>>}},
+                                                 {TensorType::q4, {.dot = dot_kernel<dot_q4<P>>}},
+                                                 {TensorType::q4k, {.dot = dot_kernel<dot_q4k<P>>}},
+                                                 {TensorType::q6k, {.dot = dot_kernel<dot_q6k<P>>}},
+                                                 {TensorType::q3k, {.dot = dot_kernel<dot_q3k<P>>}},
+                                                 {TensorType::q4k_x8,
+                                                  {.group_dot = group_dot_kernel<dot_q4k_x8<P>>,
+                                                   .group_tokens_dot = group_tokens_dot_kernel<dot_q4k_x8_tokens<P>>}},
+                                                 {TensorType::q8_x8,
+                                                  {.group_dot = group_dot_kernel<dot_q8_x8<P>>,
+                                                   .group_tokens_dot = group_tokens_dot_kernel<dot_q8_x8_tokens<P>>}},
+                                             });
   return table;
 }
 

@@ -71,7 +71,8 @@ std::vector<std::byte> activations_for(const TypeKernels& row, const std::vector
       quantize_row_q8k_ref(x.data(), reinterpret_cast<BlockQ8K*>(out.data()), n);
       return out;
     }
-    case ActivationBlocks::none: break;
+    case ActivationBlocks::none:
+      break;
   }
   std::vector<std::byte> out(n * sizeof(float));
   std::memcpy(out.data(), x.data(), out.size());

@@ -234,22 +234,27 @@ TEST_CASE("integer kernels agree with the scalar references on raw blocks at the
     const auto* bytes = w.data();
     if (type == TensorType::q4k) {
       const auto* blocks = reinterpret_cast<const BlockQ4K*>(bytes);
-      CHECK(kernels->for_type(TensorType::q4k).dot(blocks, a.data(), n) == Approx(dot_q4k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q4k).dot(blocks, a.data(), n) ==
+            Approx(dot_q4k_q8k_ref(blocks, a.data(), n)).margin(margin));
     } else if (type == TensorType::q6k) {
       const auto* blocks = reinterpret_cast<const BlockQ6K*>(bytes);
-      CHECK(kernels->for_type(TensorType::q6k).dot(blocks, a.data(), n) == Approx(dot_q6k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q6k).dot(blocks, a.data(), n) ==
+            Approx(dot_q6k_q8k_ref(blocks, a.data(), n)).margin(margin));
     } else {
       const auto* blocks = reinterpret_cast<const BlockQ3K*>(bytes);
-      CHECK(kernels->for_type(TensorType::q3k).dot(blocks, a.data(), n) == Approx(dot_q3k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q3k).dot(blocks, a.data(), n) ==
+            Approx(dot_q3k_q8k_ref(blocks, a.data(), n)).margin(margin));
     }
   } else {
     const std::vector<BlockQ8A> a = activation_blocks(qs, d);
     if (type == TensorType::q8) {
       const auto* blocks = reinterpret_cast<const BlockQ8*>(w.data());
-      CHECK(kernels->for_type(TensorType::q8).dot(blocks, a.data(), n) == Approx(dot_q8_q8a_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q8).dot(blocks, a.data(), n) ==
+            Approx(dot_q8_q8a_ref(blocks, a.data(), n)).margin(margin));
     } else {
       const auto* blocks = reinterpret_cast<const BlockQ4*>(w.data());
-      CHECK(kernels->for_type(TensorType::q4).dot(blocks, a.data(), n) == Approx(dot_q4_q8a_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q4).dot(blocks, a.data(), n) ==
+            Approx(dot_q4_q8a_ref(blocks, a.data(), n)).margin(margin));
     }
   }
 }

@@ -55,8 +55,7 @@ std::vector<BlockQ4Kx8> interleaved(const std::vector<BlockQ4K>& rows, size_t n)
 // The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
 // as q4k_rows lays them.
 template <class Deinterleave>
-std::vector<BlockQ4K> deinterleaved(const std::vector<BlockQ4Kx8>& blocks, size_t n,
-                                    Deinterleave deinterleave) {
+std::vector<BlockQ4K> deinterleaved(const std::vector<BlockQ4Kx8>& blocks, size_t n, Deinterleave deinterleave) {
   std::vector<BlockQ4K> rows(8 * n / 256);
   BlockQ4K* pointers[8];
   for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 256;
@@ -153,7 +152,9 @@ TEST_CASE("the q4k_x8 kernels of several tokens give each token's one-token sums
     pointers.push_back(a[t].data());
   }
   std::vector<float> together(8 * tokens);
-  kernels->for_type(TensorType::q4k_x8).group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n, together.data());
+  kernels->for_type(TensorType::q4k_x8)
+      .group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n,
+                        together.data());
   for (size_t t = 0; t < tokens; ++t) {
     float alone[8];
     kernels->for_type(TensorType::q4k_x8).group_dot(blocks.data(), a[t].data(), n, alone);

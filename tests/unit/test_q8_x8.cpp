@@ -55,8 +55,7 @@ std::vector<BlockQ8x8> interleaved(const std::vector<BlockQ8>& rows, size_t n) {
 // The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
 // as q8_rows lays them.
 template <class Deinterleave>
-std::vector<BlockQ8> deinterleaved(const std::vector<BlockQ8x8>& blocks, size_t n,
-                                   Deinterleave deinterleave) {
+std::vector<BlockQ8> deinterleaved(const std::vector<BlockQ8x8>& blocks, size_t n, Deinterleave deinterleave) {
   std::vector<BlockQ8> rows(8 * n / 32);
   BlockQ8* pointers[8];
   for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 32;
@@ -149,7 +148,9 @@ TEST_CASE("the q8_x8 kernels of several tokens give each token's one-token sums,
     pointers.push_back(a[t].data());
   }
   std::vector<float> together(8 * tokens);
-  kernels->for_type(TensorType::q8_x8).group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n, together.data());
+  kernels->for_type(TensorType::q8_x8)
+      .group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n,
+                        together.data());
   for (size_t t = 0; t < tokens; ++t) {
     float alone[8];
     kernels->for_type(TensorType::q8_x8).group_dot(blocks.data(), a[t].data(), n, alone);
