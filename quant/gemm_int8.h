@@ -106,19 +106,14 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 // `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
 // the reference decodes them (dequantize_row) and requantizes the values
 // (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
-// same bytes and scales without the f32 values in memory (x86/row_as_int8.h; x86 builds only),
-// named by the x86 int8 tables' rows (Int8TypeKernels). For the block-quantized types (q8, q4,
-// q4k, q6k, q3k) only.
+// same bytes and scales without the f32 values in memory (x86/row_as_int8.h, built once with
+// each instruction set's flags; x86 builds only), named by the x86 int8 tables' rows
+// (Int8TypeKernels). For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
 using RowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx512_q4_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx512_q4k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx512_q6k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx512_q3k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx2_q4_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx2_q4k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx2_q6k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
-void avx2_q3k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
+using RowAsInt8ByType = std::array<RowAsInt8Fn, kTensorTypeCount>;  // nullptr: none for that type
+const RowAsInt8ByType& avx512_row_as_int8();
+const RowAsInt8ByType& avx2_row_as_int8();
 
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
 inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
@@ -224,6 +219,14 @@ struct Int8PromptKernels {
 
   const Int8TypeKernels& for_type(TensorType type) const { return types[static_cast<size_t>(type)]; }
 };
+
+// An x86 int8 table's rows: each type's requantizer (row_as_int8 of one build) and the batch where
+// the int8 path starts for it (ops/gemm.h, int8_gemm_min_tokens).
+using MinTokensByType = std::array<uint32_t, kTensorTypeCount>;  // 0: the table's default
+std::array<Int8TypeKernels, kTensorTypeCount> int8_type_rows(const RowAsInt8ByType& requantizers,
+                                                             const MinTokensByType& min_tokens);
+// The crossovers of the VNNI tables (avx512-vnni, avx2-vnni; AMX starts two types earlier).
+const MinTokensByType& vnni_min_tokens();
 
 // The AMX-INT8 kernel (tdpbusd on 12-row weight tiles and 16-token activation tiles, with the
 // AVX-512 table's quantizers; for CPUs with AMX-INT8 whose OS grants the tile state), the

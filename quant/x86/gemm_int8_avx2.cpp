@@ -296,13 +296,13 @@ const Int8PromptKernels* avx2_int8_kernels() {
       .q4k_tiles = gemm_q4k_tiles,
       // The crossovers are larger than the VNNI tables': the dot kernels lose less to vpmaddubsw
       // (ops/gemm.h). q4k multiplied as stored (q4k_tiles) starts as early as VNNI's.
-      .types = rows_by_type<Int8TypeKernels>({
-          {TensorType::q8, {.row_as_int8 = q8_row_as_int8, .min_tokens = 14}},
-          {TensorType::q4, {.row_as_int8 = avx2_q4_row_as_int8, .min_tokens = 24}},
-          {TensorType::q4k, {.row_as_int8 = avx2_q4k_row_as_int8, .min_tokens = 12}},
-          {TensorType::q6k, {.row_as_int8 = avx2_q6k_row_as_int8, .min_tokens = 28}},
-          {TensorType::q3k, {.row_as_int8 = avx2_q3k_row_as_int8, .min_tokens = 24}},
-      }),
+      .types = int8_type_rows(avx2_row_as_int8(), rows_by_type<uint32_t>({
+                                                      {TensorType::q8, 14},
+                                                      {TensorType::q4, 24},
+                                                      {TensorType::q4k, 12},
+                                                      {TensorType::q6k, 28},
+                                                      {TensorType::q3k, 24},
+                                                  })),
       .default_min_tokens = 28,
   };
   return runs_here() ? &kernels : nullptr;

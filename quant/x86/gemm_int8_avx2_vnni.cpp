@@ -104,13 +104,7 @@ const Int8PromptKernels* avx2_vnni_int8_kernels() {
       .quantize_weight_row = avx2->quantize_weight_row,
       .pack_tile = avx2->pack_tile,
       .quantize_activation = avx2->quantize_activation,
-      .types = rows_by_type<Int8TypeKernels>({
-          {TensorType::q8, {.row_as_int8 = q8_row_as_int8, .min_tokens = 8}},
-          {TensorType::q4, {.row_as_int8 = avx2_q4_row_as_int8, .min_tokens = 12}},
-          {TensorType::q4k, {.row_as_int8 = avx2_q4k_row_as_int8, .min_tokens = 12}},
-          {TensorType::q6k, {.row_as_int8 = avx2_q6k_row_as_int8, .min_tokens = 14}},
-          {TensorType::q3k, {.row_as_int8 = avx2_q3k_row_as_int8, .min_tokens = 14}},
-      }),
+      .types = int8_type_rows(avx2_row_as_int8(), vnni_min_tokens()),
   };
   return &kernels;
 }

@@ -212,13 +212,7 @@ const Int8PromptKernels* avx512_vnni_int8_kernels() {
       .quantize_weight_row = quantize_weight_row,
       .pack_tile = pack_tile,
       .quantize_activation = quantize_activation,
-      .types = rows_by_type<Int8TypeKernels>({
-          {TensorType::q8, {.row_as_int8 = q8_row_as_int8, .min_tokens = 8}},
-          {TensorType::q4, {.row_as_int8 = avx512_q4_row_as_int8, .min_tokens = 12}},
-          {TensorType::q4k, {.row_as_int8 = avx512_q4k_row_as_int8, .min_tokens = 12}},
-          {TensorType::q6k, {.row_as_int8 = avx512_q6k_row_as_int8, .min_tokens = 14}},
-          {TensorType::q3k, {.row_as_int8 = avx512_q3k_row_as_int8, .min_tokens = 14}},
-      }),
+      .types = int8_type_rows(avx512_row_as_int8(), vnni_min_tokens()),
   };
   return runs_here() ? &kernels : nullptr;
 }

@@ -373,5 +373,16 @@ inline void q3k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
   }
 }
 
+// This build's requantizers by type, for the x86 int8 tables' rows.
+inline RowAsInt8ByType requantizers_by_type() {
+  return rows_by_type<RowAsInt8Fn>({
+      {TensorType::q8, q8_row_as_int8},  // taken as stored: no instruction set's own
+      {TensorType::q4, q4_row_as_int8},
+      {TensorType::q4k, q4k_row_as_int8},
+      {TensorType::q6k, q6k_row_as_int8},
+      {TensorType::q3k, q3k_row_as_int8},
+  });
+}
+
 }  // namespace
 }  // namespace smoe::quant

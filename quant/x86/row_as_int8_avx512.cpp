@@ -5,17 +5,9 @@
 
 namespace smoe::quant {
 
-void avx512_q4_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
-  q4_row_as_int8(blocks, n, q, scales);
-}
-void avx512_q4k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
-  q4k_row_as_int8(blocks, n, q, scales);
-}
-void avx512_q6k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
-  q6k_row_as_int8(blocks, n, q, scales);
-}
-void avx512_q3k_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales) {
-  q3k_row_as_int8(blocks, n, q, scales);
+const RowAsInt8ByType& avx512_row_as_int8() {
+  static const RowAsInt8ByType requantizers = requantizers_by_type();
+  return requantizers;
 }
 
 }  // namespace smoe::quant
