@@ -79,23 +79,11 @@ struct DotCase {
   bool super_blocks;  // activations in 256-blocks (BlockQ8K) rather than 32-blocks (BlockQ8A)
 };
 
-float call_dot(const Kernels& k, TensorType type, const std::byte* w, const void* a, size_t n) {
-  const auto* a32 = static_cast<const BlockQ8A*>(a);
-  const auto* a256 = static_cast<const BlockQ8K*>(a);
-  switch (type) {
-    case TensorType::q8: return k.dot_q8(reinterpret_cast<const BlockQ8*>(w), a32, n);
-    case TensorType::q4: return k.dot_q4(reinterpret_cast<const BlockQ4*>(w), a32, n);
-    case TensorType::q4k: return k.dot_q4k(reinterpret_cast<const BlockQ4K*>(w), a256, n);
-    case TensorType::q6k: return k.dot_q6k(reinterpret_cast<const BlockQ6K*>(w), a256, n);
-    case TensorType::q3k: return k.dot_q3k(reinterpret_cast<const BlockQ3K*>(w), a256, n);
-    default: break;
-  }
+float call_dot(const TypeKernels& row, const std::byte* w, const void* a, size_t n) {
+  if (row.dot != nullptr) return row.dot(w, a, n);
   // Unquantized weights multiply the f32 activations themselves.
-  const auto* x = static_cast<const float*>(a);
   float y = 0.0f;
-  if (type == TensorType::f32) k.dot_rows_f32(reinterpret_cast<const float*>(w), n, 1, x, n, &y);
-  if (type == TensorType::f16) k.dot_rows_f16(reinterpret_cast<const uint16_t*>(w), n, 1, x, n, &y);
-  if (type == TensorType::bf16) k.dot_rows_bf16(reinterpret_cast<const uint16_t*>(w), n, 1, x, n, &y);
+  row.dot_rows(w, n, 1, static_cast<const float*>(a), n, &y);
   return y;
 }
 
@@ -137,8 +125,9 @@ void dot_benchmark(benchmark::State& state, const Kernels* kernels, DotCase c, s
       !type_traits(c.type).is_quantized ? PageAlignedCopy(x.data(), x.size() * sizeof(float), kActivationOffset)
       : c.super_blocks ? PageAlignedCopy(a256.data(), a256.size() * sizeof(BlockQ8K), kActivationOffset)
                        : PageAlignedCopy(a32.data(), a32.size() * sizeof(BlockQ8A), kActivationOffset);
+  const TypeKernels& row = kernels->for_type(c.type);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(call_dot(*kernels, c.type, weights.data(), activations.data(), n));
+    benchmark::DoNotOptimize(call_dot(row, weights.data(), activations.data(), n));
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(weight_row.size()));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(state.iterations()) / 1e9,
@@ -192,14 +181,9 @@ void dot_x8_benchmark(benchmark::State& state, const Kernels* kernels, TensorTyp
   const PageAlignedCopy activations(super_blocks ? static_cast<const void*>(a256.data()) : a32.data(),
                                     super_blocks ? a256.size() * sizeof(BlockQ8K) : a32.size() * sizeof(BlockQ8A), 1024);
   float out[8];
+  const auto group_dot = kernels->for_type(super_blocks ? TensorType::q4k_x8 : TensorType::q8_x8).group_dot;
   for (auto _ : state) {
-    if (super_blocks) {
-      kernels->dot_q4k_x8(reinterpret_cast<const BlockQ4Kx8*>(weights.data()),
-                          reinterpret_cast<const BlockQ8K*>(activations.data()), n, out);
-    } else {
-      kernels->dot_q8_x8(reinterpret_cast<const BlockQ8x8*>(weights.data()),
-                         reinterpret_cast<const BlockQ8A*>(activations.data()), n, out);
-    }
+    group_dot(weights.data(), activations.data(), n, out);
     benchmark::DoNotOptimize(out);
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size()));
@@ -223,13 +207,14 @@ void stream_benchmark(benchmark::State& state, const Kernels* kernels, bool inte
     for (size_t g = 0; g < kGroups; ++g) std::memcpy(&plain[g * 8 * kBlocks], q.rows.data(), sizeof(BlockQ4K) * 8 * kBlocks);
   }
   float out[8];
+  const auto group_dot = kernels->for_type(TensorType::q4k_x8).group_dot;
+  const auto dot = kernels->for_type(TensorType::q4k).dot;
   for (auto _ : state) {
     for (size_t g = 0; g < kGroups; ++g) {
       if (interleaved) {
-        kernels->dot_q4k_x8(&blocks[g * kBlocks], q.activations.data(), kColumns, out);
+        group_dot(&blocks[g * kBlocks], q.activations.data(), kColumns, out);
       } else {
-        for (size_t r = 0; r < 8; ++r)
-          out[r] = kernels->dot_q4k(&plain[(g * 8 + r) * kBlocks], q.activations.data(), kColumns);
+        for (size_t r = 0; r < 8; ++r) out[r] = dot(&plain[(g * 8 + r) * kBlocks], q.activations.data(), kColumns);
       }
       benchmark::DoNotOptimize(out);
     }
@@ -469,11 +454,13 @@ void register_benchmarks() {
   for (const TensorType type : {TensorType::q4, TensorType::q4k, TensorType::q6k, TensorType::q3k}) {
     const std::string name = "int8-rows/" + std::string(type_name(type)) + "/";
     benchmark::RegisterBenchmark((name + "ref").c_str(), int8_rows_benchmark, type, nullptr);
-    if (const RowAsInt8Fn f = avx512_row_as_int8(type)) {
-      benchmark::RegisterBenchmark((name + "avx512").c_str(), int8_rows_benchmark, type, f);
-    }
-    if (const RowAsInt8Fn f = avx2_row_as_int8(type)) {
-      benchmark::RegisterBenchmark((name + "avx2").c_str(), int8_rows_benchmark, type, f);
+    // The AVX-512 and AVX2 builds, from the int8 tables that name them.
+    for (const auto& [build, table] :
+         {std::pair{"avx512", avx512_vnni_int8_kernels()}, std::pair{"avx2", avx2_int8_kernels()}}) {
+      if (table == nullptr) continue;
+      if (const RowAsInt8Fn f = table->for_type(type).row_as_int8) {
+        benchmark::RegisterBenchmark((name + build).c_str(), int8_rows_benchmark, type, f);
+      }
     }
   }
   for (const TensorType type : {TensorType::q8, TensorType::q8_x8, TensorType::q4, TensorType::q4k, TensorType::q4k_x8,

@@ -1,4 +1,4 @@
-// Reference bf16 decode and the run-time choice of the AVX-512 kernels.
+// Reference bf16 decode, and whether a CPU multiplies bf16 natively.
 #include "quant/dequantize_bf16.h"
 
 #include <cstdlib>
@@ -24,16 +24,6 @@ void dequantize_row_bf16_ref(TensorType type, const void* src, uint16_t* dst, si
 
 bool multiplies_bf16(Isa isa, const CpuFeatures& features) {
   return isa_at_least(isa, Isa::avx512) && features.avx512_bf16 && features.avx512bw && features.avx512vl;
-}
-
-void dequantize_row_bf16(Isa isa, TensorType type, const void* src, uint16_t* dst, size_t n) {
-  if (multiplies_bf16(isa, cpu_features())) {
-    if (const DequantizeBf16Fn kernel = avx512_dequantize_bf16(type)) {
-      kernel(src, dst, n);
-      return;
-    }
-  }
-  dequantize_row_bf16_ref(type, src, dst, n);
 }
 
 }  // namespace smoe::quant

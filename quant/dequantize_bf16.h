@@ -3,7 +3,8 @@
 //
 // The values are the f32 decode of dequantize_row() rounded to nearest-even bf16; the AVX-512
 // versions (q4k, q8, the expert and attention types of the default recipe) produce the same
-// bits as the reference and are chosen at run time.
+// bits as the reference; each kernel table's rows hold their type's decoder (TypeKernels::to_bf16,
+// kernels.h).
 #pragma once
 
 #include <cstddef>
@@ -17,16 +18,16 @@ namespace smoe::quant {
 // Scalar reference: dequantize_row() then round to bf16. `n` whole blocks of `type`.
 void dequantize_row_bf16_ref(TensorType type, const void* src, uint16_t* dst, size_t n);
 
-// The AVX-512 version where `isa` is avx512 or above and this CPU has AVX512-BF16, else the
-// reference (also where no kernel exists for `type`).
-void dequantize_row_bf16(Isa isa, TensorType type, const void* src, uint16_t* dst, size_t n);
-
 // Whether a CPU with `features`, running kernels of level `isa`, multiplies bf16 matrices
 // natively (AVX512-BF16): oneDNN's prompt path uses bf16 only then.
 bool multiplies_bf16(Isa isa, const CpuFeatures& features);
 
-// The AVX-512 kernels (nullptr when not compiled in or the CPU lacks AVX512-BF16).
-using DequantizeBf16Fn = void (*)(const void* src, uint16_t* dst, size_t n);
-DequantizeBf16Fn avx512_dequantize_bf16(TensorType type);
+// The AVX-512 decoders of q4k, q8, q6k and q3k (dequantize_bf16_avx512.cpp; x86 builds only),
+// which the avx512 tables' rows name on CPUs with AVX512-BF16 (TypeKernels::to_bf16, kernels.h;
+// the reference in the other rows).
+void avx512_q4k_to_bf16(const void* src, uint16_t* dst, size_t n);
+void avx512_q8_to_bf16(const void* src, uint16_t* dst, size_t n);
+void avx512_q6k_to_bf16(const void* src, uint16_t* dst, size_t n);
+void avx512_q3k_to_bf16(const void* src, uint16_t* dst, size_t n);
 
 }  // namespace smoe::quant

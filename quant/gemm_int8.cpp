@@ -272,6 +272,24 @@ void gemm_q4k_tiles_ref(const uint8_t* tiles, const int16_t* scale_minimums, con
   }
 }
 
+std::array<Int8TypeKernels, kTensorTypeCount> int8_type_rows(const RowAsInt8ByType& requantizers,
+                                                             const MinTokensByType& min_tokens) {
+  std::array<Int8TypeKernels, kTensorTypeCount> rows{};
+  for (size_t id = 0; id < kTensorTypeCount; ++id) rows[id] = {requantizers[id], min_tokens[id]};
+  return rows;
+}
+
+const MinTokensByType& vnni_min_tokens() {
+  static const MinTokensByType min_tokens = rows_by_type<uint32_t>({
+      {TensorType::q8, 8},
+      {TensorType::q4, 12},
+      {TensorType::q4k, 12},
+      {TensorType::q6k, 14},
+      {TensorType::q3k, 14},
+  });
+  return min_tokens;
+}
+
 std::string_view int8_kernels_name(const Int8PromptKernels& kernels) {
   return kernels.amx ? "amx" : isa_name(kernels.isa);
 }

@@ -24,6 +24,7 @@
 // summed in f32.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -105,13 +106,14 @@ void q8_row_as_int8(const void* blocks, size_t n, uint8_t* q, float* scales);
 // `n` weights of `type`'s blocks -> quantize_weight_row_int8's layout with int8_block_columns(type):
 // the reference decodes them (dequantize_row) and requantizes the values
 // (quantize_weight_row_int8_ref). The AVX-512 and AVX2 versions for q4, q4k, q6k and q3k give the
-// same bytes and scales without the f32 values in memory (x86/row_as_int8.h); the selectors
-// return nullptr for other types, or when not compiled in or the CPU lacks the instructions.
-// For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
+// same bytes and scales without the f32 values in memory (x86/row_as_int8.h, built once with
+// each instruction set's flags; x86 builds only), named by the x86 int8 tables' rows
+// (Int8TypeKernels). For the block-quantized types (q8, q4, q4k, q6k, q3k) only.
 void row_as_int8_ref(TensorType type, const void* blocks, size_t n, uint8_t* q, float* scales);
 using RowAsInt8Fn = void (*)(const void* blocks, size_t n, uint8_t* q, float* scales);
-RowAsInt8Fn avx512_row_as_int8(TensorType type);
-RowAsInt8Fn avx2_row_as_int8(TensorType type);
+using RowAsInt8ByType = std::array<RowAsInt8Fn, kTensorTypeCount>;  // nullptr: none for that type
+const RowAsInt8ByType& avx512_row_as_int8();
+const RowAsInt8ByType& avx2_row_as_int8();
 
 // Bytes and scales of one packed tile of 12 rows over `blocks` blocks.
 inline size_t int8_tile_bytes(size_t blocks, size_t block_columns) { return blocks * block_columns * kInt8TileRows; }
@@ -188,6 +190,15 @@ using QuantizeWeightRowInt8Fn = void (*)(const float* row, size_t columns, size_
 using PackInt8TileFn = void (*)(const uint8_t* q, const float* scales, size_t rows, size_t blocks, size_t block_columns,
                                 uint8_t* tile, float* tile_scales);
 using QuantizeActivationInt8Fn = void (*)(const float* row, size_t token, Int8Activations& out);
+// One weight type's part of an int8 table (its row).
+struct Int8TypeKernels {
+  // Rows of the type straight to quantize_weight_row_int8's layout (row_as_int8_ref's bytes);
+  // nullptr: decoded (TypeKernels::to_f32) and requantized.
+  RowAsInt8Fn row_as_int8 = nullptr;
+  // The smallest batch that goes through the int8 path (ops::int8_gemm_min_tokens); 0: the
+  // table's default_min_tokens.
+  uint32_t min_tokens = 0;
+};
 struct Int8PromptKernels {
   Isa isa = Isa::avx2;  // the dot kernels' level these go with (avx512-vnni for AMX's)
   bool amx = false;     // tdpbusd tiles
@@ -195,7 +206,6 @@ struct Int8PromptKernels {
   QuantizeWeightRowInt8Fn quantize_weight_row = nullptr;
   PackInt8TileFn pack_tile = nullptr;
   QuantizeActivationInt8Fn quantize_activation = nullptr;
-  RowAsInt8Fn (*row_as_int8)(TensorType type) = nullptr;  // nullptr: rows of `type` are decoded and requantized
   // q4k multiplied as stored (the plain AVX2 table); nullptr: q4k rows are requantized.
   Q4kRowNibblesFn q4k_row_nibbles = nullptr;
   GemmQ4kTilesFn q4k_tiles = nullptr;
@@ -203,7 +213,20 @@ struct Int8PromptKernels {
   // rows_as_tiles: rows are placed one at a time, place_int8_tile_row).
   PackInt8TileFn pack_tile_ref = pack_int8_tile_ref;
   bool rows_as_tiles = false;
+  // Each weight type's row, by type id (rows_by_type), and the crossover of types without one.
+  std::array<Int8TypeKernels, kTensorTypeCount> types{};
+  uint32_t default_min_tokens = 16;
+
+  const Int8TypeKernels& for_type(TensorType type) const { return types[static_cast<size_t>(type)]; }
 };
+
+// An x86 int8 table's rows: each type's requantizer (row_as_int8 of one build) and the batch where
+// the int8 path starts for it (ops/gemm.h, int8_gemm_min_tokens).
+using MinTokensByType = std::array<uint32_t, kTensorTypeCount>;  // 0: the table's default
+std::array<Int8TypeKernels, kTensorTypeCount> int8_type_rows(const RowAsInt8ByType& requantizers,
+                                                             const MinTokensByType& min_tokens);
+// The crossovers of the VNNI tables (avx512-vnni, avx2-vnni; AMX starts two types earlier).
+const MinTokensByType& vnni_min_tokens();
 
 // The AMX-INT8 kernel (tdpbusd on 12-row weight tiles and 16-token activation tiles, with the
 // AVX-512 table's quantizers; for CPUs with AMX-INT8 whose OS grants the tile state), the

@@ -5,7 +5,9 @@
 // once per model.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "quant/formats/block_q8_x8.h"
 #include "quant/formats/block_q8a.h"
 #include "quant/formats/f16_vector.h"
+#include "quant/formats/tensor_type.h"
 #include "quant/isa.h"
 
 namespace smoe::quant {
@@ -26,20 +29,47 @@ namespace smoe::quant {
 // prefetch the KV cache's rows in both: that measured faster on Zen 4 too.
 enum class Prefetch { software, hardware };
 
+// The activation blocks a quantized type's dot kernels read (block_q8a.h), which the table's
+// quantize_q8a or quantize_q8k makes; none: f32 activations (the float types).
+enum class ActivationBlocks : uint8_t { none, q8a, q8k };
+
+// One weight type's kernels in one table (its row). Block pointers are untyped: every row has
+// the same fields, each a typed kernel behind formats/untyped_kernels.h's wrappers. A table's
+// row leaves nullptr where the ISA has no faster kernel, and with_reference_rows() fills it with
+// the scalar table's: a looked-up kernel is never nullptr where the scalar row has one.
+struct TypeKernels {
+  // Quantized types: the activation blocks dot and group_dot read (the scalar row says; the
+  // others take it from there).
+  ActivationBlocks activations = ActivationBlocks::none;
+  // Row types: one stored row of n weights . one token's activation blocks.
+  float (*dot)(const void* w, const void* a, size_t n) = nullptr;
+  // Interleaved types (row_group 8): out[r] = row r . activations, r < 8.
+  void (*group_dot)(const void* w, const void* a, size_t n, float* out) = nullptr;
+  // The same for `tokens` activation rows a[0..tokens) at once, out[8 t + r]: each token's eight
+  // sums exactly as group_dot gives them (several sequences decoded together share the weights'
+  // unpacking). nullptr even in a complete row: group_dot per token.
+  void (*group_tokens_dot)(const void* w, const void* const* a, size_t tokens, size_t n, float* out) = nullptr;
+  // Interleaved types: a group's blocks back to its eight rows (the prompt paths read them so),
+  // bit for bit as the format's reference.
+  void (*deinterleave)(const void* blocks, void* const rows[], size_t n) = nullptr;
+  // Float types (f32, f16, bf16) against f32 activations (not rounded):
+  // out[r] = sum_i w[r * stride + i] * x[i] for r < rows (stride in elements).
+  void (*dot_rows)(const void* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
+  // Row types: n weights (whole blocks) decoded, as dequantize_row() decodes them, bit for bit:
+  // to f32, and to bf16 (those values rounded to nearest even), for the prompt paths.
+  void (*to_f32)(const void* src, float* dst, size_t n) = nullptr;
+  void (*to_bf16)(const void* src, uint16_t* dst, size_t n) = nullptr;
+};
+
+using TypeRows = std::array<TypeKernels, kTensorTypeCount>;
+// `rows` with each non-null kernel of `faster`'s rows in place of theirs: a table built on
+// another one (avx512 on avx2, the VNNI tables on those) names only what it does faster.
+TypeRows with_faster_rows(TypeRows rows, std::initializer_list<RowOfType<TypeKernels>> faster);
+
 struct Kernels {
   Isa isa = Isa::scalar;
   void (*quantize_q8a)(const float* x, BlockQ8A* out, size_t n) = nullptr;
   void (*quantize_q8k)(const float* x, BlockQ8K* out, size_t n) = nullptr;
-  float (*dot_q8)(const BlockQ8* w, const BlockQ8A* a, size_t n) = nullptr;
-  float (*dot_q4)(const BlockQ4* w, const BlockQ8A* a, size_t n) = nullptr;
-  float (*dot_q4k)(const BlockQ4K* w, const BlockQ8K* a, size_t n) = nullptr;
-  float (*dot_q6k)(const BlockQ6K* w, const BlockQ8K* a, size_t n) = nullptr;
-  float (*dot_q3k)(const BlockQ3K* w, const BlockQ8K* a, size_t n) = nullptr;
-  // Unquantized weight rows against f32 activations (not rounded), for f32, f16 and bf16
-  // weights: out[r] = sum_i w[r * stride + i] * x[i] for r < rows (stride in elements).
-  void (*dot_rows_f32)(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
-  void (*dot_rows_f16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
-  void (*dot_rows_bf16)(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) = nullptr;
   // Attention over one KV head's cached positions (rows of n values, contiguous), for the
   // `group` query heads that share it (grouped-query attention):
   //   scores[j * stride + p] = sum_i key[p * n + i] * q[j * n + i]          p < count, j < group
@@ -55,23 +85,15 @@ struct Kernels {
   void (*value_sum_i8)(const float* weights, size_t stride, const int8_t* values, const float* scales, size_t count,
                        size_t group, size_t n, float* out) = nullptr;
   Prefetch prefetch = Prefetch::hardware;  // scalar and NEON tables issue no prefetch instructions
-  // Eight interleaved q4k rows (block_q4k_x8.h) at once: out[r] = row r . activations, r < 8.
-  void (*dot_q4k_x8)(const BlockQ4Kx8* w, const BlockQ8K* a, size_t n, float* out) = nullptr;
-  // The same for `tokens` activation rows a[0..tokens) at once, out[8 t + r]: each token's
-  // eight sums exactly as dot_q4k_x8 gives them (several sequences decoded together share the
-  // weights' unpacking). nullptr: dot_q4k_x8 per token.
-  void (*dot_q4k_x8_tokens)(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n,
-                            float* out) = nullptr;
-  // deinterleave_q4k_x8_rows (the prompt paths read q4k_x8 rows through it), bit for bit.
-  void (*deinterleave_q4k_x8_rows)(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) = nullptr;
-  // Eight interleaved q8 rows (block_q8_x8.h) at once: out[r] = row r . activations, r < 8.
-  void (*dot_q8_x8)(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out) = nullptr;
-  // The same for `tokens` activation rows at once, as dot_q4k_x8_tokens.
-  void (*dot_q8_x8_tokens)(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n,
-                           float* out) = nullptr;
-  // deinterleave_q8_x8_rows (the prompt paths read q8_x8 rows through it), bit for bit.
-  void (*deinterleave_q8_x8_rows)(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n) = nullptr;
+  // Each weight type's kernels, indexed by type id: look a type's row up once per matrix (for_type).
+  TypeRows types{};
+
+  const TypeKernels& for_type(TensorType type) const { return types[static_cast<size_t>(type)]; }
 };
+
+// `table` with each row completed from the scalar table's: its activation blocks, and each
+// kernel it leaves nullptr. Every table but the scalar one is built through it.
+Kernels with_reference_rows(Kernels table);
 
 // "avx2", or "avx2+prefetch" for the variant with prefetch instructions: what smoe-bench,
 // smoe-chat --verbose and the kernel benchmarks print.

@@ -11,8 +11,8 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
-#include "quant/dequantize_f32.h"
 #include "quant/gemm_int8.h"
+#include "quant/kernels.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {
@@ -90,15 +90,14 @@ void multiply(const CpuContext& cpu, const format::TensorView& w, const quant::I
   const size_t block_columns = activations.block_columns, blocks = activations.blocks;
   const size_t columns = blocks * block_columns;
   const size_t chunks = (rows + kChunkRows - 1) / kChunkRows;
-  // q8 weights are int8 already, at the int8 blocks' size: taken as stored, not decoded and
-  // requantized (the same values for q8's normal blocks, the stored ones otherwise:
-  // q8_row_as_int8).
+  // Rows brought to int8 straight from their blocks where the table's row has that kernel: q8
+  // weights are int8 already, taken as stored (the same values for q8's normal blocks, the
+  // stored ones otherwise: q8_row_as_int8); q4, q4k, q6k and q3k requantized without the f32
+  // round trip. Others are decoded by the dot kernels' table.
   const quant::TensorType type = quant::row_type(w.type);  // rows as RowReader gives them
-  const bool q8_as_stored = type == quant::TensorType::q8 && block_columns == 32;
-  // q4, q4k, q6k and q3k weights requantized without the f32 round trip where the CPU has that
-  // kernel.
   const quant::RowAsInt8Fn as_int8 =
-      block_columns == quant::int8_block_columns(type) ? kernels.row_as_int8(type) : nullptr;
+      block_columns == quant::int8_block_columns(type) ? kernels.for_type(type).row_as_int8 : nullptr;
+  const auto to_f32 = cpu.plan.kernels->for_type(type).to_f32;
 #pragma omp parallel num_threads(cpu.threads)
   {
     std::vector<float> decoded(kStripColumns);
@@ -126,17 +125,13 @@ void multiply(const CpuContext& cpu, const format::TensorView& w, const quant::I
           const auto requantize = [&](const std::byte* piece, uint64_t column, uint64_t piece_columns) {
             uint8_t* q = &quantized[buffered * columns + column];
             float* q_scales = &scales[buffered * blocks + column / block_columns];
-            if (q8_as_stored) {
-              quant::q8_row_as_int8(piece, piece_columns, q, q_scales);
-              return;
-            }
             if (as_int8 != nullptr) {
               as_int8(piece, piece_columns, q, q_scales);
               return;
             }
             for (uint64_t done = 0; done < piece_columns; done += kStripColumns) {
               const size_t strip = std::min<uint64_t>(kStripColumns, piece_columns - done);
-              quant::dequantize_row_fast(cpu.plan.isa, type, piece + *quant::row_bytes(type, done), decoded.data(), strip);
+              to_f32(piece + *quant::row_bytes(type, done), decoded.data(), strip);
               quant::quantize_weight_row_int8(&kernels, decoded.data(), strip, block_columns, q + done,
                                               q_scales + done / block_columns);
             }
@@ -167,21 +162,8 @@ void multiply(const CpuContext& cpu, const format::TensorView& w, const quant::I
 }  // namespace
 
 size_t int8_gemm_min_tokens(quant::TensorType type, const quant::Int8PromptKernels& kernels) {
-  const bool amx = kernels.amx, plain_avx2 = !amx && kernels.isa == quant::Isa::avx2;
-  switch (quant::row_type(type)) {
-    case quant::TensorType::q8:
-      return plain_avx2 ? 14 : 8;
-    case quant::TensorType::q4:
-      return plain_avx2 ? 24 : 12;
-    case quant::TensorType::q4k:
-      return amx ? 10 : 12;  // the plain AVX2 table multiplies q4k as stored, as fast to start as VNNI's
-    case quant::TensorType::q6k:
-      return plain_avx2 ? 28 : 14;
-    case quant::TensorType::q3k:
-      return plain_avx2 ? 24 : amx ? 12 : 14;
-    default:  // no other type takes the int8 path (gemm_uses_int8); a new one starts here
-      return plain_avx2 ? 28 : 16;
-  }
+  const uint32_t min_tokens = kernels.for_type(quant::row_type(type)).min_tokens;
+  return min_tokens != 0 ? min_tokens : kernels.default_min_tokens;
 }
 
 void gemm_int8_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens,

@@ -12,7 +12,7 @@
 // of the decode path and the int8 prompts. bf16 weights on those CPUs go to the same primitive
 // straight from the mapped file (nothing to decode; the activations are rounded to bf16 as a
 // bf16 model computes anyway). Everything else (f32 and f16 weights, CPUs without bf16) decodes
-// to f32 (dequantize_row_fast) and runs sgemm, so those exact weights keep exact products.
+// to f32 (the plan's row decoder, TypeKernels::to_f32) and runs sgemm, so those exact weights keep exact products.
 #include <dnnl.h>
 #include <omp.h>
 
@@ -22,11 +22,11 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
-#include "quant/formats/convert_row.h"
 #include "quant/dequantize_bf16.h"
-#include "quant/dequantize_f32.h"
-#include "quant/gemm_int8.h"
+#include "quant/formats/convert_row.h"
 #include "quant/formats/half.h"
+#include "quant/gemm_int8.h"
+#include "quant/kernels.h"
 #include "smoe/error.h"
 
 namespace smoe::ops {
@@ -49,18 +49,19 @@ bool uses_bf16(quant::TensorType type, const CpuPlan& plan) {
   return (quant::type_traits(type).is_quantized || type == quant::TensorType::bf16) && plan.onednn_bf16;
 }
 
-// Rows [first, first + count) of w decoded into out (count, in) by decode(row type, piece, out,
-// columns), split across the threads, each reading through its own RowReader.
+// Rows [first, first + count) of w decoded into out (count, in) by decode(piece, out, columns),
+// the row decoder of w's row type (to_f32 or to_bf16 of the plan's table), split across the
+// threads, each reading through its own RowReader.
 template <class T>
 void decode_rows(const format::TensorView& w, size_t first, size_t count, size_t in, const CpuContext& cpu, T* out,
-                 void (*decode)(quant::Isa, quant::TensorType, const void*, T*, size_t)) {
+                 void (*decode)(const void*, T*, size_t)) {
 #pragma omp parallel num_threads(cpu.threads)
   {
     format::RowReader reader(w, *cpu.plan.kernels);
 #pragma omp for schedule(static)
     for (size_t r = 0; r < count; ++r) {
       reader.for_each_piece(first + r, [&](const std::byte* piece, uint64_t column, uint64_t columns) {
-        decode(cpu.plan.isa, quant::row_type(w.type), piece, &out[r * in + column], columns);
+        decode(piece, &out[r * in + column], columns);
       });
     }
   }
@@ -70,9 +71,10 @@ void gemm_f32(const format::TensorView& w, const float* x, size_t n_tokens, floa
   const size_t rows = w.shape[0], in = w.shape[1];
   const size_t chunk_rows = std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(float))));
   std::vector<float> decoded(chunk_rows * in);  // (chunk_rows, in)
+  const auto to_f32 = cpu.plan.kernels->for_type(quant::row_type(w.type)).to_f32;
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
-    decode_rows(w, first, count, in, cpu, decoded.data(), quant::dequantize_row_fast);
+    decode_rows(w, first, count, in, cpu, decoded.data(), to_f32);
     // y[:, first:first+count] = x (n, in) @ decoded^T (in, count)
     const dnnl_status_t status =
         dnnl_sgemm('N', 'T', static_cast<dnnl_dim_t>(n_tokens), static_cast<dnnl_dim_t>(count),
@@ -96,6 +98,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
       in_place ? rows : std::max<size_t>(1, std::min(rows, kChunkBytes / (in * sizeof(uint16_t))));
   // Plain locals: the OpenMP loops below must see this call's buffers, not per-thread ones.
   std::vector<uint16_t> activations(n_tokens * in), decoded(in_place ? 0 : chunk_rows * in);
+  const auto to_bf16 = cpu.plan.kernels->for_type(quant::row_type(w.type)).to_bf16;
 #pragma omp parallel for num_threads(cpu.threads) schedule(static)
   for (size_t i = 0; i < n_tokens * in; ++i) activations[i] = quant::f32_to_bf16(x[i]);
 
@@ -105,7 +108,7 @@ void gemm_bf16(const format::TensorView& w, const float* x, size_t n_tokens, flo
   for (size_t first = 0; first < rows; first += chunk_rows) {
     const size_t count = std::min(chunk_rows, rows - first);
     const std::byte* chunk = w.data + first * row_bytes;  // bf16 in place only: contiguous rows
-    if (!in_place) decode_rows(w, first, count, in, cpu, decoded.data(), quant::dequantize_row_bf16);
+    if (!in_place) decode_rows(w, first, count, in, cpu, decoded.data(), to_bf16);
     const auto N = static_cast<memory::dim>(count);
     const memory::desc source({M, K}, memory::data_type::bf16, memory::format_tag::ab);
     const memory::desc weights({K, N}, memory::data_type::bf16, memory::format_tag::ba);  // N rows of K

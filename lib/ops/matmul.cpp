@@ -119,34 +119,16 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*qua
   for_each_row_group(outputs, kRowsPerCall, threads, products);
 }
 
-// One row per call of a row kernel of the table.
-template <class Weight, class Activation>
-auto row_dot(float (*dot)(const Weight*, const Activation*, size_t)) {
-  return [dot](const std::byte* row, const Activation* a, size_t n, float* out) {
-    *out = dot(reinterpret_cast<const Weight*>(row), a, n);
-  };
-}
-
-// A group of interleaved rows (block_q4k_x8.h, block_q8_x8.h) per call of a group kernel of the
-// table; matrices of these types have whole groups (the container reader checks).
-template <class Block, class Activation>
-auto group_dot(void (*dot)(const Block*, const Activation*, size_t, float*)) {
-  return [dot](const std::byte* group, const Activation* a, size_t n, float* out) {
-    dot(reinterpret_cast<const Block*>(group), a, n, out);
-  };
-}
-
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
 // (the kernels take long rows several at a time, sharing the activations' loads).
-template <class Weight>
-void matmul_float(std::span<const MatmulOutput> outputs,
-                  void (*dot_rows)(const Weight*, size_t, size_t, const float*, size_t, float*), const float* x,
-                  size_t n_tokens, int threads) {
+void matmul_float(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t element_bytes,
+                  const float* x, size_t n_tokens, int threads) {
   constexpr size_t kRowGroup = 16;
   const size_t in = outputs.front().w->shape[1];
+  const auto dot_rows = kernels.dot_rows;
   for_each_row_group(outputs, kRowGroup, threads, [&](const MatmulOutput& output, size_t first, size_t count) {
-    const size_t rows = output.w->shape[0], stride = output.w->bytes / rows / sizeof(Weight);
-    const auto* w = reinterpret_cast<const Weight*>(output.w->data) + first * stride;
+    const size_t rows = output.w->shape[0], stride = output.w->bytes / rows / element_bytes;
+    const std::byte* w = output.w->data + first * stride * element_bytes;
     float products[kRowGroup];
     for (size_t t = 0; t < n_tokens; ++t) {
       dot_rows(w, stride, count, x + t * in, in, products);
@@ -155,47 +137,62 @@ void matmul_float(std::span<const MatmulOutput> outputs,
   });
 }
 
-// Small batches of matrices of one type and width, by the kernels of that type.
+// Quantized weights against activation blocks of type Activation (the row's activations), made
+// by `quantize`: a row per call of the row's dot, or a group of interleaved rows (block_q4k_x8.h,
+// block_q8_x8.h) per call of its group_dot; matrices of those types have whole groups (the
+// container reader checks).
+template <class Activation>
+void matmul_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t row_group,
+                   void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens, int threads) {
+  if (row_group == 1) {
+    const auto dot = kernels.dot;
+    return matmul_quantized<1>(
+        outputs, [dot](const std::byte* row, const Activation* a, size_t n, float* out) { *out = dot(row, a, n); },
+        quantize, x, n_tokens, threads);
+  }
+  constexpr size_t kGroup = quant::BlockQ4Kx8::kRows;
+  static_assert(quant::BlockQ8x8::kRows == kGroup, "one group size for the interleaved types");
+  const auto group_dot = kernels.group_dot;
+  const auto group_tokens_dot = kernels.group_tokens_dot;
+  return matmul_quantized<kGroup>(
+      outputs,
+      [group_dot](const std::byte* group, const Activation* a, size_t n, float* out) { group_dot(group, a, n, out); },
+      quantize, x, n_tokens, threads, group_tokens_dot != nullptr,
+      [group_tokens_dot](const std::byte* group, const Activation* const* a, size_t tokens, size_t n, float* out) {
+        // The kernel reads the pointers as the Activation pointers they are.
+        group_tokens_dot(group, reinterpret_cast<const void* const*>(a), tokens, n, out);
+      });
+}
+
+// Small batches of matrices of one type and width, by the row of that type in the CPU plan's
+// table (looked up once per call, not per row).
 void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
   const quant::Kernels& kernels = *cpu.plan.kernels;
   const int threads = cpu.threads;
   const quant::TensorType type = outputs.front().w->type;
+  const quant::TypeTraits& traits = quant::type_traits(type);
   // The container admits column panels only for the block-quantized types (their kernels below).
-  if (outputs.front().w->panel_columns != 0 && !quant::type_traits(type).is_quantized) {
+  if (outputs.front().w->panel_columns != 0 && !traits.is_quantized) {
     throw Error(outputs.front().w->name,
                 "matmul: column panels of " + std::string(quant::type_name(type)) + " weights");
   }
-  switch (type) {
-    case quant::TensorType::q8:
-      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q8), kernels.quantize_q8a, x, n_tokens, threads);
-    case quant::TensorType::q4:
-      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q4), kernels.quantize_q8a, x, n_tokens, threads);
-    case quant::TensorType::q4k:
-      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q4k), kernels.quantize_q8k, x, n_tokens, threads);
-    case quant::TensorType::q6k:
-      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q6k), kernels.quantize_q8k, x, n_tokens, threads);
-    case quant::TensorType::q3k:
-      return matmul_quantized<1>(outputs, row_dot(kernels.dot_q3k), kernels.quantize_q8k, x, n_tokens, threads);
-    case quant::TensorType::q4k_x8:
-      return matmul_quantized<quant::BlockQ4Kx8::kRows>(
-          outputs, group_dot(kernels.dot_q4k_x8), kernels.quantize_q8k, x, n_tokens, threads,
-          kernels.dot_q4k_x8_tokens != nullptr,
-          [&](const std::byte* group, const quant::BlockQ8K* const* a, size_t tokens, size_t n, float* out) {
-            kernels.dot_q4k_x8_tokens(reinterpret_cast<const quant::BlockQ4Kx8*>(group), a, tokens, n, out);
-          });
-    case quant::TensorType::q8_x8:
-      return matmul_quantized<quant::BlockQ8x8::kRows>(
-          outputs, group_dot(kernels.dot_q8_x8), kernels.quantize_q8a, x, n_tokens, threads,
-          kernels.dot_q8_x8_tokens != nullptr,
-          [&](const std::byte* group, const quant::BlockQ8A* const* a, size_t tokens, size_t n, float* out) {
-            kernels.dot_q8_x8_tokens(reinterpret_cast<const quant::BlockQ8x8*>(group), a, tokens, n, out);
-          });
-    case quant::TensorType::f32: return matmul_float(outputs, kernels.dot_rows_f32, x, n_tokens, threads);
-    case quant::TensorType::f16: return matmul_float(outputs, kernels.dot_rows_f16, x, n_tokens, threads);
-    case quant::TensorType::bf16: return matmul_float(outputs, kernels.dot_rows_bf16, x, n_tokens, threads);
-    case quant::TensorType::u8: break;
+  const quant::TypeKernels& row = kernels.for_type(type);
+  const bool has_kernel = row.activations == quant::ActivationBlocks::none ? row.dot_rows != nullptr
+                          : traits.row_group == 1
+                              ? row.dot != nullptr
+                              : traits.row_group == quant::BlockQ4Kx8::kRows && row.group_dot != nullptr;
+  if (!has_kernel) {
+    throw Error(outputs.front().w->name,
+                "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));
   }
-  throw Error(outputs.front().w->name, "matmul: no kernel for weights of type " + std::string(quant::type_name(type)));
+  switch (row.activations) {
+    case quant::ActivationBlocks::q8a:
+      return matmul_blocks(outputs, row, traits.row_group, kernels.quantize_q8a, x, n_tokens, threads);
+    case quant::ActivationBlocks::q8k:
+      return matmul_blocks(outputs, row, traits.row_group, kernels.quantize_q8k, x, n_tokens, threads);
+    case quant::ActivationBlocks::none:
+      return matmul_float(outputs, row, traits.block_bytes, x, n_tokens, threads);
+  }
 }
 
 }  // namespace

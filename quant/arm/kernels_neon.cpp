@@ -4,10 +4,11 @@
 #include <arm_neon.h>
 #include <sys/auxv.h>
 
+#include "quant/arm/kernels_neon.h"
 #include "quant/dequantize_bf16.h"
 #include "quant/formats/half.h"
+#include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
-#include "quant/arm/kernels_neon.h"
 
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1 << 20)
@@ -138,28 +139,27 @@ constexpr auto* neon_dot_q8_x8 =
 }  // namespace
 
 const Kernels* neon_kernels() {
-  static const Kernels kernels{
+  // q6k and q3k have no NEON kernels: their rows are the scalar references (with_reference_rows).
+  static const Kernels kernels = with_reference_rows({
       .isa = Isa::neon,
       .quantize_q8a = quantize_row_q8a_ref,
       .quantize_q8k = quantize_row_q8k_ref,
-      .dot_q8 = neon_dot_q8<dot32_s8>,
-      .dot_q4 = neon_dot_q4<dot32_s8>,
-      .dot_q4k = neon_dot_q4k<dot32_s8>,
-      .dot_q6k = dot_q6k_q8k_ref,
-      .dot_q3k = dot_q3k_q8k_ref,
-      .dot_rows_f32 = neon_dot_rows_f32,
-      .dot_rows_f16 = neon_dot_rows_f16,
-      .dot_rows_bf16 = neon_dot_rows_bf16,
       .key_scores_f16 = key_scores<uint16_t>,
       .value_sum_f16 = value_sum<uint16_t>,
       .key_scores_i8 = key_scores<int8_t>,
       .value_sum_i8 = value_sum<int8_t>,
       .prefetch = Prefetch::hardware,
-      .dot_q4k_x8 = neon_dot_q4k_x8,
-      .deinterleave_q4k_x8_rows = deinterleave_q4k_x8_rows,
-      .dot_q8_x8 = neon_dot_q8_x8,
-      .deinterleave_q8_x8_rows = deinterleave_q8_x8_rows,
-  };
+      .types = rows_by_type<TypeKernels>({
+          {TensorType::f32, {.dot_rows = dot_rows_kernel<neon_dot_rows_f32>}},
+          {TensorType::f16, {.dot_rows = dot_rows_kernel<neon_dot_rows_f16>}},
+          {TensorType::bf16, {.dot_rows = dot_rows_kernel<neon_dot_rows_bf16>}},
+          {TensorType::q8, {.dot = dot_kernel<neon_dot_q8<dot32_s8>>}},
+          {TensorType::q4, {.dot = dot_kernel<neon_dot_q4<dot32_s8>>}},
+          {TensorType::q4k, {.dot = dot_kernel<neon_dot_q4k<dot32_s8>>}},
+          {TensorType::q4k_x8, {.group_dot = group_dot_kernel<neon_dot_q4k_x8>}},
+          {TensorType::q8_x8, {.group_dot = group_dot_kernel<neon_dot_q8_x8>}},
+      }),
+  });
   return &kernels;
 }
 
@@ -168,11 +168,14 @@ const Kernels* neon_dotprod_kernels() {
   static const Kernels kernels = [] {
     Kernels table = *neon_kernels();
     table.isa = Isa::neon_dotprod;
-    table.dot_q8 = neon_dotprod_dot_q8;
-    table.dot_q4 = neon_dotprod_dot_q4;
-    table.dot_q4k = neon_dotprod_dot_q4k;
-    table.dot_q4k_x8 = neon_dotprod_dot_q4k_x8;
-    table.dot_q8_x8 = neon_dotprod_dot_q8_x8;
+    table.types = with_faster_rows(table.types,
+                                   {
+                                       {TensorType::q8, {.dot = dot_kernel<neon_dotprod_dot_q8>}},
+                                       {TensorType::q4, {.dot = dot_kernel<neon_dotprod_dot_q4>}},
+                                       {TensorType::q4k, {.dot = dot_kernel<neon_dotprod_dot_q4k>}},
+                                       {TensorType::q4k_x8, {.group_dot = group_dot_kernel<neon_dotprod_dot_q4k_x8>}},
+                                       {TensorType::q8_x8, {.group_dot = group_dot_kernel<neon_dotprod_dot_q8_x8>}},
+                                   });
     return table;
   }();
   return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) ? &kernels : nullptr;

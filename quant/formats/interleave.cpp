@@ -39,20 +39,13 @@ void interleave_rows(TensorType interleaved, const std::byte* const rows[], std:
 }
 
 void deinterleave_rows(const Kernels& kernels, TensorType interleaved, const std::byte* blocks, std::byte* const rows[], size_t n) {
-  switch (interleaved) {
-    case TensorType::q4k_x8: {
-      BlockQ4K* group[kMaxRowGroup];
-      as_blocks(rows, group);
-      return kernels.deinterleave_q4k_x8_rows(reinterpret_cast<const BlockQ4Kx8*>(blocks), group, n);
-    }
-    case TensorType::q8_x8: {
-      BlockQ8* group[kMaxRowGroup];
-      as_blocks(rows, group);
-      return kernels.deinterleave_q8_x8_rows(reinterpret_cast<const BlockQ8x8*>(blocks), group, n);
-    }
-    default: break;
+  const auto deinterleave = kernels.for_type(interleaved).deinterleave;
+  if (deinterleave == nullptr) {
+    throw std::invalid_argument("deinterleave_rows: " + std::string(type_name(interleaved)) + " is not interleaved");
   }
-  throw std::invalid_argument("deinterleave_rows: " + std::string(type_name(interleaved)) + " is not interleaved");
+  void* group[kMaxRowGroup];
+  for (size_t r = 0; r < kMaxRowGroup; ++r) group[r] = rows[r];
+  deinterleave(blocks, group, n);
 }
 
 }  // namespace smoe::quant

@@ -2,31 +2,120 @@
 #include "quant/formats/tensor_type.h"
 
 #include <array>
+#include <cstring>
 
-#include "quant/formats/block_q4.h"
 #include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q4k_x8.h"
-#include "quant/formats/block_q8_x8.h"
 #include "quant/formats/block_q6k.h"
 #include "quant/formats/block_q8.h"
+#include "quant/formats/block_q8_x8.h"
+#include "quant/formats/half.h"
+#include "quant/formats/untyped_kernels.h"
 
 namespace smoe::quant {
 namespace {
 
-constexpr std::array<TypeTraits, 11> kTraits = {{
-    {"f32", 1, 4, false},
-    {"f16", 1, 2, false},
-    {"bf16", 1, 2, false},
-    {"q8", BlockQ8::kElements, sizeof(BlockQ8), true},
-    {"q4", BlockQ4::kElements, sizeof(BlockQ4), true},
-    {"u8", 1, 1, false},
-    {"q4k", BlockQ4K::kElements, sizeof(BlockQ4K), true},
-    {"q6k", BlockQ6K::kElements, sizeof(BlockQ6K), true},
-    {"q3k", BlockQ3K::kElements, sizeof(BlockQ3K), true},
-    {"q4k_x8", BlockQ4Kx8::kElements, sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows, true, BlockQ4Kx8::kRows},
-    {"q8_x8", BlockQ8x8::kElements, sizeof(BlockQ8x8) / BlockQ8x8::kRows, true, BlockQ8x8::kRows},
+// The float types' row conversions (no blocks).
+void copy_f32(const float* src, void* dst, size_t n, const float*) { std::memcpy(dst, src, n * sizeof(float)); }
+void copy_f32(const void* src, float* dst, size_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void f32_to_f16_row(const float* src, void* dst, size_t n, const float*) {
+  auto* out = static_cast<uint16_t*>(dst);
+  for (size_t i = 0; i < n; ++i) out[i] = f32_to_f16(src[i]);
+}
+void f16_to_f32_row(const void* src, float* dst, size_t n) {
+  const auto* in = static_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(in[i]);
+}
+void f32_to_bf16_row(const float* src, void* dst, size_t n, const float*) {
+  auto* out = static_cast<uint16_t*>(dst);
+  for (size_t i = 0; i < n; ++i) out[i] = f32_to_bf16(src[i]);
+}
+void bf16_to_f32_row(const void* src, float* dst, size_t n) {
+  const auto* in = static_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(in[i]);
+}
+
+// One row per type, in id order (checked below).
+constexpr std::array<TypeTraits, kTensorTypeCount> kTraits = {{
+    {.type = TensorType::f32,
+     .name = "f32",
+     .block_elements = 1,
+     .block_bytes = 4,
+     .quantize_row = copy_f32,
+     .dequantize_row = copy_f32},
+    {.type = TensorType::f16,
+     .name = "f16",
+     .block_elements = 1,
+     .block_bytes = 2,
+     .quantize_row = f32_to_f16_row,
+     .dequantize_row = f16_to_f32_row},
+    {.type = TensorType::bf16,
+     .name = "bf16",
+     .block_elements = 1,
+     .block_bytes = 2,
+     .quantize_row = f32_to_bf16_row,
+     .dequantize_row = bf16_to_f32_row},
+    {.type = TensorType::q8,
+     .name = "q8",
+     .block_elements = BlockQ8::kElements,
+     .block_bytes = sizeof(BlockQ8),
+     .is_quantized = true,
+     .quantize_row = quantize_kernel<quantize_row_q8_ref>,
+     .dequantize_row = decode_kernel<dequantize_row_q8_ref>},
+    {.type = TensorType::q4,
+     .name = "q4",
+     .block_elements = BlockQ4::kElements,
+     .block_bytes = sizeof(BlockQ4),
+     .is_quantized = true,
+     .quantize_row = quantize_kernel<quantize_row_q4_ref>,
+     .dequantize_row = decode_kernel<dequantize_row_q4_ref>},
+    {.type = TensorType::u8, .name = "u8", .block_elements = 1, .block_bytes = 1},
+    {.type = TensorType::q4k,
+     .name = "q4k",
+     .block_elements = BlockQ4K::kElements,
+     .block_bytes = sizeof(BlockQ4K),
+     .is_quantized = true,
+     .quantize_row = quantize_kernel<quantize_row_q4k_ref>,
+     .dequantize_row = decode_kernel<dequantize_row_q4k_ref>},
+    {.type = TensorType::q6k,
+     .name = "q6k",
+     .block_elements = BlockQ6K::kElements,
+     .block_bytes = sizeof(BlockQ6K),
+     .is_quantized = true,
+     .quantize_row = quantize_kernel<quantize_row_q6k_ref>,
+     .dequantize_row = decode_kernel<dequantize_row_q6k_ref>},
+    {.type = TensorType::q3k,
+     .name = "q3k",
+     .block_elements = BlockQ3K::kElements,
+     .block_bytes = sizeof(BlockQ3K),
+     .is_quantized = true,
+     .quantize_row = quantize_kernel<quantize_row_q3k_ref>,
+     .dequantize_row = decode_kernel<dequantize_row_q3k_ref>},
+    {.type = TensorType::q4k_x8,
+     .name = "q4k_x8",
+     .block_elements = BlockQ4Kx8::kElements,
+     .block_bytes = sizeof(BlockQ4Kx8) / BlockQ4Kx8::kRows,
+     .is_quantized = true,
+     .row_group = BlockQ4Kx8::kRows,
+     .interleaves = TensorType::q4k},
+    {.type = TensorType::q8_x8,
+     .name = "q8_x8",
+     .block_elements = BlockQ8x8::kElements,
+     .block_bytes = sizeof(BlockQ8x8) / BlockQ8x8::kRows,
+     .is_quantized = true,
+     .row_group = BlockQ8x8::kRows,
+     .interleaves = TensorType::q8},
 }};
+
+constexpr bool in_id_order() {
+  for (size_t id = 0; id < kTraits.size(); ++id) {
+    if (static_cast<size_t>(kTraits[id].type) != id) return false;
+  }
+  return true;
+}
+static_assert(in_id_order(), "kTraits[id] must be the row of type id");
 
 }  // namespace
 
@@ -75,20 +164,13 @@ std::optional<uint64_t> tensor_bytes(TensorType type, std::span<const uint64_t> 
   return bytes;
 }
 
-TensorType row_type(TensorType type) {
-  switch (type) {
-    case TensorType::q4k_x8: return TensorType::q4k;
-    case TensorType::q8_x8: return TensorType::q8;
-    default: return type;
-  }
-}
+TensorType row_type(TensorType type) { return type_traits(type).interleaves.value_or(type); }
 
 std::optional<TensorType> interleaved_type(TensorType type) {
-  switch (type) {
-    case TensorType::q4k: return TensorType::q4k_x8;
-    case TensorType::q8: return TensorType::q8_x8;
-    default: return std::nullopt;
+  for (const TypeTraits& traits : kTraits) {
+    if (traits.interleaves == type) return traits.type;
   }
+  return std::nullopt;
 }
 
 double bits_per_weight(TensorType type) {

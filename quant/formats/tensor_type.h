@@ -5,8 +5,10 @@
 // refuses the file with a clear message instead of guessing.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,16 +29,43 @@ enum class TensorType : uint32_t {
   q4k_x8 = 9,  // BlockQ4Kx8: q4k rows interleaved in groups of 8, the decode layout (block_q4k_x8.h; 4.5 bits/weight)
   q8_x8 = 10,  // BlockQ8x8: q8 rows interleaved in groups of 8, the decode layout (block_q8_x8.h; 8.5 bits/weight)
 };
+// How many ids there are: a new type takes id kTensorTypeCount and raises it by one.
+inline constexpr size_t kTensorTypeCount = 11;
 
-// Storage geometry of one type: `block_elements` elements occupy `block_bytes` bytes; a row
-// of a tensor is a whole number of blocks, so quantized rows must be multiples of the block.
+// One type's row of the type table: its storage geometry (`block_elements` elements occupy
+// `block_bytes` bytes; a row of a tensor is a whole number of blocks, so quantized rows must be
+// multiples of the block) and its scalar reference row conversions (convert_row.h). The kernel
+// tables (kernels.h) hold the faster kernels, one row per type likewise.
 struct TypeTraits {
+  TensorType type;  // the row's own id (the table is checked to be in id order)
   std::string_view name;
   uint32_t block_elements;
   uint32_t block_bytes;  // per row: an interleaved type's block of 8 rows is 8 x this
-  bool is_quantized;
+  bool is_quantized = false;
   uint32_t row_group = 1;  // rows stored interleaved in groups of this many (q4k_x8, q8_x8: 8)
+  // Interleaved types: the type of each of their rows (q4k for q4k_x8); std::nullopt for the others.
+  std::optional<TensorType> interleaves = std::nullopt;
+  // src (n,) f32 -> one row of `n` elements (quantize_row); nullptr: not a weight type, or rows
+  // of an interleaved type (written as rows of `interleaves`).
+  void (*quantize_row)(const float* src, void* dst, size_t n, const float* importance) = nullptr;
+  // One row of `n` elements -> dst (n,) f32 (dequantize_row); nullptr as above.
+  void (*dequantize_row)(const void* src, float* dst, size_t n) = nullptr;
 };
+
+// A table's rows of some types, by type: rows_by_type<Row>({{TensorType::q4k, {...}}, ...}) is
+// the array indexed by type id, with those rows in their places and default rows elsewhere.
+// The kernel tables (kernels.h, gemm_int8.h) are filled so, each row by field name.
+template <class Row>
+struct RowOfType {
+  TensorType type;
+  Row row;
+};
+template <class Row>
+std::array<Row, kTensorTypeCount> rows_by_type(std::initializer_list<RowOfType<Row>> rows) {
+  std::array<Row, kTensorTypeCount> table{};
+  for (const RowOfType<Row>& entry : rows) table.at(static_cast<size_t>(entry.type)) = entry.row;
+  return table;
+}
 
 // Traits of a known type; std::nullopt for an id this build does not know.
 std::optional<TypeTraits> type_traits(uint32_t type_id);

@@ -14,7 +14,6 @@
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q6k.h"
 #include "quant/formats/block_q8.h"
-#include "quant/dequantize_f32.h"
 #include "quant/x86/vector.h"
 
 namespace smoe::quant {
@@ -103,8 +102,8 @@ inline void q3k_block_values(const BlockQ3K& block, Store store) {
   sub_blocks_of_16_values<Vec>(_cvtsh_ss(block.d), scales, values, store);
 }
 
-// The f32 row decoders of q4k, q8, q6k and q3k (dequantize_f32.h) at Vec's width, nullptr for
-// other types.
+// The f32 row decoders of q4k, q8, q6k and q3k at Vec's width (dequantize_f32.h names them
+// per instruction set).
 template <class Vec>
 void dequantize_q4k_f32(const void* src, float* dst, size_t n) {
   const auto* blocks = static_cast<const BlockQ4K*>(src);
@@ -138,21 +137,5 @@ void dequantize_q3k_f32(const void* src, float* dst, size_t n) {
   dequantize_blocks_f32<Vec, BlockQ3K>(src, dst, n,
                                        [](const BlockQ3K& block, auto store) { q3k_block_values<Vec>(block, store); });
 }
-template <class Vec>
-DequantizeF32Fn f32_row_decoder(TensorType type) {
-  switch (type) {
-    case TensorType::q4k:
-      return dequantize_q4k_f32<Vec>;
-    case TensorType::q8:
-      return dequantize_q8_f32<Vec>;
-    case TensorType::q6k:
-      return dequantize_q6k_f32<Vec>;
-    case TensorType::q3k:
-      return dequantize_q3k_f32<Vec>;
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace
 }  // namespace smoe::quant

@@ -1,8 +1,8 @@
 // AVX-512 (F, BW, VL, BF16) decoders of q4k, q8, q6k and q3k rows to bf16, compiled with those
-// flags and chosen only on CPUs that have them. Each f32 value is computed exactly as the scalar
-// reference computes it (x86/dequantize.h: no fused multiply-add) and rounded to nearest-even
-// bf16 by vcvtneps2bf16, so the bits match dequantize_row_bf16_ref for every normal value (the
-// instruction treats f32 denormals as zero).
+// flags; the avx512 tables' rows name them on CPUs that have AVX512-BF16. Each f32 value is
+// computed exactly as the scalar reference computes it (x86/dequantize.h: no fused multiply-add) and rounded to
+// nearest-even bf16 by vcvtneps2bf16, so the bits match dequantize_row_bf16_ref for every normal value (the instruction
+// treats f32 denormals as zero).
 #include <immintrin.h>
 
 #include "quant/formats/block_q4k.h"
@@ -26,35 +26,23 @@ void dequantize_blocks(const void* src, uint16_t* dst, size_t n, BlockValues blo
   }
 }
 
-void dequantize_q4k(const void* src, uint16_t* dst, size_t n) {
+}  // namespace
+
+void avx512_q4k_to_bf16(const void* src, uint16_t* dst, size_t n) {
   dequantize_blocks<BlockQ4K>(src, dst, n,
                               [](const BlockQ4K& w, auto store) { q4k_block_values<Avx512Vector>(w, store); });
 }
-void dequantize_q8(const void* src, uint16_t* dst, size_t n) {
+void avx512_q8_to_bf16(const void* src, uint16_t* dst, size_t n) {
   dequantize_blocks<BlockQ8>(src, dst, n,
                              [](const BlockQ8& w, auto store) { q8_block_values<Avx512Vector>(w, store); });
 }
-void dequantize_q6k(const void* src, uint16_t* dst, size_t n) {
+void avx512_q6k_to_bf16(const void* src, uint16_t* dst, size_t n) {
   dequantize_blocks<BlockQ6K>(src, dst, n,
                               [](const BlockQ6K& w, auto store) { q6k_block_values<Avx512Vector>(w, store); });
 }
-void dequantize_q3k(const void* src, uint16_t* dst, size_t n) {
+void avx512_q3k_to_bf16(const void* src, uint16_t* dst, size_t n) {
   dequantize_blocks<BlockQ3K>(src, dst, n,
                               [](const BlockQ3K& w, auto store) { q3k_block_values<Avx512Vector>(w, store); });
-}
-
-}  // namespace
-
-DequantizeBf16Fn avx512_dequantize_bf16(TensorType type) {
-  switch (type) {
-    case TensorType::q4k: return dequantize_q4k;
-    case TensorType::q8: return dequantize_q8;
-    case TensorType::q6k:
-      return dequantize_q6k;
-    case TensorType::q3k:
-      return dequantize_q3k;
-    default: return nullptr;
-  }
 }
 
 }  // namespace smoe::quant

@@ -216,6 +216,9 @@ const Int8PromptKernels* amx_int8_kernels() {
     table.pack_tile = pack_int8_tile_rows_ref;  // a copy per block and row
     table.pack_tile_ref = pack_int8_tile_rows_ref;
     table.rows_as_tiles = true;
+    // AMX crosses over earliest (ops/gemm.h).
+    table.types[static_cast<size_t>(TensorType::q4k)].min_tokens = 10;
+    table.types[static_cast<size_t>(TensorType::q3k)].min_tokens = 12;
     return table;
   }();
   return &kernels;

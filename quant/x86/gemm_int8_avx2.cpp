@@ -292,9 +292,18 @@ const Int8PromptKernels* avx2_int8_kernels() {
       .quantize_weight_row = quantize_weight_row,
       .pack_tile = pack_tile,
       .quantize_activation = quantize_activation,
-      .row_as_int8 = avx2_row_as_int8,
       .q4k_row_nibbles = q4k_row_nibbles,
       .q4k_tiles = gemm_q4k_tiles,
+      // The crossovers are larger than the VNNI tables': the dot kernels lose less to vpmaddubsw
+      // (ops/gemm.h). q4k multiplied as stored (q4k_tiles) starts as early as VNNI's.
+      .types = int8_type_rows(avx2_row_as_int8(), rows_by_type<uint32_t>({
+                                                      {TensorType::q8, 14},
+                                                      {TensorType::q4, 24},
+                                                      {TensorType::q4k, 12},
+                                                      {TensorType::q6k, 28},
+                                                      {TensorType::q3k, 24},
+                                                  })),
+      .default_min_tokens = 28,
   };
   return runs_here() ? &kernels : nullptr;
 }

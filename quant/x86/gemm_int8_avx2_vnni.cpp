@@ -104,7 +104,7 @@ const Int8PromptKernels* avx2_vnni_int8_kernels() {
       .quantize_weight_row = avx2->quantize_weight_row,
       .pack_tile = avx2->pack_tile,
       .quantize_activation = avx2->quantize_activation,
-      .row_as_int8 = avx2->row_as_int8,
+      .types = int8_type_rows(avx2_row_as_int8(), vnni_min_tokens()),
   };
   return &kernels;
 }

@@ -212,7 +212,7 @@ const Int8PromptKernels* avx512_vnni_int8_kernels() {
       .quantize_weight_row = quantize_weight_row,
       .pack_tile = pack_tile,
       .quantize_activation = quantize_activation,
-      .row_as_int8 = avx512_row_as_int8,
+      .types = int8_type_rows(avx512_row_as_int8(), vnni_min_tokens()),
   };
   return runs_here() ? &kernels : nullptr;
 }

@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "quant/cpu_features.h"
+#include "quant/dequantize_f32.h"
+#include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
 #include "quant/x86/attention.h"
 #include "quant/x86/float_dot.h"
@@ -380,30 +382,34 @@ namespace {
 
 template <Prefetch P>
 const Kernels& avx2_table() {
-  static const Kernels kernels{
+  static const Kernels kernels = with_reference_rows({
       .isa = Isa::avx2,
       .quantize_q8a = avx2_quantize_q8a,
       .quantize_q8k = avx2_quantize_q8k,
-      .dot_q8 = avx2_dot_q8<P>,
-      .dot_q4 = avx2_dot_q4<P>,
-      .dot_q4k = avx2_dot_q4k<P>,
-      .dot_q6k = avx2_dot_q6k<P>,
-      .dot_q3k = avx2_dot_q3k<P>,
-      .dot_rows_f32 = dot_rows_f32<Avx2Vector, P>,
-      .dot_rows_f16 = dot_rows_f16<Avx2Vector, P>,
-      .dot_rows_bf16 = dot_rows_bf16<Avx2Vector, P>,
       .key_scores_f16 = key_scores<Avx2Vector, uint16_t>,
       .value_sum_f16 = value_sum<Avx2Vector, uint16_t>,
       .key_scores_i8 = key_scores<Avx2Vector, int8_t>,
       .value_sum_i8 = value_sum<Avx2Vector, int8_t>,
       .prefetch = P,
-      .dot_q4k_x8 = avx2_dot_q4k_x8<P>,
-      .dot_q4k_x8_tokens = avx2_dot_q4k_x8_tokens<P>,
-      .deinterleave_q4k_x8_rows = avx2_deinterleave_q4k_x8_rows,
-      .dot_q8_x8 = avx2_dot_q8_x8<P>,
-      .dot_q8_x8_tokens = avx2_dot_q8_x8_tokens<P>,
-      .deinterleave_q8_x8_rows = avx2_deinterleave_q8_x8_rows,
-  };
+      .types = rows_by_type<TypeKernels>({
+          {TensorType::f32, {.dot_rows = dot_rows_kernel<dot_rows_f32<Avx2Vector, P>>}},
+          {TensorType::f16, {.dot_rows = dot_rows_kernel<dot_rows_f16<Avx2Vector, P>>}},
+          {TensorType::bf16, {.dot_rows = dot_rows_kernel<dot_rows_bf16<Avx2Vector, P>>}},
+          {TensorType::q8, {.dot = dot_kernel<avx2_dot_q8<P>>, .to_f32 = avx2_q8_to_f32}},
+          {TensorType::q4, {.dot = dot_kernel<avx2_dot_q4<P>>}},
+          {TensorType::q4k, {.dot = dot_kernel<avx2_dot_q4k<P>>, .to_f32 = avx2_q4k_to_f32}},
+          {TensorType::q6k, {.dot = dot_kernel<avx2_dot_q6k<P>>, .to_f32 = avx2_q6k_to_f32}},
+          {TensorType::q3k, {.dot = dot_kernel<avx2_dot_q3k<P>>, .to_f32 = avx2_q3k_to_f32}},
+          {TensorType::q4k_x8,
+           {.group_dot = group_dot_kernel<avx2_dot_q4k_x8<P>>,
+            .group_tokens_dot = group_tokens_dot_kernel<avx2_dot_q4k_x8_tokens<P>>,
+            .deinterleave = deinterleave_kernel<avx2_deinterleave_q4k_x8_rows>}},
+          {TensorType::q8_x8,
+           {.group_dot = group_dot_kernel<avx2_dot_q8_x8<P>>,
+            .group_tokens_dot = group_tokens_dot_kernel<avx2_dot_q8_x8_tokens<P>>,
+            .deinterleave = deinterleave_kernel<avx2_deinterleave_q8_x8_rows>}},
+      }),
+  });
   return kernels;
 }
 

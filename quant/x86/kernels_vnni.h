@@ -34,6 +34,7 @@
 
 #include <immintrin.h>
 
+#include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
 #include "quant/x86/kernels.h"
 
@@ -248,15 +249,19 @@ template <Prefetch P>
 Kernels vnni_table(const Kernels& base, Isa isa) {
   Kernels table = base;
   table.isa = isa;
-  table.dot_q8 = dot_q8<P>;
-  table.dot_q4 = dot_q4<P>;
-  table.dot_q4k = dot_q4k<P>;
-  table.dot_q6k = dot_q6k<P>;
-  table.dot_q3k = dot_q3k<P>;
-  table.dot_q4k_x8 = dot_q4k_x8<P>;
-  table.dot_q4k_x8_tokens = dot_q4k_x8_tokens<P>;
-  table.dot_q8_x8 = dot_q8_x8<P>;
-  table.dot_q8_x8_tokens = dot_q8_x8_tokens<P>;
+  table.types = with_faster_rows(base.types, {
+                                                 {TensorType::q8, {.dot = dot_kernel<dot_q8<P>>}},
+                                                 {TensorType::q4, {.dot = dot_kernel<dot_q4<P>>}},
+                                                 {TensorType::q4k, {.dot = dot_kernel<dot_q4k<P>>}},
+                                                 {TensorType::q6k, {.dot = dot_kernel<dot_q6k<P>>}},
+                                                 {TensorType::q3k, {.dot = dot_kernel<dot_q3k<P>>}},
+                                                 {TensorType::q4k_x8,
+                                                  {.group_dot = group_dot_kernel<dot_q4k_x8<P>>,
+                                                   .group_tokens_dot = group_tokens_dot_kernel<dot_q4k_x8_tokens<P>>}},
+                                                 {TensorType::q8_x8,
+                                                  {.group_dot = group_dot_kernel<dot_q8_x8<P>>,
+                                                   .group_tokens_dot = group_tokens_dot_kernel<dot_q8_x8_tokens<P>>}},
+                                             });
   return table;
 }
 

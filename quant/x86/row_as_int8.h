@@ -373,20 +373,15 @@ inline void q3k_row_as_int8(const void* src, size_t n, uint8_t* q, float* scales
   }
 }
 
-// The requantizer of `type`, nullptr for types without one.
-inline RowAsInt8Fn row_as_int8_for(TensorType type) {
-  switch (type) {
-    case TensorType::q4:
-      return q4_row_as_int8;
-    case TensorType::q4k:
-      return q4k_row_as_int8;
-    case TensorType::q6k:
-      return q6k_row_as_int8;
-    case TensorType::q3k:
-      return q3k_row_as_int8;
-    default:
-      return nullptr;
-  }
+// This build's requantizers by type, for the x86 int8 tables' rows.
+inline RowAsInt8ByType requantizers_by_type() {
+  return rows_by_type<RowAsInt8Fn>({
+      {TensorType::q8, q8_row_as_int8},  // taken as stored: no instruction set's own
+      {TensorType::q4, q4_row_as_int8},
+      {TensorType::q4k, q4k_row_as_int8},
+      {TensorType::q6k, q6k_row_as_int8},
+      {TensorType::q3k, q3k_row_as_int8},
+  });
 }
 
 }  // namespace

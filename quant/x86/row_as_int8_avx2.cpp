@@ -1,14 +1,13 @@
-// The AVX2 (with F16C) build of x86/row_as_int8.h, for the avx2-vnni int8 prompt kernels;
-// chosen only on CPUs that have them.
-#include "quant/cpu_features.h"
+// The AVX2 (with F16C) build of x86/row_as_int8.h, named by the avx2 and avx2-vnni int8 tables'
+// rows (which exist only on CPUs that have the instructions).
 #include "quant/gemm_int8.h"
 #include "quant/x86/row_as_int8.h"
 
 namespace smoe::quant {
 
-RowAsInt8Fn avx2_row_as_int8(TensorType type) {
-  const CpuFeatures& cpu = cpu_features();
-  return cpu.avx2 && cpu.f16c ? row_as_int8_for(type) : nullptr;
+const RowAsInt8ByType& avx2_row_as_int8() {
+  static const RowAsInt8ByType requantizers = requantizers_by_type();
+  return requantizers;
 }
 
 }  // namespace smoe::quant

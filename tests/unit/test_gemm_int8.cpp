@@ -197,11 +197,12 @@ TEST_CASE("q8 rows taken as stored are their requantized values", "[quant][int8]
   CHECK(kept > 8);
 }
 
-// The requantizers of both builds the CPU runs for `type`, with their names.
-std::vector<std::pair<const char*, RowAsInt8Fn>> row_requantizers(TensorType type) {
-  std::vector<std::pair<const char*, RowAsInt8Fn>> found;
-  if (RowAsInt8Fn f = avx512_row_as_int8(type)) found.emplace_back("avx512", f);
-  if (RowAsInt8Fn f = avx2_row_as_int8(type)) found.emplace_back("avx2", f);
+// The requantizers of `type` in the int8 tables the CPU runs, with the tables' names.
+std::vector<std::pair<std::string, RowAsInt8Fn>> row_requantizers(TensorType type) {
+  std::vector<std::pair<std::string, RowAsInt8Fn>> found;
+  for (const Int8PromptKernels* table : int8_kernel_tables()) {
+    if (RowAsInt8Fn f = table->for_type(type).row_as_int8) found.emplace_back(int8_kernels_name(*table), f);
+  }
   return found;
 }
 

@@ -107,12 +107,12 @@ TEST_CASE("kernels agree with the scalar references", "[kernels]") {
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
   const double margin = kOrderTolerance * (magnitude + 1e-30);
-  CHECK(kernels->dot_q8(q8.data(), reference.data(), n) == Approx(q8_ref).margin(margin));
-  CHECK(kernels->dot_q4(q4.data(), reference.data(), n) == Approx(q4_ref).margin(margin));
-  CHECK(kernels->dot_q4k(q4k.data(), reference_k.data(), n) == Approx(q4k_ref).margin(margin));
+  CHECK(kernels->for_type(TensorType::q8).dot(q8.data(), reference.data(), n) == Approx(q8_ref).margin(margin));
+  CHECK(kernels->for_type(TensorType::q4).dot(q4.data(), reference.data(), n) == Approx(q4_ref).margin(margin));
+  CHECK(kernels->for_type(TensorType::q4k).dot(q4k.data(), reference_k.data(), n) == Approx(q4k_ref).margin(margin));
   // q6k and q3k sum integers in the same order as their references: exact up to the last multiply.
-  CHECK(kernels->dot_q6k(q6k.data(), reference_k.data(), n) == Approx(q6k_ref).margin(margin));
-  CHECK(kernels->dot_q3k(q3k.data(), reference_k.data(), n) == Approx(q3k_ref).margin(margin));
+  CHECK(kernels->for_type(TensorType::q6k).dot(q6k.data(), reference_k.data(), n) == Approx(q6k_ref).margin(margin));
+  CHECK(kernels->for_type(TensorType::q3k).dot(q3k.data(), reference_k.data(), n) == Approx(q3k_ref).margin(margin));
 }
 
 TEST_CASE("32-weight block kernels agree with the scalar references on any block count", "[kernels]") {
@@ -129,9 +129,9 @@ TEST_CASE("32-weight block kernels agree with the scalar references on any block
   double magnitude = 0;
   for (size_t i = 0; i < n; ++i) magnitude += std::fabs(double(w[i]) * x[i]);
   const double margin = kOrderTolerance * magnitude;
-  CHECK(kernels->dot_q8(q8.data(), activations.data(), n) ==
+  CHECK(kernels->for_type(TensorType::q8).dot(q8.data(), activations.data(), n) ==
         Approx(dot_q8_q8a_ref(q8.data(), activations.data(), n)).margin(margin));
-  CHECK(kernels->dot_q4(q4.data(), activations.data(), n) ==
+  CHECK(kernels->for_type(TensorType::q4).dot(q4.data(), activations.data(), n) ==
         Approx(dot_q4_q8a_ref(q4.data(), activations.data(), n)).margin(margin));
 }
 
@@ -234,22 +234,27 @@ TEST_CASE("integer kernels agree with the scalar references on raw blocks at the
     const auto* bytes = w.data();
     if (type == TensorType::q4k) {
       const auto* blocks = reinterpret_cast<const BlockQ4K*>(bytes);
-      CHECK(kernels->dot_q4k(blocks, a.data(), n) == Approx(dot_q4k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q4k).dot(blocks, a.data(), n) ==
+            Approx(dot_q4k_q8k_ref(blocks, a.data(), n)).margin(margin));
     } else if (type == TensorType::q6k) {
       const auto* blocks = reinterpret_cast<const BlockQ6K*>(bytes);
-      CHECK(kernels->dot_q6k(blocks, a.data(), n) == Approx(dot_q6k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q6k).dot(blocks, a.data(), n) ==
+            Approx(dot_q6k_q8k_ref(blocks, a.data(), n)).margin(margin));
     } else {
       const auto* blocks = reinterpret_cast<const BlockQ3K*>(bytes);
-      CHECK(kernels->dot_q3k(blocks, a.data(), n) == Approx(dot_q3k_q8k_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q3k).dot(blocks, a.data(), n) ==
+            Approx(dot_q3k_q8k_ref(blocks, a.data(), n)).margin(margin));
     }
   } else {
     const std::vector<BlockQ8A> a = activation_blocks(qs, d);
     if (type == TensorType::q8) {
       const auto* blocks = reinterpret_cast<const BlockQ8*>(w.data());
-      CHECK(kernels->dot_q8(blocks, a.data(), n) == Approx(dot_q8_q8a_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q8).dot(blocks, a.data(), n) ==
+            Approx(dot_q8_q8a_ref(blocks, a.data(), n)).margin(margin));
     } else {
       const auto* blocks = reinterpret_cast<const BlockQ4*>(w.data());
-      CHECK(kernels->dot_q4(blocks, a.data(), n) == Approx(dot_q4_q8a_ref(blocks, a.data(), n)).margin(margin));
+      CHECK(kernels->for_type(TensorType::q4).dot(blocks, a.data(), n) ==
+            Approx(dot_q4_q8a_ref(blocks, a.data(), n)).margin(margin));
     }
   }
 }
@@ -290,13 +295,13 @@ TEST_CASE("float weight kernels agree with the exact products on any length and 
       CHECK(reference[r] == Approx(exact).margin(kOrderTolerance * magnitude));
     }
   };
-  kernels->dot_rows_f32(w.data(), stride, rows, x.data(), n, result.data());
+  kernels->for_type(TensorType::f32).dot_rows(w.data(), stride, rows, x.data(), n, result.data());
   dot_rows_f32_ref(w.data(), stride, rows, x.data(), n, reference.data());
   check([&](size_t i) { return w[i]; });
-  kernels->dot_rows_f16(f16.data(), stride, rows, x.data(), n, result.data());
+  kernels->for_type(TensorType::f16).dot_rows(f16.data(), stride, rows, x.data(), n, result.data());
   dot_rows_f16_ref(f16.data(), stride, rows, x.data(), n, reference.data());
   check([&](size_t i) { return f16_to_f32(f16[i]); });
-  kernels->dot_rows_bf16(bf16.data(), stride, rows, x.data(), n, result.data());
+  kernels->for_type(TensorType::bf16).dot_rows(bf16.data(), stride, rows, x.data(), n, result.data());
   dot_rows_bf16_ref(bf16.data(), stride, rows, x.data(), n, reference.data());
   check([&](size_t i) { return bf16_to_f32(bf16[i]); });
 }
@@ -378,10 +383,13 @@ TEST_CASE("bf16 row decoders give the reference's bits", "[kernels][bf16]") {
   quantize_row(type, w.data(), stored.data(), n);
   std::vector<uint16_t> expected(n), actual(n);
   dequantize_row_bf16_ref(type, stored.data(), expected.data(), n);
-  const Isa best = available_kernels().back()->isa;
-  dequantize_row_bf16(best, type, stored.data(), actual.data(), n);
-  INFO("type " << type_name(type) << (multiplies_bf16(best, cpu_features()) ? " (native bf16)" : " (reference only)"));
-  CHECK(actual == expected);
+  for (const Kernels* table : available_kernels()) {
+    INFO("kernels " << kernels_name(*table) << " type " << type_name(type)
+                    << (multiplies_bf16(table->isa, cpu_features()) ? " (native bf16)" : " (reference only)"));
+    std::fill(actual.begin(), actual.end(), uint16_t{0});
+    table->for_type(type).to_bf16(stored.data(), actual.data(), n);
+    CHECK(actual == expected);
+  }
   std::vector<float> decoded(n);
   dequantize_row(type, stored.data(), decoded.data(), n);
   for (size_t i = 0; i < n; ++i) REQUIRE(std::fabs(bf16_to_f32(expected[i]) - decoded[i]) <= std::fabs(decoded[i]) * 0x1p-8f);

@@ -313,12 +313,10 @@ TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int
   for (size_t r = 0; r < 3; ++r) {
     const std::byte* stored = m.bytes.data() + r * (m.bytes.size() / 3);
     quant::dequantize_row(type, stored, expected.data(), columns);
-    quant::dequantize_row_fast(plan().isa, type, stored, actual.data(), columns);
-    CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
-    for (const quant::DequantizeF32Fn kernel : {quant::avx512_dequantize_f32(type), quant::avx2_dequantize_f32(type)}) {
-      if (kernel == nullptr) continue;
+    for (const quant::Kernels* table : quant::available_kernels()) {
+      INFO("kernels " << quant::kernels_name(*table));
       std::fill(actual.begin(), actual.end(), 0.0f);
-      kernel(stored, actual.data(), columns);
+      table->for_type(type).to_f32(stored, actual.data(), columns);
       CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
     }
   }

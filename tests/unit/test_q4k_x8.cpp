@@ -54,13 +54,22 @@ std::vector<BlockQ4Kx8> interleaved(const std::vector<BlockQ4K>& rows, size_t n)
 
 // The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
 // as q4k_rows lays them.
-std::vector<BlockQ4K> deinterleaved(const std::vector<BlockQ4Kx8>& blocks, size_t n,
-                                    void (*deinterleave)(const BlockQ4Kx8*, BlockQ4K* const[8], size_t)) {
+template <class Deinterleave>
+std::vector<BlockQ4K> deinterleaved(const std::vector<BlockQ4Kx8>& blocks, size_t n, Deinterleave deinterleave) {
   std::vector<BlockQ4K> rows(8 * n / 256);
   BlockQ4K* pointers[8];
   for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 256;
   deinterleave(blocks.data(), pointers, n);
   return rows;
+}
+
+// The table's row de-interleaver, with the typed signature of the reference.
+auto table_deinterleave(const Kernels& kernels) {
+  return [&kernels](const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n) {
+    void* untyped_rows[8];
+    for (size_t r = 0; r < 8; ++r) untyped_rows[r] = rows[r];
+    kernels.for_type(TensorType::q4k_x8).deinterleave(blocks, untyped_rows, n);
+  };
 }
 
 }  // namespace
@@ -92,7 +101,7 @@ TEST_CASE("every table de-interleaves q4k_x8 rows as the reference does", "[kern
   const size_t n = 256 * 5;
   const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 9);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
-  const std::vector<BlockQ4K> back = deinterleaved(blocks, n, kernels->deinterleave_q4k_x8_rows);
+  const std::vector<BlockQ4K> back = deinterleaved(blocks, n, table_deinterleave(*kernels));
   CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ4K) * back.size()) == 0);
 }
 
@@ -103,7 +112,7 @@ TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]
   const int activations = GENERATE(0, 1, 2, 3);  // normal with an outlier, all +127, all -127, alternating
   INFO("kernels " << kernels_name(*kernels) << " n " << n << " weights " << int(weights) << " activations "
                   << activations);
-  REQUIRE(kernels->dot_q4k_x8 != nullptr);
+  REQUIRE(kernels->for_type(TensorType::q4k_x8).group_dot != nullptr);
   const std::vector<BlockQ4K> rows = q4k_rows(n, 0.02f, weights, 7);
   const std::vector<BlockQ4Kx8> blocks = interleaved(rows, n);
 
@@ -113,7 +122,7 @@ TEST_CASE("q4k_x8 kernels agree with q4k's scalar reference", "[kernels][q4k_x8]
 
   float reference[8], candidate[8];
   dot_q4k_x8_q8k_ref(blocks.data(), a.data(), n, reference);
-  kernels->dot_q4k_x8(blocks.data(), a.data(), n, candidate);
+  kernels->for_type(TensorType::q4k_x8).group_dot(blocks.data(), a.data(), n, candidate);
   std::vector<float> dequantized(n);
   for (size_t r = 0; r < 8; ++r) {
     const BlockQ4K* row = rows.data() + r * n / 256;
@@ -133,7 +142,7 @@ TEST_CASE("the q4k_x8 kernels of several tokens give each token's one-token sums
   const size_t tokens = GENERATE(size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{9});
   const size_t n = GENERATE(size_t{256}, size_t{256 * 7});
   INFO("kernels " << kernels_name(*kernels) << " tokens " << tokens << " n " << n);
-  if (kernels->dot_q4k_x8_tokens == nullptr) return;  // one token at a time
+  if (kernels->for_type(TensorType::q4k_x8).group_tokens_dot == nullptr) return;  // one token at a time
   const std::vector<BlockQ4Kx8> blocks = interleaved(q4k_rows(n, 0.02f, Weights::quantized, 11), n);
   std::vector<std::vector<BlockQ8K>> a(tokens, std::vector<BlockQ8K>(n / 256));
   std::vector<const BlockQ8K*> pointers;
@@ -143,10 +152,12 @@ TEST_CASE("the q4k_x8 kernels of several tokens give each token's one-token sums
     pointers.push_back(a[t].data());
   }
   std::vector<float> together(8 * tokens);
-  kernels->dot_q4k_x8_tokens(blocks.data(), pointers.data(), tokens, n, together.data());
+  kernels->for_type(TensorType::q4k_x8)
+      .group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n,
+                        together.data());
   for (size_t t = 0; t < tokens; ++t) {
     float alone[8];
-    kernels->dot_q4k_x8(blocks.data(), a[t].data(), n, alone);
+    kernels->for_type(TensorType::q4k_x8).group_dot(blocks.data(), a[t].data(), n, alone);
     INFO("token " << t);
     for (size_t r = 0; r < 8; ++r) CHECK(together[8 * t + r] == alone[r]);
   }

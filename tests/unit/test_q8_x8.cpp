@@ -54,13 +54,22 @@ std::vector<BlockQ8x8> interleaved(const std::vector<BlockQ8>& rows, size_t n) {
 
 // The eight rows of `blocks` taken apart by `deinterleave` (the reference or a table's), laid out
 // as q8_rows lays them.
-std::vector<BlockQ8> deinterleaved(const std::vector<BlockQ8x8>& blocks, size_t n,
-                                   void (*deinterleave)(const BlockQ8x8*, BlockQ8* const[8], size_t)) {
+template <class Deinterleave>
+std::vector<BlockQ8> deinterleaved(const std::vector<BlockQ8x8>& blocks, size_t n, Deinterleave deinterleave) {
   std::vector<BlockQ8> rows(8 * n / 32);
   BlockQ8* pointers[8];
   for (size_t r = 0; r < 8; ++r) pointers[r] = rows.data() + r * n / 32;
   deinterleave(blocks.data(), pointers, n);
   return rows;
+}
+
+// The table's row de-interleaver, with the typed signature of the reference.
+auto table_deinterleave(const Kernels& kernels) {
+  return [&kernels](const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n) {
+    void* untyped_rows[8];
+    for (size_t r = 0; r < 8; ++r) untyped_rows[r] = rows[r];
+    kernels.for_type(TensorType::q8_x8).deinterleave(blocks, untyped_rows, n);
+  };
 }
 
 }  // namespace
@@ -87,8 +96,8 @@ TEST_CASE("every table de-interleaves q8_x8 rows as the reference does", "[kerne
   const size_t n = 32 * 9;
   const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 9);
   const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
-  REQUIRE(kernels->deinterleave_q8_x8_rows != nullptr);
-  const std::vector<BlockQ8> back = deinterleaved(blocks, n, kernels->deinterleave_q8_x8_rows);
+  REQUIRE(kernels->for_type(TensorType::q8_x8).deinterleave != nullptr);
+  const std::vector<BlockQ8> back = deinterleaved(blocks, n, table_deinterleave(*kernels));
   CHECK(std::memcmp(back.data(), rows.data(), sizeof(BlockQ8) * back.size()) == 0);
 }
 
@@ -99,7 +108,7 @@ TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") 
   const int activations = GENERATE(0, 1, 2, 3);  // normal with an outlier, all +127, all -127, alternating
   INFO("kernels " << kernels_name(*kernels) << " n " << n << " weights " << int(weights) << " activations "
                   << activations);
-  REQUIRE(kernels->dot_q8_x8 != nullptr);
+  REQUIRE(kernels->for_type(TensorType::q8_x8).group_dot != nullptr);
   const std::vector<BlockQ8> rows = q8_rows(n, 0.02f, weights, 7);
   const std::vector<BlockQ8x8> blocks = interleaved(rows, n);
 
@@ -109,7 +118,7 @@ TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") 
 
   float reference[8], candidate[8];
   dot_q8_x8_q8a_ref(blocks.data(), a.data(), n, reference);
-  kernels->dot_q8_x8(blocks.data(), a.data(), n, candidate);
+  kernels->for_type(TensorType::q8_x8).group_dot(blocks.data(), a.data(), n, candidate);
   std::vector<float> dequantized(n);
   for (size_t r = 0; r < 8; ++r) {
     const BlockQ8* row = rows.data() + r * n / 32;
@@ -129,7 +138,7 @@ TEST_CASE("the q8_x8 kernels of several tokens give each token's one-token sums,
   const size_t n = GENERATE(size_t{32 * 7}, size_t{4096});
   const Weights weights = GENERATE(Weights::quantized, Weights::raw_lowest);
   INFO("kernels " << kernels_name(*kernels) << " tokens " << tokens << " n " << n << " weights " << int(weights));
-  if (kernels->dot_q8_x8_tokens == nullptr) return;  // one token at a time
+  if (kernels->for_type(TensorType::q8_x8).group_tokens_dot == nullptr) return;  // one token at a time
   const std::vector<BlockQ8x8> blocks = interleaved(q8_rows(n, 0.02f, weights, 13), n);
   std::vector<std::vector<BlockQ8A>> a(tokens, std::vector<BlockQ8A>(n / 32));
   std::vector<const BlockQ8A*> pointers;
@@ -139,10 +148,12 @@ TEST_CASE("the q8_x8 kernels of several tokens give each token's one-token sums,
     pointers.push_back(a[t].data());
   }
   std::vector<float> together(8 * tokens);
-  kernels->dot_q8_x8_tokens(blocks.data(), pointers.data(), tokens, n, together.data());
+  kernels->for_type(TensorType::q8_x8)
+      .group_tokens_dot(blocks.data(), reinterpret_cast<const void* const*>(pointers.data()), tokens, n,
+                        together.data());
   for (size_t t = 0; t < tokens; ++t) {
     float alone[8];
-    kernels->dot_q8_x8(blocks.data(), a[t].data(), n, alone);
+    kernels->for_type(TensorType::q8_x8).group_dot(blocks.data(), a[t].data(), n, alone);
     INFO("token " << t);
     for (size_t r = 0; r < 8; ++r) CHECK(together[8 * t + r] == alone[r]);
   }
