@@ -33,23 +33,24 @@ std::unordered_set<uint64_t> held_out_grams(const std::string& path) {
 
 }  // namespace
 
-CalibrateReport calibrate(const CalibrateOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  ModelOptions model_options;
-  model_options.threads = options.threads;
-  model_options.context_size = options.window;
-  model_options.kv_type = KvType::f32;
-  const auto model = Model::load(options.model, model_options);
-  const std::unordered_set<uint64_t> excluded = held_out_grams(options.exclude_tokens);
+void gather_statistics(Session& session, ImportanceMatrix& matrix, uint32_t experts) {
+  runtime::set_activation_observer(session, [&matrix](const format::TensorView& weight, const float* x, size_t rows) {
+    matrix.add(weight.name, x, rows, weight.shape.back());
+  });
+  session.set_routing_callback([&matrix, experts](uint32_t layer, uint32_t, std::span<const uint32_t> chosen) {
+    for (uint32_t expert : chosen) matrix.add_count("routing." + std::to_string(layer), expert, experts);
+  });
+}
 
-  CalibrateReport report;
+ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& options, CalibrateReport& report) {
+  const std::unordered_set<uint64_t> excluded = held_out_grams(options.exclude_tokens);
   std::vector<int32_t> stream;
   std::ifstream text(options.text);
-  if (!text) throw Error(options.text, "cannot open");
+  if (!text) throw Error(options.text, "cannot open the calibration text");
   std::string line;
   while (stream.size() < options.max_tokens && std::getline(text, line)) {
     if (line.empty()) continue;
-    const std::vector<int32_t> ids = model->tokenizer().encode(line, true);
+    const std::vector<int32_t> ids = model.tokenizer().encode(line, true);
     bool held_out = false;
     for (size_t i = 0; !held_out && i + kGram <= ids.size(); ++i) held_out = excluded.contains(gram_hash(&ids[i]));
     if (held_out) {
@@ -59,18 +60,13 @@ CalibrateReport calibrate(const CalibrateOptions& options) {
     ++report.lines_used;
     stream.insert(stream.end(), ids.begin(), ids.end());
   }
+  if (text.bad()) throw Error(options.text, "cannot read the calibration text");
   stream.resize(std::min<size_t>(stream.size(), options.max_tokens));
   if (stream.size() < 2) throw Error(options.text, "no calibration text left (empty, or all of it held out)");
 
   ImportanceMatrix matrix;
-  auto session = model->create_session();
-  runtime::set_activation_observer(*session, [&](const format::TensorView& weight, const float* x, size_t rows) {
-    matrix.add(weight.name, x, rows, weight.shape.back());
-  });
-  const uint32_t experts = model->info().hyperparameters.num_local_experts;
-  session->set_routing_callback([&](uint32_t layer, uint32_t, std::span<const uint32_t> chosen) {
-    for (uint32_t expert : chosen) matrix.add_count("routing." + std::to_string(layer), expert, experts);
-  });
+  auto session = model.create_session();
+  gather_statistics(*session, matrix, model.info().hyperparameters.num_local_experts);
   for (size_t first = 0; first < stream.size(); first += options.window) {
     session->reset();
     const size_t count = std::min<size_t>(options.window, stream.size() - first);
@@ -81,6 +77,18 @@ CalibrateReport calibrate(const CalibrateOptions& options) {
     }
   }
   if (options.show_progress) std::fputc('\n', stderr);
+  return matrix;
+}
+
+CalibrateReport calibrate(const CalibrateOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  ModelOptions model_options;
+  model_options.threads = options.threads;
+  model_options.context_size = options.window;
+  model_options.kv_type = KvType::f32;
+  const auto model = Model::load(options.model, model_options);
+  CalibrateReport report;
+  const ImportanceMatrix matrix = text_statistics(*model, options, report);
   matrix.save(options.output);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -1,9 +1,14 @@
 // `smoe-convert calibrate`: runs a (preferably f32) container over calibration text and writes
-// an importance matrix (per tensor, per expert) plus the router's selection counts.
+// an importance matrix (per tensor, per expert) plus the router's selection counts. The pieces
+// also serve the converter's own calibration (calibrated_conversion.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "convert/importance_matrix.h"
+#include "smoe/model.h"
+#include "smoe/session.h"
 
 namespace smoe::convert {
 
@@ -26,5 +31,14 @@ struct CalibrateReport {
 };
 
 CalibrateReport calibrate(const CalibrateOptions& options);
+
+// From now on, every weight matrix's input that `session` multiplies and every expert its
+// router picks are added to `matrix` (the session must outlive neither).
+void gather_statistics(Session& session, ImportanceMatrix& matrix, uint32_t experts);
+
+// The statistics of `model` (loaded with a context of at least options.window) over the text
+// of `options` (its model and output are unused); fills the counts of `report`. Throws
+// smoe::Error naming the text when it cannot be read or holds no usable line.
+ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& options, CalibrateReport& report);
 
 }  // namespace smoe::convert

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "convert/calibrate.h"
+#include "convert/calibrated_conversion.h"
 #include "convert/convert_checkpoint.h"
 #include "convert/inspect.h"
 #include "convert/interrupt_cleanup.h"
@@ -26,8 +27,19 @@ namespace {
 
 using namespace smoe;
 
+void print_calibration(const convert::CalibrationSummary& summary, bool quiet) {
+  if (summary.min_expert_tokens == 0) {
+    std::fprintf(stderr, "smoe-convert: warning: some expert was routed no calibration token (%s); its weights are "
+                 "quantized without importance\n", summary.description.c_str());
+  }
+  if (quiet) return;
+  std::fprintf(stderr, "calibrated on %s (fewest tokens routed to one expert: %llu): q8 copy %.2f s, statistics %.2f s\n",
+               summary.description.c_str(), static_cast<unsigned long long>(summary.min_expert_tokens),
+               summary.copy_seconds, summary.statistics_seconds);
+}
+
 // `options` holds the paths and flags; the recipe comes from --type and the group overrides.
-int run_convert(convert::ConvertOptions options, const std::string& type,
+int run_convert(convert::ConvertOptions options, const convert::CalibrationOptions& calibration, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, const std::string& chat_template_path) {
   const std::string& output = options.output;
   options.recipe = convert::make_recipe(type);
@@ -39,7 +51,9 @@ int run_convert(convert::ConvertOptions options, const std::string& type,
     options.chat_template = convert::read_small_file(chat_template_path, convert::kMaxJsonFileBytes);
     if (options.chat_template.empty()) throw Error(chat_template_path, "the chat template is empty");
   }
-  const convert::ConvertReport report = convert::convert_checkpoint(options);
+  const convert::CalibratedConvertReport calibrated = convert::convert_with_calibration(options, calibration);
+  const convert::ConvertReport& report = calibrated.conversion;
+  if (calibrated.calibration) print_calibration(*calibrated.calibration, quiet);
   for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
@@ -100,11 +114,25 @@ int main(int argc, char** argv) {
                  "store the Jinja chat template in FILE instead of the release's (e.g. one smoe cannot render)");
   std::string imatrix;
   app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights quantization errors)");
-  std::string expert_bits = "uniform";
+  std::string expert_bits;
   app.add_option("--expert-bits", expert_bits,
                  "uniform: every expert in the recipe's type; auto: more bits for frequently routed experts, "
-                 "fewer for rare ones, same total size (needs --imatrix)")
-      ->check(CLI::IsMember({"uniform", "auto"}))
+                 "fewer for rare ones, same total size (needs calibration or --imatrix). Default: auto when the "
+                 "converter calibrates, else uniform")
+      ->check(CLI::IsMember({"uniform", "auto"}));
+  convert::CalibrationOptions calibration_options;
+  bool no_calibration = false;
+  CLI::Option* no_calibration_flag = app.add_flag(
+      "--no-calibration", no_calibration,
+      "q4, q4k, q3k: no importance matrix (by default the converter samples text from a temporary q8 copy of the "
+      "model and calibrates on it)");
+  app.add_option("--calibration-text", calibration_options.text,
+                 "calibrate on FILE (one passage a line) instead of self-generated text")
+      ->excludes(no_calibration_flag);
+  app.add_option("--calibration-tokens", calibration_options.tokens,
+                 "calibration tokens (0 = scaled to the model: 1024 per expert on average, 2048 to 16384)")
+      ->capture_default_str();
+  app.add_option("--calibration-seed", calibration_options.seed, "seed for the self-generated calibration text")
       ->capture_default_str();
   const char* panel_help =
       "store quantized matrices with wider rows in column panels of at most this many columns, so a "
@@ -197,10 +225,13 @@ int main(int argc, char** argv) {
     options.output = output;
     options.hash_sources = !no_source_hash;
     options.imatrix = imatrix;
-    options.expert_bits_auto = expert_bits == "auto";
     options.max_panel_columns = max_panel_columns;
     options.interleave = interleave;
-    return run_convert(options, type, overrides, quiet, chat_template_path);
+    if (!expert_bits.empty()) calibration_options.expert_bits_auto = expert_bits == "auto";
+    calibration_options.source = no_calibration                          ? convert::CalibrationSource::none
+                                 : !calibration_options.text.empty() ? convert::CalibrationSource::text
+                                                                      : convert::CalibrationSource::automatic;
+    return run_convert(options, calibration_options, type, overrides, quiet, chat_template_path);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;
