@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of bench/compare_quality.sh on the tiny model: smoe's q8 and q4 recipes (q4
-# also uncalibrated, a recipe with a flag) and
-# the llama.cpp GGUF files shipped with it, scored in one table. Usage:
+# also uncalibrated: a recipe with a flag) and the llama.cpp GGUF files shipped with it, scored
+# in one table. Usage:
 # test_compare_quality.sh BUILD_DIR TINY_MODEL_DIR
 set -uo pipefail
 build="$1"
