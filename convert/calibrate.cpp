@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "convert/importance_matrix.h"
+#include "convert/self_calibration.h"
 #include "runtime/calibration_hooks.h"
 #include "smoe/model.h"
 #include "smoe/error.h"
@@ -43,6 +44,7 @@ void gather_statistics(Session& session, ImportanceMatrix& matrix, uint32_t expe
 }
 
 ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& options, CalibrateReport& report) {
+  if (options.max_tokens == 0) throw Error(options.text, "calibrating on a text needs a positive token count");
   const std::unordered_set<uint64_t> excluded = held_out_grams(options.exclude_tokens);
   std::vector<int32_t> stream;
   std::ifstream text(options.text);
@@ -82,13 +84,25 @@ ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& opt
 
 CalibrateReport calibrate(const CalibrateOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  SelfCalibrationOptions self;
+  self.tokens = options.max_tokens;
+  self.seed = options.seed;
+  self.show_progress = options.show_progress;
   ModelOptions model_options;
   model_options.threads = options.threads;
-  model_options.context_size = options.window;
+  model_options.context_size = options.text.empty() ? self_calibration_context(self) : options.window;
   model_options.kv_type = KvType::f32;
   const auto model = Model::load(options.model, model_options);
   CalibrateReport report;
-  const ImportanceMatrix matrix = text_statistics(*model, options, report);
+  ImportanceMatrix matrix;
+  if (options.text.empty()) {
+    SelfCalibrationReport self_report;
+    matrix = self_generated_statistics(*model, self, self_report);
+    report.tokens = self_report.tokens;
+  } else {
+    matrix = text_statistics(*model, options, report);
+  }
+  report.min_expert_tokens = min_expert_tokens(matrix, model->info().hyperparameters);
   matrix.save(options.output);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -14,11 +14,12 @@ namespace smoe::convert {
 
 struct CalibrateOptions {
   std::string model;           // the .smoe to run (f32 for honest statistics)
-  std::string text;            // calibration text, one passage a line (BOS before each)
+  std::string text;            // calibration text, one passage a line (BOS before each); "" = self-generated
+  uint64_t seed = 1;           // sampling seed of self-generated text
   std::string output;          // the .imatrix to write
   std::string exclude_tokens;  // optional int32 token windows (e.g. ppl_windows.i32) whose lines to skip
   uint32_t window = 256;       // tokens evaluated at a time
-  uint64_t max_tokens = 32768;  // stop after this many calibration tokens
+  uint64_t max_tokens = 32768;  // stop after this many calibration tokens (self-generated: 0 = scaled to the model)
   int threads = 0;             // 0 = all cores
   bool show_progress = false;
 };
@@ -27,6 +28,7 @@ struct CalibrateReport {
   uint64_t tokens = 0;
   uint64_t lines_used = 0;
   uint64_t lines_excluded = 0;
+  uint64_t min_expert_tokens = 0;  // fewest tokens routed to one expert of one layer
   double seconds = 0;
 };
 

@@ -27,15 +27,11 @@ namespace {
 
 using namespace smoe;
 
-void print_calibration(const convert::CalibrationSummary& summary, bool quiet) {
-  if (summary.min_expert_tokens == 0) {
-    std::fprintf(stderr, "smoe-convert: warning: some expert was routed no calibration token (%s); its weights are "
-                 "quantized without importance\n", summary.description.c_str());
-  }
-  if (quiet) return;
-  std::fprintf(stderr, "calibrated on %s (fewest tokens routed to one expert: %llu): q8 copy %.2f s, statistics %.2f s\n",
+void print_calibration(const convert::CalibrationSummary& summary) {
+  std::fprintf(stderr, "calibrated on %s (fewest tokens routed to one expert: %llu%s): q8 copy %.2f s, statistics %.2f s\n",
                summary.description.c_str(), static_cast<unsigned long long>(summary.min_expert_tokens),
-               summary.copy_seconds, summary.statistics_seconds);
+               summary.min_expert_tokens == 0 ? ", so one is quantized without importance" : "", summary.copy_seconds,
+               summary.statistics_seconds);
 }
 
 // `options` holds the paths and flags; the recipe comes from --type and the group overrides.
@@ -53,7 +49,7 @@ int run_convert(convert::ConvertOptions options, const convert::CalibrationOptio
   }
   const convert::CalibratedConvertReport calibrated = convert::convert_with_calibration(options, calibration);
   const convert::ConvertReport& report = calibrated.conversion;
-  if (calibrated.calibration) print_calibration(*calibrated.calibration, quiet);
+  if (calibrated.calibration && !quiet) print_calibration(*calibrated.calibration);
   for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
@@ -161,13 +157,16 @@ int main(int argc, char** argv) {
   CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
   convert::CalibrateOptions calibration;
   calibrate->add_option("-m,--model", calibration.model, "an f32 .smoe of the model")->required();
-  calibrate->add_option("--text", calibration.text, "calibration text, one passage a line")->required();
+  calibrate->add_option("--text", calibration.text,
+                        "calibration text, one passage a line (without it: text the model samples itself)");
+  calibrate->add_option("--seed", calibration.seed, "seed for self-generated text")->capture_default_str();
   calibrate->add_option("-o,--out", calibration.output, "the .imatrix file to write")->required();
   calibrate->add_option("--exclude-tokens", calibration.exclude_tokens, "int32 token windows whose lines to skip");
   calibrate->add_option("--window", calibration.window, "tokens per evaluation window")->capture_default_str()
       ->check(CLI::Range(2u, 1u << 16));
-  calibrate->add_option("--max-tokens", calibration.max_tokens, "calibration tokens to use")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  calibrate->add_option("--max-tokens", calibration.max_tokens,
+                        "calibration tokens to use (self-generated: 0 = scaled to the model)")
+      ->capture_default_str();
   calibrate->add_option("-t,--threads", calibration.threads, "compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
 
@@ -209,10 +208,13 @@ int main(int argc, char** argv) {
     if (calibrate->parsed()) {
       calibration.show_progress = ::isatty(STDERR_FILENO);
       const convert::CalibrateReport report = convert::calibrate(calibration);
-      std::fprintf(stderr, "wrote %s: %llu tokens from %llu lines (%llu held-out lines skipped) in %.1f s\n",
-                   calibration.output.c_str(), static_cast<unsigned long long>(report.tokens),
-                   static_cast<unsigned long long>(report.lines_used),
-                   static_cast<unsigned long long>(report.lines_excluded), report.seconds);
+      const std::string source = calibration.text.empty()
+                                     ? "self-generated with seed " + std::to_string(calibration.seed)
+                                     : "from " + std::to_string(report.lines_used) + " lines (" +
+                                           std::to_string(report.lines_excluded) + " held-out lines skipped)";
+      std::fprintf(stderr, "wrote %s: %llu tokens %s, fewest routed to one expert %llu, in %.1f s\n",
+                   calibration.output.c_str(), static_cast<unsigned long long>(report.tokens), source.c_str(),
+                   static_cast<unsigned long long>(report.min_expert_tokens), report.seconds);
       return 0;
     }
     if (input.empty() || output.empty()) {
