@@ -16,6 +16,7 @@
 namespace smoe::convert {
 namespace {
 
+constexpr uint64_t kDefaultTextTokens = 32768;
 constexpr size_t kGram = 16;  // a line sharing 16 consecutive tokens with a held-out window is excluded
 
 uint64_t gram_hash(const int32_t* ids) {
@@ -44,13 +45,13 @@ void gather_statistics(Session& session, ImportanceMatrix& matrix, uint32_t expe
 }
 
 ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& options, CalibrateReport& report) {
-  if (options.max_tokens == 0) throw Error(options.text, "calibrating on a text needs a positive token count");
   const std::unordered_set<uint64_t> excluded = held_out_grams(options.exclude_tokens);
+  const uint64_t max_tokens = options.max_tokens != 0 ? options.max_tokens : kDefaultTextTokens;
   std::vector<int32_t> stream;
   std::ifstream text(options.text);
   if (!text) throw Error(options.text, "cannot open the calibration text");
   std::string line;
-  while (stream.size() < options.max_tokens && std::getline(text, line)) {
+  while (stream.size() < max_tokens && std::getline(text, line)) {
     if (line.empty()) continue;
     const std::vector<int32_t> ids = model.tokenizer().encode(line, true);
     bool held_out = false;
@@ -63,7 +64,7 @@ ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& opt
     stream.insert(stream.end(), ids.begin(), ids.end());
   }
   if (text.bad()) throw Error(options.text, "cannot read the calibration text");
-  stream.resize(std::min<size_t>(stream.size(), options.max_tokens));
+  stream.resize(std::min<size_t>(stream.size(), max_tokens));
   if (stream.size() < 2) throw Error(options.text, "no calibration text left (empty, or all of it held out)");
 
   ImportanceMatrix matrix;

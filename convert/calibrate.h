@@ -19,7 +19,9 @@ struct CalibrateOptions {
   std::string output;          // the .imatrix to write
   std::string exclude_tokens;  // optional int32 token windows (e.g. ppl_windows.i32) whose lines to skip
   uint32_t window = 256;       // tokens evaluated at a time
-  uint64_t max_tokens = 32768;  // stop after this many calibration tokens (self-generated: 0 = scaled to the model)
+  // Stop after this many calibration tokens; 0 = 32768 of a text, self_calibration_tokens()
+  // of self-generated text.
+  uint64_t max_tokens = 0;
   int threads = 0;             // 0 = all cores
   bool show_progress = false;
 };

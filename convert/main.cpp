@@ -165,8 +165,8 @@ int main(int argc, char** argv) {
   calibrate->add_option("--window", calibration.window, "tokens per evaluation window")->capture_default_str()
       ->check(CLI::Range(2u, 1u << 16));
   calibrate->add_option("--max-tokens", calibration.max_tokens,
-                        "calibration tokens to use (self-generated: 0 = scaled to the model)")
-      ->capture_default_str();
+                        "calibration tokens to use (0 = 32768 of a text; self-generated: scaled to the model, "
+                        "as the converter's)");
   calibrate->add_option("-t,--threads", calibration.threads, "compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
 

@@ -27,18 +27,12 @@ constexpr uint64_t kMinTokens = 2048, kMaxTokens = 16384;
 // The model's own distribution, its tail trimmed (top-p) so one unlikely token does not derail
 // a continuation, and a light repetition penalty so no continuation loops on a phrase.
 SamplerOptions sampling_for(uint64_t seed, uint64_t continuation) {
-  SamplerOptions sampling;
-  sampling.temperature = 1.0f;
-  sampling.top_k = 0;
-  sampling.top_p = 0.95f;
-  sampling.min_p = 0.0f;
-  sampling.repeat_penalty = 1.1f;
   // splitmix64 of (seed, continuation): every continuation has its own stream.
   uint64_t z = seed + 0x9e3779b97f4a7c15ull * (continuation + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  sampling.seed = z ^ (z >> 31);
-  return sampling;
+  return {.temperature = 1.0f, .top_k = 0, .top_p = 0.95f, .min_p = 0.0f, .repeat_penalty = 1.1f,
+          .repeat_last_n = 64, .seed = z ^ (z >> 31)};
 }
 
 // One continuation in progress: its session, sampler, tokens so far and the token to evaluate next.

@@ -118,31 +118,23 @@ check "and leaves no output" test -z "$(ls "$work" | grep '^x\.smoe')"
 "$convert" "$model" -o "$work/x.smoe" --type q4 --no-calibration --calibration-text "$work/missing.txt" >/dev/null 2>&1
 check "--no-calibration with --calibration-text is a usage error" test $? -eq 2
 
-# Interrupt a conversion: either it finished first (a valid file) or nothing is left.
-"$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
-pid=$!
-sleep 0.15
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-status=$?
-if [ $status -eq 0 ]; then
-  check "an uninterrupted run is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
-else
-  check "an interrupted run leaves no file" test -z "$(ls "$work" | grep interrupted)"
-fi
-# Later, while calibration samples from its q8 copy: that copy goes too.
-rm -f "$work/interrupted.smoe"
-"$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
-pid=$!
-sleep 0.6
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-status=$?
-if [ $status -eq 0 ]; then
-  check "an uninterrupted calibrated run is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
-else
-  check "an interrupted calibration leaves no file" test -z "$(ls "$work" | grep interrupted)"
-fi
+# interrupt_after SECONDS SIGNAL WHAT: starts a q4 conversion, signals it after SECONDS; either it
+# finished first (a valid file) or nothing is left, its calibration copy included.
+interrupt_after() {
+  rm -f "$work/interrupted.smoe"
+  "$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
+  local pid=$!
+  sleep "$1"
+  kill "-$2" "$pid" 2>/dev/null
+  wait "$pid"
+  if [ $? -eq 0 ]; then
+    check "an uninterrupted run ($3) is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
+  else
+    check "a run interrupted $3 leaves no file" test -z "$(ls "$work" | grep interrupted)"
+  fi
+}
+interrupt_after 0.15 INT "early"
+interrupt_after 0.6 TERM "while calibrating"
 
 # Other input formats: GGUF is detected by its magic; --type keep keeps Q8_0 blocks as q8.
 "$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/gguf-keep.smoe" --type keep --quiet
