@@ -24,9 +24,18 @@ convert::ConvertOptions tiny_options(const test::TempDir& dir, const std::string
   return options;
 }
 
+// The default calibration on one thread: the tiny model's products are too small to share, and
+// two threads spin against the other tests ctest runs beside this one.
+convert::CalibrationOptions one_thread(convert::CalibrationSource source = convert::CalibrationSource::automatic) {
+  convert::CalibrationOptions calibration;
+  calibration.source = source;
+  calibration.threads = 1;
+  return calibration;
+}
+
 // A small budget where the test is about files, not statistics.
 convert::CalibrationOptions quick_calibration(uint64_t seed) {
-  convert::CalibrationOptions calibration;
+  convert::CalibrationOptions calibration = one_thread();
   calibration.tokens = 512;
   calibration.seed = seed;
   return calibration;
@@ -37,7 +46,7 @@ convert::CalibrationOptions quick_calibration(uint64_t seed) {
 TEST_CASE("a default q4 conversion calibrates on self-generated text and routes every expert", "[calibration]") {
   test::TempDir dir;
   const convert::CalibratedConvertReport report =
-      convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), convert::CalibrationOptions{});
+      convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), one_thread());
   REQUIRE(report.calibration);
   CHECK(report.calibration->min_expert_tokens > 0);
   CHECK(report.calibration->tokens >= 2048);
@@ -75,10 +84,9 @@ TEST_CASE("--no-calibration writes the uncalibrated conversion byte for byte", "
 TEST_CASE("recipes that take no importance are not calibrated unless asked", "[calibration]") {
   test::TempDir dir;
   const convert::CalibratedConvertReport report =
-      convert::convert_with_calibration(tiny_options(dir, "q8.smoe", "q8"), convert::CalibrationOptions{});
+      convert::convert_with_calibration(tiny_options(dir, "q8.smoe", "q8"), one_thread());
   CHECK_FALSE(report.calibration);
-  convert::CalibrationOptions text;
-  text.source = convert::CalibrationSource::text;
+  convert::CalibrationOptions text = one_thread(convert::CalibrationSource::text);
   text.text = dir.file("any.txt");
   CHECK_THROWS_WITH(convert::convert_with_calibration(tiny_options(dir, "x.smoe", "q8"), text),
                     Catch::Contains("q4, q4k and q3k"));
@@ -100,8 +108,7 @@ TEST_CASE("a calibration text is used instead of self-generated text", "[calibra
   test::write_text(dir.file("calibration.txt"),
                    "The configuration file sets the default options.\nLe fichier de configuration.\n"
                    "Die Einstellungen werden gespeichert.\nEl archivo no existe.\n");
-  convert::CalibrationOptions text;
-  text.source = convert::CalibrationSource::text;
+  convert::CalibrationOptions text = one_thread(convert::CalibrationSource::text);
   text.text = dir.file("calibration.txt");
   const convert::CalibratedConvertReport report =
       convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), text);
@@ -113,8 +120,7 @@ TEST_CASE("a calibration text is used instead of self-generated text", "[calibra
 
 TEST_CASE("an unreadable calibration text is refused by name and leaves no file", "[calibration][bad_input]") {
   test::TempDir dir;
-  convert::CalibrationOptions text;
-  text.source = convert::CalibrationSource::text;
+  convert::CalibrationOptions text = one_thread(convert::CalibrationSource::text);
   text.text = dir.file("missing.txt");
   CHECK_THROWS_WITH(convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), text),
                     Catch::Contains("missing.txt") && Catch::Contains("cannot open"));
