@@ -67,7 +67,7 @@ TEST_CASE("a default q4 conversion calibrates on self-generated text and routes 
   }
 }
 
-TEST_CASE("--no-calibration writes the uncalibrated conversion byte for byte", "[calibration]") {
+TEST_CASE("opting out of calibration writes the uncalibrated conversion byte for byte", "[calibration]") {
   test::TempDir dir;
   convert::CalibrationOptions none;
   none.source = convert::CalibrationSource::none;
