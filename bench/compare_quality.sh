@@ -8,7 +8,8 @@
 #       [--gguf FILE.gguf ...] [--llama-types Q4_K_M,Q8_0] [--recipes q8,q4,q4k,q3k]
 #       [--imatrix F] [--window N] [--threads N] [--out DIR] [--keep] [--bin BUILD_DIR] [--json]
 #
-# smoe rows: `smoe-convert MODEL --type R` for each recipe (with --imatrix F when given).
+# smoe rows: `smoe-convert MODEL --type R` for each recipe (with --imatrix F when given); a
+# recipe may carry converter flags after +, e.g. q4+no-calibration (`--type q4 --no-calibration`).
 # llama.cpp rows: each --gguf file already quantized is imported as is (`--type keep`: its blocks
 # kept bit for bit; smoe's notes about types it requantizes become the row's remark); an f16/f32
 # GGUF is imported as is too and, when llama-quantize is on PATH, first quantized to each
@@ -71,8 +72,11 @@ if ! [[ "$window" =~ ^[0-9]+$ ]] || [ "$window" -lt 2 ]; then fail 2 "--window $
 [[ "$threads" =~ ^[0-9]+$ ]] || fail 2 "--threads $threads: not a whole number"
 IFS=, read -r -a recipes <<<"$recipes_list"
 IFS=, read -r -a llama_types <<<"$llama_types_list"
-for name in "${recipes[@]}" "${llama_types[@]}"; do
-  [[ "$name" =~ ^[A-Za-z0-9_]+$ ]] || fail 2 "'$name' in --recipes or --llama-types is not a type name"
+for name in "${recipes[@]}"; do
+  [[ "$name" =~ ^[A-Za-z0-9_]+(\+[a-z0-9-]+)*$ ]] || fail 2 "'$name' in --recipes is not a type name (with +flags)"
+done
+for name in "${llama_types[@]}"; do
+  [[ "$name" =~ ^[A-Za-z0-9_]+$ ]] || fail 2 "'$name' in --llama-types is not a type name"
 done
 [ ${#recipes[@]} -gt 0 ] || [ ${#ggufs[@]} -gt 0 ] || fail 2 "nothing to compare: give --recipes or --gguf"
 
@@ -108,11 +112,14 @@ run() {
 # Files to score, in table order: NAME|SOURCE|CONTAINER|CONVERSION_OUT (its .err holds the notes)
 entries=()
 for recipe in "${recipes[@]}"; do
+  IFS=+ read -r -a parts <<<"$recipe"
   extra=()
-  [ -z "$imatrix" ] || extra=(--imatrix "$imatrix")
-  run "$work/smoe-$recipe.log" "$convert" "$model" -o "$work/smoe-$recipe.smoe" --type "$recipe" "${extra[@]}" \
+  for flag in "${parts[@]:1}"; do extra+=("--$flag"); done
+  [ -z "$imatrix" ] || extra+=(--imatrix "$imatrix")
+  run "$work/smoe-$recipe.log" "$convert" "$model" -o "$work/smoe-$recipe.smoe" --type "${parts[0]}" "${extra[@]}" \
     --quiet --no-source-hash
-  label="smoe --type $recipe"
+  label="smoe --type ${parts[0]}"
+  for flag in "${parts[@]:1}"; do label+=" --$flag"; done
   [ -z "$imatrix" ] || label+=" --imatrix"
   entries+=("smoe-$recipe.smoe|$label|$work/smoe-$recipe.smoe|$work/smoe-$recipe.log")
 done

@@ -5,6 +5,8 @@
 # A type written TYPE+imatrix is converted with an importance matrix calibrated on
 # CALIBRATION_TEXT (default ../shared/fixtures/eval.txt) minus the lines in the windows;
 # TYPE+imatrix+auto also passes --expert-bits auto (per-expert types from routing counts).
+# Plain q4, q4k and q3k calibrate on self-generated text (the converter's default);
+# TYPE+nocal passes --no-calibration.
 # Usage: bench/quant_quality.sh MODEL_DIR [BUILD_DIR] [TYPES...]
 set -euo pipefail
 model="$1"
@@ -35,6 +37,7 @@ for type in "${types[@]}"; do
     extra=(--imatrix "$work/calibration.imatrix")
   fi
   [[ "$type" == *+auto ]] && extra+=(--expert-bits auto)
+  [[ "$type" == *+nocal ]] && extra+=(--no-calibration)
   "$convert" "$model" -o "$work/$type.smoe" --type "${type%%+*}" "${extra[@]}" --quiet --no-source-hash
   result=$("$perplexity" -m "$work/$type.smoe" --tokens "$windows" --kv f32 --kl-base "$work/base.f32" --json | tail -1)
   info=$("$convert" inspect "$work/$type.smoe" --json)

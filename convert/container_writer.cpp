@@ -59,7 +59,7 @@ ContainerWriter::~ContainerWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!finished_ && !temporary_path_.empty()) {
     ::unlink(temporary_path_.c_str());
-    unregister_temporary_file();
+    unregister_temporary_file(temporary_path_);
   }
 }
 
@@ -243,7 +243,7 @@ void ContainerWriter::finish() {
     throw Error(output_path_, std::string("cannot rename the finished file into place: ") + std::strerror(errno));
   }
   finished_ = true;
-  unregister_temporary_file();
+  unregister_temporary_file(temporary_path_);
 }
 
 }  // namespace smoe::convert

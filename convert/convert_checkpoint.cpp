@@ -47,6 +47,8 @@ format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptio
   if (!options.imatrix.empty()) {
     metadata.recipe["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()},
                                   {"sha256", sha256_file_hex(options.imatrix)}};
+  } else if (options.importance) {
+    metadata.recipe["calibration"] = options.calibration;
   }
   return metadata;
 }
@@ -139,8 +141,8 @@ void check_chat_template(const std::string& source, const std::string& where) {
 ConvertReport convert_checkpoint(const ConvertOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const std::unique_ptr<Checkpoint> checkpoint = open_checkpoint(options.input, options.from);
-  std::unique_ptr<ImportanceMatrix> imatrix;
-  if (!options.imatrix.empty()) imatrix = std::make_unique<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
+  std::shared_ptr<const ImportanceMatrix> imatrix = options.importance;
+  if (!options.imatrix.empty()) imatrix = std::make_shared<ImportanceMatrix>(ImportanceMatrix::load(options.imatrix));
   check_chat_template(options.chat_template.empty() ? checkpoint->chat_template() : options.chat_template,
                       options.chat_template.empty() ? options.input : "--chat-template");
   const std::vector<format::TensorSpec> specs = format::mixtral_tensor_specs(checkpoint->hyperparameters());
@@ -153,8 +155,9 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   ConvertReport report;
   if (recipe.keep) report.notes = plan_keep(specs, sources, recipe);
   if (options.expert_bits_auto) {
-    if (!imatrix) throw Error("--expert-bits auto", "needs --imatrix (routing counts from `smoe-convert calibrate`)");
-    report.expert_bits = plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
+    if (!imatrix) throw Error("--expert-bits auto", "needs routing counts: calibration (not --no-calibration) or --imatrix");
+    report.expert_bits =
+        plan_expert_bits(specs, *imatrix, options.imatrix.empty() ? options.calibration : options.imatrix, recipe);
   }
   std::vector<PlannedTensor> plan =
       plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave);

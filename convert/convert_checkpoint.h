@@ -3,12 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "convert/expert_bits.h"
-
+#include "convert/importance_matrix.h"
 #include "convert/plan.h"
 #include "convert/recipe.h"
 
@@ -22,7 +23,12 @@ struct ConvertOptions {
   bool show_progress = false;  // draw a progress bar on stderr
   bool hash_sources = true;    // SHA-256 of every source file into the provenance
   std::string imatrix;         // optional importance matrix (smoe-convert calibrate) for q4/q4k
-  bool expert_bits_auto = false;  // per-expert types from the imatrix's routing counts
+  // Statistics gathered in memory (calibrated_conversion.h), used as the importance matrix
+  // when `imatrix` is empty; `calibration` says what they came from and is recorded as the
+  // recipe's "calibration" (nothing is recorded without them: "none").
+  std::shared_ptr<const ImportanceMatrix> importance;
+  std::string calibration;
+  bool expert_bits_auto = false;  // per-expert types from the importance matrix's routing counts
   uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
   bool interleave = true;  // q4k / q8 matrices as q4k_x8 / q8_x8 (plan_model); --no-interleave: plain rows
   std::string chat_template;  // Jinja source replacing the release's template ("" = the release's own)

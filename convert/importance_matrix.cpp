@@ -27,6 +27,12 @@ T read_value(std::ifstream& in, const std::string& path) {
   return value;
 }
 
+// What the file holds for one accumulated value: a mean over the tokens, or a routing count.
+float stored_value(const std::string& name, const ImportanceEntry& entry, double sum) {
+  const bool is_count = name.starts_with("routing.");
+  return static_cast<float>(is_count || entry.tokens == 0 ? sum : sum / double(entry.tokens));
+}
+
 }  // namespace
 
 void ImportanceMatrix::add(const std::string& name, const float* x, size_t rows, size_t columns) {
@@ -57,10 +63,7 @@ void ImportanceMatrix::save(const std::string& path) const {
       out.write(name.data(), static_cast<std::streamsize>(name.size()));
       write_value(out, entry.tokens);
       write_value(out, static_cast<uint64_t>(entry.sum_squares.size()));
-      const bool is_count = name.starts_with("routing.");
-      for (double sum : entry.sum_squares) {
-        write_value(out, static_cast<float>(is_count || entry.tokens == 0 ? sum : sum / double(entry.tokens)));
-      }
+      for (double sum : entry.sum_squares) write_value(out, stored_value(name, entry, sum));
     }
     if (!out) throw Error(path, "write failed");
   }
@@ -96,6 +99,18 @@ ImportanceMatrix ImportanceMatrix::load(const std::string& path) {
     matrix.entries_[name] = std::move(entry);
   }
   if (in.peek() != std::char_traits<char>::eof()) throw Error(path, "unexpected trailing data");
+  return matrix;
+}
+
+ImportanceMatrix ImportanceMatrix::as_loaded(const std::string& source) const {
+  ImportanceMatrix matrix;
+  matrix.path_ = source;
+  for (const auto& [name, entry] : entries_) {
+    ImportanceEntry& copy = matrix.entries_[name];
+    copy.tokens = entry.tokens;
+    copy.sum_squares.reserve(entry.sum_squares.size());
+    for (double sum : entry.sum_squares) copy.sum_squares.push_back(stored_value(name, entry, sum));
+  }
   return matrix;
 }
 

@@ -27,6 +27,10 @@ class ImportanceMatrix {
   void save(const std::string& path) const;
   // Reads and validates; throws smoe::Error naming the file.
   static ImportanceMatrix load(const std::string& path);
+  // This matrix as save() then load() would return it (means rounded to f32, counts as they
+  // are), so statistics gathered in memory quantize exactly as their saved file would;
+  // `source` names it in errors.
+  ImportanceMatrix as_loaded(const std::string& source) const;
 
   // Mean squares for `name` as quantization importance (columns,); empty when the tensor was
   // never seen (an expert no calibration token reached). Throws when the length disagrees.

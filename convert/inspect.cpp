@@ -16,6 +16,19 @@ uint64_t element_count(const std::vector<uint64_t>& shape) {
   return count;
 }
 
+// How the file was calibrated: the recipe's "calibration" (self-generated or a text), its
+// importance matrix file, or "none" (files written without either, before calibration existed too).
+std::string calibration_of(const nlohmann::json& recipe) {
+  if (!recipe.is_object()) return "none";
+  if (const auto found = recipe.find("calibration"); found != recipe.end() && found->is_string()) {
+    return found->get<std::string>();
+  }
+  if (const auto found = recipe.find("imatrix"); found != recipe.end() && found->is_object()) {
+    return "imatrix " + found->value("file", std::string("?"));
+  }
+  return "none";
+}
+
 }  // namespace
 
 nlohmann::json inspect_json(const format::Container& container, bool list_tensors) {
@@ -61,6 +74,7 @@ nlohmann::json inspect_json(const format::Container& container, bool list_tensor
       {"expert_ranges", container.expert_ranges().size()},
       {"expert_alignment", container.header().expert_alignment},
       {"recipe", metadata.recipe},
+      {"calibration", calibration_of(metadata.recipe)},
       {"provenance", metadata.provenance},
       {"chat_template", metadata.chat_template},
       {"tokenizer_bytes", container.tokenizer_model().size()},
@@ -81,6 +95,7 @@ void print_inspect_text(const format::Container& container, bool list_tensors, s
       << "architecture     " << json["architecture"].get<std::string>() << "\n"
       << "bits per weight  " << std::setprecision(3) << json["bits_per_weight"].get<double>() << "\n"
       << "recipe           " << json["recipe"].dump() << "\n"
+      << "calibration      " << json["calibration"].get<std::string>() << "\n"
       << "converter        " << json["provenance"].value("converter", "?") << "\n"
       << "hyperparameters\n";
   for (const auto& [key, value] : json["hyperparameters"].items()) {

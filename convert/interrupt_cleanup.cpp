@@ -1,21 +1,31 @@
-// Signal-handler cleanup of the temporary output file. The handler only calls
-// async-signal-safe functions (unlink, signal, raise) on a path stored before the signal.
+// Signal-handler cleanup of the temporary files. The handler only calls async-signal-safe
+// functions (unlink, signal, raise) on paths stored before the signal.
 #include "convert/interrupt_cleanup.h"
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstring>
 
+#include "smoe/error.h"
+
 namespace smoe::convert {
 namespace {
 
-char g_temporary_path[4096];
-std::atomic<bool> g_registered{false};
+struct TemporarySlot {
+  char path[4096];
+  std::atomic<bool> registered{false};
+};
 
-extern "C" void remove_temporary_and_reraise(int signal_number) {
-  if (g_registered.load()) ::unlink(g_temporary_path);
+// Enough for the output's temporary file plus calibration's 8-bit copy and its own.
+std::array<TemporarySlot, 4> g_slots;
+
+extern "C" void remove_temporaries_and_reraise(int signal_number) {
+  for (TemporarySlot& slot : g_slots) {
+    if (slot.registered.load()) ::unlink(slot.path);
+  }
   std::signal(signal_number, SIG_DFL);
   std::raise(signal_number);
 }
@@ -23,16 +33,27 @@ extern "C" void remove_temporary_and_reraise(int signal_number) {
 }  // namespace
 
 void install_interrupt_cleanup() {
-  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, remove_temporary_and_reraise);
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, remove_temporaries_and_reraise);
 }
 
 void register_temporary_file(const std::string& path) {
-  if (path.size() >= sizeof(g_temporary_path)) return;
-  g_registered.store(false);
-  std::memcpy(g_temporary_path, path.c_str(), path.size() + 1);
-  g_registered.store(true);
+  if (path.size() >= sizeof(TemporarySlot::path)) throw Error(path, "path too long for a temporary file");
+  for (TemporarySlot& slot : g_slots) {
+    if (slot.registered.load()) continue;
+    std::memcpy(slot.path, path.c_str(), path.size() + 1);
+    slot.registered.store(true);
+    return;
+  }
+  throw Error(path, "too many temporary files at once");
 }
 
-void unregister_temporary_file() { g_registered.store(false); }
+void unregister_temporary_file(const std::string& path) {
+  for (TemporarySlot& slot : g_slots) {
+    if (slot.registered.load() && path == slot.path) {
+      slot.registered.store(false);
+      return;
+    }
+  }
+}
 
 }  // namespace smoe::convert

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "convert/calibrate.h"
+#include "convert/calibrated_conversion.h"
 #include "convert/convert_checkpoint.h"
 #include "convert/inspect.h"
 #include "convert/interrupt_cleanup.h"
@@ -26,8 +27,15 @@ namespace {
 
 using namespace smoe;
 
+void print_calibration(const convert::CalibrationSummary& summary) {
+  std::fprintf(stderr, "calibrated on %s (fewest tokens routed to one expert: %llu%s): q8 copy %.2f s, statistics %.2f s\n",
+               summary.description.c_str(), static_cast<unsigned long long>(summary.min_expert_tokens),
+               summary.min_expert_tokens == 0 ? ", so one is quantized without importance" : "", summary.copy_seconds,
+               summary.statistics_seconds);
+}
+
 // `options` holds the paths and flags; the recipe comes from --type and the group overrides.
-int run_convert(convert::ConvertOptions options, const std::string& type,
+int run_convert(convert::ConvertOptions options, const convert::CalibrationOptions& calibration, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, const std::string& chat_template_path) {
   const std::string& output = options.output;
   options.recipe = convert::make_recipe(type);
@@ -39,7 +47,9 @@ int run_convert(convert::ConvertOptions options, const std::string& type,
     options.chat_template = convert::read_small_file(chat_template_path, convert::kMaxJsonFileBytes);
     if (options.chat_template.empty()) throw Error(chat_template_path, "the chat template is empty");
   }
-  const convert::ConvertReport report = convert::convert_checkpoint(options);
+  const convert::CalibratedConvertReport calibrated = convert::convert_with_calibration(options, calibration);
+  const convert::ConvertReport& report = calibrated.conversion;
+  if (calibrated.calibration && !quiet) print_calibration(*calibrated.calibration);
   for (const std::string& note : report.notes) std::fprintf(stderr, "smoe-convert: %s\n", note.c_str());
   if (!quiet && report.expert_bits) {
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
@@ -100,11 +110,25 @@ int main(int argc, char** argv) {
                  "store the Jinja chat template in FILE instead of the release's (e.g. one smoe cannot render)");
   std::string imatrix;
   app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights quantization errors)");
-  std::string expert_bits = "uniform";
+  std::string expert_bits;
   app.add_option("--expert-bits", expert_bits,
                  "uniform: every expert in the recipe's type; auto: more bits for frequently routed experts, "
-                 "fewer for rare ones, same total size (needs --imatrix)")
-      ->check(CLI::IsMember({"uniform", "auto"}))
+                 "fewer for rare ones, same total size (needs calibration or --imatrix). Default: auto when the "
+                 "converter calibrates, else uniform")
+      ->check(CLI::IsMember({"uniform", "auto"}));
+  convert::CalibrationOptions calibration_options;
+  bool no_calibration = false;
+  CLI::Option* no_calibration_flag = app.add_flag(
+      "--no-calibration", no_calibration,
+      "q4, q4k, q3k: no importance matrix (by default the converter samples text from a temporary q8 copy of the "
+      "model and calibrates on it)");
+  app.add_option("--calibration-text", calibration_options.text,
+                 "calibrate on FILE (one passage a line) instead of self-generated text")
+      ->excludes(no_calibration_flag);
+  app.add_option("--calibration-tokens", calibration_options.tokens,
+                 "calibration tokens (0 = scaled to the model: 1024 per expert on average, 2048 to 16384)")
+      ->capture_default_str();
+  app.add_option("--calibration-seed", calibration_options.seed, "seed for the self-generated calibration text")
       ->capture_default_str();
   const char* panel_help =
       "store quantized matrices with wider rows in column panels of at most this many columns, so a "
@@ -133,13 +157,16 @@ int main(int argc, char** argv) {
   CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
   convert::CalibrateOptions calibration;
   calibrate->add_option("-m,--model", calibration.model, "an f32 .smoe of the model")->required();
-  calibrate->add_option("--text", calibration.text, "calibration text, one passage a line")->required();
+  calibrate->add_option("--text", calibration.text,
+                        "calibration text, one passage a line (without it: text the model samples itself)");
+  calibrate->add_option("--seed", calibration.seed, "seed for self-generated text")->capture_default_str();
   calibrate->add_option("-o,--out", calibration.output, "the .imatrix file to write")->required();
   calibrate->add_option("--exclude-tokens", calibration.exclude_tokens, "int32 token windows whose lines to skip");
   calibrate->add_option("--window", calibration.window, "tokens per evaluation window")->capture_default_str()
       ->check(CLI::Range(2u, 1u << 16));
-  calibrate->add_option("--max-tokens", calibration.max_tokens, "calibration tokens to use")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  calibrate->add_option("--max-tokens", calibration.max_tokens,
+                        "calibration tokens to use (0 = 32768 of a text; self-generated: scaled to the model, "
+                        "as the converter's)");
   calibrate->add_option("-t,--threads", calibration.threads, "compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
 
@@ -181,10 +208,13 @@ int main(int argc, char** argv) {
     if (calibrate->parsed()) {
       calibration.show_progress = ::isatty(STDERR_FILENO);
       const convert::CalibrateReport report = convert::calibrate(calibration);
-      std::fprintf(stderr, "wrote %s: %llu tokens from %llu lines (%llu held-out lines skipped) in %.1f s\n",
-                   calibration.output.c_str(), static_cast<unsigned long long>(report.tokens),
-                   static_cast<unsigned long long>(report.lines_used),
-                   static_cast<unsigned long long>(report.lines_excluded), report.seconds);
+      const std::string source = calibration.text.empty()
+                                     ? "self-generated with seed " + std::to_string(calibration.seed)
+                                     : "from " + std::to_string(report.lines_used) + " lines (" +
+                                           std::to_string(report.lines_excluded) + " held-out lines skipped)";
+      std::fprintf(stderr, "wrote %s: %llu tokens %s, fewest routed to one expert %llu, in %.1f s\n",
+                   calibration.output.c_str(), static_cast<unsigned long long>(report.tokens), source.c_str(),
+                   static_cast<unsigned long long>(report.min_expert_tokens), report.seconds);
       return 0;
     }
     if (input.empty() || output.empty()) {
@@ -197,10 +227,13 @@ int main(int argc, char** argv) {
     options.output = output;
     options.hash_sources = !no_source_hash;
     options.imatrix = imatrix;
-    options.expert_bits_auto = expert_bits == "auto";
     options.max_panel_columns = max_panel_columns;
     options.interleave = interleave;
-    return run_convert(options, type, overrides, quiet, chat_template_path);
+    if (!expert_bits.empty()) calibration_options.expert_bits_auto = expert_bits == "auto";
+    calibration_options.source = no_calibration                          ? convert::CalibrationSource::none
+                                 : !calibration_options.text.empty() ? convert::CalibrationSource::text
+                                                                      : convert::CalibrationSource::automatic;
+    return run_convert(options, calibration_options, type, overrides, quiet, chat_template_path);
   } catch (const Error& error) {
     std::fprintf(stderr, "smoe-convert: error: %s\n", error.what());
     return 1;

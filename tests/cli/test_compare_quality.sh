@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end checks of bench/compare_quality.sh on the tiny model: smoe's q8 and q4 recipes and
-# the llama.cpp GGUF files shipped with it, scored in one table. Usage:
+# End-to-end checks of bench/compare_quality.sh on the tiny model: smoe's q8 and q4 recipes (q4
+# also uncalibrated: a recipe with a flag) and the llama.cpp GGUF files shipped with it, scored
+# in one table. Usage:
 # test_compare_quality.sh BUILD_DIR TINY_MODEL_DIR
 set -uo pipefail
 build="$1"
@@ -15,7 +16,7 @@ done
 [ ${#ggufs[@]} -gt 0 ] || { echo "FAILED: no GGUF file in $model"; exit 1; }
 # With llama-quantize on PATH the f16 file also yields one row per default --llama-types type
 # (Q4_K_M, Q8_0); without it, the f16 file is scored as it is.
-expected_rows=$((2 + ${#ggufs[@]} / 2))
+expected_rows=$((3 + ${#ggufs[@]} / 2))
 if command -v llama-quantize >/dev/null && [ -f "$model/mixtral-tiny-f16.gguf" ]; then
   expected_rows=$((expected_rows + 2))
 fi
@@ -23,7 +24,7 @@ fi
 # The first 8 of the 16 reference windows (256 tokens of int32 each): enough to order q8 and q4,
 # half the time. One thread: OpenMP threads that spin against other load slow every run.
 head -c $((8 * 256 * 4)) "$model/ppl_windows.i32" >"$work/windows.i32"
-args=(--model "$model" --tokens "$work/windows.i32" --recipes q8,q4 "${ggufs[@]}" --threads 1 --bin "$build")
+args=(--model "$model" --tokens "$work/windows.i32" --recipes q8,q4,q4+no-calibration "${ggufs[@]}" --threads 1 --bin "$build")
 OMP_NUM_THREADS=1 "$script" "${args[@]}" --out "$work/table" >"$work/table.md" 2>"$work/table.err"
 status=$?
 check "compare_quality.sh exits 0" test $status -eq 0
@@ -54,6 +55,7 @@ for row in rows.values():
     assert 0 <= row["top1_agreement"] <= 1, row
 q8, q4 = rows["smoe-q8.smoe"]["kld_mean"], rows["smoe-q4.smoe"]["kld_mean"]
 assert q8 < q4, (q8, q4)
+assert q8 < rows["smoe-q4+no-calibration.smoe"]["kld_mean"], rows["smoe-q4+no-calibration.smoe"]
 llama_q8 = [row["kld_mean"] for name, row in rows.items() if "q8_0" in name.lower()]
 assert llama_q8, "no llama.cpp Q8_0 row"
 for kld in llama_q8:

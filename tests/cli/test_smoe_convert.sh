@@ -50,16 +50,16 @@ check "text inspect names the panels" grep -q "in column panels" <<<"$("$convert
 json=$("$convert" inspect "$work/tiny-q8.smoe" --json)
 check "a file without panels stays version 1" python3 -c 'import json,sys; assert json.loads(sys.argv[1])["format_version"]==1' "$json"
 
-# Interleaved q4k and q8 rows (the default; --no-interleave: plain): with --type q4 the tiny
-# model's w2 (128 x 256) is q4k, its attention q8.
-"$convert" "$model" -o "$work/tiny-x8.smoe" --type q4 --quiet
+# Interleaved q4k and q8 rows (the default; --no-interleave: plain): with --type q4 (uncalibrated,
+# so every expert keeps the recipe's type) the tiny model's w2 (128 x 256) is q4k, its attention q8.
+"$convert" "$model" -o "$work/tiny-x8.smoe" --type q4 --no-calibration --quiet
 check "convert --type q4 exits 0" test $? -eq 0
 json=$("$convert" inspect "$work/tiny-x8.smoe" --json --tensors)
 check_tensors "inspect shows the interleaved matrices" \
   't["layers.0.experts.0.w2"]["type"]=="q4k_x8" and t["layers.0.attn.q"]["type"]=="q8_x8" and t["token_embd"]["type"] not in ("q4k_x8", "q8_x8")' "$json"
 "$convert" verify "$work/tiny-x8.smoe" >/dev/null
 check "verify passes on an interleaved file" test $? -eq 0
-"$convert" "$model" -o "$work/tiny-plain.smoe" --type q4 --no-interleave --quiet
+"$convert" "$model" -o "$work/tiny-plain.smoe" --type q4 --no-calibration --no-interleave --quiet
 json=$("$convert" inspect "$work/tiny-plain.smoe" --json --tensors)
 check_tensors "--no-interleave keeps plain q4k and q8 rows" \
   't["layers.0.experts.0.w2"]["type"]=="q4k" and t["layers.0.attn.q"]["type"]=="q8" and "q4k_x8" not in j["types"] and "q8_x8" not in j["types"]' "$json"
@@ -95,26 +95,47 @@ check "a bad importance matrix is refused by name" grep -q "bad.imatrix" <<<"$me
 json=$("$convert" inspect "$work/tiny-auto.smoe" --json)
 check "expert-bits auto records per-expert types" \
   python3 -c 'import json,sys; r=json.loads(sys.argv[1])["recipe"]; assert r["expert_bits"]=="auto" and len(r["expert_types"])>0' "$json"
-message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --expert-bits auto 2>&1)
-check "expert-bits auto without an importance matrix exits 1" test $? -eq 1
-check "and says it needs --imatrix" grep -q "needs --imatrix" <<<"$message"
+message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --no-calibration --expert-bits auto 2>&1)
+check "expert-bits auto without calibration or an importance matrix exits 1" test $? -eq 1
+check "and says it needs routing counts" grep -q "needs routing counts" <<<"$message"
 "$convert" "$model" -o "$work/x.smoe" --expert-bits sometimes >/dev/null 2>&1
 check "an unknown --expert-bits value is a usage error" test $? -eq 2
 check "no output left behind by refused conversions" test ! -e "$work/x.smoe"
 check "nothing written after a refused importance matrix" test ! -e "$work/x.smoe"
 
-# Interrupt a conversion: either it finished first (a valid file) or nothing is left.
-"$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
-pid=$!
-sleep 0.15
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-status=$?
-if [ $status -eq 0 ]; then
-  check "an uninterrupted run is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
-else
-  check "an interrupted run leaves no file" test -z "$(ls "$work" | grep interrupted)"
-fi
+# Calibration by default: q4 calibrates on text it samples itself, and says so; a calibration
+# text that cannot be read is refused by name before anything is written. One OpenMP thread for
+# the runs that calibrate: the tiny model's small products spin two threads against other tests.
+message=$(OMP_NUM_THREADS=1 "$convert" "$model" -o "$work/tiny-calibrated.smoe" --type q4 2>&1)
+check "a default q4 conversion exits 0" test $? -eq 0
+check "and reports its calibration and cost" grep -q "calibrated on self-generated, .* q8 copy .* s, statistics .* s" <<<"$message"
+check "inspect shows the calibration" grep -q "^calibration *self-generated, [0-9]* tokens, seed 1" \
+  <<<"$("$convert" inspect "$work/tiny-calibrated.smoe")"
+check "no calibration copy left behind" test -z "$(ls "$work" | grep calibration-q8)"
+message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --calibration-text "$work/missing.txt" 2>&1)
+check "an unreadable --calibration-text exits 1" test $? -eq 1
+check "naming the file" grep -q "missing.txt" <<<"$message"
+check "and leaves no output" test -z "$(ls "$work" | grep '^x\.smoe')"
+"$convert" "$model" -o "$work/x.smoe" --type q4 --no-calibration --calibration-text "$work/missing.txt" >/dev/null 2>&1
+check "--no-calibration with --calibration-text is a usage error" test $? -eq 2
+
+# interrupt_after SECONDS SIGNAL WHAT: starts a q4 conversion, signals it after SECONDS; either it
+# finished first (a valid file) or nothing is left, its calibration copy included.
+interrupt_after() {
+  rm -f "$work/interrupted.smoe"
+  OMP_NUM_THREADS=1 "$convert" "$model" -o "$work/interrupted.smoe" --type q4 --quiet &
+  local pid=$!
+  sleep "$1"
+  kill "-$2" "$pid" 2>/dev/null
+  wait "$pid"
+  if [ $? -eq 0 ]; then
+    check "an uninterrupted run ($3) is valid" "$convert" verify "$work/interrupted.smoe" >/dev/null
+  else
+    check "a run interrupted $3 leaves no file" test -z "$(ls "$work" | grep interrupted)"
+  fi
+}
+interrupt_after 0.15 INT "early"
+interrupt_after 0.6 TERM "while calibrating"
 
 # Other input formats: GGUF is detected by its magic; --type keep keeps Q8_0 blocks as q8.
 "$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/gguf-keep.smoe" --type keep --quiet

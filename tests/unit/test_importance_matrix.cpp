@@ -27,6 +27,21 @@ TEST_CASE("importance matrices accumulate mean squares and survive a file round 
   CHECK(loaded.entries().at("routing.0").sum_squares[5] == 1.0);
 }
 
+TEST_CASE("an importance matrix kept in memory quantizes as its saved file would", "[imatrix]") {
+  convert::ImportanceMatrix matrix;
+  const float x[3 * 2] = {0.1f, 3.0f, -0.7f, 1e-3f, 2.5f, -4.0f};  // three rows of two columns
+  matrix.add("layers.0.attn.q", x, 3, 2);
+  matrix.add_count("routing.0", 1, 8);
+  matrix.add_count("routing.0", 1, 8);
+  test::TempDir dir;
+  matrix.save(dir.file("m.imatrix"));
+  const convert::ImportanceMatrix loaded = convert::ImportanceMatrix::load(dir.file("m.imatrix"));
+  const convert::ImportanceMatrix in_memory = matrix.as_loaded("self-calibration");
+  CHECK(in_memory.importance("layers.0.attn.q", 2) == loaded.importance("layers.0.attn.q", 2));
+  CHECK(in_memory.entries().at("routing.0").sum_squares == loaded.entries().at("routing.0").sum_squares);
+  CHECK_THROWS_WITH(in_memory.importance("layers.0.attn.q", 3), Catch::Contains("self-calibration"));
+}
+
 TEST_CASE("bad importance matrix files are refused with the file named", "[imatrix][bad_input]") {
   test::TempDir dir;
   convert::ImportanceMatrix matrix;
