@@ -26,7 +26,8 @@ uint64_t ExpertCache::slot_bytes(const format::Container& container) {
   return (largest + kHugePage - 1) / kHugePage * kHugePage;
 }
 
-ExpertCache::ExpertCache(const format::Container& container, uint32_t slots, ExpertCachePolicy policy, bool lookahead)
+ExpertCache::ExpertCache(const format::Container& container, uint32_t slots, ExpertCachePolicy policy, bool lookahead,
+                         const model::RoutingStatistics& statistics)
     : container_(container),
       experts_per_layer_(container.metadata().hyperparameters.num_local_experts),
       layers_(container.metadata().hyperparameters.num_hidden_layers),
@@ -34,7 +35,7 @@ ExpertCache::ExpertCache(const format::Container& container, uint32_t slots, Exp
       slot_bytes_(slot_bytes(container)),
       reader_(container.path()),
       slots_(std::max<uint32_t>(slots, 1)),
-      policy_(policy, size_t{layers_} * experts_per_layer_),
+      policy_(policy, statistics),
       predicted_(layers_) {
   memory_bytes_ = slot_bytes_ * slots_.size();
   // Populated now: the budget is claimed at load, where running out is a clear error, not an
@@ -87,7 +88,7 @@ int32_t ExpertCache::assign(size_t key, DirectReader::Priority priority, bool av
       }
     }
     if (candidates.empty()) return -1;
-    chosen = static_cast<int32_t>(candidate_slots[policy_.choose_victim(candidates, tick_)]);
+    chosen = static_cast<int32_t>(candidate_slots[policy_.choose_victim(candidates)]);
     entries_[slots_[size_t(chosen)].key].slot = -1;
   }
   Slot& slot = slots_[size_t(chosen)];
@@ -117,7 +118,6 @@ void ExpertCache::read_finished(int32_t slot_index, const std::string& error) {
 
 void ExpertCache::request(uint32_t layer, std::span<const uint32_t> experts, std::span<uint8_t> slotted) {
   std::lock_guard lock(mutex_);
-  if (layer == 0) ++tick_;
   std::vector<uint32_t>& predicted = predicted_[layer];
   if (!predicted.empty() && !experts.empty()) {
     size_t correct = 0;
@@ -134,7 +134,6 @@ void ExpertCache::request(uint32_t layer, std::span<const uint32_t> experts, std
   // Hits first, so that a miss's eviction never takes an expert this same step wants.
   for (size_t i = 0; i < experts.size(); ++i) {
     const size_t key = size_t{layer} * experts_per_layer_ + experts[i];
-    policy_.record_use(key, tick_);
     ++stats_.chosen;
     slotted[i] = 0;
     const int32_t s = entries_[key].slot;

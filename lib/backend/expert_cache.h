@@ -36,7 +36,10 @@ class ExpertCache final : public model::ExpertStore {
   static uint64_t slot_bytes(const format::Container& container);
 
   // Throws smoe::Error naming the file when the slots cannot be allocated or the file opened.
-  ExpertCache(const format::Container& container, uint32_t slots, ExpertCachePolicy policy, bool lookahead);
+  // `statistics`: the model's routing counts (the forward pass records every step), which the
+  // replacement policy reads.
+  ExpertCache(const format::Container& container, uint32_t slots, ExpertCachePolicy policy, bool lookahead,
+              const model::RoutingStatistics& statistics);
   ~ExpertCache() override;
 
   void request(uint32_t layer, std::span<const uint32_t> experts, std::span<uint8_t> slotted) override;
@@ -87,7 +90,6 @@ class ExpertCache final : public model::ExpertStore {
   std::vector<Slot> slots_;
   std::vector<Entry> entries_;       // by key
   ReplacementPolicy policy_;
-  uint64_t tick_ = 0;
   std::vector<std::vector<uint32_t>> predicted_;  // per layer: the lookahead's last prediction
   double lookahead_accuracy_ = 1.0;  // moving average; starts trusting the lookahead
   ExpertCacheStats stats_;

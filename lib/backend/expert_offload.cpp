@@ -12,7 +12,6 @@
 namespace smoe::backend {
 namespace {
 
-constexpr double kDecay = 0.98;  // per batch: a few hundred tokens of memory
 
 // The ABI's tensors have contiguous rows of a row type (backend_abi.h): a matrix stored in
 // column panels or with interleaved rows (q4k_x8, q8_x8) is gathered into `rows_copy` for the upload
@@ -39,11 +38,11 @@ smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::by
 }  // namespace
 
 ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
-                             uint64_t budget_bytes, const std::vector<double>& profile)
-    : plugin_(std::move(plugin)), hp_(hp), weights_(weights) {
+                             uint64_t budget_bytes, model::RoutingStatistics& statistics,
+                             const std::vector<double>& profile)
+    : plugin_(std::move(plugin)), hp_(hp), weights_(weights), statistics_(statistics) {
   const size_t count = size_t{hp.num_hidden_layers} * hp.num_local_experts;
   handles_.assign(count, 0);
-  scores_.assign(count, 0.0);
   bytes_.resize(count);
   for (uint32_t layer = 0; layer < hp.num_hidden_layers; ++layer) {
     for (uint32_t e = 0; e < hp.num_local_experts; ++e) {
@@ -56,7 +55,7 @@ ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparamete
   std::iota(order.begin(), order.end(), 0);
   if (profile.size() == count) {
     // The calibration profile seeds the statistics (as if it had been observed once).
-    scores_ = profile;
+    statistics_.seed(profile);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile[a] > profile[b]; });
   } else {
     // No statistics yet: the same number of experts in every layer, lowest indices first.
@@ -135,32 +134,28 @@ uint64_t ExpertOffload::concurrent_steps() const {
   return concurrent_steps_;
 }
 
-void ExpertOffload::record(std::span<const uint64_t> selections) {
-  const std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < scores_.size() && i < selections.size(); ++i) scores_[i] = scores_[i] * kDecay + double(selections[i]);
-}
-
 void ExpertOffload::replace() {
   const std::lock_guard lock(mutex_);
   if (failed_) return;
-  std::vector<size_t> order(scores_.size());
+  const std::vector<double> scores = statistics_.scores();
+  std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores_[a] > scores_[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
   // The hottest set that fits; a resident expert is only evicted for a clearly hotter one
   // (hysteresis of 10%), so equal scores do not make experts move back and forth.
   std::vector<bool> wanted(order.size(), false);
   uint64_t planned = 0;
   for (size_t index : order) {
-    if (planned + bytes_[index] > budget_ || scores_[index] <= 0) continue;
+    if (planned + bytes_[index] > budget_ || scores[index] <= 0) continue;
     wanted[index] = true;
     planned += bytes_[index];
   }
   double coldest_wanted = 1e300;
   for (size_t i = 0; i < wanted.size(); ++i) {
-    if (wanted[i]) coldest_wanted = std::min(coldest_wanted, scores_[i]);
+    if (wanted[i]) coldest_wanted = std::min(coldest_wanted, scores[i]);
   }
   for (size_t i = 0; i < handles_.size(); ++i) {
-    if (handles_[i] != 0 && !wanted[i] && scores_[i] * 1.1 < coldest_wanted) release(i);
+    if (handles_[i] != 0 && !wanted[i] && scores[i] * 1.1 < coldest_wanted) release(i);
   }
   std::string error;
   for (size_t index : order) {

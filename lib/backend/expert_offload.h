@@ -2,8 +2,8 @@
 // plugin) within a byte budget; the rest run on the CPU, at the same time (the device's calls
 // go through a worker thread while the CPU computes its experts).
 //
-// Hotness is the router's selection count with exponential decay (LFU with decay), updated
-// after every evaluated batch. Between batches, when the hottest set no longer matches what
+// Hotness is the model's routing statistics (model/routing_statistics.h: selection counts with
+// exponential decay, which the expert cache reads too). Between batches, when the hottest set no longer matches what
 // is resident, cold residents are released and hot experts uploaded (each as the one
 // page-aligned range of its w1, w3, w2): re-placement happens between steps, never inside one.
 // Shared by all sessions of a model; the backend is called under a mutex.
@@ -22,6 +22,7 @@
 #include "backend/plugin.h"
 #include "model/expert_runner.h"
 #include "model/model_weights.h"
+#include "model/routing_statistics.h"
 #include "smoe/hyperparameters.h"
 
 namespace smoe::backend {
@@ -29,10 +30,10 @@ namespace smoe::backend {
 class ExpertOffload final : public model::ExpertRunner {
  public:
   // First placement until `budget_bytes` is used: hottest first by `profile` (layers * experts
-  // routing fractions from calibration, stored in the container by smoe-convert --imatrix), or,
-  // without one, the same number of experts in every layer.
+  // routing fractions from calibration, stored in the container by smoe-convert), which seeds
+  // `statistics`, or, without one, the same number of experts in every layer.
   ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
-                uint64_t budget_bytes, const std::vector<double>& profile = {});
+                uint64_t budget_bytes, model::RoutingStatistics& statistics, const std::vector<double>& profile = {});
   ~ExpertOffload() override;
 
   // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).
@@ -46,15 +47,10 @@ class ExpertOffload final : public model::ExpertRunner {
   void record_cpu_runs(uint64_t count) override;
   void record_concurrent_step() override;
   uint64_t concurrent_steps() const;
-  // Adds a batch's selections (layers * experts counts) to the decayed statistics.
-  void record(std::span<const uint64_t> selections);
   // Re-places experts by the statistics if the hottest set changed (between batches).
   void replace();
-  // record() then replace().
-  void finish_batch(std::span<const uint64_t> selections) override {
-    record(selections);
-    replace();
-  }
+  // The forward pass recorded the batch's selections in the statistics already.
+  void finish_batch(std::span<const uint64_t>) override { replace(); }
 
   uint32_t resident_experts() const;
   bool resident(uint32_t layer, uint32_t expert) const override;
@@ -75,7 +71,7 @@ class ExpertOffload final : public model::ExpertRunner {
   mutable std::mutex mutex_;
   std::vector<uint64_t> handles_;     // per (layer * experts + expert); 0 = on the CPU
   std::vector<uint64_t> bytes_;       // each expert's weight bytes
-  std::vector<double> scores_;        // decayed selection counts
+  model::RoutingStatistics& statistics_;
   uint64_t used_ = 0, hits_ = 0, misses_ = 0, concurrent_steps_ = 0;
   bool failed_ = false;  // the backend failed once: everything stays on the CPU
   DeviceWorker worker_;  // last: its thread stops before the members above go

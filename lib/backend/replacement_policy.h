@@ -1,37 +1,30 @@
-// Which expert an expert cache evicts when it needs a slot (ModelOptions::expert_cache_policy).
-// Keys are (layer * experts + expert); time is counted in MoE steps of the first layer, so about
-// one tick per decoded token.
-//   frequency: routing frequency with exponential decay (half-life kHalfLifeTicks): the expert
-//              chosen least often lately goes; ties to the least recently used.
-//   lru:       the least recently chosen goes.
+// Which expert an expert cache evicts when it needs a slot (ModelOptions::expert_cache_policy),
+// read from the model's routing statistics (model/routing_statistics.h), which the forward pass
+// updates at every MoE step. Keys are layer * experts + expert.
+//   frequency: the expert chosen least often lately (decayed counts); ties to the least recent.
+//   lru:       the least recently chosen.
 //   random:    a uniformly random one (fixed seed), the baseline the others must beat.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <random>
 #include <span>
-#include <vector>
 
+#include "model/routing_statistics.h"
 #include "smoe/options.h"
 
 namespace smoe::backend {
 
 class ReplacementPolicy {
  public:
-  static constexpr double kHalfLifeTicks = 64;
-
-  ReplacementPolicy(ExpertCachePolicy kind, size_t keys);
-  void record_use(size_t key, uint64_t tick);
-  // The position in `candidates` (non-empty) of the key to evict at `tick`.
-  size_t choose_victim(std::span<const size_t> candidates, uint64_t tick);
-  double score(size_t key, uint64_t tick) const;  // frequency: the decayed count
+  ReplacementPolicy(ExpertCachePolicy kind, const model::RoutingStatistics& statistics)
+      : kind_(kind), statistics_(statistics) {}
+  // The position in `candidates` (non-empty) of the key to evict.
+  size_t choose_victim(std::span<const size_t> candidates);
 
  private:
   ExpertCachePolicy kind_;
-  std::vector<double> count_;       // decayed count as of last_use_
-  std::vector<uint64_t> last_use_;  // tick of the last use (0: never)
-  double decay_per_tick_;
+  const model::RoutingStatistics& statistics_;
   std::mt19937_64 random_{0x5eed};
 };
 

@@ -55,6 +55,7 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
     const RoutingObserver* routing = rows_[t].routing;
     if (routing != nullptr && *routing) (*routing)(layer, rows_[t].position, {order.data(), kept});
   }
+  if (statistics_ != nullptr) statistics_->record_step(layer, {&batch_counts_[size_t{layer} * experts], experts});
 
   // Each chosen expert runs once over its group of tokens. Experts resident on an accelerator
   // run on its worker thread while this thread computes the others on the CPU (the device's

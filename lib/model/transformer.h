@@ -18,6 +18,7 @@
 #include "model/expert_store.h"
 #include "model/kv_cache.h"
 #include "model/model_weights.h"
+#include "model/routing_statistics.h"
 #include "ops/cpu_plan.h"
 #include "ops/matmul.h"
 #include "ops/rope.h"
@@ -71,6 +72,8 @@ class Transformer {
   void set_expert_runner(ExpertRunner* runner) { runner_ = runner; }
   // The CPU's experts come from this store instead of the weights' views (nullptr: all in memory).
   void set_expert_store(ExpertStore* store) { store_ = store; }
+  // Every MoE step's choices are recorded here (the model's, shared by its sessions; nullptr: not kept).
+  void set_routing_statistics(RoutingStatistics* statistics) { statistics_ = statistics; }
 
  private:
   // y (n, rows) = x (n, in) W^T, reported to the activation observer first.
@@ -105,6 +108,7 @@ class Transformer {
   ActivationObserver activation_observer_;
   ExpertRunner* runner_ = nullptr;
   ExpertStore* store_ = nullptr;
+  RoutingStatistics* statistics_ = nullptr;
   // Scratch, sized for the current batch.
   std::vector<float> x_, xn_, q_, k_, v_, attention_out_, projected_;
   std::vector<float> router_logits_, expert_in_, gate_, up_, expert_out_, scores_;

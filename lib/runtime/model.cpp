@@ -115,6 +115,10 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   auto impl = std::unique_ptr<Impl>(new Impl{.container = std::move(container), .ram_option = options.ram_budget});
   impl->cpu_plan = resolve_cpu_plan(options, path);
   impl->weights = model::ModelWeights::bind(impl->container);
+  impl->routing_statistics = std::make_unique<model::RoutingStatistics>(hp.num_hidden_layers, hp.num_local_experts);
+  // A calibration's routing counts, where the converter stored them, are the statistics' start:
+  // the tiers place by them before the first token.
+  impl->routing_statistics->seed(format::routing_profile(impl->container.metadata()));
   const format::Metadata& metadata = impl->container.metadata();
   const std::string& template_source = options.chat_template.empty() ? metadata.chat_template : options.chat_template;
   impl->tokenizer = load_tokenizer(impl->container, path, template_source);
@@ -143,8 +147,9 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   info.weight_loading = placement.loading;
   info.resident_weight_bytes = resident_weight_bytes;
   if (placement.loading == WeightLoading::expert_cache) {
-    impl->expert_cache = std::make_unique<backend::ExpertCache>(impl->container, placement.expert_slots,
-                                                                options.expert_cache_policy, options.expert_lookahead);
+    impl->expert_cache =
+        std::make_unique<backend::ExpertCache>(impl->container, placement.expert_slots, options.expert_cache_policy,
+                                               options.expert_lookahead, *impl->routing_statistics);
     info.expert_cache_slots = impl->expert_cache->slots();
     info.expert_slot_bytes = impl->expert_cache->slot_size();
     info.direct_reads = impl->expert_cache->direct_reads();
@@ -165,7 +170,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
         source = &impl->offload_weights;
       }
       impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
-                                                               *source, options.gpu_memory,
+                                                               *source, options.gpu_memory, *impl->routing_statistics,
                                                                format::routing_profile(impl->container.metadata()));
       info.backend = impl->offload->description();
       info.offloaded_experts = impl->offload->resident_experts();
@@ -217,6 +222,7 @@ std::unique_ptr<Session> Model::create_session() const {
     impl->stats.expert_counts.assign(size_t{hp.num_hidden_layers} * hp.num_local_experts, 0);
     impl->transformer.set_expert_runner(impl_->offload.get());
     impl->transformer.set_expert_store(impl_->expert_cache.get());
+    impl->transformer.set_routing_statistics(impl_->routing_statistics.get());
     return std::unique_ptr<Session>(new Session(std::move(impl)));
   } catch (const std::bad_alloc&) {
     throw Error(impl_->info.path, "not enough memory for a KV cache of " + std::to_string(impl_->info.kv_cache_bytes) +

@@ -24,6 +24,9 @@ struct Model::Impl {
   std::unique_ptr<Tokenizer> tokenizer;
   ChatTemplate chat_template;
   ops::CpuPlan cpu_plan;                              // which kernels run, decided at load
+  // How often each expert was chosen lately: the forward pass records, the offload and the
+  // expert cache place by it. Behind a pointer: those two keep references to it.
+  std::unique_ptr<model::RoutingStatistics> routing_statistics;
   std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
   std::unique_ptr<backend::ExpertCache> expert_cache;  // WeightLoading::expert_cache only
   // With both an expert cache and an offload: a mapping of the file the offload uploads from.

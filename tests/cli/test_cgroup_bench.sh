@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/cgroup_bench.sh: a command within the limit runs; one that allocates past it is
 # OOM-killed and reported so; smoe-bench with default options in a limit too small to read the
-# file in (reading wants 1 GiB of room beside it) maps the file and runs. Skipped (77) without root or a memory cgroup controller.
+# file in (reading wants 1 GiB of room beside it) reads the experts on demand into an expert
+# cache and runs. Skipped (77) without root or a memory cgroup controller.
 # Usage: test_cgroup_bench.sh BUILD_DIR SOURCE_DIR MODEL_DIR
 set -uo pipefail
 build="$1" source="$2" model="$3"
@@ -31,6 +32,6 @@ check "a percentage of a missing file is refused" bash -c "! '$script' --limit 6
 "$script" --limit 384M -- "$build/bench/smoe-bench" -m "$work/tiny.smoe" -p 8 -n 4 -r 1 --json \
   >"$work/bench.json" 2>"$work/bench.txt"
 check "smoe-bench runs in a 384 MiB limit" test $? -eq 0
-check "and maps the file instead of reading it in" grep -q '"weights":"mapped"' "$work/bench.json"
+check "and reads the experts on demand instead of reading the file in" grep -q '"weights":"expert cache"' "$work/bench.json"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

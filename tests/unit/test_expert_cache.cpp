@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "backend/replacement_policy.h"
+#include "model/routing_statistics.h"
 #include "runtime/weight_placement.h"
 #include "smoe/error.h"
 #include "smoe/model.h"
@@ -155,30 +156,40 @@ TEST_CASE("weight placement follows the memory budget", "[runtime][expert_cache]
 
 TEST_CASE("replacement policies evict the least frequent, the least recent, or any", "[runtime][expert_cache]") {
   const std::vector<size_t> candidates = {0, 1, 2};
-  backend::ReplacementPolicy frequency(ExpertCachePolicy::frequency, 3), lru(ExpertCachePolicy::lru, 3);
-  // Key 0 used often long ago, key 1 once recently, key 2 twice in between.
-  for (uint64_t tick = 1; tick <= 10; ++tick) {
-    frequency.record_use(0, tick);
-    lru.record_use(0, tick);
-  }
-  for (const uint64_t tick : {20, 21}) {
-    frequency.record_use(2, tick);
-    lru.record_use(2, tick);
-  }
-  frequency.record_use(1, 30);
-  lru.record_use(1, 30);
-  CHECK(candidates[lru.choose_victim(candidates, 31)] == 0);
-  CHECK(candidates[frequency.choose_victim(candidates, 31)] == 1);  // 10 uses outweigh 20 ticks of decay
-  // Five half-lives later the others are used once more: the old counts have decayed below one
-  // use, and the frequent-but-old one goes.
-  const uint64_t later = 31 + 5 * uint64_t(backend::ReplacementPolicy::kHalfLifeTicks);
-  frequency.record_use(1, later);
-  frequency.record_use(2, later);
-  CHECK(candidates[frequency.choose_victim(candidates, later + 1)] == 0);
-  backend::ReplacementPolicy random(ExpertCachePolicy::random, 3);
+  model::RoutingStatistics statistics(1, 3);
+  const auto step = [&](std::vector<uint64_t> counts) { statistics.record_step(0, counts); };
+  // Key 0 chosen in ten steps long ago, key 2 in two steps later, key 1 once, last.
+  for (int i = 0; i < 10; ++i) step({1, 0, 0});
+  for (int i = 0; i < 10; ++i) step({0, 0, 0});
+  for (int i = 0; i < 2; ++i) step({0, 0, 1});
+  for (int i = 0; i < 8; ++i) step({0, 0, 0});
+  step({0, 1, 0});
+  backend::ReplacementPolicy frequency(ExpertCachePolicy::frequency, statistics), lru(ExpertCachePolicy::lru, statistics);
+  CHECK(candidates[lru.choose_victim(candidates)] == 0);
+  CHECK(candidates[frequency.choose_victim(candidates)] == 1);  // ten choices outweigh 20 ticks of decay
+  // Five half-lives later the others are chosen once more: the old counts have decayed below one
+  // choice, and the frequent-but-old one goes.
+  for (int i = 0; i < 5 * int(model::RoutingStatistics::kHalfLifeTicks); ++i) step({0, 0, 0});
+  step({0, 1, 1});
+  CHECK(candidates[frequency.choose_victim(candidates)] == 0);
+  backend::ReplacementPolicy random(ExpertCachePolicy::random, statistics);
   std::vector<int> seen(3, 0);
-  for (int i = 0; i < 200; ++i) ++seen[random.choose_victim(candidates, 1)];
+  for (int i = 0; i < 200; ++i) ++seen[random.choose_victim(candidates)];
   for (const int count : seen) CHECK(count > 20);
+}
+
+TEST_CASE("routing statistics decay by half every half-life and start from a profile", "[runtime][expert_cache]") {
+  model::RoutingStatistics statistics(2, 2);
+  statistics.seed(std::vector<double>{4, 0, 0, 2});
+  CHECK(statistics.score(0) == Approx(4));
+  const std::vector<uint64_t> none = {0, 0};
+  for (int i = 0; i < int(model::RoutingStatistics::kHalfLifeTicks); ++i) statistics.record_step(0, none);
+  CHECK(statistics.score(0) == Approx(2));
+  CHECK(statistics.score(3) == Approx(1));
+  statistics.record_step(1, std::vector<uint64_t>{3, 0});  // layer 1, expert 0: key 2
+  CHECK(statistics.score(2) == Approx(3));
+  CHECK(statistics.last_use(2) == statistics.now());
+  CHECK(statistics.last_use(1) == 0);
 }
 
 TEST_CASE("direct reads return the file's bytes, and reading past its end fails", "[runtime][expert_cache]") {
