@@ -95,6 +95,7 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
                                 : expert_cache ? WeightLoading::expert_cache
                                                : WeightLoading::automatic;
   model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
+  model.planned_sessions = options.scheduler.slots;  // one KV cache per slot
   options.log_requests = !quiet;
   if (options.model_name.empty()) options.model_name = model_name_of(options.model_path);
   if (!template_path.empty()) {

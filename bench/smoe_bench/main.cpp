@@ -187,6 +187,7 @@ int main(int argc, char** argv) {
                              : expert_cache   ? WeightLoading::expert_cache
                                               : WeightLoading::automatic;
     options.expert_cache_slots = expert_slots;
+    options.planned_sessions = static_cast<uint32_t>(batch);
     options.expert_cache_policy = cache_policy == "lru"      ? ExpertCachePolicy::lru
                                   : cache_policy == "random" ? ExpertCachePolicy::random
                                                              : ExpertCachePolicy::frequency;

@@ -74,6 +74,8 @@ struct ModelOptions {
   // computes, the next layer's router is applied to the current hidden state and the experts it
   // would choose are read ahead).
   uint32_t expert_cache_slots = 0;
+  // Sessions whose KV caches the load leaves room for in the budget (a server's slots).
+  uint32_t planned_sessions = 1;
   ExpertCachePolicy expert_cache_policy = ExpertCachePolicy::frequency;
   bool expert_lookahead = true;
   std::string backend = "cuda";

@@ -103,7 +103,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
                     {.file_bytes = container.file_bytes(),
                      .non_expert_bytes = container.non_expert_bytes(),
                      .expert_slot_bytes = backend::ExpertCache::slot_bytes(container),
-                     .kv_cache_bytes = kv_cache_bytes,
+                     .kv_cache_bytes = kv_cache_bytes * std::max<uint32_t>(1, options.planned_sessions),
                      .experts = static_cast<uint32_t>(container.expert_ranges().size()),
                      .experts_per_token = hp.num_experts_per_tok},
                     path);

@@ -14,7 +14,7 @@ struct WeightSizes {
   uint64_t file_bytes = 0;
   uint64_t non_expert_bytes = 0;   // outside the expert ranges
   uint64_t expert_slot_bytes = 0;  // one expert cache slot (the largest expert range)
-  uint64_t kv_cache_bytes = 0;     // one session's
+  uint64_t kv_cache_bytes = 0;     // the planned sessions' (ModelOptions::planned_sessions)
   uint32_t experts = 0;            // layers * experts per layer
   uint32_t experts_per_token = 0;  // per layer (top-k)
 };
