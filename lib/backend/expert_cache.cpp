@@ -139,7 +139,7 @@ void ExpertCache::request(uint32_t layer, std::span<const uint32_t> experts, std
     const int32_t s = entries_[key].slot;
     if (s < 0) continue;
     Slot& slot = slots_[size_t(s)];
-    if (slot.state == SlotState::failed) {  // try again, at demand priority
+    if (slot.state == SlotState::failed && slot.kept == 0 && slot.pins == 0) {  // try again, at demand priority
       entries_[key].slot = -1;
       slot = Slot{};
       continue;
@@ -164,7 +164,7 @@ const model::ExpertWeights& ExpertCache::fetch(uint32_t layer, uint32_t expert, 
   Entry& entry = entries_[key];
   const auto started = std::chrono::steady_clock::now();
   bool waited = false;
-  if (!kept) {  // no slot was free at request(), or it was not requested: keep it from here
+  if (!kept || entry.slot < 0) {  // no slot was free at request(), or it was not requested: keep it from here
     // Another caller may read it meanwhile: never a second slot for one expert.
     while (entry.slot < 0 && assign(key, DirectReader::Priority::demand, false) < 0) {
       waited = true;
