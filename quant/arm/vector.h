@@ -31,7 +31,6 @@ struct NeonVector {
   // bf16 is the upper half of an f32: a 16-bit left shift while widening.
   static V load(const Bf16* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)), 16)); }
   static V broadcast(const float* p) { return vld1q_dup_f32(p); }
-  static float half_to_float(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
   static V fma(V a, V b, V c) { return vfmaq_f32(c, a, b); }
   static V add(V a, V b) { return vaddq_f32(a, b); }
   static float reduce(V v) { return vaddvq_f32(v); }

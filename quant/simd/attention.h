@@ -67,7 +67,7 @@ template <FloatVector Vec, size_t G, size_t P, class T>
   Vec::store(sums, Vec::sum_lanes(totals));
   for (; i < n; ++i) {  // dims past the last vector
     for (size_t k = 0; k < P; ++k) {
-      for (size_t j = 0; j < G; ++j) sums[j * P + k] += to_float<Vec>(rows[k * n + i]) * q[j * n + i];
+      for (size_t j = 0; j < G; ++j) sums[j * P + k] += to_float(rows[k * n + i]) * q[j * n + i];
     }
   }
   float scale[P];
@@ -150,7 +150,7 @@ void value_sum_heads(const float* weights, size_t stride, const T* values, const
     for (; i < n; ++i) {  // dims past the last vector
       for (size_t j = 0; j < G; ++j) {
         float sum = out[j * n + i];
-        for (size_t p = 0; p < chunk; ++p) sum += scaled[j][p] * to_float<Vec>(rows[p * n + i]);
+        for (size_t p = 0; p < chunk; ++p) sum += scaled[j][p] * to_float(rows[p * n + i]);
         out[j * n + i] = sum;
       }
     }

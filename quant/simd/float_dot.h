@@ -31,7 +31,7 @@ float dot_float_row(const T* w, const float* x, size_t n) {
   }
   for (; i + kWidth <= n; i += kWidth) sums[0] = Vec::fma(Vec::load(w + i), Vec::load(x + i), sums[0]);
   float total = Vec::reduce(Vec::add(Vec::add(sums[0], sums[1]), Vec::add(sums[2], sums[3])));
-  for (; i < n; ++i) total += to_float<Vec>(w[i]) * x[i];  // past the last vector
+  for (; i < n; ++i) total += to_float(w[i]) * x[i];  // past the last vector
   return total;
 }
 
@@ -61,7 +61,7 @@ void dot_four_rows(const T* w, size_t stride, const float* x, size_t n, float* o
   for (size_t r = 0; r < 4; ++r) {
     const T* row = w + r * stride;
     float total = Vec::reduce(Vec::add(sums[r][0], sums[r][1]));
-    for (size_t k = i; k < n; ++k) total += to_float<Vec>(row[k]) * x[k];  // past the last step
+    for (size_t k = i; k < n; ++k) total += to_float(row[k]) * x[k];  // past the last step
     out[r] = total;
   }
 }

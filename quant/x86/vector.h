@@ -33,7 +33,6 @@ struct Avx2Vector {
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
   }
   static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
@@ -77,7 +76,6 @@ struct Avx512Vector {
     return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
   }
   static V broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
