@@ -13,6 +13,7 @@
 #include "quant/formats/block_q8_x8.h"
 #include "quant/formats/block_q8a.h"
 #include "quant/kernels.h"
+#include "quant/simd/prefetch.h"
 #include "quant/x86/vector.h"
 
 namespace smoe::quant {
@@ -38,28 +39,6 @@ void avx2_deinterleave_q8_x8_rows(const BlockQ8x8* blocks, BlockQ8* const rows[8
 // under one file's flags (AVX-512 instructions could reach the AVX2 table) wherever the
 // compiler does not inline it, as in the sanitizer builds at -O0.
 namespace {
-
-// Software prefetch of weight bytes this far ahead of the current block, into L1, and further
-// ahead into L2. Decoding streams each weight once from DRAM; the hardware prefetchers restart
-// at every 4 KiB page boundary. Asking ~2 KiB ahead measured 1.65x faster q4k decode on one
-// Intel core; the L2 request 4 KiB ahead adds a little more, since more lines are then on
-// their way than L1's fill buffers alone let the first prefetch have (docs/PERFORMANCE.md).
-// Where the hardware prefetchers keep up (Zen 4) the same requests made decode slower (the
-// Prefetch::hardware variant, kernels.h). Prefetching
-// past the end of a row is harmless (no faults).
-inline constexpr size_t kPrefetchBytes = 2048;
-inline constexpr size_t kPrefetchL2Bytes = 4096;
-
-// Prefetches the `lines` cache lines at `p` + kPrefetchBytes into L1, and at `p` +
-// kPrefetchL2Bytes into L2; nothing in the Prefetch::hardware variant.
-template <Prefetch P>
-inline void prefetch_ahead(const void* p, int lines) {
-  if constexpr (P == Prefetch::hardware) return;
-  for (int line = 0; line < lines; ++line) {
-    _mm_prefetch(static_cast<const char*>(p) + kPrefetchBytes + 64 * line, _MM_HINT_T0);
-    _mm_prefetch(static_cast<const char*>(p) + kPrefetchL2Bytes + 64 * line, _MM_HINT_T1);
-  }
-}
 
 // sum_j m_j * activation_sum_j of a q4k block as four int32 partial sums (eight 16-bit products).
 inline __m128i q4k_minimum_products(__m128i scales_and_minimums, const BlockQ8K& a) {

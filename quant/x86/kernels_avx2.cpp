@@ -9,8 +9,8 @@
 #include "quant/dequantize_f32.h"
 #include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
-#include "quant/x86/attention.h"
-#include "quant/x86/float_dot.h"
+#include "quant/simd/attention.h"
+#include "quant/simd/float_dot.h"
 #include "quant/x86/kernels.h"
 
 namespace smoe::quant {

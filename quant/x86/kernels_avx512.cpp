@@ -1,4 +1,4 @@
-// The "avx512" table (AVX-512 F, BW, VL): 512-bit attention kernels (x86/attention.h), and the
+// The "avx512" table (AVX-512 F, BW, VL): 512-bit attention kernels (simd/attention.h), and the
 // AVX2 weight dot products, which measured faster than 512-bit versions without VNNI on
 // both AMD and Intel cores (q4k by 10-20% on Zen 4; Intel cores issue 512-bit multiplies on
 // one port, 256-bit ones on two; docs/PERFORMANCE.md). The table still exists apart from
@@ -9,8 +9,8 @@
 #include "quant/dequantize_f32.h"
 #include "quant/formats/untyped_kernels.h"
 #include "quant/kernels.h"
-#include "quant/x86/attention.h"
-#include "quant/x86/float_dot.h"
+#include "quant/simd/attention.h"
+#include "quant/simd/float_dot.h"
 #include "quant/x86/kernels.h"
 
 namespace smoe::quant {

@@ -1,7 +1,9 @@
-// Vector traits over which the x86 float kernels are written once (x86/attention.h,
-// x86/float_dot.h): loads that widen a cache's or a weight row's element type (f32, f16, bf16,
-// int8) to f32 lanes, multiply-adds and lane sums, on 256-bit (Avx2Vector) and 512-bit
-// (Avx512Vector, where the including file is compiled with AVX-512) registers.
+// Vector traits of the x86 float kernels: loads that widen a cache's or a weight row's element
+// type (f32, f16, bf16, int8) to f32 lanes, multiply-adds and lane sums, on 256-bit
+// (Avx2Vector) and 512-bit (Avx512Vector, where the including file is compiled with AVX-512)
+// registers. The attention and float-row kernels use them through simd/float_vector.h's
+// FloatVector (NEON's are in arm/vector.h); the x86 decoders (x86/dequantize.h) and int8 code
+// use the byte conversions and maxima below as well.
 #pragma once
 
 #include <immintrin.h>
@@ -14,11 +16,6 @@
 namespace smoe::quant {
 
 namespace {  // every including file gets its own copy, compiled with its own flags
-
-inline float to_float(float v) { return v; }
-inline float to_float(uint16_t h) { return _cvtsh_ss(h); }
-inline float to_float(int8_t v) { return float(v); }
-inline float to_float(Bf16 v) { return bf16_to_f32(v.bits); }
 
 struct Avx2Vector {
   using V = __m256;

@@ -1,29 +1,31 @@
 // The attention kernels over a KV cache (f16, or int8 with one scale per position), written
-// once over a vector-traits type (x86/vector.h) and instantiated by kernels_avx2.cpp
-// (Avx2Vector) and kernels_avx512.cpp (Avx512Vector) under their own flags. One KV head's positions are rows
+// once over an architecture's vector traits (simd/float_vector.h) and instantiated by
+// x86/kernels_avx2.cpp (Avx2Vector), x86/kernels_avx512.cpp (Avx512Vector) and
+// arm/kernels_neon.cpp (NeonVector) under their own flags. One KV head's positions are rows
 // of n values, contiguous (the cache is head-major).
 //
 // Keys: each position's row is converted once for the (up to 4) query heads that share it;
-// blocks of 2 (AVX2) or 4 (AVX-512) positions keep 8 or 16 independent accumulators, reduced
-// together by one transposing sum.
-// Values: the output of 4 heads x 16 (AVX2) or 64 (AVX-512) dims stays in registers while a
-// chunk of 8 positions streams past (their rows stay in L1 for the next dims), instead of
-// loading and storing the output once per position; each pass over a chunk prefetches the same
-// dims of the next chunk (4 x 64 dims a pass measured faster than 4 x 32).
-// Prefetch distances, chosen from DRAM measurements (smoe-bench-kernels attention/.../dram):
-// keys 4 rows (1 KiB) ahead, farther being slower; values in chunks of 8 rows, since a pass
-// over a larger chunk touches one line of each of many rows, 256 bytes apart across pages,
-// which the hardware prefetchers do not follow (64 rows read about 35% slower). An L2
-// prefetch further ahead (as the dot kernels have) did not help either stream.
+// blocks of kPositions positions (1 NEON, 2 AVX2, 4 AVX-512) keep 4, 8 or 16 independent
+// accumulators, reduced together by one transposing sum.
+// Values: the output of 4 heads x kValueVectors vectors (16 dims NEON and AVX2, 64 AVX-512)
+// stays in registers while a chunk of 8 positions streams past (their rows stay in L1 for the
+// next dims), instead of loading and storing the output once per position; each pass over a
+// chunk prefetches the same dims of the next chunk (4 x 64 dims a pass measured faster than
+// 4 x 32 with AVX-512).
+// Prefetch distances, chosen from DRAM measurements on x86 (smoe-bench-kernels
+// attention/.../dram): keys 4 rows (1 KiB) ahead, farther being slower; values in chunks of 8
+// rows, since a pass over a larger chunk touches one line of each of many rows, 256 bytes
+// apart across pages, which the hardware prefetchers do not follow (64 rows read about 35%
+// slower). An L2 prefetch further ahead (as the dot kernels have) did not help either stream.
+// NEON uses the same distances, unmeasured on hardware (the tests run under qemu).
 #pragma once
-
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
-#include "quant/x86/vector.h"
+#include "quant/simd/float_vector.h"
+#include "quant/simd/prefetch.h"
 
 namespace smoe::quant {
 namespace {  // every including file gets its own copy, compiled with its own flags
@@ -37,14 +39,14 @@ constexpr size_t kValueChunk = 8;
 
 template <class T>
 inline void prefetch_row(const T* row, size_t n) {
-  for (size_t byte = 0; byte < n * sizeof(T); byte += 64) _mm_prefetch(reinterpret_cast<const char*>(row) + byte, _MM_HINT_T0);
+  for (size_t byte = 0; byte < n * sizeof(T); byte += 64) prefetch_l1(reinterpret_cast<const char*>(row) + byte);
 }
 
 // scores[j * stride + p] = scale_p * sum_i key[p * n + i] * q[j * n + i] for G (1..4) heads
 // and P consecutive positions; scale_p = scales[p], or 1 without scales. The G x P
 // accumulators are independent chains (one position's 4 chains of n / width steps waited on
 // the multiply-add latency), and their lane sums come out of one transposing reduction.
-template <class Vec, size_t G, size_t P, class T>
+template <FloatVector Vec, size_t G, size_t P, class T>
 [[gnu::always_inline]] inline void key_scores_block(const T* keys, const float* scales, size_t first, size_t count,
                                                     const float* q, size_t n, float* scores, size_t stride) {
   static_assert(G * P <= Vec::kWidth);
@@ -76,7 +78,7 @@ template <class Vec, size_t G, size_t P, class T>
   }
 }
 
-template <class Vec, size_t G, class T>
+template <FloatVector Vec, size_t G, class T>
 void key_scores_heads(const T* keys, const float* scales, size_t count, const float* q, size_t n, float* scores,
                       size_t stride) {
   size_t p = 0;
@@ -86,7 +88,7 @@ void key_scores_heads(const T* keys, const float* scales, size_t count, const fl
   for (; p < count; ++p) key_scores_block<Vec, G, 1>(keys, scales, p, count, q, n, scores, stride);
 }
 
-template <class Vec, class T>
+template <FloatVector Vec, class T>
 void key_scores(const T* keys, const float* scales, size_t count, const float* q, size_t group, size_t n, float* scores,
                 size_t stride) {
   size_t first = 0;
@@ -103,7 +105,7 @@ void key_scores(const T* keys, const float* scales, size_t count, const float* q
 
 // One pass of the value sums over a chunk's rows: dims [i, i + D * width) of G heads stay in
 // registers while the chunk's rows stream past; prefetches the same dims of the next chunk.
-template <class Vec, size_t G, size_t D, class T>
+template <FloatVector Vec, size_t G, size_t D, class T>
 [[gnu::always_inline]] inline void value_pass(const float (*scaled)[kValueChunk], const T* rows, size_t chunk,
                                               bool next_chunk, size_t i, size_t n, float* out) {
   constexpr size_t kWidth = Vec::kWidth;
@@ -114,7 +116,7 @@ template <class Vec, size_t G, size_t D, class T>
   for (size_t p = 0; p < chunk; ++p) {
     if (next_chunk) {
       for (size_t byte = 0; byte < D * kWidth * sizeof(T); byte += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(rows + (kValueChunk + p) * n + i) + byte, _MM_HINT_T0);
+        prefetch_l1(reinterpret_cast<const char*>(rows + (kValueChunk + p) * n + i) + byte);
       }
     }
     typename Vec::V v[D];
@@ -130,7 +132,7 @@ template <class Vec, size_t G, size_t D, class T>
 }
 
 // out[j * n + i] += sum_p weights[j * stride + p] * scale_p * value[p * n + i] for G (1..4) heads.
-template <class Vec, size_t G, class T>
+template <FloatVector Vec, size_t G, class T>
 void value_sum_heads(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t n,
                      float* out) {
   constexpr size_t kWidth = Vec::kWidth, kWide = Vec::kValueVectors;
@@ -155,7 +157,7 @@ void value_sum_heads(const float* weights, size_t stride, const T* values, const
   }
 }
 
-template <class Vec, class T>
+template <FloatVector Vec, class T>
 void value_sum(const float* weights, size_t stride, const T* values, const float* scales, size_t count, size_t group,
                size_t n, float* out) {
   size_t first = 0;

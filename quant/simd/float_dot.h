@@ -1,23 +1,25 @@
 // Unquantized weight rows (f32, f16, bf16: `--type f16`, `--type bf16`, or `--type keep` on a
-// bf16 checkpoint) against f32 activations, written once over the vector traits of
-// x86/vector.h and instantiated by kernels_avx2.cpp (Avx2Vector) and kernels_avx512.cpp
-// (Avx512Vector). Decoding reads each weight once, 2 or 4 bytes per multiply-add, so a few
-// independent chains (the multiply-add latency) and the weight prefetch of the quantized
-// kernels are all it takes to stream at the memory's speed; the scalar loop these replace ran
-// at 10% of it (docs/PERFORMANCE.md). The activations stay f32: no rounding beyond the
-// weights' own, so results match the scalar reference (f16_vector.cpp) up to summation order.
+// bf16 checkpoint) against f32 activations, written once over an architecture's vector traits
+// (simd/float_vector.h) and instantiated by x86/kernels_avx2.cpp (Avx2Vector),
+// x86/kernels_avx512.cpp (Avx512Vector) and arm/kernels_neon.cpp (NeonVector). Decoding reads
+// each weight once, 2 or 4 bytes per multiply-add, so a few independent chains (the
+// multiply-add latency) and the weight prefetch of the quantized kernels are all it takes to
+// stream at the memory's speed; the scalar loop these replace ran at 10% of it
+// (docs/PERFORMANCE.md). The activations stay f32: no rounding beyond the weights' own, so
+// results match the scalar reference (f16_vector.cpp) up to summation order.
 #pragma once
 
 #include <cstddef>
 
-#include "quant/x86/kernels.h"
-#include "quant/x86/vector.h"
+#include "quant/kernels.h"
+#include "quant/simd/float_vector.h"
+#include "quant/simd/prefetch.h"
 
 namespace smoe::quant {
 namespace {  // every including file gets its own copy, compiled with its own flags
 
 // sum_i w[i] * x[i], T = float, uint16_t (f16) or Bf16.
-template <class Vec, Prefetch P, class T>
+template <FloatVector Vec, Prefetch P, class T>
 float dot_float_row(const T* w, const float* x, size_t n) {
   constexpr size_t kWidth = Vec::kWidth, kChains = 4, kStep = kChains * kWidth;
   typename Vec::V sums[kChains];
@@ -40,7 +42,7 @@ float dot_float_row(const T* w, const float* x, size_t n) {
 // slower four at a time.
 constexpr size_t kLongRow = 8192;
 
-template <class Vec, Prefetch P, class T>
+template <FloatVector Vec, Prefetch P, class T>
 void dot_four_rows(const T* w, size_t stride, const float* x, size_t n, float* out) {
   constexpr size_t kWidth = Vec::kWidth, kStep = 2 * kWidth, kStepBytes = kStep * sizeof(T);
   constexpr size_t kPrefetchEvery = kStepBytes < 64 ? 64 : kStepBytes;  // bytes of a row between prefetches
@@ -64,7 +66,7 @@ void dot_four_rows(const T* w, size_t stride, const float* x, size_t n, float* o
   }
 }
 
-template <class Vec, Prefetch P, class T>
+template <FloatVector Vec, Prefetch P, class T>
 void dot_float_rows(const T* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   size_t r = 0;
   if (n >= kLongRow) {
@@ -73,15 +75,15 @@ void dot_float_rows(const T* w, size_t stride, size_t rows, const float* x, size
   for (; r < rows; ++r) out[r] = dot_float_row<Vec, P>(w + r * stride, x, n);
 }
 
-template <class Vec, Prefetch P>
+template <FloatVector Vec, Prefetch P>
 void dot_rows_f32(const float* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   dot_float_rows<Vec, P>(w, stride, rows, x, n, out);
 }
-template <class Vec, Prefetch P>
+template <FloatVector Vec, Prefetch P>
 void dot_rows_f16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   dot_float_rows<Vec, P>(w, stride, rows, x, n, out);
 }
-template <class Vec, Prefetch P>
+template <FloatVector Vec, Prefetch P>
 void dot_rows_bf16(const uint16_t* w, size_t stride, size_t rows, const float* x, size_t n, float* out) {
   dot_float_rows<Vec, P>(reinterpret_cast<const Bf16*>(w), stride, rows, x, n, out);
 }
