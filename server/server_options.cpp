@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "smoe/version.h"
+#include "weight_loading_flags.h"
 
 namespace smoe::server {
 namespace {
@@ -25,7 +26,7 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   app.set_version_flag("--version", std::string("smoe-server ") + kVersionString);
   ModelOptions& model = options.model;
   std::string kv = "f16", template_path;
-  bool mmap = false, no_mmap = false, quiet = false;
+  bool quiet = false;
   app.add_option("-m,--model", options.model_path, "the .smoe file")->required();
   app.add_option("--alias", options.model_name, "the model name clients send and /v1/models lists (default: the "
                                                 "file name without .smoe)");
@@ -55,17 +56,8 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   app.add_option("--gpu-mem", model.gpu_memory,
                  "accelerator memory for the hottest experts, e.g. 8G (needs the backend plugin; 0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
-  auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
-                                                 "into huge-page memory when it fits, for faster decoding)");
-  auto* no_mmap_flag =
-      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
-  bool expert_cache = false;
-  app.add_flag("--expert-cache", expert_cache,
-               "read everything but the experts into memory and the experts from disk on demand into an expert cache (default: when the file does not fit the memory budget but the rest does)")
-      ->excludes(mmap_flag)
-      ->excludes(no_mmap_flag);
-  app.add_option("--expert-slots", model.expert_cache_slots,
-                 "experts the expert cache holds in memory (default: as many as the memory budget allows)");
+  cli::WeightLoadingFlags weight_flags;
+  weight_flags.add_to(app, model);
   app.add_option("--moe-min-weight", model.moe_min_weight,
                  "skip chosen experts after the first whose routing weight is below this (0 = off)")
       ->check(CLI::Range(0.0f, 0.999f));
@@ -90,10 +82,7 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
-  model.weight_loading = mmap           ? WeightLoading::map
-                                : no_mmap      ? WeightLoading::read
-                                : expert_cache ? WeightLoading::expert_cache
-                                               : WeightLoading::automatic;
+  model.weight_loading = weight_flags.loading();
   model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   model.planned_sessions = options.scheduler.slots;  // one KV cache per slot
   options.log_requests = !quiet;

@@ -23,6 +23,7 @@
 #include "disk_bandwidth.h"
 #include "expert_cache_report.h"
 #include "memory_bandwidth.h"
+#include "weight_loading_flags.h"
 #include "ops/gemm.h"
 #include "runtime/model_impl.h"
 #include "util/memory.h"
@@ -125,19 +126,11 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print one JSON object");
   std::string kv = "f16";
   uint64_t gpu_memory = 0;
-  bool mmap = false, no_mmap = false;
-  auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file (default: read it into memory when it fits)");
-  auto* no_mmap_flag =
-      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
-  bool expert_cache = false, no_lookahead = false;
-  uint32_t expert_slots = 0;
+  ModelOptions options;
+  cli::WeightLoadingFlags weight_flags;
+  weight_flags.add_to(app, options);
+  bool no_lookahead = false;
   std::string cache_policy = "frequency";
-  app.add_flag("--expert-cache", expert_cache,
-               "read all but the experts into memory and the experts from disk on demand into an expert cache "
-               "(default: when the file does not fit the memory budget)")
-      ->excludes(mmap_flag)
-      ->excludes(no_mmap_flag);
-  app.add_option("--expert-slots", expert_slots, "experts the expert cache holds (default: as many as the budget allows)");
   app.add_option("--cache-policy", cache_policy, "expert cache replacement: frequency, lru or random")
       ->check(CLI::IsMember({"frequency", "lru", "random"}))
       ->capture_default_str();
@@ -172,7 +165,6 @@ int main(int argc, char** argv) {
     return app.exit(error) == 0 ? 0 : 2;
   }
   try {
-    ModelOptions options;
     options.threads = threads;
     options.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
     options.gpu_memory = gpu_memory;
@@ -182,11 +174,7 @@ int main(int argc, char** argv) {
     options.moe_min_weight = moe_min_weight;
     options.prefetch = prefetch;
     options.prompt_products = prompt_products;
-    options.weight_loading = mmap             ? WeightLoading::map
-                             : no_mmap        ? WeightLoading::read
-                             : expert_cache   ? WeightLoading::expert_cache
-                                              : WeightLoading::automatic;
-    options.expert_cache_slots = expert_slots;
+    options.weight_loading = weight_flags.loading();
     options.planned_sessions = static_cast<uint32_t>(batch);
     options.expert_cache_policy = cache_policy == "lru"      ? ExpertCachePolicy::lru
                                   : cache_policy == "random" ? ExpertCachePolicy::random

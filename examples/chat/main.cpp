@@ -14,6 +14,7 @@
 #include "chat_options.h"
 #include "interactive.h"
 #include "smoe/smoe.h"
+#include "weight_loading_flags.h"
 
 namespace {
 
@@ -143,18 +144,8 @@ int main(int argc, char** argv) {
   app.add_option("--gpu-mem", options.model.gpu_memory,
                  "accelerator memory for the hottest experts, e.g. 8G (needs the backend plugin; 0 = CPU only)")
       ->transform(CLI::AsSizeValue(false));
-  bool mmap = false, no_mmap = false;
-  auto* mmap_flag = app.add_flag("--mmap", mmap, "map the model file even when it would fit in memory (default: read it "
-                                                 "into huge-page memory when it fits, for faster decoding)");
-  auto* no_mmap_flag =
-      app.add_flag("--no-mmap", no_mmap, "always read the model into memory (huge pages)")->excludes(mmap_flag);
-  bool expert_cache = false;
-  app.add_flag("--expert-cache", expert_cache,
-               "read everything but the experts into memory and the experts from disk on demand into an expert cache (default: when the file does not fit the memory budget but the rest does)")
-      ->excludes(mmap_flag)
-      ->excludes(no_mmap_flag);
-  app.add_option("--expert-slots", options.model.expert_cache_slots,
-                 "experts the expert cache holds in memory (default: as many as the memory budget allows)");
+  cli::WeightLoadingFlags weight_flags;
+  weight_flags.add_to(app, options.model);
   app.add_option("--ram", options.model.ram_budget,
                  "memory smoe may use for the weights it reads in and the KV cache, e.g. 12G (default: the process's "
                  "real limit, its cgroup's or the free memory)")
@@ -183,10 +174,7 @@ int main(int argc, char** argv) {
     sampler.repeat_penalty = 1;
   }
   options.tokenize = tokenize->count() > 0;
-  options.model.weight_loading = mmap           ? WeightLoading::map
-                                : no_mmap      ? WeightLoading::read
-                                : expert_cache ? WeightLoading::expert_cache
-                                               : WeightLoading::automatic;
+  options.model.weight_loading = weight_flags.loading();
   options.model.kv_type = *parse_kv_type(kv);  // --kv accepts only these names
   try {
     if (!tools_path.empty()) options.rendering.tools = read_text_file(tools_path, "tools file");

@@ -14,6 +14,18 @@
 
 namespace smoe::model {
 
+namespace {
+
+// `order` (experts,) gets the experts' indices with the top-k of `logits` first, highest first,
+// ties to the lower index.
+void sort_top_k(const float* logits, size_t top_k, std::vector<uint32_t>& order) {
+  std::iota(order.begin(), order.end(), 0u);
+  std::partial_sort(order.begin(), order.begin() + long(top_k), order.end(),
+                    [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+}
+
+}  // namespace
+
 void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu) {
   const LayerWeights& w = weights_.layers[layer];
   const size_t n = rows_.size();
@@ -32,9 +44,7 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
   std::vector<float> chosen_logits(top_k);
   for (size_t t = 0; t < n; ++t) {
     const float* logits = &router_logits_[t * experts];
-    std::iota(order.begin(), order.end(), 0u);
-    std::partial_sort(order.begin(), order.begin() + long(top_k), order.end(),
-                      [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    sort_top_k(logits, top_k, order);
     for (size_t j = 0; j < top_k; ++j) chosen_logits[j] = logits[order[j]];
     cpu.plan.elementwise.softmax(chosen_logits.data(), top_k, 1.0f);
     // Adaptive top-k: experts after the first below the minimum weight are skipped, the
@@ -197,9 +207,7 @@ std::vector<uint32_t> Transformer::predict_experts(uint32_t layer, const ops::Cp
   std::vector<uint32_t> order(experts);
   for (size_t t = 0; t < n; ++t) {
     const float* logits = &lookahead_logits_[t * experts];
-    std::iota(order.begin(), order.end(), 0u);
-    std::partial_sort(order.begin(), order.begin() + long(top_k), order.end(),
-                      [&](uint32_t a, uint32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+    sort_top_k(logits, top_k, order);
     for (size_t j = 0; j < top_k; ++j) wanted[order[j]] = 1;
   }
   std::vector<uint32_t> predicted;
