@@ -107,12 +107,12 @@ int32_t ExpertCache::assign(size_t key, DirectReader::Priority priority, bool av
 }
 
 void ExpertCache::read_finished(int32_t slot_index, const std::string& error) {
-  {
-    std::lock_guard lock(mutex_);
-    Slot& slot = slots_[size_t(slot_index)];
-    slot.state = error.empty() ? SlotState::ready : SlotState::failed;
-    slot.error = error;
-  }
+  // Notified under the lock: the destructor waits for the last read's state change and then
+  // destroys the condition variable, which must not still be in this reader thread's hands.
+  std::lock_guard lock(mutex_);
+  Slot& slot = slots_[size_t(slot_index)];
+  slot.state = error.empty() ? SlotState::ready : SlotState::failed;
+  slot.error = error;
   changed_.notify_all();
 }
 
