@@ -80,10 +80,11 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
     } else {
       rows_f32.resize(rows * row_elements);
       // Rows are read (decoded to f32, faulting their pages in) and quantized independently:
-      // spread both over the cores (the result does not depend on the thread count).
+      // spread both over the cores (the result does not depend on the thread count), handed
+      // out a few at a time so a core that is busy elsewhere does not hold up the chunk.
       // An exception must not leave the parallel region: the first one is kept and rethrown.
       std::exception_ptr failure;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 4)
       for (uint64_t r = 0; r < rows; ++r) {
         try {
           source.read_rows_f32(first + r, 1, rows_f32.data() + r * row_elements);

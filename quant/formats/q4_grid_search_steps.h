@@ -26,8 +26,26 @@ inline bool solve_q4_least_squares(double weight_sum, double weighted_x_sum, dou
   return *d > 0.0f;
 }
 
-// Tries 21 grid densities around the min/max one, refits each by least squares, and keeps the
-// lowest squared error whose worst element stays within one min/max step.
+constexpr int kQ4GridSteps = 21;  // grid densities tried around the min/max one
+
+// The inverse grid step of density `step` (0 .. kQ4GridSteps - 1) for values spanning `range`.
+inline float q4_step_inverse(int step, float range) { return (kQ4Levels - 1.0f + 0.1f * float(step)) / range; }
+
+// The largest error a fit may have: one min/max step.
+inline float q4_allowed_error(float range) { return range / kQ4Levels * 1.0001f; }
+
+// sum w and sum w x over the block, in double.
+inline void q4_weight_sums(const float* x, const float* weight, double* weight_sum, double* weighted_x_sum) {
+  *weight_sum = 0;
+  *weighted_x_sum = 0;
+  for (size_t i = 0; i < BlockQ4::kElements; ++i) {
+    *weight_sum += weight[i];
+    *weighted_x_sum += double(weight[i]) * x[i];
+  }
+}
+
+// Tries kQ4GridSteps grid densities around the min/max one, refits each by least squares, and
+// keeps the lowest squared error whose worst element stays within one min/max step.
 // least_squares(inverse_d, weight_sum, weighted_x_sum, &d, &m): quantizes x on (1 / inverse_d,
 // lo) and solves for (d, m); evaluate(d, m): that grid's Q4GridFit.
 template <class LeastSquares, class Evaluate>
@@ -35,14 +53,11 @@ Q4GridFit search_q4_grid_steps(const float* x, const float* weight, float lo, fl
                                Evaluate evaluate) {
   const float range = hi - lo;
   Q4GridFit best = evaluate(range / kQ4Levels, lo);
-  const float allowed_error = range / kQ4Levels * 1.0001f;
+  const float allowed_error = q4_allowed_error(range);
   double weight_sum = 0, weighted_x_sum = 0;
-  for (size_t i = 0; i < BlockQ4::kElements; ++i) {
-    weight_sum += weight[i];
-    weighted_x_sum += double(weight[i]) * x[i];
-  }
-  for (int step = 0; step <= 20; ++step) {
-    const float inverse_d = (kQ4Levels - 1.0f + 0.1f * float(step)) / range;
+  q4_weight_sums(x, weight, &weight_sum, &weighted_x_sum);
+  for (int step = 0; step < kQ4GridSteps; ++step) {
+    const float inverse_d = q4_step_inverse(step, range);
     float d = 0.0f, m = 0.0f;
     if (!least_squares(inverse_d, weight_sum, weighted_x_sum, &d, &m)) continue;
     const Q4GridFit fit = evaluate(d, m);
