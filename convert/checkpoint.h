@@ -28,7 +28,8 @@ struct SourceFile {
 class TensorSource {
  public:
   virtual ~TensorSource() = default;
-  // Rows [first, first + rows) as f32.
+  // Rows [first, first + rows) as f32. Called from several threads at once (the converter
+  // reads each row on the thread that quantizes it).
   virtual void read_rows_f32(uint64_t first, uint64_t rows, float* out) const = 0;
   // The smoe type whose blocks hold the source's values exactly (bit for bit, or by an exact
   // re-encoding such as GGUF Q4_0 -> q4); std::nullopt when smoe has no such type.

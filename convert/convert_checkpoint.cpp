@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "convert/importance_matrix.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
+#include "ops/cpu_plan.h"
 #include "quant/formats/convert_row.h"
 #include "smoe/chat.h"
 #include "smoe/error.h"
@@ -65,6 +67,8 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
   const uint64_t total_rows = planned.bytes / out_row_bytes;
   const uint64_t chunk_rows = std::max<uint64_t>(1, kChunkBytes / (row_elements * sizeof(float)));
   const bool copy_blocks = source.stored_type() == row_type;
+  // This CPU's fastest quantizer of the row type: the same bytes as the reference's (kernels.h).
+  const auto quantize_row = ops::default_cpu_plan().kernels->for_type(row_type).quantize_row;
   // Importance is per input column, so the same vector serves every row of the tensor.
   const std::vector<float> importance =
       imatrix && !copy_blocks ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
@@ -75,14 +79,23 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
       source.read_rows_stored(first, rows, rows_out.data());
     } else {
       rows_f32.resize(rows * row_elements);
-      source.read_rows_f32(first, rows, rows_f32.data());
-      // Rows quantize independently: spread them over the cores (the result does not depend on
-      // the thread count).
-#pragma omp parallel for schedule(static)
+      // Rows are read (decoded to f32, faulting their pages in) and quantized independently:
+      // spread both over the cores (the result does not depend on the thread count), handed
+      // out a few at a time so a core that is busy elsewhere does not hold up the chunk.
+      // An exception must not leave the parallel region: the first one is kept and rethrown.
+      std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 4)
       for (uint64_t r = 0; r < rows; ++r) {
-        quant::quantize_row(row_type, rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes,
-                            row_elements, importance.empty() ? nullptr : importance.data());
+        try {
+          source.read_rows_f32(first + r, 1, rows_f32.data() + r * row_elements);
+          quantize_row(rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes, row_elements,
+                       importance.empty() ? nullptr : importance.data());
+        } catch (...) {
+#pragma omp critical(convert_failure)
+          if (!failure) failure = std::current_exception();
+        }
       }
+      if (failure) std::rethrow_exception(failure);
     }
     writer.append(index, rows_out.data(), rows_out.size());
     // Those source pages are done with: resident memory stays near one chunk, not the model.

@@ -31,10 +31,12 @@ void for_each_kernel_field(Visit visit) {
   visit(&TypeKernels::dot_rows);
   visit(&TypeKernels::to_f32);
   visit(&TypeKernels::to_bf16);
+  visit(&TypeKernels::quantize_row);
 }
 
 // The scalar table's rows: each type's reference kernels. Every row type decodes by the type
-// table's reference row conversion (to_f32) and that rounded to bf16 (to_bf16).
+// table's reference row conversion (to_f32) and that rounded to bf16 (to_bf16), and quantizes
+// by its reference quantizer.
 TypeRows scalar_rows() {
   TypeRows rows = rows_by_type<TypeKernels>({
       {TensorType::f32, {.dot_rows = dot_rows_kernel<dot_rows_f32_ref>}},
@@ -60,6 +62,7 @@ TypeRows scalar_rows() {
     if (traits.dequantize_row == nullptr) continue;  // u8, interleaved types (rows of row_type)
     rows[id].to_f32 = traits.dequantize_row;
     rows[id].to_bf16 = to_bf16[id];
+    rows[id].quantize_row = traits.quantize_row;
   }
   return rows;
 }

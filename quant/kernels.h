@@ -59,6 +59,9 @@ struct TypeKernels {
   // to f32, and to bf16 (those values rounded to nearest even), for the prompt paths.
   void (*to_f32)(const void* src, float* dst, size_t n) = nullptr;
   void (*to_bf16)(const void* src, uint16_t* dst, size_t n) = nullptr;
+  // Row types: n weights (whole blocks) quantized as quantize_row() does, bit for bit (the
+  // converter's inner loop); importance (n,) or nullptr, as there.
+  void (*quantize_row)(const float* src, void* dst, size_t n, const float* importance) = nullptr;
 };
 
 using TypeRows = std::array<TypeKernels, kTensorTypeCount>;

@@ -39,7 +39,8 @@ void q3k_unpack_scales(const uint8_t* packed, int8_t* out) {
   }
 }
 
-void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float* importance) {
+void quantize_row_q3k_searched(const float* src, BlockQ3K* dst, size_t n, const float* importance,
+                               SymmetricScaleSearch search) {
   for (size_t b = 0; b < n / BlockQ3K::kElements; ++b) {
     const float* x = src + b * BlockQ3K::kElements;
     BlockQ3K& block = dst[b];
@@ -48,7 +49,7 @@ void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float
     super_block_error_weights(x, importance ? importance + b * BlockQ3K::kElements : nullptr, BlockQ3K::kElements,
                               weights);
     float sub_scale[16];
-    const float peak = search_sub_block_scales(x, weights, -4, 3, sub_scale);  // signed, largest magnitude
+    const float peak = search_sub_block_scales(x, weights, -4, 3, sub_scale, search);  // signed, largest magnitude
     const float inverse = peak != 0.0f ? -32.0f / peak : 0.0f;  // largest scale -> -32
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);
     const float d = f16_to_f32(block.d);
@@ -64,6 +65,10 @@ void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float
       }
     }
   }
+}
+
+void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float* importance) {
+  quantize_row_q3k_searched(src, dst, n, importance, search_symmetric_scale);
 }
 
 void dequantize_row_q3k_ref(const BlockQ3K* src, float* dst, size_t n) {

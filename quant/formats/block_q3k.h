@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/scale_search.h"
+
 namespace smoe::quant {
 
 struct BlockQ3K {
@@ -31,6 +33,10 @@ static_assert(sizeof(BlockQ3K) == 110, "BlockQ3K is part of the file format");
 // Scalar references; `n` a multiple of 256; `importance` (n,) as for q4k.
 void quantize_row_q3k_ref(const float* src, BlockQ3K* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q3k_ref(const BlockQ3K* src, float* dst, size_t n);
+// quantize_row_q3k_ref with each sub-block's scale found by `search` (one of the same bits:
+// the reference search or a vectorized one).
+void quantize_row_q3k_searched(const float* src, BlockQ3K* dst, size_t n, const float* importance,
+                               SymmetricScaleSearch search);
 
 // The 16 signed sub-block scales (-32..31) of a block.
 void q3k_unpack_scales(const uint8_t* packed, int8_t* out);

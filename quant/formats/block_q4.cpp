@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "quant/formats/half.h"
+#include "quant/formats/q4_grid_search_steps.h"
 
 namespace smoe::quant {
 namespace {
@@ -26,19 +27,12 @@ inline float grid_index(float x, float m, float inverse_d) {
   return std::clamp(round_small(std::clamp((x - m) * inverse_d, -1.0f, 16.0f)), 0.0f, float(kLevels));
 }
 
-struct BlockFit {
-  float d;
-  float m;
-  float squared_error;
-  float max_error;
-};
-
 constexpr float kUniform[kN] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
                                 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 // Importance-weighted squared error (and unweighted worst error) of representing x on the
 // grid (d, m). Per-lane partial sums keep the loop vectorisable without reassociation flags.
-BlockFit evaluate_grid(const float* x, const float* weight, float d, float m) {
+Q4GridFit evaluate_grid(const float* x, const float* weight, float d, float m) {
   const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
   float squared[8] = {}, worst[8] = {};
   for (size_t i = 0; i < kN; ++i) {
@@ -46,7 +40,7 @@ BlockFit evaluate_grid(const float* x, const float* weight, float d, float m) {
     squared[i % 8] += weight[i] * error * error;
     worst[i % 8] = std::max(worst[i % 8], error);
   }
-  BlockFit fit{d, m, 0.0f, 0.0f};
+  Q4GridFit fit{d, m, 0.0f, 0.0f};
   for (int lane = 0; lane < 8; ++lane) {
     fit.squared_error += squared[lane];
     fit.max_error = std::max(fit.max_error, worst[lane]);
@@ -54,9 +48,8 @@ BlockFit evaluate_grid(const float* x, const float* weight, float d, float m) {
   return fit;
 }
 
-// Quantizes x with the grid (1 / inverse_d, lo), then solves the weighted 2x2 least-squares
-// problem for the (d, m) that best fit that assignment of q. False when it is singular.
-// weight_sum = sum w_i, weighted_x_sum = sum w_i x_i.
+// Quantizes x with the grid (1 / inverse_d, lo), then solves the weighted least-squares
+// problem for the (d, m) that best fit that assignment of q.
 bool least_squares_fit(const float* x, const float* weight, float lo, float inverse_d, double weight_sum,
                        double weighted_x_sum, float* d, float* m) {
   float sum_q[8] = {}, sum_qq[8] = {}, sum_qx[8] = {};
@@ -72,36 +65,33 @@ bool least_squares_fit(const float* x, const float* weight, float lo, float inve
     qq_total += sum_qq[lane];
     qx_total += sum_qx[lane];
   }
-  const double determinant = weight_sum * qq_total - q_total * q_total;
-  if (!(determinant > 0)) return false;
-  *d = static_cast<float>((weight_sum * qx_total - q_total * weighted_x_sum) / determinant);
-  *m = static_cast<float>((weighted_x_sum - *d * q_total) / weight_sum);
-  return *d > 0.0f;
-}
-
-// Tries 21 grid densities around the min/max one (as llama.cpp's make_qkx2_quants does),
-// refits each by least squares, and keeps the lowest squared error whose worst element stays
-// within one min/max step.
-BlockFit search_block(const float* x, const float* weight, float lo, float hi) {
-  const float range = hi - lo;
-  BlockFit best = evaluate_grid(x, weight, range / kLevels, lo);
-  const float allowed_error = range / kLevels * 1.0001f;
-  double weight_sum = 0, weighted_x_sum = 0;
-  for (size_t i = 0; i < kN; ++i) {
-    weight_sum += weight[i];
-    weighted_x_sum += double(weight[i]) * x[i];
-  }
-  for (int step = 0; step <= 20; ++step) {
-    const float inverse_d = (float(kLevels) - 1.0f + 0.1f * float(step)) / range;
-    float d = 0.0f, m = 0.0f;
-    if (!least_squares_fit(x, weight, lo, inverse_d, weight_sum, weighted_x_sum, &d, &m)) continue;
-    const BlockFit fit = evaluate_grid(x, weight, d, m);
-    if (fit.squared_error < best.squared_error && fit.max_error <= allowed_error) best = fit;
-  }
-  return best;
+  return solve_q4_least_squares(weight_sum, weighted_x_sum, q_total, qq_total, qx_total, d, m);
 }
 
 }  // namespace
+
+Q4GridFit search_q4_grid_ref(const float* x, const float* weight, float lo, float hi) {
+  return search_q4_grid_steps(
+      x, weight, lo, hi,
+      [&](float inverse_d, double weight_sum, double weighted_x_sum, float* d, float* m) {
+        return least_squares_fit(x, weight, lo, inverse_d, weight_sum, weighted_x_sum, d, m);
+      },
+      [&](float d, float m) { return evaluate_grid(x, weight, d, m); });
+}
+
+bool fit_q4_block(const float* x, const float* importance, Q4GridSearch search, uint16_t* d, uint16_t* m) {
+  const auto [lo_it, hi_it] = std::minmax_element(x, x + kN);
+  const float lo = *lo_it, hi = *hi_it;
+  if (!(hi > lo)) {  // constant block (or NaN): all q = 0, w = m
+    *d = f32_to_f16(0.0f);
+    *m = f32_to_f16(lo);
+    return false;
+  }
+  const Q4GridFit fit = search(x, importance ? importance : kUniform, lo, hi);
+  *d = f32_to_f16(fit.d);
+  *m = f32_to_f16(fit.m);
+  return true;
+}
 
 float q4_error_bound(float lo, float hi) {
   const float magnitude = std::max(std::fabs(lo), std::fabs(hi));
@@ -111,20 +101,12 @@ float q4_error_bound(float lo, float hi) {
 void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* importance) {
   for (size_t b = 0; b < n / kN; ++b) {
     const float* x = src + b * kN;
-    const float* weight = importance ? importance + b * kN : kUniform;
-    const auto [lo_it, hi_it] = std::minmax_element(x, x + kN);
-    const float lo = *lo_it, hi = *hi_it;
     BlockQ4& block = dst[b];
     std::memset(block.qs, 0, sizeof(block.qs));
-    if (!(hi > lo)) {  // constant block (or NaN): all q = 0, w = m
-      block.d = f32_to_f16(0.0f);
-      block.m = f32_to_f16(lo);
-      continue;
+    if (!fit_q4_block(x, importance ? importance + b * kN : nullptr, search_q4_grid_ref, &block.d, &block.m)) {
+      continue;  // constant block (or NaN): all q = 0, w = m
     }
-    const BlockFit fit = search_block(x, weight, lo, hi);
     // Quantize against the stored (f16) scale and minimum so dequantization sees this grid.
-    block.d = f32_to_f16(fit.d);
-    block.m = f32_to_f16(fit.m);
     const float d = f16_to_f32(block.d), m = f16_to_f32(block.m);
     const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
     for (size_t i = 0; i < kN; ++i) {

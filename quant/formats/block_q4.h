@@ -31,6 +31,24 @@ static_assert(sizeof(BlockQ4) == 20, "BlockQ4 is part of the file format");
 void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q4_ref(const BlockQ4* src, float* dst, size_t n);
 
+// The (d, m) search of one block of 32 weights x spanning [lo, hi] (lo < hi), each squared
+// error weighted by `weight` (32,): tries 21 grid densities around the min/max one (as
+// llama.cpp's make_qkx2_quants does), refits each by least squares, and keeps the lowest
+// weighted squared error whose worst error stays within one min/max step. Faster versions
+// (quant/x86/) return the same bits.
+struct Q4GridFit {
+  float d;
+  float m;
+  float squared_error;  // weighted
+  float max_error;      // unweighted
+};
+Q4GridFit search_q4_grid_ref(const float* x, const float* weight, float lo, float hi);
+using Q4GridSearch = Q4GridFit (*)(const float* x, const float* weight, float lo, float hi);
+
+// The f16 (d, m) of one block of 32 weights by `search` (importance (32,) or nullptr for equal
+// weights). False for a constant block (or one with NaN): d = 0, m = its value, all q = 0.
+bool fit_q4_block(const float* x, const float* importance, Q4GridSearch search, uint16_t* d, uint16_t* m);
+
 // Largest absolute error of any weight of a block whose values span [lo, hi]: one min/max
 // step plus the rounding of the f16 scale and minimum (relative, and absolute near zero).
 float q4_error_bound(float lo, float hi);

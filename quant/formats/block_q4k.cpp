@@ -50,7 +50,8 @@ float q4k_error_bound(float lo, float hi, float d, float dmin) {
   return q4_error_bound(low, hi) + 0.5f * dmin + 7.5f * d + magnitude * 0x1p-9f;
 }
 
-void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float* importance) {
+void quantize_row_q4k_searched(const float* src, BlockQ4K* dst, size_t n, const float* importance,
+                               Q4GridSearch search) {
   for (size_t b = 0; b < n / BlockQ4K::kElements; ++b) {
     const float* x = src + b * BlockQ4K::kElements;
     BlockQ4K& block = dst[b];
@@ -71,14 +72,13 @@ void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float
     //    minimum as -dmin * m with m >= 0, so a sub-block's grid must start at or below 0.
     float sub_scale[BlockQ4K::kSubBlocks], sub_negmin[BlockQ4K::kSubBlocks];
     for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
-      float shifted[kSub];
-      std::copy_n(x + j * kSub, kSub, shifted);
-      BlockQ4 fitted;
-      quantize_row_q4_ref(shifted, &fitted, kSub, importance ? importance_of_block + j * kSub : nullptr);
-      float d = f16_to_f32(fitted.d), m = f16_to_f32(fitted.m);
+      const float* sub = x + j * kSub;
+      uint16_t fitted_d = 0, fitted_m = 0;
+      fit_q4_block(sub, importance ? importance_of_block + j * kSub : nullptr, search, &fitted_d, &fitted_m);
+      float d = f16_to_f32(fitted_d), m = f16_to_f32(fitted_m);
       if (m > 0.0f) {  // all weights positive: a grid from 0 up to the largest
         m = 0.0f;
-        d = *std::max_element(shifted, shifted + kSub) / 15.0f;
+        d = *std::max_element(sub, sub + kSub) / 15.0f;
       }
       sub_scale[j] = d;
       sub_negmin[j] = -m;
@@ -110,6 +110,10 @@ void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float
       }
     }
   }
+}
+
+void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float* importance) {
+  quantize_row_q4k_searched(src, dst, n, importance, search_q4_grid_ref);
 }
 
 void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n) {

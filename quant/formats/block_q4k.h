@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/block_q4.h"
+
 namespace smoe::quant {
 
 struct BlockQ4K {
@@ -32,6 +34,10 @@ static_assert(sizeof(BlockQ4K) == 144, "BlockQ4K is part of the file format");
 // `importance` (n,) as for q4: weights each weight's squared error in the sub-block search.
 void quantize_row_q4k_ref(const float* src, BlockQ4K* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n);
+// quantize_row_q4k_ref with each sub-block's grid found by `search` (one of the same bits:
+// the reference search or a vectorized one).
+void quantize_row_q4k_searched(const float* src, BlockQ4K* dst, size_t n, const float* importance,
+                               Q4GridSearch search);
 
 // Largest absolute error of a weight in a sub-block spanning [lo, hi], given the block's
 // stored super-scales d and dmin: the sub-block search's one-step guarantee plus the rounding

@@ -22,7 +22,8 @@ void store_value(BlockQ6K& block, size_t p, int value) {
 
 }  // namespace
 
-void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float* importance) {
+void quantize_row_q6k_searched(const float* src, BlockQ6K* dst, size_t n, const float* importance,
+                               SymmetricScaleSearch search) {
   for (size_t b = 0; b < n / BlockQ6K::kElements; ++b) {
     const float* x = src + b * BlockQ6K::kElements;
     BlockQ6K& block = dst[b];
@@ -31,7 +32,7 @@ void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float
     super_block_error_weights(x, importance ? importance + b * BlockQ6K::kElements : nullptr, BlockQ6K::kElements,
                               weights);
     float sub_scale[16];
-    const float peak = search_sub_block_scales(x, weights, -32, 31, sub_scale);  // signed, largest magnitude
+    const float peak = search_sub_block_scales(x, weights, -32, 31, sub_scale, search);  // signed, largest magnitude
     // The largest scale maps to -128 (int8's extra level), as in llama.cpp.
     const float inverse = peak != 0.0f ? -128.0f / peak : 0.0f;
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);
@@ -47,6 +48,10 @@ void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float
       }
     }
   }
+}
+
+void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float* importance) {
+  quantize_row_q6k_searched(src, dst, n, importance, search_symmetric_scale);
 }
 
 void dequantize_row_q6k_ref(const BlockQ6K* src, float* dst, size_t n) {

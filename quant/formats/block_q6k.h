@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/scale_search.h"
+
 namespace smoe::quant {
 
 struct BlockQ6K {
@@ -30,6 +32,10 @@ static_assert(sizeof(BlockQ6K) == 210, "BlockQ6K is part of the file format");
 // Scalar references; `n` a multiple of 256; `importance` (n,) as for q4k.
 void quantize_row_q6k_ref(const float* src, BlockQ6K* dst, size_t n, const float* importance = nullptr);
 void dequantize_row_q6k_ref(const BlockQ6K* src, float* dst, size_t n);
+// quantize_row_q6k_ref with each sub-block's scale found by `search` (one of the same bits:
+// the reference search or a vectorized one).
+void quantize_row_q6k_searched(const float* src, BlockQ6K* dst, size_t n, const float* importance,
+                               SymmetricScaleSearch search);
 
 // The 6-bit value (0..63, before subtracting 32) of weight p of a block.
 inline int q6k_value(const BlockQ6K& block, size_t p) {

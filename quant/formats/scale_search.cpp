@@ -36,10 +36,11 @@ float search_symmetric_scale(const float* x, const float* weights, size_t n, int
   return best_scale;
 }
 
-float search_sub_block_scales(const float* x, const float* weights, int lowest, int highest, float* scales) {
+float search_sub_block_scales(const float* x, const float* weights, int lowest, int highest, float* scales,
+                              SymmetricScaleSearch search) {
   float peak = 0.0f;
   for (size_t j = 0; j < 16; ++j) {
-    scales[j] = search_symmetric_scale(x + j * 16, weights + j * 16, 16, lowest, highest);
+    scales[j] = search(x + j * 16, weights + j * 16, 16, lowest, highest);
     if (std::fabs(scales[j]) > std::fabs(peak)) peak = scales[j];
   }
   return peak;

@@ -12,12 +12,15 @@
 
 namespace smoe::quant {
 
-// `weights` (n,) or nullptr for all ones. Returns 0 for an all-zero group.
+// `weights` (n,) or nullptr for all ones. Returns 0 for an all-zero group. Faster versions
+// (quant/x86/) return the same bits.
 float search_symmetric_scale(const float* x, const float* weights, size_t n, int lowest, int highest);
+using SymmetricScaleSearch = float (*)(const float* x, const float* weights, size_t n, int lowest, int highest);
 
 // The scales of the 16 sub-blocks of 16 weights of one super-block of 256 (q6k, q3k), each by
-// search_symmetric_scale on [lowest, highest]; returns the signed scale of largest magnitude.
-float search_sub_block_scales(const float* x, const float* weights, int lowest, int highest, float* scales);
+// `search` on [lowest, highest]; returns the signed scale of largest magnitude.
+float search_sub_block_scales(const float* x, const float* weights, int lowest, int highest, float* scales,
+                              SymmetricScaleSearch search = search_symmetric_scale);
 
 // Per-weight error weights of one super-block of 256: importance[i] * sqrt(sigma^2 + x_i^2)
 // with an importance matrix (as llama.cpp's K-quants), all ones without one.

@@ -34,6 +34,14 @@ void avx2_dot_q8_x8_tokens(const BlockQ8x8* w, const BlockQ8A* const* a, size_t 
 template <Prefetch P> void avx2_dot_q8_x8(const BlockQ8x8* w, const BlockQ8A* a, size_t n, float* out);
 void avx2_deinterleave_q4k_x8_rows(const BlockQ4Kx8* blocks, BlockQ4K* const rows[8], size_t n);
 void avx2_deinterleave_q8_x8_rows(const BlockQ8x8* blocks, BlockQ8* const rows[8], size_t n);
+// quantize_row_q4k_ref with the grid search on eight lanes (q4_grid_search_avx2.cpp).
+Q4GridFit avx2_search_q4_grid(const float* x, const float* weight, float lo, float hi);
+void avx2_quantize_row_q4k(const float* src, BlockQ4K* dst, size_t n, const float* importance);
+// quantize_row_q6k_ref / quantize_row_q3k_ref with the scale search's candidates on the lanes
+// (symmetric_scale_search_avx2.cpp).
+float avx2_search_symmetric_scale(const float* x, const float* weights, size_t n, int lowest, int highest);
+void avx2_quantize_row_q6k(const float* src, BlockQ6K* dst, size_t n, const float* importance);
+void avx2_quantize_row_q3k(const float* src, BlockQ3K* dst, size_t n, const float* importance);
 
 // Everything below is file-local to each includer: one shared definition would be compiled
 // under one file's flags (AVX-512 instructions could reach the AVX2 table) wherever the

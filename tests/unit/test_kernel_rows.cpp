@@ -117,6 +117,7 @@ TEST_CASE("every weight type has a complete row in every table", "[kernels][rows
   if (traits.row_group == 1) {  // interleaved types decode as their rows' type (row_type)
     CHECK(row.to_f32 != nullptr);
     CHECK(row.to_bf16 != nullptr);
+    CHECK(row.quantize_row != nullptr);
   }
 }
 
