@@ -100,25 +100,13 @@ void Transformer::mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu)
     run_on_device();
   }
   if (runner_) runner_->record_cpu_runs(on_cpu.size());
-  if (store_ != nullptr) {
-    run_from_store(layer, on_cpu, first_row, tokens_of_expert, cpu);
-  } else {
-    for (const uint32_t e : on_cpu) {
-      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
-    }
-  }
+  run_on_cpu(layer, on_cpu, first_row, tokens_of_expert, cpu);
   if (device_done.valid()) device_done.get();
   std::vector<uint32_t> failed;  // a device that failed leaves its experts to the CPU
   for (const uint32_t e : on_device) {
     if (!served[e]) failed.push_back(e);
   }
-  if (store_ != nullptr) {
-    run_from_store(layer, failed, first_row, tokens_of_expert, cpu);
-  } else {
-    for (const uint32_t e : failed) {
-      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
-    }
-  }
+  run_on_cpu(layer, failed, first_row, tokens_of_expert, cpu);
 
   for (size_t e = 0; e < experts; ++e) {
     const auto& group = tokens_of_expert[e];
@@ -161,21 +149,27 @@ class StoreLease {
 
 }  // namespace
 
-// The experts from the store: all requested at once (their reads start together), the next
+// The chosen experts on this thread's CPU: from the weights' views when all are in memory;
+// from the store otherwise: all requested at once (their reads start together), the next
 // layer's likely experts read ahead behind them, then each run as soon as it is in memory,
 // those already there (or on their way) first.
-void Transformer::run_from_store(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
-                                 const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
-                                 const ops::CpuContext& cpu) {
+void Transformer::run_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
+                             const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
+                             const ops::CpuContext& cpu) {
+  if (store_ == nullptr) {
+    for (const uint32_t e : chosen) {
+      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
+    }
+    return;
+  }
   if (chosen.empty()) return;
   std::vector<uint8_t> slotted(chosen.size());
   store_->request(layer, chosen, slotted);
   StoreLease lease(*store_, layer);
-  std::vector<uint32_t> order;
   for (size_t i = 0; i < chosen.size(); ++i) {
     if (slotted[i]) lease.kept().push_back(chosen[i]);
   }
-  order = lease.kept();
+  std::vector<uint32_t> order = lease.kept();
   for (size_t i = 0; i < chosen.size(); ++i) {
     if (!slotted[i]) order.push_back(chosen[i]);
   }
