@@ -155,8 +155,9 @@ void interleave(const BlockQ4K* rows, size_t n, BlockQ4Kx8* out) {
   interleave_q4k_x8(pointers, out, n);
 }
 
-// Eight rows of an interleaved type (q4k_x8, q8_x8) at once, in cache.
-void dot_x8_benchmark(benchmark::State& state, const Kernels* kernels, TensorType type, size_t n) {
+// Eight rows of an interleaved type (q4k_x8, q8_x8) at once, in cache, against `tokens`
+// activation rows (more than one: the kernel several sequences decoded together use).
+void dot_x8_benchmark(benchmark::State& state, const Kernels* kernels, TensorType type, size_t n, size_t tokens) {
   const TensorType row = row_type(type);
   const bool super_blocks = row == TensorType::q4k;
   std::vector<std::vector<std::byte>> rows;
@@ -169,29 +170,46 @@ void dot_x8_benchmark(benchmark::State& state, const Kernels* kernels, TensorTyp
   }
   std::vector<std::byte> blocks(8 * rows.front().size());
   interleave_rows(type, pointers, blocks.data(), n);
-  const std::vector<float> x = random_row(n, 3);
-  std::vector<BlockQ8A> a32(n / 32);
-  std::vector<BlockQ8K> a256(n / 256);
-  if (super_blocks) {
-    kernels->quantize_q8k(x.data(), a256.data(), n);
-  } else {
-    kernels->quantize_q8a(x.data(), a32.data(), n);
+  std::vector<BlockQ8A> a32(tokens * n / 32);
+  std::vector<BlockQ8K> a256(tokens * n / 256);
+  for (size_t t = 0; t < tokens; ++t) {
+    const std::vector<float> x = random_row(n, uint32_t(3 + t));
+    if (super_blocks) {
+      kernels->quantize_q8k(x.data(), a256.data() + t * n / 256, n);
+    } else {
+      kernels->quantize_q8a(x.data(), a32.data() + t * n / 32, n);
+    }
   }
+  const size_t token_bytes = super_blocks ? n / 256 * sizeof(BlockQ8K) : n / 32 * sizeof(BlockQ8A);
   const PageAlignedCopy weights(blocks.data(), blocks.size(), 0);
   const PageAlignedCopy activations(super_blocks ? static_cast<const void*>(a256.data()) : a32.data(),
-                                    super_blocks ? a256.size() * sizeof(BlockQ8K) : a32.size() * sizeof(BlockQ8A), 1024);
-  float out[8];
-  const auto group_dot = kernels->for_type(super_blocks ? TensorType::q4k_x8 : TensorType::q8_x8).group_dot;
+                                    tokens * token_bytes, 1024);
+  std::vector<const void*> token_activations(tokens);
+  for (size_t t = 0; t < tokens; ++t) {
+    token_activations[t] = static_cast<const std::byte*>(activations.data()) + t * token_bytes;
+  }
+  std::vector<float> out(8 * tokens);
+  const auto& row_kernels = kernels->for_type(super_blocks ? TensorType::q4k_x8 : TensorType::q8_x8);
+  if (tokens > 1 && row_kernels.group_tokens_dot == nullptr) {
+    state.SkipWithError("no kernel for several tokens");
+    return;
+  }
   for (auto _ : state) {
-    group_dot(weights.data(), activations.data(), n, out);
-    benchmark::DoNotOptimize(out);
+    if (tokens == 1) {
+      row_kernels.group_dot(weights.data(), activations.data(), n, out.data());
+    } else {
+      row_kernels.group_tokens_dot(weights.data(), token_activations.data(), tokens, n, out.data());
+    }
+    benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(blocks.size()));
-  state.counters["GFLOP/s"] = benchmark::Counter(16.0 * double(n) * double(state.iterations()) / 1e9,
+  state.counters["GFLOP/s"] = benchmark::Counter(16.0 * double(n) * double(tokens) * double(state.iterations()) / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
 
-void stream_benchmark(benchmark::State& state, const Kernels* kernels, bool interleaved) {
+// 1 GiB of q4k rows from memory (plain or interleaved), against `tokens` activation rows
+// (interleaved only): whether the kernel's arithmetic for several tokens hides behind the reads.
+void stream_benchmark(benchmark::State& state, const Kernels* kernels, bool interleaved, size_t tokens) {
   constexpr size_t kColumns = 4096, kBlocks = kColumns / 256, kBytes = size_t{1} << 30;
   constexpr size_t kGroups = kBytes / (8 * kBlocks * sizeof(BlockQ4K));  // of 8 rows
   const Q4kRows q = q4k_rows(*kernels, kColumns);
@@ -206,17 +224,30 @@ void stream_benchmark(benchmark::State& state, const Kernels* kernels, bool inte
     plain.resize(kGroups * 8 * kBlocks);
     for (size_t g = 0; g < kGroups; ++g) std::memcpy(&plain[g * 8 * kBlocks], q.rows.data(), sizeof(BlockQ4K) * 8 * kBlocks);
   }
-  float out[8];
+  std::vector<float> out(8 * tokens);
   const auto group_dot = kernels->for_type(TensorType::q4k_x8).group_dot;
+  const auto group_tokens_dot = kernels->for_type(TensorType::q4k_x8).group_tokens_dot;
   const auto dot = kernels->for_type(TensorType::q4k).dot;
+  if (tokens > 1 && group_tokens_dot == nullptr) {
+    state.SkipWithError("no kernel for several tokens");
+    return;
+  }
+  std::vector<BlockQ8K> token_blocks(tokens * kBlocks);  // the same activations for every token
+  std::vector<const void*> token_activations(tokens);
+  for (size_t t = 0; t < tokens; ++t) {
+    std::memcpy(&token_blocks[t * kBlocks], q.activations.data(), sizeof(BlockQ8K) * kBlocks);
+    token_activations[t] = &token_blocks[t * kBlocks];
+  }
   for (auto _ : state) {
     for (size_t g = 0; g < kGroups; ++g) {
-      if (interleaved) {
-        group_dot(&blocks[g * kBlocks], q.activations.data(), kColumns, out);
+      if (interleaved && tokens > 1) {
+        group_tokens_dot(&blocks[g * kBlocks], token_activations.data(), tokens, kColumns, out.data());
+      } else if (interleaved) {
+        group_dot(&blocks[g * kBlocks], q.activations.data(), kColumns, out.data());
       } else {
         for (size_t r = 0; r < 8; ++r) out[r] = dot(&plain[(g * 8 + r) * kBlocks], q.activations.data(), kColumns);
       }
-      benchmark::DoNotOptimize(out);
+      benchmark::DoNotOptimize(out.data());
     }
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kGroups * 8 * kBlocks * sizeof(BlockQ4K)));
@@ -423,12 +454,22 @@ void register_benchmarks() {
     for (const TensorType type : {TensorType::q4k_x8, TensorType::q8_x8}) {
       for (size_t n : {size_t{4096}, size_t{14336}}) {
         benchmark::RegisterBenchmark(("dot/" + std::string(type_name(type)) + "/" + isa + "/" + std::to_string(n)).c_str(),
-                                     dot_x8_benchmark, kernels, type, n);
+                                     dot_x8_benchmark, kernels, type, n, 1);
       }
+      for (size_t tokens : {2, 4, 8}) {
+        benchmark::RegisterBenchmark(
+            ("dot-tokens/" + std::string(type_name(type)) + "/" + isa + "/" + std::to_string(tokens)).c_str(),
+            dot_x8_benchmark, kernels, type, size_t{4096}, tokens);
+      }
+    }
+    for (size_t tokens : {2, 4}) {
+      benchmark::RegisterBenchmark(("stream-tokens/q4k_x8/" + isa + "/" + std::to_string(tokens)).c_str(),
+                                   stream_benchmark, kernels, true, tokens)
+          ->MinTime(2.0);
     }
     for (const bool interleaved : {false, true}) {
       benchmark::RegisterBenchmark(("stream/" + std::string(interleaved ? "q4k_x8/" : "q4k/") + isa).c_str(),
-                                   stream_benchmark, kernels, interleaved)
+                                   stream_benchmark, kernels, interleaved, size_t{1})
           ->MinTime(2.0);
     }
     benchmark::RegisterBenchmark(("quantize/q8a/" + isa).c_str(), quantize_benchmark, kernels, false);

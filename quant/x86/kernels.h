@@ -329,10 +329,11 @@ inline Q4kx8Scales unpack_q4k_x8_scales(const BlockQ4Kx8& block) {
 // four multiply-adds of the minimums against pairs of the activations' sub-block sums, the
 // super-scales as one f16 conversion per eight rows. The instruction set's part: per 64-weight
 // chunk, `step(low, high, packed, a_low, a_high)` for each of its eight 32-byte groups (4
-// weights of each row, both sub-blocks' nibbles; the 4 activations of each sub-block broadcast)
-// adds into the two sub-blocks' accumulators, and `scale(low, high, scales_low, scales_high)`
-// turns them, with the two sub-blocks' scales per row (int32), into 16 x the chunk's scaled
-// sums per row (int32 lane r).
+// weights of each row, both sub-blocks' nibbles; a_low, a_high point to the 4 activations of
+// each sub-block, which the step broadcasts to every row) adds into the two sub-blocks'
+// accumulators, `step.add` adds two accumulators (of the step's lane width), and
+// `scale(low, high, scales_low, scales_high)` turns them, with the two sub-blocks' scales per
+// row (int32), into 16 x the chunk's scaled sums per row (int32 lane r).
 template <Prefetch P, size_t T, class Step, class Scale>
 inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t n, float* out, Step step,
                               Scale scale) {
@@ -372,24 +373,36 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
       const __m128i chunk_scales =
           c % 2 ? _mm256_extracti128_si256(unpacked.scales[c / 2], 1) : _mm256_castsi256_si128(unpacked.scales[c / 2]);
       const uint8_t* qs = block.qs + 256 * c;
-      __m256i low[T], high[T];
-      for (size_t t = 0; t < T; ++t) low[t] = high[t] = _mm256_setzero_si256();
+      // Each accumulator is a chain of dependent multiply-adds: one or two tokens leave too few
+      // chains to keep both of the vector units' multiply-add pipes busy (their latency is
+      // several cycles), so they get two per sub-block, even and odd groups. Integer sums: the
+      // result does not depend on the split.
+      constexpr size_t kChains = T <= 2 ? 2 : 1;
+      __m256i low[T][kChains], high[T][kChains];
+      for (size_t t = 0; t < T; ++t) {
+        for (size_t k = 0; k < kChains; ++k) low[t][k] = high[t][k] = _mm256_setzero_si256();
+      }
 #pragma GCC unroll 8
       for (size_t g = 0; g < 8; ++g) {
         const __m256i packed = load(qs + 32 * g);
 #pragma GCC unroll 4
         for (size_t t = 0; t < T; ++t) {
           const int8_t* chunk_activations = a[t][b].qs + 64 * c;
-          int32_t a_low, a_high;
-          __builtin_memcpy(&a_low, chunk_activations + 4 * g, 4);
-          __builtin_memcpy(&a_high, chunk_activations + 32 + 4 * g, 4);
-          step(low[t], high[t], packed, _mm256_set1_epi32(a_low), _mm256_set1_epi32(a_high));
+          step(low[t][g % kChains], high[t][g % kChains], packed, chunk_activations + 4 * g,
+               chunk_activations + 32 + 4 * g);
         }
       }
       const __m256i scales_low = _mm256_cvtepu8_epi32(chunk_scales);
       const __m256i scales_high = _mm256_cvtepu8_epi32(_mm_srli_si128(chunk_scales, 8));
 #pragma GCC unroll 4
-      for (size_t t = 0; t < T; ++t) sums[t] = _mm256_add_epi32(sums[t], scale(low[t], high[t], scales_low, scales_high));
+      for (size_t t = 0; t < T; ++t) {
+        __m256i chunk_low = low[t][0], chunk_high = high[t][0];
+        if constexpr (kChains == 2) {
+          chunk_low = step.add(chunk_low, low[t][1]);
+          chunk_high = step.add(chunk_high, high[t][1]);
+        }
+        sums[t] = _mm256_add_epi32(sums[t], scale(chunk_low, chunk_high, scales_low, scales_high));
+      }
     }
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.dmin)));
@@ -421,7 +434,7 @@ inline void dot_q4k_x8_token_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* 
 
 // The block loop of the q8_x8 kernels (eight interleaved rows, block_q8_x8.h): per block,
 // `step(sum, packed, activations)` for each of its eight 32-byte groups (4 weights of each row;
-// the 4 activations broadcast to every row's lane) adds the group's products into the rows'
+// the step broadcasts the 4 activations at `activations` to every row's lane) adds the group's products into the rows'
 // int32 lanes of `sum` (two accumulators, even and odd groups, for the multiply latency); the
 // eight rows' f16 scales converted by one instruction and applied by one multiply-add. With
 // kWeightsOffset the steps multiply the weights plus 128 (vpdpbusd needs one unsigned operand,
@@ -445,11 +458,7 @@ inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_
     for (size_t g = 0; g < 8; ++g) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * g));
 #pragma GCC unroll 4
-      for (size_t t = 0; t < T; ++t) {
-        int32_t four;
-        __builtin_memcpy(&four, a[t][b].qs + 4 * g, 4);
-        sums[t][g % 2] = step(sums[t][g % 2], packed, _mm256_set1_epi32(four));
-      }
+      for (size_t t = 0; t < T; ++t) sums[t][g % 2] = step(sums[t][g % 2], packed, a[t][b].qs + 4 * g);
     }
     const __m256 weight_scales = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
 #pragma GCC unroll 4

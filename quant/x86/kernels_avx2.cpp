@@ -160,9 +160,16 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // 32-byte group, and the scaling.
 struct Avx2Q4kx8 {
   __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-  void operator()(__m256i& low, __m256i& high, __m256i packed, __m256i a_low, __m256i a_high) const {
-    low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), a_low));
-    high = _mm256_add_epi16(high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), a_high));
+  void operator()(__m256i& low, __m256i& high, __m256i packed, const int8_t* a_low, const int8_t* a_high) const {
+    low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), broadcast4(a_low)));
+    high = _mm256_add_epi16(
+        high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), broadcast4(a_high)));
+  }
+  static __m256i add(__m256i a, __m256i b) { return _mm256_add_epi16(a, b); }  // int16 sums (bound above)
+  static __m256i broadcast4(const int8_t* four) {
+    int32_t value;
+    __builtin_memcpy(&value, four, 4);
+    return _mm256_set1_epi32(value);
   }
   __m256i scale(__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) const {
     const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
@@ -189,7 +196,10 @@ void avx2_dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_
 // madd to int32 per group (two groups' int16 sums could saturate).
 struct Avx2Q8x8 {
   __m256i ones = _mm256_set1_epi16(1);
-  __m256i operator()(__m256i sum, __m256i packed, __m256i activations) const {
+  __m256i operator()(__m256i sum, __m256i packed, const int8_t* four) const {
+    int32_t value;
+    __builtin_memcpy(&value, four, 4);
+    const __m256i activations = _mm256_set1_epi32(value);
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(packed), _mm256_sign_epi8(activations, packed));
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
   }
