@@ -1,12 +1,15 @@
 // The completion endpoints. The HTTP thread waits on its Job for text; the scheduler thread
-// produces it. A streaming client that goes away cancels its job (a failed write, a socket
-// that is no longer writable, or httplib's release callback), freeing its slot at the next step.
+// produces it. A client that goes away cancels its job, freeing its slot at the next step: a
+// streaming one by a failed write, a socket that is no longer writable, or httplib's release
+// callback; a non-streaming one by its socket's hang-up (client_socket.h).
 #include "completions.h"
 
 #include <httplib.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "client_socket.h"
 #include "openai_request.h"
 #include "smoe/error.h"
 
@@ -20,6 +23,8 @@ constexpr auto kPollInterval = 200ms;
 // Past the deadline, the scheduler fails the job at its next step; this long after it, the
 // HTTP thread gives up on its own (a scheduler stuck in one long step).
 constexpr auto kDeadlineGrace = 5s;
+// A non-streaming answer starts watching for its client leaving after this long.
+constexpr auto kLookForClientAfter = 1s;
 
 struct Prepared {
   GenerationRequest generation;
@@ -81,8 +86,12 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
 
 ApiError deadline_error() { return ApiError(504, "the request timed out", "server_error", "", "timeout"); }
 
-void answer_whole(httplib::Response& response, const std::shared_ptr<Job>& job, const ResponseHeader& header) {
+void answer_whole(const httplib::Request& request, httplib::Response& response, const std::shared_ptr<Job>& job,
+                  const ResponseHeader& header) {
   std::string text;
+  // Looked up once the answer takes a while: most requests never need it.
+  std::optional<std::optional<ClientSocket>> client;
+  const Clock::time_point start = Clock::now();
   for (;;) {
     JobUpdate update = job->wait_update(kPollInterval);
     text += update.text;
@@ -90,6 +99,13 @@ void answer_whole(httplib::Response& response, const std::shared_ptr<Job>& job, 
       if (update.error) throw *update.error;
       response.set_content(json_text(answer_json(header, text, *update.finish, update.usage)), "application/json");
       return;
+    }
+    if (Clock::now() - start > kLookForClientAfter) {
+      if (!client) client = ClientSocket::find(request.remote_addr, request.remote_port, request.local_port);
+      if (*client && (*client)->gone()) {
+        job->cancel();  // its slot is freed at the next step; nobody reads the answer
+        throw ApiError(499, "the client closed the connection", "client_closed_request");
+      }
     }
     if (Clock::now() > job->request().deadline + kDeadlineGrace) {
       job->cancel();
@@ -161,7 +177,7 @@ void handle_completion(const httplib::Request& request, httplib::Response& respo
   auto job = std::make_shared<Job>(std::move(prepared.generation));
   context.scheduler->submit(job);
   const ResponseHeader header = make_header(endpoint, context.options.model_name);
-  if (!prepared.params.stream) return answer_whole(response, job, header);
+  if (!prepared.params.stream) return answer_whole(request, response, job, header);
   auto stream = std::make_shared<EventStream>(job, header, prepared.params.include_usage);
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");  // nginx: pass each event on at once

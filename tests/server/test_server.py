@@ -274,6 +274,27 @@ check("generation stopped when the client left", left_after < 4000, left_after)
 status, body = request(server, "POST", "/v1/chat/completions", chat("Still there?", max_tokens=4))
 check("the server answers after a client left mid-stream", status == 200, (status, body))
 
+# --- A client that gives up on a non-streaming answer frees its slot too.
+generated_before = metric(server, "smoe_generated_tokens_total")
+connection = socket.create_connection(("127.0.0.1", server.port))
+payload = json.dumps(chat("Tell me a long story", max_tokens=4000))
+connection.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n{payload}").encode())
+deadline = time.time() + 30
+while metric(server, "smoe_active_slots") == 0 and time.time() < deadline:
+    time.sleep(0.05)
+check("the non-streaming request was generating", metric(server, "smoe_active_slots") == 1)
+connection.close()
+deadline = time.time() + 30
+while metric(server, "smoe_active_slots") != 0 and time.time() < deadline:
+    time.sleep(0.05)
+check("the slot is free after a non-streaming client left", metric(server, "smoe_active_slots") == 0,
+      metric(server, "smoe_active_slots"))
+left_after = metric(server, "smoe_generated_tokens_total") - generated_before
+check("generation stopped when the non-streaming client left", left_after < 4000, left_after)
+status, body = request(server, "POST", "/v1/chat/completions", chat("Still there?", max_tokens=4))
+check("the server answers after a non-streaming client left", status == 200, (status, body))
+
 # --- curl: a streaming request as a shell user would send it.
 curl = subprocess.run(["curl", "-sS", "-N", "--max-time", "20", server.base + "/v1/chat/completions",
                        "-H", "Content-Type: application/json",
