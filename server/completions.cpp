@@ -11,6 +11,7 @@
 
 #include "client_socket.h"
 #include "openai_request.h"
+#include "tool_calls.h"
 #include "smoe/error.h"
 
 namespace smoe::server {
@@ -29,6 +30,7 @@ constexpr auto kLookForClientAfter = 1s;
 struct Prepared {
   GenerationRequest generation;
   CompletionParams params;
+  bool offers_tools = false;  // the answer may be tool calls (tool_calls.h)
 };
 
 Prepared prepare(const httplib::Request& request, const ServerContext& context, Endpoint endpoint) {
@@ -42,6 +44,12 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
     if (!out.params.model.empty() && out.params.model != options.model_name) {
       throw ApiError(404, "The model '" + out.params.model + "' does not exist", "invalid_request_error", "model",
                      "model_not_found");
+    }
+    out.offers_tools = !chat.chat.tools.empty();
+    if (out.offers_tools) {
+      for (std::string_view marker : tool_call_markers()) {
+        if (const int32_t id = model.tokenizer().special_id(marker); id >= 0) out.generation.shown_special.push_back(id);
+      }
     }
     try {
       prompt = model.tokenize_chat(chat.messages, chat.chat);
@@ -87,7 +95,7 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
 ApiError deadline_error() { return ApiError(504, "the request timed out", "server_error", "", "timeout"); }
 
 void answer_whole(const httplib::Request& request, httplib::Response& response, const std::shared_ptr<Job>& job,
-                  const ResponseHeader& header) {
+                  const ResponseHeader& header, bool offers_tools) {
   std::string text;
   // Looked up once the answer takes a while: most requests never need it.
   std::optional<std::optional<ClientSocket>> client;
@@ -97,6 +105,12 @@ void answer_whole(const httplib::Request& request, httplib::Response& response, 
     text += update.text;
     if (update.done) {
       if (update.error) throw *update.error;
+      if (offers_tools) {
+        if (const std::optional<ToolCallAnswer> calls = parse_tool_calls(text)) {
+          response.set_content(json_text(tool_call_answer_json(header, *calls, update.usage)), "application/json");
+          return;
+        }
+      }
       response.set_content(json_text(answer_json(header, text, *update.finish, update.usage)), "application/json");
       return;
     }
@@ -117,8 +131,10 @@ void answer_whole(const httplib::Request& request, httplib::Response& response, 
 // One server-sent event per chunk. Streams keep their connection for their whole answer.
 class EventStream {
  public:
-  EventStream(std::shared_ptr<Job> job, ResponseHeader header, bool include_usage)
-      : job_(std::move(job)), header_(std::move(header)), include_usage_(include_usage) {}
+  EventStream(std::shared_ptr<Job> job, ResponseHeader header, bool include_usage, bool offers_tools)
+      : job_(std::move(job)), header_(std::move(header)), include_usage_(include_usage) {
+    if (offers_tools) hold_back_.emplace();
+  }
 
   // httplib's content provider: called until it returns false (the stream failed) or calls sink.done().
   bool pump(httplib::DataSink& sink) {
@@ -127,14 +143,28 @@ class EventStream {
     }
     started_ = true;
     const JobUpdate update = job_->wait_update(kPollInterval);
-    if (!update.text.empty() && !update.done && !send(sink, chunk_json(header_, update.text, false, std::nullopt))) {
-      return false;
-    }
+    // With tools offered, text that may begin a call is held back until the answer is complete.
+    const std::string text = hold_back_ ? hold_back_->push(update.text) : update.text;
+    if (!text.empty() && !update.done && !send(sink, chunk_json(header_, text, false, std::nullopt))) return false;
     if (update.done) {
       if (update.error) {  // headers (200) are gone already: the error travels as an event, as OpenAI's does
         if (!send(sink, update.error->to_json())) return false;
       } else {
-        if (!send(sink, chunk_json(header_, update.text, false, update.finish))) return false;
+        std::string last = text;
+        std::optional<FinishReason> finish = update.finish;
+        if (hold_back_) {
+          const std::string held = hold_back_->release();
+          if (const std::optional<ToolCallAnswer> calls = parse_tool_calls(hold_back_->whole())) {
+            // The text before the calls went out as content; the calls follow in one chunk.
+            if (!last.empty() && !send(sink, chunk_json(header_, last, false, std::nullopt))) return false;
+            if (!send(sink, tool_call_chunk_json(header_, calls->calls))) return false;
+            last.clear();
+            finish = FinishReason::tool_calls;
+          } else {
+            last += held;  // not calls after all: the held text is content
+          }
+        }
+        if (!send(sink, chunk_json(header_, last, false, finish))) return false;
         if (include_usage_ && !send(sink, usage_chunk_json(header_, update.usage))) return false;
       }
       if (!write(sink, "data: [DONE]\n\n")) return false;
@@ -166,6 +196,7 @@ class EventStream {
   ResponseHeader header_;
   bool include_usage_;
   bool started_ = false;
+  std::optional<ToolCallHoldBack> hold_back_;  // when the request offers tools
 };
 
 }  // namespace
@@ -177,8 +208,8 @@ void handle_completion(const httplib::Request& request, httplib::Response& respo
   auto job = std::make_shared<Job>(std::move(prepared.generation));
   context.scheduler->submit(job);
   const ResponseHeader header = make_header(endpoint, context.options.model_name);
-  if (!prepared.params.stream) return answer_whole(request, response, job, header);
-  auto stream = std::make_shared<EventStream>(job, header, prepared.params.include_usage);
+  if (!prepared.params.stream) return answer_whole(request, response, job, header, prepared.offers_tools);
+  auto stream = std::make_shared<EventStream>(job, header, prepared.params.include_usage, prepared.offers_tools);
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");  // nginx: pass each event on at once
   response.set_chunked_content_provider(

@@ -3,7 +3,14 @@
 
 namespace smoe::server {
 
-const char* finish_reason_name(FinishReason reason) { return reason == FinishReason::stop ? "stop" : "length"; }
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::tool_calls: return "tool_calls";
+  }
+  return "stop";
+}
 
 void Job::append_text(const std::string& text) {
   if (text.empty()) return;

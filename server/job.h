@@ -24,11 +24,13 @@ struct GenerationRequest {
   SamplerOptions sampler;          // temperature 0 = greedy
   std::vector<std::string> stop;   // stop strings: generation ends before the first one
   bool ignore_eos = false;         // go on past the model's end tokens (benchmarks: a fixed length)
+  std::vector<int32_t> shown_special;  // special tokens whose text is produced (tool-call markers when tools are offered)
   Clock::time_point deadline = Clock::time_point::max();  // the request fails after this
 };
 
-// OpenAI's finish_reason: "stop" (an end token or a stop string) or "length" (max_tokens).
-enum class FinishReason { stop, length };
+// OpenAI's finish_reason: "stop" (an end token or a stop string), "length" (max_tokens) or
+// "tool_calls" (the answer is calls of the request's tools: set by the HTTP layer, which parses them).
+enum class FinishReason { stop, length, tool_calls };
 const char* finish_reason_name(FinishReason reason);
 
 struct Usage {

@@ -26,6 +26,18 @@ json finish_json(std::optional<FinishReason> finish) {
   return finish ? json(finish_reason_name(*finish)) : json(nullptr);
 }
 
+json tool_calls_json(const std::vector<ToolCall>& calls, bool indexed) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call = {{"id", calls[i].id},
+                 {"type", "function"},
+                 {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (indexed) call["index"] = i;
+    out.push_back(std::move(call));
+  }
+  return out;
+}
+
 }  // namespace
 
 ResponseHeader make_header(Endpoint endpoint, const std::string& model) {
@@ -70,6 +82,26 @@ json chunk_json(const ResponseHeader& header, const std::string& text, bool firs
     choice["text"] = text;
   }
   out["choices"] = json::array({choice});
+  return out;
+}
+
+json tool_call_answer_json(const ResponseHeader& header, const ToolCallAnswer& answer, const Usage& usage) {
+  json out = base(header, "chat.completion");
+  json message = {{"role", "assistant"},
+                  {"content", answer.content.empty() ? json(nullptr) : json(answer.content)},
+                  {"tool_calls", tool_calls_json(answer.calls, false)}};
+  out["choices"] = json::array(
+      {{{"index", 0}, {"logprobs", nullptr}, {"finish_reason", "tool_calls"}, {"message", std::move(message)}}});
+  out["usage"] = usage_json(usage);
+  return out;
+}
+
+json tool_call_chunk_json(const ResponseHeader& header, const std::vector<ToolCall>& calls) {
+  json out = base(header, "chat.completion.chunk");
+  out["choices"] = json::array({{{"index", 0},
+                                 {"logprobs", nullptr},
+                                 {"finish_reason", nullptr},
+                                 {"delta", {{"tool_calls", tool_calls_json(calls, true)}}}}});
   return out;
 }
 

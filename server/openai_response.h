@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "job.h"
+#include "tool_calls.h"
 
 namespace smoe::server {
 
@@ -27,6 +29,10 @@ ResponseHeader make_header(Endpoint endpoint, const std::string& model);
 nlohmann::json usage_json(const Usage& usage);
 // A whole answer (stream false).
 nlohmann::json answer_json(const ResponseHeader& header, const std::string& text, FinishReason finish, const Usage& usage);
+// A whole chat answer that calls tools: message.tool_calls, finish_reason "tool_calls".
+nlohmann::json tool_call_answer_json(const ResponseHeader& header, const ToolCallAnswer& answer, const Usage& usage);
+// The stream chunk carrying an answer's tool calls (delta.tool_calls, each with its index).
+nlohmann::json tool_call_chunk_json(const ResponseHeader& header, const std::vector<ToolCall>& calls);
 // A stream chunk carrying `text`; the first chat chunk also names the role; `finish` on the last one.
 nlohmann::json chunk_json(const ResponseHeader& header, const std::string& text, bool first,
                           std::optional<FinishReason> finish);

@@ -195,7 +195,9 @@ void Scheduler::after_step(Slot& slot, const SequenceStep& step) {
   ++slot.usage.completion_tokens;
   metrics_.add_tokens(0, 0, 1);
   if (!slot.job->request().ignore_eos && tokenizer.is_end(token)) return finish(slot, FinishReason::stop);
-  slot.job->append_text(slot.stop.push(slot.utf8.push(tokenizer.token_bytes(token))));
+  const std::vector<int32_t>& shown = slot.job->request().shown_special;
+  const bool show_special = std::find(shown.begin(), shown.end(), token) != shown.end();
+  slot.job->append_text(slot.stop.push(slot.utf8.push(tokenizer.token_bytes(token, show_special))));
   if (slot.stop.stopped()) return finish(slot, FinishReason::stop);
   if (int32_t(slot.usage.completion_tokens) >= slot.job->request().max_tokens) return finish(slot, FinishReason::length);
   slot.pending.assign(1, token);

@@ -274,6 +274,20 @@ check("generation stopped when the client left", left_after < 4000, left_after)
 status, body = request(server, "POST", "/v1/chat/completions", chat("Still there?", max_tokens=4))
 check("the server answers after a client left mid-stream", status == 200, (status, body))
 
+# --- Tools offered: the answer is content or tool calls (what the model writes), well formed either way.
+tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather",
+                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+status, body = request(server, "POST", "/v1/chat/completions", chat("Weather in Paris?", max_tokens=8, tools=tools))
+check("a request with tools is answered", status == 200, (status, body))
+choice = body["choices"][0] if status == 200 else {}
+check("an answer with tools is content or tool calls",
+      (choice.get("finish_reason") in ("stop", "length") and isinstance(choice["message"]["content"], str)) or
+      (choice.get("finish_reason") == "tool_calls" and choice["message"]["tool_calls"]), choice)
+events, _ = stream_events(server, "/v1/chat/completions", chat("Weather in Paris?", max_tokens=8, stream=True, tools=tools))
+finishes = [e["choices"][0]["finish_reason"] for e in events if isinstance(e, dict) and e.get("choices")]
+check("a stream with tools ends with one finish_reason", finishes and finishes[-1] in ("stop", "length", "tool_calls")
+      and all(f is None for f in finishes[:-1]), finishes)
+
 # --- A client that gives up on a non-streaming answer frees its slot too.
 generated_before = metric(server, "smoe_generated_tokens_total")
 connection = socket.create_connection(("127.0.0.1", server.port))

@@ -1,12 +1,16 @@
-// smoe-server's pieces without a model or a socket: stop strings over streamed pieces, and
-// OpenAI request bodies accepted or refused with the field named.
+// smoe-server's pieces without a model or a socket: stop strings over streamed pieces, OpenAI
+// request bodies accepted or refused with the field named, and tool calls read from answers.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
 #include "api_error.h"
 #include "openai_request.h"
+#include "openai_response.h"
 #include "stop_strings.h"
+#include "tool_calls.h"
+
+#include <nlohmann/json.hpp>
 
 using smoe::server::ApiError;
 using smoe::server::StopMatcher;
@@ -107,4 +111,92 @@ TEST_CASE("server chat requests refuse malformed bodies naming the field", "[ser
   // Nesting deep enough to overflow the stack of anything recursive is refused while parsing.
   CHECK(refused_param("{" + user + R"(, "tools": )" + std::string(100000, '[') + std::string(100000, ']') + "}") ==
         "(none)");
+}
+
+namespace {
+
+// The calls' names and arguments (their ids are random) as JSON, for comparing with the expected.
+nlohmann::json calls_json(const std::vector<smoe::ToolCall>& calls) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const smoe::ToolCall& call : calls) {
+    CHECK(call.id.size() == 9);
+    out.push_back({{"name", call.name}, {"arguments", nlohmann::json::parse(call.arguments)}});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("server tool calls in Mistral's form", "[server][tool_calls]") {
+  using smoe::server::parse_tool_calls;
+  const auto calls = parse_tool_calls(
+      R"([TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}, {"name": "now", "arguments": {}}])");
+  REQUIRE(calls);
+  CHECK(calls->content.empty());
+  CHECK(calls_json(calls->calls) == nlohmann::json::parse(R"([{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}},
+                                                               {"name": "now", "arguments": {}}])"));
+  // One object instead of a list; arguments given as JSON text; no arguments.
+  const auto one = parse_tool_calls(R"([TOOL_CALLS]{"name": "f", "arguments": "{\"x\": 1}"})");
+  REQUIRE(one);
+  CHECK(calls_json(one->calls) == nlohmann::json::parse(R"([{"name": "f", "arguments": {"x": 1}}])"));
+  const auto bare = parse_tool_calls(R"([TOOL_CALLS] [{"name": "ping"}])");
+  REQUIRE(bare);
+  CHECK(bare->calls.at(0).arguments == "{}");
+  // Not calls: plain text, broken JSON, a call without a name, arguments of the wrong type.
+  CHECK_FALSE(parse_tool_calls("The weather in Paris is mild."));
+  CHECK_FALSE(parse_tool_calls(R"([TOOL_CALLS] [{"name": "f", "arguments": {"x": )"));
+  CHECK_FALSE(parse_tool_calls(R"([TOOL_CALLS] [{"arguments": {}}])"));
+  CHECK_FALSE(parse_tool_calls(R"([TOOL_CALLS] [{"name": "f", "arguments": 3}])"));
+  CHECK_FALSE(parse_tool_calls(R"([TOOL_CALLS] [])"));
+}
+
+TEST_CASE("server tool calls in Hermes' form, after some text", "[server][tool_calls]") {
+  using smoe::server::parse_tool_calls;
+  const auto calls = parse_tool_calls(
+      "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n"
+      "<tool_call>{\"name\": \"now\", \"arguments\": {}}</tool_call>");
+  REQUIRE(calls);
+  CHECK(calls->content == "Let me check.");
+  CHECK(calls_json(calls->calls) ==
+        nlohmann::json::parse(R"([{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "now", "arguments": {}}])"));
+  // The end token may come before the last close.
+  const auto open = parse_tool_calls("<tool_call>{\"name\": \"now\", \"arguments\": {}}");
+  REQUIRE(open);
+  CHECK(open->calls.size() == 1);
+  // Text between or after calls: not an answer made of calls.
+  CHECK_FALSE(parse_tool_calls("<tool_call>{\"name\": \"now\"}</tool_call> and then some prose"));
+  CHECK_FALSE(parse_tool_calls("<tool_call>not json</tool_call>"));
+}
+
+TEST_CASE("server tool-call hold-back streams text until a marker may begin", "[server][tool_calls]") {
+  smoe::server::ToolCallHoldBack hold;
+  CHECK(hold.push("Sure. ") == "Sure. ");
+  CHECK(hold.push("I will [TOOL") == "I will ");   // "[TOOL" may begin [TOOL_CALLS]
+  CHECK(hold.push("S are great") == "[TOOLS are great");  // it did not
+  CHECK(hold.push(" <tool") == " ");
+  CHECK(hold.push("_call>{\"name\": ") == "");   // a marker: everything from here is held
+  CHECK(hold.push("\"f\"}</tool_call>") == "");
+  CHECK(hold.release() == "<tool_call>{\"name\": \"f\"}</tool_call>");
+  CHECK(hold.whole() == "Sure. I will [TOOLS are great <tool_call>{\"name\": \"f\"}</tool_call>");
+  const auto calls = smoe::server::parse_tool_calls(hold.whole());
+  REQUIRE(calls);
+  CHECK(calls->content == "Sure. I will [TOOLS are great");
+  CHECK(calls->calls.at(0).name == "f");
+}
+
+TEST_CASE("server tool-call answers in OpenAI's shape", "[server][tool_calls]") {
+  using namespace smoe::server;
+  const ResponseHeader header{Endpoint::chat, "chatcmpl-x", 1, "m"};
+  const ToolCallAnswer answer{"", {{"abcdefghi", "get_weather", R"({"city":"Paris"})"}}};
+  const nlohmann::json whole = tool_call_answer_json(header, answer, Usage{5, 7, 0});
+  const nlohmann::json& choice = whole["choices"][0];
+  CHECK(choice["finish_reason"] == "tool_calls");
+  CHECK(choice["message"]["content"].is_null());
+  CHECK(choice["message"]["tool_calls"] == nlohmann::json::parse(R"([{"id": "abcdefghi", "type": "function",
+      "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}])"));
+  CHECK(whole["usage"]["total_tokens"] == 12);
+  const nlohmann::json chunk = tool_call_chunk_json(header, answer.calls);
+  CHECK(chunk["object"] == "chat.completion.chunk");
+  CHECK(chunk["choices"][0]["delta"]["tool_calls"][0]["index"] == 0);
+  CHECK(chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "get_weather");
 }
