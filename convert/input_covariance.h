@@ -8,9 +8,9 @@
 // for a 4096-wide input, 14 MiB for a w2, 4.75 GiB for all of Mixtral 8x7B's (k, v and w3 share
 // q's and w1's input, so those are kept once). GPTQ then spreads each rounding error over the
 // rest of its super-block only, which is where a k-quant's error is decided: the super-block's
-// scales are fitted together. On mixtral-small the full H of w2's 768-column input measured no
-// better than its three blocks (docs/QUANTIZATION.md). An input narrower than 256 columns
-// (mixtral-tiny's 128) is one block; wider ones that 256 does not divide are not gathered.
+// scales are fitted together, and the cost of rounding a row stays linear in its length (256 / 2
+// multiply-adds per weight) where a full H would make it quadratic. An input narrower than 256
+// columns (mixtral-tiny's 128) is one block; wider ones that 256 does not divide are not gathered.
 //
 // Kept in memory only: `calibrate`'s importance matrix files hold the diagonal alone.
 // Not thread-safe: one observer adds at a time.
