@@ -68,6 +68,7 @@ ImportanceMatrix text_statistics(const Model& model, const CalibrateOptions& opt
   if (stream.size() < 2) throw Error(options.text, "no calibration text left (empty, or all of it held out)");
 
   ImportanceMatrix matrix;
+  if (options.covariance) matrix.gather_covariance();
   auto session = model.create_session();
   gather_statistics(*session, matrix, model.info().hyperparameters.num_local_experts);
   for (size_t first = 0; first < stream.size(); first += options.window) {

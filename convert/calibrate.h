@@ -24,6 +24,7 @@ struct CalibrateOptions {
   uint64_t max_tokens = 0;
   int threads = 0;             // 0 = all cores
   bool show_progress = false;
+  bool covariance = false;     // text_statistics: also gather each input's covariance (GPTQ rounding)
 };
 
 struct CalibrateReport {

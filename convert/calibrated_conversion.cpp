@@ -77,13 +77,14 @@ double write_q8_copy(const ConvertOptions& options, const std::string& path) {
 
 // Loads the copy and gathers its statistics over the chosen text; fills `summary`.
 ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSource source,
-                                  const CalibrationOptions& calibration, bool show_progress,
+                                  const CalibrationOptions& calibration, bool show_progress, bool covariance,
                                   CalibrationSummary& summary) {
   const auto start = Clock::now();
   SelfCalibrationOptions self;
   self.tokens = calibration.tokens;
   self.seed = calibration.seed;
   self.show_progress = show_progress;
+  self.covariance = covariance;
   ModelOptions model_options;
   model_options.threads = calibration.threads;
   model_options.context_size = source == CalibrationSource::text ? kTextWindow : self_calibration_context(self);
@@ -99,6 +100,7 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
     text.window = kTextWindow;
     text.max_tokens = tokens;
     text.show_progress = show_progress;
+    text.covariance = covariance;
     CalibrateReport report;
     matrix = text_statistics(*model, text, report);
     summary.tokens = report.tokens;
@@ -127,6 +129,10 @@ CalibratedConvertReport convert_with_calibration(ConvertOptions options, const C
   const CalibrationSource source = resolve_source(options, calibration);
   CalibratedConvertReport report;
   if (source == CalibrationSource::none) {
+    if (calibration.gptq_rounding.value_or(false)) {
+      throw Error("--rounding gptq", "needs the converter's own calibration of a q4, q4k or q3k recipe (an --imatrix "
+                                     "file holds no covariance; --no-calibration gathers none)");
+    }
     options.expert_bits_auto = calibration.expert_bits_auto.value_or(false);
     report.conversion = convert_checkpoint(options);
     return report;
@@ -138,11 +144,12 @@ CalibratedConvertReport convert_with_calibration(ConvertOptions options, const C
   if (fs::is_directory(options.output, error)) throw Error(options.output, "output path is a directory");
 
   CalibrationSummary summary;
+  options.gptq_rounding = calibration.gptq_rounding.value_or(true);
   {
     const TemporaryFile copy(options.output + ".calibration-q8.tmp");
     summary.copy_seconds = write_q8_copy(options, copy.path());
     options.importance = std::make_shared<ImportanceMatrix>(
-        gather_from_copy(copy.path(), source, calibration, options.show_progress, summary));
+        gather_from_copy(copy.path(), source, calibration, options.show_progress, options.gptq_rounding, summary));
   }  // the copy is removed before the final file takes its space
   options.calibration = summary.description;
   options.expert_bits_auto = calibration.expert_bits_auto.value_or(true);

@@ -4,7 +4,8 @@
 // for a model whose unquantized weights would not fit), that copy is run over calibration
 // text (its own samples, or the user's) to gather every matrix's input statistics and the
 // router's counts, the copy is removed, and the checkpoint is converted again with those
-// statistics as the importance matrix and, by default, per-expert bits from the counts.
+// statistics as the importance matrix and, by default, per-expert bits from the counts and
+// GPTQ rounding from the inputs' covariance.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,9 @@ struct CalibrationOptions {
   // Per-expert bits from the routing counts (--expert-bits): unset = auto when this
   // conversion calibrates, uniform otherwise (and with --imatrix, as before).
   std::optional<bool> expert_bits_auto;
+  // GPTQ rounding (--rounding): unset = gptq when this conversion calibrates (it then gathers
+  // each input's covariance too), nearest otherwise; true where it does not calibrate is refused.
+  std::optional<bool> gptq_rounding;
   int threads = 0;  // threads running the q8 copy (0 = all cores)
 };
 

@@ -18,6 +18,7 @@
 #include "format/metadata.h"
 #include "ops/cpu_plan.h"
 #include "quant/formats/convert_row.h"
+#include "quant/gptq_rounding.h"
 #include "smoe/chat.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -51,14 +52,48 @@ format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptio
                                   {"sha256", sha256_file_hex(options.imatrix)}};
   } else if (options.importance) {
     metadata.recipe["calibration"] = options.calibration;
+    metadata.recipe["rounding"] = options.gptq_rounding && options.importance->covariance() ? "gptq" : "nearest";
   }
   return metadata;
+}
+
+// GPTQ's factors of the last input they were computed for: attn.q, k and v, and an expert's
+// w1 and w3, come one after the other and share their input.
+struct GptqFactorCache {
+  const InputCovariance::Site* site = nullptr;
+  std::vector<float> factors;  // gptq_factors(*site); empty: nearest rounding
+
+  const std::vector<float>& of(const InputCovariance::Site& wanted) {
+    if (site != &wanted) {
+      factors = gptq_factors(wanted);
+      site = &wanted;
+    }
+    return factors;
+  }
+};
+
+// GPTQ's factors for the rows of `planned` (row_type's rows of row_elements), or nullptr where
+// it is rounded to nearest: no covariance (or GPTQ off), a type without GPTQ rounding, an input
+// calibration did not gather, or too few tokens. Sets `block_columns`.
+const std::vector<float>* gptq_factors_for(const PlannedTensor& planned, quant::TensorType row_type,
+                                           uint64_t row_elements, const InputCovariance* covariance,
+                                           GptqFactorCache& cache, size_t& block_columns) {
+  if (covariance == nullptr || !quant::gptq_rounds(row_type)) return nullptr;
+  const InputCovariance::Site* site = covariance->find(planned.name);
+  if (site == nullptr || site->columns != row_elements ||
+      site->block_columns % quant::gptq_group_elements(row_type) != 0) {
+    return nullptr;
+  }
+  const std::vector<float>& factors = cache.of(*site);
+  block_columns = site->block_columns;
+  return factors.empty() ? nullptr : &factors;
 }
 
 // Streams one tensor: source rows -> f32 chunk -> target type -> writer; or, when the source
 // already holds the target type's blocks, the rows as they are.
 void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& source, const ImportanceMatrix* imatrix,
-                  std::vector<float>& rows_f32, std::vector<std::byte>& rows_out) {
+                  const InputCovariance* covariance, GptqFactorCache& factor_cache, std::vector<float>& rows_f32,
+                  std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
   const uint64_t row_elements = planned.shape.back();
   // Rows of the row type (q4k / q8 for q4k_x8 / q8_x8: the writer interleaves them).
@@ -72,6 +107,10 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
   // Importance is per input column, so the same vector serves every row of the tensor.
   const std::vector<float> importance =
       imatrix && !copy_blocks ? imatrix->importance(planned.name, row_elements) : std::vector<float>{};
+  size_t block_columns = 0;
+  const std::vector<float>* factors =
+      copy_blocks ? nullptr
+                  : gptq_factors_for(planned, row_type, row_elements, covariance, factor_cache, block_columns);
   for (uint64_t first = 0; first < total_rows; first += chunk_rows) {
     const uint64_t rows = std::min(chunk_rows, total_rows - first);
     rows_out.resize(rows * out_row_bytes);
@@ -88,8 +127,15 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
       for (uint64_t r = 0; r < rows; ++r) {
         try {
           source.read_rows_f32(first + r, 1, rows_f32.data() + r * row_elements);
-          quantize_row(rows_f32.data() + r * row_elements, rows_out.data() + r * out_row_bytes, row_elements,
-                       importance.empty() ? nullptr : importance.data());
+          const float* row = rows_f32.data() + r * row_elements;
+          std::byte* out = rows_out.data() + r * out_row_bytes;
+          const float* row_importance = importance.empty() ? nullptr : importance.data();
+          if (factors != nullptr) {
+            quant::quantize_row_gptq(row_type, quantize_row, row, out, row_elements, row_importance, factors->data(),
+                                     block_columns);
+          } else {
+            quantize_row(row, out, row_elements, row_importance);
+          }
         } catch (...) {
 #pragma omp critical(convert_failure)
           if (!failure) failure = std::current_exception();
@@ -196,9 +242,12 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;
   std::vector<std::byte> rows_out;
+  const InputCovariance* covariance =
+      imatrix && options.gptq_rounding && imatrix->covariance() ? imatrix->covariance().get() : nullptr;
+  GptqFactorCache factor_cache;
   uint64_t bytes_done = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
-    write_tensor(writer, i, *sources[i], imatrix.get(), rows_f32, rows_out);
+    write_tensor(writer, i, *sources[i], imatrix.get(), covariance, factor_cache, rows_f32, rows_out);
     bytes_done += writer.tensors()[i].bytes;
     progress.update(i + 1, bytes_done);
   }

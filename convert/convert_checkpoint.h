@@ -28,6 +28,10 @@ struct ConvertOptions {
   // recipe's "calibration" (nothing is recorded without them: "none").
   std::shared_ptr<const ImportanceMatrix> importance;
   std::string calibration;
+  // Round q4, q4k, q3k and q6k tensors with GPTQ (quant/gptq_rounding.h) where `importance`
+  // carries covariance (calibration gathers it when this is set), recorded as the recipe's
+  // "rounding"; false: each weight to its nearest level (--rounding nearest).
+  bool gptq_rounding = true;
   bool expert_bits_auto = false;  // per-expert types from the importance matrix's routing counts
   uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
   bool interleave = true;  // q4k / q8 matrices as q4k_x8 / q8_x8 (plan_model); --no-interleave: plain rows

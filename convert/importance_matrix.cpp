@@ -42,6 +42,11 @@ void ImportanceMatrix::add(const std::string& name, const float* x, size_t rows,
     for (size_t c = 0; c < columns; ++c) entry.sum_squares[c] += double(x[r * columns + c]) * x[r * columns + c];
   }
   entry.tokens += rows;
+  if (covariance_) covariance_->add(name, x, rows, columns);
+}
+
+void ImportanceMatrix::gather_covariance() {
+  if (!covariance_) covariance_ = std::make_shared<InputCovariance>();
 }
 
 void ImportanceMatrix::add_count(const std::string& name, size_t index, size_t size) {
@@ -105,6 +110,7 @@ ImportanceMatrix ImportanceMatrix::load(const std::string& path) {
 ImportanceMatrix ImportanceMatrix::as_loaded(const std::string& source) const {
   ImportanceMatrix matrix;
   matrix.path_ = source;
+  matrix.covariance_ = covariance_;
   for (const auto& [name, entry] : entries_) {
     ImportanceEntry& copy = matrix.entries_[name];
     copy.tokens = entry.tokens;

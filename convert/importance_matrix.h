@@ -9,8 +9,11 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "convert/input_covariance.h"
 
 namespace smoe::convert {
 
@@ -37,8 +40,16 @@ class ImportanceMatrix {
   std::vector<float> importance(const std::string& name, size_t columns) const;
   const std::map<std::string, ImportanceEntry>& entries() const { return entries_; }
 
+  // From now on add() also gathers each input's covariance blocks (input_covariance.h), for
+  // GPTQ rounding. In memory only: save() writes the diagonal alone, so load() has none;
+  // as_loaded() shares them.
+  void gather_covariance();
+  // The covariance gathered, or nullptr (none gathered, or a loaded file).
+  std::shared_ptr<const InputCovariance> covariance() const { return covariance_; }
+
  private:
   std::string path_;
+  std::shared_ptr<InputCovariance> covariance_;
   std::map<std::string, ImportanceEntry> entries_;
 };
 

@@ -29,6 +29,14 @@ std::string calibration_of(const nlohmann::json& recipe) {
   return "none";
 }
 
+// How the quantized values were chosen: the recipe's "rounding" ("gptq" where the converter's
+// calibration gathered covariance), or "nearest" (every file without one).
+std::string rounding_of(const nlohmann::json& recipe) {
+  if (!recipe.is_object()) return "nearest";
+  const auto found = recipe.find("rounding");
+  return found != recipe.end() && found->is_string() ? found->get<std::string>() : "nearest";
+}
+
 }  // namespace
 
 nlohmann::json inspect_json(const format::Container& container, bool list_tensors) {
@@ -75,6 +83,7 @@ nlohmann::json inspect_json(const format::Container& container, bool list_tensor
       {"expert_alignment", container.header().expert_alignment},
       {"recipe", metadata.recipe},
       {"calibration", calibration_of(metadata.recipe)},
+      {"rounding", rounding_of(metadata.recipe)},
       {"provenance", metadata.provenance},
       {"chat_template", metadata.chat_template},
       {"tokenizer_bytes", container.tokenizer_model().size()},
@@ -96,6 +105,7 @@ void print_inspect_text(const format::Container& container, bool list_tensors, s
       << "bits per weight  " << std::setprecision(3) << json["bits_per_weight"].get<double>() << "\n"
       << "recipe           " << json["recipe"].dump() << "\n"
       << "calibration      " << json["calibration"].get<std::string>() << "\n"
+      << "rounding         " << json["rounding"].get<std::string>() << "\n"
       << "converter        " << json["provenance"].value("converter", "?") << "\n"
       << "hyperparameters\n";
   for (const auto& [key, value] : json["hyperparameters"].items()) {

@@ -130,6 +130,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--calibration-seed", calibration_options.seed, "seed for the self-generated calibration text")
       ->capture_default_str();
+  std::string rounding;
+  app.add_option("--rounding", rounding,
+                 "how quantized values are chosen once a block's scales are: gptq rounds the columns in order and "
+                 "spreads each error over the columns not yet rounded, weighted by the calibration inputs' "
+                 "covariance (GPTQ; q4, q4k, q3k, q6k tensors); nearest takes each weight's nearest level. Default: "
+                 "gptq when the converter calibrates, else nearest (an --imatrix file holds no covariance)")
+      ->check(CLI::IsMember({"nearest", "gptq"}));
   const char* panel_help =
       "store quantized matrices with wider rows in column panels of at most this many columns, so a "
       "matrix-vector product's activations stay in L1 (0 = contiguous rows, as format version 1)";
@@ -230,6 +237,7 @@ int main(int argc, char** argv) {
     options.max_panel_columns = max_panel_columns;
     options.interleave = interleave;
     if (!expert_bits.empty()) calibration_options.expert_bits_auto = expert_bits == "auto";
+    if (!rounding.empty()) calibration_options.gptq_rounding = rounding == "gptq";
     calibration_options.source = no_calibration                          ? convert::CalibrationSource::none
                                  : !calibration_options.text.empty() ? convert::CalibrationSource::text
                                                                       : convert::CalibrationSource::automatic;

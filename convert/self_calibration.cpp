@@ -51,6 +51,7 @@ class SelfCalibration {
       : model_(model), options_(options), report_(report), hp_(model.info().hyperparameters) {
     budget_ = options.tokens != 0 ? options.tokens : self_calibration_tokens(hp_);
     slots_.resize(std::max<uint32_t>(1, options.sequences));
+    if (options.covariance) matrix_.gather_covariance();
     for (Continuation& slot : slots_) {
       slot.session = model.create_session();
       gather_statistics(*slot.session, matrix_, hp_.num_local_experts);

@@ -19,6 +19,7 @@ struct SelfCalibrationOptions {
   uint32_t continuation_tokens = 96;  // longest continuation of one opening
   uint32_t sequences = 32;            // continuations decoded together (Session::eval_together)
   bool show_progress = false;         // a counter on stderr
+  bool covariance = false;            // also gather each input's covariance (GPTQ rounding)
 };
 
 struct SelfCalibrationReport {

@@ -52,18 +52,33 @@ void quantize_row_q3k_searched(const float* src, BlockQ3K* dst, size_t n, const 
     const float peak = search_sub_block_scales(x, weights, -4, 3, sub_scale, search);  // signed, largest magnitude
     const float inverse = peak != 0.0f ? -32.0f / peak : 0.0f;  // largest scale -> -32
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);
-    const float d = f16_to_f32(block.d);
     for (size_t j = 0; j < 16; ++j) {
       const int scale = static_cast<int>(std::clamp(std::nearbyint(sub_scale[j] * inverse), -32.0f, 31.0f));
       store_scale(block.scales, j, scale + 32);
-      const float step = d * float(scale);
-      const float step_inverse = step != 0.0f ? 1.0f / step : 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t p = j * kSub + l;
-        const float level = std::clamp(std::nearbyint(x[p] * step_inverse), -4.0f, 3.0f);
-        store_value(block, p, static_cast<int>(level) + 4);
-      }
     }
+    q3k_set_values(x, block);
+  }
+}
+
+void q3k_rounding_grids(const BlockQ3K& block, RoundingGrid* grids) {
+  const float d = f16_to_f32(block.d);
+  int8_t scales[16];
+  q3k_unpack_scales(block.scales, scales);
+  for (size_t j = 0; j < 16; ++j) {
+    const float step = d * float(scales[j]);
+    const RoundingGrid grid{step, step != 0.0f ? 1.0f / step : 0.0f, 0.0f};
+    for (size_t l = 0; l < kSub; ++l) grids[j * kSub + l] = grid;
+  }
+}
+
+void q3k_set_values(const float* x, BlockQ3K& block) {
+  std::memset(block.hmask, 0, sizeof(block.hmask));
+  std::memset(block.qs, 0, sizeof(block.qs));
+  RoundingGrid grids[BlockQ3K::kElements];
+  q3k_rounding_grids(block, grids);
+  for (size_t p = 0; p < BlockQ3K::kElements; ++p) {
+    const float level = std::clamp(std::nearbyint(x[p] * grids[p].inverse), -4.0f, 3.0f);
+    store_value(block, p, static_cast<int>(level) + 4);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/rounding_grid.h"
 #include "quant/formats/scale_search.h"
 
 namespace smoe::quant {
@@ -37,6 +38,11 @@ void dequantize_row_q3k_ref(const BlockQ3K* src, float* dst, size_t n);
 // the reference search or a vectorized one).
 void quantize_row_q3k_searched(const float* src, BlockQ3K* dst, size_t n, const float* importance,
                                SymmetricScaleSearch search);
+
+// The levels of a block whose scales are set (grids (256,); levels -4..3), and its 3-bit values
+// replaced by x's (256,) nearest levels on them, as the quantizer's last step chooses them.
+void q3k_rounding_grids(const BlockQ3K& block, RoundingGrid* grids);
+void q3k_set_values(const float* x, BlockQ3K& block);
 
 // The 16 signed sub-block scales (-32..31) of a block.
 void q3k_unpack_scales(const uint8_t* packed, int8_t* out);

@@ -106,13 +106,23 @@ void quantize_row_q4_ref(const float* src, BlockQ4* dst, size_t n, const float* 
     if (!fit_q4_block(x, importance ? importance + b * kN : nullptr, search_q4_grid_ref, &block.d, &block.m)) {
       continue;  // constant block (or NaN): all q = 0, w = m
     }
-    // Quantize against the stored (f16) scale and minimum so dequantization sees this grid.
-    const float d = f16_to_f32(block.d), m = f16_to_f32(block.m);
-    const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
-    for (size_t i = 0; i < kN; ++i) {
-      const float q = grid_index(x[i], m, inverse_d);
-      block.qs[i % (kN / 2)] |= static_cast<uint8_t>(static_cast<uint8_t>(q) << (i < kN / 2 ? 0 : 4));
-    }
+    q4_set_values(x, block);
+  }
+}
+
+void q4_rounding_grids(const BlockQ4& block, RoundingGrid* grids) {
+  const float d = f16_to_f32(block.d), m = f16_to_f32(block.m);
+  for (size_t i = 0; i < kN; ++i) grids[i] = {d, d > 0.0f ? 1.0f / d : 0.0f, -m};
+}
+
+void q4_set_values(const float* x, BlockQ4& block) {
+  // Quantize against the stored (f16) scale and minimum so dequantization sees this grid.
+  std::memset(block.qs, 0, sizeof(block.qs));
+  const float d = f16_to_f32(block.d), m = f16_to_f32(block.m);
+  const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < kN; ++i) {
+    const float q = grid_index(x[i], m, inverse_d);
+    block.qs[i % (kN / 2)] |= static_cast<uint8_t>(static_cast<uint8_t>(q) << (i < kN / 2 ? 0 : 4));
   }
 }
 

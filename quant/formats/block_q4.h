@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/rounding_grid.h"
+
 namespace smoe::quant {
 
 struct BlockQ4 {
@@ -48,6 +50,12 @@ using Q4GridSearch = Q4GridFit (*)(const float* x, const float* weight, float lo
 // The f16 (d, m) of one block of 32 weights by `search` (importance (32,) or nullptr for equal
 // weights). False for a constant block (or one with NaN): d = 0, m = its value, all q = 0.
 bool fit_q4_block(const float* x, const float* importance, Q4GridSearch search, uint16_t* d, uint16_t* m);
+
+// The levels of a block whose scale and minimum are set (grids (32,); levels 0..15), and its
+// 4-bit values replaced by x's (32,) nearest levels on them, as the quantizer's last step
+// chooses them.
+void q4_rounding_grids(const BlockQ4& block, RoundingGrid* grids);
+void q4_set_values(const float* x, BlockQ4& block);
 
 // Largest absolute error of any weight of a block whose values span [lo, hi]: one min/max
 // step plus the rounding of the f16 scale and minimum (relative, and absolute near zero).

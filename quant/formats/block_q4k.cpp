@@ -95,20 +95,31 @@ void quantize_row_q4k_searched(const float* src, BlockQ4K* dst, size_t n, const 
       set_scale_min(block.scales, j, static_cast<uint8_t>(scale), static_cast<uint8_t>(min));
     }
     // 3. The 4-bit values against the final grid of each sub-block.
-    for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
-      uint8_t scale = 0, min = 0;
-      q4k_scale_min(block.scales, j, &scale, &min);
-      const float step = d * scale, offset = dmin * min;
-      const float inverse = step > 0 ? 1.0f / step : 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t i = j * kSub + l;
-        const float q = std::clamp(std::nearbyint((x[i] + offset) * inverse), 0.0f, 15.0f);
-        size_t byte = 0;
-        int shift = 0;
-        locate(i, &byte, &shift);
-        block.qs[byte] = static_cast<uint8_t>(block.qs[byte] | (static_cast<uint8_t>(q) << shift));
-      }
-    }
+    q4k_set_values(x, block);
+  }
+}
+
+void q4k_rounding_grids(const BlockQ4K& block, RoundingGrid* grids) {
+  const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
+  for (size_t j = 0; j < BlockQ4K::kSubBlocks; ++j) {
+    uint8_t scale = 0, min = 0;
+    q4k_scale_min(block.scales, j, &scale, &min);
+    const float step = d * scale, offset = dmin * min;
+    const RoundingGrid grid{step, step > 0 ? 1.0f / step : 0.0f, offset};
+    for (size_t l = 0; l < kSub; ++l) grids[j * kSub + l] = grid;
+  }
+}
+
+void q4k_set_values(const float* x, BlockQ4K& block) {
+  std::memset(block.qs, 0, sizeof(block.qs));
+  RoundingGrid grids[BlockQ4K::kElements];
+  q4k_rounding_grids(block, grids);
+  for (size_t i = 0; i < BlockQ4K::kElements; ++i) {
+    const float q = std::clamp(std::nearbyint((x[i] + grids[i].shift) * grids[i].inverse), 0.0f, 15.0f);
+    size_t byte = 0;
+    int shift = 0;
+    locate(i, &byte, &shift);
+    block.qs[byte] = static_cast<uint8_t>(block.qs[byte] | (static_cast<uint8_t>(q) << shift));
   }
 }
 

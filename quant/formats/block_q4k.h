@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "quant/formats/block_q4.h"
+#include "quant/formats/rounding_grid.h"
 
 namespace smoe::quant {
 
@@ -38,6 +39,11 @@ void dequantize_row_q4k_ref(const BlockQ4K* src, float* dst, size_t n);
 // the reference search or a vectorized one).
 void quantize_row_q4k_searched(const float* src, BlockQ4K* dst, size_t n, const float* importance,
                                Q4GridSearch search);
+
+// The levels of a block whose scales are set (grids (256,); levels 0..15), and its 4-bit values
+// replaced by x's (256,) nearest levels on them, as the quantizer's last step chooses them.
+void q4k_rounding_grids(const BlockQ4K& block, RoundingGrid* grids);
+void q4k_set_values(const float* x, BlockQ4K& block);
 
 // Largest absolute error of a weight in a sub-block spanning [lo, hi], given the block's
 // stored super-scales d and dmin: the sub-block search's one-step guarantee plus the rounding

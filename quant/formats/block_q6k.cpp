@@ -36,17 +36,30 @@ void quantize_row_q6k_searched(const float* src, BlockQ6K* dst, size_t n, const 
     // The largest scale maps to -128 (int8's extra level), as in llama.cpp.
     const float inverse = peak != 0.0f ? -128.0f / peak : 0.0f;
     block.d = f32_to_f16(peak != 0.0f ? 1.0f / inverse : 0.0f);
-    const float d = f16_to_f32(block.d);
     for (size_t j = 0; j < 16; ++j) {
       block.scales[j] = static_cast<int8_t>(std::clamp(std::nearbyint(sub_scale[j] * inverse), -128.0f, 127.0f));
-      const float step = d * block.scales[j];
-      const float step_inverse = step != 0.0f ? 1.0f / step : 0.0f;
-      for (size_t l = 0; l < kSub; ++l) {
-        const size_t p = j * kSub + l;
-        const float level = std::clamp(std::nearbyint(x[p] * step_inverse), -32.0f, 31.0f);
-        store_value(block, p, static_cast<int>(level) + 32);
-      }
     }
+    q6k_set_values(x, block);
+  }
+}
+
+void q6k_rounding_grids(const BlockQ6K& block, RoundingGrid* grids) {
+  const float d = f16_to_f32(block.d);
+  for (size_t j = 0; j < 16; ++j) {
+    const float step = d * block.scales[j];
+    const RoundingGrid grid{step, step != 0.0f ? 1.0f / step : 0.0f, 0.0f};
+    for (size_t l = 0; l < kSub; ++l) grids[j * kSub + l] = grid;
+  }
+}
+
+void q6k_set_values(const float* x, BlockQ6K& block) {
+  std::memset(block.ql, 0, sizeof(block.ql));
+  std::memset(block.qh, 0, sizeof(block.qh));
+  RoundingGrid grids[BlockQ6K::kElements];
+  q6k_rounding_grids(block, grids);
+  for (size_t p = 0; p < BlockQ6K::kElements; ++p) {
+    const float level = std::clamp(std::nearbyint(x[p] * grids[p].inverse), -32.0f, 31.0f);
+    store_value(block, p, static_cast<int>(level) + 32);
   }
 }
 

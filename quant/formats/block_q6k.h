@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/formats/rounding_grid.h"
 #include "quant/formats/scale_search.h"
 
 namespace smoe::quant {
@@ -36,6 +37,11 @@ void dequantize_row_q6k_ref(const BlockQ6K* src, float* dst, size_t n);
 // the reference search or a vectorized one).
 void quantize_row_q6k_searched(const float* src, BlockQ6K* dst, size_t n, const float* importance,
                                SymmetricScaleSearch search);
+
+// The levels of a block whose scales are set (grids (256,); levels -32..31), and its 6-bit
+// values replaced by x's (256,) nearest levels on them, as the quantizer's last step chooses them.
+void q6k_rounding_grids(const BlockQ6K& block, RoundingGrid* grids);
+void q6k_set_values(const float* x, BlockQ6K& block);
 
 // The 6-bit value (0..63, before subtracting 32) of weight p of a block.
 inline int q6k_value(const BlockQ6K& block, size_t p) {

@@ -112,6 +112,11 @@ check "and reports its calibration and cost" grep -q "calibrated on self-generat
 check "inspect shows the calibration" grep -q "^calibration *self-generated, [0-9]* tokens, seed 1" \
   <<<"$("$convert" inspect "$work/tiny-calibrated.smoe")"
 check "no calibration copy left behind" test -z "$(ls "$work" | grep calibration-q8)"
+check "inspect shows GPTQ rounding" grep -q "^rounding *gptq" <<<"$("$convert" inspect "$work/tiny-calibrated.smoe")"
+"$convert" "$model" -o "$work/x.smoe" --type q4 --no-calibration --rounding gptq >/dev/null 2>&1
+check "--rounding gptq without calibration exits 1" test $? -eq 1
+"$convert" "$model" -o "$work/x.smoe" --type q4 --rounding sometimes >/dev/null 2>&1
+check "an unknown --rounding value is a usage error" test $? -eq 2
 message=$("$convert" "$model" -o "$work/x.smoe" --type q4 --calibration-text "$work/missing.txt" 2>&1)
 check "an unreadable --calibration-text exits 1" test $? -eq 1
 check "naming the file" grep -q "missing.txt" <<<"$message"

@@ -3,6 +3,7 @@
 // uncalibrated conversion byte for byte, a seed gives one file, and a calibration text that
 // cannot be read is refused by name with nothing left behind.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 
 #include "convert/calibrated_conversion.h"
@@ -131,4 +132,42 @@ TEST_CASE("an unreadable calibration text is refused by name and leaves no file"
   CHECK_THROWS_WITH(convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), text),
                     Catch::Contains("empty.txt"));
   CHECK(dir.entries() == std::vector<std::string>{"empty.txt"});
+}
+
+TEST_CASE("a calibrated conversion rounds with GPTQ unless told to round to nearest", "[calibration][gptq]") {
+  test::TempDir dir;
+  convert::convert_with_calibration(tiny_options(dir, "gptq.smoe", "q4"), quick_calibration(7));
+  convert::CalibrationOptions nearest = quick_calibration(7);
+  nearest.gptq_rounding = false;
+  convert::convert_with_calibration(tiny_options(dir, "nearest.smoe", "q4"), nearest);
+  const format::Container gptq = format::Container::open(dir.file("gptq.smoe"));
+  const format::Container plain = format::Container::open(dir.file("nearest.smoe"));
+  CHECK(gptq.metadata().recipe.at("rounding") == "gptq");
+  CHECK(plain.metadata().recipe.at("rounding") == "nearest");
+  CHECK(convert::inspect_json(gptq, false).at("rounding") == "gptq");
+  // The same calibration and scales search; only the chosen values differ, and only in
+  // tensors GPTQ rounds (the tiny model's w2 in q4k, w1/w3 in q4; attention stays q8).
+  size_t differing = 0;
+  for (size_t i = 0; i < gptq.tensors().size(); ++i) {
+    const format::TensorView& a = gptq.tensors()[i];
+    const format::TensorView& b = plain.tensors()[i];
+    REQUIRE(a.name == b.name);
+    REQUIRE(a.type == b.type);
+    const bool same = std::equal(a.data, a.data + a.bytes, b.data);
+    if (!same) {
+      ++differing;
+      CHECK(a.name.find(".experts.") != std::string::npos);
+    }
+  }
+  CHECK(differing > 0);
+}
+
+TEST_CASE("GPTQ rounding needs the converter's own calibration", "[calibration][gptq][bad_input]") {
+  test::TempDir dir;
+  convert::CalibrationOptions none;
+  none.source = convert::CalibrationSource::none;
+  none.gptq_rounding = true;
+  CHECK_THROWS_WITH(convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), none),
+                    Catch::Contains("--rounding gptq"));
+  CHECK(dir.entries().empty());
 }

@@ -1,0 +1,165 @@
+// GPTQ rounding: the inverse Cholesky factor of a block of H, and the column-by-column rounding
+// of one row with each error spread over the columns after it.
+#include "quant/gptq_rounding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
+
+namespace smoe::quant {
+namespace {
+
+// What the rounding needs of a block format: its group (one block), the levels, the grid of a
+// block whose scales are set, and the values written back against that grid.
+struct GroupFormat {
+  size_t elements;
+  size_t bytes;
+  float lowest, highest;
+  void (*grids)(const void* block, RoundingGrid* out);
+  void (*set_values)(const float* x, void* block);
+};
+
+template <class Block, void (*Grids)(const Block&, RoundingGrid*), void (*SetValues)(const float*, Block&)>
+GroupFormat group_format(float lowest, float highest) {
+  return {Block::kElements, sizeof(Block), lowest, highest,
+          [](const void* block, RoundingGrid* out) { Grids(*static_cast<const Block*>(block), out); },
+          [](const float* x, void* block) { SetValues(x, *static_cast<Block*>(block)); }};
+}
+
+const GroupFormat* find_format(TensorType type) {
+  static const GroupFormat q4 = group_format<BlockQ4, q4_rounding_grids, q4_set_values>(0, 15);
+  static const GroupFormat q4k = group_format<BlockQ4K, q4k_rounding_grids, q4k_set_values>(0, 15);
+  static const GroupFormat q3k = group_format<BlockQ3K, q3k_rounding_grids, q3k_set_values>(-4, 3);
+  static const GroupFormat q6k = group_format<BlockQ6K, q6k_rounding_grids, q6k_set_values>(-32, 31);
+  switch (type) {
+    case TensorType::q4: return &q4;
+    case TensorType::q4k: return &q4k;
+    case TensorType::q3k: return &q3k;
+    case TensorType::q6k: return &q6k;
+    default: return nullptr;
+  }
+}
+
+// a (n, n) symmetric -> its lower Cholesky factor L (a = L L^T) in the lower triangle; the
+// upper triangle is left as it was. False when a pivot is not positive.
+bool cholesky_lower(std::vector<double>& a, size_t n) {
+  for (size_t j = 0; j < n; ++j) {
+    double pivot = a[j * n + j];
+    for (size_t k = 0; k < j; ++k) pivot -= a[j * n + k] * a[j * n + k];
+    if (!(pivot > 0.0)) return false;
+    const double diagonal = std::sqrt(pivot);
+    a[j * n + j] = diagonal;
+    for (size_t i = j + 1; i < n; ++i) {
+      double sum = a[i * n + j];
+      for (size_t k = 0; k < j; ++k) sum -= a[i * n + k] * a[j * n + k];
+      a[i * n + j] = sum / diagonal;
+    }
+  }
+  return true;
+}
+
+// The inverse of the lower triangle of l (n, n), itself lower triangular.
+std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
+  std::vector<double> inverse(n * n, 0.0);
+  for (size_t j = 0; j < n; ++j) {
+    inverse[j * n + j] = 1.0 / l[j * n + j];
+    for (size_t i = j + 1; i < n; ++i) {
+      double sum = 0;
+      for (size_t k = j; k < i; ++k) sum += l[i * n + k] * inverse[k * n + j];
+      inverse[i * n + j] = -sum / l[i * n + i];
+    }
+  }
+  return inverse;
+}
+
+// w[k] -= scale x u[k] for k < count: where the rounding spends its time (a loop the compiler
+// vectorizes without a runtime overlap check).
+void subtract_scaled(float* __restrict w, const float* __restrict u, float scale, size_t count) {
+#pragma GCC ivdep
+  for (size_t k = 0; k < count; ++k) w[k] -= scale * u[k];
+}
+
+}  // namespace
+
+bool gptq_rounds(TensorType row_type) { return find_format(row_type) != nullptr; }
+
+size_t gptq_group_elements(TensorType row_type) {
+  const GroupFormat* format = find_format(row_type);
+  return format ? format->elements : 0;
+}
+
+bool gptq_inverse_factor(const float* covariance, size_t n, double dampening, float* factor) {
+  std::vector<double> h(n * n);
+  double diagonal_sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i; j < n; ++j) h[i * n + j] = h[j * n + i] = covariance[i * n + j];
+    diagonal_sum += std::max(0.0, h[i * n + i]);
+  }
+  if (!(diagonal_sum > 0.0) || !std::isfinite(diagonal_sum)) return false;
+  const double lambda = dampening * diagonal_sum / double(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!(h[i * n + i] > 0.0)) h[i * n + i] = 1.0;  // an input never seen: its weights' errors cost nothing
+    h[i * n + i] += lambda;
+  }
+  // H = L L^T, so H^-1 = L^-T L^-1 = M^T M with M = L^-1.
+  if (!cholesky_lower(h, n)) return false;
+  const std::vector<double> m = invert_lower(h, n);
+  std::vector<double> inverse(n * n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i; j < n; ++j) {
+      double sum = 0;
+      for (size_t k = j; k < n; ++k) sum += m[k * n + i] * m[k * n + j];  // M is lower: rows k >= max(i, j)
+      inverse[i * n + j] = inverse[j * n + i] = sum;
+    }
+  }
+  // H^-1 = R R^T (R lower), so U = R^T is upper with U^T U = H^-1.
+  if (!cholesky_lower(inverse, n)) return false;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < n; ++j) factor[i * n + j] = j >= i ? static_cast<float>(inverse[j * n + i]) : 0.0f;
+  }
+  return true;
+}
+
+void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t n,
+                       const float* importance, const float* factors, size_t block_columns) {
+  const GroupFormat* format = find_format(type);
+  if (format == nullptr) throw std::invalid_argument("quantize_row_gptq: a type without GPTQ rounding");
+  const size_t group = format->elements;
+  if (block_columns == 0 || block_columns % group != 0 || n % block_columns != 0) {
+    throw std::invalid_argument("quantize_row_gptq: blocks of H must be whole groups and divide the row");
+  }
+  std::vector<float> w(src, src + n);  // the row as the errors of earlier columns leave it
+  std::vector<RoundingGrid> grids(group);
+  auto* out = static_cast<std::byte*>(dst);
+  for (size_t first = 0; first < n; first += block_columns) {
+    const float* u = factors + (first / block_columns) * block_columns * block_columns;  // (block, block)
+    float* block_w = w.data() + first;
+    for (size_t start = 0; start < block_columns; start += group) {
+      void* block = out + (first + start) / group * format->bytes;
+      // The group's scales, searched on its weights as they are now.
+      quantize_row(block_w + start, block, group, importance ? importance + first + start : nullptr);
+      format->grids(block, grids.data());
+      for (size_t j = start; j < start + group; ++j) {
+        const RoundingGrid& grid = grids[j - start];
+        const float level =
+            std::clamp(std::nearbyint((block_w[j] + grid.shift) * grid.inverse), format->lowest, format->highest);
+        const float rounded = grid.step * level - grid.shift;
+        // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}.
+        const float* u_row = u + j * block_columns;
+        const float error = (block_w[j] - rounded) / u_row[j];
+        subtract_scaled(block_w + j + 1, u_row + j + 1, error, block_columns - j - 1);
+      }
+      // The values each column was rounded to above (the same rounding of the same numbers).
+      format->set_values(block_w + start, block);
+    }
+  }
+}
+
+}  // namespace smoe::quant
