@@ -462,7 +462,7 @@ void register_benchmarks() {
             dot_x8_benchmark, kernels, type, size_t{4096}, tokens);
       }
     }
-    for (size_t tokens : {2, 4}) {
+    for (size_t tokens : {2, 3, 4, 8}) {
       benchmark::RegisterBenchmark(("stream-tokens/q4k_x8/" + isa + "/" + std::to_string(tokens)).c_str(),
                                    stream_benchmark, kernels, true, tokens)
           ->MinTime(2.0);

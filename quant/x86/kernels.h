@@ -418,14 +418,23 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
   for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(total[t], minimum_terms[t]));
 }
 
+// The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
+// memory, and then the hardware prefetchers alone fall behind: streaming 1 GiB of q4k_x8 rows on
+// the Zen 4 VM (`smoe-bench-kernels --benchmark_filter=stream-tokens`, ms per GiB, software /
+// hardware only) took 64 / 81 at three tokens, 63 / 117 at four, 115 / 167 at eight, while at
+// two the hardware alone was faster (40 / 51; one token the same). Machines whose plan prefers
+// software prefetch keep it throughout.
+template <Prefetch P, size_t T>
+inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::software : P;
+
 // dot_q4k_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
 template <Prefetch P, class Step, class Scale>
 inline void dot_q4k_x8_token_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tokens, size_t n, float* out,
                                     Step step, Scale scale) {
   size_t t = 0;
-  for (; t + 4 <= tokens; t += 4) dot_q4k_x8_blocks<P, 4>(w, a + t, n, out + 8 * t, step, scale);
+  for (; t + 4 <= tokens; t += 4) dot_q4k_x8_blocks<kTokensPrefetch<P, 4>, 4>(w, a + t, n, out + 8 * t, step, scale);
   switch (tokens - t) {
-    case 3: return dot_q4k_x8_blocks<P, 3>(w, a + t, n, out + 8 * t, step, scale);
+    case 3: return dot_q4k_x8_blocks<kTokensPrefetch<P, 3>, 3>(w, a + t, n, out + 8 * t, step, scale);
     case 2: return dot_q4k_x8_blocks<P, 2>(w, a + t, n, out + 8 * t, step, scale);
     case 1: return dot_q4k_x8_blocks<P, 1>(w, a + t, n, out + 8 * t, step, scale);
     default: return;
