@@ -1,6 +1,7 @@
 // Accumulation of per-input covariance blocks, and GPTQ's factors from them.
 #include "convert/input_covariance.h"
 
+#include "ops/gram.h"
 #include "quant/gptq_rounding.h"
 #include "smoe/error.h"
 
@@ -43,22 +44,7 @@ void InputCovariance::add(std::string_view weight_name, const float* x, size_t r
     throw Error(std::string(weight_name), "calibration input width changed from " + std::to_string(site.columns) +
                                               " to " + std::to_string(columns));
   }
-  const size_t blocks = columns / block;
-  // Each block's row i stays in L1 while every token adds to it.
-#pragma omp parallel for schedule(static) if (blocks > 1 && rows * columns * block > (1u << 20))
-  for (size_t b = 0; b < blocks; ++b) {
-    float* sums = site.sums.data() + b * block * block;
-    for (size_t i = 0; i < block; ++i) {
-      float* sums_row = sums + i * block;
-      for (size_t r = 0; r < rows; ++r) {
-        const float* xb = x + r * columns + b * block;
-        const float xi = xb[i];
-        if (xi == 0.0f) continue;
-#pragma omp simd
-        for (size_t j = i; j < block; ++j) sums_row[j] += xi * xb[j];
-      }
-    }
-  }
+  ops::add_gram_blocks(x, rows, columns, block, site.sums.data(), site_name.c_str());
   site.tokens += rows;
 }
 

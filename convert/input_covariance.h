@@ -32,8 +32,8 @@ class InputCovariance {
     uint64_t tokens = 0;      // rows of x accumulated
     size_t columns = 0;       // input width
     size_t block_columns = 0;  // width of one diagonal block
-    // (columns / block_columns) blocks of (block_columns, block_columns), row-major; sums of
-    // x_i x_j over the tokens in the upper triangle (i <= j) only.
+    // (columns / block_columns) blocks of (block_columns, block_columns), row-major: sums of
+    // x_i x_j over the tokens (both triangles; the rounding reads the upper one).
     std::vector<float> sums;
   };
 

@@ -108,21 +108,21 @@ bool gptq_inverse_factor(const float* covariance, size_t n, double dampening, fl
     if (!(h[i * n + i] > 0.0)) h[i * n + i] = 1.0;  // an input never seen: its weights' errors cost nothing
     h[i * n + i] += lambda;
   }
-  // H = L L^T, so H^-1 = L^-T L^-1 = M^T M with M = L^-1.
-  if (!cholesky_lower(h, n)) return false;
-  const std::vector<double> m = invert_lower(h, n);
-  std::vector<double> inverse(n * n);
+  // With J the reversal of the columns' order: J H J = L L^T (L lower), so H = U' U'^T with
+  // U' = J L J upper, and H^-1 = (U'^-1)^T U'^-1. U = U'^-1 is upper with a positive diagonal,
+  // so it is the upper Cholesky factor of H^-1 (unique): one factorization and one triangular
+  // inverse, where factoring H, inverting it and factoring the inverse took twice the work.
+  std::vector<double> reversed(n * n);
   for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i; j < n; ++j) {
-      double sum = 0;
-      for (size_t k = j; k < n; ++k) sum += m[k * n + i] * m[k * n + j];  // M is lower: rows k >= max(i, j)
-      inverse[i * n + j] = inverse[j * n + i] = sum;
-    }
+    for (size_t j = 0; j < n; ++j) reversed[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
   }
-  // H^-1 = R R^T (R lower), so U = R^T is upper with U^T U = H^-1.
-  if (!cholesky_lower(inverse, n)) return false;
+  if (!cholesky_lower(reversed, n)) return false;
+  const std::vector<double> m = invert_lower(reversed, n);  // L^-1, lower
+  // U = U'^-1 = J L^-1 J: U[i][j] = L^-1[n-1-i][n-1-j], upper.
   for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < n; ++j) factor[i * n + j] = j >= i ? static_cast<float>(inverse[j * n + i]) : 0.0f;
+    for (size_t j = 0; j < n; ++j) {
+      factor[i * n + j] = j >= i ? static_cast<float>(m[(n - 1 - i) * n + (n - 1 - j)]) : 0.0f;
+    }
   }
   return true;
 }
