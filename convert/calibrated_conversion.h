@@ -29,7 +29,7 @@ struct CalibrationOptions {
   uint64_t seed = 1;    // sampling seed of self-generated text
   // Per-expert bits from the routing counts (--expert-bits): unset = auto when this
   // conversion calibrates, uniform otherwise (and with --imatrix, as before).
-  std::optional<bool> expert_bits_auto;
+  std::optional<ExpertBitsTarget> expert_bits;
   int threads = 0;  // threads running the q8 copy (0 = all cores)
 };
 
