@@ -35,6 +35,12 @@ void print_calibration(const convert::CalibrationSummary& summary) {
 }
 
 void print_tiers(const convert::ExpertTiersSummary& tiers) {
+  if (tiers.hot_experts == tiers.experts) {
+    std::fprintf(stderr, "expert tiers for %.2f GiB of memory: it holds all %u experts in %u slots of %.2f MiB: the auto plan\n",
+                 double(tiers.budget.ram_bytes) / (1u << 30), tiers.experts, tiers.slots,
+                 double(tiers.slot_bytes) / (1 << 20));
+    return;
+  }
   std::fprintf(stderr,
                "expert tiers for %.2f GiB of memory: the %u hottest of %u experts at the recipe's type or more, in %u "
                "slots of %.2f MiB (beside %.2f MiB of other weights and a %.2f MiB KV cache); the rest in q3k\n",
