@@ -63,6 +63,7 @@ TierPlan plan_with_cap(const std::vector<ExpertCandidates>& experts, const std::
     const double floor_bits = quant::bits_per_weight(expert.options[expert.uniform].type);
     ExpertCandidates& restricted = hot_experts.emplace_back(expert);
     restricted.options.clear();
+    restricted.uniform = 0;  // the full list's index no longer applies (the allocation does not read it)
     std::vector<size_t>& index = original_index.emplace_back();
     for (size_t o = 0; o < expert.options.size(); ++o) {
       const double bits = quant::bits_per_weight(expert.options[o].type);
@@ -127,8 +128,8 @@ ExpertTiersSummary plan_expert_tiers(const std::vector<format::TensorSpec>& spec
 
   ExpertTiersSummary summary;
   summary.bits = record_expert_types(experts, best.chosen, recipe);
-  recipe.expert_bits = spelling;
-  summary.spelling = spelling;
+  summary.spelling = spelling.empty() ? "ram=" + std::to_string(budget.ram_bytes) : spelling;
+  recipe.expert_bits = summary.spelling;
   summary.experts = experts_count;
   summary.hot_experts = best.hot;
   summary.slot_bytes = backend::ExpertCache::slot_bytes(best.largest_range);
