@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -51,15 +51,16 @@ format::FileHeader plan_file_layout(uint64_t metadata_bytes, std::vector<Planned
   for (const PlannedTensor& tensor : tensors) experts += starts_expert(tensor) ? 1 : 0;
   header.expert_count = experts;
   header.expert_alignment = format::kExpertAlignment;
-  header.data_offset = align_or_throw(header.expert_table_offset + experts * sizeof(ExpertRangeRecord),
-                                      format::kTensorAlignment, where);
+  header.data_offset =
+      align_or_throw(header.expert_table_offset + experts * sizeof(ExpertRangeRecord), format::kTensorAlignment, where);
   uint64_t cursor = header.data_offset;
   bool after_expert = false;
   for (PlannedTensor& tensor : tensors) {
     if (tensor.name.size() >= format::kNameBytes) throw Error(where, "tensor name too long: " + tensor.name);
     const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
-    if (!bytes) throw Error(where, "tensor '" + tensor.name + "' does not fit type " +
-                                       std::string(quant::type_name(tensor.type)));
+    if (!bytes)
+      throw Error(where,
+                  "tensor '" + tensor.name + "' does not fit type " + std::string(quant::type_name(tensor.type)));
     if (quant::type_traits(tensor.type).row_group > 1 && tensor.shape.size() != 2) {
       throw Error(where, "tensor '" + tensor.name + "' of type " + std::string(quant::type_name(tensor.type)) +
                              " must be a matrix");

@@ -10,15 +10,15 @@
 #include <map>
 #include <vector>
 
-#include "convert/container_writer.h"
-#include "convert/plan.h"
 #include "convert/checkpoint.h"
+#include "convert/container_writer.h"
 #include "convert/importance_matrix.h"
+#include "convert/plan.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
 #include "ops/cpu_plan.h"
-#include "runtime/weight_placement.h"
 #include "quant/formats/convert_row.h"
+#include "runtime/weight_placement.h"
 #include "smoe/chat.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -182,11 +182,13 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
       options.imatrix.empty() ? nlohmann::json(nullptr)
                               : nlohmann::json{{"file", std::filesystem::path(options.imatrix).filename().string()},
                                                {"sha256", sha256_file_hex(options.imatrix)}};
-  const nlohmann::json profile = imatrix ? routing_profile_json(*imatrix, metadata.hyperparameters) : nlohmann::json(nullptr);
+  const nlohmann::json profile =
+      imatrix ? routing_profile_json(*imatrix, metadata.hyperparameters) : nlohmann::json(nullptr);
   const ExpertBitsTarget& target = options.expert_bits;
   if (target.kind != ExpertBitsTarget::Kind::uniform) {
     if (!imatrix) {
-      throw Error("--expert-bits " + target.spelling, "needs routing counts: calibration (not --no-calibration) or --imatrix");
+      throw Error("--expert-bits " + target.spelling,
+                  "needs routing counts: calibration (not --no-calibration) or --imatrix");
     }
     const std::string& counts = options.imatrix.empty() ? options.calibration : options.imatrix;
     if (target.kind == ExpertBitsTarget::Kind::automatic) {
@@ -205,9 +207,10 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
       // The runtime's defaults: one session at its default context and KV type.
       const Hyperparameters& hp = metadata.hyperparameters;
       const ModelOptions runtime;
-      ExpertTierBudget budget{.ram_bytes = target.ram_bytes,
-                              .non_expert_bytes = non_expert(recipe, nullptr),
-                              .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
+      ExpertTierBudget budget{
+          .ram_bytes = target.ram_bytes,
+          .non_expert_bytes = non_expert(recipe, nullptr),
+          .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
       report.expert_tiers = plan_expert_tiers_for_file(
           specs, *imatrix, counts, budget, target.spelling,
           [&](const Recipe& planned, const ExpertTiersSummary& tiers) { return non_expert(planned, &tiers); }, recipe);
@@ -216,8 +219,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   }
   std::vector<PlannedTensor> plan =
       plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
-  metadata.recipe = recipe_json(options, recipe, plan, imatrix_entry, profile,
-                                report.expert_tiers ? &*report.expert_tiers : nullptr);
+  metadata.recipe =
+      recipe_json(options, recipe, plan, imatrix_entry, profile, report.expert_tiers ? &*report.expert_tiers : nullptr);
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;

@@ -41,7 +41,7 @@ struct ConvertReport {
   uint64_t file_bytes = 0;
   uint64_t source_bytes = 0;
   double seconds = 0;
-  std::optional<ExpertBitsSummary> expert_bits;   // with --expert-bits auto or ram=SIZE
+  std::optional<ExpertBitsSummary> expert_bits;    // with --expert-bits auto or ram=SIZE
   std::optional<ExpertTiersSummary> expert_tiers;  // with --expert-bits ram=SIZE
   std::vector<std::string> notes;                // what --type keep could not keep, and what it did instead
 };

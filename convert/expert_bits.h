@@ -61,10 +61,10 @@ double relative_squared_error(quant::TensorType type);
 
 // One expert in one candidate type.
 struct ExpertOption {
-  quant::TensorType type;   // as Recipe::expert_types records it (before short-row fallbacks)
-  uint64_t bytes = 0;       // its three matrices, after the fallbacks
+  quant::TensorType type;    // as Recipe::expert_types records it (before short-row fallbacks)
+  uint64_t bytes = 0;        // its three matrices, after the fallbacks
   uint64_t range_bytes = 0;  // its range in the file: w1, w3, w2 each starting 64-byte aligned
-  double error = 0;         // routing fraction x relative squared error x weights
+  double error = 0;          // routing fraction x relative squared error x weights
 };
 
 struct ExpertCandidates {

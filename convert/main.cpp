@@ -36,9 +36,9 @@ void print_calibration(const convert::CalibrationSummary& summary) {
 
 void print_tiers(const convert::ExpertTiersSummary& tiers) {
   if (tiers.hot_experts == tiers.experts) {
-    std::fprintf(stderr, "expert tiers for %.2f GiB of memory: it holds all %u experts in %u slots of %.2f MiB: the auto plan\n",
-                 double(tiers.budget.ram_bytes) / (1u << 30), tiers.experts, tiers.slots,
-                 double(tiers.slot_bytes) / (1 << 20));
+    std::fprintf(
+        stderr, "expert tiers for %.2f GiB of memory: it holds all %u experts in %u slots of %.2f MiB: the auto plan\n",
+        double(tiers.budget.ram_bytes) / (1u << 30), tiers.experts, tiers.slots, double(tiers.slot_bytes) / (1 << 20));
     return;
   }
   std::fprintf(stderr,
@@ -71,8 +71,8 @@ int run_convert(convert::ConvertOptions options, const convert::CalibrationOptio
     std::string counts;
     for (const auto& [type_name, count] : summary.experts_per_type) counts += " " + type_name + " x" + std::to_string(count);
     std::fprintf(stderr, "expert bits %s:%s; expert bytes %.2f MiB (uniform %.2f MiB), routed error %.3g of uniform\n",
-                 report.expert_tiers ? report.expert_tiers->spelling.c_str() : "auto", counts.c_str(), double(summary.planned_bytes) / (1 << 20),
-                 double(summary.uniform_bytes) / (1 << 20),
+                 report.expert_tiers ? report.expert_tiers->spelling.c_str() : "auto", counts.c_str(),
+                 double(summary.planned_bytes) / (1 << 20), double(summary.uniform_bytes) / (1 << 20),
                  summary.uniform_error > 0 ? summary.planned_error / summary.uniform_error : 1.0);
   }
   if (!quiet && report.expert_tiers) print_tiers(*report.expert_tiers);
@@ -182,8 +182,9 @@ int main(int argc, char** argv) {
   synth->add_option("--panel-columns", synthetic.max_panel_columns, panel_help)->capture_default_str();
   synth->add_flag("--interleave,!--no-interleave", synthetic.interleave, interleave_help);
   std::string synth_expert_bits;
-  synth->add_option("--expert-bits", synth_expert_bits,
-                    "auto or ram=SIZE, as for a conversion, from the routing counts of --imatrix (default: uniform)")
+  synth
+      ->add_option("--expert-bits", synth_expert_bits,
+                   "auto or ram=SIZE, as for a conversion, from the routing counts of --imatrix (default: uniform)")
       ->check(expert_bits_check);
   synth->add_option("--imatrix", synthetic.imatrix,
                     "importance matrix whose routing counts --expert-bits plans from (`smoe-convert calibrate` on a "

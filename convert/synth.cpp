@@ -103,13 +103,15 @@ uint64_t write_synthetic_model(const SynthOptions& options, std::optional<Expert
                                const ExpertTiersSummary* planned_tiers) {
     nlohmann::json json = planned.to_json();
     json["bits_per_weight"] = plan_bits_per_weight(plan);
-    if (!options.imatrix.empty()) json["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()}};
+    if (!options.imatrix.empty())
+      json["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()}};
     if (planned_tiers) json["expert_tiers"] = expert_tiers_json(*planned_tiers);
     if (!profile.is_null()) json["routing_profile"] = profile;
     return json;
   };
   if (options.expert_bits.kind != ExpertBitsTarget::Kind::uniform) {
-    if (options.imatrix.empty()) throw Error("--expert-bits " + options.expert_bits.spelling, "synth needs --imatrix FILE");
+    if (options.imatrix.empty())
+      throw Error("--expert-bits " + options.expert_bits.spelling, "synth needs --imatrix FILE");
     if (options.expert_bits.kind == ExpertBitsTarget::Kind::automatic) {
       plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
     } else {
@@ -130,7 +132,9 @@ uint64_t write_synthetic_model(const SynthOptions& options, std::optional<Expert
           .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
       tiers = plan_expert_tiers_for_file(
           specs, *imatrix, options.imatrix, budget, options.expert_bits.spelling,
-          [&](const Recipe& planned, const ExpertTiersSummary& planned_tiers) { return non_expert(planned, &planned_tiers); },
+          [&](const Recipe& planned, const ExpertTiersSummary& planned_tiers) {
+            return non_expert(planned, &planned_tiers);
+          },
           recipe);
     }
   }

@@ -24,7 +24,8 @@ uint32_t session_context(const Hyperparameters& hp, const ModelOptions& options)
 
 uint64_t session_kv_cache_bytes(const Hyperparameters& hp, uint32_t context, KvType type) {
   const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
-  const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
+  const std::optional<uint64_t> kv_elements =
+      checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
   return kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, type) : 0;
 }
 

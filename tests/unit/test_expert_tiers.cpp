@@ -146,11 +146,10 @@ TEST_CASE("expert-bits ram counts the slots of the planned types' largest range"
       convert::plan_expert_tiers(specs, matrix, "test.imatrix", budget, "ram=test", recipe);
   const uint64_t slot = backend::ExpertCache::slot_bytes(largest_range(specs, recipe));
   CHECK(tiers.slot_bytes == slot);
-  const uint32_t expected =
-      expert_slots_that_fit(budget.ram_bytes, {.non_expert_bytes = budget.non_expert_bytes,
-                                               .expert_slot_bytes = slot,
-                                               .kv_cache_bytes = budget.kv_cache_bytes,
-                                               .experts = 16});
+  const uint32_t expected = expert_slots_that_fit(budget.ram_bytes, {.non_expert_bytes = budget.non_expert_bytes,
+                                                                     .expert_slot_bytes = slot,
+                                                                     .kv_cache_bytes = budget.kv_cache_bytes,
+                                                                     .experts = 16});
   CHECK(tiers.hot_experts == expected);
   CHECK(tiers.slots == expected);
   CHECK(expected >= expert_memory / 8);  // at least as many as the largest slots would give
