@@ -18,7 +18,6 @@
 #include "format/metadata.h"
 #include "ops/cpu_plan.h"
 #include "quant/formats/convert_row.h"
-#include "runtime/weight_placement.h"
 #include "smoe/chat.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
@@ -204,13 +203,8 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
             plan_file_layout(format::metadata_to_json(trial_metadata).dump().size(), trial, options.output);
         return non_expert_bytes(header, trial);
       };
-      // The runtime's defaults: one session at its default context and KV type.
-      const Hyperparameters& hp = metadata.hyperparameters;
-      const ModelOptions runtime;
-      ExpertTierBudget budget{
-          .ram_bytes = target.ram_bytes,
-          .non_expert_bytes = non_expert(recipe, nullptr),
-          .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
+      ExpertTierBudget budget = runtime_default_budget(target.ram_bytes, metadata.hyperparameters);
+      budget.non_expert_bytes = non_expert(recipe, nullptr);
       report.expert_tiers = plan_expert_tiers_for_file(
           specs, *imatrix, counts, budget, target.spelling,
           [&](const Recipe& planned, const ExpertTiersSummary& tiers) { return non_expert(planned, &tiers); }, recipe);

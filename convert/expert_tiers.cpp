@@ -84,6 +84,12 @@ TierPlan plan_with_cap(const std::vector<ExpertCandidates>& experts, const std::
 
 }  // namespace
 
+ExpertTierBudget runtime_default_budget(uint64_t ram_bytes, const Hyperparameters& hp) {
+  const ModelOptions runtime;
+  return {.ram_bytes = ram_bytes,
+          .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
+}
+
 ExpertTiersSummary plan_expert_tiers(const std::vector<format::TensorSpec>& specs, const ImportanceMatrix& imatrix,
                                      const std::string& imatrix_path, const ExpertTierBudget& budget,
                                      const std::string& spelling, Recipe& recipe) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "convert/expert_bits.h"
+#include "smoe/hyperparameters.h"
 
 namespace smoe::convert {
 
@@ -36,6 +37,10 @@ struct ExpertTierBudget {
   uint64_t non_expert_bytes = 0;  // the planned file's bytes outside the expert ranges
   uint64_t kv_cache_bytes = 0;    // one session at the runtime's default context and KV type
 };
+
+// The budget of `ram_bytes` for a model of `hp` with one session at the runtime's default
+// context and KV type (ModelOptions{}); non_expert_bytes is left for the caller to measure.
+ExpertTierBudget runtime_default_budget(uint64_t ram_bytes, const Hyperparameters& hp);
 
 struct ExpertTiersSummary {
   std::string spelling;  // the target as given: "ram=24G"

@@ -133,7 +133,10 @@ int main(int argc, char** argv) {
       convert::parse_expert_bits(value);
       return std::string();
     } catch (const Error& error) {
-      return std::string(error.what());
+      // CLI11 names the option itself.
+      const std::string message = error.what();
+      const std::string prefix = "--expert-bits: ";
+      return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
     }
   };
   std::string expert_bits;

@@ -14,7 +14,6 @@
 #include "convert/progress.h"
 #include "format/metadata.h"
 #include "quant/formats/convert_row.h"
-#include "runtime/weight_placement.h"
 #include "smoe/error.h"
 #include "smoe/version.h"
 
@@ -124,12 +123,8 @@ uint64_t write_synthetic_model(const SynthOptions& options, std::optional<Expert
             plan_file_layout(format::metadata_to_json(trial_metadata).dump().size(), trial, options.output);
         return non_expert_bytes(header, trial);
       };
-      const Hyperparameters& hp = metadata.hyperparameters;
-      const ModelOptions runtime;  // the runtime's defaults: one session, default context and KV type
-      const ExpertTierBudget budget{
-          .ram_bytes = options.expert_bits.ram_bytes,
-          .non_expert_bytes = non_expert(recipe, nullptr),
-          .kv_cache_bytes = session_kv_cache_bytes(hp, session_context(hp, runtime), runtime.kv_type)};
+      ExpertTierBudget budget = runtime_default_budget(options.expert_bits.ram_bytes, metadata.hyperparameters);
+      budget.non_expert_bytes = non_expert(recipe, nullptr);
       tiers = plan_expert_tiers_for_file(
           specs, *imatrix, options.imatrix, budget, options.expert_bits.spelling,
           [&](const Recipe& planned, const ExpertTiersSummary& planned_tiers) {
