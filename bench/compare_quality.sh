@@ -10,7 +10,8 @@
 #
 # smoe rows: `smoe-convert MODEL --type R` for each recipe (with --imatrix F when given); a
 # recipe may carry converter flags after +, e.g. q4+no-calibration (`--type q4 --no-calibration`),
-# options with their value after =, e.g. q4+rounding=nearest (`--type q4 --rounding=nearest`).
+# with a value after = (q4+rounding=nearest: `--type q4 --rounding=nearest`; q4+expert-bits=ram=300M:
+# `--type q4 --expert-bits=ram=300M`).
 # llama.cpp rows: each --gguf file already quantized is imported as is (`--type keep`: its blocks
 # kept bit for bit; smoe's notes about types it requantizes become the row's remark); an f16/f32
 # GGUF is imported as is too and, when llama-quantize is on PATH, first quantized to each
@@ -74,7 +75,8 @@ if ! [[ "$window" =~ ^[0-9]+$ ]] || [ "$window" -lt 2 ]; then fail 2 "--window $
 IFS=, read -r -a recipes <<<"$recipes_list"
 IFS=, read -r -a llama_types <<<"$llama_types_list"
 for name in "${recipes[@]}"; do
-  [[ "$name" =~ ^[A-Za-z0-9_]+(\+[a-z0-9-]+(=[a-z0-9]+)?)*$ ]] || fail 2 "'$name' in --recipes is not a type name (with +flags)"
+  [[ "$name" =~ ^[A-Za-z0-9_]+(\+[a-z0-9-]+(=[A-Za-z0-9.=]+)?)*$ ]] ||
+    fail 2 "'$name' in --recipes is not a type name (with +flags or +flag=value)"
 done
 for name in "${llama_types[@]}"; do
   [[ "$name" =~ ^[A-Za-z0-9_]+$ ]] || fail 2 "'$name' in --llama-types is not a type name"

@@ -68,7 +68,7 @@ double write_q8_copy(const ConvertOptions& options, const std::string& path) {
   copy.recipe = make_recipe("q8");
   copy.imatrix.clear();
   copy.importance.reset();
-  copy.expert_bits_auto = false;
+  copy.expert_bits = {};
   copy.hash_sources = false;
   if (options.show_progress) std::fprintf(stderr, "calibration: writing a temporary q8 copy %s\n", path.c_str());
   convert_checkpoint(copy);
@@ -133,7 +133,7 @@ CalibratedConvertReport convert_with_calibration(ConvertOptions options, const C
       throw Error("--rounding gptq", "needs the converter's own calibration of a q4, q4k or q3k recipe (an --imatrix "
                                      "file holds no covariance; --no-calibration gathers none)");
     }
-    options.expert_bits_auto = calibration.expert_bits_auto.value_or(false);
+    options.expert_bits = calibration.expert_bits.value_or(ExpertBitsTarget{});
     report.conversion = convert_checkpoint(options);
     return report;
   }
@@ -152,7 +152,7 @@ CalibratedConvertReport convert_with_calibration(ConvertOptions options, const C
         gather_from_copy(copy.path(), source, calibration, options.show_progress, options.gptq_rounding, summary));
   }  // the copy is removed before the final file takes its space
   options.calibration = summary.description;
-  options.expert_bits_auto = calibration.expert_bits_auto.value_or(true);
+  options.expert_bits = calibration.expert_bits.value_or(parse_expert_bits("auto"));
   report.conversion = convert_checkpoint(options);
   report.conversion.seconds = seconds_since(start);
   report.calibration = summary;

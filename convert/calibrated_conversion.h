@@ -30,7 +30,7 @@ struct CalibrationOptions {
   uint64_t seed = 1;    // sampling seed of self-generated text
   // Per-expert bits from the routing counts (--expert-bits): unset = auto when this
   // conversion calibrates, uniform otherwise (and with --imatrix, as before).
-  std::optional<bool> expert_bits_auto;
+  std::optional<ExpertBitsTarget> expert_bits;
   // GPTQ rounding (--rounding): unset = gptq when this conversion calibrates (it then gathers
   // each input's covariance too), nearest otherwise; true where it does not calibrate is refused.
   std::optional<bool> gptq_rounding;

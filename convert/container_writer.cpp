@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -34,10 +35,74 @@ bool starts_expert(const PlannedTensor& tensor) { return tensor.expert >= 0 && t
 
 }  // namespace
 
+format::FileHeader plan_file_layout(uint64_t metadata_bytes, std::vector<PlannedTensor>& tensors,
+                                    const std::string& where) {
+  FileHeader header{};
+  std::memcpy(header.magic, format::kMagic, sizeof(header.magic));
+  // Version 1 unless a tensor is stored in panels: older builds still read such files.
+  header.version = 1;
+  header.header_bytes = sizeof(FileHeader);
+  header.metadata_offset = sizeof(FileHeader);
+  header.metadata_bytes = metadata_bytes;
+  header.tensor_table_offset = header.metadata_offset + header.metadata_bytes;
+  header.tensor_count = tensors.size();
+  header.expert_table_offset = header.tensor_table_offset + tensors.size() * sizeof(TensorRecord);
+  uint64_t experts = 0;
+  for (const PlannedTensor& tensor : tensors) experts += starts_expert(tensor) ? 1 : 0;
+  header.expert_count = experts;
+  header.expert_alignment = format::kExpertAlignment;
+  header.data_offset =
+      align_or_throw(header.expert_table_offset + experts * sizeof(ExpertRangeRecord), format::kTensorAlignment, where);
+  uint64_t cursor = header.data_offset;
+  bool after_expert = false;
+  for (PlannedTensor& tensor : tensors) {
+    if (tensor.name.size() >= format::kNameBytes) throw Error(where, "tensor name too long: " + tensor.name);
+    const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
+    if (!bytes)
+      throw Error(where,
+                  "tensor '" + tensor.name + "' does not fit type " + std::string(quant::type_name(tensor.type)));
+    if (quant::type_traits(tensor.type).row_group > 1 && tensor.shape.size() != 2) {
+      throw Error(where, "tensor '" + tensor.name + "' of type " + std::string(quant::type_name(tensor.type)) +
+                             " must be a matrix");
+    }
+    if (tensor.panel_columns != 0) {
+      const quant::TypeTraits& traits = quant::type_traits(tensor.type);
+      if (!traits.is_quantized || tensor.shape.size() != 2 || tensor.panel_columns % traits.block_elements != 0 ||
+          tensor.shape[1] % tensor.panel_columns != 0 || tensor.shape[1] == tensor.panel_columns) {
+        throw Error(where, "tensor '" + tensor.name + "' cannot be stored in panels of " +
+                               std::to_string(tensor.panel_columns) + " columns");
+      }
+      header.version = 2;  // panels are new in version 2
+    }
+    // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
+    // shares their pages, so touching a neighbour never faults an unchosen expert in.
+    const bool own_pages = starts_expert(tensor) || (after_expert && tensor.expert < 0);
+    const uint64_t alignment = own_pages ? format::kExpertAlignment : format::kTensorAlignment;
+    after_expert = tensor.expert >= 0;
+    tensor.offset = align_or_throw(cursor, alignment, where);
+    tensor.bytes = *bytes;
+    const std::optional<uint64_t> end = checked_add(tensor.offset, tensor.bytes);
+    if (!end) throw Error(where, "file layout overflows 64 bits");
+    cursor = *end;
+  }
+  header.file_bytes = cursor;
+  return header;
+}
+
+uint64_t non_expert_bytes(const format::FileHeader& header, const std::vector<PlannedTensor>& tensors) {
+  uint64_t expert_bytes = 0;
+  for (size_t i = 0; i + 2 < tensors.size(); ++i) {
+    if (starts_expert(tensors[i])) expert_bytes += tensors[i + 2].offset + tensors[i + 2].bytes - tensors[i].offset;
+  }
+  return header.file_bytes - std::min(header.file_bytes, expert_bytes);
+}
+
 ContainerWriter::ContainerWriter(std::string output_path, const format::Metadata& metadata,
                                  std::vector<PlannedTensor> tensors)
     : output_path_(std::move(output_path)), tensors_(std::move(tensors)) {
-  plan_layout(metadata);
+  metadata_json_ = format::metadata_to_json(metadata).dump();
+  header_ = plan_file_layout(metadata_json_.size(), tensors_, output_path_);
+  checksums_.assign(tensors_.size(), 0);
   std::error_code error;
   if (fs::is_directory(output_path_, error)) throw Error(output_path_, "output path is a directory");
   fs::path directory = fs::path(output_path_).parent_path();
@@ -61,59 +126,6 @@ ContainerWriter::~ContainerWriter() {
     ::unlink(temporary_path_.c_str());
     unregister_temporary_file(temporary_path_);
   }
-}
-
-void ContainerWriter::plan_layout(const format::Metadata& metadata) {
-  const nlohmann::json json = format::metadata_to_json(metadata);
-  metadata_json_ = json.dump();
-  std::memcpy(header_.magic, format::kMagic, sizeof(header_.magic));
-  // Version 1 unless a tensor is stored in panels: older builds still read such files.
-  header_.version = 1;
-  header_.header_bytes = sizeof(FileHeader);
-  header_.metadata_offset = sizeof(FileHeader);
-  header_.metadata_bytes = metadata_json_.size();
-  header_.tensor_table_offset = header_.metadata_offset + header_.metadata_bytes;
-  header_.tensor_count = tensors_.size();
-  header_.expert_table_offset = header_.tensor_table_offset + tensors_.size() * sizeof(TensorRecord);
-  uint64_t experts = 0;
-  for (const PlannedTensor& tensor : tensors_) experts += starts_expert(tensor) ? 1 : 0;
-  header_.expert_count = experts;
-  header_.expert_alignment = format::kExpertAlignment;
-  header_.data_offset = align_or_throw(header_.expert_table_offset + experts * sizeof(ExpertRangeRecord),
-                                       format::kTensorAlignment, output_path_);
-  uint64_t cursor = header_.data_offset;
-  bool after_expert = false;
-  for (PlannedTensor& tensor : tensors_) {
-    if (tensor.name.size() >= format::kNameBytes) throw Error(output_path_, "tensor name too long: " + tensor.name);
-    const std::optional<uint64_t> bytes = quant::tensor_bytes(tensor.type, tensor.shape);
-    if (!bytes) throw Error(output_path_, "tensor '" + tensor.name + "' does not fit type " +
-                                              std::string(quant::type_name(tensor.type)));
-    if (quant::type_traits(tensor.type).row_group > 1 && tensor.shape.size() != 2) {
-      throw Error(output_path_, "tensor '" + tensor.name + "' of type " + std::string(quant::type_name(tensor.type)) +
-                                    " must be a matrix");
-    }
-    if (tensor.panel_columns != 0) {
-      const quant::TypeTraits& traits = quant::type_traits(tensor.type);
-      if (!traits.is_quantized || tensor.shape.size() != 2 || tensor.panel_columns % traits.block_elements != 0 ||
-          tensor.shape[1] % tensor.panel_columns != 0 || tensor.shape[1] == tensor.panel_columns) {
-        throw Error(output_path_, "tensor '" + tensor.name + "' cannot be stored in panels of " +
-                                      std::to_string(tensor.panel_columns) + " columns");
-      }
-      header_.version = 2;  // panels are new in version 2
-    }
-    // Expert ranges start on, and are followed by, an expert-alignment boundary: no other tensor
-    // shares their pages, so touching a neighbour never faults an unchosen expert in.
-    const bool own_pages = starts_expert(tensor) || (after_expert && tensor.expert < 0);
-    const uint64_t alignment = own_pages ? format::kExpertAlignment : format::kTensorAlignment;
-    after_expert = tensor.expert >= 0;
-    tensor.offset = align_or_throw(cursor, alignment, output_path_);
-    tensor.bytes = *bytes;
-    const std::optional<uint64_t> end = checked_add(tensor.offset, tensor.bytes);
-    if (!end) throw Error(output_path_, "file layout overflows 64 bits");
-    cursor = *end;
-  }
-  header_.file_bytes = cursor;
-  checksums_.assign(tensors_.size(), 0);
 }
 
 void ContainerWriter::write_at(uint64_t offset, const void* data, size_t bytes) {

@@ -30,6 +30,17 @@ struct PlannedTensor {
   uint64_t bytes = 0;   // filled in by the writer
 };
 
+// The layout of a file holding `tensors` after `metadata_bytes` of metadata JSON: the header,
+// and each tensor's offset and bytes filled in. Throws smoe::Error naming `where` for a tensor
+// its type cannot hold or a layout beyond 64 bits. ContainerWriter writes exactly this layout;
+// the converter also plans with it before writing (expert_tiers.h).
+format::FileHeader plan_file_layout(uint64_t metadata_bytes, std::vector<PlannedTensor>& tensors,
+                                    const std::string& where);
+
+// The bytes of a laid-out file outside its expert ranges (each from its w1's offset to its w2's
+// end), as format::Container::non_expert_bytes() will count them.
+uint64_t non_expert_bytes(const format::FileHeader& header, const std::vector<PlannedTensor>& tensors);
+
 class ContainerWriter {
  public:
   // Plans the layout of `tensors` (each expert's w1, w3, w2 must be consecutive, in that order)
@@ -51,7 +62,6 @@ class ContainerWriter {
   void finish();
 
  private:
-  void plan_layout(const format::Metadata& metadata);
   void write_at(uint64_t offset, const void* data, size_t bytes);
   // Whether `tensor`'s rows are rearranged on the way to the file (column panels, interleaving):
   // then they pass through pending_ and the checksum is taken of the bytes as stored.

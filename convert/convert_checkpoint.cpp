@@ -10,10 +10,10 @@
 #include <map>
 #include <vector>
 
-#include "convert/container_writer.h"
-#include "convert/plan.h"
 #include "convert/checkpoint.h"
+#include "convert/container_writer.h"
 #include "convert/importance_matrix.h"
+#include "convert/plan.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
 #include "ops/cpu_plan.h"
@@ -29,8 +29,8 @@ namespace {
 
 constexpr uint64_t kChunkBytes = 4ull << 20;  // f32 rows converted at a time
 
-format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptions& options, const Recipe& recipe,
-                                const std::vector<PlannedTensor>& plan) {
+// Everything but the recipe: the model, its tokenizer and template, where it came from.
+format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptions& options) {
   format::Metadata metadata;
   metadata.hyperparameters = checkpoint.hyperparameters();
   metadata.chat_template = options.chat_template.empty() ? checkpoint.chat_template() : options.chat_template;
@@ -45,16 +45,25 @@ format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptio
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", std::string(checkpoint.format())},
                          {"sources", sources}};
-  metadata.recipe = recipe.to_json();
-  metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
-  if (!options.imatrix.empty()) {
-    metadata.recipe["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()},
-                                  {"sha256", sha256_file_hex(options.imatrix)}};
-  } else if (options.importance) {
-    metadata.recipe["calibration"] = options.calibration;
-    metadata.recipe["rounding"] = options.gptq_rounding && options.importance->covariance() ? "gptq" : "nearest";
-  }
   return metadata;
+}
+
+// What the file's recipe records. `imatrix_entry`: the --imatrix file's name and hash (null
+// without one).
+nlohmann::json recipe_json(const ConvertOptions& options, const Recipe& recipe, const std::vector<PlannedTensor>& plan,
+                           const nlohmann::json& imatrix_entry, const nlohmann::json& profile,
+                           const ExpertTiersSummary* tiers) {
+  nlohmann::json json = recipe.to_json();
+  json["bits_per_weight"] = plan_bits_per_weight(plan);
+  if (!imatrix_entry.is_null()) {
+    json["imatrix"] = imatrix_entry;
+  } else if (options.importance) {
+    json["calibration"] = options.calibration;
+    json["rounding"] = options.gptq_rounding && options.importance->covariance() ? "gptq" : "nearest";
+  }
+  if (tiers) json["expert_tiers"] = expert_tiers_json(*tiers);
+  if (!profile.is_null()) json["routing_profile"] = profile;
+  return json;
 }
 
 // GPTQ's factors of the last input they were computed for: attn.q, k and v, and an expert's
@@ -213,31 +222,45 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
   Recipe recipe = options.recipe;
   ConvertReport report;
   if (recipe.keep) report.notes = plan_keep(specs, sources, recipe);
-  if (options.expert_bits_auto) {
-    if (!imatrix) throw Error("--expert-bits auto", "needs routing counts: calibration (not --no-calibration) or --imatrix");
-    report.expert_bits =
-        plan_expert_bits(specs, *imatrix, options.imatrix.empty() ? options.calibration : options.imatrix, recipe);
+  format::Metadata metadata = build_metadata(*checkpoint, options);
+  const nlohmann::json imatrix_entry =
+      options.imatrix.empty() ? nlohmann::json(nullptr)
+                              : nlohmann::json{{"file", std::filesystem::path(options.imatrix).filename().string()},
+                                               {"sha256", sha256_file_hex(options.imatrix)}};
+  const nlohmann::json profile =
+      imatrix ? routing_profile_json(*imatrix, metadata.hyperparameters) : nlohmann::json(nullptr);
+  const ExpertBitsTarget& target = options.expert_bits;
+  if (target.kind != ExpertBitsTarget::Kind::uniform) {
+    if (!imatrix) {
+      throw Error("--expert-bits " + target.spelling,
+                  "needs routing counts: calibration (not --no-calibration) or --imatrix");
+    }
+    const std::string& counts = options.imatrix.empty() ? options.calibration : options.imatrix;
+    if (target.kind == ExpertBitsTarget::Kind::automatic) {
+      report.expert_bits = plan_expert_bits(specs, *imatrix, counts, recipe);
+    } else {
+      // The file's bytes outside its expert ranges, laid out as the writer will lay them out.
+      const auto non_expert = [&](const Recipe& planned, const ExpertTiersSummary* tiers) {
+        std::vector<PlannedTensor> trial =
+            plan_model(specs, planned, tokenizer.size(), options.max_panel_columns, options.interleave);
+        format::Metadata trial_metadata = metadata;
+        trial_metadata.recipe = recipe_json(options, planned, trial, imatrix_entry, profile, tiers);
+        const format::FileHeader header =
+            plan_file_layout(format::metadata_to_json(trial_metadata).dump().size(), trial, options.output);
+        return non_expert_bytes(header, trial);
+      };
+      ExpertTierBudget budget = runtime_default_budget(target.ram_bytes, metadata.hyperparameters);
+      budget.non_expert_bytes = non_expert(recipe, nullptr);
+      report.expert_tiers = plan_expert_tiers_for_file(
+          specs, *imatrix, counts, budget, target.spelling,
+          [&](const Recipe& planned, const ExpertTiersSummary& tiers) { return non_expert(planned, &tiers); }, recipe);
+      report.expert_bits = report.expert_tiers->bits;
+    }
   }
   std::vector<PlannedTensor> plan =
       plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
-
-  format::Metadata metadata = build_metadata(*checkpoint, options, recipe, plan);
-  if (imatrix) {
-    // The calibration's routing counts, so an accelerator backend can place the hottest experts
-    // before the first token (ExpertOffload): one array of per-expert fractions per layer.
-    const Hyperparameters& hp = checkpoint->hyperparameters();
-    nlohmann::json profile = nlohmann::json::array();
-    for (uint32_t layer = 0; layer < hp.num_hidden_layers; ++layer) {
-      const auto found = imatrix->entries().find("routing." + std::to_string(layer));
-      if (found == imatrix->entries().end() || found->second.sum_squares.size() != hp.num_local_experts) break;
-      double total = 0;
-      for (double count : found->second.sum_squares) total += count;
-      nlohmann::json fractions = nlohmann::json::array();
-      for (double count : found->second.sum_squares) fractions.push_back(total > 0 ? count / total : 0.0);
-      profile.push_back(fractions);
-    }
-    if (profile.size() == hp.num_hidden_layers) metadata.recipe["routing_profile"] = profile;
-  }
+  metadata.recipe =
+      recipe_json(options, recipe, plan, imatrix_entry, profile, report.expert_tiers ? &*report.expert_tiers : nullptr);
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);
   std::vector<float> rows_f32;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "convert/expert_bits.h"
+#include "convert/expert_tiers.h"
 #include "convert/importance_matrix.h"
 #include "convert/plan.h"
 #include "convert/recipe.h"
@@ -32,7 +33,8 @@ struct ConvertOptions {
   // carries covariance (calibration gathers it when this is set), recorded as the recipe's
   // "rounding"; false: each weight to its nearest level (--rounding nearest).
   bool gptq_rounding = true;
-  bool expert_bits_auto = false;  // per-expert types from the importance matrix's routing counts
+  // Per-expert types from the importance matrix's routing counts (auto, ram=SIZE), or none.
+  ExpertBitsTarget expert_bits;
   uint64_t max_panel_columns = kDefaultPanelColumns;  // widest column panel (0 = contiguous rows; plan.h)
   bool interleave = true;  // q4k / q8 matrices as q4k_x8 / q8_x8 (plan_model); --no-interleave: plain rows
   std::string chat_template;  // Jinja source replacing the release's template ("" = the release's own)
@@ -43,7 +45,8 @@ struct ConvertReport {
   uint64_t file_bytes = 0;
   uint64_t source_bytes = 0;
   double seconds = 0;
-  std::optional<ExpertBitsSummary> expert_bits;  // with --expert-bits auto
+  std::optional<ExpertBitsSummary> expert_bits;    // with --expert-bits auto or ram=SIZE
+  std::optional<ExpertTiersSummary> expert_tiers;  // with --expert-bits ram=SIZE
   std::vector<std::string> notes;                // what --type keep could not keep, and what it did instead
 };
 

@@ -34,6 +34,21 @@ void print_calibration(const convert::CalibrationSummary& summary) {
                summary.statistics_seconds);
 }
 
+void print_tiers(const convert::ExpertTiersSummary& tiers) {
+  if (tiers.hot_experts == tiers.experts) {
+    std::fprintf(
+        stderr, "expert tiers for %.2f GiB of memory: it holds all %u experts in %u slots of %.2f MiB: the auto plan\n",
+        double(tiers.budget.ram_bytes) / (1u << 30), tiers.experts, tiers.slots, double(tiers.slot_bytes) / (1 << 20));
+    return;
+  }
+  std::fprintf(stderr,
+               "expert tiers for %.2f GiB of memory: the %u hottest of %u experts at the recipe's type or more, in %u "
+               "slots of %.2f MiB (beside %.2f MiB of other weights and a %.2f MiB KV cache); the rest in q3k\n",
+               double(tiers.budget.ram_bytes) / (1u << 30), tiers.hot_experts, tiers.experts, tiers.slots,
+               double(tiers.slot_bytes) / (1 << 20), double(tiers.budget.non_expert_bytes) / (1 << 20),
+               double(tiers.budget.kv_cache_bytes) / (1 << 20));
+}
+
 // `options` holds the paths and flags; the recipe comes from --type and the group overrides.
 int run_convert(convert::ConvertOptions options, const convert::CalibrationOptions& calibration, const std::string& type,
                 const std::map<std::string, std::string>& overrides, bool quiet, const std::string& chat_template_path) {
@@ -55,10 +70,12 @@ int run_convert(convert::ConvertOptions options, const convert::CalibrationOptio
     const convert::ExpertBitsSummary& summary = *report.expert_bits;
     std::string counts;
     for (const auto& [type_name, count] : summary.experts_per_type) counts += " " + type_name + " x" + std::to_string(count);
-    std::fprintf(stderr, "expert bits auto:%s; expert bytes %.2f MiB (uniform %.2f MiB), routed error %.3g of uniform\n",
-                 counts.c_str(), double(summary.planned_bytes) / (1 << 20), double(summary.uniform_bytes) / (1 << 20),
+    std::fprintf(stderr, "expert bits %s:%s; expert bytes %.2f MiB (uniform %.2f MiB), routed error %.3g of uniform\n",
+                 report.expert_tiers ? report.expert_tiers->spelling.c_str() : "auto", counts.c_str(),
+                 double(summary.planned_bytes) / (1 << 20), double(summary.uniform_bytes) / (1 << 20),
                  summary.uniform_error > 0 ? summary.planned_error / summary.uniform_error : 1.0);
   }
+  if (!quiet && report.expert_tiers) print_tiers(*report.expert_tiers);
   if (!quiet) {
     std::fprintf(stderr, "wrote %s: %llu tensors, %.2f MiB (from %.2f MiB) in %.2f s\n", output.c_str(),
                  static_cast<unsigned long long>(report.tensors), double(report.file_bytes) / (1 << 20),
@@ -110,12 +127,27 @@ int main(int argc, char** argv) {
                  "store the Jinja chat template in FILE instead of the release's (e.g. one smoe cannot render)");
   std::string imatrix;
   app.add_option("--imatrix", imatrix, "importance matrix from `smoe-convert calibrate` (weights quantization errors)");
+  // A bad target is a usage error (exit 2), as an unknown type is.
+  const auto expert_bits_check = [](const std::string& value) {
+    try {
+      convert::parse_expert_bits(value);
+      return std::string();
+    } catch (const Error& error) {
+      // CLI11 names the option itself.
+      const std::string message = error.what();
+      const std::string prefix = "--expert-bits: ";
+      return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+    }
+  };
   std::string expert_bits;
   app.add_option("--expert-bits", expert_bits,
                  "uniform: every expert in the recipe's type; auto: more bits for frequently routed experts, "
-                 "fewer for rare ones, same total size (needs calibration or --imatrix). Default: auto when the "
-                 "converter calibrates, else uniform")
-      ->check(CLI::IsMember({"uniform", "auto"}));
+                 "fewer for rare ones, same total size; ram=SIZE (e.g. ram=24G, 1024-based as --ram): for a model "
+                 "larger than SIZE of memory, the experts the expert cache will hold (the most frequently routed, "
+                 "as many as fit SIZE beside the rest of the file and a default KV cache) get auto's types of at "
+                 "least the recipe's, the experts read from disk on a miss q3k. auto and ram need calibration or "
+                 "--imatrix. Default: auto when the converter calibrates, else uniform")
+      ->check(expert_bits_check);
   convert::CalibrationOptions calibration_options;
   bool no_calibration = false;
   CLI::Option* no_calibration_flag = app.add_flag(
@@ -159,6 +191,14 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", synthetic.seed, "random seed")->capture_default_str();
   synth->add_option("--panel-columns", synthetic.max_panel_columns, panel_help)->capture_default_str();
   synth->add_flag("--interleave,!--no-interleave", synthetic.interleave, interleave_help);
+  std::string synth_expert_bits;
+  synth
+      ->add_option("--expert-bits", synth_expert_bits,
+                   "auto or ram=SIZE, as for a conversion, from the routing counts of --imatrix (default: uniform)")
+      ->check(expert_bits_check);
+  synth->add_option("--imatrix", synthetic.imatrix,
+                    "importance matrix whose routing counts --expert-bits plans from (`smoe-convert calibrate` on a "
+                    "synthetic file of the same preset and layers)");
   synth->add_option("-o,--out", synthetic.output, "output .smoe file")->required();
 
   CLI::App* calibrate = app.add_subcommand("calibrate", "collect activation statistics (an importance matrix) on text");
@@ -208,7 +248,10 @@ int main(int argc, char** argv) {
     if (synth->parsed()) {
       synthetic.recipe = convert::make_recipe(synth_type);
       synthetic.show_progress = ::isatty(STDERR_FILENO);
-      const uint64_t bytes = convert::write_synthetic_model(synthetic);
+      if (!synth_expert_bits.empty()) synthetic.expert_bits = convert::parse_expert_bits(synth_expert_bits);
+      std::optional<convert::ExpertTiersSummary> tiers;
+      const uint64_t bytes = convert::write_synthetic_model(synthetic, &tiers);
+      if (tiers) print_tiers(*tiers);
       std::fprintf(stderr, "wrote %s: %.2f GiB\n", synthetic.output.c_str(), double(bytes) / (1u << 30));
       return 0;
     }
@@ -236,7 +279,7 @@ int main(int argc, char** argv) {
     options.imatrix = imatrix;
     options.max_panel_columns = max_panel_columns;
     options.interleave = interleave;
-    if (!expert_bits.empty()) calibration_options.expert_bits_auto = expert_bits == "auto";
+    if (!expert_bits.empty()) calibration_options.expert_bits = convert::parse_expert_bits(expert_bits);
     if (!rounding.empty()) calibration_options.gptq_rounding = rounding == "gptq";
     calibration_options.source = no_calibration                          ? convert::CalibrationSource::none
                                  : !calibration_options.text.empty() ? convert::CalibrationSource::text

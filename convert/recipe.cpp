@@ -95,7 +95,7 @@ nlohmann::json Recipe::to_json() const {
       while (layer.size() <= size_t(id.second)) layer.push_back(nullptr);
       layer[size_t(id.second)] = quant::type_name(type);
     }
-    json["expert_bits"] = "auto";
+    json["expert_bits"] = expert_bits;
     json["expert_types"] = layers;
   }
   return json;

@@ -21,8 +21,10 @@ struct Recipe {
   std::map<format::TensorGroup, quant::TensorType> types;  // one entry per group
   quant::TensorType fallback = quant::TensorType::f16;    // for rows that fit no block type
   // Per-expert types ((layer, expert) -> type) that replace the experts group's type; filled by
-  // `--expert-bits auto` (expert_bits.h), empty otherwise.
+  // `--expert-bits auto` or `ram=SIZE` (expert_bits.h, expert_tiers.h), empty otherwise.
   std::map<std::pair<int32_t, int32_t>, quant::TensorType> expert_types;
+  // The --expert-bits target that filled expert_types ("auto", "ram=12G"), recorded beside them.
+  std::string expert_bits = "auto";
   // `--type keep`: per-tensor types taken from the source's blocks (filled by the converter).
   bool keep = false;
   std::map<std::string, quant::TensorType> tensor_types;

@@ -2,12 +2,14 @@
 #include "convert/synth.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include "convert/builtin_templates.h"
 #include "convert/container_writer.h"
+#include "convert/importance_matrix.h"
 #include "convert/plan.h"
 #include "convert/progress.h"
 #include "format/metadata.h"
@@ -68,7 +70,7 @@ Hyperparameters synth_preset(const std::string& name) {
   return hp;
 }
 
-uint64_t write_synthetic_model(const SynthOptions& options) {
+uint64_t write_synthetic_model(const SynthOptions& options, std::optional<ExpertTiersSummary>* expert_tiers) {
   format::Metadata metadata;
   metadata.hyperparameters = synth_preset(options.preset);
   if (options.layers > 0) metadata.hyperparameters.num_hidden_layers = options.layers;
@@ -83,16 +85,58 @@ uint64_t write_synthetic_model(const SynthOptions& options) {
   const std::string tokenizer = tokenizer_bytes.str();
 
   const std::vector<format::TensorSpec> specs = format::mixtral_tensor_specs(metadata.hyperparameters);
-  std::vector<PlannedTensor> plan =
-      plan_model(specs, options.recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
   metadata.chat_template =
       options.preset == "mixtral-8x22b" ? kMixtral8x22bInstructTemplate : kMixtral8x7bInstructTemplate;
   metadata.provenance = {{"converter", std::string("smoe-convert ") + kVersionString},
                          {"source_format", "synthetic"},
                          {"preset", options.preset},
                          {"seed", options.seed}};
-  metadata.recipe = options.recipe.to_json();
-  metadata.recipe["bits_per_weight"] = plan_bits_per_weight(plan);
+  Recipe recipe = options.recipe;
+  std::optional<ExpertTiersSummary> tiers;
+  // With --imatrix the file records its routing profile, as a calibrated conversion's does.
+  std::optional<ImportanceMatrix> imatrix;
+  if (!options.imatrix.empty()) imatrix = ImportanceMatrix::load(options.imatrix);
+  const nlohmann::json profile =
+      imatrix ? routing_profile_json(*imatrix, metadata.hyperparameters) : nlohmann::json(nullptr);
+  const auto recipe_json = [&](const Recipe& planned, const std::vector<PlannedTensor>& plan,
+                               const ExpertTiersSummary* planned_tiers) {
+    nlohmann::json json = planned.to_json();
+    json["bits_per_weight"] = plan_bits_per_weight(plan);
+    if (!options.imatrix.empty())
+      json["imatrix"] = {{"file", std::filesystem::path(options.imatrix).filename().string()}};
+    if (planned_tiers) json["expert_tiers"] = expert_tiers_json(*planned_tiers);
+    if (!profile.is_null()) json["routing_profile"] = profile;
+    return json;
+  };
+  if (options.expert_bits.kind != ExpertBitsTarget::Kind::uniform) {
+    if (options.imatrix.empty())
+      throw Error("--expert-bits " + options.expert_bits.spelling, "synth needs --imatrix FILE");
+    if (options.expert_bits.kind == ExpertBitsTarget::Kind::automatic) {
+      plan_expert_bits(specs, *imatrix, options.imatrix, recipe);
+    } else {
+      const auto non_expert = [&](const Recipe& planned, const ExpertTiersSummary* planned_tiers) {
+        std::vector<PlannedTensor> trial =
+            plan_model(specs, planned, tokenizer.size(), options.max_panel_columns, options.interleave);
+        format::Metadata trial_metadata = metadata;
+        trial_metadata.recipe = recipe_json(planned, trial, planned_tiers);
+        const format::FileHeader header =
+            plan_file_layout(format::metadata_to_json(trial_metadata).dump().size(), trial, options.output);
+        return non_expert_bytes(header, trial);
+      };
+      ExpertTierBudget budget = runtime_default_budget(options.expert_bits.ram_bytes, metadata.hyperparameters);
+      budget.non_expert_bytes = non_expert(recipe, nullptr);
+      tiers = plan_expert_tiers_for_file(
+          specs, *imatrix, options.imatrix, budget, options.expert_bits.spelling,
+          [&](const Recipe& planned, const ExpertTiersSummary& planned_tiers) {
+            return non_expert(planned, &planned_tiers);
+          },
+          recipe);
+    }
+  }
+  std::vector<PlannedTensor> plan =
+      plan_model(specs, recipe, tokenizer.size(), options.max_panel_columns, options.interleave);
+  metadata.recipe = recipe_json(recipe, plan, tiers ? &*tiers : nullptr);
+  if (expert_tiers) *expert_tiers = tiers;
 
   ContainerWriter writer(options.output, metadata, std::move(plan));
   ProgressBar progress(writer.tensors().size(), writer.file_bytes(), options.show_progress);

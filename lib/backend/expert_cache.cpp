@@ -23,7 +23,11 @@ constexpr uint64_t kHugePage = uint64_t{2} << 20;
 uint64_t ExpertCache::slot_bytes(const format::Container& container) {
   uint64_t largest = 0;
   for (const format::ExpertRange& range : container.expert_ranges()) largest = std::max(largest, range.bytes);
-  return (largest + kHugePage - 1) / kHugePage * kHugePage;
+  return slot_bytes(largest);
+}
+
+uint64_t ExpertCache::slot_bytes(uint64_t largest_range_bytes) {
+  return (largest_range_bytes + kHugePage - 1) / kHugePage * kHugePage;
 }
 
 ExpertCache::ExpertCache(const format::Container& container, uint32_t slots, ExpertCachePolicy policy, bool lookahead,

@@ -32,8 +32,11 @@ class ExpertCache final : public model::ExpertStore {
   static constexpr double kMinLookaheadAccuracy = 0.6;
   static constexpr double kAccuracyWeight = 1.0 / 32;
 
-  // The slot size for `container`: its largest expert range, rounded up to 2 MiB.
+  // The slot size for `container`: its largest expert range, rounded up to 2 MiB (the slots
+  // are one huge-page allocation).
   static uint64_t slot_bytes(const format::Container& container);
+  // The same from the largest range's size (the converter plans files before they exist).
+  static uint64_t slot_bytes(uint64_t largest_range_bytes);
 
   // Throws smoe::Error naming the file when the slots cannot be allocated or the file opened.
   // `statistics`: the model's routing counts (the forward pass records every step), which the

@@ -10,7 +10,6 @@
 #include "runtime/model_impl.h"
 #include "runtime/weight_placement.h"
 #include "smoe/error.h"
-#include "util/checked_math.h"
 #include "util/memory.h"
 
 namespace smoe {
@@ -89,15 +88,12 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   const MemoryBudget budget = memory_budget(options.ram_budget);
   format::Container container = format::Container::open(path);  // mapped: validated before deciding
   const Hyperparameters hp = container.metadata().hyperparameters;
-  const uint32_t context = options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
+  const uint32_t context = session_context(hp, options);
   if (context > hp.max_position_embeddings) {
     throw Error(path, "context size " + std::to_string(context) + " exceeds the model's maximum of " +
                           std::to_string(hp.max_position_embeddings) + " positions");
   }
-  const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
-  const std::optional<uint64_t> kv_elements = checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
-  const uint64_t kv_cache_bytes =
-      kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, options.kv_type) : 0;
+  const uint64_t kv_cache_bytes = session_kv_cache_bytes(hp, context, options.kv_type);
   const WeightPlacement placement =
       place_weights(options, budget,
                     {.file_bytes = container.file_bytes(),

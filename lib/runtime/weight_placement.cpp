@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "model/kv_cache.h"
 #include "smoe/error.h"
+#include "util/checked_math.h"
 
 namespace smoe {
 
@@ -11,13 +13,28 @@ namespace {
 
 // Slots the budget holds after everything else (0 when unknown or nothing is left).
 uint32_t slots_that_fit(const MemoryBudget& budget, const WeightSizes& sizes) {
-  if (!budget.bytes || sizes.expert_slot_bytes == 0) return 0;
-  const uint64_t other = sizes.non_expert_bytes + sizes.kv_cache_bytes + kExpertCacheReserve;
-  if (*budget.bytes <= other) return 0;
-  return static_cast<uint32_t>(std::min<uint64_t>(sizes.experts, (*budget.bytes - other) / sizes.expert_slot_bytes));
+  return budget.bytes ? expert_slots_that_fit(*budget.bytes, sizes) : 0;
 }
 
 }  // namespace
+
+uint32_t session_context(const Hyperparameters& hp, const ModelOptions& options) {
+  return options.context_size ? options.context_size : std::min(hp.max_position_embeddings, 4096u);
+}
+
+uint64_t session_kv_cache_bytes(const Hyperparameters& hp, uint32_t context, KvType type) {
+  const uint64_t kv_width = uint64_t{hp.num_key_value_heads} * hp.head_dim;
+  const std::optional<uint64_t> kv_elements =
+      checked_mul(checked_mul(hp.num_hidden_layers, context).value_or(0), kv_width);
+  return kv_elements ? model::KvCache::bytes_for(hp.num_hidden_layers, context, kv_width, hp.head_dim, type) : 0;
+}
+
+uint32_t expert_slots_that_fit(uint64_t budget_bytes, const WeightSizes& sizes) {
+  if (sizes.expert_slot_bytes == 0) return 0;
+  const uint64_t other = sizes.non_expert_bytes + sizes.kv_cache_bytes + kExpertCacheReserve;
+  if (budget_bytes <= other) return 0;
+  return static_cast<uint32_t>(std::min<uint64_t>(sizes.experts, (budget_bytes - other) / sizes.expert_slot_bytes));
+}
 
 WeightPlacement place_weights(const ModelOptions& options, const MemoryBudget& budget, const WeightSizes& sizes,
                               const std::string& path) {

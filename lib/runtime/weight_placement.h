@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "smoe/hyperparameters.h"
 #include "smoe/options.h"
 #include "util/memory.h"
 
@@ -27,6 +28,18 @@ struct WeightPlacement {
 // Memory kept free beside an expert cache's slots for activations, scratch and the code (the
 // KV cache is counted separately).
 inline constexpr uint64_t kExpertCacheReserve = uint64_t{256} << 20;
+
+// The context a session of `options` gets: options.context_size, or min(the model's maximum,
+// 4096) when it is 0.
+uint32_t session_context(const Hyperparameters& hp, const ModelOptions& options);
+
+// One session's KV cache at `context` positions in `type` (0 when the size overflows).
+uint64_t session_kv_cache_bytes(const Hyperparameters& hp, uint32_t context, KvType type);
+
+// Expert slots a budget of `budget_bytes` holds after the rest of the file, the KV cache and
+// kExpertCacheReserve (at most sizes.experts; 0 when nothing is left). The expert cache's size
+// without --expert-slots, and what the converter plans `--expert-bits ram=SIZE` files for.
+uint32_t expert_slots_that_fit(uint64_t budget_bytes, const WeightSizes& sizes);
 
 // options.weight_loading resolved against the budget:
 //   read: the file, refused when it exceeds the budget;

@@ -74,5 +74,9 @@ check "naming the file" grep -q "missing.i32" <<<"$message"
 message=$("$script" --model "$model" --tokens "$model/ppl_windows.i32" --recipes q8 --bin "$work/nowhere" 2>&1)
 check "missing tools exit non-zero" test $? -ne 0
 check "naming smoe-convert" grep -q "smoe-convert not found" <<<"$message"
+message=$("$script" --model "$model" --tokens "$model/ppl_windows.i32" --recipes q4+expert-bits=ram=300M --bin "$work/nowhere" 2>&1)
+check "a recipe flag with a value passes the recipe check" grep -q "smoe-convert not found" <<<"$message"
+message=$("$script" --model "$model" --tokens "$model/ppl_windows.i32" --recipes 'q4+expert-bits=ram=3 G' --bin "$build" 2>&1)
+check "a recipe with a space is refused" grep -q "is not a type name" <<<"$message"
 
 finish test_compare_quality

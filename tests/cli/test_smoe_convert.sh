@@ -100,6 +100,21 @@ check "expert-bits auto without calibration or an importance matrix exits 1" tes
 check "and says it needs routing counts" grep -q "needs routing counts" <<<"$message"
 "$convert" "$model" -o "$work/x.smoe" --expert-bits sometimes >/dev/null 2>&1
 check "an unknown --expert-bits value is a usage error" test $? -eq 2
+# --expert-bits ram=SIZE: the target and its tiers recorded in the recipe, shown by inspect.
+"$convert" "$model" -o "$work/tiny-tiers.smoe" --type q4 --imatrix "$work/tiny.imatrix" --expert-bits ram=270M --quiet
+json=$("$convert" inspect "$work/tiny-tiers.smoe" --json)
+check "expert-bits ram records the target, the hot experts and the slots" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])["recipe"]
+tiers = r["expert_tiers"]
+assert r["expert_bits"] == "ram=270M" and tiers["ram_bytes"] == 270 << 20, r
+assert 0 < tiers["hot_experts"] == tiers["slots"] < tiers["experts"] == 32, tiers
+types = [t for layer in r["expert_types"] for t in layer]
+assert types.count("q3k") == 32 - tiers["hot_experts"], types' "$json"
+check "inspect prints the tiers" grep -q '"expert_tiers"' <<<"$("$convert" inspect "$work/tiny-tiers.smoe")"
+message=$("$convert" "$model" -o "$work/x.smoe" --expert-bits ram=12Q 2>&1)
+check "a bad --expert-bits size is a usage error" test $? -eq 2
+check "naming the size" grep -q "'12Q' in ram=12Q is not a memory size" <<<"$message"
 check "no output left behind by refused conversions" test ! -e "$work/x.smoe"
 check "nothing written after a refused importance matrix" test ! -e "$work/x.smoe"
 
