@@ -109,6 +109,15 @@ def stream_events(server, path, body, headers=None):
     return events, done
 
 
+def raw_chat_request(server, body):
+    """A chat request sent on a plain socket (which the caller may close mid-answer); the socket."""
+    connection = socket.create_connection(("127.0.0.1", server.port))
+    payload = json.dumps(body)
+    connection.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(payload)}\r\n\r\n{payload}").encode())
+    return connection
+
+
 def chat(content, **fields):
     return {"messages": [{"role": "user", "content": content}], "temperature": 0, **fields}
 
@@ -256,10 +265,7 @@ check("the server answers after the errors", status == 200, (status, body))
 
 # --- A client that leaves mid-stream frees its slot; the server goes on.
 generated_before = metric(server, "smoe_generated_tokens_total")
-connection = socket.create_connection(("127.0.0.1", server.port))
-payload = json.dumps(chat("Tell me a long story", max_tokens=4000, stream=True))
-connection.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n{payload}").encode())
+connection = raw_chat_request(server, chat("Tell me a long story", max_tokens=4000, stream=True))
 received = connection.recv(4096)
 connection.close()
 check("the stream had started", b"200 OK" in received, received[:200])
@@ -290,10 +296,7 @@ check("a stream with tools ends with one finish_reason", finishes and finishes[-
 
 # --- A client that gives up on a non-streaming answer frees its slot too.
 generated_before = metric(server, "smoe_generated_tokens_total")
-connection = socket.create_connection(("127.0.0.1", server.port))
-payload = json.dumps(chat("Tell me a long story", max_tokens=4000))
-connection.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(payload)}\r\n\r\n{payload}").encode())
+connection = raw_chat_request(server, chat("Tell me a long story", max_tokens=4000))
 deadline = time.time() + 30
 while metric(server, "smoe_active_slots") == 0 and time.time() < deadline:
     time.sleep(0.05)

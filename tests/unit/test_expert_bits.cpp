@@ -5,26 +5,12 @@
 #include "convert/expert_bits.h"
 #include "quant/formats/tensor_type.h"
 #include "smoe/error.h"
+#include "support/small_moe_model.h"
 
 using namespace smoe;
 using quant::TensorType;
 
 namespace {
-
-Hyperparameters small_model() {
-  Hyperparameters hp;
-  hp.hidden_size = 512;
-  hp.intermediate_size = 1024;
-  hp.num_hidden_layers = 2;
-  hp.num_attention_heads = 4;
-  hp.num_key_value_heads = 2;
-  hp.head_dim = 128;
-  hp.num_local_experts = 8;
-  hp.num_experts_per_tok = 2;
-  hp.vocab_size = 1000;
-  hp.max_position_embeddings = 256;
-  return hp;
-}
 
 // Routing counts: layer L routes count(L, e) tokens to expert e.
 template <class Count>
@@ -45,7 +31,7 @@ double bits(TensorType type) { return quant::bits_per_weight(type); }
 }  // namespace
 
 TEST_CASE("expert-bits auto gives hot experts more bits at the same total size", "[expert_bits][recipe]") {
-  const Hyperparameters hp = small_model();
+  const Hyperparameters hp = test::small_moe_model();
   const auto specs = format::mixtral_tensor_specs(hp);
   // Expert e gets 2^e tokens: strongly skewed, as in real routers' tails.
   const convert::ImportanceMatrix matrix = routing(hp, [](uint32_t, uint32_t e) { return 1 << e; });
@@ -71,7 +57,7 @@ TEST_CASE("expert-bits auto gives hot experts more bits at the same total size",
 }
 
 TEST_CASE("expert-bits auto leaves evenly routed experts in the uniform type", "[expert_bits][recipe]") {
-  const Hyperparameters hp = small_model();
+  const Hyperparameters hp = test::small_moe_model();
   const convert::ImportanceMatrix matrix = routing(hp, [](uint32_t, uint32_t) { return 100; });
   convert::Recipe recipe = convert::make_recipe("q4");
   const auto summary = convert::plan_expert_bits(format::mixtral_tensor_specs(hp), matrix, "test.imatrix", recipe);
@@ -80,7 +66,7 @@ TEST_CASE("expert-bits auto leaves evenly routed experts in the uniform type", "
 }
 
 TEST_CASE("expert-bits auto refuses an importance matrix without matching routing counts", "[expert_bits][bad_input]") {
-  const Hyperparameters hp = small_model();
+  const Hyperparameters hp = test::small_moe_model();
   convert::Recipe recipe = convert::make_recipe("q4");
   const auto specs = format::mixtral_tensor_specs(hp);
   CHECK_THROWS_WITH(convert::plan_expert_bits(specs, convert::ImportanceMatrix{}, "calib.imatrix", recipe),

@@ -19,6 +19,7 @@
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
+#include "support/small_moe_model.h"
 #include "support/temp_dir.h"
 
 using namespace smoe;
@@ -27,21 +28,6 @@ using quant::TensorType;
 namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
-
-Hyperparameters model_with(uint32_t hidden, uint32_t ffn) {
-  Hyperparameters hp;
-  hp.hidden_size = hidden;
-  hp.intermediate_size = ffn;
-  hp.num_hidden_layers = 2;
-  hp.num_attention_heads = 4;
-  hp.num_key_value_heads = 2;
-  hp.head_dim = 128;
-  hp.num_local_experts = 8;
-  hp.num_experts_per_tok = 2;
-  hp.vocab_size = 1000;
-  hp.max_position_embeddings = 256;
-  return hp;
-}
 
 // Distinct, skewed routing counts: layer L sends 10 + (e + 1)^2 x (L + 1) tokens to expert e.
 convert::ImportanceMatrix skewed_routing(const Hyperparameters& hp) {
@@ -97,7 +83,7 @@ TEST_CASE("expert-bits ram keeps the experts the cache holds at q4k or more and 
           "[expert_bits][expert_tiers]") {
   // Experts of 1.5M weights: every type's range rounds up to one 2 MiB slot, so the budget
   // holds the same number of slots whatever the hot experts' types.
-  const Hyperparameters hp = model_with(512, 1024);
+  const Hyperparameters hp = test::small_moe_model(512, 1024);
   const auto specs = format::mixtral_tensor_specs(hp);
   const convert::ImportanceMatrix matrix = skewed_routing(hp);
   const uint32_t slots = GENERATE(1u, 5u, 11u);
@@ -133,7 +119,7 @@ TEST_CASE("expert-bits ram counts the slots of the planned types' largest range"
   // Experts of 6.3M weights: q4k ranges take 4 MiB slots, q6k 6 MiB, q8 8 MiB, so bigger hot
   // types mean fewer slots; whichever cap wins, the hot experts are exactly the slots the
   // runtime's arithmetic gives the planned file.
-  const Hyperparameters hp = model_with(1024, 2048);
+  const Hyperparameters hp = test::small_moe_model(1024, 2048);
   const auto specs = format::mixtral_tensor_specs(hp);
   const convert::ImportanceMatrix matrix = skewed_routing(hp);
   const uint64_t expert_memory = GENERATE(uint64_t{24}, uint64_t{40}, uint64_t{49});
@@ -166,7 +152,7 @@ TEST_CASE("expert-bits ram counts the slots of the planned types' largest range"
 
 TEST_CASE("expert-bits ram gives the plain auto plan when everything fits, all q3k when nothing does",
           "[expert_bits][expert_tiers]") {
-  const Hyperparameters hp = model_with(512, 1024);
+  const Hyperparameters hp = test::small_moe_model(512, 1024);
   const auto specs = format::mixtral_tensor_specs(hp);
   const convert::ImportanceMatrix matrix = skewed_routing(hp);
   convert::Recipe automatic = convert::make_recipe("q4");
