@@ -54,8 +54,8 @@ ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparamete
   std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   if (profile.size() == count) {
-    // The calibration profile seeds the statistics (as if it had been observed once).
-    statistics_.seed(profile);
+    // The calibration profile seeds the statistics (as a text routed that way would have).
+    statistics_.seed_profile(profile, hp.num_experts_per_tok);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile[a] > profile[b]; });
   } else {
     // No statistics yet: the same number of experts in every layer, lowest indices first.

@@ -1,6 +1,7 @@
 // RoutingStatistics: lazily decayed counts (each key decays when it is read or updated).
 #include "model/routing_statistics.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace smoe::model {
@@ -40,6 +41,20 @@ void RoutingStatistics::seed(std::span<const double> counts) {
     count_[key] = counts[key];
     last_update_[key] = tick_;
   }
+}
+
+void RoutingStatistics::seed_profile(std::span<const double> shares, uint32_t choices_per_tick) {
+  if (shares.size() != count_.size() || experts_ == 0) return;
+  // A count fed one choice per tick settles at 1 / (1 - decay) (a geometric series).
+  const double steady = double(choices_per_tick) / (1.0 - decay_per_tick_);
+  std::vector<double> counts(shares.size());
+  for (size_t first = 0; first < shares.size(); first += experts_) {
+    double total = 0;
+    for (size_t e = 0; e < experts_; ++e) total += std::max(0.0, shares[first + e]);
+    if (total <= 0) continue;
+    for (size_t e = 0; e < experts_; ++e) counts[first + e] = steady * std::max(0.0, shares[first + e]) / total;
+  }
+  seed(counts);
 }
 
 uint64_t RoutingStatistics::now() const {

@@ -25,8 +25,14 @@ class RoutingStatistics {
   void record_step(uint32_t layer, std::span<const uint64_t> counts);
   // One choice of `key` (tests and callers without whole steps).
   void record_use(size_t key);
-  // Starting counts (a calibration routing profile: layers * experts fractions) before any use.
+  // Starting counts (layers * experts) before any use.
   void seed(std::span<const double> counts);
+  // Starting counts from a calibration routing profile (layers * experts shares of each layer's
+  // choices): the counts a text routed that way leaves at the steady state of the decay, with
+  // `choices_per_tick` experts chosen per step (top-k). Seeded as bare shares (below one
+  // choice), the first tokens' choices outweighed the whole profile at once: the tiers placed
+  // by a handful of tokens until the decay caught up.
+  void seed_profile(std::span<const double> shares, uint32_t choices_per_tick);
 
   uint64_t now() const;
   double score(size_t key) const;     // the decayed count now

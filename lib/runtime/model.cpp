@@ -114,7 +114,7 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
   impl->routing_statistics = std::make_unique<model::RoutingStatistics>(hp.num_hidden_layers, hp.num_local_experts);
   // A calibration's routing counts, where the converter stored them, are the statistics' start:
   // the tiers place by them before the first token.
-  impl->routing_statistics->seed(format::routing_profile(impl->container.metadata()));
+  impl->routing_statistics->seed_profile(format::routing_profile(impl->container.metadata()), hp.num_experts_per_tok);
   const format::Metadata& metadata = impl->container.metadata();
   const std::string& template_source = options.chat_template.empty() ? metadata.chat_template : options.chat_template;
   impl->tokenizer = load_tokenizer(impl->container, path, template_source);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <omp.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -190,6 +191,22 @@ TEST_CASE("routing statistics decay by half every half-life and start from a pro
   CHECK(statistics.score(2) == Approx(3));
   CHECK(statistics.last_use(2) == statistics.now());
   CHECK(statistics.last_use(1) == 0);
+}
+
+TEST_CASE("a calibration profile seeds the counts a text routed that way builds up", "[runtime][expert_cache]") {
+  // One layer of 4 experts, top-2; the profile: expert 0 takes 60% of the choices, 3 none.
+  model::RoutingStatistics statistics(1, 4);
+  statistics.seed_profile(std::vector<double>{0.6, 0.3, 0.1, 0.0}, 2);
+  const double steady = 2 / (1 - std::exp2(-1 / model::RoutingStatistics::kHalfLifeTicks));
+  CHECK(statistics.score(0) == Approx(0.6 * steady));
+  CHECK(statistics.score(3) == 0);
+  // A few tokens choosing the profile's cold experts do not outrank its hot one yet...
+  for (int i = 0; i < 4; ++i) statistics.record_step(0, std::vector<uint64_t>{0, 0, 1, 1});
+  CHECK(statistics.score(0) > statistics.score(2));
+  CHECK(statistics.score(0) > statistics.score(3));
+  // ...a sustained change of routing does.
+  for (int i = 0; i < 256; ++i) statistics.record_step(0, std::vector<uint64_t>{0, 0, 1, 1});
+  CHECK(statistics.score(3) > statistics.score(0));
 }
 
 TEST_CASE("direct reads return the file's bytes, and reading past its end fails", "[runtime][expert_cache]") {
