@@ -11,8 +11,8 @@
 
 #include "client_socket.h"
 #include "openai_request.h"
-#include "tool_calls.h"
 #include "smoe/error.h"
+#include "tool_calls.h"
 
 namespace smoe::server {
 namespace {
