@@ -350,7 +350,7 @@ streaming = threading.Event()
 
 def long_stream():
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    connection.request("POST", "/v1/chat/completions", json.dumps(chat("One more story", max_tokens=3000, stream=True)),
+    connection.request("POST", "/v1/chat/completions", json.dumps(chat("One more story", max_tokens=300, stream=True)),
                        {"Content-Type": "application/json"})
     response = connection.getresponse()
     for raw in response:
