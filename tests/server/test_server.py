@@ -379,6 +379,39 @@ check("SIGTERM exits 0", code == 0, code)
 check("a stream in flight at SIGTERM finishes normally", result["done"] and result["finish"] in ("length", "stop"),
       result)
 
+# --- SIGTERM with a stream that outlasts --shutdown-timeout: cancelled, it still ends with an
+# error event and [DONE]; the process exits 0.
+short = Server(model, "-t", "1", "-c", "4096", "--shutdown-timeout", "0.3", "--quiet")
+cut = {"events": [], "done": False}
+cut_started = threading.Event()
+
+
+def cut_stream():
+    connection = http.client.HTTPConnection("127.0.0.1", short.port, timeout=60)
+    connection.request("POST", "/v1/chat/completions",
+                       json.dumps(chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True)),
+                       {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    for raw in response:
+        line = raw.decode().strip()
+        if line == "data: [DONE]":
+            cut["done"] = True
+        elif line.startswith("data: "):
+            cut["events"].append(json.loads(line[6:]))
+            cut_started.set()
+    cut_started.set()
+
+
+cutter = threading.Thread(target=cut_stream)
+cutter.start()
+cut_started.wait(timeout=30)
+short.process.send_signal(signal.SIGTERM)
+cutter.join(timeout=60)
+check("SIGTERM past --shutdown-timeout exits 0", short.process.wait(timeout=60) == 0)
+check("a stream cancelled at shutdown ends with an error event and [DONE]",
+      cut["done"] and cut["events"] and "error" in cut["events"][-1]
+      and cut["events"][-1]["error"].get("code") == "shutting_down", (cut["done"], cut["events"][-1:]))
+
 server.log.seek(0)
 if failures:
     print(server.log.read()[-4000:])
