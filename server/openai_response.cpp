@@ -2,21 +2,13 @@
 #include "openai_response.h"
 
 #include <chrono>
-#include <random>
+
+#include "random_id.h"
 
 namespace smoe::server {
 namespace {
 
 using nlohmann::json;
-
-std::string random_id(const char* prefix) {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = prefix;
-  std::uniform_int_distribution<size_t> pick(0, sizeof(kAlphabet) - 2);
-  for (int i = 0; i < 24; ++i) id += kAlphabet[pick(generator)];
-  return id;
-}
 
 json base(const ResponseHeader& header, const char* object) {
   return {{"id", header.id}, {"object", object}, {"created", header.created}, {"model", header.model}};
@@ -42,7 +34,7 @@ json tool_calls_json(const std::vector<ToolCall>& calls, bool indexed) {
 
 ResponseHeader make_header(Endpoint endpoint, const std::string& model) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return {endpoint, random_id(endpoint == Endpoint::chat ? "chatcmpl-" : "cmpl-"),
+  return {endpoint, random_id(endpoint == Endpoint::chat ? "chatcmpl-" : "cmpl-", 24),
           std::chrono::duration_cast<std::chrono::seconds>(now).count(), model};
 }
 

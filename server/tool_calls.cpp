@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <random>
+#include "random_id.h"
 
 namespace smoe::server {
 namespace {
@@ -12,15 +12,6 @@ using nlohmann::json;
 
 constexpr std::string_view kMistralMarker = "[TOOL_CALLS]";
 constexpr std::string_view kHermesOpen = "<tool_call>", kHermesClose = "</tool_call>";
-
-std::string call_id() {
-  static thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::uniform_int_distribution<size_t> pick(0, sizeof(kAlphabet) - 2);
-  std::string id;
-  for (int i = 0; i < 9; ++i) id += kAlphabet[pick(generator)];
-  return id;
-}
 
 // {"name": string, "arguments": object or JSON text} -> a call; nullopt for anything else.
 std::optional<ToolCall> call_of(const json& object) {
@@ -37,7 +28,7 @@ std::optional<ToolCall> call_of(const json& object) {
       return std::nullopt;
     }
   }
-  return ToolCall{call_id(), name->get<std::string>(), std::move(arguments)};
+  return ToolCall{random_id("", 9), name->get<std::string>(), std::move(arguments)};
 }
 
 std::optional<json> parse_json(std::string_view text) {
