@@ -118,6 +118,14 @@ def raw_chat_request(server, body):
     return connection
 
 
+def wait_for_active_slots(server, done):
+    """Polls /metrics until done(active slots) holds, up to 30 s (generous: under a loaded CI
+    machine, with ctest -j beside compute-bound tests, steps slow down)."""
+    deadline = time.time() + 30
+    while not done(metric(server, "smoe_active_slots")) and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def chat(content, **fields):
     return {"messages": [{"role": "user", "content": content}], "temperature": 0, **fields}
 
@@ -269,10 +277,7 @@ connection = raw_chat_request(server, chat("Tell me a long story", max_tokens=40
 received = connection.recv(4096)
 connection.close()
 check("the stream had started", b"200 OK" in received, received[:200])
-# Generous: under a loaded CI machine (ctest -j beside compute-bound tests) steps slow down.
-deadline = time.time() + 30
-while metric(server, "smoe_active_slots") != 0 and time.time() < deadline:
-    time.sleep(0.05)
+wait_for_active_slots(server, lambda active: active == 0)
 check("the slot is free after the client left", metric(server, "smoe_active_slots") == 0,
       metric(server, "smoe_active_slots"))
 left_after = metric(server, "smoe_generated_tokens_total") - generated_before
@@ -297,14 +302,10 @@ check("a stream with tools ends with one finish_reason", finishes and finishes[-
 # --- A client that gives up on a non-streaming answer frees its slot too.
 generated_before = metric(server, "smoe_generated_tokens_total")
 connection = raw_chat_request(server, chat("Tell me a long story", max_tokens=4000))
-deadline = time.time() + 30
-while metric(server, "smoe_active_slots") == 0 and time.time() < deadline:
-    time.sleep(0.05)
+wait_for_active_slots(server, lambda active: active != 0)
 check("the non-streaming request was generating", metric(server, "smoe_active_slots") == 1)
 connection.close()
-deadline = time.time() + 30
-while metric(server, "smoe_active_slots") != 0 and time.time() < deadline:
-    time.sleep(0.05)
+wait_for_active_slots(server, lambda active: active == 0)
 check("the slot is free after a non-streaming client left", metric(server, "smoe_active_slots") == 0,
       metric(server, "smoe_active_slots"))
 left_after = metric(server, "smoe_generated_tokens_total") - generated_before
