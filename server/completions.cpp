@@ -210,11 +210,12 @@ void handle_completion(const httplib::Request& request, httplib::Response& respo
   const ResponseHeader header = make_header(endpoint, context.options.model_name);
   if (!prepared.params.stream) return answer_whole(request, response, job, header, prepared.offers_tools);
   auto stream = std::make_shared<EventStream>(job, header, prepared.params.include_usage, prepared.offers_tools);
+  auto open = context.open_streams.open();  // released with the response, once its last byte is written
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");  // nginx: pass each event on at once
   response.set_chunked_content_provider(
       "text/event-stream", [stream](size_t, httplib::DataSink& sink) { return stream->pump(sink); },
-      [job](bool success) {
+      [job, open](bool success) {
         if (!success) job->cancel();
       });
 }

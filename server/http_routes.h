@@ -8,6 +8,7 @@
 #include <string>
 
 #include "metrics.h"
+#include "open_streams.h"
 #include "scheduler.h"
 #include "server_options.h"
 #include "smoe/model.h"
@@ -29,6 +30,7 @@ struct ServerContext {
   std::atomic<Phase> phase{Phase::loading};
   std::shared_ptr<const Model> model;           // set before phase becomes ready
   std::unique_ptr<Scheduler> scheduler;         // idem; destroyed after the HTTP server stopped
+  OpenStreams open_streams;                     // event streams still writing
 };
 
 void register_routes(httplib::Server& http, ServerContext& context);

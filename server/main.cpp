@@ -27,6 +27,10 @@ namespace {
 using namespace smoe;
 using namespace smoe::server;
 
+// How long ended streams get to write their last events (a client that stopped reading can
+// hold a write until the socket's timeout).
+constexpr auto kStreamsCloseGrace = std::chrono::seconds(5);
+
 // Set once, by a signal or a failed load; main() waits for it.
 class ShutdownRequest {
  public:
@@ -139,6 +143,10 @@ int main(int argc, char** argv) {
     if (!context.scheduler->wait_idle(std::chrono::duration_cast<Clock::duration>(timeout))) {
       std::fprintf(stderr, "smoe-server: cancelling the requests still in flight\n");
       context.scheduler->cancel_all(unavailable("the server is shutting down", "shutting_down"));
+    }
+    // Every job has ended; its stream still has to write its last events and [DONE].
+    if (!context.open_streams.wait_closed(kStreamsCloseGrace)) {
+      std::fprintf(stderr, "smoe-server: closing event streams that did not finish writing\n");
     }
   }
   http.stop();

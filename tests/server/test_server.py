@@ -274,7 +274,14 @@ check("the server answers after the errors", status == 200, (status, body))
 # --- A client that leaves mid-stream frees its slot; the server goes on.
 generated_before = metric(server, "smoe_generated_tokens_total")
 connection = raw_chat_request(server, chat("Tell me a long story", max_tokens=4000, stream=True))
-received = connection.recv(4096)
+received = b""
+# Two events (the role chunk, then a token): the job holds a slot now, so "free" below is not
+# read before the request was admitted.
+while received.count(b"data: ") < 2:
+    more = connection.recv(4096)
+    if not more:
+        break
+    received += more
 connection.close()
 check("the stream had started", b"200 OK" in received, received[:200])
 wait_for_active_slots(server, lambda active: active == 0)
