@@ -1,4 +1,4 @@
-// The steppers: one Session::eval per active slot, or the single-token steps together.
+// The steppers: one Session::eval per active slot, or the short steps together.
 #include "slot_stepper.h"
 
 #include <vector>
@@ -24,30 +24,33 @@ void SequentialStepper::step(std::span<SequenceStep> steps) {
 }
 
 void BatchedStepper::step(std::span<SequenceStep> steps) {
-  std::vector<SequenceStep*> decoding;
+  std::vector<SequenceStep*> together;
   for (SequenceStep& step : steps) {
-    if (step.tokens.size() == 1) {
-      decoding.push_back(&step);
+    if (step.tokens.size() <= kTogetherTokens) {
+      together.push_back(&step);
     } else {
       evaluate_alone(step);
     }
   }
-  if (decoding.size() < 2) {
-    for (SequenceStep* step : decoding) evaluate_alone(*step);
-    return;
-  }
-  std::vector<Session*> sessions;
-  std::vector<int32_t> tokens;
-  for (const SequenceStep* step : decoding) {
-    sessions.push_back(step->session);
-    tokens.push_back(step->tokens.front());
-  }
+  if (together.empty()) return;
+  auto evaluate = [](std::span<SequenceStep* const> group) {
+    std::vector<SessionTokens> batch;
+    for (const SequenceStep* step : group) batch.push_back({step->session, step->tokens});
+    Session::eval_together(batch);
+    for (SequenceStep* step : group) step->logits = step->session->logits();
+  };
   try {
-    Session::eval_together(sessions, tokens);
-    for (SequenceStep* step : decoding) step->logits = step->session->logits();
+    evaluate(together);
   } catch (const Error&) {
-    // Refused before any session changed (one full context, say): alone, each gets its own error.
-    for (SequenceStep* step : decoding) evaluate_alone(*step);
+    // Refused before any session changed (one full context, say): each on its own gets its
+    // own error, and the others are evaluated the same way as together.
+    for (SequenceStep* step : together) {
+      try {
+        evaluate(std::span(&step, 1));
+      } catch (const Error& error) {
+        step->error = error.what();
+      }
+    }
   }
 }
 

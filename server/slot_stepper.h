@@ -3,8 +3,7 @@
 // The scheduler fills one SequenceStep per active slot (a chunk of its prompt, or the one token
 // it sampled last) and calls step() once per round; sampling, stop conditions and streaming
 // stay in the scheduler. SequentialStepper evaluates the sequences one after another, each
-// with all compute threads; BatchedStepper (the server's) evaluates the single-token steps
-// together: one pass over the weights for all sequences, which is what makes several streams
+// with all compute threads; BatchedStepper (the server's) evaluates the short steps together: one pass over the weights for all sequences, which is what makes several streams
 // faster than one on the same memory bandwidth.
 #pragma once
 
@@ -38,11 +37,16 @@ class SequentialStepper final : public SlotStepper {
   void step(std::span<SequenceStep> steps) override;
 };
 
-// The sequences that advance by one token are evaluated together (Session::eval_together:
-// one pass over the weights, each chosen expert read once for all of them; each sequence's
-// logits exactly those of evaluating it alone); prompt chunks one after another.
+// Steps of up to kTogetherTokens tokens (next tokens, short prompts and the last chunks of long
+// ones) are evaluated together (Session::eval_together: one pass over the weights, each chosen
+// expert read once for all of them, every token computed as it would be alone); longer prompt
+// chunks alone, with the batched products that make long prompts fast. Which way a step goes
+// depends on its own length only, so a request's tokens do not depend on what else is running.
 class BatchedStepper final : public SlotStepper {
  public:
+  // Up to this many tokens a step costs about what one more sequence costs the shared pass
+  // (the experts it routes to are read for the others anyway); longer chunks are cheaper alone.
+  static constexpr size_t kTogetherTokens = 32;
   void step(std::span<SequenceStep> steps) override;
 };
 

@@ -68,6 +68,14 @@ class SessionSnapshot {
   std::shared_ptr<const Data> data_;
 };
 
+class Session;
+
+// One session's part of a batch evaluated together (Session::eval_together).
+struct SessionTokens {
+  Session* session = nullptr;
+  std::span<const int32_t> tokens;  // appended to the session: its next token, or a chunk of a prompt
+};
+
 class Session {
  public:
   ~Session();
@@ -88,6 +96,13 @@ class Session {
   // the vocabulary; otherwise throws smoe::Error and no session changes. No other call may
   // use these sessions meanwhile.
   static void eval_together(std::span<Session* const> sessions, std::span<const int32_t> tokens);
+  // The same with any number of tokens per session (a prompt chunk beside other sessions' next
+  // tokens): one pass over the weights for all of them. Every token is computed exactly as
+  // eval() of that token alone would compute it, one after another; so each session's logits
+  // (after its last token) are bit for bit those of evaluating its tokens one at a time, which
+  // may differ in the last bits from one eval() of the whole chunk (batched products). Throws
+  // as above (a session without room for its tokens, an empty span) and no session changes.
+  static void eval_together(std::span<const SessionTokens> batch);
   // The logits after the last evaluated token (vocab,); empty before any evaluation.
   std::span<const float> logits() const;
 

@@ -31,19 +31,23 @@ void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_positi
                 context.skipped_experts};
   }
   one_sequence_ = true;
-  run_layers(tokens, all_logits ? 0 : n - 1, logits, context);
+  logit_rows_.clear();
+  for (size_t t = all_logits ? 0 : n - 1; t < n; ++t) logit_rows_.push_back(static_cast<uint32_t>(t));
+  run_layers(tokens, logits, context);
 }
 
 void Transformer::forward_rows(std::span<const int32_t> tokens, std::span<const SequenceRow> rows,
-                               std::vector<float>& logits, const ForwardContext& context) {
+                               std::span<const uint32_t> logit_rows, std::vector<float>& logits,
+                               const ForwardContext& context) {
   rows_.assign(rows.begin(), rows.end());
+  logit_rows_.assign(logit_rows.begin(), logit_rows.end());
   one_sequence_ = false;
   ForwardContext per_row = context;
   per_row.cpu.rows_one_by_one = true;  // each row's products exactly as if it were alone
-  run_layers(tokens, 0, logits, per_row);
+  run_layers(tokens, logits, per_row);
 }
 
-void Transformer::run_layers(std::span<const int32_t> tokens, size_t first_logit, std::vector<float>& logits,
+void Transformer::run_layers(std::span<const int32_t> tokens, std::vector<float>& logits,
                              const ForwardContext& context) {
   const size_t n = tokens.size(), dim = hp_.hidden_size, experts = hp_.num_local_experts;
   x_.resize(n * dim);
@@ -58,10 +62,10 @@ void Transformer::run_layers(std::span<const int32_t> tokens, size_t first_logit
   if (runner_ != nullptr) runner_->finish_batch(batch_counts_);  // re-placed between batches
 
   // Final norm and output projection, for the rows asked for.
-  const size_t count = n - first_logit;
-  for (size_t t = first_logit; t < n; ++t) {
-    ops::rms_norm(&x_[t * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps),
-                  &xn_[(t - first_logit) * dim]);
+  const size_t count = logit_rows_.size();
+  for (size_t i = 0; i < count; ++i) {
+    ops::rms_norm(&x_[size_t{logit_rows_[i]} * dim], weights_.output_norm.data(), dim, float(hp_.rms_norm_eps),
+                  &xn_[i * dim]);
   }
   logits.resize(count * hp_.vocab_size);
   linear(*weights_.output, xn_.data(), count, logits.data(), context.cpu);

@@ -59,13 +59,15 @@ class Transformer {
   // Writes logits (n, vocab) when all_logits, else only the last token's (vocab,).
   void forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
                std::vector<float>& logits, const ForwardContext& context);
-  // One new token of each of several sequences (distinct caches), evaluated together: every
-  // matrix is read once for all the rows and each chosen expert once for the rows routed to
-  // it, while attention runs per sequence. Each row computes exactly what forward() gives
-  // that token alone (the products take the per-row kernels whatever the batch). Writes logits
-  // (rows, vocab). `context`'s expert_counts and routing are unused: rows carry their own.
-  void forward_rows(std::span<const int32_t> tokens, std::span<const SequenceRow> rows, std::vector<float>& logits,
-                    const ForwardContext& context);
+  // Rows of several sequences (distinct caches) evaluated together: every matrix is read once
+  // for all the rows and each chosen expert once for the rows routed to it, while attention runs
+  // per row against its own cache. A sequence may bring several rows (a prompt chunk beside
+  // others' next tokens): consecutive positions, in order. Each row computes exactly what
+  // forward() gives its token alone at its position (the products take the per-row kernels
+  // whatever the batch). Writes logits (logit_rows.size(), vocab) for the rows `logit_rows`
+  // names. `context`'s expert_counts and routing are unused: rows carry their own.
+  void forward_rows(std::span<const int32_t> tokens, std::span<const SequenceRow> rows,
+                    std::span<const uint32_t> logit_rows, std::vector<float>& logits, const ForwardContext& context);
 
   void set_activation_observer(ActivationObserver observer) { activation_observer_ = std::move(observer); }
   // Experts resident on an accelerator run there (nullptr: all on the CPU).
@@ -82,9 +84,8 @@ class Transformer {
   void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n,
                            const ops::CpuContext& cpu);
   // The layers and the output projection over rows_ (x_ holds their embeddings): logits for
-  // rows [first_logit, n).
-  void run_layers(std::span<const int32_t> tokens, size_t first_logit, std::vector<float>& logits,
-                  const ForwardContext& context);
+  // the rows logit_rows_ names, in that order.
+  void run_layers(std::span<const int32_t> tokens, std::vector<float>& logits, const ForwardContext& context);
   void attention(uint32_t layer, const ops::CpuContext& cpu);
   // Per row with its own cache and position (decoding, small batches, several sequences) / as
   // matrix products over one sequence's consecutive rows (prompt batches).
@@ -115,6 +116,7 @@ class Transformer {
   std::vector<float> lookahead_in_, lookahead_logits_;
   std::vector<uint64_t> batch_counts_;  // this batch's choices, for the expert runner
   std::vector<SequenceRow> rows_;       // the batch's rows: whose, and at which position
+  std::vector<uint32_t> logit_rows_;    // the rows whose logits the batch returns
   bool one_sequence_ = true;            // rows_ are consecutive positions of one cache
 };
 

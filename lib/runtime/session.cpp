@@ -75,39 +75,60 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens) {
 
 void Session::eval_together(std::span<Session* const> sessions, std::span<const int32_t> tokens) {
   if (sessions.empty()) return;
-  const Model::Impl& model = *sessions.front()->impl_->model_impl;
-  const ModelInfo& info = model.info;
   if (tokens.size() != sessions.size()) {
+    const ModelInfo& info = sessions.front()->impl_->model_impl->info;
     throw Error(info.path, "eval_together: " + std::to_string(tokens.size()) + " tokens for " +
                                std::to_string(sessions.size()) + " sessions");
   }
-  require_in_vocabulary(info, tokens);
-  std::vector<model::SequenceRow> rows(sessions.size());
-  for (size_t i = 0; i < sessions.size(); ++i) {
-    if (sessions[i] == nullptr) throw Error(info.path, "eval_together: session " + std::to_string(i) + " is null");
-    Session::Impl& s = *sessions[i]->impl_;
+  std::vector<SessionTokens> batch(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) batch[i] = {sessions[i], tokens.subspan(i, 1)};
+  eval_together(batch);
+}
+
+void Session::eval_together(std::span<const SessionTokens> batch) {
+  if (batch.empty()) return;
+  if (batch.front().session == nullptr) throw Error("eval_together", "session 0 is null");
+  const Model::Impl& model = *batch.front().session->impl_->model_impl;
+  const ModelInfo& info = model.info;
+  // Everything is checked before any session changes.
+  std::vector<int32_t> tokens;
+  std::vector<model::SequenceRow> rows;
+  std::vector<uint32_t> last_rows;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Session* session = batch[i].session;
+    if (session == nullptr) throw Error(info.path, "eval_together: session " + std::to_string(i) + " is null");
+    Session::Impl& s = *session->impl_;
     if (s.model_impl != &model) throw Error(info.path, "eval_together: the sessions belong to different models");
     for (size_t j = 0; j < i; ++j) {
-      if (sessions[j] == sessions[i]) throw Error(info.path, "eval_together: a session is given twice");
+      if (batch[j].session == session) throw Error(info.path, "eval_together: a session is given twice");
     }
-    if (s.tokens.size() >= info.context_size) {
+    const std::span<const int32_t> own = batch[i].tokens;
+    if (own.empty()) throw Error(info.path, "eval_together: no tokens for session " + std::to_string(i));
+    if (own.size() > info.context_size - s.tokens.size()) {
       throw Error(info.path, "context full: session " + std::to_string(i) + " holds " + std::to_string(s.tokens.size()) +
-                                 " tokens, the context is " + std::to_string(info.context_size));
+                                 " tokens, " + std::to_string(own.size()) + " more exceed the context of " +
+                                 std::to_string(info.context_size));
     }
-    rows[i] = {&s.cache, static_cast<uint32_t>(s.tokens.size()), &s.stats.expert_counts,
-               s.routing_callback ? &s.routing_callback : nullptr, &s.stats.skipped_experts};
+    require_in_vocabulary(info, own);
+    for (size_t t = 0; t < own.size(); ++t) {
+      tokens.push_back(own[t]);
+      rows.push_back({&s.cache, static_cast<uint32_t>(s.tokens.size() + t), &s.stats.expert_counts,
+                      s.routing_callback ? &s.routing_callback : nullptr, &s.stats.skipped_experts});
+    }
+    last_rows.push_back(static_cast<uint32_t>(rows.size() - 1));
   }
   const auto start = std::chrono::steady_clock::now();
-  Session::Impl& first = *sessions.front()->impl_;
+  Session::Impl& first = *batch.front().session->impl_;
   std::vector<float> logits;
-  first.transformer.forward_rows(tokens, rows, logits, {.cpu = {model.cpu_plan, compute_threads(info.threads)}});
+  first.transformer.forward_rows(tokens, rows, last_rows, logits,
+                                 {.cpu = {model.cpu_plan, compute_threads(info.threads)}});
   const double seconds = seconds_since(start);
   const size_t vocab = info.hyperparameters.vocab_size;
-  for (size_t i = 0; i < sessions.size(); ++i) {
-    Session::Impl& s = *sessions[i]->impl_;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Session::Impl& s = *batch[i].session->impl_;
     s.logits.assign(logits.begin() + long(i * vocab), logits.begin() + long((i + 1) * vocab));
-    s.tokens.push_back(tokens[i]);
-    s.stats.prompt_tokens += 1;
+    s.tokens.insert(s.tokens.end(), batch[i].tokens.begin(), batch[i].tokens.end());
+    s.stats.prompt_tokens += batch[i].tokens.size();
     s.stats.prompt_seconds += seconds;
   }
 }

@@ -86,6 +86,70 @@ TEST_CASE("sessions decoded together match each decoded alone, bit for bit", "[r
   }
 }
 
+TEST_CASE("prompt chunks evaluated beside other sessions' next tokens match each token evaluated alone",
+          "[runtime][batch]") {
+  // One pass holds sessions decoding one token and sessions bringing a chunk of a prompt (a
+  // request that just joined). Every token must come out as eval() of that token alone: the
+  // chunk's rows see their own earlier rows of the same step in the KV cache.
+  const std::string recipe = GENERATE(as<std::string>{}, "q4", "q8+x8");
+  INFO("recipe " << recipe);
+  ModelOptions options;
+  options.context_size = 256;
+  const bool interleaved = recipe.ends_with("+x8");
+  const std::string type = recipe.substr(0, recipe.find('+'));
+  const auto model =
+      Model::load(interleaved ? test::tiny_container_interleaved(type) : test::tiny_container(type), options);
+  const auto& prompts = test::tiny_reference().json["prompts"];
+  auto alone = prompted_sessions(*model, 2), together = prompted_sessions(*model, 2);
+  // Two fresh sessions take whole prompts (of different lengths), one by one alone.
+  for (size_t p = 0; p < 2; ++p) {
+    alone.push_back(model->create_session());
+    together.push_back(model->create_session());
+  }
+  std::vector<std::vector<int32_t>> chunks;
+  for (size_t p = 0; p < 2; ++p) {
+    std::vector<int32_t> ids = prompts[(p + 1) % prompts.size()]["ids"].get<std::vector<int32_t>>();
+    ids.resize(std::min<size_t>(ids.size(), 5 + 4 * p));
+    chunks.push_back(ids);
+    for (const int32_t token : ids) {
+      const int32_t one[] = {token};
+      alone[2 + p]->eval(one);
+    }
+  }
+  std::vector<int32_t> next(2);
+  for (size_t i = 0; i < 2; ++i) {
+    next[i] = greedy(alone[i]->logits());
+    const int32_t one[] = {next[i]};
+    alone[i]->eval(one);
+  }
+  const std::vector<SessionTokens> batch = {{together[2].get(), chunks[0]},
+                                            {together[0].get(), std::span(&next[0], 1)},
+                                            {together[3].get(), chunks[1]},
+                                            {together[1].get(), std::span(&next[1], 1)}};
+  Session::eval_together(batch);
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("session " << i);
+    CHECK(together[i]->tokens() == alone[i]->tokens());
+    const std::span<const float> a = alone[i]->logits(), b = together[i]->logits();
+    REQUIRE(a.size() == b.size());
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  }
+  // And on from there, all four decoding together.
+  std::vector<Session*> sessions;
+  for (auto& session : together) sessions.push_back(session.get());
+  std::vector<int32_t> tokens(4);
+  for (size_t i = 0; i < 4; ++i) {
+    tokens[i] = greedy(alone[i]->logits());
+    const int32_t one[] = {tokens[i]};
+    alone[i]->eval(one);
+  }
+  Session::eval_together(sessions, tokens);
+  for (size_t i = 0; i < 4; ++i) {
+    const std::span<const float> a = alone[i]->logits(), b = together[i]->logits();
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  }
+}
+
 TEST_CASE("eval_together refuses bad batches and leaves every session as it was", "[runtime][batch]") {
   ModelOptions options;
   options.context_size = 16;
@@ -109,6 +173,12 @@ TEST_CASE("eval_together refuses bad batches and leaves every session as it was"
   CHECK_THROWS_WITH(Session::eval_together(pair, std::vector<int32_t>{5, 5}), Catch::Contains("context full"));
   CHECK(a->position() == 3);
   CHECK(b->position() == 16);
+  // With chunks: one session without room for its chunk, or an empty chunk, refuses the batch.
+  const std::vector<int32_t> four = {5, 6, 7, 8};
+  CHECK_THROWS_WITH(Session::eval_together(std::vector<SessionTokens>{{a.get(), std::span(four)}, {b.get(), std::span(four).first(1)}}),
+                    Catch::Contains("context full"));
+  CHECK_THROWS_WITH(Session::eval_together(std::vector<SessionTokens>{{a.get(), {}}}), Catch::Contains("no tokens"));
+  CHECK(a->position() == 3);
 }
 
 TEST_CASE("two threads decode their own batches of one model together, as each would alone", "[runtime][batch][threads]") {
