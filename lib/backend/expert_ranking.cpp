@@ -1,4 +1,4 @@
-// ExpertRanking: one snapshot of the statistics per decision, ordered by one comparison.
+// ExpertRanking: one comparison for every decision, each reading the statistics once.
 #include "backend/expert_ranking.h"
 
 #include <algorithm>
@@ -22,18 +22,20 @@ bool hotter(size_t a, const Heat& heat_a, size_t b, const Heat& heat_b, uint32_t
   return a < b;
 }
 
-}  // namespace
-
-std::vector<size_t> ExpertRanking::hottest_first() const {
-  const std::vector<double> scores = statistics_.scores();
-  const std::vector<uint64_t> uses = statistics_.last_uses();
-  const uint32_t experts = std::max<uint32_t>(statistics_.experts_per_layer(), 1);
+// Every key hottest first, from one snapshot of the statistics.
+std::vector<size_t> rank(std::span<const double> scores, std::span<const uint64_t> uses, uint32_t experts_per_layer) {
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return hotter(a, {scores[a], uses[a]}, b, {scores[b], uses[b]}, experts);
+    return hotter(a, {scores[a], uses[a]}, b, {scores[b], uses[b]}, experts_per_layer);
   });
   return order;
+}
+
+}  // namespace
+
+std::vector<size_t> ExpertRanking::hottest_first() const {
+  return rank(statistics_.scores(), statistics_.last_uses(), std::max<uint32_t>(statistics_.experts_per_layer(), 1));
 }
 
 size_t ExpertRanking::coldest(std::span<const size_t> candidates) const {
@@ -52,8 +54,9 @@ size_t ExpertRanking::coldest(std::span<const size_t> candidates) const {
 
 TierPlan ExpertRanking::plan(std::span<const uint64_t> bytes, uint64_t budget_bytes, std::span<const uint8_t> resident,
                              bool place_unchosen) const {
-  const std::vector<size_t> order = hottest_first();
   const std::vector<double> scores = statistics_.scores();
+  const std::vector<size_t> order =
+      rank(scores, statistics_.last_uses(), std::max<uint32_t>(statistics_.experts_per_layer(), 1));
   std::vector<uint8_t> planned(order.size(), 0);
   uint64_t planned_bytes = 0;
   double coldest_planned = 1e300;
