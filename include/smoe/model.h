@@ -69,9 +69,9 @@ std::string describe_weight_loading(const ModelInfo& info);
 struct ExpertCacheStats {
   uint64_t chosen = 0;          // experts the CPU ran, per MoE step
   uint64_t hits = 0;            // of those, already in memory or being read ahead when chosen
-  uint64_t bytes_read = 0;      // read from disk
+  uint64_t bytes_read = 0;      // read from disk (an accelerator's uploads included: they read through the cache)
   double read_seconds = 0;      // time with at least one read in flight (bytes_read / read_seconds = the disk's rate)
-  double wait_seconds = 0;      // time the forward pass waited for reads
+  double wait_seconds = 0;      // time the forward pass (and an accelerator's uploads) waited for reads
   uint64_t lookahead_reads = 0;     // experts read because the lookahead predicted them
   uint64_t lookahead_checked = 0;   // chosen experts in steps the lookahead had predicted
   uint64_t lookahead_correct = 0;   // of those, predicted

@@ -4,7 +4,8 @@
 // what it requested (`kept`) until it fetches it, and holds (`pins`) what it fetched until it
 // releases it; neither is evicted. A caller waiting in fetch() for a slot holds nothing (the
 // forward pass fetches the experts request() slotted first and releases each after running
-// it), so waiting callers always get one once the running ones release theirs.
+// it), so waiting callers always get one once the running ones release theirs. The device tier
+// above fetches only where it holds no slot either (while placing, between batches).
 #include "backend/expert_cache.h"
 
 #include <sys/mman.h>
@@ -54,6 +55,7 @@ ExpertCache::ExpertCache(const format::Container& container, uint32_t slots, Exp
   for (uint64_t offset = 0; offset < memory_bytes_; offset += 4096) memory_[offset] = std::byte{0};
 
   entries_.resize(container.expert_ranges().size());
+  served_by_runner_.assign(entries_.size(), 0);
   for (const format::ExpertRange& range : container.expert_ranges()) {
     Entry& entry = entries_[size_t{range.layer} * experts_per_layer_ + range.expert];
     entry.range = &range;
@@ -80,13 +82,21 @@ int32_t ExpertCache::assign(size_t key, DirectReader::Priority priority, bool av
   for (size_t s = 0; s < slots_.size() && chosen < 0; ++s) {
     if (slots_[s].state == SlotState::empty) chosen = static_cast<int32_t>(s);
   }
+  const auto free = [](const Slot& slot) { return slot.state != SlotState::loading && slot.pins == 0 && slot.kept == 0; };
+  // The runner serves it: nobody will ask for it while it does (set_served_by_runner).
+  for (size_t s = 0; s < slots_.size() && chosen < 0; ++s) {
+    if (slots_[s].state != SlotState::empty && free(slots_[s]) && served_by_runner_[slots_[s].key]) {
+      chosen = static_cast<int32_t>(s);
+      entries_[slots_[s].key].slot = -1;
+    }
+  }
   if (chosen < 0) {
     std::vector<size_t> candidates, candidate_slots;
     for (const bool prefetched : {false, true}) {
       if (prefetched && (avoid_prefetched || !candidates.empty())) break;
       for (size_t s = 0; s < slots_.size(); ++s) {
         const Slot& slot = slots_[s];
-        if (slot.state == SlotState::loading || slot.pins > 0 || slot.kept > 0 || slot.prefetched != prefetched) continue;
+        if (!free(slot) || slot.prefetched != prefetched) continue;
         candidates.push_back(slot.key);
         candidate_slots.push_back(s);
       }
@@ -223,12 +233,32 @@ void ExpertCache::prefetch(uint32_t layer, std::span<const uint32_t> experts) {
   if (lookahead_accuracy_ < kMinLookaheadAccuracy) return;  // scored, not read: see the header
   for (const uint32_t e : experts) {
     const size_t key = size_t{layer} * experts_per_layer_ + e;
-    if (entries_[key].slot >= 0) continue;
+    if (entries_[key].slot >= 0 || served_by_runner_[key]) continue;  // the device runs those
     const int32_t s = assign(key, DirectReader::Priority::prefetch, true);
     if (s < 0) return;  // every slot is held: the step will read what it needs on demand
     slots_[size_t(s)].prefetched = true;
     ++stats_.lookahead_reads;
   }
+}
+
+void ExpertCache::set_served_by_runner(uint32_t layer, uint32_t expert, bool served) {
+  {
+    std::lock_guard lock(mutex_);
+    const size_t key = size_t{layer} * experts_per_layer_ + expert;
+    served_by_runner_[key] = served ? 1 : 0;
+    const int32_t s = entries_[key].slot;
+    if (!served || s < 0) return;
+    Slot& slot = slots_[size_t(s)];
+    if (slot.state == SlotState::loading || slot.pins > 0 || slot.kept > 0) return;  // assign() takes it first later
+    entries_[key].slot = -1;
+    slot = Slot{};
+  }
+  changed_.notify_all();  // a fetch may be waiting for a slot
+}
+
+bool ExpertCache::holds(uint32_t layer, uint32_t expert) const {
+  std::lock_guard lock(mutex_);
+  return entries_[size_t{layer} * experts_per_layer_ + expert].slot >= 0;
 }
 
 ExpertCacheStats ExpertCache::stats() const {

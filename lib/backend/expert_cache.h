@@ -4,7 +4,13 @@
 // one huge-page allocation made at load, so the budget is claimed up front and the cache never
 // grows. Reads go through DirectReader (around the page cache, on reader threads): requests
 // first, lookahead reads behind them. Which expert leaves a full cache is the ReplacementPolicy's
-// choice among those no step holds. Thread-safe: sessions on several threads share one cache.
+// choice among those no step holds.
+//
+// It is the RAM tier below an ExpertOffload (the device tier), when there is one: the device
+// reads the experts it uploads through the slots, and the tiers are exclusive: a slot holding an
+// expert the device serves is freed as soon as nobody holds it, and is the first to go otherwise,
+// so the slots go to the experts the CPU runs. Thread-safe: sessions on several threads share
+// one cache.
 #pragma once
 
 #include <condition_variable>
@@ -51,6 +57,10 @@ class ExpertCache final : public model::ExpertStore {
   void abandon(uint32_t layer, std::span<const uint32_t> experts) override;
   void prefetch(uint32_t layer, std::span<const uint32_t> experts) override;
   bool wants_lookahead() const override { return lookahead_; }
+  void set_served_by_runner(uint32_t layer, uint32_t expert, bool served) override;
+
+  // Whether (layer, expert) has a slot now (in memory or being read).
+  bool holds(uint32_t layer, uint32_t expert) const;
 
   uint32_t slots() const { return static_cast<uint32_t>(slots_.size()); }
   uint64_t slot_size() const { return slot_bytes_; }
@@ -74,8 +84,9 @@ class ExpertCache final : public model::ExpertStore {
     model::ExpertWeights weights;
   };
 
-  // A slot for `key`, evicting by the policy among slots nobody holds (prefetched ones last;
-  // none when `avoid_prefetched` and only they are free), and starts its read. -1 when none is free.
+  // A slot for `key`, and starts its read: an empty one, else one nobody holds: first one whose
+  // expert the runner serves, then by the policy (prefetched ones last; none when
+  // `avoid_prefetched` and only they are free). -1 when none is free.
   int32_t assign(size_t key, DirectReader::Priority priority, bool avoid_prefetched);
   void read_finished(int32_t slot, const std::string& error);
 
@@ -92,6 +103,7 @@ class ExpertCache final : public model::ExpertStore {
   std::condition_variable changed_;  // a read finished or a slot was released
   std::vector<Slot> slots_;
   std::vector<Entry> entries_;       // by key
+  std::vector<uint8_t> served_by_runner_;  // by key: the tier above serves it (set_served_by_runner)
   ReplacementPolicy policy_;
   std::vector<std::vector<uint32_t>> predicted_;  // per layer: the lookahead's last prediction
   double lookahead_accuracy_ = 1.0;  // moving average; starts trusting the lookahead

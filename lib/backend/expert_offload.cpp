@@ -4,14 +4,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "format/panels.h"
+#include "smoe/error.h"
 
 namespace smoe::backend {
 namespace {
-
 
 // The ABI's tensors have contiguous rows of a row type (backend_abi.h): a matrix stored in
 // column panels or with interleaved rows (q4k_x8, q8_x8) is gathered into `rows_copy` for the upload
@@ -39,8 +38,8 @@ smoe_backend_tensor describe(const format::TensorView& view, std::vector<std::by
 
 ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
                              uint64_t budget_bytes, model::RoutingStatistics& statistics,
-                             const std::vector<double>& profile)
-    : plugin_(std::move(plugin)), hp_(hp), weights_(weights), statistics_(statistics) {
+                             const std::vector<double>& profile, model::ExpertStore* store)
+    : plugin_(std::move(plugin)), hp_(hp), weights_(weights), store_(store), statistics_(statistics) {
   const size_t count = size_t{hp.num_hidden_layers} * hp.num_local_experts;
   handles_.assign(count, 0);
   bytes_.resize(count);
@@ -51,43 +50,73 @@ ExpertOffload::ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparamete
     }
   }
   budget_ = std::min(budget_bytes, plugin_->api().memory_bytes(plugin_->api().state));
-  std::vector<size_t> order(count);
-  std::iota(order.begin(), order.end(), 0);
-  if (profile.size() == count) {
-    // The calibration profile seeds the statistics (as a text routed that way would have).
-    statistics_.seed_profile(profile, hp.num_experts_per_tok);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile[a] > profile[b]; });
-  } else {
-    // No statistics yet: the same number of experts in every layer, lowest indices first.
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return a % hp.num_local_experts < b % hp.num_local_experts; });
-  }
-  std::string error;
-  for (size_t index : order) {
-    if (used_ + bytes_[index] > budget_) continue;
-    if (!upload(index, error)) break;
-  }
+  // The calibration profile seeds the statistics (as a text routed that way would have).
+  if (profile.size() == count) statistics_.seed_profile(profile, hp.num_experts_per_tok);
+  const std::lock_guard placing(placement_mutex_);
+  // Before any routing every expert is worth placing: the budget is filled.
+  apply(ExpertRanking(statistics_).plan(bytes_, budget_, std::vector<uint8_t>(count, 0), true));
 }
 
 ExpertOffload::~ExpertOffload() {
+  store_ = nullptr;  // whether the store still exists or not, it has nothing left to learn
   for (size_t i = 0; i < handles_.size(); ++i) release(i);
 }
 
-bool ExpertOffload::upload(size_t index, std::string& error) {
-  const model::ExpertWeights& expert = weights_.layers[index / hp_.num_local_experts].experts[index % hp_.num_local_experts];
-  std::vector<std::byte> copies[3];
-  const smoe_backend_tensor w1 = describe(*expert.w1, copies[0]), w3 = describe(*expert.w3, copies[1]),
-                            w2 = describe(*expert.w2, copies[2]);
-  char message[512] = "";
-  smoe_backend& api = plugin_->api();
-  const uint64_t handle = api.upload_expert(api.state, &w1, &w3, &w2, message, sizeof(message));
-  if (handle == 0) {
-    error = message;
-    return false;
+void ExpertOffload::apply(const TierPlan& plan) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (failed_) return;
+    for (const size_t index : plan.release) release(index);
   }
-  handles_[index] = handle;
-  used_ += bytes_[index];
-  return true;
+  for (const size_t index : plan.upload) {
+    if (!upload(index)) break;
+  }
+}
+
+bool ExpertOffload::upload(size_t index) {
+  const uint32_t layer = static_cast<uint32_t>(index / hp_.num_local_experts);
+  const uint32_t expert = static_cast<uint32_t>(index % hp_.num_local_experts);
+  {
+    const std::lock_guard lock(mutex_);
+    if (failed_) return false;
+    if (used_ + bytes_[index] > budget_) return true;  // residents kept by the hysteresis use the room
+  }
+  // Through the RAM tier when there is one: its slot is held while the backend copies (no
+  // mutex here, so other sessions' device experts run while the read waits).
+  const model::ExpertWeights* weights = &weights_.layers[layer].experts[expert];
+  if (store_ != nullptr) {
+    try {
+      weights = &store_->fetch(layer, expert, false);
+    } catch (const Error&) {
+      return false;  // unreadable: it stays on the CPU, whose own read reports the error
+    }
+  }
+  bool uploaded = false;
+  try {
+    std::vector<std::byte> copies[3];
+    const smoe_backend_tensor w1 = describe(*weights->w1, copies[0]), w3 = describe(*weights->w3, copies[1]),
+                              w2 = describe(*weights->w2, copies[2]);
+    const std::lock_guard lock(mutex_);
+    if (!failed_) {
+      char message[512] = "";
+      smoe_backend& api = plugin_->api();
+      const uint64_t handle = api.upload_expert(api.state, &w1, &w3, &w2, message, sizeof(message));
+      if (handle != 0) {
+        handles_[index] = handle;
+        used_ += bytes_[index];
+        uploaded = true;
+      }
+    }
+  } catch (...) {
+    if (store_ != nullptr) store_->release(layer, expert);
+    throw;
+  }
+  if (store_ != nullptr) {
+    store_->release(layer, expert);
+    // The slot it used goes to the CPU's experts (after the release, so it can be freed at once).
+    if (uploaded) store_->set_served_by_runner(layer, expert, true);
+  }
+  return uploaded;
 }
 
 void ExpertOffload::release(size_t index) {
@@ -95,6 +124,10 @@ void ExpertOffload::release(size_t index) {
   plugin_->api().release(plugin_->api().state, handles_[index]);
   handles_[index] = 0;
   used_ -= bytes_[index];
+  if (store_ != nullptr) {
+    store_->set_served_by_runner(static_cast<uint32_t>(index / hp_.num_local_experts),
+                                 static_cast<uint32_t>(index % hp_.num_local_experts), false);
+  }
 }
 
 bool ExpertOffload::forward(uint32_t layer, uint32_t expert, const float* x, size_t n, float* out) {
@@ -135,34 +168,14 @@ uint64_t ExpertOffload::concurrent_steps() const {
 }
 
 void ExpertOffload::replace() {
-  const std::lock_guard lock(mutex_);
-  if (failed_) return;
-  const std::vector<double> scores = statistics_.scores();
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-  // The hottest set that fits; a resident expert is only evicted for a clearly hotter one
-  // (hysteresis of 10%), so equal scores do not make experts move back and forth.
-  std::vector<bool> wanted(order.size(), false);
-  uint64_t planned = 0;
-  for (size_t index : order) {
-    if (planned + bytes_[index] > budget_ || scores[index] <= 0) continue;
-    wanted[index] = true;
-    planned += bytes_[index];
+  const std::lock_guard placing(placement_mutex_);
+  std::vector<uint8_t> resident(handles_.size());
+  {
+    const std::lock_guard lock(mutex_);
+    if (failed_) return;
+    for (size_t i = 0; i < handles_.size(); ++i) resident[i] = handles_[i] != 0;
   }
-  double coldest_wanted = 1e300;
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    if (wanted[i]) coldest_wanted = std::min(coldest_wanted, scores[i]);
-  }
-  for (size_t i = 0; i < handles_.size(); ++i) {
-    if (handles_[i] != 0 && !wanted[i] && scores[i] * 1.1 < coldest_wanted) release(i);
-  }
-  std::string error;
-  for (size_t index : order) {
-    if (!wanted[index] || handles_[index] != 0) continue;
-    if (used_ + bytes_[index] > budget_) continue;
-    if (!upload(index, error)) break;
-  }
+  apply(ExpertRanking(statistics_).plan(bytes_, budget_, resident, false));
 }
 
 uint32_t ExpertOffload::resident_experts() const {

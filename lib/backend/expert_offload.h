@@ -2,11 +2,15 @@
 // plugin) within a byte budget; the rest run on the CPU, at the same time (the device's calls
 // go through a worker thread while the CPU computes its experts).
 //
-// Hotness is the model's routing statistics (model/routing_statistics.h: selection counts with
-// exponential decay, which the expert cache reads too). Between batches, when the hottest set no longer matches what
-// is resident, cold residents are released and hot experts uploaded (each as the one
-// page-aligned range of its w1, w3, w2): re-placement happens between steps, never inside one.
-// Shared by all sessions of a model; the backend is called under a mutex.
+// The top tier of VRAM -> RAM -> disk. Hotness is the model's routing statistics, ranked by
+// backend/expert_ranking.h, the same order the expert cache (the RAM tier) evicts by. Between
+// batches, when the hottest set that fits no longer matches what is resident, cold residents
+// are released and hot experts uploaded (each as its w1, w3, w2): re-placement happens between
+// steps, never inside one. With an expert store below (the RAM tier), uploads read the expert
+// through it (a slot held for the copy) and tell it which experts the device serves, so the
+// tiers hold different experts; without one, from the weights in memory or the mapping.
+// Shared by all sessions of a model: the backend is called under a mutex, and one placement
+// runs at a time.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,10 @@
 #include <vector>
 
 #include "backend/device_worker.h"
+#include "backend/expert_ranking.h"
 #include "backend/plugin.h"
 #include "model/expert_runner.h"
+#include "model/expert_store.h"
 #include "model/model_weights.h"
 #include "model/routing_statistics.h"
 #include "smoe/hyperparameters.h"
@@ -29,11 +35,14 @@ namespace smoe::backend {
 
 class ExpertOffload final : public model::ExpertRunner {
  public:
-  // First placement until `budget_bytes` is used: hottest first by `profile` (layers * experts
-  // routing fractions from calibration, stored in the container by smoe-convert), which seeds
-  // `statistics`, or, without one, the same number of experts in every layer.
+  // First placement until `budget_bytes` is used, hottest first by the ranking: `profile`
+  // (layers * experts routing fractions from calibration, stored in the container by
+  // smoe-convert) seeds `statistics` first; with no statistics the ranking gives the same number
+  // of experts in every layer. `store`: the RAM tier to read experts through (null: `weights`
+  // are readable as they are); it must outlive this object.
   ExpertOffload(std::unique_ptr<Plugin> plugin, const Hyperparameters& hp, const model::ModelWeights& weights,
-                uint64_t budget_bytes, model::RoutingStatistics& statistics, const std::vector<double>& profile = {});
+                uint64_t budget_bytes, model::RoutingStatistics& statistics, const std::vector<double>& profile = {},
+                model::ExpertStore* store = nullptr);
   ~ExpertOffload() override;
 
   // Runs expert (layer, expert) on the device when it is resident: out (n, dim) for x (n, dim).
@@ -47,7 +56,8 @@ class ExpertOffload final : public model::ExpertRunner {
   void record_cpu_runs(uint64_t count) override;
   void record_concurrent_step() override;
   uint64_t concurrent_steps() const;
-  // Re-places experts by the statistics if the hottest set changed (between batches).
+  // Re-places experts by the statistics if the hottest set changed (between batches: the
+  // caller holds nothing of the store, whose fetch may wait for a slot).
   void replace();
   // The forward pass recorded the batch's selections in the statistics already.
   void finish_batch(std::span<const uint64_t>) override { replace(); }
@@ -61,14 +71,19 @@ class ExpertOffload final : public model::ExpertRunner {
   uint64_t misses() const;  // expert runs left to the CPU
 
  private:
-  bool upload(size_t index, std::string& error);
-  void release(size_t index);
+  // Carries out `plan` (placement_mutex_ held, mutex_ not: reading through the store may wait).
+  void apply(const TierPlan& plan);
+  // False when the backend refused it (out of memory, or failed): placement stops there.
+  bool upload(size_t index);
+  void release(size_t index);  // mutex_ held
 
   std::unique_ptr<Plugin> plugin_;
   const Hyperparameters& hp_;
   const model::ModelWeights& weights_;
+  model::ExpertStore* store_;
   uint64_t budget_;
-  mutable std::mutex mutex_;
+  std::mutex placement_mutex_;  // one placement at a time; taken before mutex_
+  mutable std::mutex mutex_;    // the backend and the members below
   std::vector<uint64_t> handles_;     // per (layer * experts + expert); 0 = on the CPU
   std::vector<uint64_t> bytes_;       // each expert's weight bytes
   model::RoutingStatistics& statistics_;

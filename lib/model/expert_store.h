@@ -3,7 +3,9 @@
 // interface, so the forward pass knows nothing of files or slots. Per MoE step the forward pass
 // announces the experts its batch chose (reads start for those not in memory), fetches each
 // before running it and releases it after, and may name the experts it expects the next layer to
-// choose, so their reads overlap this layer's compute.
+// choose, so their reads overlap this layer's compute. An ExpertRunner above it (the device
+// tier) reads the experts it uploads through it too, and says which it serves: the store keeps
+// its memory for the others.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,9 @@ class ExpertStore {
   // priority than requests; never waits and never evicts what a request keeps.
   virtual void prefetch(uint32_t layer, std::span<const uint32_t> experts) = 0;
   virtual bool wants_lookahead() const = 0;
+  // The runner above now serves (layer, expert), or no longer does: the forward pass will not
+  // ask for it while it does, so its memory goes first (freed at once where nobody holds it).
+  virtual void set_served_by_runner(uint32_t layer, uint32_t expert, bool served) = 0;
 };
 
 }  // namespace smoe::model

@@ -79,4 +79,9 @@ std::vector<double> RoutingStatistics::scores() const {
   return all;
 }
 
+std::vector<uint64_t> RoutingStatistics::last_uses() const {
+  const std::lock_guard lock(mutex_);
+  return last_use_;
+}
+
 }  // namespace smoe::model

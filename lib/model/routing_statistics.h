@@ -1,7 +1,7 @@
 // How often the router chose each expert lately, shared by every tier that decides where
 // experts live: the accelerator (backend/expert_offload.h: the hottest in VRAM) and the expert
-// cache (backend/expert_cache.h: which stay in RAM). One set of counts, so both tiers agree on
-// what is hot. Counts decay exponentially with a half-life of kHalfLifeTicks ticks; a tick is
+// cache (backend/expert_cache.h: which stay in RAM), both ranked by backend/expert_ranking.h.
+// One set of counts, so both tiers agree on what is hot. Counts decay exponentially with a half-life of kHalfLifeTicks ticks; a tick is
 // one MoE step of the first layer, about one token per sequence. Thread-safe.
 #pragma once
 
@@ -38,7 +38,9 @@ class RoutingStatistics {
   double score(size_t key) const;     // the decayed count now
   uint64_t last_use(size_t key) const;  // the tick of its last choice (0: never)
   std::vector<double> scores() const;   // every key's score now
+  std::vector<uint64_t> last_uses() const;  // every key's last choice
   size_t keys() const { return count_.size(); }
+  uint32_t experts_per_layer() const { return experts_; }
 
  private:
   double score_at(size_t key, uint64_t tick) const;

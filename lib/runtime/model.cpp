@@ -158,16 +158,11 @@ std::shared_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     if (!plugin) {
       std::fprintf(stderr, "smoe: no %s backend (%s); running on the CPU\n", options.backend.c_str(), why.c_str());
     } else {
-      // Experts read from disk on demand are not in memory: uploads read them through a mapping.
-      const model::ModelWeights* source = &impl->weights;
-      if (impl->expert_cache) {
-        impl->offload_container = std::make_unique<format::Container>(format::Container::open(path));
-        impl->offload_weights = model::ModelWeights::bind(*impl->offload_container);
-        source = &impl->offload_weights;
-      }
-      impl->offload = std::make_unique<backend::ExpertOffload>(std::move(plugin), impl->info.hyperparameters,
-                                                               *source, options.gpu_memory, *impl->routing_statistics,
-                                                               format::routing_profile(impl->container.metadata()));
+      // The top tier over the expert cache, when there is one: uploads read experts through its
+      // slots (never a second path to the file), and its slots go to the experts the CPU runs.
+      impl->offload = std::make_unique<backend::ExpertOffload>(
+          std::move(plugin), impl->info.hyperparameters, impl->weights, options.gpu_memory, *impl->routing_statistics,
+          format::routing_profile(impl->container.metadata()), impl->expert_cache.get());
       info.backend = impl->offload->description();
       info.offloaded_experts = impl->offload->resident_experts();
       info.offloaded_bytes = impl->offload->resident_bytes();

@@ -27,11 +27,10 @@ struct Model::Impl {
   // How often each expert was chosen lately: the forward pass records, the offload and the
   // expert cache place by it. Behind a pointer: those two keep references to it.
   std::unique_ptr<model::RoutingStatistics> routing_statistics;
-  std::unique_ptr<backend::ExpertOffload> offload;  // null: CPU only
+  // The expert tiers, VRAM -> RAM -> disk. The offload reads its uploads through the expert
+  // cache when there is one, so it is declared after it (and destroyed before it).
   std::unique_ptr<backend::ExpertCache> expert_cache;  // WeightLoading::expert_cache only
-  // With both an expert cache and an offload: a mapping of the file the offload uploads from.
-  std::unique_ptr<format::Container> offload_container;
-  model::ModelWeights offload_weights;
+  std::unique_ptr<backend::ExpertOffload> offload;     // null: CPU only
   uint64_t ram_option = 0;  // ModelOptions::ram_budget, for the KV cache check of each session
 };
 
