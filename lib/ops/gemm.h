@@ -28,7 +28,10 @@ inline constexpr size_t kGemmMinTokens = 32;
 // matrix from DRAM, one thread. Types taken as stored (q8) or from their nibbles (q4, q4k)
 // cross earlier than requantized ones (q6k, q3k); the plain AVX2 kernel ("avx2") needs larger
 // batches, its dot kernels losing less to it; AMX crosses earliest. The probe and the
-// crossovers per kernel: docs/PERFORMANCE-HISTORY.md.
+// crossovers per kernel: docs/PERFORMANCE-HISTORY.md. Interleaved rows (q4k_x8, q8_x8) have
+// their own, later crossover on the VNNI tables: their dot kernels take several tokens per pass
+// over the weights, and end to end (prompts of 32-512 tokens of the 2-layer synthetic 8x7B, 2
+// threads) they stayed ahead up to 64 rows per matrix.
 size_t int8_gemm_min_tokens(quant::TensorType type, const quant::Int8PromptKernels& kernels);
 
 // Whether gemm() multiplies weights of `type` in int8 under `plan` (quantized weights where the

@@ -162,7 +162,10 @@ void multiply(const CpuContext& cpu, const format::TensorView& w, const quant::I
 }  // namespace
 
 size_t int8_gemm_min_tokens(quant::TensorType type, const quant::Int8PromptKernels& kernels) {
-  const uint32_t min_tokens = kernels.for_type(quant::row_type(type)).min_tokens;
+  // The stored type's own crossover (interleaved rows have faster per-token kernels), else its
+  // row type's, else the table's.
+  uint32_t min_tokens = kernels.for_type(type).min_tokens;
+  if (min_tokens == 0) min_tokens = kernels.for_type(quant::row_type(type)).min_tokens;
   return min_tokens != 0 ? min_tokens : kernels.default_min_tokens;
 }
 

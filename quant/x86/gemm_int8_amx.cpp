@@ -219,6 +219,10 @@ const Int8PromptKernels* amx_int8_kernels() {
     // AMX crosses over earliest (ops/gemm.h).
     table.types[static_cast<size_t>(TensorType::q4k)].min_tokens = 10;
     table.types[static_cast<size_t>(TensorType::q3k)].min_tokens = 12;
+    // Interleaved rows as their row types: the later crossover measured for the VNNI tiles
+    // has not been measured against AMX's.
+    table.types[static_cast<size_t>(TensorType::q4k_x8)].min_tokens = 0;
+    table.types[static_cast<size_t>(TensorType::q8_x8)].min_tokens = 0;
     return table;
   }();
   return &kernels;

@@ -206,8 +206,11 @@ TEST_CASE("matrices stored in column panels multiply and read back as their cont
 TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the plain rows do", "[ops][matmul][q4k_x8][q8_x8]") {
   const quant::TensorType type = GENERATE(quant::TensorType::q4k, quant::TensorType::q8);
   const bool paneled = GENERATE(false, true);
-  // decode, small batch, around the gemm threshold, oneDNN's threshold
+  // decode, small batch, around the plain rows' and the interleaved rows' gemm thresholds,
+  // oneDNN's threshold
+  const quant::TensorType x8_type = type == quant::TensorType::q4k ? quant::TensorType::q4k_x8 : quant::TensorType::q8_x8;
   const size_t tokens = GENERATE_COPY(size_t{1}, size_t{3}, ops::gemm_min_tokens(type, plan()) - 1, ops::gemm_min_tokens(type, plan()),
+                                      ops::gemm_min_tokens(x8_type, plan()) - 1, ops::gemm_min_tokens(x8_type, plan()),
                                       ops::kGemmMinTokens);
   const int threads = GENERATE(1, 2, 3);
   INFO("type " << quant::type_name(type) << " paneled " << paneled << " tokens " << tokens << " threads " << threads);
@@ -217,11 +220,15 @@ TEST_CASE("q4k and q8 rows interleaved by eight multiply and read back as the pl
   const StoredMatrix contiguous = random_matrix(type, rows, columns, 31);
   const StoredMatrix m = paneled ? in_panels(contiguous, 256) : contiguous;
   const StoredMatrix x8 = interleaved(m);
-  REQUIRE(ops::gemm_min_tokens(x8.view.type, plan()) == ops::gemm_min_tokens(type, plan()));
+  REQUIRE(x8.view.type == x8_type);
 
   const std::vector<float> x = test::normal_values(tokens * columns, 1.0f, 13);
   std::vector<float> expected(tokens * rows), y(tokens * rows);
-  ops::matmul(m.view, x.data(), tokens, expected.data(), cpu(threads));
+  // Between the two thresholds the interleaved rows still take the dot kernels: the plain rows
+  // are made to as well.
+  ops::CpuContext plain_context = cpu(threads);
+  plain_context.rows_one_by_one = tokens < ops::gemm_min_tokens(x8_type, plan());
+  ops::matmul(m.view, x.data(), tokens, expected.data(), plain_context);
   ops::matmul(x8.view, x.data(), tokens, y.data(), cpu(threads));
   // Decoding: the same integer products summed in another order; prompts: the same rows.
   for (size_t i = 0; i < y.size(); ++i) {
