@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     options.model.load_progress = terminal_load_progress(options.model_path);
     context.model = Model::load(options.model_path, options.model);
     context.scheduler =
-        std::make_unique<Scheduler>(context.model, options.scheduler, metrics, std::make_unique<BatchedStepper>());
+        std::make_unique<Scheduler>(context.model, options.scheduler, metrics, std::make_unique<BatchedStepper>(options.scheduler.joined_prompt_tokens));
     print_model(context.model->info(), options);
     metrics.set_model_loaded(true);
     context.phase = ServerContext::Phase::ready;

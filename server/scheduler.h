@@ -24,6 +24,7 @@ struct SchedulerOptions {
   uint32_t slots = 1;             // sessions generating at once (--parallel)
   uint32_t max_queued = 32;       // requests waiting for a slot before new ones get 503
   uint32_t prefill_chunk = 512;   // prompt tokens a slot evaluates per step, so long prompts do not stall the others
+  uint32_t joined_prompt_tokens = 64;  // prompt chunks up to this long join the decoding pass (BatchedStepper)
 };
 
 class Scheduler {

@@ -43,6 +43,10 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   app.add_option("--prefill-chunk", options.scheduler.prefill_chunk,
                  "prompt tokens a slot evaluates per step (the other slots wait one step for it)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--join-prompts", options.scheduler.joined_prompt_tokens,
+                 "prompt chunks of up to N tokens join the other slots' decoding pass, each token computed as alone "
+                 "(longer chunks: on their own, with the faster prompt products; 1 = prompts always on their own)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-body", options.max_body_bytes, "largest request body, e.g. 4M (larger: 413)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--timeout", options.request_timeout_s, "seconds a request may take, queued and generating")

@@ -18,7 +18,7 @@ struct ServerOptions {
   int port = 8080;                   // --port: 0 = any free port (printed once listening)
   std::string api_key;               // --api-key: required as "Authorization: Bearer KEY" ("" = open)
   ModelOptions model;                // -t, -c (per slot), --kv, --mmap/--no-mmap, --ram, --gpu-mem, --chat-template
-  SchedulerOptions scheduler;        // --parallel, --max-queue, --prefill-chunk
+  SchedulerOptions scheduler;        // --parallel, --max-queue, --prefill-chunk, --join-prompts
   SamplerOptions sampler;            // defaults for fields a request leaves out (OpenAI's: temperature 1, no cut-offs)
   size_t max_body_bytes = 4u << 20;  // --max-body: larger request bodies get 413
   double request_timeout_s = 600;    // --timeout: a request (queued and generating) fails after this

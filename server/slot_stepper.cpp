@@ -26,7 +26,7 @@ void SequentialStepper::step(std::span<SequenceStep> steps) {
 void BatchedStepper::step(std::span<SequenceStep> steps) {
   std::vector<SequenceStep*> together;
   for (SequenceStep& step : steps) {
-    if (step.tokens.size() <= kTogetherTokens) {
+    if (step.tokens.size() <= joined_prompt_tokens_) {
       together.push_back(&step);
     } else {
       evaluate_alone(step);

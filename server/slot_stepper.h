@@ -7,6 +7,7 @@
 // faster than one on the same memory bandwidth.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -37,17 +38,23 @@ class SequentialStepper final : public SlotStepper {
   void step(std::span<SequenceStep> steps) override;
 };
 
-// Steps of up to kTogetherTokens tokens (next tokens, short prompts and the last chunks of long
-// ones) are evaluated together (Session::eval_together: one pass over the weights, each chosen
-// expert read once for all of them, every token computed as it would be alone); longer prompt
-// chunks alone, with the batched products that make long prompts fast. Which way a step goes
-// depends on its own length only, so a request's tokens do not depend on what else is running.
+// Steps of up to `joined_prompt_tokens` tokens (next tokens, short prompts and the last chunks
+// of long ones) are evaluated together (Session::eval_together: one pass over the weights, each
+// chosen expert read once for all of them, every token computed as it would be alone); longer
+// prompt chunks alone, with the batched products that make long prompts fast. Which way a step
+// goes depends on its own length only, so a request's tokens do not depend on what else runs.
 class BatchedStepper final : public SlotStepper {
  public:
-  // Up to this many tokens a step costs about what one more sequence costs the shared pass
-  // (the experts it routes to are read for the others anyway); longer chunks are cheaper alone.
-  static constexpr size_t kTogetherTokens = 32;
+  // Up to a few dozen tokens a chunk costs the shared pass little more than its own rows: the
+  // experts it routes to are read for the others anyway. 1: only next tokens join (prompts are
+  // evaluated on their own).
+  static constexpr uint32_t kDefaultJoinedPromptTokens = 64;
+  explicit BatchedStepper(uint32_t joined_prompt_tokens = kDefaultJoinedPromptTokens)
+      : joined_prompt_tokens_(std::max<uint32_t>(joined_prompt_tokens, 1)) {}
   void step(std::span<SequenceStep> steps) override;
+
+ private:
+  uint32_t joined_prompt_tokens_;
 };
 
 }  // namespace smoe::server
