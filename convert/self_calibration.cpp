@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct Continuation {
   std::vector<int32_t> history;
   uint32_t sampled = 0;
   int32_t next = 0;
+  int32_t drawn = -1;  // the token sampled after `next` (sample_next)
   bool active = false;
 };
 
@@ -74,6 +76,7 @@ class SelfCalibration {
       if (active.empty()) break;
       Session::eval_together(sessions, tokens);
       report_.tokens += active.size();
+      sample_next(active);
       for (Continuation* slot : active) advance(*slot);
       if (options_.show_progress) {
         std::fprintf(stderr, "\rcalibrating: %llu/%llu self-generated tokens", static_cast<unsigned long long>(report_.tokens),
@@ -108,13 +111,28 @@ class SelfCalibration {
     slot.next = slot.sampler->sample(slot.session->eval(opening), slot.history);
   }
 
-  // After `slot.next` was evaluated: sample the following token, or start another continuation
-  // at an end token or the length limit.
+  // After the step evaluated each slot's `next`: its following token, drawn by its own sampler
+  // from its own logits, so the continuations sample in parallel (the vocabulary-wide part of
+  // a step that the model's threads would otherwise wait for) with the same draws as one after
+  // another. A draw made for a continuation that advance() then ends is discarded with its
+  // sampler.
+  void sample_next(std::span<Continuation* const> active) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < active.size(); ++i) {
+      Continuation& slot = *active[i];
+      slot.history.push_back(slot.next);
+      ++slot.sampled;
+      slot.drawn = slot.sampled < options_.continuation_tokens
+                       ? slot.sampler->sample(slot.session->logits(), slot.history)
+                       : -1;
+    }
+  }
+
+  // After sample_next(): take the drawn token, or start another continuation at an end token,
+  // the length limit or the end of the budget.
   void advance(Continuation& slot) {
-    slot.history.push_back(slot.next);
-    ++slot.sampled;
     if (slot.sampled >= options_.continuation_tokens || finished()) return start(slot);
-    slot.next = slot.sampler->sample(slot.session->logits(), slot.history);
+    slot.next = slot.drawn;
     const std::vector<int32_t>& ends = model_.tokenizer().end_ids();
     if (slot.next == model_.tokenizer().eos_id() || std::find(ends.begin(), ends.end(), slot.next) != ends.end()) {
       start(slot);

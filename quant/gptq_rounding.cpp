@@ -90,6 +90,44 @@ void subtract_scaled(float* __restrict w, const float* __restrict u, float scale
   for (size_t k = 0; k < count; ++k) w[k] -= scale * u[k];
 }
 
+// w[k] -= e[t] x u[t stride + k] for every term t in order, for k < count: the errors of a
+// chunk of columns applied to the columns after it at once. Each weight sees the same
+// operations in the same order as when each error is applied as it is made (subtract_scaled),
+// so the bytes do not change; but the weights stay in registers across the terms, where
+// applying errors one at a time loads and stores every weight once per error.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void subtract_scaled_terms(float* __restrict w, const float* __restrict u, size_t stride, const float* __restrict e,
+                           size_t terms, size_t count) {
+  using Vector = float __attribute__((vector_size(32)));  // 8 lanes (two halves without AVX)
+  constexpr size_t kLanes = 8, kVectors = 4, kTile = kLanes * kVectors;
+  size_t k = 0;
+  for (; k + kTile <= count; k += kTile) {
+    Vector acc[kVectors];
+    for (size_t v = 0; v < kVectors; ++v) __builtin_memcpy(&acc[v], w + k + v * kLanes, sizeof(Vector));
+    for (size_t t = 0; t < terms; ++t) {
+      const float* u_row = u + t * stride + k;
+      const float s = e[t];
+      const Vector scale = {s, s, s, s, s, s, s, s};
+      for (size_t v = 0; v < kVectors; ++v) {
+        Vector u_vector;
+        __builtin_memcpy(&u_vector, u_row + v * kLanes, sizeof(Vector));
+        acc[v] -= scale * u_vector;
+      }
+    }
+    for (size_t v = 0; v < kVectors; ++v) __builtin_memcpy(w + k + v * kLanes, &acc[v], sizeof(Vector));
+  }
+  for (; k < count; ++k) {
+    float value = w[k];
+    for (size_t t = 0; t < terms; ++t) value -= e[t] * u[t * stride + k];
+    w[k] = value;
+  }
+}
+
+// Errors of this many columns are applied to the columns after them together.
+constexpr size_t kErrorChunk = 32;
+
 }  // namespace
 
 bool gptq_rounds(TensorType row_type) { return find_format(row_type) != nullptr; }
@@ -150,15 +188,23 @@ void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const fl
       // The group's scales, searched on its weights as they are now.
       quantize_row(block_w + start, block, group, importance ? importance + first + start : nullptr);
       format->grids(block, grids.data());
-      for (size_t j = start; j < start + group; ++j) {
-        const RoundingGrid& grid = grids[j - start];
-        const float level =
-            std::clamp(std::nearbyint((block_w[j] + grid.shift) * grid.inverse), format->lowest, format->highest);
-        const float rounded = grid.step * level - grid.shift;
-        // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}.
-        const float* u_row = u + j * block_columns;
-        const float error = (block_w[j] - rounded) / u_row[j];
-        subtract_scaled(block_w + j + 1, u_row + j + 1, error, block_columns - j - 1);
+      for (size_t chunk = start; chunk < start + group; chunk += kErrorChunk) {
+        const size_t chunk_end = std::min(chunk + kErrorChunk, start + group);
+        float errors[kErrorChunk];
+        for (size_t j = chunk; j < chunk_end; ++j) {
+          const RoundingGrid& grid = grids[j - start];
+          const float level =
+              std::clamp(std::nearbyint((block_w[j] + grid.shift) * grid.inverse), format->lowest, format->highest);
+          const float rounded = grid.step * level - grid.shift;
+          // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}:
+          // at once within the chunk, whose next columns are rounded next; after it for the rest.
+          const float* u_row = u + j * block_columns;
+          const float error = (block_w[j] - rounded) / u_row[j];
+          errors[j - chunk] = error;
+          subtract_scaled(block_w + j + 1, u_row + j + 1, error, chunk_end - j - 1);
+        }
+        subtract_scaled_terms(block_w + chunk_end, u + chunk * block_columns + chunk_end, block_columns, errors,
+                              chunk_end - chunk, block_columns - chunk_end);
       }
       // The values each column was rounded to above (the same rounding of the same numbers).
       format->set_values(block_w + start, block);

@@ -59,16 +59,6 @@ inline void evaluate_lanes(const Block32& x, const Block32& weight, float d, flo
   _mm256_store_ps(worst, worst_v);
 }
 
-// evaluate_grid's result from its lane sums, added up in lane order.
-inline Q4GridFit fit_from_lanes(float d, float m, const float* squared, const float* worst) {
-  Q4GridFit fit{d, m, 0.0f, 0.0f};
-  for (int lane = 0; lane < 8; ++lane) {
-    fit.squared_error += squared[lane];
-    fit.max_error = std::max(fit.max_error, worst[lane]);
-  }
-  return fit;
-}
-
 // The per-lane sums of block_q4.cpp's least_squares_fit on the grid (1 / inverse_d, lo):
 // sum w q, sum w q^2, sum w q x over the elements of each lane.
 inline void least_squares_lanes(const Block32& x, const Block32& weight, float lo, float inverse_d, float* sum_q,
@@ -87,50 +77,137 @@ inline void least_squares_lanes(const Block32& x, const Block32& weight, float l
   _mm256_store_ps(sum_qx, qx_v);
 }
 
+// r[i] (row i, 8 lanes) -> r[j] = lane j of rows 0..7.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The lane sums of eight rows (rows[i][lane]) in double, added in lane order from zero as the
+// reference adds one row's lanes: low = rows 0..3's totals, high = rows 4..7's.
+inline void lane_totals(const float (*rows)[8], __m256d* low, __m256d* high) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_load_ps(rows[i]);
+  transpose8(r);
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  for (int lane = 0; lane < 8; ++lane) {
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(r[lane])));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(r[lane], 1)));
+  }
+  *low = lo;
+  *high = hi;
+}
+
+// solve_q4_least_squares for four assignments at once, operation for operation in double:
+// d and m (float) and whether each is solved.
+inline void solve_four(double weight_sum, double weighted_x_sum, __m256d q_total, __m256d qq_total, __m256d qx_total,
+                       float* d, float* m, bool* solved) {
+  const __m256d ws = _mm256_set1_pd(weight_sum), wx = _mm256_set1_pd(weighted_x_sum);
+  const __m256d determinant = _mm256_sub_pd(_mm256_mul_pd(ws, qq_total), _mm256_mul_pd(q_total, q_total));
+  const __m128 d_f = _mm256_cvtpd_ps(
+      _mm256_div_pd(_mm256_sub_pd(_mm256_mul_pd(ws, qx_total), _mm256_mul_pd(q_total, wx)), determinant));
+  const __m128 m_f = _mm256_cvtpd_ps(
+      _mm256_div_pd(_mm256_sub_pd(wx, _mm256_mul_pd(_mm256_cvtps_pd(d_f), q_total)), ws));
+  const int determinant_positive = _mm256_movemask_pd(_mm256_cmp_pd(determinant, _mm256_setzero_pd(), _CMP_GT_OQ));
+  const int d_positive = _mm_movemask_ps(_mm_cmp_ps(d_f, _mm_setzero_ps(), _CMP_GT_OQ));
+  _mm_storeu_ps(d, d_f);
+  _mm_storeu_ps(m, m_f);
+  for (int i = 0; i < 4; ++i) {
+    solved[i] = (determinant_positive >> i & 1) && (d_positive >> i & 1);
+    if (!(determinant_positive >> i & 1)) d[i] = m[i] = 0.0f;  // the reference leaves them so
+  }
+}
+
+// fit_from_lanes for eight fits at once: squared errors added and worst errors taken in lane
+// order from zero, in float, as the reference does one fit's lanes.
+inline void fits_from_lanes(const float (*squared)[8], const float (*worst)[8], float* squared_error,
+                            float* max_error) {
+  __m256 s[8], w[8];
+  for (int i = 0; i < 8; ++i) {
+    s[i] = _mm256_load_ps(squared[i]);
+    w[i] = _mm256_load_ps(worst[i]);
+  }
+  transpose8(s);
+  transpose8(w);
+  __m256 total = _mm256_setzero_ps(), largest = _mm256_setzero_ps();
+  for (int lane = 0; lane < 8; ++lane) {
+    total = _mm256_add_ps(total, s[lane]);
+    largest = _mm256_max_ps(w[lane], largest);  // std::max(largest, w): w only when largest < w
+  }
+  _mm256_storeu_ps(squared_error, total);
+  _mm256_storeu_ps(max_error, largest);
+}
+
 }  // namespace
 
 // search_q4_grid_steps' arithmetic in phases over all grid densities at once: the vector
-// passes of every density, then every density's scalar lane sums and solve, then the
-// evaluations, then the choice in the reference's order. Done one density after another, each
-// waits on its own chain of scalar additions; in phases those chains overlap.
+// passes of every density, then every density's lane sums and solve, eight densities to a
+// vector, then the evaluations, then the choice in the reference's order. Done one density
+// after another, each waits on its own chain of scalar additions; across densities the lane
+// sums are the same additions in the same order, one vector lane per density.
 Q4GridFit avx2_search_q4_grid(const float* x_in, const float* weight_in, float lo, float hi) {
   const Block32 x = load_block(x_in), weight = load_block(weight_in);
   const float range = hi - lo;
   double weight_sum = 0, weighted_x_sum = 0;
   q4_weight_sums(x_in, weight_in, &weight_sum, &weighted_x_sum);
-  // Fit 0 is the min/max grid; fit s + 1 the least-squares refit of density s.
+  // Fit 0 is the min/max grid; fit s + 1 the least-squares refit of density s. Rows are padded
+  // to whole groups of eight (the padding is computed on zeros and never chosen).
   constexpr int kFits = kQ4GridSteps + 1;
-  alignas(32) float sum_q[kQ4GridSteps][8], sum_qq[kQ4GridSteps][8], sum_qx[kQ4GridSteps][8];
+  constexpr int kPaddedSteps = (kQ4GridSteps + 7) / 8 * 8, kPaddedFits = (kFits + 7) / 8 * 8;
+  alignas(32) float sum_q[kPaddedSteps][8], sum_qq[kPaddedSteps][8], sum_qx[kPaddedSteps][8];
   for (int step = 0; step < kQ4GridSteps; ++step) {
     least_squares_lanes(x, weight, lo, q4_step_inverse(step, range), sum_q[step], sum_qq[step], sum_qx[step]);
   }
-  float d[kFits], m[kFits];
-  bool solved[kFits];
+  for (int step = kQ4GridSteps; step < kPaddedSteps; ++step) {
+    for (int lane = 0; lane < 8; ++lane) sum_q[step][lane] = sum_qq[step][lane] = sum_qx[step][lane] = 0.0f;
+  }
+  float d[kPaddedFits + 4], m[kPaddedFits + 4];
+  bool solved[kPaddedFits + 4];
   d[0] = range / kQ4Levels;
   m[0] = lo;
   solved[0] = true;
-  for (int step = 0; step < kQ4GridSteps; ++step) {
-    double q_total = 0, qq_total = 0, qx_total = 0;
-    for (int lane = 0; lane < 8; ++lane) {
-      q_total += sum_q[step][lane];
-      qq_total += sum_qq[step][lane];
-      qx_total += sum_qx[step][lane];
+  for (int group = 0; group < kPaddedSteps; group += 8) {
+    __m256d q_low, q_high, qq_low, qq_high, qx_low, qx_high;
+    lane_totals(sum_q + group, &q_low, &q_high);
+    lane_totals(sum_qq + group, &qq_low, &qq_high);
+    lane_totals(sum_qx + group, &qx_low, &qx_high);
+    solve_four(weight_sum, weighted_x_sum, q_low, qq_low, qx_low, &d[group + 1], &m[group + 1], &solved[group + 1]);
+    solve_four(weight_sum, weighted_x_sum, q_high, qq_high, qx_high, &d[group + 5], &m[group + 5],
+               &solved[group + 5]);
+  }
+  alignas(32) float squared[kPaddedFits][8], worst[kPaddedFits][8];
+  for (int fit = 0; fit < kPaddedFits; ++fit) {
+    if (fit < kFits && solved[fit]) {
+      evaluate_lanes(x, weight, d[fit], m[fit], squared[fit], worst[fit]);
+    } else {
+      for (int lane = 0; lane < 8; ++lane) squared[fit][lane] = worst[fit][lane] = 0.0f;
     }
-    d[step + 1] = 0.0f;
-    m[step + 1] = 0.0f;
-    solved[step + 1] = solve_q4_least_squares(weight_sum, weighted_x_sum, q_total, qq_total, qx_total, &d[step + 1],
-                                              &m[step + 1]);
   }
-  alignas(32) float squared[kFits][8], worst[kFits][8];
-  for (int fit = 0; fit < kFits; ++fit) {
-    if (solved[fit]) evaluate_lanes(x, weight, d[fit], m[fit], squared[fit], worst[fit]);
+  float squared_error[kPaddedFits], max_error[kPaddedFits];
+  for (int group = 0; group < kPaddedFits; group += 8) {
+    fits_from_lanes(squared + group, worst + group, &squared_error[group], &max_error[group]);
   }
-  Q4GridFit best = fit_from_lanes(d[0], m[0], squared[0], worst[0]);
+  Q4GridFit best{d[0], m[0], squared_error[0], max_error[0]};
   const float allowed_error = q4_allowed_error(range);
   for (int fit = 1; fit < kFits; ++fit) {
     if (!solved[fit]) continue;
-    const Q4GridFit candidate = fit_from_lanes(d[fit], m[fit], squared[fit], worst[fit]);
-    if (candidate.squared_error < best.squared_error && candidate.max_error <= allowed_error) best = candidate;
+    if (squared_error[fit] < best.squared_error && max_error[fit] <= allowed_error) {
+      best = {d[fit], m[fit], squared_error[fit], max_error[fit]};
+    }
   }
   return best;
 }
