@@ -12,6 +12,7 @@
 #include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q6k.h"
+#include "quant/formats/rounding_grid.h"
 
 namespace smoe::quant {
 namespace {
@@ -79,20 +80,9 @@ std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
   return inverse;
 }
 
-// w[k] -= scale x u[k] for k < count: where the rounding spends its time (a loop the compiler
-// vectorizes without a runtime overlap check). On x86 also compiled for AVX2 and picked at load
-// time (twice the lanes; not FMA, whose single rounding would change the bytes by machine).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void subtract_scaled(float* __restrict w, const float* __restrict u, float scale, size_t count) {
-#pragma GCC ivdep
-  for (size_t k = 0; k < count; ++k) w[k] -= scale * u[k];
-}
-
 // w[k] -= e[t] x u[t stride + k] for every term t in order, for k < count: the errors of a
 // chunk of columns applied to the columns after it at once. Each weight sees the same
-// operations in the same order as when each error is applied as it is made (subtract_scaled),
+// operations in the same order as when each error is applied as it is made (as Algorithm 1 does),
 // so the bytes do not change; but the weights stay in registers across the terms, where
 // applying errors one at a time loads and stores every weight once per error.
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -127,6 +117,39 @@ void subtract_scaled_terms(float* __restrict w, const float* __restrict u, size_
 
 // Errors of this many columns are applied to the columns after them together.
 constexpr size_t kErrorChunk = 32;
+
+// Rounds columns [0, count) of `w` (count <= kErrorChunk) on their grids, one after the other,
+// each error spread at once over the chunk's later columns (U's rows `u`, `stride` apart,
+// starting at the chunk's first column); their errors go to `errors`. Levels are rounded to
+// nearest even by adding and removing 1.5 x 2^23 (std::nearbyint's result below 2^22, and
+// beyond it the clamp gives the same extreme level) rather than by a library call per weight.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void round_chunk(float* __restrict w, const float* __restrict u, size_t stride, const RoundingGrid* grids,
+                 float lowest, float highest, size_t count, float* __restrict errors) {
+  constexpr float kMagic = 12582912.0f;
+  for (size_t j = 0; j < count; ++j) {
+    const RoundingGrid& grid = grids[j];
+    const float level = std::clamp(((w[j] + grid.shift) * grid.inverse + kMagic) - kMagic, lowest, highest);
+    const float rounded = grid.step * level - grid.shift;
+    // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}.
+    const float* u_row = u + j * stride;
+    const float error = (w[j] - rounded) / u_row[j];
+    errors[j] = error;
+    using Vector = float __attribute__((vector_size(32)));
+    const Vector scale = {error, error, error, error, error, error, error, error};
+    size_t k = j + 1;
+    for (; k + 8 <= count; k += 8) {
+      Vector w_vector, u_vector;
+      __builtin_memcpy(&w_vector, w + k, sizeof(Vector));
+      __builtin_memcpy(&u_vector, u_row + k, sizeof(Vector));
+      w_vector -= scale * u_vector;
+      __builtin_memcpy(w + k, &w_vector, sizeof(Vector));
+    }
+    for (; k < count; ++k) w[k] -= error * u_row[k];
+  }
+}
 
 }  // namespace
 
@@ -190,19 +213,11 @@ void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const fl
       format->grids(block, grids.data());
       for (size_t chunk = start; chunk < start + group; chunk += kErrorChunk) {
         const size_t chunk_end = std::min(chunk + kErrorChunk, start + group);
+        // Errors spread at once within the chunk, whose next columns are rounded next, and
+        // after it over the rest of the block.
         float errors[kErrorChunk];
-        for (size_t j = chunk; j < chunk_end; ++j) {
-          const RoundingGrid& grid = grids[j - start];
-          const float level =
-              std::clamp(std::nearbyint((block_w[j] + grid.shift) * grid.inverse), format->lowest, format->highest);
-          const float rounded = grid.step * level - grid.shift;
-          // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}:
-          // at once within the chunk, whose next columns are rounded next; after it for the rest.
-          const float* u_row = u + j * block_columns;
-          const float error = (block_w[j] - rounded) / u_row[j];
-          errors[j - chunk] = error;
-          subtract_scaled(block_w + j + 1, u_row + j + 1, error, chunk_end - j - 1);
-        }
+        round_chunk(block_w + chunk, u + chunk * block_columns + chunk, block_columns, grids.data() + (chunk - start),
+                    format->lowest, format->highest, chunk_end - chunk, errors);
         subtract_scaled_terms(block_w + chunk_end, u + chunk * block_columns + chunk_end, block_columns, errors,
                               chunk_end - chunk, block_columns - chunk_end);
       }
