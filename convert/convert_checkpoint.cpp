@@ -28,6 +28,7 @@ namespace smoe::convert {
 namespace {
 
 constexpr uint64_t kChunkBytes = 4ull << 20;  // f32 rows converted at a time
+constexpr uint64_t kGptqTileRows = 8;           // rows GPTQ rounds side by side
 
 // Everything but the recipe: the model, its tokenizer and template, where it came from.
 format::Metadata build_metadata(const Checkpoint& checkpoint, const ConvertOptions& options) {
@@ -132,16 +133,20 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
       // out a few at a time so a core that is busy elsewhere does not hold up the chunk.
       // An exception must not leave the parallel region: the first one is kept and rethrown.
       std::exception_ptr failure;
-#pragma omp parallel for schedule(dynamic, 4)
-      for (uint64_t r = 0; r < rows; ++r) {
+      // GPTQ rounds rows side by side (quant::quantize_rows_gptq): handed out a tile at a time.
+      const uint64_t tile = factors != nullptr ? kGptqTileRows : 1;
+      const uint64_t tiles = (rows + tile - 1) / tile;
+#pragma omp parallel for schedule(dynamic, factors != nullptr ? 1 : 4)
+      for (uint64_t t = 0; t < tiles; ++t) {
         try {
-          source.read_rows_f32(first + r, 1, rows_f32.data() + r * row_elements);
+          const uint64_t r = t * tile, count = std::min(tile, rows - r);
+          source.read_rows_f32(first + r, count, rows_f32.data() + r * row_elements);
           const float* row = rows_f32.data() + r * row_elements;
           std::byte* out = rows_out.data() + r * out_row_bytes;
           const float* row_importance = importance.empty() ? nullptr : importance.data();
           if (factors != nullptr) {
-            quant::quantize_row_gptq(row_type, quantize_row, row, out, row_elements, row_importance, factors->data(),
-                                     block_columns);
+            quant::quantize_rows_gptq(row_type, quantize_row, row, out, count, row_elements, row_importance,
+                                      factors->data(), block_columns);
           } else {
             quantize_row(row, out, row_elements, row_importance);
           }

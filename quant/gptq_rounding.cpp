@@ -80,76 +80,74 @@ std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
   return inverse;
 }
 
-// w[k] -= e[t] x u[t stride + k] for every term t in order, for k < count: the errors of a
-// chunk of columns applied to the columns after it at once. Each weight sees the same
-// operations in the same order as when each error is applied as it is made (as Algorithm 1 does),
-// so the bytes do not change; but the weights stay in registers across the terms, where
-// applying errors one at a time loads and stores every weight once per error.
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void subtract_scaled_terms(float* __restrict w, const float* __restrict u, size_t stride, const float* __restrict e,
-                           size_t terms, size_t count) {
-  using Vector = float __attribute__((vector_size(32)));  // 8 lanes (two halves without AVX)
-  constexpr size_t kLanes = 8, kVectors = 4, kTile = kLanes * kVectors;
-  size_t k = 0;
-  for (; k + kTile <= count; k += kTile) {
-    Vector acc[kVectors];
-    for (size_t v = 0; v < kVectors; ++v) __builtin_memcpy(&acc[v], w + k + v * kLanes, sizeof(Vector));
-    for (size_t t = 0; t < terms; ++t) {
-      const float* u_row = u + t * stride + k;
-      const float s = e[t];
-      const Vector scale = {s, s, s, s, s, s, s, s};
-      for (size_t v = 0; v < kVectors; ++v) {
-        Vector u_vector;
-        __builtin_memcpy(&u_vector, u_row + v * kLanes, sizeof(Vector));
-        acc[v] -= scale * u_vector;
-      }
-    }
-    for (size_t v = 0; v < kVectors; ++v) __builtin_memcpy(w + k + v * kLanes, &acc[v], sizeof(Vector));
-  }
-  for (; k < count; ++k) {
-    float value = w[k];
-    for (size_t t = 0; t < terms; ++t) value -= e[t] * u[t * stride + k];
-    w[k] = value;
-  }
+// The rounding works on tiles of up to kTileRows rows held column by column (tile[c kTileRows
+// + r] is row r's weight in column c), one vector lane per row: the rows are independent, and
+// each weight gets exactly the operations the one-row algorithm applies to it, in the same
+// order, so the bytes are those of rounding each row alone. Across rows the vectors hide what
+// one row cannot: every column's rounding waits on the one before it (its error, a division,
+// updates the next column), a chain of dozens of cycles per weight.
+constexpr size_t kTileRows = 8;
+using RowVector = float __attribute__((vector_size(kTileRows * sizeof(float))));
+
+// Inlined into the kernels below (a vector of eight floats crosses no call the ABI would pass
+// differently with and without AVX).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+inline RowVector load_rows(const float* p) {
+  RowVector v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
 }
+inline void store_rows(float* p, RowVector v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // Errors of this many columns are applied to the columns after them together.
 constexpr size_t kErrorChunk = 32;
 
-// Rounds columns [0, count) of `w` (count <= kErrorChunk) on their grids, one after the other,
-// each error spread at once over the chunk's later columns (U's rows `u`, `stride` apart,
-// starting at the chunk's first column); their errors go to `errors`. Levels are rounded to
-// nearest even by adding and removing 1.5 x 2^23 (std::nearbyint's result below 2^22, and
-// beyond it the clamp gives the same extreme level) rather than by a library call per weight.
+// Rounds the tile's columns [0, count) (count <= kErrorChunk) on their grids (step, inverse,
+// shift per column and row, laid out as the tile), one column after the other, each error
+// spread at once over the chunk's later columns (U's rows `u`, `stride` apart, starting at the
+// chunk's first column); the errors go to `errors` (laid out as the tile). Levels are rounded
+// to nearest even by adding and removing 1.5 x 2^23 (std::nearbyint's result below 2^22;
+// beyond it the clamp gives the same extreme level), clamped as std::clamp does.
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void round_chunk(float* __restrict w, const float* __restrict u, size_t stride, const RoundingGrid* grids,
-                 float lowest, float highest, size_t count, float* __restrict errors) {
-  constexpr float kMagic = 12582912.0f;
+void round_chunk(float* __restrict tile, const float* __restrict u, size_t stride, const float* __restrict step,
+                 const float* __restrict inverse, const float* __restrict shift, float lowest, float highest,
+                 size_t count, float* __restrict errors) {
+  const float magic = 12582912.0f;
   for (size_t j = 0; j < count; ++j) {
-    const RoundingGrid& grid = grids[j];
-    const float level = std::clamp(((w[j] + grid.shift) * grid.inverse + kMagic) - kMagic, lowest, highest);
-    const float rounded = grid.step * level - grid.shift;
+    const RowVector w = load_rows(tile + j * kTileRows), grid_shift = load_rows(shift + j * kTileRows);
+    RowVector level = ((w + grid_shift) * load_rows(inverse + j * kTileRows) + magic) - magic;
+    level = level < lowest ? RowVector{} + lowest : level;    // std::max(level, lowest)
+    level = highest < level ? RowVector{} + highest : level;  // std::min(level, highest)
+    const RowVector rounded = load_rows(step + j * kTileRows) * level - grid_shift;
     // Algorithm 1: E = (w_j - q_j) / [H^-1]_jj (its Cholesky form), W_{j+1:} -= E U_{j, j+1:}.
     const float* u_row = u + j * stride;
-    const float error = (w[j] - rounded) / u_row[j];
-    errors[j] = error;
-    using Vector = float __attribute__((vector_size(32)));
-    const Vector scale = {error, error, error, error, error, error, error, error};
-    size_t k = j + 1;
-    for (; k + 8 <= count; k += 8) {
-      Vector w_vector, u_vector;
-      __builtin_memcpy(&w_vector, w + k, sizeof(Vector));
-      __builtin_memcpy(&u_vector, u_row + k, sizeof(Vector));
-      w_vector -= scale * u_vector;
-      __builtin_memcpy(w + k, &w_vector, sizeof(Vector));
+    const RowVector error = (w - rounded) / u_row[j];
+    store_rows(errors + j * kTileRows, error);
+    for (size_t k = j + 1; k < count; ++k) {
+      store_rows(tile + k * kTileRows, load_rows(tile + k * kTileRows) - error * u_row[k]);
     }
-    for (; k < count; ++k) w[k] -= error * u_row[k];
   }
 }
+
+// tile column k -= errors[t] x u[t stride + k] for every term t in order, for k < count: a
+// chunk's errors applied to the columns after it (the same operations on each weight, in the
+// same order, as applying each error when it is made).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void subtract_chunk_errors(float* __restrict tile, const float* __restrict u, size_t stride,
+                           const float* __restrict errors, size_t terms, size_t count) {
+  for (size_t k = 0; k < count; ++k) {
+    RowVector w = load_rows(tile + k * kTileRows);
+    for (size_t t = 0; t < terms; ++t) w -= load_rows(errors + t * kTileRows) * u[t * stride + k];
+    store_rows(tile + k * kTileRows, w);
+  }
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace
 
@@ -192,39 +190,70 @@ bool gptq_inverse_factor(const float* covariance, size_t n, double dampening, fl
   return true;
 }
 
-void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t n,
-                       const float* importance, const float* factors, size_t block_columns) {
+void quantize_rows_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t rows,
+                        size_t n, const float* importance, const float* factors, size_t block_columns) {
   const GroupFormat* format = find_format(type);
   if (format == nullptr) throw std::invalid_argument("quantize_row_gptq: a type without GPTQ rounding");
   const size_t group = format->elements;
   if (block_columns == 0 || block_columns % group != 0 || n % block_columns != 0) {
     throw std::invalid_argument("quantize_row_gptq: blocks of H must be whole groups and divide the row");
   }
-  std::vector<float> w(src, src + n);  // the row as the errors of earlier columns leave it
+  const size_t row_bytes = n / group * format->bytes;
+  std::vector<float> tile(block_columns * kTileRows);  // the rows as the errors of earlier columns leave them
+  std::vector<float> step(group * kTileRows), inverse(group * kTileRows), shift(group * kTileRows);
+  std::vector<float> row(group);
   std::vector<RoundingGrid> grids(group);
+  float errors[kErrorChunk * kTileRows];
   auto* out = static_cast<std::byte*>(dst);
-  for (size_t first = 0; first < n; first += block_columns) {
-    const float* u = factors + (first / block_columns) * block_columns * block_columns;  // (block, block)
-    float* block_w = w.data() + first;
-    for (size_t start = 0; start < block_columns; start += group) {
-      void* block = out + (first + start) / group * format->bytes;
-      // The group's scales, searched on its weights as they are now.
-      quantize_row(block_w + start, block, group, importance ? importance + first + start : nullptr);
-      format->grids(block, grids.data());
-      for (size_t chunk = start; chunk < start + group; chunk += kErrorChunk) {
-        const size_t chunk_end = std::min(chunk + kErrorChunk, start + group);
-        // Errors spread at once within the chunk, whose next columns are rounded next, and
-        // after it over the rest of the block.
-        float errors[kErrorChunk];
-        round_chunk(block_w + chunk, u + chunk * block_columns + chunk, block_columns, grids.data() + (chunk - start),
-                    format->lowest, format->highest, chunk_end - chunk, errors);
-        subtract_scaled_terms(block_w + chunk_end, u + chunk * block_columns + chunk_end, block_columns, errors,
-                              chunk_end - chunk, block_columns - chunk_end);
+  for (size_t first_row = 0; first_row < rows; first_row += kTileRows) {
+    const size_t tile_rows = std::min(kTileRows, rows - first_row);
+    for (size_t first = 0; first < n; first += block_columns) {
+      const float* u = factors + (first / block_columns) * block_columns * block_columns;  // (block, block)
+      std::fill(tile.begin(), tile.end(), 0.0f);  // lanes past the last row: rounded, never written
+      std::fill(step.begin(), step.end(), 0.0f);
+      std::fill(inverse.begin(), inverse.end(), 0.0f);
+      std::fill(shift.begin(), shift.end(), 0.0f);
+      for (size_t r = 0; r < tile_rows; ++r) {
+        const float* source = src + (first_row + r) * n + first;
+        for (size_t c = 0; c < block_columns; ++c) tile[c * kTileRows + r] = source[c];
       }
-      // The values each column was rounded to above (the same rounding of the same numbers).
-      format->set_values(block_w + start, block);
+      for (size_t start = 0; start < block_columns; start += group) {
+        // Each row's group scales, searched on its weights as they are now.
+        for (size_t r = 0; r < tile_rows; ++r) {
+          void* block = out + (first_row + r) * row_bytes + (first + start) / group * format->bytes;
+          for (size_t c = 0; c < group; ++c) row[c] = tile[(start + c) * kTileRows + r];
+          quantize_row(row.data(), block, group, importance ? importance + first + start : nullptr);
+          format->grids(block, grids.data());
+          for (size_t c = 0; c < group; ++c) {
+            step[c * kTileRows + r] = grids[c].step;
+            inverse[c * kTileRows + r] = grids[c].inverse;
+            shift[c * kTileRows + r] = grids[c].shift;
+          }
+        }
+        // Errors spread at once within a chunk, whose next columns are rounded next, and
+        // after it over the rest of the block.
+        for (size_t chunk = start; chunk < start + group; chunk += kErrorChunk) {
+          const size_t chunk_end = std::min(chunk + kErrorChunk, start + group), in_group = chunk - start;
+          round_chunk(tile.data() + chunk * kTileRows, u + chunk * block_columns + chunk, block_columns,
+                      step.data() + in_group * kTileRows, inverse.data() + in_group * kTileRows,
+                      shift.data() + in_group * kTileRows, format->lowest, format->highest, chunk_end - chunk, errors);
+          subtract_chunk_errors(tile.data() + chunk_end * kTileRows, u + chunk * block_columns + chunk_end,
+                                block_columns, errors, chunk_end - chunk, block_columns - chunk_end);
+        }
+        // The values each column was rounded to above (the same rounding of the same numbers).
+        for (size_t r = 0; r < tile_rows; ++r) {
+          void* block = out + (first_row + r) * row_bytes + (first + start) / group * format->bytes;
+          for (size_t c = 0; c < group; ++c) row[c] = tile[(start + c) * kTileRows + r];
+          format->set_values(row.data(), block);
+        }
+      }
     }
   }
+}
+
+void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t n,
+                       const float* importance, const float* factors, size_t block_columns) {
+  quantize_rows_gptq(type, quantize_row, src, dst, 1, n, importance, factors, block_columns);
 }
 
 }  // namespace smoe::quant

@@ -41,5 +41,9 @@ bool gptq_inverse_factor(const float* covariance, size_t n, double dampening, fl
 using QuantizeRowKernel = void (*)(const float* src, void* dst, size_t n, const float* importance);
 void quantize_row_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t n,
                        const float* importance, const float* factors, size_t block_columns);
+// The same for `rows` rows (src rows n apart, dst rows one row's bytes apart): the bytes of
+// rounding each alone, several times faster (rows are rounded side by side).
+void quantize_rows_gptq(TensorType type, QuantizeRowKernel quantize_row, const float* src, void* dst, size_t rows,
+                        size_t n, const float* importance, const float* factors, size_t block_columns);
 
 }  // namespace smoe::quant
