@@ -4,7 +4,9 @@
 // rounding's exactly), and the result does not depend on the threads quantizing the rows.
 // Also the covariance blocks calibration gathers for it (convert/input_covariance.h).
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -12,6 +14,10 @@
 #include "quant/formats/convert_row.h"
 #include "quant/formats/tensor_type.h"
 #include "quant/gptq_rounding.h"
+#include "quant/formats/block_q3k.h"
+#include "quant/formats/block_q4.h"
+#include "quant/formats/block_q4k.h"
+#include "quant/formats/block_q6k.h"
 
 using namespace smoe;
 using quant::TensorType;
@@ -114,6 +120,61 @@ double output_error(TensorType type, const std::vector<float>& x, const std::vec
 }
 
 }  // namespace
+
+// Algorithm 1 as the paper writes it, one row at a time: the group's scales by the type's own
+// quantizer, then each column rounded to nearest on its grid and its error applied at once to
+// every later column of the block (the reference the library's tiled, chunked rounding must
+// match byte for byte).
+template <class Block, void (*Grids)(const Block&, quant::RoundingGrid*), void (*SetValues)(const float*, Block&)>
+void textbook_gptq_row(TensorType type, float lowest, float highest, const float* src, Block* out, size_t n,
+                       const float* importance, const float* factors, size_t block_columns) {
+  const size_t group = Block::kElements;
+  std::vector<float> w(src, src + n);
+  std::vector<quant::RoundingGrid> grids(group);
+  for (size_t first = 0; first < n; first += block_columns) {
+    const float* u = factors + (first / block_columns) * block_columns * block_columns;
+    for (size_t start = 0; start < block_columns; start += group) {
+      Block& block = out[(first + start) / group];
+      quant::quantize_row(type, &w[first + start], &block, group, importance ? importance + first + start : nullptr);
+      Grids(block, grids.data());
+      for (size_t j = start; j < start + group; ++j) {
+        const quant::RoundingGrid& grid = grids[j - start];
+        const float level = std::clamp(std::nearbyint((w[first + j] + grid.shift) * grid.inverse), lowest, highest);
+        const float error = (w[first + j] - (grid.step * level - grid.shift)) / u[j * block_columns + j];
+        for (size_t k = j + 1; k < block_columns; ++k) w[first + k] -= error * u[j * block_columns + k];
+      }
+      SetValues(&w[first + start], block);
+    }
+  }
+}
+
+template <class Block, void (*Grids)(const Block&, quant::RoundingGrid*), void (*SetValues)(const float*, Block&)>
+void check_rows_match_textbook(TensorType type, float lowest, float highest) {
+  const std::vector<float> x = correlated_inputs(7), w = gaussian_weights(8);
+  const std::vector<float> factors = factors_of(covariance_blocks(x, 256), 256), importance = importance_of(x);
+  const size_t row_bytes = *quant::row_bytes(type, kColumns);
+  std::vector<Block> expected(kRows * kColumns / Block::kElements);
+  for (size_t r = 0; r < kRows; ++r) {
+    textbook_gptq_row<Block, Grids, SetValues>(type, lowest, highest, &w[r * kColumns],
+                                               &expected[r * kColumns / Block::kElements], kColumns, importance.data(),
+                                               factors.data(), 256);
+  }
+  // Tiles of eight rows, a partial tile, a single row.
+  for (const size_t rows : {size_t{1}, size_t{5}, size_t{8}, size_t{13}, kRows}) {
+    INFO("type " << quant::type_name(type) << " rows " << rows);
+    std::vector<std::byte> out(rows * row_bytes);
+    quant::quantize_rows_gptq(type, reference_quantizer(type), w.data(), out.data(), rows, kColumns, importance.data(),
+                              factors.data(), 256);
+    CHECK(std::memcmp(out.data(), expected.data(), out.size()) == 0);
+  }
+}
+
+TEST_CASE("GPTQ rounding of tiles of rows gives the textbook algorithm's bytes for each row", "[gptq]") {
+  check_rows_match_textbook<quant::BlockQ4K, quant::q4k_rounding_grids, quant::q4k_set_values>(TensorType::q4k, 0, 15);
+  check_rows_match_textbook<quant::BlockQ4, quant::q4_rounding_grids, quant::q4_set_values>(TensorType::q4, 0, 15);
+  check_rows_match_textbook<quant::BlockQ3K, quant::q3k_rounding_grids, quant::q3k_set_values>(TensorType::q3k, -4, 3);
+  check_rows_match_textbook<quant::BlockQ6K, quant::q6k_rounding_grids, quant::q6k_set_values>(TensorType::q6k, -32, 31);
+}
 
 TEST_CASE("GPTQ rounding lowers the output error on correlated inputs below nearest rounding's", "[gptq]") {
   const TensorType type = GENERATE(TensorType::q4k, TensorType::q3k, TensorType::q6k, TensorType::q4);
