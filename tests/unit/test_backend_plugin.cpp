@@ -12,17 +12,12 @@
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
+#include "support/scoped_environment.h"
 #include "support/temp_dir.h"
 
 using namespace smoe;
 
 namespace {
-
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-  const char* name_;
-};
 
 std::shared_ptr<const Model> load(const std::string& backend, uint64_t gpu_memory,
                                   const std::string& path = test::tiny_container("f32")) {
@@ -49,7 +44,7 @@ float worst_difference(const Model& a, const Model& b) {
 }  // namespace
 
 TEST_CASE("experts on a backend plugin give the CPU's results within a budget", "[backend][plugin][threads]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const auto cpu = load("reference", 0);
   CHECK(cpu->info().backend.empty());
   // A budget of about a third of the experts.
@@ -74,21 +69,21 @@ TEST_CASE("experts on a backend plugin give the CPU's results within a budget", 
 }
 
 TEST_CASE("a missing plugin, another ABI version or a failing device fall back to the CPU", "[backend][plugin]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const auto cpu = load("reference", 0);
   CHECK(load("no-such-backend", 1 << 30)->info().backend.empty());
   {
-    const ScopedEnv abi("SMOE_REFERENCE_ABI", "99");
+    const test::ScopedEnvironment abi("SMOE_REFERENCE_ABI", "99");
     CHECK(load("reference", 1 << 30)->info().backend.empty());
   }
-  const ScopedEnv fail("SMOE_REFERENCE_FAIL", "1");
+  const test::ScopedEnvironment fail("SMOE_REFERENCE_FAIL", "1");
   const auto failing = load("reference", 1 << 30);
   CHECK_FALSE(failing->info().backend.empty());
   CHECK(worst_difference(*cpu, *failing) <= 1e-3f);  // every expert went back to the CPU, no hang
 }
 
 TEST_CASE("the CUDA plugin's experts match the CPU (skipped without a GPU)", "[backend][cuda]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_CUDA_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_CUDA_PLUGIN_DIR);
   for (const char* type : {"f32", "q8", "q4"}) {
     ModelOptions options;
     options.context_size = 256;
@@ -109,7 +104,7 @@ TEST_CASE("the CUDA plugin's experts match the CPU (skipped without a GPU)", "[b
 }
 
 TEST_CASE("placement follows the router: the most chosen experts end up on the device", "[backend][plugin]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const uint64_t expert_bytes = 3 * 128 * 256 * 4;
   const auto model = load("reference", expert_bytes * 8);  // 8 of the 32 experts
   const backend::ExpertOffload& offload = *ModelInternals::of(*model).offload;
@@ -130,7 +125,7 @@ TEST_CASE("placement follows the router: the most chosen experts end up on the d
 
 TEST_CASE("a calibration routing profile in the container places the hottest experts before the first token",
           "[backend][plugin]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   // An importance matrix whose only content is routing counts: expert 5 is the hot one in every layer.
   convert::ImportanceMatrix matrix;
   for (uint32_t layer = 0; layer < 4; ++layer) {
@@ -158,7 +153,7 @@ TEST_CASE("a calibration routing profile in the container places the hottest exp
 }
 
 TEST_CASE("experts stored in column panels reach a backend as contiguous rows", "[backend][plugin][panels]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   // Every expert on the device: the plugin multiplies whatever rows it was given, so the
   // paneled file must give it the very bytes the contiguous one does.
   const uint64_t all_experts = uint64_t{1} << 30;
@@ -177,7 +172,7 @@ TEST_CASE("experts stored in column panels reach a backend as contiguous rows", 
 TEST_CASE("each open of a plugin is a backend of its own", "[backend][plugin]") {
   // Two models on one backend in one process: each must keep its own state (the plugins once
   // returned one static struct, so the second open took over the first model's).
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   std::string why_first, why_second;
   const auto first = backend::Plugin::load("reference", why_first);
   const auto second = backend::Plugin::load("reference", why_second);

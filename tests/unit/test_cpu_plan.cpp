@@ -11,6 +11,7 @@
 #include "smoe/error.h"
 #include "smoe/model.h"
 #include "support/reference.h"
+#include "support/scoped_environment.h"
 
 using namespace smoe;
 using quant::Isa;
@@ -20,19 +21,6 @@ namespace {
 // The best level available_kernels() has: the last table.
 Isa best_level() { return quant::available_kernels().back()->isa; }
 
-// Sets an environment variable for one scope.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) saved_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~ScopedEnvironment() { saved_ ? setenv(name_, saved_->c_str(), 1) : unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> saved_;
-};
 
 }  // namespace
 
@@ -107,7 +95,7 @@ TEST_CASE("a level this CPU lacks is refused by name", "[cpu_plan]") {
 
 TEST_CASE("the environment is the fallback: read in one place, bad values ignored", "[cpu_plan]") {
   {
-    const ScopedEnvironment isa("SMOE_ISA", "scalar"), prefetch("SMOE_PREFETCH", "software"),
+    const test::ScopedEnvironment isa("SMOE_ISA", "scalar"), prefetch("SMOE_PREFETCH", "software"),
         prompt("SMOE_PROMPT", "bf16");
     const ops::CpuOverrides overrides = ops::cpu_overrides_from_environment();
     CHECK(overrides.isa == Isa::scalar);
@@ -119,7 +107,7 @@ TEST_CASE("the environment is the fallback: read in one place, bad values ignore
     CHECK(merged.prompt == ops::PromptPath::onednn);
   }
   {
-    const ScopedEnvironment isa("SMOE_ISA", "no-such-isa"), prefetch("SMOE_PREFETCH", nullptr),
+    const test::ScopedEnvironment isa("SMOE_ISA", "no-such-isa"), prefetch("SMOE_PREFETCH", nullptr),
         prompt("SMOE_PROMPT", "nonsense");
     const ops::CpuOverrides overrides = ops::cpu_overrides_from_environment();
     CHECK_FALSE(overrides.isa);
@@ -130,7 +118,7 @@ TEST_CASE("the environment is the fallback: read in one place, bad values ignore
 
 TEST_CASE("ModelOptions choose the kernels, and a bad choice is an error naming the file", "[cpu_plan]") {
   const std::string path = test::tiny_container("q4");
-  const ScopedEnvironment isa("SMOE_ISA", nullptr), prompt("SMOE_PROMPT", nullptr);
+  const test::ScopedEnvironment isa("SMOE_ISA", nullptr), prompt("SMOE_PROMPT", nullptr);
   ModelOptions options;
   options.isa = "scalar";
   options.prompt_products = "onednn";

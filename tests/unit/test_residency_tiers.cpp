@@ -17,16 +17,11 @@
 #include "smoe/model.h"
 #include "smoe/session.h"
 #include "support/reference.h"
+#include "support/scoped_environment.h"
 
 using namespace smoe;
 
 namespace {
-
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-  const char* name_;
-};
 
 constexpr uint64_t kExpertBytes = 3 * 128 * 256 * 4;  // one f32 expert of the tiny model
 
@@ -59,7 +54,7 @@ int doubly_held(const Model& model) {
 
 TEST_CASE("tiers: a device over an expert cache of three slots computes the resident CPU's logits",
           "[backend][plugin][expert_cache][tiers]") {
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const auto cpu = load(WeightLoading::read, 0, 0);
   const auto tiered = load(WeightLoading::expert_cache, 3, kExpertBytes * 10);  // 10 of the 32 experts on the device
   REQUIRE(tiered->info().weight_loading == WeightLoading::expert_cache);
@@ -101,7 +96,7 @@ TEST_CASE("tiers: sessions on threads share a device and two slots without a han
           "[backend][plugin][expert_cache][tiers][threads]") {
   // Re-placement reads uploads through the slots while other sessions hold them: it must wait
   // for them without holding what they wait for.
-  const ScopedEnv path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
+  const test::ScopedEnvironment path("SMOE_PLUGIN_PATH", SMOE_TEST_PLUGIN_DIR);
   const auto cpu = load(WeightLoading::read, 0, 0);
   const auto tiered = load(WeightLoading::expert_cache, 2, kExpertBytes * 6);
   const auto& prompts = test::tiny_reference().json["prompts"];
