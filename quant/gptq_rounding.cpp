@@ -89,16 +89,17 @@ std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
 constexpr size_t kTileRows = 8;
 using RowVector = float __attribute__((vector_size(kTileRows * sizeof(float))));
 
-// Inlined into the kernels below (a vector of eight floats crosses no call the ABI would pass
-// differently with and without AVX).
+// Always inlined into the kernels below, at every optimization level: a vector of eight floats
+// is passed and returned differently with and without AVX, so a real call between the AVX2 clone
+// and a helper compiled without it would mismatch.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
-inline RowVector load_rows(const float* p) {
+[[gnu::always_inline]] inline RowVector load_rows(const float* p) {
   RowVector v;
   __builtin_memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void store_rows(float* p, RowVector v) { __builtin_memcpy(p, &v, sizeof(v)); }
+[[gnu::always_inline]] inline void store_rows(float* p, RowVector v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // Errors of this many columns are applied to the columns after them together.
 constexpr size_t kErrorChunk = 32;
