@@ -104,7 +104,8 @@ TEST_CASE("tiers: sessions on threads share a device and two slots without a han
   std::vector<std::vector<float>> expected(kThreads), got(kThreads);
   for (size_t i = 0; i < kThreads; ++i) {
     const auto ids = prompts[i % prompts.size()]["ids"].get<std::vector<int32_t>>();
-    const std::span<const float> logits = cpu->create_session()->eval_all(ids);
+    const auto session = cpu->create_session();  // the logits are the session's: it must outlive them
+    const std::span<const float> logits = session->eval_all(ids);
     expected[i].assign(logits.begin(), logits.end());
   }
   std::vector<std::thread> threads;
