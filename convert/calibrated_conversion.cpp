@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -87,7 +88,8 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
   self.covariance = covariance;
   ModelOptions model_options;
   model_options.threads = calibration.threads;
-  model_options.context_size = source == CalibrationSource::text ? kTextWindow : self_calibration_context(self);
+  model_options.context_size = source == CalibrationSource::text ? std::max(kTextWindow, self_calibration_context(self))
+                                                                  : self_calibration_context(self);
   model_options.kv_type = KvType::f32;
   const auto model = Model::load(copy_path, model_options);
   const Hyperparameters& hp = model->info().hyperparameters;
@@ -103,9 +105,15 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
     text.covariance = covariance;
     CalibrateReport report;
     matrix = text_statistics(*model, text, report);
-    summary.tokens = report.tokens;
+    // Then the model's own samples on top: they route every expert as the model does when it
+    // writes, where a text of one domain leaves some experts rare (on mixtral-small the text
+    // alone scored no better than the samples alone; both together best: docs/QUANTIZATION.md).
+    SelfCalibrationReport self_report;
+    matrix = self_generated_statistics(*model, self, self_report, std::move(matrix));
+    summary.tokens = report.tokens + self_report.tokens;
     summary.description = "text " + fs::path(calibration.text).filename().string() + ", " +
-                          std::to_string(report.tokens) + " tokens";
+                          std::to_string(report.tokens) + " tokens, and self-generated, " +
+                          std::to_string(self_report.tokens) + " tokens, seed " + std::to_string(calibration.seed);
   } else {
     SelfCalibrationReport report;
     matrix = self_generated_statistics(*model, self, report);

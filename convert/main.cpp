@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
       "q4, q4k, q3k: no importance matrix (by default the converter samples text from a temporary q8 copy of the "
       "model and calibrates on it)");
   app.add_option("--calibration-text", calibration_options.text,
-                 "calibrate on FILE (one passage a line) instead of self-generated text")
+                 "calibrate on FILE (one passage a line), then on self-generated text as without it")
       ->excludes(no_calibration_flag);
   app.add_option("--calibration-tokens", calibration_options.tokens,
                  "calibration tokens (0 = scaled to the model: 1024 per expert on average, 2048 to 16384)")

@@ -49,8 +49,9 @@ struct Continuation {
 
 class SelfCalibration {
  public:
-  SelfCalibration(const Model& model, const SelfCalibrationOptions& options, SelfCalibrationReport& report)
-      : model_(model), options_(options), report_(report), hp_(model.info().hyperparameters) {
+  SelfCalibration(const Model& model, const SelfCalibrationOptions& options, SelfCalibrationReport& report,
+                  ImportanceMatrix start)
+      : model_(model), options_(options), report_(report), hp_(model.info().hyperparameters), matrix_(std::move(start)) {
     budget_ = options.tokens != 0 ? options.tokens : self_calibration_tokens(hp_);
     slots_.resize(std::max<uint32_t>(1, options.sequences));
     if (options.covariance) matrix_.gather_covariance();
@@ -160,13 +161,13 @@ uint32_t self_calibration_context(const SelfCalibrationOptions& options) {
 }
 
 ImportanceMatrix self_generated_statistics(const Model& model, const SelfCalibrationOptions& options,
-                                           SelfCalibrationReport& report) {
+                                           SelfCalibrationReport& report, ImportanceMatrix gathered) {
   const auto start = std::chrono::steady_clock::now();
   if (model.info().context_size < self_calibration_context(options)) {
     throw Error(model.info().path, "self-calibration needs a context of " +
                                        std::to_string(self_calibration_context(options)) + " tokens");
   }
-  ImportanceMatrix matrix = SelfCalibration(model, options, report).run();
+  ImportanceMatrix matrix = SelfCalibration(model, options, report, std::move(gathered)).run();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return matrix;
 }

@@ -42,7 +42,7 @@ uint32_t self_calibration_context(const SelfCalibrationOptions& options);
 // none of 16384 tokens of real text, and one of 10253 self-generated ones).
 // Deterministic for a given seed, model and options.
 ImportanceMatrix self_generated_statistics(const Model& model, const SelfCalibrationOptions& options,
-                                           SelfCalibrationReport& report);
+                                           SelfCalibrationReport& report, ImportanceMatrix gathered = {});
 
 // Fewest tokens the router sent to one expert ("routing.L" counts; 0 when a layer has none).
 uint64_t min_expert_tokens(const ImportanceMatrix& matrix, const Hyperparameters& hp);

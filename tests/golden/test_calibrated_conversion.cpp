@@ -1,7 +1,8 @@
 // The converter's own calibration on the tiny model: a default q4 conversion is calibrated on
 // self-generated text (recorded in the recipe, every expert routed), --no-calibration is the
-// uncalibrated conversion byte for byte, a seed gives one file, and a calibration text that
-// cannot be read is refused by name with nothing left behind.
+// uncalibrated conversion byte for byte, a seed gives one file, a calibration text adds to the
+// self-generated one, and a calibration text that cannot be read is refused by name with
+// nothing left behind.
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -104,19 +105,27 @@ TEST_CASE("self-calibration with one seed writes one file", "[calibration]") {
   CHECK(other.calibration->description.ends_with("seed 8"));
 }
 
-TEST_CASE("a calibration text is used instead of self-generated text", "[calibration]") {
+TEST_CASE("a calibration text is used, then self-generated text on top", "[calibration]") {
   test::TempDir dir;
   test::write_text(dir.file("calibration.txt"),
                    "The configuration file sets the default options.\nLe fichier de configuration.\n"
                    "Die Einstellungen werden gespeichert.\nEl archivo no existe.\n");
-  convert::CalibrationOptions text = one_thread(convert::CalibrationSource::text);
+  convert::CalibrationOptions text = quick_calibration(7);
+  text.source = convert::CalibrationSource::text;
   text.text = dir.file("calibration.txt");
   const convert::CalibratedConvertReport report =
       convert::convert_with_calibration(tiny_options(dir, "q4.smoe", "q4"), text);
   REQUIRE(report.calibration);
   CHECK(report.calibration->description.starts_with("text calibration.txt, "));
+  CHECK(report.calibration->description.find(", and self-generated, ") != std::string::npos);
+  CHECK(report.calibration->description.ends_with("seed 7"));
   const format::Container container = format::Container::open(dir.file("q4.smoe"));
   CHECK(container.metadata().recipe.at("calibration") == report.calibration->description);
+  // The text counts: the file is not the one the samples alone give.
+  const convert::CalibratedConvertReport alone =
+      convert::convert_with_calibration(tiny_options(dir, "self.smoe", "q4"), quick_calibration(7));
+  CHECK(report.calibration->tokens > alone.calibration->tokens);
+  CHECK(test::read_file(dir.file("q4.smoe")) != test::read_file(dir.file("self.smoe")));
 }
 
 TEST_CASE("an unreadable calibration text is refused by name and leaves no file", "[calibration][bad_input]") {
