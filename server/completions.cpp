@@ -206,11 +206,14 @@ void handle_completion(const httplib::Request& request, httplib::Response& respo
   if (context.phase.load() == ServerContext::Phase::loading) throw unavailable("the model is loading", "model_loading");
   Prepared prepared = prepare(request, context, endpoint);
   auto job = std::make_shared<Job>(std::move(prepared.generation));
+  // A stream counts as open from before its job exists for the scheduler, so shutdown cannot
+  // cancel the job and stop the server between the two; released with the response, once its
+  // last byte is written (or with this function when it throws).
+  std::shared_ptr<void> open = prepared.params.stream ? context.open_streams.open() : nullptr;
   context.scheduler->submit(job);
   const ResponseHeader header = make_header(endpoint, context.options.model_name);
   if (!prepared.params.stream) return answer_whole(request, response, job, header, prepared.offers_tools);
   auto stream = std::make_shared<EventStream>(job, header, prepared.params.include_usage, prepared.offers_tools);
-  auto open = context.open_streams.open();  // released with the response, once its last byte is written
   response.set_header("Cache-Control", "no-cache");
   response.set_header("X-Accel-Buffering", "no");  // nginx: pass each event on at once
   response.set_chunked_content_provider(
