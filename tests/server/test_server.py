@@ -118,6 +118,21 @@ def raw_chat_request(server, body):
     return connection
 
 
+def follow_stream(server, body, on_event):
+    """Sends a streaming chat request and calls on_event(event) for each `data:` event as it
+    arrives (while the response is still open); returns whether the stream ended with [DONE]."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+    done = False
+    for raw in connection.getresponse():
+        line = raw.decode().strip()
+        if line == "data: [DONE]":
+            done = True
+        elif line.startswith("data: "):
+            on_event(json.loads(line[6:]))
+    return done
+
+
 def wait_for_active_slots(server, done):
     """Polls /metrics until done(active slots) holds, up to 30 s (generous: under a loaded CI
     machine, with ctest -j beside compute-bound tests, steps slow down)."""
@@ -357,20 +372,13 @@ streaming = threading.Event()
 
 
 def long_stream():
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    connection.request("POST", "/v1/chat/completions", json.dumps(chat("One more story", max_tokens=300, stream=True)),
-                       {"Content-Type": "application/json"})
-    response = connection.getresponse()
-    for raw in response:
-        line = raw.decode().strip()
-        if line == "data: [DONE]":
-            result["done"] = True
-        elif line.startswith("data: "):
-            event = json.loads(line[6:])
-            if event["choices"] and event["choices"][0]["delta"].get("content"):
-                streaming.set()
-            if event["choices"] and event["choices"][0]["finish_reason"]:
-                result["finish"] = event["choices"][0]["finish_reason"]
+    def on_event(event):
+        if event["choices"] and event["choices"][0]["delta"].get("content"):
+            streaming.set()
+        if event["choices"] and event["choices"][0]["finish_reason"]:
+            result["finish"] = event["choices"][0]["finish_reason"]
+
+    result["done"] = follow_stream(server, chat("One more story", max_tokens=300, stream=True), on_event)
     streaming.set()
 
 
@@ -395,18 +403,12 @@ cut_started = threading.Event()
 
 
 def cut_stream():
-    connection = http.client.HTTPConnection("127.0.0.1", short.port, timeout=60)
-    connection.request("POST", "/v1/chat/completions",
-                       json.dumps(chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True)),
-                       {"Content-Type": "application/json"})
-    response = connection.getresponse()
-    for raw in response:
-        line = raw.decode().strip()
-        if line == "data: [DONE]":
-            cut["done"] = True
-        elif line.startswith("data: "):
-            cut["events"].append(json.loads(line[6:]))
-            cut_started.set()
+    def on_event(event):
+        cut["events"].append(event)
+        cut_started.set()
+
+    cut["done"] = follow_stream(short, chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True),
+                                on_event)
     cut_started.set()
 
 
