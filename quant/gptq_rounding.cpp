@@ -12,6 +12,7 @@
 #include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q6k.h"
+#include "quant/formats/round_to_even.h"
 #include "quant/formats/rounding_grid.h"
 
 namespace smoe::quant {
@@ -108,18 +109,18 @@ constexpr size_t kErrorChunk = 32;
 // shift per column and row, laid out as the tile), one column after the other, each error
 // spread at once over the chunk's later columns (U's rows `u`, `stride` apart, starting at the
 // chunk's first column); the errors go to `errors` (laid out as the tile). Levels are rounded
-// to nearest even by adding and removing 1.5 x 2^23 (std::nearbyint's result below 2^22;
-// beyond it the clamp gives the same extreme level), clamped as std::clamp does.
+// by round_to_even (std::nearbyint's result below 2^22; beyond it the clamp gives the same
+// extreme level), clamped as std::clamp does.
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void round_chunk(float* __restrict tile, const float* __restrict u, size_t stride, const float* __restrict step,
                  const float* __restrict inverse, const float* __restrict shift, float lowest, float highest,
                  size_t count, float* __restrict errors) {
-  const float magic = 12582912.0f;
   for (size_t j = 0; j < count; ++j) {
     const RowVector w = load_rows(tile + j * kTileRows), grid_shift = load_rows(shift + j * kTileRows);
-    RowVector level = ((w + grid_shift) * load_rows(inverse + j * kTileRows) + magic) - magic;
+    // round_to_even on eight lanes (the scalar function would take one lane at a time).
+    RowVector level = ((w + grid_shift) * load_rows(inverse + j * kTileRows) + kRoundToEvenMagic) - kRoundToEvenMagic;
     level = level < lowest ? RowVector{} + lowest : level;    // std::max(level, lowest)
     level = highest < level ? RowVector{} + highest : level;  // std::min(level, highest)
     const RowVector rounded = load_rows(step + j * kTileRows) * level - grid_shift;

@@ -1,12 +1,12 @@
 // Scalar reference for q4, including the error-minimising (scale, minimum) search.
 #include "quant/formats/block_q4.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "quant/formats/half.h"
 #include "quant/formats/q4_grid_search_steps.h"
+#include "quant/formats/round_to_even.h"
 
 namespace smoe::quant {
 namespace {
@@ -14,17 +14,9 @@ namespace {
 constexpr int kLevels = 15;  // q in [0, 15]
 constexpr size_t kN = BlockQ4::kElements;
 
-// Round to nearest, ties to even, of a value already clamped to [-1, 16]: adding and removing
-// 1.5 * 2^23 leaves an integer (IEEE default rounding). Same result as std::nearbyint, but
-// inline and vectorisable, which makes the search below ~10x faster.
-inline float round_small(float v) {
-  constexpr float kMagic = 12582912.0f;
-  return (v + kMagic) - kMagic;
-}
-
 // Grid index of x on (inverse_d, m), rounded and clamped to [0, 15].
 inline float grid_index(float x, float m, float inverse_d) {
-  return std::clamp(round_small(std::clamp((x - m) * inverse_d, -1.0f, 16.0f)), 0.0f, float(kLevels));
+  return std::clamp(round_to_even(std::clamp((x - m) * inverse_d, -1.0f, 16.0f)), 0.0f, float(kLevels));
 }
 
 constexpr float kUniform[kN] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,

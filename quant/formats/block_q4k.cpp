@@ -8,6 +8,7 @@
 
 #include "quant/formats/block_q4.h"
 #include "quant/formats/half.h"
+#include "quant/formats/round_to_even.h"
 
 namespace smoe::quant {
 namespace {
@@ -116,11 +117,9 @@ void q4k_set_values(const float* x, BlockQ4K& block) {
   q4k_rounding_grids(block, grids);
   for (size_t i = 0; i < BlockQ4K::kElements; ++i) {
     // clamp(nearbyint(v), 0, 15) without a library call per weight: v is first clamped to
-    // [-1, 16] (which changes no result after the final clamp), where adding and removing
-    // 1.5 x 2^23 rounds to nearest even as nearbyint does; NaN passes through both alike.
-    constexpr float kMagic = 12582912.0f;
+    // [-1, 16], which changes no result after the final clamp and keeps round_to_even exact.
     const float v = std::clamp((x[i] + grids[i].shift) * grids[i].inverse, -1.0f, 16.0f);
-    const float q = std::clamp((v + kMagic) - kMagic, 0.0f, 15.0f);
+    const float q = std::clamp(round_to_even(v), 0.0f, 15.0f);
     size_t byte = 0;
     int shift = 0;
     locate(i, &byte, &shift);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "quant/formats/half.h"
+#include "quant/formats/round_to_even.h"
 
 namespace smoe::quant {
 
@@ -18,12 +19,10 @@ void quantize_row_q8_ref(const float* src, BlockQ8* dst, size_t n) {
     const float d = f16_to_f32(d_bits);
     const float inverse_d = d > 0.0f ? 1.0f / d : 0.0f;
     dst[b].d = d_bits;
-    // Rounded to nearest even by adding and removing 1.5 * 2^23: std::nearbyint's result for
-    // these magnitudes (|x| / d is at most about 127), without a library call per weight, so
-    // the loop vectorizes (the converter's q8 copy quantizes billions of weights with it).
-    constexpr float kMagic = 12582912.0f;
+    // |x| / d is at most about 127: round_to_even is nearbyint here, without a library call per
+    // weight (the converter's q8 copy quantizes billions of weights with it).
     for (size_t i = 0; i < BlockQ8::kElements; ++i) {
-      const float q = (x[i] * inverse_d + kMagic) - kMagic;
+      const float q = round_to_even(x[i] * inverse_d);
       dst[b].qs[i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
     }
   }
