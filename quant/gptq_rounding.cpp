@@ -12,6 +12,7 @@
 #include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/block_q6k.h"
+#include "quant/cpu_features.h"
 #include "quant/formats/round_to_even.h"
 #include "quant/formats/rounding_grid.h"
 
@@ -111,10 +112,7 @@ constexpr size_t kErrorChunk = 32;
 // chunk's first column); the errors go to `errors` (laid out as the tile). Levels are rounded
 // by round_to_even (std::nearbyint's result below 2^22; beyond it the clamp gives the same
 // extreme level), clamped as std::clamp does.
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void round_chunk(float* __restrict tile, const float* __restrict u, size_t stride, const float* __restrict step,
+[[gnu::always_inline]] inline void round_chunk_body(float* __restrict tile, const float* __restrict u, size_t stride, const float* __restrict step,
                  const float* __restrict inverse, const float* __restrict shift, float lowest, float highest,
                  size_t count, float* __restrict errors) {
   for (size_t j = 0; j < count; ++j) {
@@ -137,10 +135,7 @@ void round_chunk(float* __restrict tile, const float* __restrict u, size_t strid
 // tile column k -= errors[t] x u[t stride + k] for every term t in order, for k < count: a
 // chunk's errors applied to the columns after it (the same operations on each weight, in the
 // same order, as applying each error when it is made).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void subtract_chunk_errors(float* __restrict tile, const float* __restrict u, size_t stride,
+[[gnu::always_inline]] inline void subtract_chunk_errors_body(float* __restrict tile, const float* __restrict u, size_t stride,
                            const float* __restrict errors, size_t terms, size_t count) {
   for (size_t k = 0; k < count; ++k) {
     RowVector w = load_rows(tile + k * kTileRows);
@@ -149,7 +144,45 @@ void subtract_chunk_errors(float* __restrict tile, const float* __restrict u, si
   }
 }
 
+// Each kernel twice: as compiled, and for AVX2 (twice the lanes; not FMA, whose single
+// rounding would change the bytes by machine), picked by the CPU's features. Not by
+// target_clones: its ifunc resolvers run during relocation, before a sanitizer's runtime is
+// up, and crash instrumented builds.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SMOE_GPTQ_AVX2 1
+__attribute__((target("avx2"))) void round_chunk_avx2(float* tile, const float* u, size_t stride, const float* step,
+                                                      const float* inverse, const float* shift, float lowest,
+                                                      float highest, size_t count, float* errors) {
+  round_chunk_body(tile, u, stride, step, inverse, shift, lowest, highest, count, errors);
+}
+__attribute__((target("avx2"))) void subtract_chunk_errors_avx2(float* tile, const float* u, size_t stride,
+                                                                const float* errors, size_t terms, size_t count) {
+  subtract_chunk_errors_body(tile, u, stride, errors, terms, count);
+}
+#endif
+
 #pragma GCC diagnostic pop
+
+bool runs_avx2() {
+  static const bool avx2 = cpu_features().avx2;
+  return avx2;
+}
+
+void round_chunk(float* tile, const float* u, size_t stride, const float* step, const float* inverse,
+                 const float* shift, float lowest, float highest, size_t count, float* errors) {
+#ifdef SMOE_GPTQ_AVX2
+  if (runs_avx2()) return round_chunk_avx2(tile, u, stride, step, inverse, shift, lowest, highest, count, errors);
+#endif
+  round_chunk_body(tile, u, stride, step, inverse, shift, lowest, highest, count, errors);
+}
+
+void subtract_chunk_errors(float* tile, const float* u, size_t stride, const float* errors, size_t terms,
+                           size_t count) {
+#ifdef SMOE_GPTQ_AVX2
+  if (runs_avx2()) return subtract_chunk_errors_avx2(tile, u, stride, errors, terms, count);
+#endif
+  subtract_chunk_errors_body(tile, u, stride, errors, terms, count);
+}
 
 }  // namespace
 
