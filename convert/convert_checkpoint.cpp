@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "convert/checkpoint.h"
+#include "convert/background_append.h"
 #include "convert/container_writer.h"
 #include "convert/importance_matrix.h"
 #include "convert/plan.h"
@@ -101,7 +102,8 @@ const std::vector<float>* gptq_factors_for(const PlannedTensor& planned, quant::
 
 // Streams one tensor: source rows -> f32 chunk -> target type -> writer; or, when the source
 // already holds the target type's blocks, the rows as they are.
-void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& source, const ImportanceMatrix* imatrix,
+void write_tensor(const ContainerWriter& writer, BackgroundAppender& appender, size_t index, const TensorSource& source,
+                  const ImportanceMatrix* imatrix,
                   const InputCovariance* covariance, GptqFactorCache& factor_cache, std::vector<float>& rows_f32,
                   std::vector<std::byte>& rows_out) {
   const PlannedTensor& planned = writer.tensors()[index];
@@ -157,9 +159,9 @@ void write_tensor(ContainerWriter& writer, size_t index, const TensorSource& sou
       }
       if (failure) std::rethrow_exception(failure);
     }
-    writer.append(index, rows_out.data(), rows_out.size());
-    // Those source pages are done with: resident memory stays near one chunk, not the model.
-    source.release_rows(first, rows);
+    // Written while the next chunk is read and quantized; then those source pages are done
+    // with: resident memory stays near two chunks, not the model.
+    appender.append(index, rows_out, [&source, first, rows] { source.release_rows(first, rows); });
   }
 }
 
@@ -274,10 +276,14 @@ ConvertReport convert_checkpoint(const ConvertOptions& options) {
       imatrix && options.gptq_rounding && imatrix->covariance() ? imatrix->covariance().get() : nullptr;
   GptqFactorCache factor_cache;
   uint64_t bytes_done = 0;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    write_tensor(writer, i, *sources[i], imatrix.get(), covariance, factor_cache, rows_f32, rows_out);
-    bytes_done += writer.tensors()[i].bytes;
-    progress.update(i + 1, bytes_done);
+  {
+    BackgroundAppender appender(writer);
+    for (size_t i = 0; i < sources.size(); ++i) {
+      write_tensor(writer, appender, i, *sources[i], imatrix.get(), covariance, factor_cache, rows_f32, rows_out);
+      bytes_done += writer.tensors()[i].bytes;
+      progress.update(i + 1, bytes_done);
+    }
+    appender.wait();
   }
   writer.append(sources.size(), tokenizer.data(), tokenizer.size());
   writer.finish();

@@ -152,3 +152,81 @@ TEST_CASE("without top-k, a draw from thousands of tokens keeps the reference's 
     }
   }
 }
+
+namespace {
+
+// The whole pipeline written plainly (every candidate sorted by logit and token, each value
+// computed where it is used) with the same generator: the token it draws. The sampler orders
+// only as much of the vocabulary as the cut-offs read; this checks that it draws the same.
+int32_t reference_draw(const std::vector<float>& logits, const SamplerOptions& options, std::mt19937_64& generator) {
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
+  const auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  const float top = *std::max_element(logits.begin(), logits.end());
+  // Plain sampling (no cut-off) draws from the vocabulary in token order: no sort needed.
+  const bool plain = options.top_k <= 0 && options.top_p >= 1.0f && options.min_p <= 0.0f;
+  if (!plain) std::sort(order.begin(), order.end(), by_logit);
+  size_t keep = order.size();
+  double total = 0;
+  if (options.top_k > 0 && size_t(options.top_k) < keep) {
+    keep = size_t(options.top_k);
+    for (size_t i = 0; i < keep; ++i) total += std::exp(double(logits[order[i]] - top));
+  } else {
+    for (float logit : logits) total += std::exp(double(logit - top));  // in token order
+  }
+  const auto probability = [&](size_t i) { return float(std::exp(double(logits[order[i]] - top)) / total); };
+  if (options.top_p < 1.0f) {
+    float cumulative = 0.0f;
+    for (size_t i = 0; i < keep; ++i) {
+      cumulative += probability(i);
+      if (cumulative >= options.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (options.min_p > 0.0f) {
+    size_t cut = 1;
+    while (cut < keep && probability(cut) >= options.min_p * probability(0)) ++cut;
+    keep = cut;
+  }
+  std::vector<double> weights(keep);
+  for (size_t i = 0; i < keep; ++i) weights[i] = std::exp(double(logits[order[i]] - top) / options.temperature);
+  std::discrete_distribution<size_t> draw(weights.begin(), weights.end());
+  return order[draw(generator)];
+}
+
+}  // namespace
+
+TEST_CASE("every draw is the one of a plainly written full-sort pipeline", "[sampler]") {
+  std::mt19937 generator(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> peaked(32000), flat(32000), ties(5000);
+  for (float& logit : peaked) logit = 3 * normal(generator);
+  peaked[123] += 12;
+  for (float& logit : flat) logit = 0.2f * normal(generator);  // top-p needs most of the vocabulary
+  for (size_t i = 0; i < ties.size(); ++i) ties[i] = float(int(i % 7) - 3);  // many equal logits
+  struct Case {
+    int top_k;
+    float top_p, min_p, temperature;
+  };
+  for (const auto* logits : {&peaked, &flat, &ties})
+  for (const Case c : {Case{0, 0.95f, 0.0f, 1.0f}, Case{0, 0.5f, 0.0f, 0.8f}, Case{0, 0.999f, 0.0f, 1.0f},
+                       Case{0, 1.0f, 0.05f, 1.0f}, Case{0, 0.9f, 0.01f, 1.3f}, Case{0, 1.0f, 0.0f, 1.0f},
+                       Case{40, 0.9f, 0.0f, 1.0f}, Case{3000, 0.95f, 0.02f, 0.7f}}) {
+    CAPTURE(logits->size(), c.top_k, c.top_p, c.min_p, c.temperature);
+    SamplerOptions options;
+    options.top_k = c.top_k;
+    options.top_p = c.top_p;
+    options.min_p = c.min_p;
+    options.temperature = c.temperature;
+    options.repeat_penalty = 1;
+    options.seed = 77;
+    Sampler sampler(options);
+    std::mt19937_64 reference_generator(options.seed);
+    for (int i = 0; i < 50; ++i) {
+      CAPTURE(i);
+      REQUIRE(sampler.sample(*logits, {}) == reference_draw(*logits, options, reference_generator));
+    }
+  }
+}
