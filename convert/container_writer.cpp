@@ -111,11 +111,20 @@ ContainerWriter::ContainerWriter(std::string output_path, const format::Metadata
   fd_ = ::mkstemp(pattern.data());
   if (fd_ < 0) throw Error(output_path_, std::string("cannot create the output file: ") + std::strerror(errno));
   temporary_path_ = pattern;
-  register_temporary_file(temporary_path_);
-  ::fchmod(fd_, 0644);
-  if (::ftruncate(fd_, static_cast<off_t>(header_.file_bytes)) != 0) {
-    throw Error(output_path_, "cannot size the output file to " + std::to_string(header_.file_bytes) +
-                                  " bytes: " + std::strerror(errno));
+  try {
+    register_temporary_file(temporary_path_);
+    ::fchmod(fd_, 0644);
+    if (::ftruncate(fd_, static_cast<off_t>(header_.file_bytes)) != 0) {
+      throw Error(output_path_, "cannot size the output file to " + std::to_string(header_.file_bytes) +
+                                    " bytes: " + std::strerror(errno));
+    }
+  } catch (...) {
+    // A constructor that throws gets no destructor: the temporary file goes here.
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(temporary_path_.c_str());
+    unregister_temporary_file(temporary_path_);
+    throw;
   }
   current_hash_ = std::make_unique<Xxh3Stream>();
 }

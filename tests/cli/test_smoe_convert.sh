@@ -157,6 +157,14 @@ interrupt_after() {
 interrupt_after 0.15 INT "early"
 interrupt_after 0.6 TERM "while calibrating"
 
+# Output that cannot be written (here past a file size limit, which would otherwise kill the
+# process and leave its temporary file): a message naming the file, exit 1, nothing left behind.
+message=$( (ulimit -f 64; "$convert" "$model" -o "$work/limited.smoe" --type q8 --quiet) 2>&1)
+status=$?
+check "a failing write exits 1" test $status -eq 1
+check "and names the output and the failure" grep -q "limited.smoe: .*File too large" <<<"$message"
+check "and leaves no file" test -z "$(ls "$work" | grep limited)"
+
 # Other input formats: GGUF is detected by its magic; --type keep keeps Q8_0 blocks as q8.
 "$convert" "$model/mixtral-tiny-q8_0.gguf" -o "$work/gguf-keep.smoe" --type keep --quiet
 check "a GGUF file converts with --type keep" test $? -eq 0
