@@ -50,34 +50,70 @@ const GroupFormat* find_format(TensorType type) {
   }
 }
 
+// The factorization's sums side by side: each lane one entry's sum, computed as the textbook
+// loop computes it (the same products, subtracted or added in the same order), so the results
+// are bit for bit the textbook's (tests/unit/test_gptq_rounding.cpp compares them). One entry's
+// sum is a chain of dependent additions; lanes of independent entries hide its latency.
+constexpr size_t kSumLanes = 8;
+using SumLanes = double __attribute__((vector_size(kSumLanes * sizeof(double))));
+
+SumLanes load_lanes(const double* p) {
+  SumLanes v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
 // a (n, n) symmetric -> its lower Cholesky factor L (a = L L^T) in the lower triangle; the
-// upper triangle is left as it was. False when a pivot is not positive.
+// upper triangle is left as it was. False when a pivot is not positive. Column j's entries
+// below the diagonal are independent given the columns before it: they go eight rows at a time,
+// reading the earlier columns from a transposed copy (columns_of_l[k n + i] = L[i][k]).
 bool cholesky_lower(std::vector<double>& a, size_t n) {
+  std::vector<double> columns_of_l(n * n);
   for (size_t j = 0; j < n; ++j) {
     double pivot = a[j * n + j];
     for (size_t k = 0; k < j; ++k) pivot -= a[j * n + k] * a[j * n + k];
     if (!(pivot > 0.0)) return false;
     const double diagonal = std::sqrt(pivot);
     a[j * n + j] = diagonal;
-    for (size_t i = j + 1; i < n; ++i) {
+    columns_of_l[j * n + j] = diagonal;
+    size_t i = j + 1;
+    for (; i + kSumLanes <= n; i += kSumLanes) {
+      SumLanes sum = load_lanes(&a[j * n + i]);  // a[i][j] by symmetry: the upper triangle is a's
+      for (size_t k = 0; k < j; ++k) sum -= load_lanes(&columns_of_l[k * n + i]) * a[j * n + k];
+      sum /= diagonal;
+      for (size_t lane = 0; lane < kSumLanes; ++lane) {
+        a[(i + lane) * n + j] = columns_of_l[j * n + i + lane] = sum[lane];
+      }
+    }
+    for (; i < n; ++i) {
       double sum = a[i * n + j];
       for (size_t k = 0; k < j; ++k) sum -= a[i * n + k] * a[j * n + k];
-      a[i * n + j] = sum / diagonal;
+      a[i * n + j] = columns_of_l[j * n + i] = sum / diagonal;
     }
   }
   return true;
 }
 
-// The inverse of the lower triangle of l (n, n), itself lower triangular.
+// The inverse of the lower triangle of l (n, n), itself lower triangular. Row i's entries are
+// independent given the rows before it: eight columns at a time. A lane whose column starts
+// after the group's first adds l[i][k] x 0 (the inverse's upper triangle) before its first
+// term: +0 plus a zero is +0, so its sum is still the textbook's, which starts at its column.
 std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
   std::vector<double> inverse(n * n, 0.0);
-  for (size_t j = 0; j < n; ++j) {
-    inverse[j * n + j] = 1.0 / l[j * n + j];
-    for (size_t i = j + 1; i < n; ++i) {
+  for (size_t i = 0; i < n; ++i) {
+    size_t j = 0;
+    for (; j + kSumLanes <= i; j += kSumLanes) {
+      SumLanes sum = {};
+      for (size_t k = j; k < i; ++k) sum += load_lanes(&inverse[k * n + j]) * l[i * n + k];
+      const SumLanes entries = -sum / l[i * n + i];
+      __builtin_memcpy(&inverse[i * n + j], &entries, sizeof entries);
+    }
+    for (; j < i; ++j) {
       double sum = 0;
       for (size_t k = j; k < i; ++k) sum += l[i * n + k] * inverse[k * n + j];
       inverse[i * n + j] = -sum / l[i * n + i];
     }
+    inverse[i * n + i] = 1.0 / l[i * n + i];
   }
   return inverse;
 }
