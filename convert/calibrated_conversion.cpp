@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "convert/calibrate.h"
 #include "convert/interrupt_cleanup.h"
 #include "convert/self_calibration.h"
 #include "smoe/error.h"
+#include "util/memory.h"
 
 namespace smoe::convert {
 namespace {
@@ -91,6 +93,16 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
   model_options.context_size = source == CalibrationSource::text ? std::max(kTextWindow, self_calibration_context(self))
                                                                   : self_calibration_context(self);
   model_options.kv_type = KvType::f32;
+  // The copy was just written, so its pages are in the page cache: mapped, decoding reads them
+  // there, where reading it into memory (what automatic loading picks for a file that fits)
+  // would copy it once more into freshly zeroed huge pages (5-7 s of the 2-layer synthetic
+  // 8x7B's 47-50 s of statistics: docs/PERFORMANCE.md). Mapped only where automatic loading
+  // would have read it; otherwise the budget decides as for any load.
+  const uint64_t copy_bytes = fs::file_size(copy_path);
+  const std::optional<uint64_t> budget = memory_budget().bytes;
+  if (budget && *budget >= copy_bytes + std::max<uint64_t>(uint64_t{1} << 30, copy_bytes / 8)) {
+    model_options.weight_loading = WeightLoading::map;
+  }
   const auto model = Model::load(copy_path, model_options);
   const Hyperparameters& hp = model->info().hyperparameters;
   const uint64_t tokens = calibration.tokens != 0 ? calibration.tokens : self_calibration_tokens(hp);
