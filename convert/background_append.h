@@ -1,7 +1,8 @@
 // Appends to a ContainerWriter on a thread of its own, so that the writer's part of a chunk
 // (interleaving rows, copying them into the page cache, hashing) overlaps the reading and
-// quantizing of the next chunk instead of leaving the cores idle: on 2 cores a q8 conversion
-// spent a third of its time in the writer alone (docs/PERFORMANCE.md, "Conversion").
+// quantizing of the next chunk instead of leaving the cores idle meanwhile (in a profile of a
+// q8 conversion on 2 cores, the copy into the page cache alone was a quarter of the samples;
+// docs/PERFORMANCE.md, "Converter").
 // One append is in flight at a time and appends reach the writer in call order, so the file's
 // bytes are the same as with direct appends. Used by one thread.
 #pragma once

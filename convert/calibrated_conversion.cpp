@@ -98,9 +98,10 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
   // would copy it once more into freshly zeroed huge pages (5-7 s of the 2-layer synthetic
   // 8x7B's 47-50 s of statistics: docs/PERFORMANCE.md). Mapped only where automatic loading
   // would have read it; otherwise the budget decides as for any load.
-  const uint64_t copy_bytes = fs::file_size(copy_path);
+  std::error_code error;
+  const uint64_t copy_bytes = fs::file_size(copy_path, error);
   const std::optional<uint64_t> budget = memory_budget().bytes;
-  if (budget && *budget >= copy_bytes + std::max<uint64_t>(uint64_t{1} << 30, copy_bytes / 8)) {
+  if (!error && budget && *budget >= copy_bytes + std::max<uint64_t>(uint64_t{1} << 30, copy_bytes / 8)) {
     model_options.weight_loading = WeightLoading::map;
   }
   const auto model = Model::load(copy_path, model_options);
