@@ -26,7 +26,6 @@ class Sampler {
   SamplerOptions options_;
   std::mt19937_64 generator_;
   std::vector<std::pair<float, int32_t>> candidates_;
-  std::vector<double> relative_;  // exp(logit - largest logit), by token id
 };
 
 }  // namespace smoe

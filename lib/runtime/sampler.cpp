@@ -30,7 +30,9 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
   // Probabilities at temperature 1 for the cut-offs, as llama.cpp does, normalised over the
   // candidates top-k leaves (all of them without top-k). exp(logit - top) is taken once per
-  // token (`relative_`, by token id) and reused by every pass below.
+  // token (`relative_`, by token id) and reused by every pass below. (Per thread, not a member:
+  // a member would change the class's size, which applications compiled against it hold.)
+  thread_local std::vector<double> relative_;
   size_t keep = candidates_.size();
   double total = 0;
   float top_logit = 0;
