@@ -156,9 +156,15 @@ TEST_CASE("without top-k, a draw from thousands of tokens keeps the reference's 
 namespace {
 
 // The whole pipeline written plainly (every candidate sorted by logit and token, each value
-// computed where it is used) with the same generator: the token it draws. The sampler orders
-// only as much of the vocabulary as the cut-offs read; this checks that it draws the same.
-int32_t reference_draw(const std::vector<float>& logits, const SamplerOptions& options, std::mt19937_64& generator) {
+// computed where it is used): the tokens a draw chooses among and their weights, in order. The
+// sampler orders only as much of the vocabulary as the cut-offs read; drawing from these with
+// the same generator checks that it draws the same.
+struct ReferenceDraw {
+  std::vector<int32_t> tokens;
+  std::vector<double> weights;
+};
+
+ReferenceDraw reference_candidates(const std::vector<float>& logits, const SamplerOptions& options) {
   std::vector<int32_t> order(logits.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
   const auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
@@ -190,10 +196,9 @@ int32_t reference_draw(const std::vector<float>& logits, const SamplerOptions& o
     while (cut < keep && probability(cut) >= options.min_p * probability(0)) ++cut;
     keep = cut;
   }
-  std::vector<double> weights(keep);
-  for (size_t i = 0; i < keep; ++i) weights[i] = std::exp(double(logits[order[i]] - top) / options.temperature);
-  std::discrete_distribution<size_t> draw(weights.begin(), weights.end());
-  return order[draw(generator)];
+  ReferenceDraw draw{{order.begin(), order.begin() + long(keep)}, std::vector<double>(keep)};
+  for (size_t i = 0; i < keep; ++i) draw.weights[i] = std::exp(double(logits[order[i]] - top) / options.temperature);
+  return draw;
 }
 
 }  // namespace
@@ -224,9 +229,11 @@ TEST_CASE("every draw is the one of a plainly written full-sort pipeline", "[sam
     options.seed = 77;
     Sampler sampler(options);
     std::mt19937_64 reference_generator(options.seed);
+    const ReferenceDraw reference = reference_candidates(*logits, options);
     for (int i = 0; i < 50; ++i) {
       CAPTURE(i);
-      REQUIRE(sampler.sample(*logits, {}) == reference_draw(*logits, options, reference_generator));
+      std::discrete_distribution<size_t> draw(reference.weights.begin(), reference.weights.end());
+      REQUIRE(sampler.sample(*logits, {}) == reference.tokens[draw(reference_generator)]);
     }
   }
 }
