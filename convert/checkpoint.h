@@ -36,7 +36,10 @@ class TensorSource {
   virtual std::optional<quant::TensorType> stored_type() const { return std::nullopt; }
   // Rows in stored_type()'s blocks; only called when stored_type() has a value.
   virtual void read_rows_stored(uint64_t first, uint64_t rows, std::byte* out) const;
-  // Drops the pages of rows already converted, so resident memory stays near one chunk.
+  // Drops the pages of rows already converted, so resident memory stays near two chunks.
+  // Called on the converter's writing thread while other threads read later rows (of this
+  // tensor or the next): it may only drop what a later read can fault back in unchanged
+  // (page-cache pages of a file mapping), never state the reads use.
   virtual void release_rows(uint64_t /*first*/, uint64_t /*rows*/) const {}
   // The source's element type as the format names it ("BF16", "Q5_K"), for messages.
   virtual std::string source_type() const = 0;

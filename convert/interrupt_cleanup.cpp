@@ -34,9 +34,10 @@ extern "C" void remove_temporaries_and_reraise(int signal_number) {
 
 void install_interrupt_cleanup() {
   for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, remove_temporaries_and_reraise);
-  // Past a file size limit (ulimit -f) a write would otherwise kill the process with a core
-  // dump and leave the temporary file; ignored, the write fails with EFBIG, which the writer
-  // reports with the file's name, and the temporary file is removed as for any other error.
+  // Past a file size limit (ulimit -f), sizing the output (or any write) would otherwise kill
+  // the process with a core dump and leave the temporary file; ignored, the call fails with
+  // EFBIG, which the writer reports with the file's name, and the temporary file is removed as
+  // for any other error.
   std::signal(SIGXFSZ, SIG_IGN);
 }
 

@@ -63,6 +63,8 @@ SumLanes load_lanes(const double* p) {
   return v;
 }
 
+}  // namespace
+
 // a (n, n) symmetric -> its lower Cholesky factor L (a = L L^T) in the lower triangle; the
 // upper triangle is left as it was. False when a pivot is not positive. Column j's entries
 // below the diagonal are independent given the columns before it: they go eight rows at a time,
@@ -117,6 +119,8 @@ std::vector<double> invert_lower(const std::vector<double>& l, size_t n) {
   }
   return inverse;
 }
+
+namespace {
 
 // The rounding works on tiles of up to kTileRows rows held column by column (tile[c kTileRows
 // + r] is row r's weight in column c), one vector lane per row: the rows are independent, and

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "quant/formats/tensor_type.h"
 
@@ -30,6 +31,13 @@ size_t gptq_group_elements(TensorType row_type);
 // zeros below the diagonal. Computed in double. False when H's diagonal is all zero or H is
 // not positive semi-definite enough to factor.
 bool gptq_inverse_factor(const float* covariance, size_t n, double dampening, float* factor);
+
+// Its two steps, declared for the tests that compare them with the textbook loops bit for bit.
+// a (n, n) symmetric -> its lower Cholesky factor in the lower triangle (the upper one left as
+// it was); false when a pivot is not positive.
+bool cholesky_lower(std::vector<double>& a, size_t n);
+// The inverse of the lower triangle of l (n, n), itself lower triangular.
+std::vector<double> invert_lower(const std::vector<double>& l, size_t n);
 
 // One row `src` (n,) quantized to `type` into `dst` (row_bytes(type, n) bytes) with GPTQ
 // rounding. `factors` holds n / block_columns blocks of (block_columns, block_columns) from

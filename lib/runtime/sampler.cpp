@@ -39,8 +39,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   relative_.resize(candidates_.size());
   const auto relative = [&](const std::pair<float, int32_t>& candidate) { return relative_[size_t(candidate.second)]; };
   // The order is needed only as far as the cut-offs read it: [0, sorted) is in order, and the
-  // rest of the kept candidates all come after it. by_logit is a total order, so sorting in
-  // pieces gives the order a sort of all of them would.
+  // rest of the kept candidates all come after it. by_logit is a total order (for logits that
+  // are not NaN), so sorting in pieces gives the order a sort of all of them would.
   size_t sorted = 0;
   const auto sort_through = [&](size_t count) {
     if (count <= sorted) return;

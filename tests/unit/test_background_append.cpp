@@ -55,9 +55,14 @@ TEST_CASE("background appends write the file direct appends write; a failed one 
     int done = 0;
     auto chunk = bytes(64, 1);
     appender.append(0, chunk, [&] { ++done; });
-    chunk = bytes(64, 65);  // the buffer handed back: refilled while the first is written
+    // The buffer handed back, refilled in place while the first is written.
+    const auto refill = [&](int first) {
+      chunk.resize(64);
+      for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = std::byte(uint8_t(first + int(i)));
+    };
+    refill(65);
     appender.append(0, chunk, [&] { ++done; });
-    chunk = bytes(64, 7);
+    refill(7);
     appender.append(1, chunk);
     appender.wait();
     CHECK(done == 2);

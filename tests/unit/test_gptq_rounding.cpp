@@ -272,24 +272,8 @@ TEST_CASE("GPTQ's inverse factor is the upper Cholesky factor of the dampened in
 
 namespace {
 
-// gptq_inverse_factor as the textbook writes it, one entry after another: the dampened block
-// reversed, its lower Cholesky factor, that factor's inverse, reversed back.
-bool textbook_inverse_factor(const float* covariance, size_t n, double dampening, float* factor) {
-  std::vector<double> h(n * n);
-  double diagonal_sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < n; ++j) h[i * n + j] = covariance[i * n + j];
-    diagonal_sum += std::max(0.0, h[i * n + i]);
-  }
-  const double lambda = dampening * diagonal_sum / double(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!(h[i * n + i] > 0.0)) h[i * n + i] = 1.0;
-    h[i * n + i] += lambda;
-  }
-  std::vector<double> a(n * n);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < n; ++j) a[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  }
+// The two steps of gptq_inverse_factor as the textbook writes them, one entry after another.
+bool textbook_cholesky_lower(std::vector<double>& a, size_t n) {
   for (size_t j = 0; j < n; ++j) {
     double pivot = a[j * n + j];
     for (size_t k = 0; k < j; ++k) pivot -= a[j * n + k] * a[j * n + k];
@@ -301,45 +285,51 @@ bool textbook_inverse_factor(const float* covariance, size_t n, double dampening
       a[i * n + j] = sum / a[j * n + j];
     }
   }
+  return true;
+}
+
+std::vector<double> textbook_invert_lower(const std::vector<double>& l, size_t n) {
   std::vector<double> inverse(n * n, 0.0);
   for (size_t j = 0; j < n; ++j) {
-    inverse[j * n + j] = 1.0 / a[j * n + j];
+    inverse[j * n + j] = 1.0 / l[j * n + j];
     for (size_t i = j + 1; i < n; ++i) {
       double sum = 0;
-      for (size_t k = j; k < i; ++k) sum += a[i * n + k] * inverse[k * n + j];
-      inverse[i * n + j] = -sum / a[i * n + i];
+      for (size_t k = j; k < i; ++k) sum += l[i * n + k] * inverse[k * n + j];
+      inverse[i * n + j] = -sum / l[i * n + i];
     }
   }
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < n; ++j) {
-      factor[i * n + j] = j >= i ? static_cast<float>(inverse[(n - 1 - i) * n + (n - 1 - j)]) : 0.0f;
-    }
-  }
-  return true;
+  return inverse;
 }
 
 }  // namespace
 
-TEST_CASE("GPTQ's inverse factor is the textbook factorization's, bit for bit", "[gptq]") {
+// This file is compiled with -ffp-contract=off, as gptq_rounding.cpp is: the textbook loops
+// round each product and each sum as the library's do.
+TEST_CASE("GPTQ's factorization is the textbook loops', bit for bit", "[gptq]") {
   std::mt19937 generator(21);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (const size_t n : {size_t{256}, size_t{203}, size_t{9}, size_t{6}}) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const size_t n : {size_t{256}, size_t{203}, size_t{9}, size_t{6}, size_t{1}}) {
     CAPTURE(n);
-    // Correlated inputs (a shared component) as calibration gives them, one never seen.
-    std::vector<float> h(n * n, 0.0f), v(n);
+    // Correlated inputs (a shared component) as calibration gives them, and a dampened diagonal.
+    std::vector<double> h(n * n, 0.0), v(n);
     for (int t = 0; t < 400; ++t) {
-      const float shared = normal(generator);
-      for (size_t i = 0; i < n; ++i) v[i] = normal(generator) + 0.8f * shared;
-      v[n / 2] = 0.0f;
+      const double shared = normal(generator);
+      for (size_t i = 0; i < n; ++i) v[i] = normal(generator) + 0.8 * shared;
       for (size_t i = 0; i < n; ++i) {
         for (size_t j = 0; j < n; ++j) h[i * n + j] += v[i] * v[j];
       }
     }
-    std::vector<float> factor(n * n), expected(n * n);
-    REQUIRE(quant::gptq_inverse_factor(h.data(), n, 0.01, factor.data()));
-    REQUIRE(textbook_inverse_factor(h.data(), n, 0.01, expected.data()));
-    CHECK(std::memcmp(factor.data(), expected.data(), n * n * sizeof(float)) == 0);
+    for (size_t i = 0; i < n; ++i) h[i * n + i] += 1.0;
+    std::vector<double> factor = h, expected = h;
+    REQUIRE(quant::cholesky_lower(factor, n));
+    REQUIRE(textbook_cholesky_lower(expected, n));
+    CHECK(std::memcmp(factor.data(), expected.data(), n * n * sizeof(double)) == 0);
+    const std::vector<double> inverse = quant::invert_lower(expected, n);
+    const std::vector<double> expected_inverse = textbook_invert_lower(expected, n);
+    CHECK(std::memcmp(inverse.data(), expected_inverse.data(), n * n * sizeof(double)) == 0);
   }
+  std::vector<double> indefinite = {1.0, 2.0, 2.0, 1.0};
+  CHECK_FALSE(quant::cholesky_lower(indefinite, 2));
 }
 
 TEST_CASE("calibration keeps one covariance per input, in blocks of 256", "[gptq]") {
