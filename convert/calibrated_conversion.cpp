@@ -8,13 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 
 #include "convert/calibrate.h"
 #include "convert/interrupt_cleanup.h"
 #include "convert/self_calibration.h"
 #include "smoe/error.h"
-#include "util/memory.h"
+#include "runtime/weight_placement.h"
 
 namespace smoe::convert {
 namespace {
@@ -100,10 +99,7 @@ ImportanceMatrix gather_from_copy(const std::string& copy_path, CalibrationSourc
   // would have read it; otherwise the budget decides as for any load.
   std::error_code error;
   const uint64_t copy_bytes = fs::file_size(copy_path, error);
-  const std::optional<uint64_t> budget = memory_budget().bytes;
-  if (!error && budget && *budget >= copy_bytes + std::max<uint64_t>(uint64_t{1} << 30, copy_bytes / 8)) {
-    model_options.weight_loading = WeightLoading::map;
-  }
+  if (!error && read_fits(copy_bytes, memory_budget())) model_options.weight_loading = WeightLoading::map;
   const auto model = Model::load(copy_path, model_options);
   const Hyperparameters& hp = model->info().hyperparameters;
   const uint64_t tokens = calibration.tokens != 0 ? calibration.tokens : self_calibration_tokens(hp);

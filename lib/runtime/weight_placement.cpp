@@ -36,6 +36,11 @@ uint32_t expert_slots_that_fit(uint64_t budget_bytes, const WeightSizes& sizes) 
   return static_cast<uint32_t>(std::min<uint64_t>(sizes.experts, (budget_bytes - other) / sizes.expert_slot_bytes));
 }
 
+bool read_fits(uint64_t file_bytes, const MemoryBudget& budget) {
+  const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, file_bytes / 8);
+  return budget.bytes && file_bytes + reserve <= *budget.bytes;
+}
+
 WeightPlacement place_weights(const ModelOptions& options, const MemoryBudget& budget, const WeightSizes& sizes,
                               const std::string& path) {
   const uint32_t given_slots = std::min(options.expert_cache_slots, sizes.experts);
@@ -63,8 +68,7 @@ WeightPlacement place_weights(const ModelOptions& options, const MemoryBudget& b
       break;
   }
   if (!budget.bytes) return {WeightLoading::map};
-  const uint64_t reserve = std::max<uint64_t>(uint64_t{1} << 30, sizes.file_bytes / 8);
-  if (sizes.file_bytes + reserve <= *budget.bytes) return {WeightLoading::read};
+  if (read_fits(sizes.file_bytes, budget)) return {WeightLoading::read};
   const uint32_t slots = given_slots ? given_slots : slots_that_fit(budget, sizes);
   if (sizes.experts > 0 && slots >= std::max<uint32_t>(1, sizes.experts_per_token)) {
     return {WeightLoading::expert_cache, slots};

@@ -41,11 +41,15 @@ uint64_t session_kv_cache_bytes(const Hyperparameters& hp, uint32_t context, KvT
 // without --expert-slots, and what the converter plans `--expert-bits ram=SIZE` files for.
 uint32_t expert_slots_that_fit(uint64_t budget_bytes, const WeightSizes& sizes);
 
+// Whether automatic loading reads a file of `file_bytes` into memory under `budget`: when the
+// file plus max(1 GiB, 1/8 of it) fits (room beside it for activations, scratch and the rest).
+bool read_fits(uint64_t file_bytes, const MemoryBudget& budget);
+
 // options.weight_loading resolved against the budget:
 //   read: the file, refused when it exceeds the budget;
 //   expert_cache: options.expert_cache_slots, or as many slots as the budget holds after the
 //     rest of the file, the KV cache and kExpertCacheReserve (refused below one slot);
-//   automatic: read when the file plus max(1 GiB, 1/8 of it) fits; else the expert cache when
+//   automatic: read when read_fits; else the expert cache when
 //     it gets at least experts_per_token slots; else map.
 // Throws smoe::Error(path, ...) for a choice that cannot fit.
 WeightPlacement place_weights(const ModelOptions& options, const MemoryBudget& budget, const WeightSizes& sizes,
