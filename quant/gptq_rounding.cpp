@@ -152,9 +152,10 @@ constexpr size_t kErrorChunk = 32;
 // chunk's first column); the errors go to `errors` (laid out as the tile). Levels are rounded
 // by round_to_even (std::nearbyint's result below 2^22; beyond it the clamp gives the same
 // extreme level), clamped as std::clamp does.
-[[gnu::always_inline]] inline void round_chunk_body(float* __restrict tile, const float* __restrict u, size_t stride, const float* __restrict step,
-                 const float* __restrict inverse, const float* __restrict shift, float lowest, float highest,
-                 size_t count, float* __restrict errors) {
+[[gnu::always_inline]] inline void round_chunk_body(float* __restrict tile, const float* __restrict u, size_t stride,
+                                                    const float* __restrict step, const float* __restrict inverse,
+                                                    const float* __restrict shift, float lowest, float highest,
+                                                    size_t count, float* __restrict errors) {
   for (size_t j = 0; j < count; ++j) {
     const RowVector w = load_rows(tile + j * kTileRows), grid_shift = load_rows(shift + j * kTileRows);
     // round_to_even on eight lanes (the scalar function would take one lane at a time).
@@ -175,8 +176,9 @@ constexpr size_t kErrorChunk = 32;
 // tile column k -= errors[t] x u[t stride + k] for every term t in order, for k < count: a
 // chunk's errors applied to the columns after it (the same operations on each weight, in the
 // same order, as applying each error when it is made).
-[[gnu::always_inline]] inline void subtract_chunk_errors_body(float* __restrict tile, const float* __restrict u, size_t stride,
-                           const float* __restrict errors, size_t terms, size_t count) {
+[[gnu::always_inline]] inline void subtract_chunk_errors_body(float* __restrict tile, const float* __restrict u,
+                                                              size_t stride, const float* __restrict errors,
+                                                              size_t terms, size_t count) {
   for (size_t k = 0; k < count; ++k) {
     RowVector w = load_rows(tile + k * kTileRows);
     for (size_t t = 0; t < terms; ++t) w -= load_rows(errors + t * kTileRows) * u[t * stride + k];

@@ -30,14 +30,14 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
   // Probabilities at temperature 1 for the cut-offs, as llama.cpp does, normalised over the
   // candidates top-k leaves (all of them without top-k). exp(logit - top) is taken once per
-  // token (`relative_`, by token id) and reused by every pass below. (Per thread, not a member:
+  // token (`relative_by_token`) and reused by every pass below. (Per thread, not a member:
   // a member would change the class's size, which applications compiled against it hold.)
-  thread_local std::vector<double> relative_;
+  thread_local std::vector<double> relative_by_token;
   size_t keep = candidates_.size();
   double total = 0;
   float top_logit = 0;
-  relative_.resize(candidates_.size());
-  const auto relative = [&](const std::pair<float, int32_t>& candidate) { return relative_[size_t(candidate.second)]; };
+  relative_by_token.resize(candidates_.size());
+  const auto relative = [&](const std::pair<float, int32_t>& candidate) { return relative_by_token[size_t(candidate.second)]; };
   // The order is needed only as far as the cut-offs read it: [0, sorted) is in order, and the
   // rest of the kept candidates all come after it. by_logit is a total order (for logits that
   // are not NaN), so sorting in pieces gives the order a sort of all of them would.
@@ -56,7 +56,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     sorted = keep;
     top_logit = candidates_[0].first;
     for (size_t i = 0; i < keep; ++i) {
-      relative_[size_t(candidates_[i].second)] = std::exp(double(candidates_[i].first - top_logit));
+      relative_by_token[size_t(candidates_[i].second)] = std::exp(double(candidates_[i].first - top_logit));
       total += relative(candidates_[i]);
     }
   } else {
@@ -67,7 +67,7 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     // are put in order only as far as the cut-offs read.
     top_logit = std::min_element(candidates_.begin(), candidates_.end(), by_logit)->first;  // the largest
     for (const auto& candidate : candidates_) {
-      relative_[size_t(candidate.second)] = std::exp(double(candidate.first - top_logit));
+      relative_by_token[size_t(candidate.second)] = std::exp(double(candidate.first - top_logit));
       total += relative(candidate);
     }
     const bool all_needed = options_.top_p >= 1.0f && options_.min_p <= 0.0f;

@@ -1,5 +1,6 @@
 // Scalar reference for q4, including the error-minimising (scale, minimum) search.
 #include "quant/formats/block_q4.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>

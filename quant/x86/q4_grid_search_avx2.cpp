@@ -12,6 +12,7 @@
 #include "quant/formats/block_q4.h"
 #include "quant/formats/block_q4k.h"
 #include "quant/formats/q4_grid_search_steps.h"
+#include "quant/formats/round_to_even.h"
 #include "quant/x86/kernels.h"
 
 namespace smoe::quant {
@@ -31,9 +32,9 @@ inline Block32 load_block(const float* p) {
 inline __m256 clamp(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 
 // block_q4.cpp's grid_index: round((x - m) * inverse_d) clamped to [0, 15], rounding by adding
-// and removing 1.5 * 2^23 (ties to even).
+// and removing 1.5 * 2^23 (ties to even: round_to_even on eight lanes).
 inline __m256 grid_index(__m256 x, __m256 m, __m256 inverse_d) {
-  const __m256 magic = _mm256_set1_ps(12582912.0f);
+  const __m256 magic = _mm256_set1_ps(kRoundToEvenMagic);
   const __m256 scaled = clamp(_mm256_mul_ps(_mm256_sub_ps(x, m), inverse_d), _mm256_set1_ps(-1.0f),
                               _mm256_set1_ps(16.0f));
   const __m256 rounded = _mm256_sub_ps(_mm256_add_ps(scaled, magic), magic);

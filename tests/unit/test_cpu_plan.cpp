@@ -21,7 +21,6 @@ namespace {
 // The best level available_kernels() has: the last table.
 Isa best_level() { return quant::available_kernels().back()->isa; }
 
-
 }  // namespace
 
 TEST_CASE("override names parse, and unknown ones are refused naming the accepted ones", "[cpu_plan]") {
