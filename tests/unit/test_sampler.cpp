@@ -83,78 +83,6 @@ TEST_CASE("the repetition penalty demotes recent tokens", "[sampler]") {
 
 namespace {
 
-// The reference pipeline without top-k, written plainly: every candidate sorted by logit, the
-// top-p prefix, then the min-p cut; returns each kept token's probability at `temperature`.
-std::map<int32_t, double> reference_kept(const std::vector<float>& logits, float top_p, float min_p, float temperature) {
-  std::vector<int32_t> order(logits.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = int32_t(i);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-  double total = 0;
-  for (float logit : logits) total += std::exp(double(logit - logits[order[0]]));
-  size_t keep = order.size();
-  double cumulative = 0;
-  for (size_t i = 0; i < order.size() && top_p < 1; ++i) {
-    cumulative += std::exp(double(logits[order[i]] - logits[order[0]])) / total;
-    if (cumulative >= top_p) {
-      keep = i + 1;
-      break;
-    }
-  }
-  size_t cut = 1;
-  while (min_p > 0 && cut < keep && std::exp(double(logits[order[cut]] - logits[order[0]])) >= min_p) ++cut;
-  if (min_p > 0) keep = cut;
-  std::map<int32_t, double> kept;
-  double sum = 0;
-  for (size_t i = 0; i < keep; ++i) sum += kept[order[i]] = std::exp(double(logits[order[i]] - logits[order[0]]) / temperature);
-  for (auto& [token, weight] : kept) weight /= sum;
-  return kept;
-}
-
-}  // namespace
-
-TEST_CASE("without top-k, a draw from thousands of tokens keeps the reference's tokens at their probabilities", "[sampler]") {
-  std::mt19937 generator(5);
-  std::normal_distribution<float> normal(0.0f, 1.5f);
-  std::vector<float> peaked(8000);
-  for (float& logit : peaked) logit = normal(generator);
-  peaked[17] += 14;  // a few likely tokens (99% of the mass), then a long tail
-  peaked[4242] += 13;
-  peaked[7999] += 12;
-  // One token at 85%, then 3999 equal ones each e^-10 of it: top-p 0.95 needs most of them.
-  std::vector<float> flat_tail(4000, 0.0f);
-  flat_tail[17] = 10;
-  struct Case {
-    float top_p, min_p;
-  };
-  for (const auto& logits : {peaked, flat_tail})
-  for (const Case c : {Case{0.95f, 0.0f}, Case{0.5f, 0.0f}, Case{1.0f, 0.0f}, Case{0.95f, 0.05f}, Case{1.0f, 1e-3f}}) {
-    CAPTURE(logits.size(), c.top_p, c.min_p);
-    SamplerOptions options;
-    options.top_k = 0;
-    options.top_p = c.top_p;
-    options.min_p = c.min_p;
-    options.temperature = 0.9f;
-    options.repeat_penalty = 1;
-    const std::map<int32_t, double> kept = reference_kept(logits, c.top_p, c.min_p, options.temperature);
-    Sampler sampler(options);
-    std::map<int32_t, int> counts;
-    constexpr int kDraws = 2000;
-    for (int i = 0; i < kDraws; ++i) ++counts[sampler.sample(logits, {})];
-    for (const auto& [token, count] : counts) {
-      CAPTURE(token);
-      CHECK(kept.count(token) == 1);
-    }
-    for (const int32_t token : {17, 4242, 7999}) {
-      if (!kept.count(token)) continue;  // (flat_tail: only 17 is likely)
-      const double p = kept.at(token), sigma = std::sqrt(p * (1 - p) / kDraws);
-      CAPTURE(token, p);
-      CHECK(std::abs(double(counts[token]) / kDraws - p) < 5 * sigma + 1e-4);
-    }
-  }
-}
-
-namespace {
-
 // The whole pipeline written plainly (every candidate sorted by logit and token, each value
 // computed where it is used): the tokens a draw chooses among and their weights, in order. The
 // sampler orders only as much of the vocabulary as the cut-offs read; drawing from these with
@@ -201,7 +129,64 @@ ReferenceDraw reference_candidates(const std::vector<float>& logits, const Sampl
   return draw;
 }
 
+// reference_candidates without top-k, as each kept token's probability at `temperature`.
+std::map<int32_t, double> reference_kept(const std::vector<float>& logits, float top_p, float min_p, float temperature) {
+  SamplerOptions options;
+  options.top_k = 0;
+  options.top_p = top_p;
+  options.min_p = min_p;
+  options.temperature = temperature;
+  const ReferenceDraw draw = reference_candidates(logits, options);
+  double sum = 0;
+  for (const double weight : draw.weights) sum += weight;
+  std::map<int32_t, double> kept;
+  for (size_t i = 0; i < draw.tokens.size(); ++i) kept[draw.tokens[i]] = draw.weights[i] / sum;
+  return kept;
+}
+
 }  // namespace
+
+TEST_CASE("without top-k, a draw from thousands of tokens keeps the reference's tokens at their probabilities", "[sampler]") {
+  std::mt19937 generator(5);
+  std::normal_distribution<float> normal(0.0f, 1.5f);
+  std::vector<float> peaked(8000);
+  for (float& logit : peaked) logit = normal(generator);
+  peaked[17] += 14;  // a few likely tokens (99% of the mass), then a long tail
+  peaked[4242] += 13;
+  peaked[7999] += 12;
+  // One token at 85%, then 3999 equal ones each e^-10 of it: top-p 0.95 needs most of them.
+  std::vector<float> flat_tail(4000, 0.0f);
+  flat_tail[17] = 10;
+  struct Case {
+    float top_p, min_p;
+  };
+  for (const auto& logits : {peaked, flat_tail})
+  for (const Case c : {Case{0.95f, 0.0f}, Case{0.5f, 0.0f}, Case{1.0f, 0.0f}, Case{0.95f, 0.05f}, Case{1.0f, 1e-3f}}) {
+    CAPTURE(logits.size(), c.top_p, c.min_p);
+    SamplerOptions options;
+    options.top_k = 0;
+    options.top_p = c.top_p;
+    options.min_p = c.min_p;
+    options.temperature = 0.9f;
+    options.repeat_penalty = 1;
+    const std::map<int32_t, double> kept = reference_kept(logits, c.top_p, c.min_p, options.temperature);
+    Sampler sampler(options);
+    std::map<int32_t, int> counts;
+    constexpr int kDraws = 2000;
+    for (int i = 0; i < kDraws; ++i) ++counts[sampler.sample(logits, {})];
+    for (const auto& [token, count] : counts) {
+      CAPTURE(token);
+      CHECK(kept.count(token) == 1);
+    }
+    for (const int32_t token : {17, 4242, 7999}) {
+      if (!kept.count(token)) continue;  // (flat_tail: only 17 is likely)
+      const double p = kept.at(token), sigma = std::sqrt(p * (1 - p) / kDraws);
+      CAPTURE(token, p);
+      CHECK(std::abs(double(counts[token]) / kDraws - p) < 5 * sigma + 1e-4);
+    }
+  }
+}
+
 
 TEST_CASE("every draw is the one of a plainly written full-sort pipeline", "[sampler]") {
   std::mt19937 generator(11);
