@@ -156,12 +156,7 @@ class StoreLease {
 void Transformer::run_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                              const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                              const ops::CpuContext& cpu) {
-  if (store_ == nullptr) {
-    for (const uint32_t e : chosen) {
-      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
-    }
-    return;
-  }
+  if (store_ == nullptr) return experts_on_cpu(layer, chosen, first_row, tokens_of_expert, cpu);
   if (chosen.empty()) return;
   std::vector<uint8_t> slotted(chosen.size());
   store_->request(layer, chosen, slotted);
@@ -209,6 +204,52 @@ std::vector<uint32_t> Transformer::predict_experts(uint32_t layer, const ops::Cp
     if (wanted[e]) predicted.push_back(e);
   }
   return predicted;
+}
+
+// The chosen experts, all in memory, together: every expert's w1 and w3 in one parallel pass
+// (ops::matmul_batches: threads working on experts with many tokens beside threads on experts
+// with few), then every expert's w2 in another. Each row as expert_on_cpu computes it.
+void Transformer::experts_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
+                                 const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
+                                 const ops::CpuContext& cpu) {
+  if (chosen.empty()) return;
+  const size_t dim = hp_.hidden_size, ffn = hp_.intermediate_size;
+  const size_t rows = first_row.back();
+  gate_.resize(rows * ffn);
+  up_.resize(rows * ffn);
+  std::vector<ops::MatmulOutput> projections;  // w1, w3 of each chosen expert
+  projections.reserve(2 * chosen.size());
+  for (const uint32_t e : chosen) {
+    const ExpertWeights& w = weights_.layers[layer].experts[e];
+    projections.push_back({w.w1, &gate_[first_row[e] * ffn]});
+    projections.push_back({w.w3, &up_[first_row[e] * ffn]});
+  }
+  std::vector<ops::MatmulBatch> batches;
+  batches.reserve(chosen.size());
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const uint32_t e = chosen[i];
+    const float* in = &expert_in_[first_row[e] * dim];
+    const size_t m = tokens_of_expert[e].size();
+    if (activation_observer_) {
+      activation_observer_(*projections[2 * i].w, in, m);
+      activation_observer_(*projections[2 * i + 1].w, in, m);
+    }
+    batches.push_back({{&projections[2 * i], 2}, in, m});
+  }
+  ops::matmul_batches(batches, cpu);
+  std::vector<ops::MatmulOutput> down(chosen.size());  // w2 of each
+  batches.clear();
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const uint32_t e = chosen[i];
+    const size_t m = tokens_of_expert[e].size();
+    float* gate = &gate_[first_row[e] * ffn];
+    for (size_t r = 0; r < m; ++r) cpu.plan.elementwise.silu_mul(&gate[r * ffn], &up_[(first_row[e] + r) * ffn], ffn);
+    const ExpertWeights& w = weights_.layers[layer].experts[e];
+    if (activation_observer_) activation_observer_(*w.w2, gate, m);
+    down[i] = {w.w2, &expert_out_[first_row[e] * dim]};
+    batches.push_back({{&down[i], 1}, gate, m});
+  }
+  ops::matmul_batches(batches, cpu);
 }
 
 // Expert(x) = w2 (silu(w1 x) * (w3 x)) for the m rows of expert_in_ from `first_row`, into

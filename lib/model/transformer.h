@@ -97,6 +97,9 @@ class Transformer {
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu);
   void expert_on_cpu(const ExpertWeights& w, size_t first_row, size_t m, const ops::CpuContext& cpu);
+  void experts_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
+                      const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
+                      const ops::CpuContext& cpu);
   void run_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                   const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                   const ops::CpuContext& cpu);

@@ -5,6 +5,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -19,6 +21,15 @@
 namespace smoe::ops {
 
 namespace {
+
+// A small batch ready to multiply: its activations quantized once, then products(output,
+// first, count) writes rows [first, first + count) of that output for every token, for any
+// range of whole row groups, in any order and on any thread.
+struct PreparedBatch {
+  std::function<void(const MatmulOutput& output, size_t first, size_t count)> products;
+  size_t row_group = 1;  // ranges start at multiples of this (interleaved rows come in groups)
+  bool paneled = false;  // some matrix is stored in column panels (read best in long shares)
+};
 
 // Calls group_products(output, first, count) for every group of `group` consecutive rows (fewer
 // at a matrix's end) of every output's matrix, the groups of all of them split across the
@@ -72,15 +83,16 @@ void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_mul
 // `tokens_dot(rows, activations, tokens, columns, out)`, where given (has_tokens_dot), multiplies
 // the rows by every token's activations in one call (out[kRowsPerCall t + i]).
 template <size_t kRowsPerCall, class Activation, class Dot, class TokensDot = std::nullptr_t>
-void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*quantize)(const float*, Activation*, size_t),
-                      const float* x, size_t n_tokens, int threads, bool has_tokens_dot = false,
-                      TokensDot tokens_dot = nullptr) {
+PreparedBatch prepare_quantized(std::span<const MatmulOutput> outputs, Dot dot,
+                                void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens,
+                                bool has_tokens_dot = false, TokensDot tokens_dot = nullptr) {
   const size_t in = outputs.front().w->shape[1], blocks = in / Activation::kElements;
   std::vector<Activation> activations(n_tokens * blocks);
   for (size_t t = 0; t < n_tokens; ++t) quantize(x + t * in, &activations[t * blocks], in);
   const bool paneled = std::any_of(outputs.begin(), outputs.end(), [](auto& o) { return o.w->panel_columns != 0; });
   const bool together = has_tokens_dot && n_tokens > 1;  // every token's sums of a row group in one call
-  const auto products = [&](const MatmulOutput& output, size_t first, size_t count) {
+  auto products = [activations = std::move(activations), blocks, n_tokens, together, dot, tokens_dot](
+                      const MatmulOutput& output, size_t first, size_t count) {
     const format::TensorView& w = *output.w;
     const size_t rows = w.shape[0], width = format::panel_width(w), panels = format::panel_count(w);
     float one_token_sums[kRowsPerCall];
@@ -115,26 +127,31 @@ void matmul_quantized(std::span<const MatmulOutput> outputs, Dot dot, void (*qua
       }
     }
   };
-  if (paneled) return for_each_thread_share(outputs, kRowsPerCall, threads, products);
-  for_each_row_group(outputs, kRowsPerCall, threads, products);
+  return {std::move(products), kRowsPerCall, paneled};
 }
 
 // Unquantized weights (f32, f16, bf16): groups of rows against each token's f32 activations
 // (the kernels take long rows several at a time, sharing the activations' loads).
-void matmul_float(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t element_bytes,
-                  const float* x, size_t n_tokens, int threads) {
+PreparedBatch prepare_float(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels,
+                            size_t element_bytes, const float* x, size_t n_tokens) {
   constexpr size_t kRowGroup = 16;
   const size_t in = outputs.front().w->shape[1];
   const auto dot_rows = kernels.dot_rows;
-  for_each_row_group(outputs, kRowGroup, threads, [&](const MatmulOutput& output, size_t first, size_t count) {
+  auto products = [=](const MatmulOutput& output, size_t first, size_t count) {
     const size_t rows = output.w->shape[0], stride = output.w->bytes / rows / element_bytes;
     const std::byte* w = output.w->data + first * stride * element_bytes;
-    float products[kRowGroup];
-    for (size_t t = 0; t < n_tokens; ++t) {
-      dot_rows(w, stride, count, x + t * in, in, products);
-      for (size_t r = 0; r < count; ++r) output.y[t * rows + first + r] = products[r];
+    float sums[kRowGroup];
+    // A range of several groups, a group at a time (the kernel's largest call).
+    for (size_t group = first; group < first + count; group += kRowGroup) {
+      const size_t group_rows = std::min(kRowGroup, first + count - group);
+      const std::byte* group_w = w + (group - first) * stride * element_bytes;
+      for (size_t t = 0; t < n_tokens; ++t) {
+        dot_rows(group_w, stride, group_rows, x + t * in, in, sums);
+        for (size_t r = 0; r < group_rows; ++r) output.y[t * rows + group + r] = sums[r];
+      }
     }
-  });
+  };
+  return {std::move(products), kRowGroup, false};
 }
 
 // Quantized weights against activation blocks of type Activation (the row's activations), made
@@ -142,22 +159,22 @@ void matmul_float(std::span<const MatmulOutput> outputs, const quant::TypeKernel
 // block_q8_x8.h) per call of its group_dot; matrices of those types have whole groups (the
 // container reader checks).
 template <class Activation>
-void matmul_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t row_group,
-                   void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens, int threads) {
+PreparedBatch prepare_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKernels& kernels, size_t row_group,
+                             void (*quantize)(const float*, Activation*, size_t), const float* x, size_t n_tokens) {
   if (row_group == 1) {
     const auto dot = kernels.dot;
-    return matmul_quantized<1>(
+    return prepare_quantized<1>(
         outputs, [dot](const std::byte* row, const Activation* a, size_t n, float* out) { *out = dot(row, a, n); },
-        quantize, x, n_tokens, threads);
+        quantize, x, n_tokens);
   }
   constexpr size_t kGroup = quant::BlockQ4Kx8::kRows;
   static_assert(quant::BlockQ8x8::kRows == kGroup, "one group size for the interleaved types");
   const auto group_dot = kernels.group_dot;
   const auto group_tokens_dot = kernels.group_tokens_dot;
-  return matmul_quantized<kGroup>(
+  return prepare_quantized<kGroup>(
       outputs,
       [group_dot](const std::byte* group, const Activation* a, size_t n, float* out) { group_dot(group, a, n, out); },
-      quantize, x, n_tokens, threads, group_tokens_dot != nullptr,
+      quantize, x, n_tokens, group_tokens_dot != nullptr,
       [group_tokens_dot](const std::byte* group, const Activation* const* a, size_t tokens, size_t n, float* out) {
         // The kernel reads the pointers as the Activation pointers they are.
         group_tokens_dot(group, reinterpret_cast<const void* const*>(a), tokens, n, out);
@@ -166,9 +183,9 @@ void matmul_blocks(std::span<const MatmulOutput> outputs, const quant::TypeKerne
 
 // Small batches of matrices of one type and width, by the row of that type in the CPU plan's
 // table (looked up once per call, not per row).
-void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
+PreparedBatch prepare_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens,
+                                  const CpuContext& cpu) {
   const quant::Kernels& kernels = *cpu.plan.kernels;
-  const int threads = cpu.threads;
   const quant::TensorType type = outputs.front().w->type;
   const quant::TypeTraits& traits = quant::type_traits(type);
   // The container admits column panels only for the block-quantized types (their kernels below).
@@ -187,23 +204,52 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
   }
   switch (row.activations) {
     case quant::ActivationBlocks::q8a:
-      return matmul_blocks(outputs, row, traits.row_group, kernels.quantize_q8a, x, n_tokens, threads);
+      return prepare_blocks(outputs, row, traits.row_group, kernels.quantize_q8a, x, n_tokens);
     case quant::ActivationBlocks::q8k:
-      return matmul_blocks(outputs, row, traits.row_group, kernels.quantize_q8k, x, n_tokens, threads);
+      return prepare_blocks(outputs, row, traits.row_group, kernels.quantize_q8k, x, n_tokens);
     case quant::ActivationBlocks::none:
-      return matmul_float(outputs, row, traits.block_bytes, x, n_tokens, threads);
+      break;
+  }
+  return prepare_float(outputs, row, traits.block_bytes, x, n_tokens);
+}
+
+void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
+  const PreparedBatch batch = prepare_small_batch(outputs, x, n_tokens, cpu);
+  if (batch.paneled) return for_each_thread_share(outputs, batch.row_group, cpu.threads, batch.products);
+  for_each_row_group(outputs, batch.row_group, cpu.threads, batch.products);
+}
+
+// Whether matmul_shared_input takes the small-batch path: the dot kernels (decoding, or a
+// batch below the type's gemm crossover) for matrices of one type and width.
+bool is_small_batch(std::span<const MatmulOutput> outputs, size_t n_tokens, const CpuContext& cpu) {
+  bool small = !outputs.empty() && (cpu.rows_one_by_one || n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan));
+  for (const MatmulOutput& output : outputs) {
+    small = small && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
+            output.w->shape[1] == outputs.front().w->shape[1];
+  }
+  return small;
+}
+
+// One thread's next unit of a list that threads take from both ends: even-numbered threads
+// from the front, odd-numbered from the back. `ends` holds the front in its high 32 bits and
+// the back (one past the last unit left) in its low ones. Returns false when none is left.
+bool claim_unit(std::atomic<uint64_t>& ends, bool from_front, size_t& unit) {
+  uint64_t current = ends.load(std::memory_order_relaxed);
+  while (true) {
+    const uint64_t front = current >> 32, back = current & 0xffffffffu;
+    if (front >= back) return false;
+    const uint64_t next = from_front ? current + (uint64_t{1} << 32) : current - 1;
+    if (ends.compare_exchange_weak(current, next, std::memory_order_relaxed)) {
+      unit = from_front ? front : back - 1;
+      return true;
+    }
   }
 }
 
 }  // namespace
 
 void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu) {
-  bool fusable = !outputs.empty() && (cpu.rows_one_by_one || n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan));
-  for (const MatmulOutput& output : outputs) {
-    fusable = fusable && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
-              output.w->shape[1] == outputs.front().w->shape[1];
-  }
-  if (fusable) return matmul_small_batch(outputs, x, n_tokens, cpu);
+  if (is_small_batch(outputs, n_tokens, cpu)) return matmul_small_batch(outputs, x, n_tokens, cpu);
   // Prompts on the int8 path: the input quantized once for all the matrices.
   const bool int8 = !cpu.rows_one_by_one && std::all_of(outputs.begin(), outputs.end(), [&](const MatmulOutput& output) {
     return output.w->shape.size() == 2 && gemm_uses_int8(output.w->type, cpu.plan) &&
@@ -211,6 +257,61 @@ void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, 
   });
   if (int8) return gemm_int8_shared_input(outputs, x, n_tokens, cpu);
   for (const MatmulOutput& output : outputs) matmul(*output.w, x, n_tokens, output.y, cpu);
+}
+
+void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu) {
+  // Batches past the dot kernels' range (prompts) go the way matmul_shared_input sends them.
+  std::vector<const MatmulBatch*> small;
+  for (const MatmulBatch& batch : batches) {
+    if (is_small_batch(batch.outputs, batch.n_tokens, cpu)) {
+      small.push_back(&batch);
+    } else {
+      matmul_shared_input(batch.outputs, batch.x, batch.n_tokens, cpu);
+    }
+  }
+  // Most tokens first: the front of the list is bound by the kernels' arithmetic, the back by
+  // reading the weights.
+  std::stable_sort(small.begin(), small.end(), [](auto* a, auto* b) { return a->n_tokens > b->n_tokens; });
+  std::vector<PreparedBatch> prepared;
+  prepared.reserve(small.size());
+  for (const MatmulBatch* batch : small) prepared.push_back(prepare_small_batch(batch->outputs, batch->x, batch->n_tokens, cpu));
+
+  // Each matrix in ranges of about a quarter of a thread's share (long enough streams for the
+  // prefetchers, short enough that the last ones even out the threads' finishing times).
+  struct Unit {
+    uint32_t batch, output;
+    size_t first, count;
+  };
+  const size_t threads = static_cast<size_t>(std::max(cpu.threads, 1));
+  std::vector<Unit> units;
+  for (size_t b = 0; b < small.size(); ++b) {
+    const size_t group = prepared[b].row_group;
+    for (size_t o = 0; o < small[b]->outputs.size(); ++o) {
+      const size_t rows = small[b]->outputs[o].w->shape[0];
+      const size_t quarter_share = (rows + 4 * threads - 1) / (4 * threads);
+      const size_t range = std::max(group, (quarter_share + group - 1) / group * group);
+      for (size_t first = 0; first < rows; first += range) {
+        units.push_back({uint32_t(b), uint32_t(o), first, std::min(range, rows - first)});
+      }
+    }
+  }
+  const auto run = [&](const Unit& unit) {
+    prepared[unit.batch].products(small[unit.batch]->outputs[unit.output], unit.first, unit.count);
+  };
+  if (threads == 1 || units.size() < 2) {
+    for (const Unit& unit : units) run(unit);
+    return;
+  }
+  // Threads take units from both ends: while some multiply the batches with many tokens
+  // (compute-bound), the others stream the weights of those with few (memory-bound), instead
+  // of all threads being bound by the same one at a time.
+  std::atomic<uint64_t> ends{units.size()};
+#pragma omp parallel num_threads(cpu.threads)
+  {
+    const bool from_front = omp_get_thread_num() % 2 == 0;
+    size_t unit = 0;
+    while (claim_unit(ends, from_front, unit)) run(units[unit]);
+  }
 }
 
 void matmul(const format::TensorView& w, const float* x, size_t n_tokens, float* y, const CpuContext& cpu) {

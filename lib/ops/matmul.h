@@ -28,6 +28,20 @@ struct MatmulOutput {
 };
 void matmul_shared_input(std::span<const MatmulOutput> outputs, const float* x, size_t n_tokens, const CpuContext& cpu);
 
+// Independent small batches, each with its own input (a layer's chosen experts, each with the
+// tokens routed to it), in one parallel region: the rows of every matrix in ranges that the
+// threads take from both ends of a list ordered by tokens, so that some threads multiply the
+// batches of many tokens (bound by the kernels' arithmetic) while others stream the rows of
+// those with few (bound by memory). Each row comes out as matmul_shared_input computes it
+// (the same kernel on the same activations); batches past the dot kernels' range go through
+// matmul_shared_input one after another.
+struct MatmulBatch {
+  std::span<const MatmulOutput> outputs;  // sharing the input x, of one type and width
+  const float* x;                         // (n_tokens, width)
+  size_t n_tokens;
+};
+void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu);
+
 // One row of an embedding-like matrix as f32: W[row] -> out (in,).
 void read_row(const format::TensorView& w, size_t row, float* out);
 

@@ -1,6 +1,7 @@
 // ops::matmul against the dequantized rows for every weight type, and ops::matmul_shared_input
 // (q, k, v or w1, w3 in one pass) against one ops::matmul per matrix: exactly the same, the
-// same kernels on the same quantized activations, only fewer barriers.
+// same kernels on the same quantized activations, only fewer barriers; ops::matmul_batches (a
+// layer's experts in one pass) against matmul_shared_input per batch, likewise.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
@@ -326,5 +327,60 @@ TEST_CASE("the fast f32 row decoders give dequantize_row's values", "[quant][int
       table->for_type(type).to_f32(stored, actual.data(), columns);
       CHECK(std::memcmp(expected.data(), actual.data(), columns * sizeof(float)) == 0);
     }
+  }
+}
+
+TEST_CASE("independent batches multiplied together give each batch's products alone", "[ops][matmul][batches]") {
+  const int threads = GENERATE(1, 2, 3);
+  const bool one_by_one = GENERATE(false, true);
+  INFO("threads " << threads << " rows one by one " << one_by_one);
+  ops::CpuContext context = cpu(threads);
+  context.rows_one_by_one = one_by_one;
+  const size_t columns = 512;
+  // Experts of one layer as the converter writes them (interleaved rows, some in panels), and
+  // plain, q8 and f16 matrices; 296 and 40 rows split into ranges unevenly.
+  const StoredMatrix a = interleaved(random_matrix(quant::TensorType::q4k, 296, columns, 41));
+  const StoredMatrix b = interleaved(random_matrix(quant::TensorType::q4k, 40, columns, 42));
+  const StoredMatrix c = interleaved(in_panels(random_matrix(quant::TensorType::q4k, 296, columns, 43), 256));
+  const StoredMatrix d = interleaved(random_matrix(quant::TensorType::q8, 104, columns, 44));
+  const StoredMatrix e = random_matrix(quant::TensorType::q4k, 33, columns, 45);
+  const StoredMatrix f = random_matrix(quant::TensorType::f16, 37, columns, 46);
+  // Token counts from one to past the gemm threshold (which, unless rows go one by one, takes
+  // matmul_shared_input's other paths).
+  const size_t gemm_tokens = ops::gemm_min_tokens(quant::TensorType::q4k, plan());
+  struct Case {
+    std::vector<const StoredMatrix*> matrices;
+    size_t tokens;
+  };
+  const std::vector<Case> cases = {{{&a, &b}, 3}, {{&c}, 1}, {{&d}, 5}, {{&e}, 2}, {{&f}, 4}, {{&a, &b}, 1},
+                                   {{&e}, gemm_tokens}, {{&b}, 8}};
+  std::vector<std::vector<float>> inputs, y, expected;
+  std::vector<std::vector<ops::MatmulOutput>> outputs, expected_outputs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    inputs.push_back(test::normal_values(cases[i].tokens * columns, 1.0f, uint32_t(50 + i)));
+    outputs.emplace_back();
+    expected_outputs.emplace_back();
+    for (const StoredMatrix* m : cases[i].matrices) {
+      y.emplace_back(cases[i].tokens * m->view.shape[0], -1.0f);
+      expected.emplace_back(cases[i].tokens * m->view.shape[0], -2.0f);
+    }
+  }
+  size_t next = 0;
+  std::vector<ops::MatmulBatch> batches;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (const StoredMatrix* m : cases[i].matrices) {
+      outputs[i].push_back({&m->view, y[next].data()});
+      expected_outputs[i].push_back({&m->view, expected[next].data()});
+      ++next;
+    }
+  }
+  for (size_t i = 0; i < cases.size(); ++i) batches.push_back({outputs[i], inputs[i].data(), cases[i].tokens});
+  ops::matmul_batches(batches, context);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ops::matmul_shared_input(expected_outputs[i], inputs[i].data(), cases[i].tokens, context);
+  }
+  for (size_t i = 0; i < y.size(); ++i) {
+    INFO("output " << i);
+    CHECK(y[i] == expected[i]);
   }
 }
