@@ -331,18 +331,15 @@ inline Q4kx8Scales unpack_q4k_x8_scales(const BlockQ4Kx8& block) {
 // chunk, `step(low, high, packed, a_low, a_high)` for each of its eight 32-byte groups (4
 // weights of each row, both sub-blocks' nibbles; a_low, a_high point to the 4 activations of
 // each sub-block, which the step broadcasts to every row) adds into the two sub-blocks'
-// accumulators, `step.add` adds two accumulators (of the step's lane width), and
+// accumulators, `step.add` adds two accumulators (of the step's lane width),
+// `step.add_pair_products(sum, pairs, two)` adds to each int32 lane of `sum` the products of its
+// two int16 `pairs` with the two int16 at `two` (the activations' sums of two sub-blocks), and
 // `scale(low, high, scales_low, scales_high)` turns them, with the two sub-blocks' scales per
 // row (int32), into 16 x the chunk's scaled sums per row (int32 lane r).
 template <Prefetch P, size_t T, class Step, class Scale>
 inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t n, float* out, Step step,
                               Scale scale) {
   const auto load = [](const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); };
-  const auto sum_pair = [](const int16_t* sums) {  // activation sums of sub-blocks 2p, 2p + 1
-    int32_t pair;
-    __builtin_memcpy(&pair, sums, 4);
-    return _mm256_set1_epi32(pair);
-  };
   // T tokens' activations against the same rows: the weights' loads, masks and scales are
   // shared; each token's arithmetic is the one-token kernel's, in the same order.
   __m256 total[T], minimum_terms[T];
@@ -351,16 +348,19 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
     const BlockQ4Kx8& block = w[b];
     const Q4kx8Scales unpacked = unpack_q4k_x8_scales(block);
     // sum_j m_j * sums_j per row: each 16 bytes of M hold sub-blocks 2p and 2p + 1 of each row
-    // side by side.
+    // side by side, widened to int16 once for all the tokens.
+    __m256i minimum_pairs[4];
+    for (size_t p = 0; p < 4; ++p) {
+      const __m256i minimums = unpacked.minimums[p / 2];
+      minimum_pairs[p] =
+          _mm256_cvtepu8_epi16(p % 2 ? _mm256_extracti128_si256(minimums, 1) : _mm256_castsi256_si128(minimums));
+    }
     __m256i minimum_sums[T], sums[T];
 #pragma GCC unroll 4
     for (size_t t = 0; t < T; ++t) {
       minimum_sums[t] = sums[t] = _mm256_setzero_si256();
       for (size_t p = 0; p < 4; ++p) {
-        const __m256i minimums = unpacked.minimums[p / 2];
-        const __m128i pair = p % 2 ? _mm256_extracti128_si256(minimums, 1) : _mm256_castsi256_si128(minimums);
-        const __m256i products = _mm256_madd_epi16(_mm256_cvtepu8_epi16(pair), sum_pair(a[t][b].sums + 2 * p));
-        minimum_sums[t] = _mm256_add_epi32(minimum_sums[t], products);
+        minimum_sums[t] = step.add_pair_products(minimum_sums[t], minimum_pairs[p], a[t][b].sums + 2 * p);
       }
     }
     for (size_t c = 0; c < 4; ++c) {

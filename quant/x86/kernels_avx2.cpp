@@ -166,6 +166,11 @@ struct Avx2Q4kx8 {
         high, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), broadcast4(a_high)));
   }
   static __m256i add(__m256i a, __m256i b) { return _mm256_add_epi16(a, b); }  // int16 sums (bound above)
+  static __m256i add_pair_products(__m256i sum, __m256i pairs, const int16_t* two) {
+    int32_t value;
+    __builtin_memcpy(&value, two, 4);
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, _mm256_set1_epi32(value)));
+  }
   static __m256i broadcast4(const int8_t* four) {
     int32_t value;
     __builtin_memcpy(&value, four, 4);
