@@ -156,7 +156,15 @@ class StoreLease {
 void Transformer::run_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                              const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                              const ops::CpuContext& cpu) {
-  if (store_ == nullptr) return experts_on_cpu(layer, chosen, first_row, tokens_of_expert, cpu);
+  if (store_ == nullptr && rows_.size() <= kExpertPassRows) {
+    return experts_on_cpu(layer, chosen, first_row, tokens_of_expert, cpu);
+  }
+  if (store_ == nullptr) {
+    for (const uint32_t e : chosen) {
+      expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
+    }
+    return;
+  }
   if (chosen.empty()) return;
   std::vector<uint8_t> slotted(chosen.size());
   store_->request(layer, chosen, slotted);
@@ -208,7 +216,8 @@ std::vector<uint32_t> Transformer::predict_experts(uint32_t layer, const ops::Cp
 
 // The chosen experts, all in memory, together: every expert's w1 and w3 in one parallel pass
 // (ops::matmul_batches: threads working on experts with many tokens beside threads on experts
-// with few), then every expert's w2 in another. Each row as expert_on_cpu computes it.
+// with few), then every expert's w2 in another. Each row as expert_on_cpu computes it. The
+// gate and up buffers hold every routed row at once (hence kExpertPassRows).
 void Transformer::experts_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                                  const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                                  const ops::CpuContext& cpu) {

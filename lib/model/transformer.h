@@ -97,6 +97,10 @@ class Transformer {
   static constexpr size_t kAttentionQueryBlock = 256;    // query tokens per score matrix
   void mixture_of_experts(uint32_t layer, const ops::CpuContext& cpu);
   void expert_on_cpu(const ExpertWeights& w, size_t first_row, size_t m, const ops::CpuContext& cpu);
+  // Batches of up to this many rows run a layer's experts in two passes (experts_on_cpu), whose
+  // scratch holds every routed row (rows x top-k x ffn x 8 bytes: 29 MB for Mixtral's top-2 of
+  // 14336 at 128 rows); longer ones (prompts) one expert at a time.
+  static constexpr size_t kExpertPassRows = 128;
   void experts_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                       const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                       const ops::CpuContext& cpu);

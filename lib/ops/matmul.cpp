@@ -1,11 +1,11 @@
-// Row-parallel matrix products for small batches (decoding), by the CPU plan's dot kernels;
+// Row-parallel matrix products for small batches (decoding), by the CPU plan's dot kernels,
+// one batch at a time or several independent ones in one parallel region (matmul_batches);
 // larger batches go to gemm().
 #include "ops/matmul.h"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -13,6 +13,7 @@
 
 #include "format/panels.h"
 #include "ops/gemm.h"
+#include "ops/two_ended_queue.h"
 #include "quant/formats/convert_row.h"
 #include "quant/kernels.h"
 #include "quant/formats/tensor_type.h"
@@ -35,7 +36,8 @@ struct PreparedBatch {
 // at a matrix's end) of every output's matrix, the groups of all of them split across the
 // threads in one parallel loop (one fork and join).
 template <class GroupProducts>
-void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int threads, GroupProducts group_products) {
+void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int threads,
+                        const GroupProducts& group_products) {
   std::vector<size_t> first_group(outputs.size() + 1, 0);
   for (size_t i = 0; i < outputs.size(); ++i) {
     first_group[i + 1] = first_group[i] + (outputs[i].w->shape[0] + group - 1) / group;
@@ -50,6 +52,10 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
   }
 }
 
+// The shortest share of a paneled matrix's rows a thread reads (a 258 KB stream of a q4k panel
+// of 3584 columns).
+constexpr size_t kMinimumPanelShare = 128;
+
 // For matrices stored in column panels: calls group_products(output, first, count) once per
 // thread and output with that thread's share of the output's rows (an equal share of each
 // matrix, so matrices of different heights still balance), which the caller reads panel by
@@ -60,14 +66,13 @@ void for_each_row_group(std::span<const MatmulOutput> outputs, size_t group, int
 // fewer threads.
 template <class GroupProducts>
 void for_each_thread_share(std::span<const MatmulOutput> outputs, size_t row_multiple, int threads,
-                           GroupProducts group_products) {
-  constexpr size_t kMinimumShare = 128;
+                           const GroupProducts& group_products) {
 #pragma omp parallel num_threads(threads)
   {
     const auto thread = static_cast<size_t>(omp_get_thread_num()), count = static_cast<size_t>(omp_get_num_threads());
     for (const MatmulOutput& output : outputs) {
       const size_t rows = output.w->shape[0];
-      size_t share = std::max(kMinimumShare, (rows + count - 1) / count);
+      size_t share = std::max(kMinimumPanelShare, (rows + count - 1) / count);
       share = (share + row_multiple - 1) / row_multiple * row_multiple;  // whole groups of interleaved rows
       const size_t first = thread * share;
       if (first < rows) group_products(output, first, std::min(share, rows - first));
@@ -222,28 +227,13 @@ void matmul_small_batch(std::span<const MatmulOutput> outputs, const float* x, s
 // Whether matmul_shared_input takes the small-batch path: the dot kernels (decoding, or a
 // batch below the type's gemm crossover) for matrices of one type and width.
 bool is_small_batch(std::span<const MatmulOutput> outputs, size_t n_tokens, const CpuContext& cpu) {
-  bool small = !outputs.empty() && (cpu.rows_one_by_one || n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan));
+  bool small =
+      !outputs.empty() && (cpu.rows_one_by_one || n_tokens < gemm_min_tokens(outputs.front().w->type, cpu.plan));
   for (const MatmulOutput& output : outputs) {
     small = small && output.w->shape.size() == 2 && output.w->type == outputs.front().w->type &&
             output.w->shape[1] == outputs.front().w->shape[1];
   }
   return small;
-}
-
-// One thread's next unit of a list that threads take from both ends: even-numbered threads
-// from the front, odd-numbered from the back. `ends` holds the front in its high 32 bits and
-// the back (one past the last unit left) in its low ones. Returns false when none is left.
-bool claim_unit(std::atomic<uint64_t>& ends, bool from_front, size_t& unit) {
-  uint64_t current = ends.load(std::memory_order_relaxed);
-  while (true) {
-    const uint64_t front = current >> 32, back = current & 0xffffffffu;
-    if (front >= back) return false;
-    const uint64_t next = from_front ? current + (uint64_t{1} << 32) : current - 1;
-    if (ends.compare_exchange_weak(current, next, std::memory_order_relaxed)) {
-      unit = from_front ? front : back - 1;
-      return true;
-    }
-  }
 }
 
 }  // namespace
@@ -274,7 +264,9 @@ void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu)
   std::stable_sort(small.begin(), small.end(), [](auto* a, auto* b) { return a->n_tokens > b->n_tokens; });
   std::vector<PreparedBatch> prepared;
   prepared.reserve(small.size());
-  for (const MatmulBatch* batch : small) prepared.push_back(prepare_small_batch(batch->outputs, batch->x, batch->n_tokens, cpu));
+  for (const MatmulBatch* batch : small) {
+    prepared.push_back(prepare_small_batch(batch->outputs, batch->x, batch->n_tokens, cpu));
+  }
 
   // Each matrix in ranges of about a quarter of a thread's share (long enough streams for the
   // prefetchers, short enough that the last ones even out the threads' finishing times).
@@ -288,8 +280,11 @@ void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu)
     const size_t group = prepared[b].row_group;
     for (size_t o = 0; o < small[b]->outputs.size(); ++o) {
       const size_t rows = small[b]->outputs[o].w->shape[0];
-      const size_t quarter_share = (rows + 4 * threads - 1) / (4 * threads);
-      const size_t range = std::max(group, (quarter_share + group - 1) / group * group);
+      size_t range = (rows + 4 * threads - 1) / (4 * threads);
+      // Column panels are read panel by panel within a range: at least for_each_thread_share's
+      // shortest share per stream.
+      if (prepared[b].paneled) range = std::max(range, kMinimumPanelShare);
+      range = std::max(group, (range + group - 1) / group * group);
       for (size_t first = 0; first < rows; first += range) {
         units.push_back({uint32_t(b), uint32_t(o), first, std::min(range, rows - first)});
       }
@@ -305,12 +300,12 @@ void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu)
   // Threads take units from both ends: while some multiply the batches with many tokens
   // (compute-bound), the others stream the weights of those with few (memory-bound), instead
   // of all threads being bound by the same one at a time.
-  std::atomic<uint64_t> ends{units.size()};
+  TwoEndedQueue queue(units.size());
 #pragma omp parallel num_threads(cpu.threads)
   {
     const bool from_front = omp_get_thread_num() % 2 == 0;
     size_t unit = 0;
-    while (claim_unit(ends, from_front, unit)) run(units[unit]);
+    while (queue.claim(from_front, unit)) run(units[unit]);
   }
 }
 

@@ -344,7 +344,9 @@ TEST_CASE("independent batches multiplied together give each batch's products al
   const StoredMatrix c = interleaved(in_panels(random_matrix(quant::TensorType::q4k, 296, columns, 43), 256));
   const StoredMatrix d = interleaved(random_matrix(quant::TensorType::q8, 104, columns, 44));
   const StoredMatrix e = random_matrix(quant::TensorType::q4k, 33, columns, 45);
-  const StoredMatrix f = random_matrix(quant::TensorType::f16, 37, columns, 46);
+  // f16 in ranges of several groups of 16 rows (200 rows: ranges of 64 rows on one thread, of 32
+  // on two or three, the last one shorter).
+  const StoredMatrix f = random_matrix(quant::TensorType::f16, 200, columns, 46);
   // Token counts from one to past the gemm threshold (which, unless rows go one by one, takes
   // matmul_shared_input's other paths).
   const size_t gemm_tokens = ops::gemm_min_tokens(quant::TensorType::q4k, plan());
@@ -352,8 +354,8 @@ TEST_CASE("independent batches multiplied together give each batch's products al
     std::vector<const StoredMatrix*> matrices;
     size_t tokens;
   };
-  const std::vector<Case> cases = {{{&a, &b}, 3}, {{&c}, 1}, {{&d}, 5}, {{&e}, 2}, {{&f}, 4}, {{&a, &b}, 1},
-                                   {{&e}, gemm_tokens}, {{&b}, 8}};
+  const std::vector<Case> cases = {{{&a, &b}, 3}, {{&c}, 1},     {{&d}, 5},           {{&e}, 2},
+                                   {{&f}, 4},     {{&a, &b}, 1}, {{&e}, gemm_tokens}, {{&b}, 8}};
   std::vector<std::vector<float>> inputs, y, expected;
   std::vector<std::vector<ops::MatmulOutput>> outputs, expected_outputs;
   for (size_t i = 0; i < cases.size(); ++i) {
