@@ -76,8 +76,10 @@ inline __m256i dpwssd(__m256i sum, __m256i a, __m256i b) {
 }
 // dpwssd with the 2 int16 at `two` broadcast to every lane, by the memory operand under EVEX
 // as dpbusd_broadcast (the q4k_x8 kernels' minimum terms: 1 instruction per token and pair of
-// sub-blocks instead of a broadcast, a madd and an add). With the weights in L2 the kernel took
-// 0.85x the time at four tokens, 0.92x at two and three; from L1 and from DRAM the same.
+// sub-blocks instead of a broadcast, a madd and an add). With the weights in L2 the four-token
+// kernel took 0.85x the time, two and three tokens 0.92x; with them in L1
+// (`smoe-bench-kernels --benchmark_filter=dot-tokens/q4k_x8`) and streamed from DRAM
+// (`stream-tokens/q4k_x8`) the times did not change beyond the noise.
 inline __m256i dpwssd_broadcast(__m256i sum, __m256i s16, const int16_t* two) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
   struct Two {
