@@ -335,7 +335,8 @@ inline Q4kx8Scales unpack_q4k_x8_scales(const BlockQ4Kx8& block) {
 // `step.add_pair_products(sum, pairs, two)` adds to each int32 lane of `sum` the products of its
 // two int16 `pairs` with the two int16 at `two` (the activations' sums of two sub-blocks), and
 // `scale(low, high, scales_low, scales_high)` turns them, with the two sub-blocks' scales per
-// row (int32), into 16 x the chunk's scaled sums per row (int32 lane r).
+// row (int32), into 16 x the chunk's scaled sums per row (int32 lane r); `Step::kLoadGroupOnce`
+// keeps each group's load in a register (below).
 template <Prefetch P, size_t T, class Step, class Scale>
 inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t n, float* out, Step step,
                               Scale scale) {
@@ -385,11 +386,12 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 #pragma GCC unroll 8
       for (size_t g = 0; g < 8; ++g) {
         __m256i packed = load(qs + 32 * g);
-        // In a register: GCC otherwise folds the load into both of the step's masks (two loads
-        // of the same bytes per group), and the load ports are as busy as the multiply pipes
-        // here (one broadcast load per vpdpbusd): 0.8x the time at one and two tokens, 0.9x at
-        // three and four, with the weights in L2.
-        __asm__("" : "+v"(packed));
+        // Held in a register where the step says so (VNNI): GCC otherwise folds the load into
+        // both of the step's masks (two loads of the same bytes per group), and there the load
+        // ports are as busy as the multiply pipes (one broadcast load per vpdpbusd): 0.8x the
+        // time at one and two tokens, 0.9x at three and four, with the weights in L2. The AVX2
+        // step (no broadcast operands) measured 1-3% slower with it.
+        if constexpr (Step::kLoadGroupOnce) __asm__("" : "+v"(packed));
 #pragma GCC unroll 4
         for (size_t t = 0; t < T; ++t) {
           const int8_t* chunk_activations = a[t][b].qs + 64 * c;

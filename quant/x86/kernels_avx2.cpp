@@ -159,6 +159,7 @@ float avx2_dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // maddubs could saturate on.) The instruction set's part of dot_q4k_x8_blocks: a step of one
 // 32-byte group, and the scaling.
 struct Avx2Q4kx8 {
+  static constexpr bool kLoadGroupOnce = false;
   __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
   void operator()(__m256i& low, __m256i& high, __m256i packed, const int8_t* a_low, const int8_t* a_high) const {
     low = _mm256_add_epi16(low, _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), broadcast4(a_low)));

@@ -167,6 +167,7 @@ float dot_q4k(const BlockQ4K* w, const BlockQ8K* a, size_t n) {
 // shuffles. The high nibbles are taken in place (& 0xf0, 16 q: one instruction instead of a
 // shift and a mask) and the low nibbles' sums scaled by 16 sc to match.
 struct VnniQ4kx8 {
+  static constexpr bool kLoadGroupOnce = true;
   __m256i low4 = _mm256_set1_epi8(0x0f), high4 = _mm256_set1_epi8(static_cast<char>(0xf0));
   void operator()(__m256i& low, __m256i& high, __m256i packed, const int8_t* a_low, const int8_t* a_high) const {
     low = dpbusd_broadcast(low, _mm256_and_si256(packed, low4), a_low);
