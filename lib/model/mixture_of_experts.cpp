@@ -156,10 +156,8 @@ class StoreLease {
 void Transformer::run_on_cpu(uint32_t layer, std::span<const uint32_t> chosen, std::span<const size_t> first_row,
                              const std::vector<std::vector<std::pair<uint32_t, float>>>& tokens_of_expert,
                              const ops::CpuContext& cpu) {
-  if (store_ == nullptr && rows_.size() <= kExpertPassRows) {
-    return experts_on_cpu(layer, chosen, first_row, tokens_of_expert, cpu);
-  }
   if (store_ == nullptr) {
+    if (rows_.size() <= kExpertPassRows) return experts_on_cpu(layer, chosen, first_row, tokens_of_expert, cpu);
     for (const uint32_t e : chosen) {
       expert_on_cpu(weights_.layers[layer].experts[e], first_row[e], tokens_of_expert[e].size(), cpu);
     }
@@ -237,15 +235,9 @@ void Transformer::experts_on_cpu(uint32_t layer, std::span<const uint32_t> chose
   batches.reserve(chosen.size());
   for (size_t i = 0; i < chosen.size(); ++i) {
     const uint32_t e = chosen[i];
-    const float* in = &expert_in_[first_row[e] * dim];
-    const size_t m = tokens_of_expert[e].size();
-    if (activation_observer_) {
-      activation_observer_(*projections[2 * i].w, in, m);
-      activation_observer_(*projections[2 * i + 1].w, in, m);
-    }
-    batches.push_back({{&projections[2 * i], 2}, in, m});
+    batches.push_back({{&projections[2 * i], 2}, &expert_in_[first_row[e] * dim], tokens_of_expert[e].size()});
   }
-  ops::matmul_batches(batches, cpu);
+  linear_batches(batches, cpu);
   std::vector<ops::MatmulOutput> down(chosen.size());  // w2 of each
   batches.clear();
   for (size_t i = 0; i < chosen.size(); ++i) {
@@ -253,12 +245,10 @@ void Transformer::experts_on_cpu(uint32_t layer, std::span<const uint32_t> chose
     const size_t m = tokens_of_expert[e].size();
     float* gate = &gate_[first_row[e] * ffn];
     for (size_t r = 0; r < m; ++r) cpu.plan.elementwise.silu_mul(&gate[r * ffn], &up_[(first_row[e] + r) * ffn], ffn);
-    const ExpertWeights& w = weights_.layers[layer].experts[e];
-    if (activation_observer_) activation_observer_(*w.w2, gate, m);
-    down[i] = {w.w2, &expert_out_[first_row[e] * dim]};
+    down[i] = {weights_.layers[layer].experts[e].w2, &expert_out_[first_row[e] * dim]};
     batches.push_back({{&down[i], 1}, gate, m});
   }
-  ops::matmul_batches(batches, cpu);
+  linear_batches(batches, cpu);
 }
 
 // Expert(x) = w2 (silu(w1 x) * (w3 x)) for the m rows of expert_in_ from `first_row`, into

@@ -22,6 +22,15 @@ void Transformer::linear_shared_input(std::span<const ops::MatmulOutput> outputs
   ops::matmul_shared_input(outputs, x, n, cpu);
 }
 
+void Transformer::linear_batches(std::span<const ops::MatmulBatch> batches, const ops::CpuContext& cpu) {
+  if (activation_observer_) {
+    for (const ops::MatmulBatch& batch : batches) {
+      for (const ops::MatmulOutput& output : batch.outputs) activation_observer_(*output.w, batch.x, batch.n_tokens);
+    }
+  }
+  ops::matmul_batches(batches, cpu);
+}
+
 void Transformer::forward(std::span<const int32_t> tokens, uint32_t first_position, KvCache& cache, bool all_logits,
                           std::vector<float>& logits, const ForwardContext& context) {
   const size_t n = tokens.size();

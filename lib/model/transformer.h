@@ -83,6 +83,8 @@ class Transformer {
   // The same for several matrices sharing the input x, in one pass where they can (ops::matmul_shared_input).
   void linear_shared_input(std::span<const ops::MatmulOutput> outputs, const float* x, size_t n,
                            const ops::CpuContext& cpu);
+  // The same for independent batches, each with its own input, in one pass (ops::matmul_batches).
+  void linear_batches(std::span<const ops::MatmulBatch> batches, const ops::CpuContext& cpu);
   // The layers and the output projection over rows_ (x_ holds their embeddings): logits for
   // the rows logit_rows_ names, in that order.
   void run_layers(std::span<const int32_t> tokens, std::vector<float>& logits, const ForwardContext& context);

@@ -301,7 +301,7 @@ void matmul_batches(std::span<const MatmulBatch> batches, const CpuContext& cpu)
   // (compute-bound), the others stream the weights of those with few (memory-bound), instead
   // of all threads being bound by the same one at a time.
   TwoEndedQueue queue(units.size());
-#pragma omp parallel num_threads(cpu.threads)
+#pragma omp parallel num_threads(int(threads))
   {
     const bool from_front = omp_get_thread_num() % 2 == 0;
     size_t unit = 0;

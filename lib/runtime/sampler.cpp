@@ -37,7 +37,9 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
   double total = 0;
   float top_logit = 0;
   relative_by_token.resize(candidates_.size());
-  const auto relative = [&](const std::pair<float, int32_t>& candidate) { return relative_by_token[size_t(candidate.second)]; };
+  const auto relative = [&](const std::pair<float, int32_t>& candidate) {
+    return relative_by_token[size_t(candidate.second)];
+  };
   // The order is needed only as far as the cut-offs read it: [0, sorted) is in order, and the
   // rest of the kept candidates all come after it. by_logit is a total order (for logits that
   // are not NaN), so sorting in pieces gives the order a sort of all of them would.

@@ -187,7 +187,6 @@ TEST_CASE("without top-k, a draw from thousands of tokens keeps the reference's 
   }
 }
 
-
 TEST_CASE("every draw is the one of a plainly written full-sort pipeline", "[sampler]") {
   std::mt19937 generator(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
