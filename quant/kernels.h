@@ -26,8 +26,10 @@ namespace smoe::quant {
 // core: on Intel cores the instructions made one-core q4k decode 1.65x faster; on Zen 4 they
 // cost speed instead (its hardware prefetchers keep up, and the instructions take load slots;
 // docs/PERFORMANCE.md). Every x86 table exists in both variants. The attention kernels
-// prefetch the KV cache's rows in both: that measured faster on Zen 4 too.
-enum class Prefetch { software, hardware };
+// prefetch the KV cache's rows in both: that measured faster on Zen 4 too. `l2_only` (prefetch
+// instructions into L2 alone) is no table's variant: the kernels that multiply three or more
+// tokens per weight load use it on every core (x86/kernels.h, kTokensPrefetch).
+enum class Prefetch { software, hardware, l2_only };
 
 // The activation blocks a quantized type's dot kernels read (block_q8a.h), which the table's
 // quantize_q8a or quantize_q8k makes; none: f32 activations (the float types).

@@ -26,12 +26,13 @@ inline void prefetch_l1(const void* p) { __builtin_prefetch(p, 0, 3); }
 inline void prefetch_l2(const void* p) { __builtin_prefetch(p, 0, 2); }
 
 // Prefetches the `lines` cache lines at `p` + kPrefetchBytes into L1, and at `p` +
-// kPrefetchL2Bytes into L2; nothing in the Prefetch::hardware variant.
+// kPrefetchL2Bytes into L2; only the L2 requests in the Prefetch::l2_only variant, nothing in
+// the Prefetch::hardware one.
 template <Prefetch P>
 inline void prefetch_ahead(const void* p, int lines) {
   if constexpr (P == Prefetch::hardware) return;
   for (int line = 0; line < lines; ++line) {
-    prefetch_l1(static_cast<const char*>(p) + kPrefetchBytes + 64 * line);
+    if constexpr (P == Prefetch::software) prefetch_l1(static_cast<const char*>(p) + kPrefetchBytes + 64 * line);
     prefetch_l2(static_cast<const char*>(p) + kPrefetchL2Bytes + 64 * line);
   }
 }

@@ -426,15 +426,18 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 }
 
 // The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
-// memory, and then the hardware prefetchers alone fall behind: streaming 1 GiB of q4k_x8 rows on
-// the Zen 4 VM (`smoe-bench-kernels --benchmark_filter=stream-tokens`, ms per GiB, software /
-// hardware only) took 64 / 81 at three tokens, 63 / 117 at four, 115 / 167 at eight, while at
-// two the hardware alone was faster (40 / 51; one token the same). The q8_x8 kernels likewise:
-// 8 sequences decoded together (`smoe-bench -b 8`, one thread, the synthetic 2-layer q4 file,
-// whose attention and output are q8_x8) ran 86.3 -> 91.0 tok/s with it, medians of 3
-// alternating runs. Machines whose plan prefers software prefetch keep it throughout.
+// memory, and then the hardware prefetchers alone fall behind (streaming 1 GiB of q4k_x8 rows on
+// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 63 ms with prefetch
+// instructions against 117 with the hardware alone at four tokens), while at one or two tokens
+// the hardware keeps up (two: 51 against 40 ms). Into L2 only: those tokens' activations (4.5
+// KiB per 4096 columns and token) fill much of L1, and weights requested 8 KiB ahead into L1
+// evicted them before their next use: from DRAM, one core, the four-token q4k_x8 kernel took
+// 138 against 186 reference cycles per block with the L1 requests, q8_x8 23 against 43, the
+// three-token q4k_x8 111 against 148 (with the weights in L2 it takes 149 and 20 cycles: the
+// stream now runs at nearly the kernels' own speed). Machines whose plan prefers software
+// prefetch keep it below three tokens.
 template <Prefetch P, size_t T>
-inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::software : P;
+inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::l2_only : P;
 
 // dot_q4k_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
 template <Prefetch P, class Step, class Scale>
