@@ -455,9 +455,10 @@ inline void dot_q4k_x8_token_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* 
 
 // The block loop of the q8_x8 kernels (eight interleaved rows, block_q8_x8.h): per block,
 // `step(sum, packed, activations)` for each of its eight 32-byte groups (4 weights of each row;
-// the step broadcasts the 4 activations at `activations` to every row's lane) adds the group's products into the rows'
-// int32 lanes of `sum` (two accumulators, even and odd groups, for the multiply latency); the
-// eight rows' f16 scales converted by one instruction and applied by one multiply-add. With
+// the step broadcasts the 4 activations at `activations` to every row's lane) adds the group's
+// products into the rows' int32 lanes of `sum` (per token two accumulators, even and odd groups,
+// for the multiply latency; one where eight tokens leave chains enough); the eight rows' f16
+// scales converted by one instruction and applied by one multiply-add. With
 // kWeightsOffset the steps multiply the weights plus 128 (vpdpbusd needs one unsigned operand,
 // and w ^ 0x80 = w + 128 is one instruction that handles -128 too), so 128 x the activations'
 // sum comes off each row's sum.
@@ -473,19 +474,24 @@ inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_
     // kernel measured the same either way, but whole decoding of a q8 file ran up to 2% faster
     // (docs/PERFORMANCE.md).
     prefetch_ahead<P>(reinterpret_cast<const char*>(&block) + 6144, 5);
-    __m256i sums[T][2];
-    for (size_t t = 0; t < T; ++t) sums[t][0] = sums[t][1] = _mm256_setzero_si256();
+    // Integer sums: the result does not depend on the split.
+    constexpr size_t kChains = T >= 8 ? 1 : 2;
+    __m256i sums[T][kChains];
+    for (size_t t = 0; t < T; ++t) {
+      for (size_t k = 0; k < kChains; ++k) sums[t][k] = _mm256_setzero_si256();
+    }
 #pragma GCC unroll 8
     for (size_t g = 0; g < 8; ++g) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * g));
-#pragma GCC unroll 4
-      for (size_t t = 0; t < T; ++t) sums[t][g % 2] = step(sums[t][g % 2], packed, a[t][b].qs + 4 * g);
+#pragma GCC unroll 8
+      for (size_t t = 0; t < T; ++t) sums[t][g % kChains] = step(sums[t][g % kChains], packed, a[t][b].qs + 4 * g);
     }
     const __m256 weight_scales = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block.d)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (size_t t = 0; t < T; ++t) {
       const BlockQ8A& activations = a[t][b];
-      __m256i dot = _mm256_add_epi32(sums[t][0], sums[t][1]);
+      __m256i dot = sums[t][0];
+      if constexpr (kChains == 2) dot = _mm256_add_epi32(dot, sums[t][1]);
       if constexpr (kWeightsOffset) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(activations.sum * 128));
       const __m256 scales = _mm256_mul_ps(weight_scales, _mm256_set1_ps(activations.d));
       total[t] = _mm256_fmadd_ps(scales, _mm256_cvtepi32_ps(dot), total[t]);
@@ -494,11 +500,15 @@ inline void dot_q8_x8_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_
   for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + 8 * t, total[t]);
 }
 
-// dot_q8_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
+// dot_q8_x8_blocks for `tokens` activation rows, up to Step::kTokensPerPass (4 or 8) at a time:
+// out[8 t + r].
 template <Prefetch P, bool kWeightsOffset, class Step>
 inline void dot_q8_x8_token_blocks(const BlockQ8x8* w, const BlockQ8A* const* a, size_t tokens, size_t n, float* out,
                                    Step step) {
   size_t t = 0;
+  if constexpr (Step::kTokensPerPass >= 8) {
+    for (; t + 8 <= tokens; t += 8) dot_q8_x8_blocks<kTokensPrefetch<P, 8>, kWeightsOffset, 8>(w, a + t, n, out + 8 * t, step);
+  }
   for (; t + 4 <= tokens; t += 4) dot_q8_x8_blocks<kTokensPrefetch<P, 4>, kWeightsOffset, 4>(w, a + t, n, out + 8 * t, step);
   switch (tokens - t) {
     case 3: return dot_q8_x8_blocks<kTokensPrefetch<P, 3>, kWeightsOffset, 3>(w, a + t, n, out + 8 * t, step);

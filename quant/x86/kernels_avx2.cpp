@@ -201,6 +201,7 @@ void avx2_dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_
 // w's signs (maddubs needs one unsigned operand; |pair sum| <= 2 x 128 x 127 fits int16), one
 // madd to int32 per group (two groups' int16 sums could saturate).
 struct Avx2Q8x8 {
+  static constexpr size_t kTokensPerPass = 4;  // eight tokens' sums and totals exceed 16 registers
   __m256i ones = _mm256_set1_epi16(1);
   __m256i operator()(__m256i sum, __m256i packed, const int8_t* four) const {
     int32_t value;

@@ -198,6 +198,15 @@ void dot_q4k_x8_tokens(const BlockQ4Kx8* w, const BlockQ8K* const* a, size_t tok
 // the same 4 activations), the weights made unsigned by flipping their top bit (w + 128; the
 // block loop takes 128 x the activations' sum off): no sign instructions, no per-row scales.
 struct VnniQ8x8 {
+  // Eight tokens a pass where AVX-512 gives 32 vector registers (their sums and totals fill 16):
+  // one weight load and flip for eight vpdpbusd, and eight chains without a second accumulator
+  // per token. From DRAM, one core, eight tokens took 36 reference cycles per block against 40.5
+  // in two passes of four. Sixteen registers (AVX-VNNI without AVX-512) keep passes of four.
+#if defined(__AVX512VL__)
+  static constexpr size_t kTokensPerPass = 8;
+#else
+  static constexpr size_t kTokensPerPass = 4;
+#endif
   __m256i top_bit = _mm256_set1_epi8(static_cast<char>(0x80));
   __m256i operator()(__m256i sum, __m256i packed, const int8_t* four) const {
     return dpbusd_broadcast(sum, _mm256_xor_si256(packed, top_bit), four);
