@@ -7,10 +7,19 @@ after another; reports aggregate generated tokens/s and the median / p99 time pe
 Time per token is the gap between consecutive streamed chunks of one response (the first
 token's wait, which includes the prompt and any queueing, is reported separately as TTFT).
 Standard library only.
+
+Where the machine's memory bandwidth drifts while the runs go on (shared or virtual machines),
+`--paired` runs one stream (K = 1) before the first K and after every K, and reports each K's
+ratio to the mean of the two single-stream runs beside it, so that each ratio compares runs
+minutes rather than the whole benchmark apart; the step ratio compares the time per token p50
+(K tokens per step against one), without the prompts and first-token waits:
+
+  bench/server_load.py --url http://127.0.0.1:8080 --concurrency 2,4,8 --paired --requests 2 --max-tokens 128
 """
 import argparse
 import http.client
 import json
+import math
 import statistics
 import threading
 import time
@@ -95,6 +104,8 @@ def main():
     parser.add_argument("--api-key", default="")
     parser.add_argument("--warmup", type=int, default=1, help="requests sent first and not counted")
     parser.add_argument("--json", action="store_true", help="one JSON object per K instead of a table")
+    parser.add_argument("--paired", action="store_true",
+                        help="run K = 1 before and after every K and report the ratio to their mean")
     args = parser.parse_args()
     # Greedy, past end tokens (llama.cpp's ignore_eos): every request generates exactly max_tokens.
     body = {"prompt": args.prompt, "max_tokens": args.max_tokens, "temperature": 0, "stream": True,
@@ -103,15 +114,41 @@ def main():
         one_request(args.url, body, args.api_key)
     if not args.json:
         print(f"{'K':>3} {'requests':>8} {'tokens':>7} {'wall s':>7} {'tok/s':>8} {'ms/tok p50':>10} "
-              f"{'ms/tok p99':>10} {'TTFT p50 ms':>11} {'errors':>6}")
-    for k in (int(v) for v in args.concurrency.split(",")):
-        row = run(args.url, k, args.requests, body, args.api_key)
+              f"{'ms/tok p99':>10} {'TTFT p50 ms':>11} {'errors':>6}" + (f" {'ratio':>6} {'step ratio':>10}" if args.paired else ""))
+
+    def report(row):
         if args.json:
             print(json.dumps(row), flush=True)
         else:
-            print(f"{k:>3} {row['requests']:>8} {row['generated_tokens']:>7} {row['wall_s']:>7} "
+            step = row.get("step_ratio_to_single")
+            ratio = (f"{row['ratio_to_single']:>6.2f} {step if step is None else round(step, 2):>10}"
+                     if "ratio_to_single" in row else "")
+            print(f"{row['concurrency']:>3} {row['requests']:>8} {row['generated_tokens']:>7} {row['wall_s']:>7} "
                   f"{row['tokens_per_s']:>8} {row['ms_per_token_p50']:>10} {row['ms_per_token_p99']:>10} "
-                  f"{row['ttft_ms_p50']:>11} {row['errors']:>6}", flush=True)
+                  f"{row['ttft_ms_p50']:>11} {row['errors']:>6} {ratio}", flush=True)
+
+    levels = [int(v) for v in args.concurrency.split(",")]
+    if not args.paired:
+        for k in levels:
+            report(run(args.url, k, args.requests, body, args.api_key))
+        return
+    before = run(args.url, 1, args.requests, body, args.api_key)
+    report(before)
+    for k in (k for k in levels if k != 1):
+        row = run(args.url, k, args.requests, body, args.api_key)
+        after = run(args.url, 1, args.requests, body, args.api_key)
+        single = (before["tokens_per_s"] + after["tokens_per_s"]) / 2
+        row["ratio_to_single"] = round(row["tokens_per_s"] / single, 3) if single > 0 else 0
+        row["single_tokens_per_s"] = [before["tokens_per_s"], after["tokens_per_s"]]
+        # The same ratio between decoding steps alone (K tokens per step time p50 against one
+        # stream's), without the prompts and first-token waits that the aggregate includes.
+        # None where a run streamed too fast or too few tokens to time them.
+        steps = [before["ms_per_token_p50"], after["ms_per_token_p50"], row["ms_per_token_p50"]]
+        timed = all(math.isfinite(v) and v > 0 for v in steps)
+        row["step_ratio_to_single"] = round(k * (steps[0] + steps[1]) / 2 / steps[2], 3) if timed else None
+        report(row)
+        report(after)
+        before = after
 
 
 if __name__ == "__main__":

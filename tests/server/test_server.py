@@ -10,6 +10,7 @@ errors (400, 401, 404, 413), a client leaving mid-stream, /metrics, curl, and SI
 import atexit
 import http.client
 import json
+import math
 import os
 import shutil
 import signal
@@ -365,6 +366,32 @@ status, body = request(keyed, "POST", "/v1/chat/completions", chat("hi", max_tok
 check("the right key is served", status == 200, (status, body))
 check("/health needs no key", request(keyed, "GET", "/health")[0] == 200)
 check("SIGTERM on an idle server exits 0", keyed.stop() == 0)
+
+# --- The load generator (bench/server_load.py): --paired runs one stream before and after K and
+# divides by their mean; every request generates exactly max_tokens.
+load_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "server_load.py")
+load = subprocess.run([sys.executable, load_script, "--url", server.base, "--concurrency", "2", "--paired",
+                       "--requests", "1", "--max-tokens", "4", "--warmup", "0", "--json"],
+                      capture_output=True, text=True, timeout=120)
+rows = [json.loads(line) for line in load.stdout.splitlines() if line.startswith("{")]
+check("server_load.py --paired: K = 1, K = 2, K = 1", load.returncode == 0
+      and [r["concurrency"] for r in rows] == [1, 2, 1], (load.returncode, load.stdout, load.stderr[-2000:]))
+if len(rows) == 3:
+    pair = rows[1]
+    single = (rows[0]["tokens_per_s"] + rows[2]["tokens_per_s"]) / 2
+    check("server_load.py counts every token and no error",
+          [(r["generated_tokens"], r["errors"]) for r in rows] == [(4, 0), (8, 0), (4, 0)], rows)
+    check("server_load.py's ratio is K's tokens/s over the mean of the single streams beside it",
+          abs(pair["ratio_to_single"] - pair["tokens_per_s"] / single) < 1e-3
+          and pair["single_tokens_per_s"] == [rows[0]["tokens_per_s"], rows[2]["tokens_per_s"]], rows)
+    # The tiny model streams so fast that chunks can arrive together (no gap to time): then None.
+    steps = [rows[0]["ms_per_token_p50"], rows[2]["ms_per_token_p50"], pair["ms_per_token_p50"]]
+    if all(math.isfinite(v) and v > 0 for v in steps):
+        expected = 2 * (steps[0] + steps[1]) / 2 / steps[2]
+        check("server_load.py's step ratio is K times the single streams' time per token over K's",
+              abs(pair["step_ratio_to_single"] - expected) < 1e-3 * max(1.0, expected), rows)
+    else:
+        check("server_load.py gives no step ratio without timed tokens", pair["step_ratio_to_single"] is None, rows)
 
 # --- SIGTERM: a stream in flight finishes, new requests are refused, the process exits 0.
 result = {"done": False, "finish": None}
