@@ -427,15 +427,16 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 
 // The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
 // memory, and then the hardware prefetchers alone fall behind (streaming 1 GiB of q4k_x8 rows on
-// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 63 ms with prefetch
-// instructions against 117 with the hardware alone at four tokens), while at one or two tokens
-// the hardware keeps up (two: 51 against 40 ms). Into L2 only: those tokens' activations (4.5
-// KiB per 4096 columns and token) fill much of L1, and weights requested 8 KiB ahead into L1
-// evicted them before their next use: from DRAM, one core, the four-token q4k_x8 kernel took
-// 138 against 186 reference cycles per block with the L1 requests, q8_x8 23 against 43, the
-// three-token q4k_x8 111 against 148 (with the weights in L2 it takes 149 and 20 cycles: the
-// stream now runs at nearly the kernels' own speed). Machines whose plan prefers software
-// prefetch keep it below three tokens.
+// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 63 ms with L1 and L2
+// prefetch instructions against 117 with the hardware alone at four tokens), while at one or two
+// tokens the hardware keeps up (two: 40 ms alone against 51 with the instructions). Into L2
+// only: those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and
+// weights requested 8 KiB ahead into L1 evicted them before their next use. From DRAM, one core,
+// the four-token q4k_x8 kernel takes 138 reference cycles per block (186 with the L1 requests),
+// the three-token one 111 (148), q8_x8 at four tokens 23 (43): about what they take with the
+// weights in L2 (138, 112, 20), so the stream now runs at the kernels' own speed (1 GiB of
+// q4k_x8 at four tokens: 51 ms). Machines whose plan prefers software prefetch keep it, L1
+// requests included, below three tokens.
 template <Prefetch P, size_t T>
 inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::l2_only : P;
 
