@@ -105,7 +105,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=1, help="requests sent first and not counted")
     parser.add_argument("--json", action="store_true", help="one JSON object per K instead of a table")
     parser.add_argument("--paired", action="store_true",
-                        help="run K = 1 before and after every K and report the ratio to their mean")
+                        help="run K = 1 before and after every other K and report the ratio to their mean "
+                             "(a 1 in --concurrency adds nothing)")
     args = parser.parse_args()
     # Greedy, past end tokens (llama.cpp's ignore_eos): every request generates exactly max_tokens.
     body = {"prompt": args.prompt, "max_tokens": args.max_tokens, "temperature": 0, "stream": True,
@@ -113,19 +114,22 @@ def main():
     for _ in range(args.warmup):
         one_request(args.url, body, args.api_key)
     if not args.json:
+        ratio_header = f" {'ratio':>6} {'step ratio':>10}" if args.paired else ""
         print(f"{'K':>3} {'requests':>8} {'tokens':>7} {'wall s':>7} {'tok/s':>8} {'ms/tok p50':>10} "
-              f"{'ms/tok p99':>10} {'TTFT p50 ms':>11} {'errors':>6}" + (f" {'ratio':>6} {'step ratio':>10}" if args.paired else ""))
+              f"{'ms/tok p99':>10} {'TTFT p50 ms':>11} {'errors':>6}{ratio_header}")
 
     def report(row):
         if args.json:
             print(json.dumps(row), flush=True)
-        else:
-            step = row.get("step_ratio_to_single")
-            ratio = (f"{row['ratio_to_single']:>6.2f} {step if step is None else round(step, 2):>10}"
-                     if "ratio_to_single" in row else "")
-            print(f"{row['concurrency']:>3} {row['requests']:>8} {row['generated_tokens']:>7} {row['wall_s']:>7} "
-                  f"{row['tokens_per_s']:>8} {row['ms_per_token_p50']:>10} {row['ms_per_token_p99']:>10} "
-                  f"{row['ttft_ms_p50']:>11} {row['errors']:>6} {ratio}", flush=True)
+            return
+        ratios = ""
+        if args.paired and row["concurrency"] != 1:
+            shown = ["-" if row[key] is None else f"{row[key]:.2f}"
+                     for key in ("ratio_to_single", "step_ratio_to_single")]
+            ratios = f" {shown[0]:>6} {shown[1]:>10}"
+        print(f"{row['concurrency']:>3} {row['requests']:>8} {row['generated_tokens']:>7} {row['wall_s']:>7} "
+              f"{row['tokens_per_s']:>8} {row['ms_per_token_p50']:>10} {row['ms_per_token_p99']:>10} "
+              f"{row['ttft_ms_p50']:>11} {row['errors']:>6}{ratios}", flush=True)
 
     levels = [int(v) for v in args.concurrency.split(",")]
     if not args.paired:
@@ -138,7 +142,8 @@ def main():
         row = run(args.url, k, args.requests, body, args.api_key)
         after = run(args.url, 1, args.requests, body, args.api_key)
         single = (before["tokens_per_s"] + after["tokens_per_s"]) / 2
-        row["ratio_to_single"] = round(row["tokens_per_s"] / single, 3) if single > 0 else 0
+        # None where the single streams generated nothing (every request failed).
+        row["ratio_to_single"] = round(row["tokens_per_s"] / single, 3) if single > 0 else None
         row["single_tokens_per_s"] = [before["tokens_per_s"], after["tokens_per_s"]]
         # The same ratio between decoding steps alone (K tokens per step time p50 against one
         # stream's), without the prompts and first-token waits that the aggregate includes.

@@ -427,16 +427,17 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 
 // The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
 // memory, and then the hardware prefetchers alone fall behind (streaming 1 GiB of q4k_x8 rows on
-// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 63 ms with L1 and L2
-// prefetch instructions against 117 with the hardware alone at four tokens), while at one or two
+// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 60-63 ms with L1 and
+// L2 prefetch instructions against 117 with the hardware alone at four tokens), while at one or two
 // tokens the hardware keeps up (two: 40 ms alone against 51 with the instructions). Into L2
 // only: those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and
 // weights requested 8 KiB ahead into L1 evicted them before their next use. From DRAM, one core,
 // the four-token q4k_x8 kernel takes 138 reference cycles per block (186 with the L1 requests),
 // the three-token one 111 (148), q8_x8 at four tokens 23 (43): about what they take with the
-// weights in L2 (138, 112, 20), so the stream now runs at the kernels' own speed (1 GiB of
-// q4k_x8 at four tokens: 51 ms). Machines whose plan prefers software prefetch keep it, L1
-// requests included, below three tokens.
+// weights in L2 (138, 112, 20), so the stream runs at the kernels' own speed (1 GiB of q4k_x8
+// at four tokens: 51 ms). Measured on Zen 4 only; the activations' footprint is the same on
+// other cores (Intel's L1 is 48 KiB since Ice Lake, 32 before). Machines whose plan prefers
+// software prefetch keep it, L1 requests included, below three tokens.
 template <Prefetch P, size_t T>
 inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::l2_only : P;
 
@@ -508,7 +509,9 @@ inline void dot_q8_x8_token_blocks(const BlockQ8x8* w, const BlockQ8A* const* a,
                                    Step step) {
   size_t t = 0;
   if constexpr (Step::kTokensPerPass >= 8) {
-    for (; t + 8 <= tokens; t += 8) dot_q8_x8_blocks<kTokensPrefetch<P, 8>, kWeightsOffset, 8>(w, a + t, n, out + 8 * t, step);
+    for (; t + 8 <= tokens; t += 8) {
+      dot_q8_x8_blocks<kTokensPrefetch<P, 8>, kWeightsOffset, 8>(w, a + t, n, out + 8 * t, step);
+    }
   }
   for (; t + 4 <= tokens; t += 4) dot_q8_x8_blocks<kTokensPrefetch<P, 4>, kWeightsOffset, 4>(w, a + t, n, out + 8 * t, step);
   switch (tokens - t) {

@@ -201,7 +201,8 @@ struct VnniQ8x8 {
   // Eight tokens a pass where AVX-512 gives 32 vector registers (their sums and totals fill 16):
   // one weight load and flip for eight vpdpbusd, and eight chains without a second accumulator
   // per token. From DRAM, one core, eight tokens took 36 reference cycles per block against 40.5
-  // in two passes of four. Sixteen registers (AVX-VNNI without AVX-512) keep passes of four.
+  // in two passes of four (the second reading the weights from L2). Sixteen registers (AVX-VNNI
+  // without AVX-512) keep passes of four.
 #if defined(__AVX512VL__)
   static constexpr size_t kTokensPerPass = 8;
 #else

@@ -376,7 +376,7 @@ load = subprocess.run([sys.executable, load_script, "--url", server.base, "--con
 rows = [json.loads(line) for line in load.stdout.splitlines() if line.startswith("{")]
 check("server_load.py --paired: K = 1, K = 2, K = 1", load.returncode == 0
       and [r["concurrency"] for r in rows] == [1, 2, 1], (load.returncode, load.stdout, load.stderr[-2000:]))
-if len(rows) == 3:
+if len(rows) == 3 and rows[0]["tokens_per_s"] + rows[2]["tokens_per_s"] > 0:
     pair = rows[1]
     single = (rows[0]["tokens_per_s"] + rows[2]["tokens_per_s"]) / 2
     check("server_load.py counts every token and no error",
@@ -392,6 +392,15 @@ if len(rows) == 3:
               abs(pair["step_ratio_to_single"] - expected) < 1e-3 * max(1.0, expected), rows)
     else:
         check("server_load.py gives no step ratio without timed tokens", pair["step_ratio_to_single"] is None, rows)
+# The table (the default output) with the ratios, including a K whose tokens could not be timed.
+table = subprocess.run([sys.executable, load_script, "--url", server.base, "--concurrency", "2", "--paired",
+                        "--requests", "1", "--max-tokens", "2", "--warmup", "0"],
+                       capture_output=True, text=True, timeout=120)
+lines = table.stdout.splitlines()
+check("server_load.py --paired prints a table: header with the ratios, K = 1, 2, 1",
+      table.returncode == 0 and len(lines) == 4 and lines[0].split()[-3:] == ["ratio", "step", "ratio"]
+      and [line.split()[0] for line in lines[1:]] == ["1", "2", "1"],
+      (table.returncode, table.stdout, table.stderr[-2000:]))
 
 # --- SIGTERM: a stream in flight finishes, new requests are refused, the process exits 0.
 result = {"done": False, "finish": None}

@@ -134,8 +134,9 @@ TEST_CASE("q8_x8 kernels agree with q8's scalar reference", "[kernels][q8_x8]") 
 
 TEST_CASE("the q8_x8 kernels of several tokens give each token's one-token sums, bit for bit", "[kernels][q8_x8]") {
   const Kernels* kernels = GENERATE(from_range(available_kernels()));
-  // 8, 9 and 13: passes of eight tokens (AVX-512), then of four, then the rest.
-  const size_t tokens = GENERATE(size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{8}, size_t{9}, size_t{13});
+  // 8, 9, 13 and 17: passes of eight tokens (AVX-512), then of four, then the rest.
+  const size_t tokens =
+      GENERATE(size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{8}, size_t{9}, size_t{13}, size_t{17});
   const size_t n = GENERATE(size_t{32 * 7}, size_t{4096});
   const Weights weights = GENERATE(Weights::quantized, Weights::raw_lowest);
   INFO("kernels " << kernels_name(*kernels) << " tokens " << tokens << " n " << n << " weights " << int(weights));
