@@ -48,6 +48,14 @@ void avx2_quantize_row_q3k(const float* src, BlockQ3K* dst, size_t n, const floa
 // compiler does not inline it, as in the sanitizer builds at -O0.
 namespace {
 
+// The 4 bytes at `four` in every int32 lane (4 activations for a step's weight group, or two
+// int16 sums).
+inline __m256i broadcast4(const void* four) {
+  int32_t value;
+  __builtin_memcpy(&value, four, 4);
+  return _mm256_set1_epi32(value);
+}
+
 // sum_j m_j * activation_sum_j of a q4k block as four int32 partial sums (eight 16-bit products).
 inline __m128i q4k_minimum_products(__m128i scales_and_minimums, const BlockQ8K& a) {
   const __m128i minimums = _mm_cvtepu8_epi16(_mm_srli_si128(scales_and_minimums, 8));

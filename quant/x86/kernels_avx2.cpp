@@ -168,14 +168,7 @@ struct Avx2Q4kx8 {
   }
   static __m256i add(__m256i a, __m256i b) { return _mm256_add_epi16(a, b); }  // int16 sums (bound above)
   static __m256i add_pair_products(__m256i sum, __m256i pairs, const int16_t* two) {
-    int32_t value;
-    __builtin_memcpy(&value, two, 4);
-    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, _mm256_set1_epi32(value)));
-  }
-  static __m256i broadcast4(const int8_t* four) {
-    int32_t value;
-    __builtin_memcpy(&value, four, 4);
-    return _mm256_set1_epi32(value);
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, broadcast4(two)));
   }
   __m256i scale(__m256i low, __m256i high, __m256i scales_low, __m256i scales_high) const {
     const __m256i scaled = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(low, ones), scales_low),
@@ -204,9 +197,7 @@ struct Avx2Q8x8 {
   static constexpr size_t kTokensPerPass = 4;  // eight tokens' sums and totals exceed 16 registers
   __m256i ones = _mm256_set1_epi16(1);
   __m256i operator()(__m256i sum, __m256i packed, const int8_t* four) const {
-    int32_t value;
-    __builtin_memcpy(&value, four, 4);
-    const __m256i activations = _mm256_set1_epi32(value);
+    const __m256i activations = broadcast4(four);
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(packed), _mm256_sign_epi8(activations, packed));
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
   }

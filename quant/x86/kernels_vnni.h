@@ -62,9 +62,7 @@ inline __m256i dpbusd_broadcast(__m256i sum, __m256i u8, const int8_t* four) {
   __asm__("vpdpbusd %2%{1to8%}, %1, %0" : "+v"(sum) : "v"(u8), "m"(*reinterpret_cast<const Four*>(four)));
   return sum;
 #else
-  int32_t value;
-  __builtin_memcpy(&value, four, 4);
-  return dpbusd(sum, u8, _mm256_set1_epi32(value));
+  return dpbusd(sum, u8, broadcast4(four));
 #endif
 }
 inline __m256i dpwssd(__m256i sum, __m256i a, __m256i b) {
@@ -88,9 +86,7 @@ inline __m256i dpwssd_broadcast(__m256i sum, __m256i s16, const int16_t* two) {
   __asm__("vpdpwssd %2%{1to8%}, %1, %0" : "+v"(sum) : "v"(s16), "m"(*reinterpret_cast<const Two*>(two)));
   return sum;
 #else
-  int32_t value;
-  __builtin_memcpy(&value, two, 4);
-  return dpwssd(sum, s16, _mm256_set1_epi32(value));
+  return dpwssd(sum, s16, broadcast4(two));
 #endif
 }
 
