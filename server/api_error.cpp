@@ -16,4 +16,6 @@ ApiError unavailable(std::string message, std::string code) {
   return ApiError(503, std::move(message), "server_error", "", std::move(code));
 }
 
+ApiError timeout_error() { return ApiError(504, "the request timed out", "server_error", "", "timeout"); }
+
 }  // namespace smoe::server

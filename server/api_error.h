@@ -36,5 +36,7 @@ class ApiError : public std::runtime_error {
 // The usual ones, named once so each status carries the same type everywhere.
 ApiError bad_request(std::string message, std::string param = "", std::string code = "");
 ApiError unavailable(std::string message, std::string code);
+// 504: a request that ran past --timeout (queued or generating).
+ApiError timeout_error();
 
 }  // namespace smoe::server

@@ -80,9 +80,16 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
                           std::to_string(*out.params.max_tokens) + " in the completion).",
                       "max_tokens", "context_length_exceeded");
   }
-  // Without max_tokens: a chat answer may take the rest of the context; a text completion gets
-  // OpenAI's documented default of 16 tokens.
-  const int64_t default_max = endpoint == Endpoint::chat ? room : std::min<int64_t>(16, room);
+  const int64_t limit = options.max_tokens;  // the server's own cap (0 = none)
+  if (limit > 0 && out.params.max_tokens && *out.params.max_tokens > limit) {
+    throw bad_request("max_tokens is too large: " + std::to_string(*out.params.max_tokens) +
+                          ". This server generates at most " + std::to_string(limit) + " tokens per request.",
+                      "max_tokens", "max_tokens_exceeded");
+  }
+  // Without max_tokens: a chat answer may take the rest of the context (or the server's cap); a
+  // text completion gets OpenAI's documented default of 16 tokens.
+  int64_t default_max = endpoint == Endpoint::chat ? room : std::min<int64_t>(16, room);
+  if (limit > 0) default_max = std::min(default_max, limit);
   out.generation.max_tokens = out.params.max_tokens ? *out.params.max_tokens : int32_t(default_max);
   out.generation.sampler = out.params.sampler;
   out.generation.stop = out.params.stop;
@@ -91,8 +98,6 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.request_timeout_s));
   return out;
 }
-
-ApiError deadline_error() { return ApiError(504, "the request timed out", "server_error", "", "timeout"); }
 
 void answer_whole(const httplib::Request& request, httplib::Response& response, const std::shared_ptr<Job>& job,
                   const ResponseHeader& header, bool offers_tools) {
@@ -123,7 +128,7 @@ void answer_whole(const httplib::Request& request, httplib::Response& response, 
     }
     if (Clock::now() > job->request().deadline + kDeadlineGrace) {
       job->cancel();
-      throw deadline_error();
+      throw timeout_error();
     }
   }
 }
@@ -174,7 +179,7 @@ class EventStream {
     if (update.text.empty() && !sink.is_writable()) return cancel();
     if (Clock::now() > job_->request().deadline + kDeadlineGrace) {
       job_->cancel();
-      send(sink, deadline_error().to_json());
+      send(sink, timeout_error().to_json());
       write(sink, "data: [DONE]\n\n");
       sink.done();
     }

@@ -67,6 +67,10 @@ httplib::Server::HandlerResponse fill_error(const httplib::Request& request, htt
                                              std::to_string(options.max_body_bytes) + " bytes",
                                     "invalid_request_error", "", "request_too_large"));
       break;
+    case 400:  // httplib could not parse the request (a malformed request line or header)
+      send_error(response, ApiError(400, "The request is not valid HTTP", "invalid_request_error", "",
+                                    "invalid_http_request"));
+      break;
     default:
       send_error(response, ApiError(response.status, "HTTP error " + std::to_string(response.status),
                                     response.status >= 500 ? "server_error" : "invalid_request_error"));
@@ -116,7 +120,14 @@ void register_routes(httplib::Server& http, ServerContext& context) {
     response.set_content(json_text({{"status", status}}), "application/json");
   });
   http.Get("/metrics", [&context](const httplib::Request&, httplib::Response& response) {
-    response.set_content(context.metrics.prometheus_text(), "text/plain; version=0.0.4");
+    ModelCounters counters;
+    // The model is set before the phase leaves loading (and stays unset when the load failed).
+    if (context.phase.load() != ServerContext::Phase::loading && context.model) {
+      const Model& model = *context.model;
+      if (model.info().weight_loading == WeightLoading::expert_cache) counters.expert_cache = model.expert_cache_stats();
+      if (!model.info().backend.empty()) counters.accelerator = model.offload_stats();
+    }
+    response.set_content(context.metrics.prometheus_text(counters), "text/plain; version=0.0.4");
   });
   http.Get("/v1/models", guarded([&context](const httplib::Request&, httplib::Response& response) {
              response.set_content(json_text(models_json(context.options.model_name, context.created)),

@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
                         .metrics = metrics,
                         .created = std::chrono::duration_cast<std::chrono::seconds>(now).count(),
                         .model = nullptr,
-                        .scheduler = nullptr};
+                        .scheduler = nullptr,
+                        .open_streams = {}};
   httplib::Server http;
   // httplib gives each connection a thread while it is open: a request holds one while it waits
   // and generates, an idle keep-alive connection (a proxy's pool) for up to 5 s. Enough for every

@@ -42,7 +42,7 @@ void Metrics::set_model_loaded(bool loaded) {
   model_loaded_ = loaded;
 }
 
-std::string Metrics::prometheus_text() const {
+std::string Metrics::prometheus_text(const ModelCounters& model) const {
   std::lock_guard lock(mutex_);
   std::ostringstream out;
   const auto header = [&](const char* name, const char* type, const char* help) {
@@ -71,6 +71,27 @@ std::string Metrics::prometheus_text() const {
   single("smoe_active_slots", "gauge", "Slots generating now.", active_);
   single("smoe_slots", "gauge", "Slots (--parallel).", slots_);
   single("smoe_model_loaded", "gauge", "1 once the model is loaded.", (model_loaded_ ? 1 : 0));
+  if (const std::optional<ExpertCacheStats>& cache = model.expert_cache) {
+    single("smoe_expert_cache_lookups_total", "counter", "Experts the CPU ran from the expert cache (per MoE step).",
+           cache->chosen);
+    single("smoe_expert_cache_hits_total", "counter",
+           "Of those, experts already in memory or being read ahead when chosen.", cache->hits);
+    single("smoe_expert_cache_hit_ratio", "gauge", "Expert cache hits over lookups since start.", cache->hit_rate());
+    single("smoe_expert_cache_read_bytes_total", "counter", "Bytes the expert cache read from disk.",
+           cache->bytes_read);
+    single("smoe_expert_cache_wait_seconds_total", "counter", "Seconds decoding waited for expert reads.",
+           cache->wait_seconds);
+  }
+  if (const std::optional<OffloadStats>& device = model.accelerator) {
+    header("smoe_expert_runs_total", "counter", "Expert runs, by where they ran.");
+    out << "smoe_expert_runs_total{on=\"accelerator\"} " << device->device_runs << '\n';
+    out << "smoe_expert_runs_total{on=\"cpu\"} " << device->cpu_runs << '\n';
+    const uint64_t runs = device->device_runs + device->cpu_runs;
+    single("smoe_accelerator_hit_ratio", "gauge", "Expert runs served by the accelerator over all expert runs.",
+           runs ? double(device->device_runs) / double(runs) : 0.0);
+    single("smoe_accelerator_resident_experts", "gauge", "Experts held in accelerator memory now.",
+           device->resident_experts);
+  }
   if (experts_per_layer_ > 0) {
     header("smoe_expert_selections_total", "counter", "Times the router chose each expert, by layer.");
     for (size_t i = 0; i < expert_counts_.size(); ++i) {

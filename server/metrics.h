@@ -4,12 +4,22 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "smoe/model.h"
+
 namespace smoe::server {
+
+// The model's own counters at the time of a scrape: its expert cache (models larger than memory)
+// and its accelerator, each where the model uses one.
+struct ModelCounters {
+  std::optional<ExpertCacheStats> expert_cache;
+  std::optional<OffloadStats> accelerator;
+};
 
 class Metrics {
  public:
@@ -24,7 +34,8 @@ class Metrics {
   void set_slots(uint32_t queued, uint32_t active, uint32_t total);
   void set_model_loaded(bool loaded);
 
-  std::string prometheus_text() const;
+  // The counters above, and the model's where given.
+  std::string prometheus_text(const ModelCounters& model = {}) const;
 
  private:
   mutable std::mutex mutex_;

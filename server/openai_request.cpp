@@ -143,6 +143,17 @@ ChatRequest parse_chat_request(std::string_view body, const SamplerOptions& defa
   } catch (const Error& error) {
     throw bad_request(error.what(), "messages");
   }
+  // OpenAI's roles. "developer" is its newer name for the system message, which is what chat
+  // templates know it as.
+  for (size_t i = 0; i < request.messages.size(); ++i) {
+    std::string& role = request.messages[i].role;
+    if (role == "developer") role = "system";
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool") {
+      throw bad_request("messages[" + std::to_string(i) + "].role: '" + role +
+                            "' is not one of system, developer, user, assistant, tool",
+                        "messages");
+    }
+  }
   if (const json* tools = field(root, "tools")) {
     if (!tools->is_array()) throw bad_request("'tools' must be a list", "tools");
     if (!tools->empty()) request.chat.tools = tools->dump();

@@ -62,8 +62,11 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock(mutex_);
     if (closed_) throw unavailable("the server is shutting down", "shutting_down");
-    if (queue_.size() >= options_.max_queued) {
-      throw unavailable("the server is busy: " + std::to_string(queue_.size()) + " requests are waiting; retry later",
+    // Queued jobs take the free slots at the scheduler's next round; only those beyond them wait.
+    const size_t free_slots = options_.slots - active_;
+    if (queue_.size() >= free_slots + options_.max_queued) {
+      throw unavailable("the server is busy: " + std::to_string(queue_.size() - free_slots) +
+                            " requests are waiting; retry later",
                         "queue_full");
     }
     queue_.push_back(std::move(job));
@@ -96,6 +99,15 @@ void Scheduler::cancel_all(const ApiError& reason) {
 }
 
 void Scheduler::admit() {
+  // Waiting jobs whose client left or whose time ran out go first: with every slot busy they
+  // would otherwise wait for one to free (the HTTP thread's own deadline check is coarser).
+  const Clock::time_point now = Clock::now();
+  std::erase_if(queue_, [&](const std::shared_ptr<Job>& job) {
+    if (job->cancelled()) return true;
+    if (now <= job->request().deadline) return false;
+    job->fail(timeout_error());
+    return true;
+  });
   while (!queue_.empty()) {
     std::shared_ptr<Job> job = std::move(queue_.front());
     queue_.pop_front();
@@ -159,7 +171,7 @@ void Scheduler::run() {
         continue;
       }
       if (now > slot->job->request().deadline) {
-        slot->job->fail(ApiError(504, "the request timed out", "server_error", "", "timeout"));
+        slot->job->fail(timeout_error());
         release(*slot);
         continue;
       }

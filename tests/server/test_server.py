@@ -5,7 +5,8 @@ Usage: test_server.py SMOE_SERVER SMOE_CONVERT TINY_MODEL_DIR
 
 Starts the server on a free port, waits for /health, then checks the OpenAI endpoints (shapes,
 usage, streaming, greedy determinism alone and under concurrency, the reference greedy text),
-errors (400, 401, 404, 413), a client leaving mid-stream, /metrics, curl, and SIGTERM.
+errors (400, 401, 404, 413, 503 queue full, 504 timeout), the server's limits, a client leaving
+mid-stream, /metrics, curl, and SIGTERM.
 """
 import atexit
 import http.client
@@ -282,6 +283,19 @@ expect_error("invalid UTF-8 is 400", 400, request(server, "POST", "/v1/chat/comp
 expect_error("a message whose content is a number is 400", 400, request(server, "POST", "/v1/chat/completions", {
     "messages": [{"role": "user", "content": 5}]}), param="messages")
 expect_error("an unknown route is 404", 404, request(server, "GET", "/v1/nothing"))
+garbage = socket.create_connection(("127.0.0.1", server.port))
+garbage.settimeout(10)
+garbage.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+reply = b""
+while b"invalid_http_request" not in reply:  # the reply may come in several pieces; the server then closes
+    more = garbage.recv(4096)
+    if not more:
+        break
+    reply += more
+garbage.close()
+reply = reply.decode(errors="replace")
+check("a request that is not HTTP is 400 in OpenAI's shape", reply.startswith("HTTP/1.1 400")
+      and '"code":"invalid_http_request"' in reply, reply[:300])
 expect_error("a body over --max-body is 413", 413,
              request(server, "POST", "/v1/chat/completions", chat("x" * 100000)))
 status, body = request(server, "POST", "/v1/chat/completions", chat("hi", max_tokens=2))
@@ -354,10 +368,14 @@ for name in ('smoe_requests_total{endpoint="/v1/chat/completions",status="200"}'
              "smoe_prompt_tokens_total", "smoe_generated_tokens_total", "smoe_generated_tokens_per_second",
              "smoe_queue_depth", "smoe_active_slots", 'smoe_expert_selections_total{layer="0",expert="0"}'):
     check(f"/metrics has {name}", name in text)
+check("/metrics has no expert cache counters without the cache", "smoe_expert_cache" not in text)
 check("/metrics counts generated tokens", metric(server, "smoe_generated_tokens_total") > 0)
 
-# --- --api-key: 401 without the key or with a wrong one; /health stays open.
-keyed = Server(model, "-t", "1", "-c", "128", "--api-key", "s3cret", "--quiet")
+# --- --api-key: 401 without the key or with a wrong one; /health stays open. --max-queue 0: a
+# request is served when a slot is free (none waits); --max-tokens caps what a request may ask.
+# Its experts are read on demand (--expert-cache): /metrics then shows the cache's counters.
+keyed = Server(model, "-t", "1", "-c", "128", "--api-key", "s3cret", "--max-queue", "0", "--max-tokens", "8",
+               "--expert-cache", "--quiet")
 expect_error("a missing key is 401", 401, request(keyed, "GET", "/v1/models"), code="invalid_api_key")
 expect_error("a wrong key is 401", 401, request(keyed, "POST", "/v1/chat/completions", chat("hi", max_tokens=2),
                                                 headers={"Authorization": "Bearer wrong"}), code="invalid_api_key")
@@ -365,7 +383,80 @@ status, body = request(keyed, "POST", "/v1/chat/completions", chat("hi", max_tok
                        headers={"Authorization": "Bearer s3cret"})
 check("the right key is served", status == 200, (status, body))
 check("/health needs no key", request(keyed, "GET", "/health")[0] == 200)
+key = {"Authorization": "Bearer s3cret"}
+expect_error("max_tokens over --max-tokens is 400", 400, request(keyed, "POST", "/v1/chat/completions",
+                                                                 chat("hi", max_tokens=9), headers=key),
+             code="max_tokens_exceeded", param="max_tokens")
+status, body = request(keyed, "POST", "/v1/chat/completions", chat("hi", ignore_eos=True), headers=key)
+check("a chat without max_tokens stops at --max-tokens", status == 200 and body["usage"]["completion_tokens"] == 8
+      and body["choices"][0]["finish_reason"] == "length", (status, body))
+expect_error("an unknown role is 400", 400, request(keyed, "POST", "/v1/chat/completions", {
+    "messages": [{"role": "bogus", "content": "hi"}]}, headers=key), param="messages")
+status, body = request(keyed, "POST", "/v1/chat/completions", {
+    "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+    "max_tokens": 2}, headers=key)
+check("a developer message is served (as the system message)", status == 200, (status, body))
+check("/metrics needs the key with --api-key", request(keyed, "GET", "/metrics")[0] == 401)
+_, scrape = request(keyed, "GET", "/metrics", headers=key)
+cache_values = {}
+for line in scrape.split("\n"):
+    if line.startswith("smoe_expert_cache_"):
+        cache_values[line.split()[0]] = float(line.split()[1])
+check("/metrics shows the expert cache's lookups and hits", cache_values.get("smoe_expert_cache_lookups_total", 0) > 0
+      and 0 <= cache_values.get("smoe_expert_cache_hits_total", -1) <= cache_values["smoe_expert_cache_lookups_total"]
+      and 0 <= cache_values.get("smoe_expert_cache_hit_ratio", -1) <= 1, cache_values)
 check("SIGTERM on an idle server exits 0", keyed.stop() == 0)
+
+# --- Limits: one slot and one waiting request; a third request gets 503 queue_full. --timeout
+# ends a request that runs past it with 504 timeout: a stream with an error event, a request
+# that waited in the queue in its own time (not the HTTP side's later fallback, 5 s after). 4000
+# tokens take the tiny model 2-5 s on the 2-core CI machine, 4-10 times the 0.5 s; the requests
+# below are all sent within the first tens of milliseconds.
+limited = Server(model, "-t", "1", "-c", "4096", "--parallel", "1", "--max-queue", "1", "--timeout", "0.5", "--quiet")
+long_body = chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True)
+held = {"events": [], "done": False}
+holding = threading.Event()
+
+
+def hold_the_slot():
+    def on_event(event):
+        held["events"].append(event)
+        holding.set()
+
+    held["done"] = follow_stream(limited, long_body, on_event)
+    holding.set()
+
+
+queued = {}
+
+
+def wait_in_queue():
+    sent = time.time()
+    queued["response"] = request(limited, "POST", "/v1/chat/completions", {**long_body, "stream": False})
+    queued["seconds"] = time.time() - sent
+
+
+holder = threading.Thread(target=hold_the_slot)
+holder.start()
+holding.wait(timeout=30)
+waiter = threading.Thread(target=wait_in_queue)
+waiter.start()
+deadline = time.time() + 10
+while metric(limited, "smoe_queue_depth") != 1 and time.time() < deadline:
+    time.sleep(0.02)
+check("the second request waits in the queue", metric(limited, "smoe_queue_depth") == 1)
+expect_error("a request beyond --max-queue is 503 queue_full", 503,
+             request(limited, "POST", "/v1/chat/completions", chat("one more", max_tokens=2)), code="queue_full")
+holder.join(timeout=60)
+waiter.join(timeout=60)
+check("a stream past --timeout ends with a timeout event and [DONE]", held["done"] and held["events"]
+      and held["events"][-1].get("error", {}).get("code") == "timeout", (held["done"], held["events"][-1:]))
+expect_error("a queued request past --timeout is 504 timeout", 504, queued.get("response", (None, None)),
+             code="timeout")
+check("the queued request's 504 comes at its deadline", queued.get("seconds", 99) < 3, queued.get("seconds"))
+status, body = request(limited, "POST", "/v1/chat/completions", chat("still there?", max_tokens=2))
+check("the server answers after the timeouts", status == 200, (status, body))
+check("SIGTERM after the limits exits 0", limited.stop() == 0)
 
 # --- The load generator (bench/server_load.py): --paired runs one stream before and after K and
 # divides by their mean; every request generates exactly max_tokens.

@@ -1,10 +1,16 @@
-// smoe-server's pieces without a model or a socket: stop strings over streamed pieces, OpenAI
-// request bodies accepted or refused with the field named, and tool calls read from answers.
+// smoe-server's pieces without a model: stop strings over streamed pieces, OpenAI request bodies
+// accepted or refused with the field named, tool calls read from answers, the Prometheus text,
+// and the routes' answers before the model is loaded and while shutting down (on a local socket).
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api_error.h"
+#include "http_routes.h"
+#include "metrics.h"
 #include "openai_request.h"
 #include "openai_response.h"
 #include "stop_strings.h"
@@ -82,6 +88,12 @@ TEST_CASE("server chat requests parse OpenAI's fields", "[server]") {
   CHECK(request.params.include_usage);
   CHECK(request.chat.tools.find("\"f\"") != std::string::npos);
 
+  // "developer" is OpenAI's newer name for the system message.
+  const auto developer = smoe::server::parse_chat_request(
+      R"({"messages": [{"role": "developer", "content": "be brief"}, {"role": "user", "content": "hi"}]})", {});
+  CHECK(developer.messages[0].role == "system");
+  CHECK(developer.messages[1].role == "user");
+
   const auto text = smoe::server::parse_completion_request(R"({"prompt": ["once"], "stop": "x"})", {});
   CHECK(text.prompt == "once");
   CHECK(text.params.stop == std::vector<std::string>{"x"});
@@ -108,6 +120,8 @@ TEST_CASE("server chat requests refuse malformed bodies naming the field", "[ser
   CHECK(refused_param("{" + user + R"(, "n": 2})") == "n");
   CHECK(refused_param("{" + user + R"(, "tools": {}})") == "tools");
   CHECK(refused_param("{" + user + R"(, "max_tokens": 12, "seed": null})").empty());
+  CHECK(refused_param(R"({"messages": [{"role": "bogus", "content": "hi"}]})") == "messages");
+  CHECK(refused_param(R"({"messages": [{"role": "function", "content": "hi"}]})") == "messages");
   // Nesting deep enough to overflow the stack of anything recursive is refused while parsing.
   CHECK(refused_param("{" + user + R"(, "tools": )" + std::string(100000, '[') + std::string(100000, ']') + "}") ==
         "(none)");
@@ -199,4 +213,88 @@ TEST_CASE("server tool-call answers in OpenAI's shape", "[server][tool_calls]") 
   CHECK(chunk["object"] == "chat.completion.chunk");
   CHECK(chunk["choices"][0]["delta"]["tool_calls"][0]["index"] == 0);
   CHECK(chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "get_weather");
+}
+
+namespace {
+
+// The value of the sample line `name` (with its labels, if any) in Prometheus text; "" if absent.
+std::string sample(const std::string& text, const std::string& name) {
+  const size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  const size_t begin = at + name.size() + 2;
+  return text.substr(begin, text.find('\n', begin) - begin);
+}
+
+}  // namespace
+
+TEST_CASE("server /metrics shows the expert cache and the accelerator where the model has them", "[server]") {
+  smoe::server::Metrics metrics;
+  metrics.set_slots(2, 1, 4);
+  const std::string plain = metrics.prometheus_text();
+  CHECK(sample(plain, "smoe_queue_depth") == "2");
+  CHECK(sample(plain, "smoe_active_slots") == "1");
+  CHECK(plain.find("smoe_expert_cache") == std::string::npos);
+  CHECK(plain.find("smoe_accelerator") == std::string::npos);
+
+  smoe::server::ModelCounters model;
+  model.expert_cache = smoe::ExpertCacheStats{.chosen = 40, .hits = 30, .bytes_read = 1000, .wait_seconds = 0.5};
+  model.accelerator = smoe::OffloadStats{.device_runs = 3, .cpu_runs = 1, .resident_experts = 7};
+  const std::string text = metrics.prometheus_text(model);
+  CHECK(sample(text, "smoe_expert_cache_lookups_total") == "40");
+  CHECK(sample(text, "smoe_expert_cache_hits_total") == "30");
+  CHECK(sample(text, "smoe_expert_cache_hit_ratio") == "0.75");
+  CHECK(sample(text, "smoe_expert_cache_read_bytes_total") == "1000");
+  CHECK(sample(text, "smoe_expert_cache_wait_seconds_total") == "0.5");
+  CHECK(sample(text, "smoe_expert_runs_total{on=\"accelerator\"}") == "3");
+  CHECK(sample(text, "smoe_expert_runs_total{on=\"cpu\"}") == "1");
+  CHECK(sample(text, "smoe_accelerator_hit_ratio") == "0.75");
+  CHECK(sample(text, "smoe_accelerator_resident_experts") == "7");
+  CHECK(text.find("# TYPE smoe_expert_cache_hit_ratio gauge") != std::string::npos);
+}
+
+TEST_CASE("server routes answer 503 while loading and shutting down", "[server]") {
+  smoe::server::ServerOptions options;
+  options.api_key = "k";
+  options.log_requests = false;
+  smoe::server::Metrics metrics;
+  smoe::server::ServerContext context{
+      .options = options, .metrics = metrics, .model = nullptr, .scheduler = nullptr, .open_streams = {}};
+  httplib::Server http;
+  smoe::server::register_routes(http, context);
+  const int port = http.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listener([&] { http.listen_after_bind(); });  // bound and listening: connections wait for it
+  httplib::Client client("127.0.0.1", port);
+  const httplib::Headers key = {{"Authorization", "Bearer k"}};
+  const auto status_of = [](const httplib::Result& result) { return result ? result->status : -1; };
+  const auto code_of = [](const httplib::Result& result) {
+    return result ? nlohmann::json::parse(result->body)["error"]["code"].get<std::string>() : "";
+  };
+
+  auto health = client.Get("/health");  // no key needed
+  CHECK(status_of(health) == 503);
+  CHECK(health->body == R"({"status":"loading"})");
+  auto chat = client.Post("/v1/chat/completions", key, R"({"messages": [{"role": "user", "content": "hi"}]})",
+                          "application/json");
+  CHECK(status_of(chat) == 503);
+  CHECK(code_of(chat) == "model_loading");
+  CHECK(status_of(client.Get("/metrics")) == 401);  // the key guards /metrics too
+  auto scrape = client.Get("/metrics", key);
+  CHECK(status_of(scrape) == 200);
+  CHECK(sample(scrape->body, "smoe_model_loaded") == "0");
+
+  context.phase = smoe::server::ServerContext::Phase::ready;
+  health = client.Get("/health");
+  CHECK(status_of(health) == 200);
+  CHECK(health->body == R"({"status":"ok"})");
+
+  // Draining after a failed load: no model, and nothing dereferences it.
+  context.phase = smoe::server::ServerContext::Phase::draining;
+  health = client.Get("/health");
+  CHECK(status_of(health) == 503);
+  CHECK(health->body == R"({"status":"shutting_down"})");
+  CHECK(status_of(client.Get("/metrics", key)) == 200);
+
+  http.stop();
+  listener.join();
 }
