@@ -68,8 +68,8 @@ httplib::Server::HandlerResponse fill_error(const httplib::Request& request, htt
                                     "invalid_request_error", "", "request_too_large"));
       break;
     case 400:  // httplib could not parse the request (a malformed request line or header)
-      send_error(response, ApiError(400, "The request is not valid HTTP", "invalid_request_error", "",
-                                    "invalid_http_request"));
+      send_error(response,
+                 ApiError(400, "The request is not valid HTTP", "invalid_request_error", "", "invalid_http_request"));
       break;
     default:
       send_error(response, ApiError(response.status, "HTTP error " + std::to_string(response.status),
@@ -124,8 +124,9 @@ void register_routes(httplib::Server& http, ServerContext& context) {
     // The model is set before the phase leaves loading (and stays unset when the load failed).
     if (context.phase.load() != ServerContext::Phase::loading && context.model) {
       const Model& model = *context.model;
-      if (model.info().weight_loading == WeightLoading::expert_cache) counters.expert_cache = model.expert_cache_stats();
-      if (!model.info().backend.empty()) counters.accelerator = model.offload_stats();
+      const ModelInfo& info = model.info();
+      if (info.weight_loading == WeightLoading::expert_cache) counters.expert_cache = model.expert_cache_stats();
+      if (!info.backend.empty()) counters.accelerator = model.offload_stats();
     }
     response.set_content(context.metrics.prometheus_text(counters), "text/plain; version=0.0.4");
   });

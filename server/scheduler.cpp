@@ -65,9 +65,9 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
     // Queued jobs take the free slots at the scheduler's next round; only those beyond them wait.
     const size_t free_slots = options_.slots - active_;
     if (queue_.size() >= free_slots + options_.max_queued) {
-      throw unavailable("the server is busy: " + std::to_string(queue_.size() - free_slots) +
-                            " requests are waiting; retry later",
-                        "queue_full");
+      throw unavailable(
+          "the server is busy: " + std::to_string(queue_.size() - free_slots) + " requests are waiting; retry later",
+          "queue_full");
     }
     queue_.push_back(std::move(job));
     metrics_.set_slots(uint32_t(queue_.size()), active_, options_.slots);

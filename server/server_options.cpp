@@ -52,7 +52,8 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   app.add_option("--max-tokens", options.max_tokens,
                  "most new tokens one request may ask for (more: 400; a request without max_tokens gets at most "
                  "this many; 0 = the rest of the slot's context)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--timeout", options.request_timeout_s, "seconds a request may take, queued and generating")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--shutdown-timeout", options.shutdown_timeout_s,

@@ -21,7 +21,7 @@ struct ServerOptions {
   SchedulerOptions scheduler;        // --parallel, --max-queue, --prefill-chunk, --join-prompts
   SamplerOptions sampler;            // defaults for fields a request leaves out (OpenAI's: temperature 1, no cut-offs)
   size_t max_body_bytes = 4u << 20;  // --max-body: larger request bodies get 413
-  uint32_t max_tokens = 0;           // --max-tokens: new tokens one request may ask for (0 = the rest of its slot's context)
+  uint32_t max_tokens = 0;  // --max-tokens: new tokens one request may ask for (0 = the rest of its slot's context)
   double request_timeout_s = 600;    // --timeout: a request (queued and generating) fails after this
   double shutdown_timeout_s = 30;    // --shutdown-timeout: SIGTERM waits this long for requests in flight
   bool log_requests = true;          // one line per request on stderr (--quiet turns it off)
