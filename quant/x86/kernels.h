@@ -439,11 +439,13 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 // L2 prefetch instructions against 117 with the hardware alone at four tokens), while at one or two
 // tokens the hardware keeps up (two: 40 ms alone against 51 with the instructions). Into L2
 // only: those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and
-// weights requested 8 KiB ahead into L1 evicted them before their next use. From DRAM, one core,
-// the four-token q4k_x8 kernel takes 138 reference cycles per block (186 with the L1 requests),
-// the three-token one 111 (148), q8_x8 at four tokens 23 (43): about what they take with the
-// weights in L2 (138, 112, 20), so the stream runs at the kernels' own speed (1 GiB of q4k_x8
-// at four tokens: 51 ms). Measured on Zen 4 only; the activations' footprint is the same on
+// weights requested 8 KiB ahead into L1 evicted them before their next use. One core streaming
+// 264 MB (past the 32 MB L3): the four-token q4k_x8 kernel takes 142-148 reference cycles per
+// block (177-188 with the L1 requests, 310-331 with the hardware alone), the three-token one
+// 114-122 (180-192, 208-223), q8_x8 at four tokens 28 (45-48, 54-56), at eight 36-38 (41-43,
+// 85-92): close to what they take with the weights in L2 (138, 112, 20, 35), so the stream
+// runs at the kernels' own speed (1 GiB of q4k_x8 at four tokens: 50-53 ms). Measured on Zen 4
+// only; the activations' footprint is the same on
 // other cores (Intel's L1 is 48 KiB since Ice Lake, 32 before). Machines whose plan prefers
 // software prefetch keep it, L1 requests included, below three tokens.
 template <Prefetch P, size_t T>
