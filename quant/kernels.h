@@ -27,7 +27,7 @@ namespace smoe::quant {
 // cost speed instead (its hardware prefetchers keep up, and the instructions take load slots;
 // docs/PERFORMANCE.md). Every x86 table exists in both variants. The attention kernels
 // prefetch the KV cache's rows in both: that measured faster on Zen 4 too. `l2_only` (prefetch
-// instructions into L2 alone) is no table's variant: the kernels that multiply three or more
+// instructions into L2 alone) is no table's variant: the kernels that multiply two or more
 // tokens per weight load use it on every core (x86/kernels.h, kTokensPrefetch).
 enum class Prefetch { software, hardware, l2_only };
 

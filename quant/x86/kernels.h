@@ -436,20 +436,25 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 // The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
 // memory, and then the hardware prefetchers alone fall behind (streaming 1 GiB of q4k_x8 rows on
 // the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 60-63 ms with L1 and
-// L2 prefetch instructions against 117 with the hardware alone at four tokens), while at one or two
-// tokens the hardware keeps up (two: 40 ms alone against 51 with the instructions). Into L2
-// only: those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and
-// weights requested 8 KiB ahead into L1 evicted them before their next use. One core streaming
-// 264 MB (past the 32 MB L3): the four-token q4k_x8 kernel takes 142-148 reference cycles per
-// block (177-188 with the L1 requests, 310-331 with the hardware alone), the three-token one
-// 114-122 (180-192, 208-223), q8_x8 at four tokens 28 (45-48, 54-56), at eight 36-38 (41-43,
-// 85-92): close to what they take with the weights in L2 (138, 112, 20, 35), so the stream
-// runs at the kernels' own speed (1 GiB of q4k_x8 at four tokens: 50-53 ms). Measured on Zen 4
-// only; the activations' footprint is the same on
-// other cores (Intel's L1 is 48 KiB since Ice Lake, 32 before). Machines whose plan prefers
-// software prefetch keep it, L1 requests included, below three tokens.
+// L2 prefetch instructions against 117 with the hardware alone at four tokens). Into L2 only:
+// those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and weights
+// requested 8 KiB ahead into L1 evicted them before their next use. One core streaming 264 MB
+// (past the 32 MB L3): the four-token q4k_x8 kernel takes 142-148 reference cycles per block
+// (177-188 with the L1 requests, 310-331 with the hardware alone), the three-token one 114-122
+// (180-192, 208-223), q8_x8 at four tokens 28 (45-48, 54-56), at eight 36-38 (41-43, 85-92):
+// close to what they take with the weights in L2 (138, 112, 20, 35), so the stream runs at the
+// kernels' own speed (1 GiB of q4k_x8 at four tokens: 50-53 ms). Two tokens: alone on a core
+// the hardware keeps up (1 GiB in 35-38 ms either way, 49 with the L1 requests), but beside a
+// second core streaming other rows the two-token blocks of decoding's expert passes took 140-147
+// cycles each against 97-100 for one token; with the L2 requests, sequences decoded together
+// ran 1.07-1.12x faster at 8, 1.09-1.11x at 4 and 1.04-1.10x at 2 (`smoe-bench -b K`, ABBA pairs
+// at 60-68 GB/s; the same at 35 GB/s). One token keeps the hardware prefetchers: one stream's
+// decoding, every core on one-token rows, was 7% slower with L2 requests. Measured on Zen 4
+// only; the activations' footprint is the same on other cores (Intel's L1 is 48 KiB since Ice
+// Lake, 32 before). Machines whose plan prefers software prefetch keep it, L1 requests included,
+// at one token.
 template <Prefetch P, size_t T>
-inline constexpr Prefetch kTokensPrefetch = T >= 3 ? Prefetch::l2_only : P;
+inline constexpr Prefetch kTokensPrefetch = T >= 2 ? Prefetch::l2_only : P;
 
 // dot_q4k_x8_blocks for `tokens` activation rows, up to four at a time: out[8 t + r].
 template <Prefetch P, class Step, class Scale>
@@ -459,7 +464,7 @@ inline void dot_q4k_x8_token_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* 
   for (; t + 4 <= tokens; t += 4) dot_q4k_x8_blocks<kTokensPrefetch<P, 4>, 4>(w, a + t, n, out + 8 * t, step, scale);
   switch (tokens - t) {
     case 3: return dot_q4k_x8_blocks<kTokensPrefetch<P, 3>, 3>(w, a + t, n, out + 8 * t, step, scale);
-    case 2: return dot_q4k_x8_blocks<P, 2>(w, a + t, n, out + 8 * t, step, scale);
+    case 2: return dot_q4k_x8_blocks<kTokensPrefetch<P, 2>, 2>(w, a + t, n, out + 8 * t, step, scale);
     case 1: return dot_q4k_x8_blocks<P, 1>(w, a + t, n, out + 8 * t, step, scale);
     default: return;
   }
@@ -526,7 +531,7 @@ inline void dot_q8_x8_token_blocks(const BlockQ8x8* w, const BlockQ8A* const* a,
   for (; t + 4 <= tokens; t += 4) dot_q8_x8_blocks<kTokensPrefetch<P, 4>, kWeightsOffset, 4>(w, a + t, n, out + 8 * t, step);
   switch (tokens - t) {
     case 3: return dot_q8_x8_blocks<kTokensPrefetch<P, 3>, kWeightsOffset, 3>(w, a + t, n, out + 8 * t, step);
-    case 2: return dot_q8_x8_blocks<P, kWeightsOffset, 2>(w, a + t, n, out + 8 * t, step);
+    case 2: return dot_q8_x8_blocks<kTokensPrefetch<P, 2>, kWeightsOffset, 2>(w, a + t, n, out + 8 * t, step);
     case 1: return dot_q8_x8_blocks<P, kWeightsOffset, 1>(w, a + t, n, out + 8 * t, step);
     default: return;
   }
