@@ -446,9 +446,9 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
 // kernels' own speed (1 GiB of q4k_x8 at four tokens: 50-53 ms). Two tokens: alone on a core
 // the hardware keeps up (1 GiB in 35-38 ms either way, 49 with the L1 requests), but beside a
 // second core streaming other rows the two-token blocks of decoding's expert passes took 140-147
-// cycles each against 97-100 for one token; with the L2 requests, sequences decoded together
-// ran 1.07-1.12x faster at 8, 1.09-1.11x at 4 and 1.04-1.10x at 2 (`smoe-bench -b K`, ABBA pairs
-// at 60-68 GB/s; the same at 35 GB/s). One token keeps the hardware prefetchers: one stream's
+// cycles each against 97-100 for one token; with the L2 requests 108-115, and sequences decoded
+// together ran 1.07-1.12x faster at 8, 1.09-1.11x at 4 and 1.04-1.10x at 2 (`smoe-bench -b K`,
+// ABBA pairs at 60-68 GB/s; the same at 35 GB/s). One token keeps the hardware prefetchers: one stream's
 // decoding, every core on one-token rows, was 7% slower with L2 requests. Measured on Zen 4
 // only; the activations' footprint is the same on other cores (Intel's L1 is 48 KiB since Ice
 // Lake, 32 before). Machines whose plan prefers software prefetch keep it, L1 requests included,
