@@ -10,13 +10,13 @@ seconds="${SMOE_FUZZ_SECONDS:-60}"
 bash "$root/scripts/install-deps.sh" --fuzz
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DSMOE_BUILD_FUZZ=ON -DSMOE_SANITIZE=address,undefined -DSMOE_BUILD_TESTS=OFF -DSMOE_BUILD_BENCH=OFF >/dev/null
-targets=(container safetensors gguf config tokenizer chat_template)
+targets=(container safetensors gguf config tokenizer chat_template openai_request)
 ninja -C "$build" "${targets[@]/#/fuzz_}" smoe-convert
 
 # Seed corpora from the test data.
 tiny="$root/tests/data/mixtral-tiny"
 seeds="$build/seeds"
-rm -rf "$seeds" && mkdir -p "$seeds"/{container,safetensors,gguf,config,tokenizer,chat_template}
+rm -rf "$seeds" && mkdir -p "$seeds"/{container,safetensors,gguf,config,tokenizer,chat_template,openai_request}
 "$build/convert/smoe-convert" "$tiny" -o "$seeds/container/tiny-q4.smoe" --type q4 --quiet --no-source-hash
 python3 - "$seeds" "$tiny" <<'PY'
 import json, struct, sys, pathlib
@@ -34,6 +34,15 @@ for i, line in enumerate(lines):
 template = json.load(open(tiny / "tokenizer_config.json"))["chat_template"]
 (seeds / "chat_template/mistral").write_bytes(template.encode() + b"\0user\0Hello\0assistant\0Hi!\0user\0Bye")
 (seeds / "chat_template/system").write_bytes(template.encode() + b"\0system\0Be brief.\0user\0Hello")
+chat = {"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [
+    {"type": "text", "text": "Hi"}]}, {"role": "assistant", "content": "", "tool_calls": [{"id": "abcdefghi",
+    "type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}}]}, {"role": "tool",
+    "tool_call_id": "abcdefghi", "content": "2"}], "temperature": 0.5, "top_k": 3, "stop": ["a", "b"],
+    "stream": True, "stream_options": {"include_usage": True}, "tools": [{"type": "function", "function": {"name": "f"}}]}
+(seeds / "openai_request/chat").write_bytes(b"\1" + json.dumps(chat).encode())
+(seeds / "openai_request/completion").write_bytes(b"\0" + json.dumps({"prompt": ["Once"], "max_tokens": 4, "seed": 7}).encode())
+(seeds / "openai_request/tool_calls").write_bytes(b"\0" + b'[TOOL_CALLS][{"name": "f", "arguments": {"x": 1}}]')
+(seeds / "openai_request/hermes").write_bytes(b"\0" + b'Sure. <tool_call>{"name": "f", "arguments": {}}</tool_call>')
 for path in sorted((tiny / "../chat_templates").glob("*.jinja")):  # the real templates of released models
     (seeds / f"chat_template/{path.stem}").write_bytes(path.read_bytes() + b"\0system\0Be brief.\0user\0Hello\0assistant\0Hi")
 PY

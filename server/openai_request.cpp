@@ -31,7 +31,7 @@ json parse_object(std::string_view body) {
   };
   try {
     root = json::parse(body, limit_depth);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, or out_of_range for a number like 1e999
     throw bad_request(std::string("the body is not valid JSON: ") + error.what());
   }
   if (!root.is_object()) throw bad_request("the body must be a JSON object");

@@ -102,6 +102,7 @@ TEST_CASE("server chat requests parse OpenAI's fields", "[server]") {
 TEST_CASE("server chat requests refuse malformed bodies naming the field", "[server]") {
   const std::string user = R"("messages": [{"role": "user", "content": "hi"}])";
   CHECK(refused_param("{not json") == "(none)");
+  CHECK(refused_param("{" + user + R"(, "temperature": 1e999})") == "(none)");  // a number no double holds
   CHECK(refused_param("[1, 2]") == "(none)");
   CHECK(refused_param("{}") == "messages");
   CHECK(refused_param(R"({"messages": "hi"})") == "messages");
