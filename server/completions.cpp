@@ -66,6 +66,12 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
     prompt = model.tokenizer().encode(text.prompt, true);
   }
   // Refused rather than clamped, as OpenAI refuses: the client learns its request cannot be met.
+  const int64_t limit = options.max_tokens;  // the server's own cap (0 = none)
+  if (limit > 0 && out.params.max_tokens && *out.params.max_tokens > limit) {
+    throw bad_request("max_tokens is too large: " + std::to_string(*out.params.max_tokens) +
+                          ". This server generates at most " + std::to_string(limit) + " tokens per request.",
+                      "max_tokens", "max_tokens_exceeded");
+  }
   const uint32_t context_size = model.info().context_size;
   if (prompt.size() >= context_size) {
     throw bad_request("This model's maximum context length is " + std::to_string(context_size) +
@@ -79,12 +85,6 @@ Prepared prepare(const httplib::Request& request, const ServerContext& context, 
                           " tokens (" + std::to_string(prompt.size()) + " in the prompt, " +
                           std::to_string(*out.params.max_tokens) + " in the completion).",
                       "max_tokens", "context_length_exceeded");
-  }
-  const int64_t limit = options.max_tokens;  // the server's own cap (0 = none)
-  if (limit > 0 && out.params.max_tokens && *out.params.max_tokens > limit) {
-    throw bad_request("max_tokens is too large: " + std::to_string(*out.params.max_tokens) +
-                          ". This server generates at most " + std::to_string(limit) + " tokens per request.",
-                      "max_tokens", "max_tokens_exceeded");
   }
   // Without max_tokens: a chat answer may take the rest of the context (or the server's cap); a
   // text completion gets OpenAI's documented default of 16 tokens.
@@ -208,7 +208,15 @@ class EventStream {
 
 void handle_completion(const httplib::Request& request, httplib::Response& response, ServerContext& context,
                        Endpoint endpoint) {
-  if (context.phase.load() == ServerContext::Phase::loading) throw unavailable("the model is loading", "model_loading");
+  // Not ready: loading, shutting down, or a load that failed (no model or scheduler to use).
+  switch (context.phase.load()) {
+    case ServerContext::Phase::loading:
+      throw unavailable("the model is loading", "model_loading");
+    case ServerContext::Phase::draining:
+      throw unavailable("the server is shutting down", "shutting_down");
+    case ServerContext::Phase::ready:
+      break;
+  }
   Prepared prepared = prepare(request, context, endpoint);
   auto job = std::make_shared<Job>(std::move(prepared.generation));
   // A stream counts as open from before its job exists for the scheduler, so shutdown cannot

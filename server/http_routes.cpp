@@ -121,7 +121,7 @@ void register_routes(httplib::Server& http, ServerContext& context) {
   });
   http.Get("/metrics", [&context](const httplib::Request&, httplib::Response& response) {
     ModelCounters counters;
-    // The model is set before the phase leaves loading (and stays unset when the load failed).
+    // The model is set before the phase becomes ready; after a failed load it may be unset.
     if (context.phase.load() != ServerContext::Phase::loading && context.model) {
       const Model& model = *context.model;
       const ModelInfo& info = model.info();

@@ -45,6 +45,7 @@ void Metrics::set_model_loaded(bool loaded) {
 std::string Metrics::prometheus_text(const ModelCounters& model) const {
   std::lock_guard lock(mutex_);
   std::ostringstream out;
+  out.precision(15);  // the default 6 digits would make long-running seconds counters move in whole seconds
   const auto header = [&](const char* name, const char* type, const char* help) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   };

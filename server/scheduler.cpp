@@ -70,9 +70,14 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
           "queue_full");
     }
     queue_.push_back(std::move(job));
-    metrics_.set_slots(uint32_t(queue_.size()), active_, options_.slots);
+    metrics_.set_slots(waiting(), active_, options_.slots);
   }
   wake_.notify_all();
+}
+
+uint32_t Scheduler::waiting() const {
+  const size_t free_slots = options_.slots - active_;
+  return uint32_t(queue_.size() > free_slots ? queue_.size() - free_slots : 0);
 }
 
 void Scheduler::close() {
@@ -99,8 +104,9 @@ void Scheduler::cancel_all(const ApiError& reason) {
 }
 
 void Scheduler::admit() {
-  // Waiting jobs whose client left or whose time ran out go first: with every slot busy they
-  // would otherwise wait for one to free (the HTTP thread's own deadline check is coarser).
+  // Waiting jobs whose client left or whose time ran out leave the queue each round: with every
+  // slot busy they would otherwise hold a place in it (counted against --max-queue) until a
+  // slot frees, and a job whose slot outlives its deadline (a long step) would still get one.
   const Clock::time_point now = Clock::now();
   std::erase_if(queue_, [&](const std::shared_ptr<Job>& job) {
     if (job->cancelled()) return true;
@@ -111,7 +117,7 @@ void Scheduler::admit() {
   while (!queue_.empty()) {
     std::shared_ptr<Job> job = std::move(queue_.front());
     queue_.pop_front();
-    if (job->cancelled()) continue;  // the client left while it waited
+    if (job->cancelled()) continue;  // the client left since the sweep above
     // The free slot whose cache shares the longest prefix with the prompt (a chat's next turn
     // finds its earlier turns there); ties go to the lowest slot.
     Slot* best = nullptr;
@@ -159,7 +165,9 @@ void Scheduler::run() {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || active_ > 0; });
       if (stopping_) return;
       admit();
-      metrics_.set_slots(uint32_t(queue_.size()), active_, options_.slots);
+      metrics_.set_slots(waiting(), active_, options_.slots);
+      // The sweep may have emptied the queue with no slot active: a shutdown waits for that.
+      if (queue_.empty() && active_ == 0) idle_.notify_all();
     }
     const Clock::time_point now = Clock::now();
     steps.clear();
@@ -231,7 +239,7 @@ void Scheduler::release(Slot& slot) {
     std::lock_guard lock(mutex_);
     slot.job.reset();
     --active_;
-    metrics_.set_slots(uint32_t(queue_.size()), active_, options_.slots);
+    metrics_.set_slots(waiting(), active_, options_.slots);
     if (queue_.empty() && active_ == 0) idle_.notify_all();
   }
   wake_.notify_all();

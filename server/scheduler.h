@@ -22,7 +22,7 @@ namespace smoe::server {
 
 struct SchedulerOptions {
   uint32_t slots = 1;             // sessions generating at once (--parallel)
-  uint32_t max_queued = 32;       // requests waiting for a slot before new ones get 503
+  uint32_t max_queued = 32;       // requests that may wait while every slot is busy (0: none); more get 503
   uint32_t prefill_chunk = 512;   // prompt tokens a slot evaluates per step, so long prompts do not stall the others
   uint32_t joined_prompt_tokens = 64;  // prompt chunks up to this long join the decoding pass (BatchedStepper)
 };
@@ -56,6 +56,8 @@ class Scheduler {
   void finish(Slot& slot, FinishReason reason);
   void release(Slot& slot);
   void publish_counts();
+  // Queued jobs beyond the free slots (those the next round cannot start); with mutex_ held.
+  uint32_t waiting() const;
 
   std::shared_ptr<const Model> model_;
   SchedulerOptions options_;

@@ -433,26 +433,19 @@ inline void dot_q4k_x8_blocks(const BlockQ4Kx8* w, const BlockQ8K* const* a, siz
   for (size_t t = 0; t < T; ++t) _mm256_storeu_ps(out + 8 * t, _mm256_sub_ps(total[t], minimum_terms[t]));
 }
 
-// The prefetch variant for T tokens at a time. Three or more tokens make the kernel slower than
-// memory, and then the hardware prefetchers alone fall behind (streaming 1 GiB of q4k_x8 rows on
-// the Zen 4 VM, `smoe-bench-kernels --benchmark_filter=stream-tokens`, took 60-63 ms with L1 and
-// L2 prefetch instructions against 117 with the hardware alone at four tokens). Into L2 only:
-// those tokens' activations (4.5 KiB per 4096 columns and token) fill much of L1, and weights
-// requested 8 KiB ahead into L1 evicted them before their next use. One core streaming 264 MB
-// (past the 32 MB L3): the four-token q4k_x8 kernel takes 142-148 reference cycles per block
-// (177-188 with the L1 requests, 310-331 with the hardware alone), the three-token one 114-122
-// (180-192, 208-223), q8_x8 at four tokens 28 (45-48, 54-56), at eight 36-38 (41-43, 85-92):
-// close to what they take with the weights in L2 (138, 112, 20, 35), so the stream runs at the
-// kernels' own speed (1 GiB of q4k_x8 at four tokens: 50-53 ms). Two tokens: alone on a core
-// the hardware keeps up (1 GiB in 35-38 ms either way, 49 with the L1 requests), but beside a
-// second core streaming other rows the two-token blocks of decoding's expert passes took 140-147
-// cycles each against 97-100 for one token; with the L2 requests 108-115, and sequences decoded
-// together ran 1.07-1.12x faster at 8, 1.09-1.11x at 4 and 1.04-1.10x at 2 (`smoe-bench -b K`,
-// ABBA pairs at 60-68 GB/s; the same at 35 GB/s). One token keeps the hardware prefetchers: one stream's
-// decoding, every core on one-token rows, was 7% slower with L2 requests. Measured on Zen 4
-// only; the activations' footprint is the same on other cores (Intel's L1 is 48 KiB since Ice
-// Lake, 32 before). Machines whose plan prefers software prefetch keep it, L1 requests included,
-// at one token.
+// The prefetch variant for T tokens at a time: from two tokens on, software requests into L2
+// only. Three or more tokens make the kernel slower than memory, and the hardware prefetchers
+// alone then fall behind (1 GiB of q4k_x8 rows at four tokens: 60-63 ms with prefetch
+// instructions, 117 without; `smoe-bench-kernels --benchmark_filter=stream-tokens`). Two tokens
+// keep up alone on one core, but not beside a second core's stream: in the expert passes of
+// sequences decoded together a two-token block took 140-147 reference cycles, 108-115 with the
+// L2 requests (one token: 96-103). Into L2, not L1: the tokens' activations (4.5 KiB per 4096
+// columns and token) fill much of L1, and weights requested 8 KiB ahead into L1 evicted them
+// before their next use (four tokens from DRAM: 142-148 cycles a block with L2 requests,
+// 177-188 with L1 ones). One token keeps the hardware prefetchers: one stream's decoding was 7%
+// slower with L2 requests. Figures and commands: docs/PERFORMANCE.md (Zen 4, the only core it
+// was measured on; the activations' footprint is the same elsewhere). Machines whose plan
+// prefers software prefetch keep it, L1 requests included, at one token.
 template <Prefetch P, size_t T>
 inline constexpr Prefetch kTokensPrefetch = T >= 2 ? Prefetch::l2_only : P;
 

@@ -287,11 +287,14 @@ garbage = socket.create_connection(("127.0.0.1", server.port))
 garbage.settimeout(10)
 garbage.sendall(b"NOT HTTP AT ALL\r\n\r\n")
 reply = b""
-while b"invalid_http_request" not in reply:  # the reply may come in several pieces; the server then closes
-    more = garbage.recv(4096)
-    if not more:
-        break
-    reply += more
+try:
+    while b"invalid_http_request" not in reply:  # the reply may come in pieces; the server then closes
+        more = garbage.recv(4096)
+        if not more:
+            break
+        reply += more
+except OSError:  # a timeout: the check below fails with what arrived
+    pass
 garbage.close()
 reply = reply.decode(errors="replace")
 check("a request that is not HTTP is 400 in OpenAI's shape", reply.startswith("HTTP/1.1 400")
@@ -407,56 +410,45 @@ check("/metrics shows the expert cache's lookups and hits", cache_values.get("sm
       and 0 <= cache_values.get("smoe_expert_cache_hit_ratio", -1) <= 1, cache_values)
 check("SIGTERM on an idle server exits 0", keyed.stop() == 0)
 
-# --- Limits: one slot and one waiting request; a third request gets 503 queue_full. --timeout
-# ends a request that runs past it with 504 timeout: a stream with an error event, a request
-# that waited in the queue in its own time (not the HTTP side's later fallback, 5 s after). 4000
-# tokens take the tiny model 2-5 s on the 2-core CI machine, 4-10 times the 0.5 s; the requests
-# below are all sent within the first tens of milliseconds.
-limited = Server(model, "-t", "1", "-c", "4096", "--parallel", "1", "--max-queue", "1", "--timeout", "0.5", "--quiet")
-long_body = chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True)
-held = {"events": [], "done": False}
-holding = threading.Event()
-
-
-def hold_the_slot():
-    def on_event(event):
-        held["events"].append(event)
-        holding.set()
-
-    held["done"] = follow_stream(limited, long_body, on_event)
-    holding.set()
-
-
+# --- Limits: one slot and one waiting request; a third request gets 503 queue_full. The slot
+# is held by a long stream until its client leaves; the waiting request then runs.
+limited = Server(model, "-t", "1", "-c", "4096", "--parallel", "1", "--max-queue", "1", "--quiet")
+holder = raw_chat_request(limited, chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True))
+wait_for_active_slots(limited, lambda active: active == 1)
 queued = {}
 
 
 def wait_in_queue():
-    sent = time.time()
-    queued["response"] = request(limited, "POST", "/v1/chat/completions", {**long_body, "stream": False})
-    queued["seconds"] = time.time() - sent
+    queued["response"] = request(limited, "POST", "/v1/chat/completions", chat("my turn", max_tokens=2))
 
 
-holder = threading.Thread(target=hold_the_slot)
-holder.start()
-holding.wait(timeout=30)
 waiter = threading.Thread(target=wait_in_queue)
 waiter.start()
-deadline = time.time() + 10
+deadline = time.time() + 30
 while metric(limited, "smoe_queue_depth") != 1 and time.time() < deadline:
     time.sleep(0.02)
 check("the second request waits in the queue", metric(limited, "smoe_queue_depth") == 1)
 expect_error("a request beyond --max-queue is 503 queue_full", 503,
              request(limited, "POST", "/v1/chat/completions", chat("one more", max_tokens=2)), code="queue_full")
-holder.join(timeout=60)
+holder.close()  # the slot frees at the next step, and the waiting request takes it
 waiter.join(timeout=60)
-check("a stream past --timeout ends with a timeout event and [DONE]", held["done"] and held["events"]
-      and held["events"][-1].get("error", {}).get("code") == "timeout", (held["done"], held["events"][-1:]))
-expect_error("a queued request past --timeout is 504 timeout", 504, queued.get("response", (None, None)),
-             code="timeout")
-check("the queued request's 504 comes at its deadline", queued.get("seconds", 99) < 3, queued.get("seconds"))
-status, body = request(limited, "POST", "/v1/chat/completions", chat("still there?", max_tokens=2))
-check("the server answers after the timeouts", status == 200, (status, body))
-check("SIGTERM after the limits exits 0", limited.stop() == 0)
+check("the waiting request is served once the slot frees", queued.get("response", (None,))[0] == 200, queued)
+check("SIGTERM after the queue checks exits 0", limited.stop() == 0)
+
+# --- --timeout: a request past it ends with 504 timeout (a stream: an error event, then
+# [DONE]). A stream of 4000 tokens takes the tiny model 2-5 s on the 2-core CI machine; on a
+# machine fast enough to finish it within the second, finishing normally is the right answer.
+timed = Server(model, "-t", "1", "-c", "4096", "--timeout", "1", "--quiet")
+events = []
+sent = time.time()
+ended = follow_stream(timed, chat("A very long story", max_tokens=4000, stream=True, ignore_eos=True), events.append)
+took = time.time() - sent
+last = events[-1] if events else {}
+timed_out = last.get("error", {}).get("code") == "timeout"
+finished = bool(last.get("choices")) and last["choices"][0].get("finish_reason") == "length"
+check("a stream past --timeout ends with a timeout event and [DONE]",
+      ended and ((timed_out and took < 4) or (finished and took < 1)), (took, last))
+check("SIGTERM after the timeout exits 0", timed.stop() == 0)
 
 # --- The load generator (bench/server_load.py): --paired runs one stream before and after K and
 # divides by their mean; every request generates exactly max_tokens.

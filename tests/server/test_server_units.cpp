@@ -273,6 +273,7 @@ TEST_CASE("server routes answer 503 while loading and shutting down", "[server]"
   };
 
   auto health = client.Get("/health");  // no key needed
+  REQUIRE(health);
   CHECK(status_of(health) == 503);
   CHECK(health->body == R"({"status":"loading"})");
   auto chat = client.Post("/v1/chat/completions", key, R"({"messages": [{"role": "user", "content": "hi"}]})",
@@ -281,20 +282,27 @@ TEST_CASE("server routes answer 503 while loading and shutting down", "[server]"
   CHECK(code_of(chat) == "model_loading");
   CHECK(status_of(client.Get("/metrics")) == 401);  // the key guards /metrics too
   auto scrape = client.Get("/metrics", key);
+  REQUIRE(scrape);
   CHECK(status_of(scrape) == 200);
   CHECK(sample(scrape->body, "smoe_model_loaded") == "0");
 
   context.phase = smoe::server::ServerContext::Phase::ready;
   health = client.Get("/health");
+  REQUIRE(health);
   CHECK(status_of(health) == 200);
   CHECK(health->body == R"({"status":"ok"})");
 
   // Draining after a failed load: no model, and nothing dereferences it.
   context.phase = smoe::server::ServerContext::Phase::draining;
   health = client.Get("/health");
+  REQUIRE(health);
   CHECK(status_of(health) == 503);
   CHECK(health->body == R"({"status":"shutting_down"})");
   CHECK(status_of(client.Get("/metrics", key)) == 200);
+  chat = client.Post("/v1/chat/completions", key, R"({"messages": [{"role": "user", "content": "hi"}]})",
+                     "application/json");
+  CHECK(status_of(chat) == 503);
+  CHECK(code_of(chat) == "shutting_down");
 
   http.stop();
   listener.join();
