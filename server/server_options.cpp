@@ -38,8 +38,10 @@ std::optional<int> parse_server_options(int argc, char** argv, ServerOptions& op
   app.add_option("-c,--ctx-size", model.context_size, "context size in tokens of each slot (0 = min(model, 4096))");
   app.add_option("--parallel", options.scheduler.slots, "slots: requests generating at once, each with its own KV cache")
       ->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--max-queue", options.scheduler.max_queued, "requests that may wait while every slot is busy (0: none waits); more get 503")
-      ->capture_default_str()->check(CLI::Range(0, 100000));
+  app.add_option("--max-queue", options.scheduler.max_queued,
+                 "requests that may wait while every slot is busy (0: none waits); more get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.add_option("--prefill-chunk", options.scheduler.prefill_chunk,
                  "prompt tokens a slot evaluates per step (the other slots wait one step for it)")
       ->capture_default_str()->check(CLI::PositiveNumber);
