@@ -67,7 +67,7 @@ server::JobUpdate wait_for_end(server::Job& job, std::chrono::milliseconds timeo
 
 }  // namespace
 
-TEST_CASE("server scheduler: the queue limit counts only requests beyond the free slots", "[server]") {
+TEST_CASE("server scheduler: the queue limit counts only requests beyond the free slots", "[server][threads]") {
   const auto model = tiny_model();
   server::Metrics metrics;
   server::Scheduler scheduler(model, slots(2, 0), metrics,
@@ -87,7 +87,7 @@ TEST_CASE("server scheduler: the queue limit counts only requests beyond the fre
   second->cancel();
 }
 
-TEST_CASE("server scheduler: a waiting request fails at its deadline while the slots stay busy", "[server]") {
+TEST_CASE("server scheduler: a waiting request fails at its deadline while the slots stay busy", "[server][threads]") {
   const auto model = tiny_model();
   server::Metrics metrics;
   server::Scheduler scheduler(model, slots(1, 4), metrics,
