@@ -18,6 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const smoe::server::ApiError&) {
   }
-  (void)smoe::server::parse_tool_calls(std::string(body));
+  (void)smoe::server::parse_tool_calls(body);
   return 0;
 }

@@ -16,6 +16,8 @@ ApiError unavailable(std::string message, std::string code) {
   return ApiError(503, std::move(message), "server_error", "", std::move(code));
 }
 
+ApiError shutting_down_error() { return unavailable("the server is shutting down", "shutting_down"); }
+
 ApiError timeout_error() { return ApiError(504, "the request timed out", "server_error", "", "timeout"); }
 
 }  // namespace smoe::server

@@ -36,6 +36,8 @@ class ApiError : public std::runtime_error {
 // The usual ones, named once so each status carries the same type everywhere.
 ApiError bad_request(std::string message, std::string param = "", std::string code = "");
 ApiError unavailable(std::string message, std::string code);
+// 503: the server stopped taking requests (SIGTERM) or is cancelling those in flight.
+ApiError shutting_down_error();
 // 504: a request that ran past --timeout (queued or generating).
 ApiError timeout_error();
 

@@ -213,7 +213,7 @@ void handle_completion(const httplib::Request& request, httplib::Response& respo
     case ServerContext::Phase::loading:
       throw unavailable("the model is loading", "model_loading");
     case ServerContext::Phase::draining:
-      throw unavailable("the server is shutting down", "shutting_down");
+      throw shutting_down_error();
     case ServerContext::Phase::ready:
       break;
   }

@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
     const auto timeout = std::chrono::duration<double>(options.shutdown_timeout_s);
     if (!context.scheduler->wait_idle(std::chrono::duration_cast<Clock::duration>(timeout))) {
       std::fprintf(stderr, "smoe-server: cancelling the requests still in flight\n");
-      context.scheduler->cancel_all(unavailable("the server is shutting down", "shutting_down"));
+      context.scheduler->cancel_all(shutting_down_error());
     }
     // Every job has ended; its stream still has to write its last events and [DONE].
     if (!context.open_streams.wait_closed(kStreamsCloseGrace)) {

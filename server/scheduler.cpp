@@ -49,7 +49,7 @@ Scheduler::Scheduler(std::shared_ptr<const Model> model, const SchedulerOptions&
 }
 
 Scheduler::~Scheduler() {
-  cancel_all(unavailable("the server is shutting down", "shutting_down"));
+  cancel_all(shutting_down_error());
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -61,13 +61,11 @@ Scheduler::~Scheduler() {
 void Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock(mutex_);
-    if (closed_) throw unavailable("the server is shutting down", "shutting_down");
+    if (closed_) throw shutting_down_error();
     // Queued jobs take the free slots at the scheduler's next round; only those beyond them wait.
-    const size_t free_slots = options_.slots - active_;
-    if (queue_.size() >= free_slots + options_.max_queued) {
-      throw unavailable(
-          "the server is busy: " + std::to_string(queue_.size() - free_slots) + " requests are waiting; retry later",
-          "queue_full");
+    if (queue_.size() >= free_slots() + options_.max_queued) {
+      throw unavailable("the server is busy: " + std::to_string(waiting()) + " requests are waiting; retry later",
+                        "queue_full");
     }
     queue_.push_back(std::move(job));
     metrics_.set_slots(waiting(), active_, options_.slots);
@@ -75,9 +73,10 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
   wake_.notify_all();
 }
 
+size_t Scheduler::free_slots() const { return options_.slots - active_; }
+
 uint32_t Scheduler::waiting() const {
-  const size_t free_slots = options_.slots - active_;
-  return uint32_t(queue_.size() > free_slots ? queue_.size() - free_slots : 0);
+  return uint32_t(queue_.size() > free_slots() ? queue_.size() - free_slots() : 0);
 }
 
 void Scheduler::close() {

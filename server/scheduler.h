@@ -56,7 +56,9 @@ class Scheduler {
   void finish(Slot& slot, FinishReason reason);
   void release(Slot& slot);
   void publish_counts();
-  // Queued jobs beyond the free slots (those the next round cannot start); with mutex_ held.
+  // Slots without a job, and queued jobs beyond them (those the next round cannot start); with
+  // mutex_ held.
+  size_t free_slots() const;
   uint32_t waiting() const;
 
   std::shared_ptr<const Model> model_;

@@ -135,12 +135,16 @@ def follow_stream(server, body, on_event):
     return done
 
 
-def wait_for_active_slots(server, done):
-    """Polls /metrics until done(active slots) holds, up to 30 s (generous: under a loaded CI
+def wait_for_metric(server, name, done):
+    """Polls /metrics until done(value of `name`) holds, up to 30 s (generous: under a loaded CI
     machine, with ctest -j beside compute-bound tests, steps slow down)."""
     deadline = time.time() + 30
-    while not done(metric(server, "smoe_active_slots")) and time.time() < deadline:
+    while not done(metric(server, name)) and time.time() < deadline:
         time.sleep(0.05)
+
+
+def wait_for_active_slots(server, done):
+    wait_for_metric(server, "smoe_active_slots", done)
 
 
 def chat(content, **fields):
@@ -424,9 +428,7 @@ def wait_in_queue():
 
 waiter = threading.Thread(target=wait_in_queue)
 waiter.start()
-deadline = time.time() + 30
-while metric(limited, "smoe_queue_depth") != 1 and time.time() < deadline:
-    time.sleep(0.02)
+wait_for_metric(limited, "smoe_queue_depth", lambda depth: depth == 1)
 check("the second request waits in the queue", metric(limited, "smoe_queue_depth") == 1)
 expect_error("a request beyond --max-queue is 503 queue_full", 503,
              request(limited, "POST", "/v1/chat/completions", chat("one more", max_tokens=2)), code="queue_full")
